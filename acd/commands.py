@@ -1,0 +1,106 @@
+"""Commands the routing core emits for an adapter to carry out, and notices it emits
+for logs and metrics (they ask for no action)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class PlayHoldMusic:
+    """Play music on hold to the waiting caller."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfferCall:
+    """Ring ``endpoint`` for ``call_id``; the core cancels it after ``ring_timeout_s``."""
+
+    call_id: str
+    agent_id: str
+    endpoint: str
+    ring_timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOffer:
+    """Stop ringing the agent (ring timeout, caller gone, or a late answer)."""
+
+    call_id: str
+    agent_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectCall:
+    """Bridge the caller with the agent who answered."""
+
+    call_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class HangUpCaller:
+    call_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class HangUpAgent:
+    call_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RouteToFallback:
+    """The engine cannot serve this call (unknown queue, nobody logged in): hand it back
+    to the PBX's own fallback so the caller is not lost."""
+
+    call_id: str
+    reason: str
+
+
+# Notices: what happened, for logs, metrics and the event history.
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateChanged:
+    agent_id: str
+    state: str
+    reason: str | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RingNoAnswer:
+    """R1: the agent let the offer ring past the ring timeout."""
+
+    call_id: str
+    agent_id: str
+    misses: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    call_id: str
+    outcome: str  # "handled", "abandoned", "fallback"
+    agent_id: str | None
+    waited_s: float
+    talked_s: float
+    at: float
+
+
+Command = (
+    PlayHoldMusic
+    | OfferCall
+    | CancelOffer
+    | ConnectCall
+    | HangUpCaller
+    | HangUpAgent
+    | RouteToFallback
+    | AgentStateChanged
+    | RingNoAnswer
+    | CallEnded
+)

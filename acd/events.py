@@ -1,0 +1,103 @@
+"""Events the routing core consumes.
+
+Every event is a small frozen value carrying the wall-clock time ``at`` (seconds since
+the epoch) at which it happened: the core has no clock of its own, so feeding the same
+events again rebuilds the same state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time has passed; expire ring timeouts and wrap-ups due by ``at``."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLoggedIn:
+    agent_id: str
+    at: float
+    ready: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLoggedOut:
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReady:
+    """The agent asks for calls (also ends wrap-up early)."""
+
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPaused:
+    """The agent stops taking calls, with a reason code (break, training, ...)."""
+
+    agent_id: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallArrived:
+    """A caller entered the engine and waits in ``queue``."""
+
+    call_id: str
+    queue: str
+    caller: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OfferAnswered:
+    """The agent's phone answered the offer for ``call_id``."""
+
+    call_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OfferFailed:
+    """The offer ended before answer on the agent's side (busy, rejected, unreachable)."""
+
+    call_id: str
+    agent_id: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallerHungUp:
+    call_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentHungUp:
+    call_id: str
+    agent_id: str
+    at: float
+
+
+Event = (
+    Tick
+    | AgentLoggedIn
+    | AgentLoggedOut
+    | AgentReady
+    | AgentPaused
+    | CallArrived
+    | OfferAnswered
+    | OfferFailed
+    | CallerHungUp
+    | AgentHungUp
+)

@@ -1,0 +1,1 @@
+"""Adapters and the running engine: everything that touches the world."""

@@ -1,0 +1,159 @@
+"""A small asyncio ARI client on aiohttp: REST calls and the supervised events websocket.
+
+Why our own: PyPI's ``ari`` (0.1.3) is Python 2 and synchronous, and the few asyncio
+ARI packages are thin and unmaintained; what we need is a REST call and a websocket,
+which aiohttp does well.
+
+Supervision: ``run_events`` keeps the websocket up for ever: connect, report
+``connected``, call ``on_connected`` (the adapter resynchronises there), read events;
+on any loss report ``disconnected`` and retry with capped exponential backoff.
+Connecting the websocket registers the Stasis application with Asterisk, so a
+reconnect re-registers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+from cti.errors import AriError, AsteriskUnreachable
+
+log = logging.getLogger("cti.ari")
+
+EventHandler = Callable[[dict[str, Any]], None]
+
+
+class ConnectionState:
+    """What /health reports for one connection."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.connected = False
+        self.since: float | None = None
+        self.reconnects = 0
+        self.last_error: str | None = None
+
+    def up(self) -> None:
+        if self.since is not None:
+            self.reconnects += 1
+        self.connected = True
+        self.since = asyncio.get_running_loop().time()
+        self.last_error = None
+
+    def down(self, error: str) -> None:
+        self.connected = False
+        self.last_error = error
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "connected": self.connected,
+            "reconnects": self.reconnects,
+            "last_error": self.last_error,
+        }
+
+
+class AriClient:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        user: str,
+        password: str,
+        app: str,
+    ) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/") + "/ari"
+        self._auth = aiohttp.BasicAuth(user, password)
+        self.app = app
+        self.state = ConnectionState("ari")
+
+    async def request(self, method: str, path: str, **params: Any) -> Any:
+        """One REST call; returns the decoded JSON (or None) or raises ``AriError``."""
+        query = {k: _param(v) for k, v in params.items() if v is not None}
+        async with self._session.request(
+            method, self._base + path, params=query, auth=self._auth
+        ) as resp:
+            text = await resp.text()
+            if resp.status >= 300:
+                raise AriError(method, path, resp.status, text)
+            if not text:
+                return None
+            return json.loads(text)
+
+    async def probe(self, timeout_s: float) -> dict[str, Any]:
+        """At start: make sure ARI answers and accepts our credentials."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                info: dict[str, Any] = await self.request("GET", "/asterisk/info")
+                return info
+        except TimeoutError:
+            raise AsteriskUnreachable(
+                f"Asterisk ARI at {self._base} did not answer within {timeout_s:g} s"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise AsteriskUnreachable(f"cannot reach Asterisk ARI at {self._base}: {exc}") from None
+        except AriError as exc:
+            hint = " (check ari_user/ari_password)" if exc.status == 401 else ""
+            raise AsteriskUnreachable(f"Asterisk ARI at {self._base} refused us: {exc}{hint}") from None
+
+    async def run_events(
+        self,
+        on_event: EventHandler,
+        on_connected: Callable[[], Awaitable[None]],
+        backoff_max_s: float = 10.0,
+    ) -> None:
+        ws_url = self._base.replace("http", "ws", 1) + "/events"
+        params = {"app": self.app, "subscribeAll": "false"}
+        delay = 0.2
+        while True:
+            try:
+                async with self._session.ws_connect(
+                    ws_url, params=params, auth=self._auth, heartbeat=10.0
+                ) as ws:
+                    self.state.up()
+                    log.info("ARI events connected (app %s)", self.app)
+                    delay = 0.2
+                    await on_connected()
+                    async for msg in ws:
+                        if msg.type is aiohttp.WSMsgType.TEXT:
+                            self._deliver(msg.data, on_event)
+                        elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
+                            break
+                    self.state.down("websocket closed")
+            except asyncio.CancelledError:
+                self.state.down("stopped")
+                raise
+            except (aiohttp.ClientError, OSError, AriError, TimeoutError) as exc:
+                self.state.down(f"{type(exc).__name__}: {exc}")
+            log.warning("ARI events down (%s); retrying in %.1f s", self.state.last_error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, backoff_max_s)
+
+    @staticmethod
+    def _deliver(data: str, on_event: EventHandler) -> None:
+        """Bad frames are logged and skipped; they never stop the event stream."""
+        try:
+            event = json.loads(data)
+        except ValueError:
+            log.error("ARI sent a frame that is not JSON; skipped: %.200r", data)
+            return
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            log.error("ARI sent a frame with no event type; skipped: %.200r", data)
+            return
+        try:
+            on_event(event)
+        except Exception:  # one bad event must not end the engine
+            log.exception("handling ARI %s failed; skipped", event.get("type"))
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)

@@ -1,0 +1,28 @@
+"""Errors of the adapters and the running engine; cli.py maps them to exit codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CtiError(Exception):
+    """Base of cti's errors."""
+
+
+class ConfigError(CtiError):
+    def __init__(self, key: str, expected: str, got: Any) -> None:
+        shown = "nothing" if got is None else repr(got)
+        if len(shown) > 120:
+            shown = shown[:117] + "..."
+        super().__init__(f"{key}: expected {expected}, got {shown}")
+        self.key = key
+
+
+class AsteriskUnreachable(CtiError):
+    """Asterisk did not answer at start (ARI or AMI)."""
+
+
+class AriError(CtiError):
+    def __init__(self, method: str, path: str, status: int, text: str) -> None:
+        super().__init__(f"ARI {method} {path} -> {status} {text.strip()[:200]}")
+        self.status = status

@@ -1,0 +1,88 @@
+"""Feeds the core one event at a time and carries out its commands in order.
+
+``apply`` is synchronous, so each event is handled atomically on the loop whoever
+sends it (websocket reader, HTTP handler, timer). Commands go to one queue drained by
+``run_commands``; the timer task sleeps until the core's next deadline and sends a
+``Tick``. Both tasks live in the engine's TaskGroup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from acd import AcdError, Engine
+from acd import commands as c
+from acd import events as e
+
+log = logging.getLogger("cti.engine")
+
+Executor = Callable[[c.Command], Awaitable[None]]
+
+
+class Runtime:
+    def __init__(self, engine: Engine, clock: Callable[[], float]) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.executor: Executor | None = None
+        self._commands: asyncio.Queue[c.Command] = asyncio.Queue()
+        self._wake = asyncio.Event()
+
+    def apply(self, event: e.Event) -> list[c.Command]:
+        """Handle one event; raises the core's errors (for agent requests to report)."""
+        out = self.engine.handle(event)
+        for cmd in out:
+            _log_command(cmd)
+            self._commands.put_nowait(cmd)
+        self._wake.set()
+        return out
+
+    def submit(self, event: e.Event) -> None:
+        """Handle one event from the wire, where a refusal is only worth a log line."""
+        try:
+            self.apply(event)
+        except AcdError as exc:
+            log.warning("event %s refused: %s", type(event).__name__, exc)
+
+    async def run_commands(self) -> None:
+        assert self.executor is not None
+        while True:
+            cmd = await self._commands.get()
+            try:
+                await self.executor(cmd)
+            except Exception:  # one failed command must not stop the engine
+                log.exception("carrying out %s failed", cmd)
+
+    async def run_timers(self) -> None:
+        while True:
+            self._wake.clear()
+            deadline = self.engine.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - self.clock())
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+            except TimeoutError:
+                self.submit(e.Tick(max(self.clock(), deadline or 0.0)))
+
+    def idle(self) -> bool:
+        return self._commands.empty()
+
+
+def _log_command(cmd: c.Command) -> None:
+    match cmd:
+        case c.OfferCall(call_id=k, agent_id=a, ring_timeout_s=t):
+            log.info("offer call %s to agent %s (ring timeout %g s)", k, a, t)
+        case c.ConnectCall(call_id=k, agent_id=a):
+            log.info("answered: call %s by agent %s", k, a)
+        case c.CancelOffer(call_id=k, agent_id=a, reason=r):
+            log.info("offer of call %s to agent %s cancelled: %s", k, a, r)
+        case c.RingNoAnswer(call_id=k, agent_id=a, misses=m):
+            log.warning("RONA: agent %s did not answer call %s (miss %d in a row)", a, k, m)
+        case c.AgentStateChanged(agent_id=a, state=s, reason=r):
+            log.info("agent %s is %s%s", a, s, f" ({r})" if r else "")
+        case c.CallEnded(call_id=k, outcome=o, agent_id=a, waited_s=w, talked_s=t):
+            log.info("hung up: call %s %s%s, waited %.1f s, talked %.1f s",
+                     k, o, f" by agent {a}" if a else "", w, t)
+        case _:
+            pass

@@ -1,0 +1,223 @@
+"""The ARI adapter: ARI events -> core events, core commands -> ARI requests.
+
+It translates only; every decision is the core's. What it keeps is the wire mapping:
+the call id is the caller's channel id; each offer is a channel we originate to the
+agent with ``appArgs = offer,<call id>,<agent id>``, so its StasisStart (the agent
+answered) names the call; each connected call has a mixing bridge ``cti-<call id>``.
+
+Channels we find gone after a websocket reconnect are reported to the core as hang-ups,
+so nothing waits for an event that was lost while we were away.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from acd import commands as c
+from acd import events as e
+from cti.ari import AriClient
+from cti.errors import AriError
+from cti.masking import mask_number
+
+log = logging.getLogger("cti.stasis")
+
+# Q.850 causes on an agent leg that ended before answer -> the offer's failure reason.
+_CAUSES = {
+    1: "unreachable",
+    3: "unreachable",
+    17: "busy",
+    18: "no-response",
+    19: "no-answer",
+    20: "unreachable",
+    21: "rejected",
+    34: "congestion",
+    38: "unreachable",
+}
+
+Clock = Callable[[], float]
+Submit = Callable[[e.Event], None]
+
+
+@dataclass(slots=True)
+class _Leg:
+    channel_id: str
+    call_id: str
+    agent_id: str
+    answered: bool = False
+    cancelled: bool = False
+
+
+class StasisAdapter:
+    def __init__(
+        self,
+        ari: AriClient,
+        submit: Submit,
+        clock: Clock,
+        routes: Mapping[str, str],
+        default_queue: str,
+        fallback: tuple[str, str, int] = ("from-caller", "fallback", 1),
+    ) -> None:
+        self._ari = ari
+        self._submit = submit
+        self._clock = clock
+        self._routes = routes
+        self._default_queue = default_queue
+        self._fallback = fallback
+        self._callers: dict[str, str] = {}  # call id -> caller number
+        self._legs: dict[str, _Leg] = {}  # leg channel id -> leg
+        self._leg_of: dict[tuple[str, str], str] = {}  # (call, agent) -> leg channel id
+        self._seq = itertools.count(1)
+        self._orphans: list[str] = []  # answered legs that are not ours: to hang up
+
+    # ------------------------------------------------------------ wire -> core
+
+    def on_event(self, ev: dict[str, Any]) -> None:
+        kind = ev["type"]
+        channel = ev.get("channel")
+        if not isinstance(channel, dict) or not isinstance(channel.get("id"), str):
+            return  # not a channel event: nothing for the core (yet)
+        chan_id: str = channel["id"]
+        if kind == "StasisStart":
+            self._stasis_start(chan_id, channel, ev.get("args") or [])
+        elif kind in ("StasisEnd", "ChannelDestroyed"):
+            self._channel_gone(chan_id, int(ev.get("cause") or 0))
+
+    def _stasis_start(self, chan_id: str, channel: dict[str, Any], args: list[Any]) -> None:
+        role = args[0] if args else ""
+        if role == "inbound":
+            exten = str(args[1]) if len(args) > 1 else ""
+            queue = self._routes.get(exten, self._default_queue)
+            caller = str((channel.get("caller") or {}).get("number") or "")
+            self._callers[chan_id] = caller
+            log.info("call %s from %s arrived for queue %s", chan_id, mask_number(caller), queue)
+            self._submit(e.CallArrived(chan_id, queue, caller, self._clock()))
+        elif role == "offer":
+            leg = self._legs.get(chan_id)
+            if leg is None:
+                log.warning("answered leg %s is not one of ours; hanging it up", chan_id)
+                self._legs[chan_id] = _Leg(chan_id, "", "", answered=True, cancelled=True)
+                self._orphans.append(chan_id)
+                return
+            leg.answered = True
+            self._submit(e.OfferAnswered(leg.call_id, leg.agent_id, self._clock()))
+        else:
+            log.warning("channel %s entered Stasis with unknown args %r; ignored", chan_id, args)
+
+    def _channel_gone(self, chan_id: str, cause: int) -> None:
+        now = self._clock()
+        if chan_id in self._callers:
+            del self._callers[chan_id]
+            self._submit(e.CallerHungUp(chan_id, now))
+            return
+        leg = self._legs.pop(chan_id, None)
+        if leg is None:
+            return
+        self._leg_of.pop((leg.call_id, leg.agent_id), None)
+        if leg.cancelled:
+            return
+        if leg.answered:
+            self._submit(e.AgentHungUp(leg.call_id, leg.agent_id, now))
+        else:
+            reason = _CAUSES.get(cause, f"cause-{cause}")
+            self._submit(e.OfferFailed(leg.call_id, leg.agent_id, reason, now))
+
+    async def resync(self) -> None:
+        """After a (re)connect: whatever we track that Asterisk no longer has is gone."""
+        channels = await self._ari.request("GET", "/channels")
+        alive = {ch["id"] for ch in channels if isinstance(ch, dict) and "id" in ch}
+        for chan_id in [k for k in self._callers if k not in alive] + [
+            k for k in self._legs if k not in alive
+        ]:
+            log.info("channel %s vanished while we were away", chan_id)
+            self._channel_gone(chan_id, 0)
+
+    # ------------------------------------------------------------ core -> wire
+
+    async def execute(self, cmd: c.Command) -> None:
+        match cmd:
+            case c.PlayHoldMusic(call_id=call_id):
+                await self._quiet("POST", f"/channels/{call_id}/answer")
+                await self._quiet("POST", f"/channels/{call_id}/moh")
+            case c.OfferCall():
+                await self._offer(cmd)
+            case c.CancelOffer(call_id=call_id, agent_id=agent_id):
+                leg_id = self._leg_of.get((call_id, agent_id))
+                if leg_id is not None:
+                    self._legs[leg_id].cancelled = True
+                    await self._quiet("DELETE", f"/channels/{leg_id}")
+            case c.ConnectCall(call_id=call_id, agent_id=agent_id):
+                await self._connect(call_id, agent_id)
+            case c.HangUpCaller(call_id=call_id):
+                await self._quiet("DELETE", f"/channels/{call_id}")
+                await self._quiet("DELETE", f"/bridges/cti-{call_id}")
+            case c.HangUpAgent(call_id=call_id, agent_id=agent_id):
+                leg_id = self._leg_of.get((call_id, agent_id))
+                if leg_id is not None:
+                    self._legs[leg_id].cancelled = True
+                    await self._quiet("DELETE", f"/channels/{leg_id}")
+                await self._quiet("DELETE", f"/bridges/cti-{call_id}")
+            case c.RouteToFallback(call_id=call_id, reason=reason):
+                log.warning("call %s handed to the PBX fallback: %s", call_id, reason)
+                self._callers.pop(call_id, None)
+                context, exten, priority = self._fallback
+                await self._quiet(
+                    "POST",
+                    f"/channels/{call_id}/continue",
+                    context=context,
+                    extension=exten,
+                    priority=priority,
+                )
+            case _:
+                pass  # notices: logged by the runtime
+        while self._orphans:
+            await self._quiet("DELETE", f"/channels/{self._orphans.pop()}")
+
+    async def _offer(self, cmd: c.OfferCall) -> None:
+        leg_id = f"cti-offer-{cmd.agent_id}-{next(self._seq)}-{cmd.call_id}"
+        self._legs[leg_id] = _Leg(leg_id, cmd.call_id, cmd.agent_id)
+        self._leg_of[(cmd.call_id, cmd.agent_id)] = leg_id
+        caller = self._callers.get(cmd.call_id, "")
+        try:
+            await self._ari.request(
+                "POST",
+                "/channels",
+                endpoint=cmd.endpoint,
+                app=self._ari.app,
+                appArgs=f"offer,{cmd.call_id},{cmd.agent_id}",
+                channelId=leg_id,
+                callerId=caller or None,
+                # Asterisk's own limit is only a backstop: the core cancels at R1's timeout.
+                timeout=int(cmd.ring_timeout_s) + 5,
+            )
+        except AriError as exc:
+            log.error("offering call %s to agent %s failed: %s", cmd.call_id, cmd.agent_id, exc)
+            self._legs.pop(leg_id, None)
+            self._leg_of.pop((cmd.call_id, cmd.agent_id), None)
+            self._submit(e.OfferFailed(cmd.call_id, cmd.agent_id, "originate-failed", self._clock()))
+
+    async def _connect(self, call_id: str, agent_id: str) -> None:
+        leg_id = self._leg_of.get((call_id, agent_id))
+        if leg_id is None:
+            return
+        bridge = f"cti-{call_id}"
+        await self._quiet("DELETE", f"/channels/{call_id}/moh")
+        try:
+            await self._ari.request("POST", "/bridges", type="mixing", bridgeId=bridge)
+            await self._ari.request("POST", f"/bridges/{bridge}/addChannel", channel=[call_id, leg_id])
+        except AriError as exc:
+            # One side vanished between answer and bridge: its hang-up event follows.
+            log.warning("bridging call %s with agent %s failed: %s", call_id, agent_id, exc)
+            return
+        log.info("call %s connected to agent %s", call_id, agent_id)
+
+    async def _quiet(self, method: str, path: str, **params: Any) -> None:
+        """A request whose target may already be gone (404/409): that is not an error."""
+        try:
+            await self._ari.request(method, path, **params)
+        except AriError as exc:
+            if exc.status not in (404, 409, 422):
+                log.warning("%s", exc)

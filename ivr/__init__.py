@@ -1,0 +1,1 @@
+"""ivr: see ../shared/DESIGN.md (built in later issues)."""

@@ -1,0 +1,1 @@
+"""recording: see ../shared/DESIGN.md (built in later issues)."""

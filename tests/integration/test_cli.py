@@ -1,0 +1,60 @@
+"""`cti run`: a bad config or an unreachable Asterisk ends the start with one clear
+line on stderr and a non-zero exit code, never a traceback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cti(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cti.cli", *args],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def one_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    assert "Traceback" not in text
+    return lines[0]
+
+
+def test_bad_config_value_gives_one_line_and_exit_2(tmp_path: Path) -> None:
+    cfg = (ROOT / "config" / "sandbox.toml").read_text().replace("ring_cycle_s = 5", "ring_cycle_s = -5")
+    path = tmp_path / "bad.toml"
+    path.write_text(cfg)
+    result = run_cti("run", "--config", str(path))
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert line.startswith("cti: config error: queues[0].ring_cycle_s: expected a number >= 0.1")
+
+
+def test_missing_config_file_gives_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = run_cti("run", "--config", str(tmp_path / "missing.toml"))
+    assert result.returncode == 2
+    assert "expected an existing file" in one_line(result.stderr)
+
+
+def test_unreachable_asterisk_gives_one_line_and_exit_3(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    cfg = (ROOT / "config" / "sandbox.toml").read_text().replace(
+        'ari_url = "http://127.0.0.1:8088"', f'ari_url = "http://127.0.0.1:{port}"'
+    ).replace("connect_timeout_s = 5", "connect_timeout_s = 2")
+    path = tmp_path / "unreachable.toml"
+    path.write_text(cfg)
+    result = run_cti("run", "--config", str(path))
+    assert result.returncode == 3
+    line = one_line(result.stderr)
+    assert line.startswith(f"cti: cannot reach Asterisk ARI at http://127.0.0.1:{port}/ari")
