@@ -61,6 +61,53 @@ class RouteToFallback:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class RejectCall:
+    """The caller cannot be queued (queue full, nowhere to overflow): tell them, hang up."""
+
+    call_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnnounceAgent:
+    """R15: play the agent's number to the caller, then report AnnouncementFinished."""
+
+    call_id: str
+    agent_id: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemindAgent:
+    """R3: the caller has been on hold too long: remind the agent."""
+
+    call_id: str
+    agent_id: str
+    held_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class PlayApology:
+    """R3: apologize to the caller for the wait on hold."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TakeOffHold:
+    """R3: take the caller off hold."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOutbound:
+    """R2: the outbound attempt rang its maximum: hang it up."""
+
+    attempt_id: str
+
+
 # Notices: what happened, for logs, metrics and the event history.
 
 
@@ -92,6 +139,41 @@ class CallEnded:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class CallOverflowed:
+    call_id: str
+    from_queue: str
+    to_queue: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class HoldOverrun:
+    """R3: a hold passed hold_max_s (one notice per overrun period)."""
+
+    call_id: str
+    agent_id: str
+    held_s: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorAlert:
+    agent_id: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundNoAnswer:
+    """R2: recorded as no-answer after outbound_max_rings rings."""
+
+    attempt_id: str
+    rang_s: float
+    at: float
+
+
 Command = (
     PlayHoldMusic
     | OfferCall
@@ -100,7 +182,17 @@ Command = (
     | HangUpCaller
     | HangUpAgent
     | RouteToFallback
+    | RejectCall
+    | AnnounceAgent
+    | RemindAgent
+    | PlayApology
+    | TakeOffHold
+    | CancelOutbound
     | AgentStateChanged
     | RingNoAnswer
     | CallEnded
+    | CallOverflowed
+    | HoldOverrun
+    | SupervisorAlert
+    | OutboundNoAnswer
 )

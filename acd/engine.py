@@ -7,33 +7,54 @@ no I/O and reads no clock: time arrives inside each event, and ``next_deadline()
 the adapter when to send the next ``Tick``. Replaying the same events rebuilds the same
 state.
 
-Agent states and the transitions this module makes (all in ``_set_agent_state``):
+Agent states (every change goes through ``_set_agent_state``):
 
     logged-out --login--> ready | not-ready
     ready --offer--> offered --answer--> on-call --hang-up--> wrap-up --timer--> ready
-    offered --ring timeout (R1)--> not-ready (ring-no-answer); the call is re-offered
-    offered --caller gone--> ready, keeping its place in the idle order
+    offered --ring timeout (R1)--> not-ready (ring-no-answer) per the RONA policy;
+              the call is re-offered at once at its original place
+    offered --caller gone / answered elsewhere (ring-all)--> ready, same idle place
     offered --offer failed (busy, unreachable)--> not-ready (the failure)
     ready | wrap-up | not-ready --pause--> not-ready; --ready--> ready; --logout--> out
     offered | on-call: pause and logout are kept pending and apply when the call ends
+    wrap-up is the agent's, not a queue's: it holds in every queue the agent is in
 
-Rules that hold after every event:
-- an agent holds at most one offer or call, and a call at most one agent;
-- work conservation: no queue has both a waiting call and a ready agent;
-- a queue serves its calls first come, first served (a call re-queued after a missed
-  offer keeps its place); across queues the call waiting longest goes first;
-- the ready agent idle longest gets the next call (longest-idle).
+Routing (indexes in ``routing.py``): a call is matched when it starts waiting (arrival,
+re-queue, relaxation, overflow, end of a sticky hold), an agent when it becomes ready.
+Because each of those matches at once, the rules below hold after every event:
+- an agent holds at most one offer or call;
+- work conservation: no ready agent and waiting call that it could take coexist
+  (calls held for a sticky agent wait only for that agent);
+- a queue serves by priority (emergencies first), then enqueue time; a re-queued or
+  overflowed call keeps its enqueue time;
+- an agent in several queues takes, among the calls it can serve, the one with the
+  highest priority, then of the heaviest queue, then waiting longest;
+- among agents who can take a call, the queue's strategy chooses.
 """
 
 from __future__ import annotations
 
-import bisect
+import collections
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from acd import commands as c
 from acd import events as e
 from acd.errors import InvalidTransition, UnknownAgent
-from acd.model import RING_NO_ANSWER, AgentConfig, AgentState, CallState, QueueConfig
+from acd.model import (
+    EMERGENCY_PRIORITY,
+    MAX_PRIORITY,
+    RING_NO_ANSWER,
+    AgentConfig,
+    AgentState,
+    CallState,
+    HoldAction,
+    QueueConfig,
+    Skills,
+    Strategy,
+    skills,
+)
+from acd.routing import Key, Order, ReadyAgents, Timers, WaitingCalls, satisfies
 
 _IN_CALL = (AgentState.OFFERED, AgentState.ON_CALL)
 
@@ -41,15 +62,20 @@ _IN_CALL = (AgentState.OFFERED, AgentState.ON_CALL)
 @dataclass(slots=True)
 class _Agent:
     config: AgentConfig
+    profile: Skills
     state: AgentState = AgentState.LOGGED_OUT
     reason: str | None = None
     idle_since: float = 0.0
     call_id: str | None = None
     wrap_up_until: float | None = None
+    wrap_gen: int = 0
     # A pause or logout asked for during an offer or call; applied when it ends.
     pending: tuple[AgentState, str | None] | None = None
     consecutive_misses: int = 0
     ring_no_answer_total: int = 0
+    hold_overruns: int = 0
+    calls_by_queue: dict[str, int] = field(default_factory=dict)
+    talk_time_s: float = 0.0
 
 
 @dataclass(slots=True)
@@ -57,16 +83,29 @@ class _Call:
     call_id: str
     queue: str
     caller: str
-    arrived_at: float
+    kind: str
+    priority: int
+    base_requirement: Skills
+    requirement: Skills
+    arrived_at: float  # the original enqueue time: kept through re-queue and overflow
     seq: int
+    entered_queue_at: float
     state: CallState = CallState.WAITING
-    agent_id: str | None = None
-    offer_deadline: float | None = None
+    offered_to: set[str] = field(default_factory=set)
+    agent_id: str | None = None  # the agent who answered
+    gen: int = 0  # bumped at every offer and re-queue: ring timers
+    queue_gen: int = 0  # bumped when the call enters a queue: relax/overflow timers
+    relax_step: int = 0
     answered_at: float | None = None
+    bridged: bool = False
+    hold_since: float | None = None
+    hold_gen: int = 0
+    sticky_agent: str | None = None
+    visited: tuple[str, ...] = ()
 
     @property
-    def order(self) -> tuple[float, int, str]:
-        return (self.arrived_at, self.seq, self.call_id)
+    def order(self) -> Order:
+        return (-self.priority, self.arrived_at, self.seq)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +116,7 @@ class AgentView:
     call_id: str | None
     queues: tuple[str, ...]
     ring_no_answer_total: int
+    hold_overruns: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,34 +126,65 @@ class CallView:
     state: str
     agent_id: str | None
     arrived_at: float
+    priority: int
+    kind: str
+    requirement: Skills
+    offered_to: tuple[str, ...]
+    on_hold: bool
+    sticky_agent: str | None
 
 
 @dataclass(slots=True)
 class _Queue:
     config: QueueConfig
-    # Sorted (arrived_at, seq, call_id) of calls waiting for an agent.
-    waiting: list[tuple[float, int, str]] = field(default_factory=list)
-    # Sorted (idle_since, agent_id) of ready agents serving this queue.
-    ready: list[tuple[float, str]] = field(default_factory=list)
+    positions: dict[str, int]  # agent id -> configured order (linear, round-robin)
+    waiting: WaitingCalls = field(default_factory=WaitingCalls)
+    ready: ReadyAgents = field(default_factory=ReadyAgents)
+    rr_last: float = -1.0
+    handle_times: collections.deque[float] = field(
+        default_factory=lambda: collections.deque(maxlen=100)
+    )
 
 
 class Engine:
-    def __init__(self, queues: list[QueueConfig], agents: list[AgentConfig]) -> None:
-        self._queues = {q.name: _Queue(q) for q in queues}
+    def __init__(self, queues: Iterable[QueueConfig], agents: Iterable[AgentConfig]) -> None:
+        agents = list(agents)
+        self._queues: dict[str, _Queue] = {}
+        for q in queues:
+            members = [a.agent_id for a in agents if q.name in a.queues]
+            self._queues[q.name] = _Queue(q, {aid: i for i, aid in enumerate(members)})
+        for queue in self._queues.values():
+            target = queue.config.overflow_queue
+            if target is not None and target not in self._queues:
+                raise ValueError(
+                    f"queue {queue.config.name!r} overflows to unknown queue {target!r}"
+                )
         for a in agents:
             for name in a.queues:
                 if name not in self._queues:
                     raise ValueError(f"agent {a.agent_id!r} names unknown queue {name!r}")
-        self._agents = {a.agent_id: _Agent(a) for a in agents}
+        self._agents = {a.agent_id: _Agent(a, skills(a.skills)) for a in agents}
         self._calls: dict[str, _Call] = {}
+        self._sticky: dict[str, WaitingCalls] = {}  # agent id -> calls held for them
+        self._last_agent: collections.OrderedDict[str, tuple[str, float]] = (
+            collections.OrderedDict()
+        )
+        self._sticky_window = max(
+            (q.config.sticky_window_s for q in self._queues.values()), default=0.0
+        )
+        self._outbound: dict[str, tuple[str, float]] = {}  # attempt -> (queue, started)
+        self._timers = Timers()
         self._seq = 0
+        self._gen = 0  # one counter for all timer generations: ids may be reused
+
+    def _new_gen(self) -> int:
+        self._gen += 1
+        return self._gen
 
     # ----------------------------------------------------------------- reading
 
     def agent(self, agent_id: str) -> AgentView:
-        a = self._agents.get(agent_id)
-        if a is None:
-            raise UnknownAgent(agent_id)
+        a = self._get_agent(agent_id)
         return AgentView(
             a.config.agent_id,
             a.state.value,
@@ -121,6 +192,7 @@ class Engine:
             a.call_id,
             a.config.queues,
             a.ring_no_answer_total,
+            a.hold_overruns,
         )
 
     def agents(self) -> list[AgentView]:
@@ -128,18 +200,56 @@ class Engine:
 
     def calls(self) -> list[CallView]:
         return [
-            CallView(k.call_id, k.queue, k.state.value, k.agent_id, k.arrived_at)
+            CallView(
+                k.call_id,
+                k.queue,
+                k.state.value,
+                k.agent_id,
+                k.arrived_at,
+                k.priority,
+                k.kind,
+                k.requirement,
+                tuple(sorted(k.offered_to)),
+                k.hold_since is not None,
+                k.sticky_agent,
+            )
             for k in self._calls.values()
         ]
 
     def has_queue(self, name: str) -> bool:
         return name in self._queues
 
+    def position(self, call_id: str) -> int | None:
+        """1-based place of a waiting call in its queue (for announcements)."""
+        call = self._calls.get(call_id)
+        if call is None or call.state is not CallState.WAITING:
+            return None
+        return self._queues[call.queue].waiting.ahead_of(call_id) + 1
+
+    def expected_wait_s(self, call_id: str) -> float | None:
+        """Expected wait from the queue's recent handle times and its staffed agents."""
+        place = self.position(call_id)
+        if place is None:
+            return None
+        queue = self._queues[self._calls[call_id].queue]
+        if not queue.handle_times:
+            return None
+        aht = sum(queue.handle_times) / len(queue.handle_times)
+        staffed = sum(
+            1
+            for aid in queue.positions
+            if self._agents[aid].state not in (AgentState.LOGGED_OUT, AgentState.NOT_READY)
+        )
+        return place * aht / max(1, staffed)
+
     def next_deadline(self) -> float | None:
-        """When the next ``Tick`` is due (an offer's ring timeout or a wrap-up's end)."""
-        times = [k.offer_deadline for k in self._calls.values() if k.offer_deadline is not None]
-        times += [a.wrap_up_until for a in self._agents.values() if a.wrap_up_until is not None]
-        return min(times, default=None)
+        """When the next ``Tick`` is due."""
+        while (head := self._timers.peek()) is not None:
+            at, kind, key, gen = head
+            if self._timer_valid(kind, key, gen):
+                return at
+            self._timers.pop()
+        return None
 
     # ----------------------------------------------------------------- events
 
@@ -158,6 +268,27 @@ class Engine:
                 self._caller_hung_up(event, out)
             case e.AgentHungUp():
                 self._agent_hung_up(event, out)
+            case e.AnnouncementFinished():
+                call = self._calls.get(event.call_id)
+                if call and call.state is CallState.CONNECTED and not call.bridged:
+                    call.bridged = True
+                    assert call.agent_id is not None
+                    out.append(c.ConnectCall(call.call_id, call.agent_id))
+            case e.HoldStarted():
+                self._hold_started(event, out)
+            case e.HoldEnded():
+                call = self._calls.get(event.call_id)
+                if call is not None and call.hold_since is not None:
+                    call.hold_since = None
+                    call.hold_gen = self._new_gen()
+            case e.OutboundStarted():
+                queue = self._queues.get(event.queue)
+                if queue is not None and event.attempt_id not in self._outbound:
+                    self._outbound[event.attempt_id] = (event.queue, event.at)
+                    limit = queue.config.outbound_ring_timeout_s
+                    self._timers.push(event.at + limit, "outbound", event.attempt_id, 0)
+            case e.OutboundAnswered() | e.OutboundEnded():
+                self._outbound.pop(event.attempt_id, None)
             case e.AgentLoggedIn():
                 self._login(event, out)
             case e.AgentLoggedOut():
@@ -168,7 +299,6 @@ class Engine:
                 self._request(
                     event.agent_id, AgentState.NOT_READY, event.reason, event.at, "pause", out
                 )
-        self._dispatch(event.at, out)
         return out
 
     # ----------------------------------------------------------------- calls
@@ -181,130 +311,444 @@ class Engine:
             out.append(c.RouteToFallback(ev.call_id, f"unknown queue {ev.queue!r}"))
             return
         self._seq += 1
-        call = _Call(ev.call_id, ev.queue, ev.caller, ev.at, self._seq)
+        priority = EMERGENCY_PRIORITY if ev.emergency else max(0, min(ev.priority, MAX_PRIORITY))
+        requirement = skills(ev.skills)
+        call = _Call(
+            ev.call_id, ev.queue, ev.caller, ev.kind, priority, requirement, requirement,
+            ev.at, self._seq, ev.at,
+        )
+        target = self._admit(call, queue, ev.at, out)
+        if target is None:
+            out.append(c.RejectCall(call.call_id, "queue-full"))
+            out.append(c.CallEnded(call.call_id, "rejected", None, 0.0, 0.0, ev.at))
+            return
         self._calls[call.call_id] = call
-        bisect.insort(queue.waiting, call.order)
         out.append(c.PlayHoldMusic(call.call_id))
+        call.sticky_agent = self._sticky_agent_for(call, target.config, ev.at)
+        if call.sticky_agent is not None:
+            self._timers.push(ev.at + target.config.sticky_hold_s, "sticky", call.call_id, call.gen)
+        self._enter_queue(call, target, ev.at, out)
+
+    def _admit(self, call: _Call, queue: _Queue, at: float, out: list[c.Command]) -> _Queue | None:
+        """The queue that takes a new call: its own, or an overflow when it is long or
+        full; None when every candidate is full."""
+        seen: set[str] = set()
+        while queue.config.name not in seen:
+            seen.add(queue.config.name)
+            cfg = queue.config
+            waiting = len(queue.waiting)
+            full = cfg.max_waiting is not None and waiting >= cfg.max_waiting
+            long = cfg.overflow_at_waiting is not None and waiting >= cfg.overflow_at_waiting
+            if not (full or long) or call.priority >= EMERGENCY_PRIORITY:
+                return queue
+            if cfg.overflow_queue is None:
+                return None if full else queue
+            out.append(
+                c.CallOverflowed(
+                    call.call_id, cfg.name, cfg.overflow_queue, "queue-full" if full else "queue-long", at
+                )
+            )
+            call.visited += (cfg.name,)
+            queue = self._queues[cfg.overflow_queue]
+            call.queue = queue.config.name
+        return None
+
+    def _sticky_agent_for(self, call: _Call, queue: QueueConfig, at: float) -> str | None:
+        """R10: a repeat caller within the window is held for their last agent."""
+        if queue.sticky_window_s <= 0 or not call.caller:
+            return None
+        last = self._last_agent.get(call.caller)
+        if last is None or at - last[1] > queue.sticky_window_s:
+            return None
+        agent = self._agents.get(last[0])
+        if agent is None or queue.name not in agent.config.queues:
+            return None
+        if agent.state is AgentState.LOGGED_OUT:
+            return None
+        return agent.config.agent_id
+
+    def _enter_queue(
+        self, call: _Call, queue: _Queue, at: float, out: list[c.Command], match: bool = True
+    ) -> None:
+        """The call starts waiting in ``queue``: arm its timers and try to match it."""
+        call.queue = queue.config.name
+        call.entered_queue_at = at
+        call.gen = self._new_gen()
+        call.queue_gen = self._new_gen()
+        call.relax_step = 0
+        call.requirement = call.base_requirement
+        cfg = queue.config
+        if cfg.relaxation:
+            self._timers.push(at + cfg.relaxation[0].after_s, "relax", call.call_id, call.queue_gen)
+        if cfg.overflow_queue is not None and cfg.overflow_after_s is not None:
+            self._timers.push(at + cfg.overflow_after_s, "overflow", call.call_id, call.queue_gen)
+        if match:
+            self._match_call(call, at, out)
+        else:
+            self._park(call)
+
+    def _match_call(self, call: _Call, at: float, out: list[c.Command]) -> None:
+        """Offer a call that starts waiting to the agent(s) the strategy picks, or index
+        it as waiting."""
+        call.state = CallState.WAITING
+        queue = self._queues[call.queue]
+        if call.sticky_agent is not None:
+            agent = self._agents[call.sticky_agent]
+            if agent.state is AgentState.READY:
+                self._offer(call, [agent], queue, at, out)
+            else:
+                self._park(call)
+            return
+        strategy = queue.config.strategy
+        if strategy is Strategy.RING_ALL:
+            ids = queue.ready.all_matching(call.requirement)
+            if ids:
+                self._offer(call, [self._agents[aid] for aid in ids], queue, at, out)
+                return
+        else:
+            aid = queue.ready.best(call.requirement, strategy, queue.rr_last)
+            if aid is not None:
+                self._offer(call, [self._agents[aid]], queue, at, out)
+                return
+        self._park(call)
+
+    def _park(self, call: _Call) -> None:
+        """Index a call as waiting: for its sticky agent only, or for its queue."""
+        call.state = CallState.WAITING
+        if call.sticky_agent is not None:
+            self._sticky.setdefault(call.sticky_agent, WaitingCalls()).add(
+                call.call_id, (), call.order
+            )
+        else:
+            self._queues[call.queue].waiting.add(call.call_id, call.requirement, call.order)
+
+    def _match_agent(self, agent: _Agent, at: float, out: list[c.Command]) -> None:
+        """A ready agent takes the best call it can serve, if any."""
+        best: tuple[tuple[object, ...], str, WaitingCalls] | None = None
+        sticky = self._sticky.get(agent.config.agent_id)
+        if sticky is not None:
+            head = sticky.best_for(())
+            if head is not None:
+                best = ((head[0][0], -(1 << 30), head[0][1], head[0][2]), head[1], sticky)
+        for name in agent.config.queues:
+            queue = self._queues[name]
+            head = queue.waiting.best_for(agent.profile)
+            if head is None:
+                continue
+            (neg_priority, arrived, seq), call_id = head
+            rank = (neg_priority, -queue.config.weight, arrived, seq)
+            if best is None or rank < best[0]:
+                best = (rank, call_id, queue.waiting)
+        if best is None:
+            return
+        _, call_id, index = best
+        index.remove(call_id)
+        call = self._calls[call_id]
+        self._offer(call, [agent], self._queues[call.queue], at, out)
+
+    def _unindex(self, call: _Call) -> None:
+        """Take a waiting call out of whichever index holds it."""
+        self._queues[call.queue].waiting.remove(call.call_id)
+        if call.sticky_agent is not None and call.sticky_agent in self._sticky:
+            self._sticky[call.sticky_agent].remove(call.call_id)
+
+    def _offer(
+        self, call: _Call, agents: list[_Agent], queue: _Queue, at: float, out: list[c.Command]
+    ) -> None:
+        cfg = queue.config
+        call.state = CallState.OFFERED
+        call.offered_to = {a.config.agent_id for a in agents}
+        call.gen = self._new_gen()
+        self._timers.push(at + cfg.ring_timeout_s, "offer", call.call_id, call.gen)
+        for agent in agents:
+            agent.call_id = call.call_id
+            self._set_agent_state(agent, AgentState.OFFERED, None, at, out)
+            queue.rr_last = float(queue.positions[agent.config.agent_id])
+            out.append(
+                c.OfferCall(call.call_id, agent.config.agent_id, agent.config.endpoint, cfg.ring_timeout_s)
+            )
+
+    def _requeue(self, call: _Call, at: float, out: list[c.Command]) -> None:
+        """An offer ended unanswered: the call waits again at its original place."""
+        call.offered_to = set()
+        call.gen = self._new_gen()
+        self._match_call(call, at, out)
 
     def _offer_answered(self, ev: e.OfferAnswered, out: list[c.Command]) -> None:
         call = self._calls.get(ev.call_id)
-        if call is None or call.state is not CallState.OFFERED or call.agent_id != ev.agent_id:
+        if call is None or call.state is not CallState.OFFERED or ev.agent_id not in call.offered_to:
             # Answered after the offer was taken back: that leg must not stay up.
             out.append(c.HangUpAgent(ev.call_id, ev.agent_id))
             return
         agent = self._agents[ev.agent_id]
+        losers = sorted(call.offered_to - {ev.agent_id})
         call.state = CallState.CONNECTED
-        call.offer_deadline = None
+        call.offered_to = set()
+        call.gen = self._new_gen()
+        call.agent_id = ev.agent_id
         call.answered_at = ev.at
         agent.consecutive_misses = 0
         self._set_agent_state(agent, AgentState.ON_CALL, None, ev.at, out)
-        out.append(c.ConnectCall(call.call_id, agent.config.agent_id))
+        for loser_id in losers:  # ring-all: the others stop ringing, no fault of theirs
+            loser = self._agents[loser_id]
+            loser.call_id = None
+            out.append(c.CancelOffer(call.call_id, loser_id, "answered-elsewhere"))
+            self._end_offer(loser, AgentState.READY, None, ev.at, out, loser.idle_since)
+        queue = self._queues[call.queue].config
+        if queue.announce_agent_id:
+            out.append(c.AnnounceAgent(call.call_id, ev.agent_id, agent.config.announced_number))
+        else:
+            call.bridged = True
+            out.append(c.ConnectCall(call.call_id, ev.agent_id))
 
     def _offer_failed(
         self, call_id: str, agent_id: str, reason: str, at: float, out: list[c.Command]
     ) -> None:
         call = self._calls.get(call_id)
-        if call is None or call.state is not CallState.OFFERED or call.agent_id != agent_id:
+        if call is None or call.state is not CallState.OFFERED or agent_id not in call.offered_to:
             return  # an offer already taken back
         agent = self._agents[agent_id]
-        self._requeue(call)
+        call.offered_to.discard(agent_id)
+        if call.sticky_agent == agent_id:
+            call.sticky_agent = None
         agent.call_id = None
-        self._end_offer_for_agent(agent, AgentState.NOT_READY, reason, at, out)
+        self._end_offer(agent, AgentState.NOT_READY, reason, at, out)
+        if not call.offered_to:
+            self._requeue(call, at, out)
 
     def _caller_hung_up(self, ev: e.CallerHungUp, out: list[c.Command]) -> None:
         call = self._calls.pop(ev.call_id, None)
         if call is None:
             return
-        waited = (call.answered_at or ev.at) - call.arrived_at
         if call.state is CallState.WAITING:
-            self._remove_waiting(call)
+            self._unindex(call)
+            waited = ev.at - call.arrived_at
+            out.append(c.CallEnded(call.call_id, "abandoned", None, waited, 0.0, ev.at))
+            return
+        if call.state is CallState.OFFERED:
+            for agent_id in sorted(call.offered_to):
+                agent = self._agents[agent_id]
+                agent.call_id = None
+                out.append(c.CancelOffer(call.call_id, agent_id, "caller-gone"))
+                # The agent did nothing wrong: ready again in the same idle position.
+                self._end_offer(agent, AgentState.READY, None, ev.at, out, agent.idle_since)
+            waited = ev.at - call.arrived_at
             out.append(c.CallEnded(call.call_id, "abandoned", None, waited, 0.0, ev.at))
             return
         assert call.agent_id is not None
         agent = self._agents[call.agent_id]
-        agent.call_id = None
-        if call.state is CallState.OFFERED:
-            out.append(c.CancelOffer(call.call_id, call.agent_id, "caller-gone"))
-            # The agent did nothing wrong: back to ready in the same idle position.
-            self._end_offer_for_agent(
-                agent, AgentState.READY, None, ev.at, out, idle_since=agent.idle_since
-            )
-            out.append(c.CallEnded(call.call_id, "abandoned", None, waited, 0.0, ev.at))
-            return
         out.append(c.HangUpAgent(call.call_id, call.agent_id))
         self._finish_call(call, agent, ev.at, out)
 
     def _agent_hung_up(self, ev: e.AgentHungUp, out: list[c.Command]) -> None:
         call = self._calls.get(ev.call_id)
-        if call is None or call.agent_id != ev.agent_id:
+        if call is None:
             return
         if call.state is CallState.OFFERED:
             self._offer_failed(ev.call_id, ev.agent_id, "offer-rejected", ev.at, out)
             return
+        if call.state is not CallState.CONNECTED or call.agent_id != ev.agent_id:
+            return
         del self._calls[call.call_id]
-        agent = self._agents[ev.agent_id]
-        agent.call_id = None
         out.append(c.HangUpCaller(call.call_id, "agent-hung-up"))
-        self._finish_call(call, agent, ev.at, out)
+        self._finish_call(call, self._agents[ev.agent_id], ev.at, out)
 
     def _finish_call(self, call: _Call, agent: _Agent, at: float, out: list[c.Command]) -> None:
         assert call.answered_at is not None
+        talked = at - call.answered_at
+        agent.call_id = None
+        agent.talk_time_s += talked
+        agent.calls_by_queue[call.queue] = agent.calls_by_queue.get(call.queue, 0) + 1
+        queue = self._queues[call.queue]
+        queue.handle_times.append(talked)
         out.append(
             c.CallEnded(
-                call.call_id,
-                "handled",
-                agent.config.agent_id,
-                call.answered_at - call.arrived_at,
-                at - call.answered_at,
-                at,
+                call.call_id, "handled", agent.config.agent_id,
+                call.answered_at - call.arrived_at, talked, at,
             )
         )
-        wrap_up_s = self._queues[call.queue].config.wrap_up_s
+        if call.caller and self._sticky_window > 0:
+            self._last_agent.pop(call.caller, None)
+            self._last_agent[call.caller] = (agent.config.agent_id, at)
+            while self._last_agent:
+                _, (_, ended) = next(iter(self._last_agent.items()))
+                if at - ended <= self._sticky_window:
+                    break
+                self._last_agent.popitem(last=False)
+        wrap_up_s = agent.config.wrap_up_s
+        if wrap_up_s is None:
+            wrap_up_s = queue.config.wrap_up_s
         if wrap_up_s > 0:
             agent.wrap_up_until = at + wrap_up_s
+            agent.wrap_gen = self._new_gen()
+            self._timers.push(agent.wrap_up_until, "wrap", agent.config.agent_id, agent.wrap_gen)
             self._set_agent_state(agent, AgentState.WRAP_UP, None, at, out)
         else:
             self._leave_call(agent, at, out)
 
-    def _requeue(self, call: _Call) -> None:
-        call.state = CallState.WAITING
-        call.agent_id = None
-        call.offer_deadline = None
-        bisect.insort(self._queues[call.queue].waiting, call.order)
+    # ----------------------------------------------------------------- holds (R3)
 
-    def _remove_waiting(self, call: _Call) -> None:
-        waiting = self._queues[call.queue].waiting
-        i = bisect.bisect_left(waiting, call.order)
-        if i < len(waiting) and waiting[i] == call.order:
-            del waiting[i]
+    def _hold_started(self, ev: e.HoldStarted, out: list[c.Command]) -> None:
+        call = self._calls.get(ev.call_id)
+        if call is None or call.state is not CallState.CONNECTED or call.hold_since is not None:
+            return
+        call.hold_since = ev.at
+        call.hold_gen = self._new_gen()
+        limit = self._queues[call.queue].config.hold_max_s
+        self._timers.push(ev.at + limit, "hold", call.call_id, call.hold_gen)
+
+    def _hold_overrun(self, call: _Call, at: float, out: list[c.Command]) -> None:
+        assert call.hold_since is not None and call.agent_id is not None
+        cfg = self._queues[call.queue].config
+        held = at - call.hold_since
+        agent = self._agents[call.agent_id]
+        agent.hold_overruns += 1
+        out.append(c.HoldOverrun(call.call_id, call.agent_id, held, at))
+        for action in cfg.hold_actions:
+            if action is HoldAction.REMIND_AGENT:
+                out.append(c.RemindAgent(call.call_id, call.agent_id, held))
+            elif action is HoldAction.APOLOGIZE:
+                out.append(c.PlayApology(call.call_id))
+            elif action is HoldAction.UNHOLD:
+                out.append(c.TakeOffHold(call.call_id))
+        if HoldAction.UNHOLD in cfg.hold_actions:
+            call.hold_since = None
+            call.hold_gen = self._new_gen()
+        else:  # come back again after another hold_max_s
+            self._timers.push(at + cfg.hold_max_s, "hold", call.call_id, call.hold_gen)
 
     # ----------------------------------------------------------------- timers
 
+    def _timer_valid(self, kind: str, key: str, gen: int) -> bool:
+        if kind == "wrap":
+            agent = self._agents[key]
+            return agent.state is AgentState.WRAP_UP and agent.wrap_gen == gen
+        if kind == "outbound":
+            return key in self._outbound
+        call = self._calls.get(key)
+        if call is None:
+            return False
+        if kind == "offer":
+            return call.state is CallState.OFFERED and call.gen == gen
+        if kind == "hold":
+            return call.hold_since is not None and call.hold_gen == gen
+        if kind == "sticky":
+            return call.sticky_agent is not None
+        if kind == "relax":
+            steps = self._queues[call.queue].config.relaxation
+            return call.queue_gen == gen and call.relax_step < len(steps)
+        # overflow: while the call has not been answered in the queue that armed it
+        return call.queue_gen == gen and call.state is not CallState.CONNECTED
+
     def _expire(self, at: float, out: list[c.Command]) -> None:
-        due = [
-            k
-            for k in self._calls.values()
-            if k.offer_deadline is not None and k.offer_deadline <= at
-        ]
-        for call in sorted(due, key=lambda k: k.order):
-            self._ring_no_answer(call, at, out)
-        for agent in self._agents.values():
-            if agent.wrap_up_until is not None and agent.wrap_up_until <= at:
-                end = agent.wrap_up_until
+        # Calls that timers make newly matchable are matched together at the end, in
+        # priority/FIFO order, so that simultaneous timers cannot reorder the queue.
+        rematch: list[_Call] = []
+        while (head := self._timers.peek()) is not None and head[0] <= at:
+            due, kind, key, gen = head
+            self._timers.pop()
+            if not self._timer_valid(kind, key, gen):
+                continue
+            if kind not in ("relax", "sticky", "overflow"):
+                self._rematch(rematch, at, out)  # what became matchable earlier goes first
+            if kind == "wrap":
+                agent = self._agents[key]
                 agent.wrap_up_until = None
-                self._leave_call(agent, end, out)
+                self._leave_call(agent, due, out)
+            elif kind == "outbound":
+                _, started = self._outbound.pop(key)
+                out.append(c.CancelOutbound(key))
+                out.append(c.OutboundNoAnswer(key, due - started, at))
+            elif kind == "offer":
+                self._ring_no_answer(self._calls[key], at, out)
+            elif kind == "hold":
+                self._hold_overrun(self._calls[key], at, out)
+            elif kind == "sticky":
+                # R10's hold for the last agent is over: any agent of the queue now.
+                call = self._calls[key]
+                if call.state is CallState.WAITING:
+                    self._unindex(call)
+                    call.sticky_agent = None
+                    self._park(call)
+                    rematch.append(call)
+                else:
+                    call.sticky_agent = None
+            elif kind == "relax":
+                call = self._calls[key]
+                if self._relax(call):
+                    rematch.append(call)
+            elif kind == "overflow":
+                call = self._calls[key]
+                cfg = self._queues[call.queue].config
+                target = cfg.overflow_queue
+                assert target is not None
+                if target in call.visited:
+                    continue
+                if call.state is CallState.OFFERED:  # ringing now: look again afterwards
+                    self._timers.push(at + cfg.ring_timeout_s, "overflow", key, gen)
+                    continue
+                self._unindex(call)
+                call.visited += (call.queue,)
+                out.append(c.CallOverflowed(call.call_id, call.queue, target, "waited-too-long", at))
+                self._enter_queue(call, self._queues[target], at, out, match=False)
+                rematch.append(call)
+        self._rematch(rematch, at, out)
+
+    def _rematch(self, calls: list[_Call], at: float, out: list[c.Command]) -> None:
+        for call in sorted(calls, key=lambda k: k.order):
+            if self._calls.get(call.call_id) is call and call.state is CallState.WAITING:
+                self._unindex(call)
+                self._match_call(call, at, out)
+        calls.clear()
+
+    def _relax(self, call: _Call) -> bool:
+        """Skill relaxation: widen the requirement. Returns whether the call now waits
+        with a wider requirement (to be matched again)."""
+        steps = self._queues[call.queue].config.relaxation
+        step = steps[call.relax_step]
+        call.relax_step += 1
+        if call.relax_step < len(steps):
+            due = call.entered_queue_at + steps[call.relax_step].after_s
+            self._timers.push(due, "relax", call.call_id, call.queue_gen)
+        if call.state is not CallState.WAITING or call.sticky_agent is not None:
+            call.requirement = step.apply(call.requirement)
+            return False
+        self._unindex(call)
+        call.requirement = step.apply(call.requirement)
+        self._park(call)
+        return True
 
     def _ring_no_answer(self, call: _Call, at: float, out: list[c.Command]) -> None:
-        """R1: the offer rang for the whole ring timeout: take it back and re-offer."""
-        assert call.agent_id is not None
-        agent = self._agents[call.agent_id]
-        agent.consecutive_misses += 1
-        agent.ring_no_answer_total += 1
-        out.append(c.CancelOffer(call.call_id, call.agent_id, RING_NO_ANSWER))
-        out.append(c.RingNoAnswer(call.call_id, call.agent_id, agent.consecutive_misses, at))
-        self._requeue(call)
-        agent.call_id = None
-        self._end_offer_for_agent(agent, AgentState.NOT_READY, RING_NO_ANSWER, at, out)
+        """R1: the offer rang for the whole ring timeout: take it back and re-offer.
+
+        The RONA policy: ``rona_not_ready_after`` consecutive misses make the agent not
+        ready, ``rona_logout_after`` log it out and alert a supervisor; below both the
+        agent stays ready at the back of the idle order."""
+        cfg = self._queues[call.queue].config
+        kept_ready: list[_Agent] = []
+        for agent_id in sorted(call.offered_to):
+            agent = self._agents[agent_id]
+            agent.consecutive_misses += 1
+            agent.ring_no_answer_total += 1
+            agent.call_id = None
+            misses = agent.consecutive_misses
+            out.append(c.CancelOffer(call.call_id, agent_id, RING_NO_ANSWER))
+            out.append(c.RingNoAnswer(call.call_id, agent_id, misses, at))
+            if cfg.rona_logout_after and misses >= cfg.rona_logout_after:
+                out.append(c.SupervisorAlert(agent_id, f"logged out after {misses} missed offers", at))
+                agent.pending = None
+                self._set_agent_state(agent, AgentState.LOGGED_OUT, RING_NO_ANSWER, at, out)
+            elif misses >= cfg.rona_not_ready_after:
+                self._end_offer(agent, AgentState.NOT_READY, RING_NO_ANSWER, at, out)
+            else:
+                kept_ready.append(agent)
+        # The call goes at once to the next agent; an agent kept ready by the policy
+        # rejoins after, at the back of the idle order, and takes the best waiting call.
+        if call.sticky_agent in call.offered_to:
+            call.sticky_agent = None  # R10 prefers that agent, but it did not answer
+        self._requeue(call, at, out)
+        for agent in kept_ready:
+            self._end_offer(agent, AgentState.READY, None, at, out)
 
     # ----------------------------------------------------------------- agents
 
@@ -312,8 +756,9 @@ class Engine:
         agent = self._get_agent(ev.agent_id)
         if agent.state is not AgentState.LOGGED_OUT:
             return  # already logged in: logging in again changes nothing
+        agent.consecutive_misses = 0
         if ev.ready:
-            self._set_agent_state(agent, AgentState.READY, None, ev.at, out)
+            self._become_ready(agent, ev.at, out)
         else:
             self._set_agent_state(agent, AgentState.NOT_READY, "login", ev.at, out)
 
@@ -340,9 +785,13 @@ class Engine:
         if agent.state is target and agent.reason == reason:
             return
         agent.wrap_up_until = None
-        self._set_agent_state(agent, target, reason, at, out)
+        if target is AgentState.READY:
+            agent.consecutive_misses = 0
+            self._become_ready(agent, at, out)
+        else:
+            self._set_agent_state(agent, target, reason, at, out)
 
-    def _end_offer_for_agent(
+    def _end_offer(
         self,
         agent: _Agent,
         target: AgentState,
@@ -351,19 +800,36 @@ class Engine:
         out: list[c.Command],
         idle_since: float | None = None,
     ) -> None:
-        """An offer ended without a call: a pending logout wins over ``target``."""
-        if agent.pending is not None and agent.pending[0] is AgentState.LOGGED_OUT:
-            target, reason = agent.pending
-        elif agent.pending is not None and target is AgentState.READY:
+        """An offer ended without a call for this agent: a pending logout or pause
+        wins over going back to ready."""
+        if agent.pending is not None and (
+            agent.pending[0] is AgentState.LOGGED_OUT or target is AgentState.READY
+        ):
             target, reason = agent.pending
         agent.pending = None
-        self._set_agent_state(agent, target, reason, at, out, idle_since)
+        if target is AgentState.READY:
+            self._become_ready(agent, at, out, idle_since)
+        else:
+            self._set_agent_state(agent, target, reason, at, out)
 
     def _leave_call(self, agent: _Agent, at: float, out: list[c.Command]) -> None:
         """A call and its wrap-up are over: ready, unless a pause or logout is pending."""
-        target, reason = agent.pending or (AgentState.READY, None)
-        agent.pending = None
-        self._set_agent_state(agent, target, reason, at, out)
+        pending, agent.pending = agent.pending, None
+        if pending is None:
+            self._become_ready(agent, at, out)
+        else:
+            self._set_agent_state(agent, pending[0], pending[1], at, out)
+
+    def _become_ready(
+        self,
+        agent: _Agent,
+        at: float,
+        out: list[c.Command],
+        idle_since: float | None = None,
+    ) -> None:
+        agent.idle_since = at if idle_since is None else idle_since
+        self._set_agent_state(agent, AgentState.READY, None, at, out)
+        self._match_agent(agent, at, out)
 
     def _set_agent_state(
         self,
@@ -372,20 +838,29 @@ class Engine:
         reason: str | None,
         at: float,
         out: list[c.Command],
-        idle_since: float | None = None,
     ) -> None:
+        agent_id = agent.config.agent_id
         if agent.state is AgentState.READY:
             for name in agent.config.queues:
-                ready = self._queues[name].ready
-                i = bisect.bisect_left(ready, (agent.idle_since, agent.config.agent_id))
-                del ready[i]
+                self._queues[name].ready.remove(agent_id)
         if state is AgentState.READY:
-            agent.idle_since = at if idle_since is None else idle_since
             for name in agent.config.queues:
-                bisect.insort(self._queues[name].ready, (agent.idle_since, agent.config.agent_id))
+                queue = self._queues[name]
+                queue.ready.add(agent_id, agent.profile, self._key(agent, queue))
         agent.state = state
         agent.reason = reason
-        out.append(c.AgentStateChanged(agent.config.agent_id, state.value, reason, at))
+        out.append(c.AgentStateChanged(agent_id, state.value, reason, at))
+
+    @staticmethod
+    def _key(agent: _Agent, queue: _Queue) -> Key:
+        strategy = queue.config.strategy
+        if strategy in (Strategy.LINEAR, Strategy.ROUND_ROBIN):
+            return (float(queue.positions[agent.config.agent_id]),)
+        if strategy is Strategy.FEWEST_CALLS:
+            return (float(agent.calls_by_queue.get(queue.config.name, 0)), agent.idle_since)
+        if strategy is Strategy.LEAST_TALK_TIME:
+            return (agent.talk_time_s, agent.idle_since)
+        return (agent.idle_since,)
 
     def _get_agent(self, agent_id: str) -> _Agent:
         agent = self._agents.get(agent_id)
@@ -393,30 +868,5 @@ class Engine:
             raise UnknownAgent(agent_id)
         return agent
 
-    # ----------------------------------------------------------------- routing
 
-    def _dispatch(self, at: float, out: list[c.Command]) -> None:
-        """Offer calls while some queue has both a waiting call and a ready agent."""
-        while True:
-            best: _Queue | None = None
-            for queue in self._queues.values():
-                if queue.waiting and queue.ready:
-                    if best is None or queue.waiting[0] < best.waiting[0]:
-                        best = queue
-            if best is None:
-                return
-            call = self._calls[best.waiting.pop(0)[2]]
-            agent = self._agents[best.ready[0][1]]
-            self._offer(call, agent, best.config, at, out)
-
-    def _offer(
-        self, call: _Call, agent: _Agent, queue: QueueConfig, at: float, out: list[c.Command]
-    ) -> None:
-        call.state = CallState.OFFERED
-        call.agent_id = agent.config.agent_id
-        call.offer_deadline = at + queue.ring_timeout_s
-        agent.call_id = call.call_id
-        self._set_agent_state(agent, AgentState.OFFERED, None, at, out)
-        out.append(
-            c.OfferCall(call.call_id, agent.config.agent_id, agent.config.endpoint, queue.ring_timeout_s)
-        )
+__all__ = ["AgentView", "CallView", "Engine", "satisfies"]

@@ -49,12 +49,19 @@ class AgentPaused:
 
 @dataclass(frozen=True, slots=True)
 class CallArrived:
-    """A caller entered the engine and waits in ``queue``."""
+    """A caller entered the engine and waits in ``queue``.
+
+    ``skills`` are required (name, minimum level) pairs; ``priority`` 0..100 orders the
+    queue (higher first); an ``emergency`` call (R8) outranks every priority."""
 
     call_id: str
     queue: str
     caller: str
     at: float
+    priority: int = 0
+    kind: str = ""
+    skills: tuple[tuple[str, int], ...] = ()
+    emergency: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +96,49 @@ class AgentHungUp:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class HoldStarted:
+    """R3: the caller was put on hold (agent's phone re-INVITE or the agent API)."""
+
+    call_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class HoldEnded:
+    call_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncementFinished:
+    """R15: the agent's ID has been played to the caller; the bridge may follow."""
+
+    call_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundStarted:
+    """R2: an outbound attempt (callback, return visit) started ringing the customer."""
+
+    attempt_id: str
+    queue: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundAnswered:
+    attempt_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundEnded:
+    attempt_id: str
+    at: float
+
+
 Event = (
     Tick
     | AgentLoggedIn
@@ -100,4 +150,10 @@ Event = (
     | OfferFailed
     | CallerHungUp
     | AgentHungUp
+    | HoldStarted
+    | HoldEnded
+    | AnnouncementFinished
+    | OutboundStarted
+    | OutboundAnswered
+    | OutboundEnded
 )

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+# A skill requirement or an agent's skills: sorted ((skill, level), ...), levels 1..5.
+Skills = tuple[tuple[str, int], ...]
+
+EMERGENCY_PRIORITY = 1_000_000  # R8: outranks every configurable priority
+MAX_PRIORITY = 100  # configurable priorities are 0..MAX_PRIORITY
 
 
 class AgentState(enum.Enum):
@@ -21,7 +27,51 @@ class CallState(enum.Enum):
     CONNECTED = "connected"
 
 
+class Strategy(enum.Enum):
+    LONGEST_IDLE = "longest-idle"
+    ROUND_ROBIN = "round-robin"  # with memory: the next agent after the last one offered
+    FEWEST_CALLS = "fewest-calls"
+    LEAST_TALK_TIME = "least-talk-time"
+    LINEAR = "linear"  # always in the configured order
+    RING_ALL = "ring-all"  # every matching ready agent at once; the first to answer wins
+    BEST_SKILL = "best-skill"  # the highest skill levels on the call's required skills
+
+
+class HoldAction(enum.Enum):
+    """R3: what happens when a caller has been on hold for hold_max_s."""
+
+    REMIND_AGENT = "remind-agent"
+    APOLOGIZE = "apologize"
+    UNHOLD = "unhold"
+
+
 RING_NO_ANSWER = "ring-no-answer"
+
+
+def skills(mapping: dict[str, int] | Skills) -> Skills:
+    """Normalise a skill mapping to the sorted tuple the core indexes by."""
+    items = mapping.items() if isinstance(mapping, dict) else mapping
+    return tuple(sorted((str(k), int(v)) for k, v in items))
+
+
+@dataclass(frozen=True, slots=True)
+class RelaxStep:
+    """After ``after_s`` of waiting, widen the call's requirement: lower every required
+    level by ``lower_levels_by`` (never below 1) and drop the skills in ``drop``
+    (``"*"`` drops them all: any agent of the queue may take the call)."""
+
+    after_s: float
+    lower_levels_by: int = 0
+    drop: tuple[str, ...] = ()
+
+    def apply(self, requirement: Skills) -> Skills:
+        if "*" in self.drop:
+            return ()
+        return tuple(
+            (name, max(1, level - self.lower_levels_by))
+            for name, level in requirement
+            if name not in self.drop
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +80,32 @@ class QueueConfig:
     ring_cycle_s: float = 5.0
     answer_within_rings: int = 2  # R1
     wrap_up_s: float = 10.0
+    strategy: Strategy = Strategy.LONGEST_IDLE
+    # An agent in several queues takes the best call of the heaviest queue first.
+    weight: int = 0
+    relaxation: tuple[RelaxStep, ...] = ()
+    max_waiting: int | None = None  # at this many waiting, new calls overflow or are refused
+    overflow_queue: str | None = None
+    overflow_after_s: float | None = None
+    overflow_at_waiting: int | None = None
+    sticky_window_s: float = 0.0  # R10: a repeat caller within this window ...
+    sticky_hold_s: float = 20.0  # ... waits this long for their last agent
+    rona_not_ready_after: int = 1  # consecutive misses that make the agent not ready
+    rona_logout_after: int = 0  # consecutive misses that log the agent out (0: never)
+    hold_max_s: float = 30.0  # R3
+    hold_actions: tuple[HoldAction, ...] = (HoldAction.REMIND_AGENT, HoldAction.APOLOGIZE)
+    outbound_max_rings: int = 6  # R2
+    announce_agent_id: bool = True  # R15
 
     @property
     def ring_timeout_s(self) -> float:
         """R1: an offer rings at most this long before it is taken back."""
         return self.ring_cycle_s * self.answer_within_rings
+
+    @property
+    def outbound_ring_timeout_s(self) -> float:
+        """R2: an outbound attempt rings at most this long."""
+        return self.ring_cycle_s * self.outbound_max_rings
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +113,11 @@ class AgentConfig:
     agent_id: str
     endpoint: str  # e.g. "PJSIP/agent1001"
     queues: tuple[str, ...]
+    skills: Skills = ()
+    wrap_up_s: float | None = None  # overrides the queue's wrap-up for this agent
+    # The number announced to the caller before the bridge (R15); the id by default.
+    number: str = field(default="")
+
+    @property
+    def announced_number(self) -> str:
+        return self.number or self.agent_id

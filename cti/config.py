@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from acd import AgentConfig, QueueConfig
+from acd.model import MAX_PRIORITY, HoldAction, RelaxStep, Strategy, skills
 from cti.errors import ConfigError
 
 # Secrets may come from the environment so that none has to sit in a file.
@@ -56,12 +57,23 @@ class AgentEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Route:
+    """What a dialled extension means: the queue, and the call's skills and priority."""
+
+    queue: str
+    skills: tuple[tuple[str, int], ...] = ()
+    priority: int = 0
+    kind: str = ""
+    emergency: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     asterisk: AsteriskConfig
     http: HttpConfig
     default_queue: str
-    # Dialled extension -> queue; other extensions go to ``default_queue``.
-    routes: Mapping[str, str]
+    # Dialled extension -> route; other extensions go to ``default_queue``.
+    routes: Mapping[str, Route]
     queues: tuple[QueueConfig, ...]
     agents: tuple[AgentEntry, ...]
     log_level: str
@@ -121,6 +133,29 @@ class _Section:
         if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
             raise ConfigError(self._key(key), "a non-empty list of strings", value)
         return tuple(value)
+
+    def optional_int(self, key: str, minimum: int) -> int | None:
+        if key not in self.data:
+            self.used.add(key)
+            return None
+        return self.integer(key, None, minimum)
+
+    def choice(self, key: str, enum: Any, default: Any) -> Any:
+        value = self._get(key, default.value)
+        try:
+            return enum(value)
+        except ValueError:
+            raise ConfigError(self._key(key), f"one of {[m.value for m in enum]}", value) from None
+
+    def skill_table(self, key: str) -> tuple[tuple[str, int], ...]:
+        """A skills table such as { billing = 3, gas = 5 } (levels 1..5)."""
+        value = self._get(key, {})
+        if not isinstance(value, dict):
+            raise ConfigError(self._key(key), "a table of skill = level (1..5)", value)
+        for name, level in value.items():
+            if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 5:
+                raise ConfigError(f"{self._key(key)}.{name}", "a level from 1 to 5", level)
+        return skills(value)
 
     def table(self, key: str) -> _Section:
         self.used.add(key)
@@ -190,14 +225,7 @@ def _validate(root: _Section) -> Config:
 
     queues: list[QueueConfig] = []
     for q in root.tables("queues"):
-        queues.append(
-            QueueConfig(
-                name=q.text("name"),
-                ring_cycle_s=q.number("ring_cycle_s", 5.0, 0.1),
-                answer_within_rings=q.integer("answer_within_rings", 2, 1),
-                wrap_up_s=q.number("wrap_up_s", 10.0),
-            )
-        )
+        queues.append(_queue(q))
         q.check_unknown()
     if not queues:
         raise ConfigError("queues", "at least one [[queues]] table", None)
@@ -206,17 +234,31 @@ def _validate(root: _Section) -> Config:
         if name in names[:i]:
             raise ConfigError(f"queues[{i}].name", "a name not used by another queue", name)
 
+    for i, queue in enumerate(queues):
+        if queue.overflow_queue is not None and queue.overflow_queue not in names:
+            raise ConfigError(f"queues[{i}].overflow_queue", f"one of the queues {names}", queue.overflow_queue)
+
     routing = root.table("routing")
     default_queue = routing.text("default_queue", names[0])
-    routes_raw = routing._get("routes", {})
-    if not isinstance(routes_raw, dict) or not all(isinstance(v, str) for v in routes_raw.values()):
-        raise ConfigError("routing.routes", "a table of extension = \"queue\"", routes_raw)
-    for where, queue in [("routing.default_queue", default_queue)] + [
-        (f"routing.routes.{k}", v) for k, v in routes_raw.items()
-    ]:
-        if queue not in names:
-            raise ConfigError(where, f"one of the queues {names}", queue)
+    if default_queue not in names:
+        raise ConfigError("routing.default_queue", f"one of the queues {names}", default_queue)
     routing.check_unknown()
+    routes: dict[str, Route] = {}
+    for r in root.tables("routes"):
+        exten = r.text("exten")
+        if exten in routes:
+            raise ConfigError(f"{r.path}.exten", "an extension not routed twice", exten)
+        queue_name = r.text("queue")
+        if queue_name not in names:
+            raise ConfigError(f"{r.path}.queue", f"one of the queues {names}", queue_name)
+        routes[exten] = Route(
+            queue=queue_name,
+            skills=r.skill_table("skills"),
+            priority=r.integer("priority", 0, 0, MAX_PRIORITY),
+            kind=r.text("kind", "-") if "kind" in r.data else "",
+            emergency=r.flag("emergency", False),
+        )
+        r.check_unknown()
 
     agents: list[AgentEntry] = []
     seen: set[str] = set()
@@ -226,17 +268,64 @@ def _validate(root: _Section) -> Config:
             raise ConfigError(f"{a.path}.id", "an id not used by another agent", agent_id)
         seen.add(agent_id)
         member_of = a.str_list("queues")
-        for queue in member_of:
-            if queue not in names:
-                raise ConfigError(f"{a.path}.queues", f"queues among {names}", queue)
+        for queue_name in member_of:
+            if queue_name not in names:
+                raise ConfigError(f"{a.path}.queues", f"queues among {names}", queue_name)
         endpoint = a.text("endpoint")
         if "/" not in endpoint:
             raise ConfigError(f"{a.path}.endpoint", "a channel endpoint such as PJSIP/agent1001", endpoint)
-        agents.append(AgentEntry(AgentConfig(agent_id, endpoint, member_of), a.flag("login_at_start", False)))
+        wrap = a.number("wrap_up_s", -1.0, -1.0)
+        agent = AgentConfig(
+            agent_id, endpoint, member_of, a.skill_table("skills"),
+            None if wrap < 0 else wrap, a.text("number", agent_id),
+        )
+        agents.append(AgentEntry(agent, a.flag("login_at_start", False)))
         a.check_unknown()
 
     log_level = root.text("log_level", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("log_level", "DEBUG, INFO, WARNING or ERROR", log_level)
     root.check_unknown()
-    return Config(asterisk, http, default_queue, dict(routes_raw), tuple(queues), tuple(agents), log_level)
+    return Config(asterisk, http, default_queue, routes, tuple(queues), tuple(agents), log_level)
+
+
+def _queue(q: _Section) -> QueueConfig:
+    strategy = q.choice("strategy", Strategy, Strategy.LONGEST_IDLE)
+    steps: list[RelaxStep] = []
+    for step in q.tables("relaxation"):
+        drop = step.data.get("drop", [])
+        step.used.add("drop")
+        if not isinstance(drop, list) or not all(isinstance(d, str) for d in drop):
+            raise ConfigError(f"{step.path}.drop", 'a list of skill names, or ["*"]', drop)
+        steps.append(
+            RelaxStep(step.number("after_s", 0.0), step.integer("lower_levels_by", 0, 0, 4), tuple(drop))
+        )
+        step.check_unknown()
+    if [s.after_s for s in steps] != sorted(s.after_s for s in steps):
+        raise ConfigError(f"{q.path}.relaxation", "steps in increasing after_s", [s.after_s for s in steps])
+    actions = q.data.get("hold_actions", ["remind-agent", "apologize"])
+    q.used.add("hold_actions")
+    valid = [a.value for a in HoldAction]
+    if not isinstance(actions, list) or not all(a in valid for a in actions):
+        raise ConfigError(f"{q.path}.hold_actions", f"a list of {valid}", actions)
+    return QueueConfig(
+        name=q.text("name"),
+        ring_cycle_s=q.number("ring_cycle_s", 5.0, 0.1),
+        answer_within_rings=q.integer("answer_within_rings", 2, 1),
+        wrap_up_s=q.number("wrap_up_s", 10.0),
+        strategy=strategy,
+        weight=q.integer("weight", 0, 0),
+        relaxation=tuple(steps),
+        max_waiting=q.optional_int("max_waiting", 1),
+        overflow_queue=q.text("overflow_queue", "-") if "overflow_queue" in q.data else None,
+        overflow_after_s=q.number("overflow_after_s", 0.0) if "overflow_after_s" in q.data else None,
+        overflow_at_waiting=q.optional_int("overflow_at_waiting", 1),
+        sticky_window_s=q.number("sticky_window_s", 0.0),
+        sticky_hold_s=q.number("sticky_hold_s", 20.0),
+        rona_not_ready_after=q.integer("rona_not_ready_after", 1, 1),
+        rona_logout_after=q.integer("rona_logout_after", 0, 0),
+        hold_max_s=q.number("hold_max_s", 30.0, 0.1),
+        hold_actions=tuple(HoldAction(a) for a in actions),
+        outbound_max_rings=q.integer("outbound_max_rings", 6, 1),
+        announce_agent_id=q.flag("announce_agent_id", True),
+    )

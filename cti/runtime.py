@@ -84,5 +84,15 @@ def _log_command(cmd: c.Command) -> None:
         case c.CallEnded(call_id=k, outcome=o, agent_id=a, waited_s=w, talked_s=t):
             log.info("hung up: call %s %s%s, waited %.1f s, talked %.1f s",
                      k, o, f" by agent {a}" if a else "", w, t)
+        case c.CallOverflowed(call_id=k, from_queue=f, to_queue=t, reason=r):
+            log.info("overflow: call %s from queue %s to %s (%s)", k, f, t, r)
+        case c.HoldOverrun(call_id=k, agent_id=a, held_s=h):
+            log.warning("hold overrun: agent %s has held call %s for %.1f s", a, k, h)
+        case c.AnnounceAgent(call_id=k, number=n):
+            log.info("announce agent %s to call %s", n, k)
+        case c.SupervisorAlert(agent_id=a, reason=r):
+            log.warning("supervisor alert: agent %s %s", a, r)
+        case c.OutboundNoAnswer(attempt_id=k, rang_s=s):
+            log.info("outbound %s: no answer after %.1f s", k, s)
         case _:
             pass

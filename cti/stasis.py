@@ -20,6 +20,7 @@ from typing import Any
 from acd import commands as c
 from acd import events as e
 from cti.ari import AriClient
+from cti.config import Route
 from cti.errors import AriError
 from cti.masking import mask_number
 
@@ -57,16 +58,16 @@ class StasisAdapter:
         ari: AriClient,
         submit: Submit,
         clock: Clock,
-        routes: Mapping[str, str],
+        routes: Mapping[str, Route],
         default_queue: str,
-        fallback: tuple[str, str, int] = ("from-caller", "fallback", 1),
+        fallback_label: str = "fallback",
     ) -> None:
         self._ari = ari
         self._submit = submit
         self._clock = clock
         self._routes = routes
         self._default_queue = default_queue
-        self._fallback = fallback
+        self._fallback_label = fallback_label
         self._callers: dict[str, str] = {}  # call id -> caller number
         self._legs: dict[str, _Leg] = {}  # leg channel id -> leg
         self._leg_of: dict[tuple[str, str], str] = {}  # (call, agent) -> leg channel id
@@ -77,24 +78,48 @@ class StasisAdapter:
 
     def on_event(self, ev: dict[str, Any]) -> None:
         kind = ev["type"]
+        if kind == "PlaybackFinished":
+            self._playback_finished(ev.get("playback") or {})
+            return
         channel = ev.get("channel")
         if not isinstance(channel, dict) or not isinstance(channel.get("id"), str):
-            return  # not a channel event: nothing for the core (yet)
+            return  # nothing the core needs
         chan_id: str = channel["id"]
         if kind == "StasisStart":
-            self._stasis_start(chan_id, channel, ev.get("args") or [])
+            args = ev.get("args")
+            self._stasis_start(chan_id, channel, args if isinstance(args, list) else [])
         elif kind in ("StasisEnd", "ChannelDestroyed"):
-            self._channel_gone(chan_id, int(ev.get("cause") or 0))
+            cause = ev.get("cause")
+            self._channel_gone(chan_id, cause if isinstance(cause, int) else 0)
+        elif kind in ("ChannelHold", "ChannelUnhold"):
+            # R3: the agent's phone put the caller on hold (SIP re-INVITE) or took it off.
+            leg = self._legs.get(chan_id)
+            if leg is not None and leg.answered:
+                event = e.HoldStarted if kind == "ChannelHold" else e.HoldEnded
+                self._submit(event(leg.call_id, self._clock()))
+
+    def _playback_finished(self, playback: dict[str, Any]) -> None:
+        playback_id = str(playback.get("id", ""))
+        if playback_id.startswith("cti-announce-"):
+            call_id = playback_id.removeprefix("cti-announce-")
+            self._submit(e.AnnouncementFinished(call_id, self._clock()))
+        elif playback_id.startswith("cti-reject-"):
+            self._orphans.append(playback_id.removeprefix("cti-reject-"))
 
     def _stasis_start(self, chan_id: str, channel: dict[str, Any], args: list[Any]) -> None:
         role = args[0] if args else ""
         if role == "inbound":
             exten = str(args[1]) if len(args) > 1 else ""
-            queue = self._routes.get(exten, self._default_queue)
+            route = self._routes.get(exten) or Route(self._default_queue)
             caller = str((channel.get("caller") or {}).get("number") or "")
             self._callers[chan_id] = caller
-            log.info("call %s from %s arrived for queue %s", chan_id, mask_number(caller), queue)
-            self._submit(e.CallArrived(chan_id, queue, caller, self._clock()))
+            log.info("call %s from %s arrived for queue %s", chan_id, mask_number(caller), route.queue)
+            self._submit(
+                e.CallArrived(
+                    chan_id, route.queue, caller, self._clock(), route.priority, route.kind,
+                    route.skills, route.emergency,
+                )
+            )
         elif role == "offer":
             leg = self._legs.get(chan_id)
             if leg is None:
@@ -163,14 +188,47 @@ class StasisAdapter:
             case c.RouteToFallback(call_id=call_id, reason=reason):
                 log.warning("call %s handed to the PBX fallback: %s", call_id, reason)
                 self._callers.pop(call_id, None)
-                context, exten, priority = self._fallback
+                # The label in the caller's own dialplan extension (extensions.conf).
                 await self._quiet(
-                    "POST",
-                    f"/channels/{call_id}/continue",
-                    context=context,
-                    extension=exten,
-                    priority=priority,
+                    "POST", f"/channels/{call_id}/continue", label=self._fallback_label
                 )
+            case c.AnnounceAgent(call_id=call_id, number=number):
+                # R15: "your agent number is <number>, at your service" before the bridge.
+                await self._quiet("DELETE", f"/channels/{call_id}/moh")
+                try:
+                    await self._ari.request(
+                        "POST", f"/channels/{call_id}/play/cti-announce-{call_id}",
+                        media=["sound:cti/agent-id", f"digits:{number}", "sound:cti/at-your-service"],
+                    )
+                except AriError as exc:
+                    log.warning("announcing agent on call %s failed: %s", call_id, exc)
+                    self._submit(e.AnnouncementFinished(call_id, self._clock()))
+            case c.RejectCall(call_id=call_id, reason=reason):
+                log.warning("call %s refused: %s", call_id, reason)
+                self._callers.pop(call_id, None)
+                await self._quiet("POST", f"/channels/{call_id}/answer")
+                try:
+                    await self._ari.request(
+                        "POST", f"/channels/{call_id}/play/cti-reject-{call_id}",
+                        media="sound:cti/queue-full",
+                    )
+                except AriError:
+                    await self._quiet("DELETE", f"/channels/{call_id}")
+            case c.RemindAgent(call_id=call_id, agent_id=agent_id):
+                leg_id = self._leg_of.get((call_id, agent_id))
+                if leg_id is not None:
+                    await self._quiet("POST", f"/channels/{leg_id}/play", media="sound:beep")
+            case c.PlayApology(call_id=call_id):
+                await self._quiet(
+                    "POST", f"/channels/{call_id}/play/cti-apology-{next(self._seq)}-{call_id}",
+                    media="sound:cti/apology",
+                )
+            case c.TakeOffHold(call_id=call_id):
+                for (k, _), leg_id in list(self._leg_of.items()):
+                    if k == call_id:
+                        await self._quiet("DELETE", f"/channels/{leg_id}/hold")
+            case c.CancelOutbound(attempt_id=attempt_id):
+                await self._quiet("DELETE", f"/channels/{attempt_id}")
             case _:
                 pass  # notices: logged by the runtime
         while self._orphans:

@@ -9,8 +9,11 @@ from acd import commands as c
 from acd import events as e
 
 
-def make_engine(n_agents: int = 2, wrap_up_s: float = 5.0) -> Engine:
-    queue = QueueConfig("support", ring_cycle_s=5.0, answer_within_rings=2, wrap_up_s=wrap_up_s)
+def make_engine(n_agents: int = 2, wrap_up_s: float = 5.0, announce: bool = False) -> Engine:
+    queue = QueueConfig(
+        "support", ring_cycle_s=5.0, answer_within_rings=2, wrap_up_s=wrap_up_s,
+        announce_agent_id=announce,
+    )
     agents = [AgentConfig(f"100{i}", f"PJSIP/agent100{i}", ("support",)) for i in range(1, n_agents + 1)]
     return Engine([queue], agents)
 

@@ -1,0 +1,39 @@
+# The two commands: `make demo` and `make test`. Both set up what they need.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+SANDBOX := contrib/sandbox
+
+.PHONY: demo test venv sandbox sandbox-down typecheck unit e2e bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+sandbox:
+	$(SANDBOX) up
+
+sandbox-down:
+	$(SANDBOX) down
+
+typecheck: venv
+	$(VENV)/bin/mypy --strict acd ivr recording cti
+
+unit: venv
+	$(PY) -m pytest -q tests/unit
+
+e2e: venv sandbox
+	$(PY) -m pytest -q tests/e2e
+
+test: venv sandbox typecheck
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+demo: venv sandbox
+	$(PY) scripts/demo.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis

@@ -1,0 +1,267 @@
+"""e2e harness: real SIP calls from SIPp through the real Asterisk sandbox to the
+running engine (`cti run`, a subprocess). Needs `contrib/sandbox up` (make test does
+it); without the sandbox these tests fail, they never skip."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SANDBOX = ROOT / "contrib" / "sandbox"
+ARI = "http://127.0.0.1:8088/ari"
+ARI_AUTH = "Basic " + base64.b64encode(b"cti:cti-sandbox").decode()
+AGENT_PORTS = {"1001": 5071, "1002": 5072, "1003": 5073, "1004": 5074}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def stop_group(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, grace: float = 5.0) -> None:
+    """Stop a process we started, and its children, by its own process group."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(grace)
+    except ProcessLookupError:
+        pass
+
+
+@dataclass
+class Sipp:
+    proc: subprocess.Popen[str]
+    name: str
+    log: Path
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            stop_group(self.proc)
+            raise AssertionError(f"SIPp {self.name} did not finish in {timeout:g} s:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+
+class Sandbox:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self._procs: list[subprocess.Popen[str]] = []
+        self._port = 5100
+
+    def ari(self, method: str, path: str) -> Any:
+        req = urllib.request.Request(ARI + path, method=method, headers={"Authorization": ARI_AUTH})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            body = resp.read()
+        return json.loads(body) if body else None
+
+    def channels(self) -> list[dict[str, Any]]:
+        return list(self.ari("GET", "/channels"))
+
+    def bridges(self) -> list[dict[str, Any]]:
+        return list(self.ari("GET", "/bridges"))
+
+    def assert_no_channels(self, timeout: float = 10.0) -> None:
+        wait_for(lambda: not self.channels(), timeout, "every channel to be gone from Asterisk")
+
+    def sipp(self, name: str, *args: str) -> Sipp:
+        log = self.tmp / f"sipp-{name}.log"
+        out = log.open("w")
+        proc = subprocess.Popen(
+            [str(SANDBOX), "sipp", *args, "-nostdin"],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            text=True, start_new_session=True,
+        )
+        self._procs.append(proc)
+        return Sipp(proc, name, log)
+
+    def agent(self, agent_id: str, scenario: str = "agent_answer.xml") -> Sipp:
+        port = AGENT_PORTS[agent_id]
+        sipp = self.sipp(
+            f"agent{agent_id}", "-sf", scenario, "-i", "127.0.0.1", "-p", str(port),
+            "-mp", str(20000 + (port - 5070) * 100), "-trace_err",
+        )
+        # Asterisk qualifies agent contacts every second: wait until it sees this one.
+        def online() -> bool:
+            assert sipp.proc.poll() is None, f"SIPp agent {agent_id} exited:\n{sipp.output()}"
+            return bool(self.ari("GET", f"/endpoints/PJSIP/agent{agent_id}")["state"] == "online")
+
+        wait_for(online, 10, f"agent{agent_id} to be online in Asterisk")
+        return sipp
+
+    def call(self, exten: str = "100", talk_ms: int = 3000, calls: int = 1, rate: float = 1) -> Sipp:
+        self._port += 1
+        return self.sipp(
+            f"caller{self._port}", "-sf", "caller.xml", "-i", "127.0.0.1",
+            "-p", str(self._port), "-mp", str(30000 + (self._port - 5100) * 100),
+            "-s", exten, "-m", str(calls), "-r", str(rate), "-d", str(talk_ms),
+            "-trace_err", "127.0.0.1:5060",
+        )
+
+    def close(self) -> None:
+        for proc in self._procs:
+            stop_group(proc)
+
+
+@pytest.fixture(scope="session")
+def sandbox_running() -> None:
+    result = subprocess.run([str(SANDBOX), "status"], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.fail("the Asterisk sandbox is not running: `contrib/sandbox up` (make test does it)")
+
+
+@pytest.fixture
+def sandbox(sandbox_running: None, tmp_path: Path) -> Iterator[Sandbox]:
+    box = Sandbox(tmp_path)
+    yield box
+    box.close()
+    # Leave Asterisk clean for the next test whatever this one did.
+    for ch in box.channels():
+        try:
+            box.ari("DELETE", f"/channels/{ch['id']}")
+        except urllib.error.HTTPError:
+            pass
+
+
+@dataclass
+class Engine:
+    proc: subprocess.Popen[str]
+    port: int
+    log_path: Path
+    config_path: Path
+    _stopped: bool = field(default=False)
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", method="POST",
+            data=json.dumps(body or {}).encode(), headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def agent(self, agent_id: str) -> dict[str, Any]:
+        return dict(self.get(f"/agents/{agent_id}"))
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def lines(self, pattern: str) -> list[re.Match[str]]:
+        return list(re.finditer(pattern, self.log()))
+
+    def stop(self) -> int:
+        stop_group(self.proc, signal.SIGTERM, grace=15)
+        self._stopped = True
+        return int(self.proc.returncode)
+
+
+def engine_config(
+    http_port: int,
+    agents: list[str],
+    ring_cycle_s: float = 5,
+    answer_within_rings: int = 2,
+    wrap_up_s: float = 1,
+    login_at_start: bool = True,
+    announce: bool = False,
+    extra: str = "",
+) -> str:
+    """A one-queue engine config; ``extra`` is TOML appended as is (more queues,
+    routes); with ``extra`` given, agents and queue settings still apply to support."""
+    text = f"""
+log_level = "INFO"
+[asterisk]
+ari_user = "cti"
+ari_password = "cti-sandbox"
+ami_user = "cti"
+ami_secret = "cti-sandbox"
+[http]
+port = {http_port}
+[[queues]]
+name = "support"
+ring_cycle_s = {ring_cycle_s}
+answer_within_rings = {answer_within_rings}
+wrap_up_s = {wrap_up_s}
+announce_agent_id = {str(announce).lower()}
+"""
+    if extra:
+        return text + extra
+    for agent_id in agents:
+        text += f"""
+[[agents]]
+id = "{agent_id}"
+endpoint = "PJSIP/agent{agent_id}"
+queues = ["support"]
+login_at_start = {str(login_at_start).lower()}
+"""
+    return text
+
+
+@pytest.fixture
+def start_engine(sandbox_running: None, tmp_path: Path) -> Iterator[Callable[..., Engine]]:
+    started: list[Engine] = []
+
+    def start(**kwargs: Any) -> Engine:
+        port = free_port()
+        cfg = tmp_path / f"engine-{len(started)}.toml"
+        cfg.write_text(engine_config(port, **kwargs))
+        log_path = tmp_path / f"engine-{len(started)}.log"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cti.cli", "run", "--config", str(cfg)],
+            stdout=log_path.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            text=True, cwd=ROOT, start_new_session=True,
+        )
+        engine = Engine(proc, port, log_path, cfg)
+        started.append(engine)
+
+        def healthy() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"engine exited {proc.returncode}:\n{engine.log()}")
+            try:
+                return bool(engine.get("/health")["status"] == "ok")
+            except (OSError, urllib.error.HTTPError):
+                return False
+
+        wait_for(healthy, 20, "the engine to report healthy")
+        return engine
+
+    yield start
+    for engine in started:
+        if not engine._stopped:
+            engine.stop()
