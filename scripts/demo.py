@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SANDBOX = str(ROOT / "contrib" / "sandbox")
 CONFIG = ROOT / "config" / "sandbox.toml"
 HTTP = "http://127.0.0.1:8480"
-SHOWN = re.compile(r"offer call|answered:|RONA|cancelled|hung up|agent \d+ is|ERROR|WARNING|running")
+SHOWN = re.compile(r"offer call|announce|answered:|RONA|cancelled|hung up|agent \d+ is|overflow|hold|ERROR|WARNING|running")
 
 
 def spawn(args: list[str], **kw: object) -> subprocess.Popen[str]:
@@ -42,6 +43,15 @@ def stop(proc: subprocess.Popen[str]) -> None:
 def sipp(*args: str) -> subprocess.Popen[str]:
     return spawn([SANDBOX, "sipp", *args, "-nostdin"], stdout=subprocess.DEVNULL,
                  stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+
+
+def ari(method: str, path: str) -> bytes:
+    req = urllib.request.Request("http://127.0.0.1:8088/ari" + path, method=method)
+    req.add_header("Authorization", "Basic Y3RpOmN0aS1zYW5kYm94")  # the sandbox's cti:cti-sandbox
+    try:
+        return urllib.request.urlopen(req, timeout=3).read()
+    except urllib.error.HTTPError:
+        return b""
 
 
 def post(path: str) -> None:
@@ -74,9 +84,10 @@ def main() -> int:
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
         procs.append(engine)
         time.sleep(3)
-        # One new caller every 6 s, each talking 8 s; at most 500 calls.
+        # One new caller every 7 s, each staying 20 s from the engine's answer (music on
+        # hold, the agent-ID announcement, then talk); at most 500 calls.
         procs.append(sipp("-sf", "caller.xml", "-i", "127.0.0.1", "-p", "5090", "-mp", "31000",
-                          "-s", "100", "-r", "1", "-rp", "6000", "-m", "500", "-d", "8000",
+                          "-s", "100", "-r", "1", "-rp", "7000", "-m", "500", "-d", "20000",
                           "127.0.0.1:5060"))
         print("demo running: agents 1001, 1002 answer; 1003 never answers. Ctrl-C to stop.")
         last_ready = time.monotonic()
@@ -94,11 +105,12 @@ def main() -> int:
     finally:
         for proc in reversed(procs):
             stop(proc)
+        # The simulated phones are gone: hang up what they leave in the sandbox.
         try:
-            req = urllib.request.Request("http://127.0.0.1:8088/ari/channels")
-            req.add_header("Authorization", "Basic Y3RpOmN0aS1zYW5kYm94")
-            left = json.loads(urllib.request.urlopen(req, timeout=3).read())
-            print(f"channels left in Asterisk: {len(left)}")
+            left = json.loads(ari("GET", "/channels"))
+            for channel in left:
+                ari("DELETE", f"/channels/{channel['id']}")
+            print(f"hung up {len(left)} simulated call legs left in the sandbox")
         except OSError:
             pass
 
