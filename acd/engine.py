@@ -785,8 +785,7 @@ class Engine:
         if agent.state is target and agent.reason == reason:
             return
         agent.wrap_up_until = None
-        if target is AgentState.READY:
-            agent.consecutive_misses = 0
+        if target is AgentState.READY:  # misses keep counting: RONA escalates
             self._become_ready(agent, at, out)
         else:
             self._set_agent_state(agent, target, reason, at, out)

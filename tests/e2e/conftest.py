@@ -136,6 +136,15 @@ class Sandbox:
         for proc in self._procs:
             stop_group(proc)
 
+    def clear(self) -> None:
+        for kind, items in (("channels", self.channels()), ("bridges", self.bridges())):
+            for item in items:
+                try:
+                    self.ari("DELETE", f"/{kind}/{item['id']}")
+                except urllib.error.HTTPError:
+                    pass
+        wait_for(lambda: not self.channels(), 10, "leftover channels to go")
+
 
 @pytest.fixture(scope="session")
 def sandbox_running() -> None:
@@ -147,14 +156,10 @@ def sandbox_running() -> None:
 @pytest.fixture
 def sandbox(sandbox_running: None, tmp_path: Path) -> Iterator[Sandbox]:
     box = Sandbox(tmp_path)
+    box.clear()  # whatever ran before (a demo, a failed test) leaves nothing here
     yield box
     box.close()
-    # Leave Asterisk clean for the next test whatever this one did.
-    for ch in box.channels():
-        try:
-            box.ari("DELETE", f"/channels/{ch['id']}")
-        except urllib.error.HTTPError:
-            pass
+    box.clear()
 
 
 @dataclass

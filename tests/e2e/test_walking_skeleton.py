@@ -12,14 +12,15 @@ def test_call_reaches_agent_chosen_by_engine_is_bridged_and_ends_clean(sandbox: 
     engine = start_engine(agents=["1002"], wrap_up_s=1)
     caller = sandbox.call(talk_ms=6000)
 
-    # While the call is up: one mixing bridge holding the caller and the agent's leg.
+    # While the call is up: the engine's mixing bridge holds the caller and the agent.
+    wait_for(lambda: engine.agent("1002")["state"] == "on-call", 15, "agent 1002 on the call")
+    call_id = engine.agent("1002")["call_id"]
+
     def bridged() -> list:
-        return [b for b in sandbox.bridges() if len(b["channels"]) == 2]
+        return [b for b in sandbox.bridges() if b["id"] == f"cti-{call_id}" and len(b["channels"]) == 2]
 
     (bridge,) = wait_for(bridged, 15, "the caller and the agent to be bridged")
     assert bridge["bridge_type"] == "mixing"
-    assert engine.agent("1002")["state"] == "on-call"
-    call_id = engine.agent("1002")["call_id"]
     assert call_id in bridge["channels"]
 
     assert caller.wait(30) == 0, caller.output()
