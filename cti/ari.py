@@ -14,6 +14,7 @@ reconnect re-registers it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -68,7 +69,7 @@ class AriClient:
     ) -> None:
         self._session = session
         self._base = base_url.rstrip("/") + "/ari"
-        self._auth = aiohttp.BasicAuth(user, password)
+        self._auth = {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
         self.app = app
         self.state = ConnectionState("ari")
 
@@ -76,7 +77,7 @@ class AriClient:
         """One REST call; returns the decoded JSON (or None) or raises ``AriError``."""
         query = {k: _param(v) for k, v in params.items() if v is not None}
         async with self._session.request(
-            method, self._base + path, params=query, auth=self._auth
+            method, self._base + path, params=query, headers=self._auth
         ) as resp:
             text = await resp.text()
             if resp.status >= 300:
@@ -113,7 +114,7 @@ class AriClient:
         while True:
             try:
                 async with self._session.ws_connect(
-                    ws_url, params=params, auth=self._auth, heartbeat=10.0
+                    ws_url, params=params, headers=self._auth, heartbeat=10.0
                 ) as ws:
                     self.state.up()
                     log.info("ARI events connected (app %s)", self.app)

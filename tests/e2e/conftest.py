@@ -4,8 +4,10 @@ it); without the sandbox these tests fail, they never skip."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import threading
 import os
 import re
 import signal
@@ -146,6 +148,52 @@ class Sandbox:
         wait_for(lambda: not self.channels(), 10, "leftover channels to go")
 
 
+class AriObserver:
+    """Every ARI event in the sandbox, seen through an app of its own subscribed to
+    everything: what Asterisk really did (playbacks, bridges, holds)."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._run(),), daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise AssertionError("the ARI observer could not connect")
+
+    async def _run(self) -> None:
+        import aiohttp
+
+        self._stop = asyncio.Event()
+        url = "ws://127.0.0.1:8088/ari/events?app=cti-observer&subscribeAll=true"
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(url, headers={"Authorization": ARI_AUTH}) as ws:
+                self._ready.set()
+                reader = asyncio.ensure_future(self._read(ws))
+                await self._stop.wait()
+                reader.cancel()
+
+    async def _read(self, ws: Any) -> None:
+        async for msg in ws:
+            self.events.append(json.loads(msg.data))
+
+    def close(self) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(5)
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [ev for ev in list(self.events) if ev.get("type") == kind]
+
+
+@pytest.fixture
+def observer(sandbox_running: None) -> Iterator[AriObserver]:
+    obs = AriObserver()
+    yield obs
+    obs.close()
+
+
 @pytest.fixture(scope="session")
 def sandbox_running() -> None:
     result = subprocess.run([str(SANDBOX), "status"], capture_output=True, text=True)
@@ -207,8 +255,8 @@ def engine_config(
     announce: bool = False,
     extra: str = "",
 ) -> str:
-    """A one-queue engine config; ``extra`` is TOML appended as is (more queues,
-    routes); with ``extra`` given, agents and queue settings still apply to support."""
+    """A one-queue engine config, or, with ``extra``, the sandbox connection settings
+    followed by ``extra`` (queues, agents, routes) as given."""
     text = f"""
 log_level = "INFO"
 [asterisk]
@@ -226,7 +274,16 @@ wrap_up_s = {wrap_up_s}
 announce_agent_id = {str(announce).lower()}
 """
     if extra:
-        return text + extra
+        return f"""
+log_level = "INFO"
+[asterisk]
+ari_user = "cti"
+ari_password = "cti-sandbox"
+ami_user = "cti"
+ami_secret = "cti-sandbox"
+[http]
+port = {http_port}
+""" + extra
     for agent_id in agents:
         text += f"""
 [[agents]]
