@@ -67,8 +67,15 @@ async def get_agent(request: web.Request) -> web.Response:
 
 
 async def list_calls(request: web.Request) -> web.Response:
-    calls = request.app[RUNTIME].engine.calls()
-    return web.json_response([dataclasses.asdict(k) for k in calls])
+    engine = request.app[RUNTIME].engine
+    return web.json_response([
+        {
+            **dataclasses.asdict(k),
+            "position": engine.position(k.call_id),
+            "expected_wait_s": engine.expected_wait_s(k.call_id),
+        }
+        for k in engine.calls()
+    ])
 
 
 async def agent_action(request: web.Request) -> web.Response:
@@ -86,6 +93,10 @@ async def agent_action(request: web.Request) -> web.Response:
     elif action == "logout":
         event = e.AgentLoggedOut(agent_id, now)
     elif action == "ready":
+        event = e.AgentReady(agent_id, now)
+    elif action == "end-wrap-up":
+        if runtime.engine.agent(agent_id).state != "wrap-up":
+            return _error(409, "invalid-transition", f"agent {agent_id!r} is not in wrap-up")
         event = e.AgentReady(agent_id, now)
     elif action == "pause":
         reason = body.get("reason")

@@ -75,3 +75,58 @@ def test_not_toml_and_missing_file(tmp_path: Path) -> None:
         load(write(tmp_path, "[asterisk\n"), environ={})
     with pytest.raises(ConfigError, match="an existing file"):
         load(tmp_path / "nope.toml", environ={})
+
+
+FULL = BASE + """
+[[queues]]
+name = "gas"
+strategy = "best-skill"
+weight = 5
+overflow_queue = "support"
+overflow_after_s = 60
+max_waiting = 20
+sticky_window_s = 86400
+rona_not_ready_after = 2
+rona_logout_after = 4
+hold_max_s = 30
+hold_actions = ["apologize", "unhold"]
+relaxation = [{ after_s = 30, lower_levels_by = 1 }, { after_s = 90, drop = ["*"] }]
+
+[[routes]]
+exten = "119"
+queue = "gas"
+emergency = true
+kind = "emergency"
+skills = { gas = 3 }
+"""
+
+
+def test_queue_rules_and_routes_load(tmp_path: Path) -> None:
+    from acd.model import HoldAction, Strategy
+
+    cfg = load(write(tmp_path, FULL), environ={})
+    gas = cfg.queues[1]
+    assert gas.strategy is Strategy.BEST_SKILL and gas.weight == 5
+    assert gas.overflow_queue == "support" and gas.overflow_after_s == 60
+    assert gas.hold_actions == (HoldAction.APOLOGIZE, HoldAction.UNHOLD)
+    assert [s.after_s for s in gas.relaxation] == [30, 90]
+    assert gas.relaxation[1].drop == ("*",)
+    route = cfg.routes["119"]
+    assert (route.queue, route.emergency, route.skills) == ("gas", True, (("gas", 3),))
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (('strategy = "best-skill"', 'strategy = "random"'), "queues[1].strategy"),
+        (("skills = { gas = 3 }", "skills = { gas = 6 }"), "routes[0].skills.gas"),
+        (('overflow_queue = "support"', 'overflow_queue = "nowhere"'), "queues[1].overflow_queue"),
+        (('hold_actions = ["apologize", "unhold"]', 'hold_actions = ["shout"]'), "queues[1].hold_actions"),
+        (("after_s = 90", "after_s = 10"), "queues[1].relaxation"),
+        (('queue = "gas"', 'queue = "water"'), "routes[0].queue"),
+    ],
+)
+def test_bad_rules_name_the_key(tmp_path: Path, change: tuple[str, str], key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(write(tmp_path, FULL.replace(*change, 1)), environ={})
+    assert str(info.value).startswith(key + ":"), str(info.value)

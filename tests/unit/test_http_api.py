@@ -1,0 +1,69 @@
+"""The agent API over HTTP (in-process server, real engine): state changes, and a clear
+error for every bad request, with nothing changed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from acd import AgentConfig, Engine, QueueConfig
+from acd import events as e
+from cti.ari import ConnectionState
+from cti.http import build_app
+from cti.runtime import Runtime
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[tuple[TestClient, Runtime]]:
+    clock = iter(range(1000, 100000))
+    engine = Engine([QueueConfig("q", wrap_up_s=60, announce_agent_id=False)],
+                    [AgentConfig("1001", "PJSIP/agent1001", ("q",))])
+    runtime = Runtime(engine, lambda: float(next(clock)))
+    ari, ami = ConnectionState("ari"), ConnectionState("ami")
+    async with TestClient(TestServer(build_app(runtime, [ari, ami]))) as http:
+        yield http, runtime
+
+
+async def test_agent_life_cycle_and_wrap_up_end(client: tuple[TestClient, Runtime]) -> None:
+    http, runtime = client
+    assert (await (await http.post("/agents/1001/login")).json())["state"] == "ready"
+    resp = await http.post("/agents/1001/pause", json={"reason": "training"})
+    assert (await resp.json())["reason"] == "training"
+    assert (await (await http.post("/agents/1001/ready")).json())["state"] == "ready"
+    runtime.apply(e.CallArrived("k1", "q", "", runtime.clock()))
+    runtime.apply(e.OfferAnswered("k1", "1001", runtime.clock()))
+    runtime.apply(e.CallerHungUp("k1", runtime.clock()))
+    calls = await (await http.get("/calls")).json()
+    assert calls == []
+    assert (await (await http.get("/agents/1001")).json())["state"] == "wrap-up"
+    resp = await http.post("/agents/1001/end-wrap-up")
+    assert resp.status == 200 and (await resp.json())["state"] == "ready"
+    resp = await http.post("/agents/1001/end-wrap-up")
+    assert resp.status == 409
+
+
+async def test_bad_requests_get_clear_errors_and_change_nothing(client: tuple[TestClient, Runtime]) -> None:
+    http, runtime = client
+    assert (await http.post("/agents/9999/login")).status == 404
+    assert (await http.post("/agents/1001/ready")).status == 409  # logged out
+    assert (await http.post("/agents/1001/fly")).status == 404
+    await http.post("/agents/1001/login")
+    for body in (b"{not json", b"[1, 2]"):
+        resp = await http.post("/agents/1001/pause", data=body, headers={"Content-Type": "application/json"})
+        assert resp.status == 400
+        assert (await resp.json())["error"] == "bad-request"
+    resp = await http.post("/agents/1001/pause", json={"reason": ""})
+    assert resp.status == 400
+    resp = await http.post("/agents/1001/login", json={"ready": "yes"})
+    assert resp.status == 400
+    assert runtime.engine.agent("1001").state == "ready"
+
+
+async def test_health_reports_each_connection(client: tuple[TestClient, Runtime]) -> None:
+    http, _ = client
+    resp = await http.get("/health")
+    body = await resp.json()
+    assert resp.status == 503 and body["status"] == "degraded"
+    assert body["ari"]["connected"] is False and body["ami"]["connected"] is False
