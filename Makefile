@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 SANDBOX := contrib/sandbox
 
-.PHONY: demo test venv sandbox sandbox-down typecheck unit e2e bench clean
+.PHONY: demo test venv sandbox sandbox-down redis redis-down typecheck unit e2e bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,19 +20,28 @@ sandbox:
 sandbox-down:
 	$(SANDBOX) down
 
+redis:
+	contrib/redis up
+
+redis-down:
+	contrib/redis down
+
 typecheck: venv
 	$(VENV)/bin/mypy --strict acd ivr recording cti
 
 unit: venv
 	$(PY) -m pytest -q tests/unit
 
-e2e: venv sandbox
+e2e: venv sandbox redis
 	$(PY) -m pytest -q tests/e2e
 
-test: venv sandbox typecheck
+test: venv sandbox redis typecheck
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-demo: venv sandbox
+bench: venv
+	$(PY) bench/routing_bench.py
+
+demo: venv sandbox redis
 	$(PY) scripts/demo.py
 
 clean:

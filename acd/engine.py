@@ -37,6 +37,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from acd import commands as c
 from acd import events as e
@@ -250,6 +251,114 @@ class Engine:
                 return at
             self._timers.pop()
         return None
+
+    # ----------------------------------------------------------------- snapshot
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as JSON-ready data; ``restore`` rebuilds an equal engine.
+
+        Indexes are not saved: they follow from agents and calls."""
+        return {
+            "version": 1,
+            "seq": self._seq,
+            "gen": self._gen,
+            "agents": {
+                aid: {
+                    "state": a.state.value, "reason": a.reason, "idle_since": a.idle_since,
+                    "call_id": a.call_id, "wrap_up_until": a.wrap_up_until,
+                    "wrap_gen": a.wrap_gen,
+                    "pending": None if a.pending is None else [a.pending[0].value, a.pending[1]],
+                    "consecutive_misses": a.consecutive_misses,
+                    "ring_no_answer_total": a.ring_no_answer_total,
+                    "hold_overruns": a.hold_overruns,
+                    "calls_by_queue": dict(sorted(a.calls_by_queue.items())),
+                    "talk_time_s": a.talk_time_s,
+                }
+                for aid, a in self._agents.items()
+            },
+            "calls": {
+                k.call_id: {
+                    "queue": k.queue, "caller": k.caller, "kind": k.kind,
+                    "priority": k.priority,
+                    "base_requirement": [list(x) for x in k.base_requirement],
+                    "requirement": [list(x) for x in k.requirement],
+                    "arrived_at": k.arrived_at, "seq": k.seq,
+                    "entered_queue_at": k.entered_queue_at, "state": k.state.value,
+                    "offered_to": sorted(k.offered_to), "agent_id": k.agent_id,
+                    "gen": k.gen, "queue_gen": k.queue_gen, "relax_step": k.relax_step,
+                    "answered_at": k.answered_at, "bridged": k.bridged,
+                    "hold_since": k.hold_since, "hold_gen": k.hold_gen,
+                    "sticky_agent": k.sticky_agent, "visited": list(k.visited),
+                }
+                for k in self._calls.values()
+            },
+            "queues": {
+                name: {"rr_last": q.rr_last, "handle_times": list(q.handle_times)}
+                for name, q in self._queues.items()
+            },
+            "last_agent": [[caller, aid, t] for caller, (aid, t) in self._last_agent.items()],
+            "outbound": {k: [q, t] for k, (q, t) in sorted(self._outbound.items())},
+            "timer_seq": self._timers.seq,
+            "timers": sorted(
+                [list(t) for t in self._timers.entries() if self._timer_valid(t[2], t[3], t[4])]
+            ),
+        }
+
+    @classmethod
+    def restore(
+        cls, queues: Iterable[QueueConfig], agents: Iterable[AgentConfig], data: dict[str, Any]
+    ) -> Engine:
+        """An engine in exactly the state ``snapshot`` saved (same configuration)."""
+        if data.get("version") != 1:
+            raise ValueError(f"unknown snapshot version {data.get('version')!r}")
+        eng = cls(queues, agents)
+        eng._seq, eng._gen = data["seq"], data["gen"]
+        for aid, d in data["agents"].items():
+            a = eng._agents.get(aid)
+            if a is None:
+                continue  # an agent removed from the configuration
+            a.state = AgentState(d["state"])
+            a.reason, a.idle_since, a.call_id = d["reason"], d["idle_since"], d["call_id"]
+            a.wrap_up_until, a.wrap_gen = d["wrap_up_until"], d["wrap_gen"]
+            p = d["pending"]
+            a.pending = None if p is None else (AgentState(p[0]), p[1])
+            a.consecutive_misses = d["consecutive_misses"]
+            a.ring_no_answer_total = d["ring_no_answer_total"]
+            a.hold_overruns = d["hold_overruns"]
+            a.calls_by_queue = dict(d["calls_by_queue"])
+            a.talk_time_s = d["talk_time_s"]
+        for call_id, d in data["calls"].items():
+            k = _Call(
+                call_id, d["queue"], d["caller"], d["kind"], d["priority"],
+                tuple((str(n), int(lv)) for n, lv in d["base_requirement"]),
+                tuple((str(n), int(lv)) for n, lv in d["requirement"]),
+                d["arrived_at"], d["seq"], d["entered_queue_at"], CallState(d["state"]),
+                set(d["offered_to"]), d["agent_id"], d["gen"], d["queue_gen"], d["relax_step"],
+                d["answered_at"], d["bridged"], d["hold_since"], d["hold_gen"],
+                d["sticky_agent"], tuple(d["visited"]),
+            )
+            eng._calls[call_id] = k
+        for name, d in data["queues"].items():
+            q = eng._queues.get(name)
+            if q is not None:
+                q.rr_last = d["rr_last"]
+                q.handle_times.extend(d["handle_times"])
+        for caller, aid, t in data["last_agent"]:
+            eng._last_agent[caller] = (aid, t)
+        eng._outbound = {k: (q, t) for k, (q, t) in data["outbound"].items()}
+        for at, seq, kind, key, gen in data["timers"]:
+            eng._timers.restore(at, seq, kind, key, gen)
+        eng._timers.seq = data["timer_seq"]
+        # Indexes from the restored state: ready agents, then waiting calls.
+        for a in eng._agents.values():
+            if a.state is AgentState.READY:
+                for name in a.config.queues:
+                    queue = eng._queues[name]
+                    queue.ready.add(a.config.agent_id, a.profile, eng._key(a, queue))
+        for k in sorted(eng._calls.values(), key=lambda k: k.order):
+            if k.state is CallState.WAITING:
+                eng._park(k)
+        return eng
 
     # ----------------------------------------------------------------- events
 

@@ -164,11 +164,11 @@ class Timers:
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, str, str, int]] = []
-        self._seq = 0
+        self.seq = 0
 
     def push(self, at: float, kind: str, key: str, gen: int) -> None:
-        self._seq += 1
-        heapq.heappush(self._heap, (at, self._seq, kind, key, gen))
+        self.seq += 1
+        heapq.heappush(self._heap, (at, self.seq, kind, key, gen))
 
     def peek(self) -> tuple[float, str, str, int] | None:
         if not self._heap:
@@ -181,3 +181,9 @@ class Timers:
 
     def __len__(self) -> int:
         return len(self._heap)
+
+    def entries(self) -> list[tuple[float, int, str, str, int]]:
+        return list(self._heap)
+
+    def restore(self, at: float, seq: int, kind: str, key: str, gen: int) -> None:
+        heapq.heappush(self._heap, (at, seq, kind, key, gen))
