@@ -133,6 +133,8 @@ class CallView:
     offered_to: tuple[str, ...]
     on_hold: bool
     sticky_agent: str | None
+    caller: str
+    bridged: bool
 
 
 @dataclass(slots=True)
@@ -213,6 +215,8 @@ class Engine:
                 tuple(sorted(k.offered_to)),
                 k.hold_since is not None,
                 k.sticky_agent,
+                k.caller,
+                k.bridged,
             )
             for k in self._calls.values()
         ]

@@ -1,10 +1,16 @@
 """The composition root: every object of the running engine is built here.
 
-Start order: probe Asterisk (ARI, then AMI) so a wrong address fails the start at once;
-build the core and the adapter; start the HTTP server; then one TaskGroup owns the
-ARI websocket, the AMI connection, the command runner and the timer until a stop is
-asked for. Stop order is the reverse; callers still waiting are handed to the PBX's
-fallback queue, so stopping the engine loses no caller.
+Start order: probe Asterisk (ARI, then AMI) and Redis, so a wrong address fails the
+start at once; start the HTTP server (health answers from the first moment, as
+standby); with Redis, wait for leadership, then rebuild the core by snapshot + replay.
+Only the leader connects the Stasis app (a second websocket would take the app away
+from the first). Then one TaskGroup owns the ARI websocket, the AMI connection, the
+command runner, the timer and the lease keeper until a stop is asked for, or until
+another router takes over (``Fenced``: this one stops acting at once).
+
+Stopping: without Redis, callers still waiting are handed to the PBX's fallback queue.
+With Redis they stay in Stasis for the standby or the restarted engine to continue,
+and leadership is released so that a standby takes over without waiting for the lease.
 """
 
 from __future__ import annotations
@@ -13,22 +19,36 @@ import asyncio
 import logging
 import signal
 import time
+from dataclasses import dataclass, field
 
 import aiohttp
+import redis.asyncio as aioredis
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from acd import Engine
 from acd import commands as c
 from acd import events as e
 from cti.ami import AmiClient
-from cti.ari import AriClient
+from cti.ari import AriClient, ConnectionState
 from cti.config import Config
-from cti.errors import CtiError
+from cti.durability import Leadership, RedisJournal
+from cti.errors import AsteriskUnreachable, CtiError
 from cti.http import build_app
 from cti.runtime import Runtime
 from cti.stasis import StasisAdapter
+from cti.store import RedisStore
 
 log = logging.getLogger("cti.app")
+
+
+@dataclass
+class Node:
+    """What the HTTP server shows: this node's role, and its runtime once leader."""
+
+    role: str = "standby"
+    runtime: Runtime | None = None
+    connections: list[ConnectionState] = field(default_factory=list)
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
@@ -41,15 +61,25 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         await ami.probe(ast.connect_timeout_s)
         log.info("Asterisk %s reachable", (info.get("system") or {}).get("version", "?"))
 
-        engine = Engine(list(config.queues), [entry.agent for entry in config.agents])
-        runtime = Runtime(engine, time.time)
-        adapter = StasisAdapter(ari, runtime.submit, time.time, config.routes, config.default_queue)
-        runtime.executor = adapter.execute
-        for entry in config.agents:
-            if entry.login_at_start:
-                runtime.apply(e.AgentLoggedIn(entry.agent.agent_id, time.time()))
+        node = Node(connections=[ari.state, ami.state])
+        redis_client: aioredis.Redis | None = None
+        leadership: Leadership | None = None
+        if config.redis is not None:
+            redis_client = aioredis.Redis.from_url(
+                config.redis.url, socket_timeout=2, socket_connect_timeout=2
+            )
+            try:
+                await redis_client.ping()
+            except (RedisError, OSError) as exc:
+                await redis_client.aclose()
+                raise AsteriskUnreachable(f"cannot reach Redis at {config.redis.url}: {exc}") from None
+            redis_state = ConnectionState("redis")
+            redis_state.up()
+            node.connections.append(redis_state)
+            store = RedisStore(redis_client, config.redis.prefix)
+            leadership = Leadership(store, config.redis.node_id, config.redis.lease_ms, redis_state)
 
-        runner = web.AppRunner(build_app(runtime, [ari.state, ami.state]), access_log=None)
+        runner = web.AppRunner(build_app(node), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.http.host, config.http.port)
         try:
@@ -57,30 +87,94 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         except OSError as exc:
             await runner.cleanup()
             raise CtiError(f"cannot listen on {config.http.host}:{config.http.port}: {exc.strerror}") from None
-        log.info("engine running; HTTP on %s:%d", config.http.host, config.http.port)
+        log.info("HTTP on %s:%d", config.http.host, config.http.port)
         try:
-            async with asyncio.TaskGroup() as tg:
-                tasks = [
-                    tg.create_task(ari.run_events(adapter.on_event, adapter.resync)),
-                    tg.create_task(ami.run()),
-                    tg.create_task(runtime.run_commands()),
-                    tg.create_task(runtime.run_timers()),
-                ]
-                await stop.wait()
-                log.info("stopping: handing waiting callers to the fallback queue")
-                await _hand_over(engine, adapter)
-                for task in tasks:
-                    task.cancel()
+            await _lead(config, node, ari, ami, leadership, stop)
         finally:
+            if leadership is not None and node.role == "leader":
+                await leadership.release()
             await runner.cleanup()
+            if redis_client is not None:
+                await redis_client.aclose()
     log.info("engine stopped")
+
+
+async def _lead(
+    config: Config,
+    node: Node,
+    ari: AriClient,
+    ami: AmiClient,
+    leadership: Leadership | None,
+    stop: asyncio.Event,
+) -> None:
+    queues, agents = list(config.queues), [entry.agent for entry in config.agents]
+    journal: RedisJournal | None = None
+    if leadership is not None:
+        waiting = asyncio.ensure_future(leadership.acquire())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([waiting, stopping], return_when=asyncio.FIRST_COMPLETED)
+        if not waiting.done():
+            waiting.cancel()
+            await asyncio.gather(waiting, return_exceptions=True)
+            return
+        stopping.cancel()
+        started = time.monotonic()
+        snapshot, replay = await leadership.store.load()
+        engine = Engine(queues, agents) if snapshot is None else Engine.restore(
+            queues, agents, snapshot["state"]
+        )
+        for _, event in replay:
+            try:
+                engine.handle(event)
+            except Exception:  # an agent request refused then is refused again: same state
+                pass
+        fresh = snapshot is None and not replay
+        last_id = replay[-1][0] if replay else (snapshot or {}).get("last_id")
+        assert config.redis is not None
+        journal = RedisJournal(leadership.store, leadership, config.redis.snapshot_every, last_id)
+        log.info("state rebuilt from Redis in %.3f s (%d events replayed%s)",
+                 time.monotonic() - started, len(replay), ", no snapshot" if snapshot is None else "")
+    else:
+        engine = Engine(queues, agents)
+        fresh = True
+
+    runtime = Runtime(engine, time.time, journal)
+    adapter = StasisAdapter(
+        ari, runtime.submit, time.time, config.routes, config.default_queue, engine.calls
+    )
+    runtime.executor = adapter.execute
+    if fresh:
+        for entry in config.agents:
+            if entry.login_at_start:
+                runtime.apply(e.AgentLoggedIn(entry.agent.agent_id, time.time()))
+    runtime.apply(e.Tick(time.time()))  # what fell due while no router was running
+    node.runtime, node.role = runtime, "leader"
+    log.info("engine running as leader")
+
+    async with asyncio.TaskGroup() as tg:
+        tasks = [
+            tg.create_task(ari.run_events(adapter.on_event, adapter.resync)),
+            tg.create_task(ami.run()),
+            tg.create_task(runtime.run_commands()),
+            tg.create_task(runtime.run_timers()),
+        ]
+        if leadership is not None:
+            tasks.append(tg.create_task(leadership.keep()))
+        await stop.wait()
+        if leadership is None:
+            log.info("stopping: handing waiting callers to the fallback queue")
+            await _hand_over(engine, adapter)
+        else:
+            log.info("stopping: calls stay in Stasis for the next leader")
+        for task in tasks:
+            task.cancel()
 
 
 async def _hand_over(engine: Engine, adapter: StasisAdapter) -> None:
     """Callers not yet connected go back to the dialplan's fallback Queue()."""
     for call in engine.calls():
-        if call.state == "offered" and call.agent_id is not None:
-            await adapter.execute(c.CancelOffer(call.call_id, call.agent_id, "engine-stopping"))
+        for agent_id in call.offered_to:
+            await adapter.execute(c.CancelOffer(call.call_id, agent_id, "engine-stopping"))
         if call.state != "connected":
             await adapter.execute(c.RouteToFallback(call.call_id, "engine stopping"))
 

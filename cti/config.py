@@ -7,6 +7,8 @@ Everything is validated at start into frozen objects; a bad value stops the star
 from __future__ import annotations
 
 import os
+import re
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +30,8 @@ ENV_OVERRIDES = {
     "CTI_AMI_SECRET": ("asterisk", "ami_secret"),
     "CTI_HTTP_HOST": ("http", "host"),
     "CTI_HTTP_PORT": ("http", "port"),
+    "CTI_REDIS_URL": ("redis", "url"),
+    "CTI_NODE_ID": ("redis", "node_id"),
 }
 
 
@@ -48,6 +52,18 @@ class AsteriskConfig:
 class HttpConfig:
     host: str
     port: int
+
+
+@dataclass(frozen=True, slots=True)
+class RedisConfig:
+    """Durable state and leadership (R6). Without a [redis] table the engine keeps its
+    state in memory only."""
+
+    url: str
+    prefix: str
+    node_id: str
+    lease_ms: int
+    snapshot_every: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +93,7 @@ class Config:
     queues: tuple[QueueConfig, ...]
     agents: tuple[AgentEntry, ...]
     log_level: str
+    redis: RedisConfig | None = None
 
 
 class _Section:
@@ -264,6 +281,8 @@ def _validate(root: _Section) -> Config:
     seen: set[str] = set()
     for a in root.tables("agents"):
         agent_id = a.text("id")
+        if not re.fullmatch(r"[A-Za-z0-9_.]+", agent_id):
+            raise ConfigError(f"{a.path}.id", "letters, digits, '_' or '.'", agent_id)
         if agent_id in seen:
             raise ConfigError(f"{a.path}.id", "an id not used by another agent", agent_id)
         seen.add(agent_id)
@@ -282,11 +301,30 @@ def _validate(root: _Section) -> Config:
         agents.append(AgentEntry(agent, a.flag("login_at_start", False)))
         a.check_unknown()
 
+    redis_cfg: RedisConfig | None = None
+    if "redis" in root.data:
+        r = root.table("redis")
+        url = r.text("url")
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("redis.url", "a redis:// URL", url)
+        redis_cfg = RedisConfig(
+            url=url,
+            prefix=r.text("prefix", "cti:"),
+            node_id=r.text("node_id", f"{socket.gethostname()}-{os.getpid()}"),
+            lease_ms=r.integer("lease_ms", 5000, 500),
+            snapshot_every=r.integer("snapshot_every", 1000, 1),
+        )
+        r.check_unknown()
+    else:
+        root.used.add("redis")
+
     log_level = root.text("log_level", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("log_level", "DEBUG, INFO, WARNING or ERROR", log_level)
     root.check_unknown()
-    return Config(asterisk, http, default_queue, routes, tuple(queues), tuple(agents), log_level)
+    return Config(
+        asterisk, http, default_queue, routes, tuple(queues), tuple(agents), log_level, redis_cfg
+    )
 
 
 def _queue(q: _Section) -> QueueConfig:

@@ -7,23 +7,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from acd import AcdError, InvalidTransition, UnknownAgent
 from acd import events as e
-from cti.ari import ConnectionState
 from cti.runtime import Runtime
 
-RUNTIME = web.AppKey("runtime", Runtime)
-CONNECTIONS = web.AppKey("connections", list[ConnectionState])
+if TYPE_CHECKING:
+    from cti.app import Node
+
+NODE: web.AppKey[Node] = web.AppKey("node")
 
 
-def build_app(runtime: Runtime, connections: list[ConnectionState]) -> web.Application:
+def build_app(node: Node) -> web.Application:
     app = web.Application(middlewares=[_errors])
-    app[RUNTIME] = runtime
-    app[CONNECTIONS] = connections
+    app[NODE] = node
     app.router.add_get("/health", health)
     app.router.add_get("/agents", list_agents)
     app.router.add_get("/agents/{agent_id}", get_agent)
@@ -43,6 +43,19 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return _error(409, "invalid-transition", str(exc))
     except AcdError as exc:
         return _error(422, "refused", str(exc))
+    except _Standby:
+        return _error(503, "standby", "this node is a standby; ask the leader")
+
+
+class _Standby(Exception):
+    pass
+
+
+def _runtime(request: web.Request) -> Runtime:
+    runtime = request.app[NODE].runtime
+    if runtime is None:
+        raise _Standby()
+    return runtime
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -50,24 +63,33 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    conns = request.app[CONNECTIONS]
-    ok = all(s.connected for s in conns)
-    body = {"status": "ok" if ok else "degraded", **{s.name: s.as_dict() for s in conns}}
-    return web.json_response(body, status=200 if ok else 503)
+    """200 when this node leads and every connection is up; 503 otherwise (a standby
+    is healthy as a standby, but must not receive traffic)."""
+    node = request.app[NODE]
+    conns = node.connections
+    if node.role == "standby":
+        # A standby has not connected to Asterisk's app: only Redis matters to it.
+        ok = all(s.connected for s in conns if s.name == "redis")
+        status = "standby" if ok else "degraded"
+    else:
+        ok = all(s.connected for s in conns)
+        status = "ok" if ok else "degraded"
+    body = {"status": status, "role": node.role, **{s.name: s.as_dict() for s in conns}}
+    return web.json_response(body, status=200 if status == "ok" else 503)
 
 
 async def list_agents(request: web.Request) -> web.Response:
-    agents = request.app[RUNTIME].engine.agents()
+    agents = _runtime(request).engine.agents()
     return web.json_response([dataclasses.asdict(a) for a in agents])
 
 
 async def get_agent(request: web.Request) -> web.Response:
-    view = request.app[RUNTIME].engine.agent(request.match_info["agent_id"])
+    view = _runtime(request).engine.agent(request.match_info["agent_id"])
     return web.json_response(dataclasses.asdict(view))
 
 
 async def list_calls(request: web.Request) -> web.Response:
-    engine = request.app[RUNTIME].engine
+    engine = _runtime(request).engine
     return web.json_response([
         {
             **dataclasses.asdict(k),
@@ -79,7 +101,7 @@ async def list_calls(request: web.Request) -> web.Response:
 
 
 async def agent_action(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
+    runtime = _runtime(request)
     agent_id = request.match_info["agent_id"]
     action = request.match_info["action"]
     now = runtime.clock()

@@ -1,16 +1,20 @@
 """Feeds the core one event at a time and carries out its commands in order.
 
 ``apply`` is synchronous, so each event is handled atomically on the loop whoever
-sends it (websocket reader, HTTP handler, timer). Commands go to one queue drained by
-``run_commands``; the timer task sleeps until the core's next deadline and sends a
-``Tick``. Both tasks live in the engine's TaskGroup.
+sends it (websocket reader, HTTP handler, timer). Each event and its commands wait in
+one queue drained by ``run_commands``, which first commits the events to the journal
+(Redis, when configured) and only then carries out their commands: nothing is done on
+Asterisk that a restarted router would not know about. The timer task sleeps until the
+core's next deadline and sends a ``Tick``. Both tasks live in the engine's TaskGroup.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from acd import AcdError, Engine
 from acd import commands as c
@@ -21,12 +25,25 @@ log = logging.getLogger("cti.engine")
 Executor = Callable[[c.Command], Awaitable[None]]
 
 
+class Journal(Protocol):
+    async def commit(
+        self,
+        events: list[e.Event],
+        settled: Callable[[], bool],
+        snapshot: Callable[[], dict[str, Any]],
+    ) -> None: ...
+
+
 class Runtime:
-    def __init__(self, engine: Engine, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, engine: Engine, clock: Callable[[], float], journal: Journal | None = None
+    ) -> None:
         self.engine = engine
         self.clock = clock
+        self.journal = journal
         self.executor: Executor | None = None
-        self._commands: asyncio.Queue[c.Command] = asyncio.Queue()
+        self._pending: collections.deque[tuple[e.Event, list[c.Command]]] = collections.deque()
+        self._has_pending = asyncio.Event()
         self._wake = asyncio.Event()
 
     def apply(self, event: e.Event) -> list[c.Command]:
@@ -34,7 +51,8 @@ class Runtime:
         out = self.engine.handle(event)
         for cmd in out:
             _log_command(cmd)
-            self._commands.put_nowait(cmd)
+        self._pending.append((event, out))
+        self._has_pending.set()
         self._wake.set()
         return out
 
@@ -48,11 +66,20 @@ class Runtime:
     async def run_commands(self) -> None:
         assert self.executor is not None
         while True:
-            cmd = await self._commands.get()
-            try:
-                await self.executor(cmd)
-            except Exception:  # one failed command must not stop the engine
-                log.exception("carrying out %s failed", cmd)
+            await self._has_pending.wait()
+            batch = list(self._pending)
+            self._pending.clear()
+            self._has_pending.clear()
+            if self.journal is not None:
+                await self.journal.commit(
+                    [ev for ev, _ in batch], lambda: not self._pending, self.engine.snapshot
+                )
+            for _, commands in batch:
+                for cmd in commands:
+                    try:
+                        await self.executor(cmd)
+                    except Exception:  # one failed command must not stop the engine
+                        log.exception("carrying out %s failed", cmd)
 
     async def run_timers(self) -> None:
         while True:
@@ -66,7 +93,7 @@ class Runtime:
                 self.submit(e.Tick(max(self.clock(), deadline or 0.0)))
 
     def idle(self) -> bool:
-        return self._commands.empty()
+        return not self._pending
 
 
 def _log_command(cmd: c.Command) -> None:

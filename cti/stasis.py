@@ -2,11 +2,15 @@
 
 It translates only; every decision is the core's. What it keeps is the wire mapping:
 the call id is the caller's channel id; each offer is a channel we originate to the
-agent with ``appArgs = offer,<call id>,<agent id>``, so its StasisStart (the agent
-answered) names the call; each connected call has a mixing bridge ``cti-<call id>``.
+agent with id ``cti-offer-<agent>-<call>-<n>`` and ``appArgs = offer,<call>,<agent>``,
+so its StasisStart (the agent answered) names the call; each connected call has a
+mixing bridge ``cti-<call id>``.
 
-Channels we find gone after a websocket reconnect are reported to the core as hang-ups,
-so nothing waits for an event that was lost while we were away.
+``resync`` rebuilds that mapping from the core's calls and Asterisk's channel list: at
+every websocket (re)connect and when a restarted or standby router takes over. What
+the core believes and Asterisk no longer has is reported as hang-ups or failed offers;
+what happened while nobody listened (an agent answered) is reported as it happened;
+bridges are re-made where they are missing. Nothing waits for a lost event.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 from acd import commands as c
 from acd import events as e
+from acd import CallView
 from cti.ari import AriClient
 from cti.config import Route
 from cti.errors import AriError
@@ -60,9 +65,11 @@ class StasisAdapter:
         clock: Clock,
         routes: Mapping[str, Route],
         default_queue: str,
+        calls: Callable[[], list[CallView]],
         fallback_label: str = "fallback",
     ) -> None:
         self._ari = ari
+        self._calls = calls
         self._submit = submit
         self._clock = clock
         self._routes = routes
@@ -72,6 +79,8 @@ class StasisAdapter:
         self._legs: dict[str, _Leg] = {}  # leg channel id -> leg
         self._leg_of: dict[tuple[str, str], str] = {}  # (call, agent) -> leg channel id
         self._seq = itertools.count(1)
+        # Leg ids stay unique across restarts of the engine.
+        self._leg_token = f"{int(clock() * 1000) % 10**9:x}x"
         self._orphans: list[str] = []  # answered legs that are not ours: to hang up
 
     # ------------------------------------------------------------ wire -> core
@@ -151,14 +160,49 @@ class StasisAdapter:
             self._submit(e.OfferFailed(leg.call_id, leg.agent_id, reason, now))
 
     async def resync(self) -> None:
-        """After a (re)connect: whatever we track that Asterisk no longer has is gone."""
-        channels = await self._ari.request("GET", "/channels")
-        alive = {ch["id"] for ch in channels if isinstance(ch, dict) and "id" in ch}
-        for chan_id in [k for k in self._callers if k not in alive] + [
-            k for k in self._legs if k not in alive
-        ]:
-            log.info("channel %s vanished while we were away", chan_id)
-            self._channel_gone(chan_id, 0)
+        """Make the wire view match the core's calls and Asterisk's channels."""
+        listed = await self._ari.request("GET", "/channels")
+        channels = {ch["id"]: ch for ch in listed if isinstance(ch, dict) and "id" in ch}
+        calls = {k.call_id: k for k in self._calls()}
+        now = self._clock()
+        self._legs.clear()
+        self._leg_of.clear()
+        for chan_id, ch in channels.items():
+            parsed = _parse_leg(chan_id)
+            if parsed is None:
+                continue
+            agent_id, call_id = parsed
+            k = calls.get(call_id)
+            if k is None or (agent_id not in k.offered_to and k.agent_id != agent_id):
+                log.info("leg %s belongs to no call of ours; hanging it up", chan_id)
+                self._orphans.append(chan_id)
+                continue
+            self._legs[chan_id] = _Leg(chan_id, call_id, agent_id, answered=ch.get("state") == "Up")
+            self._leg_of[(call_id, agent_id)] = chan_id
+        self._callers = {cid: k.caller for cid, k in calls.items() if cid in channels}
+        for k in calls.values():
+            if k.call_id not in channels:
+                log.info("call %s ended while nobody listened", k.call_id)
+                self._submit(e.CallerHungUp(k.call_id, now))
+            elif k.state == "waiting":
+                await self._quiet("POST", f"/channels/{k.call_id}/moh")
+            elif k.state == "offered":
+                for agent_id in k.offered_to:
+                    leg_id = self._leg_of.get((k.call_id, agent_id))
+                    if leg_id is None:
+                        self._submit(e.OfferFailed(k.call_id, agent_id, "lost", now))
+                    elif self._legs[leg_id].answered:
+                        self._submit(e.OfferAnswered(k.call_id, agent_id, now))
+            elif k.agent_id is not None:  # connected
+                leg_id = self._leg_of.get((k.call_id, k.agent_id))
+                if leg_id is None:
+                    self._submit(e.AgentHungUp(k.call_id, k.agent_id, now))
+                elif not k.bridged:
+                    self._submit(e.AnnouncementFinished(k.call_id, now))
+                else:
+                    await self._connect(k.call_id, k.agent_id)
+        while self._orphans:
+            await self._quiet("DELETE", f"/channels/{self._orphans.pop()}")
 
     # ------------------------------------------------------------ core -> wire
 
@@ -235,7 +279,7 @@ class StasisAdapter:
             await self._quiet("DELETE", f"/channels/{self._orphans.pop()}")
 
     async def _offer(self, cmd: c.OfferCall) -> None:
-        leg_id = f"cti-offer-{cmd.agent_id}-{next(self._seq)}-{cmd.call_id}"
+        leg_id = f"cti-offer-{cmd.agent_id}-{cmd.call_id}-{self._leg_token}{next(self._seq)}"
         self._legs[leg_id] = _Leg(leg_id, cmd.call_id, cmd.agent_id)
         self._leg_of[(cmd.call_id, cmd.agent_id)] = leg_id
         caller = self._callers.get(cmd.call_id, "")
@@ -258,14 +302,24 @@ class StasisAdapter:
             self._submit(e.OfferFailed(cmd.call_id, cmd.agent_id, "originate-failed", self._clock()))
 
     async def _connect(self, call_id: str, agent_id: str) -> None:
+        """Bridge the caller and the agent's leg (idempotent: re-makes what is missing)."""
         leg_id = self._leg_of.get((call_id, agent_id))
         if leg_id is None:
             return
         bridge = f"cti-{call_id}"
         await self._quiet("DELETE", f"/channels/{call_id}/moh")
         try:
-            await self._ari.request("POST", "/bridges", type="mixing", bridgeId=bridge)
-            await self._ari.request("POST", f"/bridges/{bridge}/addChannel", channel=[call_id, leg_id])
+            try:
+                existing = await self._ari.request("GET", f"/bridges/{bridge}")
+                present = set(existing.get("channels") or [])
+            except AriError as exc:
+                if exc.status != 404:
+                    raise
+                await self._ari.request("POST", "/bridges", type="mixing", bridgeId=bridge)
+                present = set()
+            missing = [ch for ch in (call_id, leg_id) if ch not in present]
+            if missing:
+                await self._ari.request("POST", f"/bridges/{bridge}/addChannel", channel=missing)
         except AriError as exc:
             # One side vanished between answer and bridge: its hang-up event follows.
             log.warning("bridging call %s with agent %s failed: %s", call_id, agent_id, exc)
@@ -279,3 +333,11 @@ class StasisAdapter:
         except AriError as exc:
             if exc.status not in (404, 409, 422):
                 log.warning("%s", exc)
+
+
+def _parse_leg(chan_id: str) -> tuple[str, str] | None:
+    """(agent id, call id) of an offer leg id ``cti-offer-<agent>-<call>-<n>``."""
+    if not chan_id.startswith("cti-offer-"):
+        return None
+    parts = chan_id.removeprefix("cti-offer-").split("-")
+    return (parts[0], parts[1]) if len(parts) == 3 else None

@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from acd import AgentConfig, Engine, QueueConfig
 from acd import events as e
+from cti.app import Node
 from cti.ari import ConnectionState
 from cti.http import build_app
 from cti.runtime import Runtime
@@ -22,7 +23,8 @@ async def client() -> AsyncIterator[tuple[TestClient, Runtime]]:
                     [AgentConfig("1001", "PJSIP/agent1001", ("q",))])
     runtime = Runtime(engine, lambda: float(next(clock)))
     ari, ami = ConnectionState("ari"), ConnectionState("ami")
-    async with TestClient(TestServer(build_app(runtime, [ari, ami]))) as http:
+    node = Node("leader", runtime, [ari, ami])
+    async with TestClient(TestServer(build_app(node))) as http:
         yield http, runtime
 
 
@@ -65,5 +67,5 @@ async def test_health_reports_each_connection(client: tuple[TestClient, Runtime]
     http, _ = client
     resp = await http.get("/health")
     body = await resp.json()
-    assert resp.status == 503 and body["status"] == "degraded"
+    assert resp.status == 503 and body["status"] == "degraded" and body["role"] == "leader"
     assert body["ari"]["connected"] is False and body["ami"]["connected"] is False

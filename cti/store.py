@@ -1,0 +1,162 @@
+"""Durable shared state in Redis: the event log, snapshots, and router leadership.
+
+Keys (under a prefix, default ``cti:``):
+
+- ``events``: a Redis Stream, one entry per event the core consumed (``e`` = the event
+  as JSON, ``f`` = the fencing token of the router that wrote it);
+- ``snapshot``: the core's state as JSON and the stream id it covers;
+- ``leader``: the active router's node id, with a time-to-live (the lease);
+- ``fence``: a counter; each new leadership takes the next value as its fencing token.
+
+Every write a router makes is a Lua script that first checks that ``fence`` still holds
+its token, so a deposed router (paused, partitioned, slow) cannot append or snapshot
+once another has taken over: its writes fail with ``Fenced`` and it stops acting.
+A restarting or standby router rebuilds by snapshot + replay of the entries after it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from acd import codec
+from acd import events as e
+from cti.errors import CtiError
+
+
+class Fenced(CtiError):
+    """Another router holds leadership now: this one must stop acting."""
+
+
+_ACQUIRE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return redis.call('INCR', KEYS[2])
+end
+return 0
+"""
+
+# Renew our lease; if it lapsed but nobody took over (fence unchanged), take it back.
+_RENEW = """
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then return 0 end
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+_APPEND = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return redis.error_reply('FENCED') end
+local last = false
+for i = 2, #ARGV do
+  last = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], 'f', ARGV[1])
+end
+return last
+"""
+
+_SNAPSHOT = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return redis.error_reply('FENCED') end
+redis.call('SET', KEYS[3], ARGV[2])
+redis.call('XTRIM', KEYS[1], 'MINID', ARGV[3])
+return 1
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisStore:
+    def __init__(self, client: aioredis.Redis, prefix: str = "cti:") -> None:
+        self.client = client
+        self.events_key = prefix + "events"
+        self.snapshot_key = prefix + "snapshot"
+        self.leader_key = prefix + "leader"
+        self.fence_key = prefix + "fence"
+        self._acquire = client.register_script(_ACQUIRE)
+        self._renew = client.register_script(_RENEW)
+        self._append = client.register_script(_APPEND)
+        self._snapshot = client.register_script(_SNAPSHOT)
+        self._release = client.register_script(_RELEASE)
+
+    # ------------------------------------------------------------ leadership
+
+    async def try_acquire(self, node_id: str, lease_ms: int) -> int | None:
+        """Become the leader if nobody is: returns the new fencing token, or None."""
+        token = await self._acquire(keys=[self.leader_key, self.fence_key], args=[node_id, lease_ms])
+        return int(token) or None
+
+    async def renew(self, node_id: str, token: int, lease_ms: int) -> bool:
+        ok = await self._renew(
+            keys=[self.leader_key, self.fence_key], args=[node_id, lease_ms, str(token)]
+        )
+        return bool(ok)
+
+    async def release(self, node_id: str) -> None:
+        await self._release(keys=[self.leader_key], args=[node_id])
+
+    async def leader(self) -> tuple[str | None, int]:
+        holder, fence = await self.client.mget(self.leader_key, self.fence_key)
+        return (_text(holder) if holder else None, int(fence or 0))
+
+    # ------------------------------------------------------------ event log
+
+    async def append(self, token: int, events: Sequence[e.Event]) -> str:
+        """Append events atomically under our fencing token; returns the last entry id."""
+        payload = [json.dumps(codec.encode(ev), separators=(",", ":")) for ev in events]
+        try:
+            last = await self._append(keys=[self.events_key, self.fence_key], args=[str(token), *payload])
+        except ResponseError as exc:
+            if "FENCED" in str(exc):
+                raise Fenced(f"fencing token {token} is no longer current") from None
+            raise
+        return str(last.decode() if isinstance(last, bytes) else last)
+
+    async def save_snapshot(self, token: int, state: dict[str, Any], last_id: str) -> None:
+        """Store the core's state covering the log up to ``last_id``; trim what it covers."""
+        doc = json.dumps({"last_id": last_id, "state": state}, separators=(",", ":"))
+        try:
+            await self._snapshot(
+                keys=[self.events_key, self.fence_key, self.snapshot_key],
+                args=[str(token), doc, _next_id(last_id)],
+            )
+        except ResponseError as exc:
+            if "FENCED" in str(exc):
+                raise Fenced(f"fencing token {token} is no longer current") from None
+            raise
+
+    async def load(self) -> tuple[dict[str, Any] | None, list[tuple[str, e.Event]]]:
+        """The latest snapshot and the events logged after it, in order."""
+        raw = await self.client.get(self.snapshot_key)
+        snapshot: dict[str, Any] | None = json.loads(raw) if raw else None
+        start = "-" if snapshot is None else "(" + snapshot["last_id"]
+        replay: list[tuple[str, e.Event]] = []
+        while True:
+            batch = await self.client.xrange(self.events_key, min=start, max="+", count=5000)
+            if not batch:
+                break
+            for entry_id, fields in batch:
+                eid = _text(entry_id)
+                replay.append((eid, codec.decode_event(json.loads(fields[b"e"]))))  # type: ignore[index]
+                start = "(" + eid
+        return snapshot, replay
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _next_id(entry_id: str) -> str:
+    """The smallest stream id after ``entry_id`` (XTRIM MINID keeps ids >= it)."""
+    ms, _, seq = entry_id.partition("-")
+    return f"{ms}-{int(seq or 0) + 1}"
