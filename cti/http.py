@@ -29,6 +29,7 @@ def build_app(node: Node) -> web.Application:
     app.router.add_get("/agents/{agent_id}", get_agent)
     app.router.add_post("/agents/{agent_id}/{action}", agent_action)
     app.router.add_get("/calls", list_calls)
+    app.router.add_get("/state", state)
     return app
 
 
@@ -98,6 +99,12 @@ async def list_calls(request: web.Request) -> web.Response:
         }
         for k in engine.calls()
     ])
+
+
+async def state(request: web.Request) -> web.Response:
+    """The core's whole state (the snapshot a restarted router would rebuild), for
+    operators and recovery checks."""
+    return web.json_response(_runtime(request).engine.snapshot())
 
 
 async def agent_action(request: web.Request) -> web.Response:

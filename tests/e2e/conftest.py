@@ -244,6 +244,18 @@ class Engine:
         self._stopped = True
         return int(self.proc.returncode)
 
+    def kill(self) -> None:
+        """kill -9: no cleanup, no goodbye."""
+        stop_group(self.proc, signal.SIGKILL)
+        self._stopped = True
+
+    def health(self) -> dict[str, Any]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=5) as resp:
+                return dict(json.loads(resp.read()))
+        except urllib.error.HTTPError as exc:
+            return dict(json.loads(exc.read()))
+
 
 def engine_config(
     http_port: int,
@@ -295,14 +307,22 @@ login_at_start = {str(login_at_start).lower()}
     return text
 
 
+REDIS_URL = "redis://127.0.0.1:6390/0"
+
+
 @pytest.fixture
 def start_engine(sandbox_running: None, tmp_path: Path) -> Iterator[Callable[..., Engine]]:
     started: list[Engine] = []
+    prefix = f"e2e-{tmp_path.name}-{int(time.time())}:"
 
-    def start(**kwargs: Any) -> Engine:
+    def start(redis: bool = False, lease_ms: int = 1500, role: str = "leader", **kwargs: Any) -> Engine:
         port = free_port()
         cfg = tmp_path / f"engine-{len(started)}.toml"
-        cfg.write_text(engine_config(port, **kwargs))
+        text = engine_config(port, **kwargs)
+        if redis:  # every engine of one test shares the test's own keys
+            text += (f'\n[redis]\nurl = "{REDIS_URL}"\nprefix = "{prefix}"\n'
+                     f'node_id = "node-{len(started)}"\nlease_ms = {lease_ms}\nsnapshot_every = 20\n')
+        cfg.write_text(text)
         log_path = tmp_path / f"engine-{len(started)}.log"
         proc = subprocess.Popen(
             [sys.executable, "-m", "cti.cli", "run", "--config", str(cfg)],
@@ -316,11 +336,12 @@ def start_engine(sandbox_running: None, tmp_path: Path) -> Iterator[Callable[...
             if proc.poll() is not None:
                 raise AssertionError(f"engine exited {proc.returncode}:\n{engine.log()}")
             try:
-                return bool(engine.get("/health")["status"] == "ok")
-            except (OSError, urllib.error.HTTPError):
+                health = engine.health()
+            except OSError:
                 return False
+            return health["role"] == role and (role == "standby" or health["status"] == "ok")
 
-        wait_for(healthy, 20, "the engine to report healthy")
+        wait_for(healthy, 20, f"the engine to report healthy as {role}")
         return engine
 
     yield start
