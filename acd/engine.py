@@ -103,6 +103,7 @@ class _Call:
     hold_gen: int = 0
     sticky_agent: str | None = None
     visited: tuple[str, ...] = ()
+    node: str = ""
 
     @property
     def order(self) -> Order:
@@ -135,6 +136,7 @@ class CallView:
     sticky_agent: str | None
     caller: str
     bridged: bool
+    node: str
 
 
 @dataclass(slots=True)
@@ -217,6 +219,7 @@ class Engine:
                 k.sticky_agent,
                 k.caller,
                 k.bridged,
+                k.node,
             )
             for k in self._calls.values()
         ]
@@ -293,6 +296,7 @@ class Engine:
                     "answered_at": k.answered_at, "bridged": k.bridged,
                     "hold_since": k.hold_since, "hold_gen": k.hold_gen,
                     "sticky_agent": k.sticky_agent, "visited": list(k.visited),
+                    "node": k.node,
                 }
                 for k in self._calls.values()
             },
@@ -339,7 +343,7 @@ class Engine:
                 d["arrived_at"], d["seq"], d["entered_queue_at"], CallState(d["state"]),
                 set(d["offered_to"]), d["agent_id"], d["gen"], d["queue_gen"], d["relax_step"],
                 d["answered_at"], d["bridged"], d["hold_since"], d["hold_gen"],
-                d["sticky_agent"], tuple(d["visited"]),
+                d["sticky_agent"], tuple(d["visited"]), d.get("node", ""),
             )
             eng._calls[call_id] = k
         for name, d in data["queues"].items():
@@ -428,7 +432,7 @@ class Engine:
         requirement = skills(ev.skills)
         call = _Call(
             ev.call_id, ev.queue, ev.caller, ev.kind, priority, requirement, requirement,
-            ev.at, self._seq, ev.at,
+            ev.at, self._seq, ev.at, node=ev.node,
         )
         target = self._admit(call, queue, ev.at, out)
         if target is None:
@@ -754,16 +758,22 @@ class Engine:
         return call.queue_gen == gen and call.state is not CallState.CONNECTED
 
     def _expire(self, at: float, out: list[c.Command]) -> None:
-        # Calls that timers make newly matchable are matched together at the end, in
-        # priority/FIFO order, so that simultaneous timers cannot reorder the queue.
+        # Timers that make calls matchable (ring timeout, relaxation, sticky end,
+        # overflow) park those calls; at each new instant, and before a timer that
+        # matches by itself (wrap-up end), the parked calls are matched in
+        # priority/FIFO order, then agents kept ready by the RONA policy rejoin. So
+        # simultaneous timers can never reorder the queue.
         rematch: list[_Call] = []
+        rejoin: list[_Agent] = []
+        current: float | None = None
         while (head := self._timers.peek()) is not None and head[0] <= at:
             due, kind, key, gen = head
             self._timers.pop()
             if not self._timer_valid(kind, key, gen):
                 continue
-            if kind not in ("relax", "sticky", "overflow"):
-                self._rematch(rematch, at, out)  # what became matchable earlier goes first
+            if kind in ("wrap", "hold", "outbound") or due != current:
+                self._rematch(rematch, rejoin, at, out)
+            current = due
             if kind == "wrap":
                 agent = self._agents[key]
                 agent.wrap_up_until = None
@@ -773,7 +783,9 @@ class Engine:
                 out.append(c.CancelOutbound(key))
                 out.append(c.OutboundNoAnswer(key, due - started, at))
             elif kind == "offer":
-                self._ring_no_answer(self._calls[key], at, out)
+                call = self._calls[key]
+                rejoin += self._ring_no_answer(call, at, out)
+                rematch.append(call)
             elif kind == "hold":
                 self._hold_overrun(self._calls[key], at, out)
             elif kind == "sticky":
@@ -805,14 +817,19 @@ class Engine:
                 out.append(c.CallOverflowed(call.call_id, call.queue, target, "waited-too-long", at))
                 self._enter_queue(call, self._queues[target], at, out, match=False)
                 rematch.append(call)
-        self._rematch(rematch, at, out)
+        self._rematch(rematch, rejoin, at, out)
 
-    def _rematch(self, calls: list[_Call], at: float, out: list[c.Command]) -> None:
+    def _rematch(
+        self, calls: list[_Call], rejoin: list[_Agent], at: float, out: list[c.Command]
+    ) -> None:
         for call in sorted(calls, key=lambda k: k.order):
             if self._calls.get(call.call_id) is call and call.state is CallState.WAITING:
                 self._unindex(call)
                 self._match_call(call, at, out)
         calls.clear()
+        for agent in rejoin:
+            self._end_offer(agent, AgentState.READY, None, at, out)
+        rejoin.clear()
 
     def _relax(self, call: _Call) -> bool:
         """Skill relaxation: widen the requirement. Returns whether the call now waits
@@ -831,12 +848,14 @@ class Engine:
         self._park(call)
         return True
 
-    def _ring_no_answer(self, call: _Call, at: float, out: list[c.Command]) -> None:
-        """R1: the offer rang for the whole ring timeout: take it back and re-offer.
+    def _ring_no_answer(self, call: _Call, at: float, out: list[c.Command]) -> list[_Agent]:
+        """R1: the offer rang for the whole ring timeout: take it back; the call waits
+        again at its original place (``_expire`` matches it to the next agent at once).
 
         The RONA policy: ``rona_not_ready_after`` consecutive misses make the agent not
         ready, ``rona_logout_after`` log it out and alert a supervisor; below both the
-        agent stays ready at the back of the idle order."""
+        agent stays ready, rejoining at the back of the idle order after the call has
+        found its next agent. Returns those agents."""
         cfg = self._queues[call.queue].config
         kept_ready: list[_Agent] = []
         for agent_id in sorted(call.offered_to):
@@ -855,13 +874,12 @@ class Engine:
                 self._end_offer(agent, AgentState.NOT_READY, RING_NO_ANSWER, at, out)
             else:
                 kept_ready.append(agent)
-        # The call goes at once to the next agent; an agent kept ready by the policy
-        # rejoins after, at the back of the idle order, and takes the best waiting call.
         if call.sticky_agent in call.offered_to:
             call.sticky_agent = None  # R10 prefers that agent, but it did not answer
-        self._requeue(call, at, out)
-        for agent in kept_ready:
-            self._end_offer(agent, AgentState.READY, None, at, out)
+        call.offered_to = set()
+        call.gen = self._new_gen()
+        self._park(call)
+        return kept_ready
 
     # ----------------------------------------------------------------- agents
 

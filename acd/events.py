@@ -62,6 +62,7 @@ class CallArrived:
     kind: str = ""
     skills: tuple[tuple[str, int], ...] = ()
     emergency: bool = False
+    node: str = ""  # the Asterisk node the call is on (several nodes share one router)
 
 
 @dataclass(frozen=True, slots=True)
