@@ -32,6 +32,25 @@ class _Manager(Manager):  # type: ignore[misc]
             return
         super().connection_made(f)
 
+    def dispatch(self, event: Any) -> list[str]:
+        """panoramisk's dispatch, but one failing handler is logged and skipped (an
+        exception here would otherwise abort the AMI connection), and coroutine
+        handlers are refused: our tasks belong to the engine's TaskGroup."""
+        matches = []
+        for pattern, regexp in self.patterns:
+            if regexp.match(getattr(event, "event", "") or ""):
+                matches.append(pattern)
+                for callback in self.callbacks[pattern]:
+                    try:
+                        result = callback(self, event)
+                    except Exception:
+                        log.exception("AMI %s handler failed; event skipped", pattern)
+                        continue
+                    if asyncio.iscoroutine(result):
+                        result.close()
+                        log.error("AMI handler for %s is a coroutine: not run", pattern)
+        return matches
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._connected = False
         pinger: asyncio.TimerHandle | None = getattr(self, "pinger", None)

@@ -31,6 +31,7 @@ from acd import commands as c
 from acd import events as e
 from cti.ami import AmiClient
 from cti.ari import AriClient, ConnectionState
+from cti.cluster import AdapterNode, Dispatcher, run_router_input
 from cti.config import Config
 from cti.durability import Leadership, RedisJournal
 from cti.errors import AsteriskUnreachable, CtiError
@@ -54,16 +55,21 @@ class Node:
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     stop = stop or _stop_on_signals()
     ast = config.asterisk
+    role = config.cluster.role
     async with aiohttp.ClientSession() as session:
-        ari = AriClient(session, ast.ari_url, ast.ari_user, ast.ari_password, ast.app)
-        ami = AmiClient(ast.ami_host, ast.ami_port, ast.ami_user, ast.ami_secret)
-        info = await ari.probe(ast.connect_timeout_s)
-        await ami.probe(ast.connect_timeout_s)
-        log.info("Asterisk %s reachable", (info.get("system") or {}).get("version", "?"))
-
-        node = Node(connections=[ari.state, ami.state])
+        node = Node()
+        ari: AriClient | None = None
+        ami: AmiClient | None = None
+        if role != "router":  # a router never talks to Asterisk: adapters do
+            ari = AriClient(session, ast.ari_url, ast.ari_user, ast.ari_password, ast.app)
+            ami = AmiClient(ast.ami_host, ast.ami_port, ast.ami_user, ast.ami_secret)
+            info = await ari.probe(ast.connect_timeout_s)
+            await ami.probe(ast.connect_timeout_s)
+            log.info("Asterisk %s reachable", (info.get("system") or {}).get("version", "?"))
+            node.connections += [ari.state, ami.state]
         redis_client: aioredis.Redis | None = None
         leadership: Leadership | None = None
+        store: RedisStore | None = None
         if config.redis is not None:
             redis_client = aioredis.Redis.from_url(
                 config.redis.url, socket_timeout=2, socket_connect_timeout=2
@@ -77,7 +83,8 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             redis_state.up()
             node.connections.append(redis_state)
             store = RedisStore(redis_client, config.redis.prefix)
-            leadership = Leadership(store, config.redis.node_id, config.redis.lease_ms, redis_state)
+            if role != "adapter":
+                leadership = Leadership(store, config.redis.node_id, config.redis.lease_ms, redis_state)
 
         runner = web.AppRunner(build_app(node), access_log=None)
         await runner.setup()
@@ -89,7 +96,11 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             raise CtiError(f"cannot listen on {config.http.host}:{config.http.port}: {exc.strerror}") from None
         log.info("HTTP on %s:%d", config.http.host, config.http.port)
         try:
-            await _lead(config, node, ari, ami, leadership, stop)
+            if role == "adapter":
+                assert ari is not None and ami is not None and store is not None
+                await _adapt(config, node, ari, ami, store, stop)
+            else:
+                await _lead(config, node, ari, ami, leadership, stop)
         finally:
             if leadership is not None and node.role == "leader":
                 await leadership.release()
@@ -99,11 +110,35 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     log.info("engine stopped")
 
 
+async def _adapt(
+    config: Config, node: Node, ari: AriClient, ami: AmiClient, store: RedisStore,
+    stop: asyncio.Event,
+) -> None:
+    """An adapter node: ARI/AMI <-> the router's Redis streams; no decisions here."""
+    redis_state = next(s for s in node.connections if s.name == "redis")
+    member = AdapterNode(store, config.cluster.node, redis_state)
+    adapter = StasisAdapter(
+        ari, member.submit, time.time, config.routes, config.default_queue, calls=None
+    )
+    node.role = "adapter"
+    log.info("adapter for node %s running (app %s)", config.cluster.node, ari.app)
+    async with asyncio.TaskGroup() as tg:
+        tasks = [
+            tg.create_task(ari.run_events(adapter.on_event, adapter.resync)),
+            tg.create_task(ami.run()),
+            tg.create_task(member.run_publisher()),
+            tg.create_task(member.run_commands(adapter)),
+        ]
+        await stop.wait()
+        for task in tasks:
+            task.cancel()
+
+
 async def _lead(
     config: Config,
     node: Node,
-    ari: AriClient,
-    ami: AmiClient,
+    ari: AriClient | None,
+    ami: AmiClient | None,
     leadership: Leadership | None,
     stop: asyncio.Event,
 ) -> None:
@@ -139,10 +174,17 @@ async def _lead(
         fresh = True
 
     runtime = Runtime(engine, time.time, journal)
-    adapter = StasisAdapter(
-        ari, runtime.submit, time.time, config.routes, config.default_queue, engine.calls
-    )
-    runtime.executor = adapter.execute
+    adapter: StasisAdapter | None = None
+    dispatcher: Dispatcher | None = None
+    if ari is not None:
+        adapter = StasisAdapter(
+            ari, runtime.submit, time.time, config.routes, config.default_queue, engine.calls
+        )
+        runtime.executor = adapter.execute
+    else:  # router of several nodes: commands go to the adapters' streams
+        assert leadership is not None
+        dispatcher = Dispatcher(leadership.store, leadership, engine)
+        runtime.executor = dispatcher.execute
     if fresh:
         for entry in config.agents:
             if entry.login_at_start:
@@ -153,15 +195,20 @@ async def _lead(
 
     async with asyncio.TaskGroup() as tg:
         tasks = [
-            tg.create_task(ari.run_events(adapter.on_event, adapter.resync)),
-            tg.create_task(ami.run()),
             tg.create_task(runtime.run_commands()),
             tg.create_task(runtime.run_timers()),
         ]
+        if ari is not None and ami is not None and adapter is not None:
+            tasks.append(tg.create_task(ari.run_events(adapter.on_event, adapter.resync)))
+            tasks.append(tg.create_task(ami.run()))
+        if dispatcher is not None and leadership is not None:
+            tasks.append(tg.create_task(
+                run_router_input(leadership.store, runtime, dispatcher, leadership.store.last_input)
+            ))
         if leadership is not None:
             tasks.append(tg.create_task(leadership.keep()))
         await stop.wait()
-        if leadership is None:
+        if leadership is None and adapter is not None:
             log.info("stopping: handing waiting callers to the fallback queue")
             await _hand_over(engine, adapter)
         else:

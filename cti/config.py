@@ -67,6 +67,16 @@ class RedisConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """``all``: adapter and router in one process (one Asterisk node). Several nodes:
+    one ``adapter`` per Asterisk node and ``router`` processes (one leads), talking
+    through Redis Streams."""
+
+    role: str = "all"
+    node: str = "local"
+
+
+@dataclass(frozen=True, slots=True)
 class AgentEntry:
     agent: AgentConfig
     login_at_start: bool
@@ -94,6 +104,7 @@ class Config:
     agents: tuple[AgentEntry, ...]
     log_level: str
     redis: RedisConfig | None = None
+    cluster: ClusterConfig = ClusterConfig()
 
 
 class _Section:
@@ -318,12 +329,23 @@ def _validate(root: _Section) -> Config:
     else:
         root.used.add("redis")
 
+    cl = root.table("cluster")
+    cluster = ClusterConfig(role=cl.text("role", "all"), node=cl.text("node", "local"))
+    if cluster.role not in ("all", "router", "adapter"):
+        raise ConfigError("cluster.role", "all, router or adapter", cluster.role)
+    if not re.fullmatch(r"[A-Za-z0-9_.]+", cluster.node):
+        raise ConfigError("cluster.node", "letters, digits, '_' or '.'", cluster.node)
+    if cluster.role != "all" and redis_cfg is None:
+        raise ConfigError("redis", f"a [redis] table (cluster.role = {cluster.role!r} needs it)", None)
+    cl.check_unknown()
+
     log_level = root.text("log_level", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("log_level", "DEBUG, INFO, WARNING or ERROR", log_level)
     root.check_unknown()
     return Config(
-        asterisk, http, default_queue, routes, tuple(queues), tuple(agents), log_level, redis_cfg
+        asterisk, http, default_queue, routes, tuple(queues), tuple(agents), log_level, redis_cfg,
+        cluster,
     )
 
 

@@ -115,22 +115,26 @@ class RedisJournal:
         self.last_id = last_id
         self.unflushed: list[e.Event] = []
         self._since_snapshot = 0
+        self.last_input: str | None = store.last_input
 
     async def commit(
         self,
         events: list[e.Event],
         settled: Callable[[], bool],
         snapshot: Callable[[], dict[str, Any]],
+        input_id: str | None = None,
     ) -> None:
         """Make ``events`` durable (or keep them while Redis is away and our lease
         holds). ``settled`` tells whether the core has no uncommitted event, so that
         ``snapshot()`` matches the log exactly."""
         self.unflushed.extend(events)
+        if input_id is not None:
+            self.last_input = input_id
         while self.unflushed:
             token = self.leadership.token
             assert token is not None
             try:
-                self.last_id = await self.store.append(token, self.unflushed)
+                self.last_id = await self.store.append(token, self.unflushed, self.last_input)
             except Fenced:
                 raise
             except (RedisError, OSError) as exc:
@@ -146,7 +150,7 @@ class RedisJournal:
             token = self.leadership.token
             assert token is not None
             try:
-                await self.store.save_snapshot(token, snapshot(), self.last_id)
+                await self.store.save_snapshot(token, snapshot(), self.last_id, self.last_input)
                 self._since_snapshot = 0
             except Fenced:
                 raise

@@ -45,7 +45,7 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
     except AcdError as exc:
         return _error(422, "refused", str(exc))
     except _Standby:
-        return _error(503, "standby", "this node is a standby; ask the leader")
+        return _error(503, "not-routing", "this node does not route calls (standby or adapter); ask the leader")
 
 
 class _Standby(Exception):

@@ -31,6 +31,7 @@ class Journal(Protocol):
         events: list[e.Event],
         settled: Callable[[], bool],
         snapshot: Callable[[], dict[str, Any]],
+        input_id: str | None = None,
     ) -> None: ...
 
 
@@ -43,12 +44,16 @@ class Runtime:
         self.journal = journal
         self.executor: Executor | None = None
         self._pending: collections.deque[tuple[e.Event, list[c.Command]]] = collections.deque()
+        self._input_id: str | None = None  # the router's last consumed adapter entry
         self._has_pending = asyncio.Event()
         self._wake = asyncio.Event()
 
-    def apply(self, event: e.Event) -> list[c.Command]:
-        """Handle one event; raises the core's errors (for agent requests to report)."""
+    def apply(self, event: e.Event, input_id: str | None = None) -> list[c.Command]:
+        """Handle one event; raises the core's errors (for agent requests to report).
+        ``input_id``: the adapter stream entry it came from (router role)."""
         out = self.engine.handle(event)
+        if input_id is not None:
+            self._input_id = input_id
         for cmd in out:
             _log_command(cmd)
         self._pending.append((event, out))
@@ -56,10 +61,10 @@ class Runtime:
         self._wake.set()
         return out
 
-    def submit(self, event: e.Event) -> None:
+    def submit(self, event: e.Event, input_id: str | None = None) -> None:
         """Handle one event from the wire, where a refusal is only worth a log line."""
         try:
-            self.apply(event)
+            self.apply(event, input_id)
         except AcdError as exc:
             log.warning("event %s refused: %s", type(event).__name__, exc)
 
@@ -72,7 +77,8 @@ class Runtime:
             self._has_pending.clear()
             if self.journal is not None:
                 await self.journal.commit(
-                    [ev for ev, _ in batch], lambda: not self._pending, self.engine.snapshot
+                    [ev for ev, _ in batch], lambda: not self._pending, self.engine.snapshot,
+                    self._input_id,
                 )
             for _, commands in batch:
                 for cmd in commands:

@@ -65,7 +65,7 @@ class StasisAdapter:
         clock: Clock,
         routes: Mapping[str, Route],
         default_queue: str,
-        calls: Callable[[], list[CallView]],
+        calls: Callable[[], list[CallView]] | None,
         fallback_label: str = "fallback",
     ) -> None:
         self._ari = ari
@@ -163,6 +163,14 @@ class StasisAdapter:
         """Make the wire view match the core's calls and Asterisk's channels."""
         listed = await self._ari.request("GET", "/channels")
         channels = {ch["id"]: ch for ch in listed if isinstance(ch, dict) and "id" in ch}
+        if self._calls is None:
+            # Cluster adapter: the router holds the calls; report what vanished from
+            # what this adapter tracks.
+            for chan_id in [k for k in self._callers if k not in channels] + [
+                k for k in self._legs if k not in channels
+            ]:
+                self._channel_gone(chan_id, 0)
+            return
         calls = {k.call_id: k for k in self._calls()}
         now = self._clock()
         self._legs.clear()

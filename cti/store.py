@@ -54,13 +54,27 @@ end
 return 0
 """
 
+# ARGV: token, input id ('' in a single-node install), events...
 _APPEND = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return redis.error_reply('FENCED') end
 local last = false
-for i = 2, #ARGV do
-  last = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], 'f', ARGV[1])
+for i = 3, #ARGV do
+  if ARGV[2] ~= '' and i == #ARGV then
+    last = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], 'f', ARGV[1], 'i', ARGV[2])
+  else
+    last = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], 'f', ARGV[1])
+  end
 end
 return last
+"""
+
+# Commands to one adapter node, under the router's fencing token.
+_SEND = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return redis.error_reply('FENCED') end
+for i = 2, #ARGV do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', '100000', '*', 'c', ARGV[i], 'f', ARGV[1])
+end
+return 1
 """
 
 _SNAPSHOT = """
@@ -83,11 +97,14 @@ class RedisStore:
         self.snapshot_key = prefix + "snapshot"
         self.leader_key = prefix + "leader"
         self.fence_key = prefix + "fence"
+        self.input_key = prefix + "in"  # adapters -> router
+        self.prefix = prefix
         self._acquire = client.register_script(_ACQUIRE)
         self._renew = client.register_script(_RENEW)
         self._append = client.register_script(_APPEND)
         self._snapshot = client.register_script(_SNAPSHOT)
         self._release = client.register_script(_RELEASE)
+        self._send = client.register_script(_SEND)
 
     # ------------------------------------------------------------ leadership
 
@@ -111,20 +128,27 @@ class RedisStore:
 
     # ------------------------------------------------------------ event log
 
-    async def append(self, token: int, events: Sequence[e.Event]) -> str:
-        """Append events atomically under our fencing token; returns the last entry id."""
+    async def append(self, token: int, events: Sequence[e.Event], input_id: str | None = None) -> str:
+        """Append events atomically under our fencing token; returns the last entry id.
+        ``input_id``: the last adapter stream entry these events came from (router)."""
         payload = [json.dumps(codec.encode(ev), separators=(",", ":")) for ev in events]
         try:
-            last = await self._append(keys=[self.events_key, self.fence_key], args=[str(token), *payload])
+            last = await self._append(
+                keys=[self.events_key, self.fence_key], args=[str(token), input_id or "", *payload]
+            )
         except ResponseError as exc:
             if "FENCED" in str(exc):
                 raise Fenced(f"fencing token {token} is no longer current") from None
             raise
         return str(last.decode() if isinstance(last, bytes) else last)
 
-    async def save_snapshot(self, token: int, state: dict[str, Any], last_id: str) -> None:
+    async def save_snapshot(
+        self, token: int, state: dict[str, Any], last_id: str, last_input: str | None = None
+    ) -> None:
         """Store the core's state covering the log up to ``last_id``; trim what it covers."""
-        doc = json.dumps({"last_id": last_id, "state": state}, separators=(",", ":"))
+        doc = json.dumps(
+            {"last_id": last_id, "last_input": last_input, "state": state}, separators=(",", ":")
+        )
         try:
             await self._snapshot(
                 keys=[self.events_key, self.fence_key, self.snapshot_key],
@@ -139,6 +163,7 @@ class RedisStore:
         """The latest snapshot and the events logged after it, in order."""
         raw = await self.client.get(self.snapshot_key)
         snapshot: dict[str, Any] | None = json.loads(raw) if raw else None
+        self.last_input = None if snapshot is None else snapshot.get("last_input")
         start = "-" if snapshot is None else "(" + snapshot["last_id"]
         replay: list[tuple[str, e.Event]] = []
         while True:
@@ -148,8 +173,34 @@ class RedisStore:
             for entry_id, fields in batch:
                 eid = _text(entry_id)
                 replay.append((eid, codec.decode_event(json.loads(fields[b"e"]))))  # type: ignore[index]
+                if b"i" in fields:  # type: ignore[operator]
+                    self.last_input = _text(fields[b"i"])  # type: ignore[index]
                 start = "(" + eid
         return snapshot, replay
+
+    last_input: str | None = None  # set by load(): where the router resumes its input
+
+    # ------------------------------------------------------------ adapter streams
+
+    def commands_key(self, node: str) -> str:
+        return f"{self.prefix}cmd:{node}"
+
+    async def publish_event(self, node: str, event: e.Event) -> None:
+        """Adapter -> router (not fenced: adapters do not lead)."""
+        doc = json.dumps(codec.encode(event), separators=(",", ":"))
+        await self.client.xadd(self.input_key, {"n": node, "e": doc}, maxlen=1_000_000, approximate=True)
+
+    async def send_commands(self, token: int, node: str, commands: Sequence[Any]) -> None:
+        payload = [json.dumps(codec.encode(cmd), separators=(",", ":")) for cmd in commands]
+        try:
+            await self._send(keys=[self.commands_key(node), self.fence_key], args=[str(token), *payload])
+        except ResponseError as exc:
+            if "FENCED" in str(exc):
+                raise Fenced(f"fencing token {token} is no longer current") from None
+            raise
+
+    async def fence(self) -> int:
+        return int(await self.client.get(self.fence_key) or 0)
 
 
 def _text(value: Any) -> str:

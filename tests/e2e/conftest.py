@@ -315,10 +315,15 @@ def start_engine(sandbox_running: None, tmp_path: Path) -> Iterator[Callable[...
     started: list[Engine] = []
     prefix = f"e2e-{tmp_path.name}-{int(time.time())}:"
 
-    def start(redis: bool = False, lease_ms: int = 1500, role: str = "leader", **kwargs: Any) -> Engine:
+    def start(redis: bool = False, lease_ms: int = 1500, role: str = "leader",
+              cluster: str | None = None, node: str = "local", app: str = "cti",
+              **kwargs: Any) -> Engine:
         port = free_port()
         cfg = tmp_path / f"engine-{len(started)}.toml"
-        text = engine_config(port, **kwargs)
+        text = engine_config(port, **kwargs).replace('ari_user = "cti"', f'app = "{app}"\nari_user = "cti"', 1)
+        if cluster:
+            text += f'\n[cluster]\nrole = "{cluster}"\nnode = "{node}"\n'
+            redis = True
         if redis:  # every engine of one test shares the test's own keys
             text += (f'\n[redis]\nurl = "{REDIS_URL}"\nprefix = "{prefix}"\n'
                      f'node_id = "node-{len(started)}"\nlease_ms = {lease_ms}\nsnapshot_every = 20\n')

@@ -85,7 +85,12 @@ class EngineMachine(RuleBasedStateMachine):
 
     @rule(dt=st.floats(0, 15))
     def tick(self, dt: float) -> None:
-        self.now += dt
+        """Time passes as in the runtime: a Tick at each deadline on the way."""
+        target = self.now + dt
+        while (due := self.engine.next_deadline()) is not None and due <= target:
+            self.now = max(self.now, due)
+            self.feed(e.Tick(self.now))
+        self.now = target
         self.feed(e.Tick(self.now))
 
     @rule(agent=st.sampled_from(sorted(AGENTS)), ready=st.booleans())

@@ -1,0 +1,156 @@
+"""Several Asterisk nodes, one router: adapters and the router talk through Redis
+Streams, with the same event and command types as JSON (``acd.codec``).
+
+- ``<prefix>in``: every adapter appends the events it translates, with its node name.
+- ``<prefix>cmd:<node>``: the router appends each node's commands under its fencing
+  token; an adapter carries out only commands whose token is the current fence, so a
+  deposed router's commands are refused.
+
+The router journals the input entry id with the events (``RedisJournal``): a router
+that takes over resumes reading exactly after the last event its predecessor made
+durable, and rebuilds which node each live call is on from the core's state.
+Only the router decides, so however many adapters feed it, no agent is offered two
+calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+from collections import OrderedDict
+from typing import Any
+from redis.exceptions import RedisError
+
+from acd import Engine
+from acd import codec
+from acd import commands as c
+from acd import events as e
+from cti.ari import ConnectionState
+from cti.durability import Leadership
+from cti.runtime import Runtime
+from cti.stasis import StasisAdapter
+from cti.store import RedisStore
+
+log = logging.getLogger("cti.cluster")
+
+# What an adapter carries out; notices stay with the router.
+ACTIONS = (
+    c.PlayHoldMusic, c.OfferCall, c.CancelOffer, c.ConnectCall, c.HangUpCaller, c.HangUpAgent,
+    c.RouteToFallback, c.RejectCall, c.AnnounceAgent, c.RemindAgent, c.PlayApology,
+    c.TakeOffHold, c.CancelOutbound,
+)
+
+
+class Dispatcher:
+    """The router's executor: each command goes to the node its call is on."""
+
+    def __init__(self, store: RedisStore, leadership: Leadership, engine: Engine) -> None:
+        self.store = store
+        self.leadership = leadership
+        # call id -> node; calls may end before their last commands are sent
+        self.nodes: OrderedDict[str, str] = OrderedDict(
+            (k.call_id, k.node) for k in engine.calls()
+        )
+
+    def saw(self, event: e.Event) -> None:
+        if isinstance(event, e.CallArrived):
+            self.nodes[event.call_id] = event.node
+            while len(self.nodes) > 200_000:
+                self.nodes.popitem(last=False)
+
+    async def execute(self, cmd: c.Command) -> None:
+        if not isinstance(cmd, ACTIONS):
+            return
+        node = self.nodes.get(getattr(cmd, "call_id", ""))
+        if node is None:
+            log.warning("no node known for %s; dropped", cmd)
+            return
+        assert self.leadership.token is not None
+        await self.store.send_commands(self.leadership.token, node, [cmd])
+
+
+async def run_router_input(store: RedisStore, runtime: Runtime, dispatcher: Dispatcher,
+                           start: str | None) -> None:
+    """Read what adapters send, in order, from just after ``start``."""
+    last = start or "0-0"
+    while True:
+        try:
+            batches: Any = await store.client.xread({store.input_key: last}, count=500, block=1000)
+        except (RedisError, OSError) as exc:
+            log.warning("reading adapter events failed: %s", exc)
+            await asyncio.sleep(0.5)
+            continue
+        for _, entries in batches or []:
+            for entry_id, fields in entries:
+                last = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                try:
+                    event = codec.decode_event(json.loads(fields[b"e"]))
+                except (ValueError, KeyError, codec.CodecError) as exc:
+                    log.error("bad adapter entry %s skipped: %s", last, exc)
+                    continue
+                dispatcher.saw(event)
+                runtime.submit(event, last)
+
+
+class AdapterNode:
+    """An Asterisk node's adapter in cluster mode: ARI events go to the router's
+    stream; the router's commands for this node are carried out if their fencing
+    token is current."""
+
+    def __init__(self, store: RedisStore, node: str, state: ConnectionState) -> None:
+        self.store = store
+        self.node = node
+        self.state = state
+        self.outbox: asyncio.Queue[e.Event] = asyncio.Queue()
+        self.highest_token = 0
+        self.refused = 0
+
+    def submit(self, event: e.Event) -> None:
+        if isinstance(event, e.CallArrived):
+            event = dataclasses.replace(event, node=self.node)
+        self.outbox.put_nowait(event)
+
+    async def run_publisher(self) -> None:
+        while True:
+            event = await self.outbox.get()
+            while True:
+                try:
+                    await self.store.publish_event(self.node, event)
+                    if not self.state.connected:
+                        self.state.up()
+                    break
+                except (RedisError, OSError) as exc:
+                    self.state.down(f"{type(exc).__name__}: {exc}")
+                    await asyncio.sleep(0.5)
+
+    async def run_commands(self, adapter: StasisAdapter) -> None:
+        key = self.store.commands_key(self.node)
+        last = "$"  # commands sent while this adapter was away are stale: resync instead
+        while True:
+            try:
+                batches: Any = await self.store.client.xread({key: last}, count=200, block=1000)
+                fence = await self.store.fence() if batches else 0
+            except (RedisError, OSError) as exc:
+                self.state.down(f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(0.5)
+                continue
+            for _, entries in batches or []:
+                for entry_id, fields in entries:
+                    last = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                    token = int(fields.get(b"f", 0))
+                    if token != fence or token < self.highest_token:
+                        self.refused += 1
+                        log.warning("command from a deposed router (token %d, fence %d) refused", token, fence)
+                        continue
+                    self.highest_token = token
+                    try:
+                        cmd = codec.decode_command(json.loads(fields[b"c"]))
+                    except (ValueError, KeyError, codec.CodecError) as exc:
+                        log.error("bad command entry %s skipped: %s", last, exc)
+                        continue
+                    try:
+                        await adapter.execute(cmd)
+                    except Exception:
+                        log.exception("carrying out %s failed", cmd)
