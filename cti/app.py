@@ -86,7 +86,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             if role != "adapter":
                 leadership = Leadership(store, config.redis.node_id, config.redis.lease_ms, redis_state)
 
-        runner = web.AppRunner(build_app(node), access_log=None)
+        runner = web.AppRunner(build_app(node, config.http.admin_token), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.http.host, config.http.port)
         try:

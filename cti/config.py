@@ -30,6 +30,7 @@ ENV_OVERRIDES = {
     "CTI_AMI_SECRET": ("asterisk", "ami_secret"),
     "CTI_HTTP_HOST": ("http", "host"),
     "CTI_HTTP_PORT": ("http", "port"),
+    "CTI_ADMIN_TOKEN": ("http", "admin_token"),
     "CTI_REDIS_URL": ("redis", "url"),
     "CTI_NODE_ID": ("redis", "node_id"),
 }
@@ -52,6 +53,8 @@ class AsteriskConfig:
 class HttpConfig:
     host: str
     port: int
+    # R14: the full state holds callers' numbers: only with this token (none: refused).
+    admin_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +251,13 @@ def _validate(root: _Section) -> Config:
     ast.check_unknown()
 
     http_t = root.table("http")
-    http = HttpConfig(host=http_t.text("host", "127.0.0.1"), port=http_t.integer("port", 8480, 0, 65535))
+    token = http_t.text("admin_token", "-") if "admin_token" in http_t.data else None
+    if token is not None and len(token) < 16:
+        raise ConfigError("http.admin_token", "a token of 16 characters or more", "***")
+    http = HttpConfig(
+        host=http_t.text("host", "127.0.0.1"), port=http_t.integer("port", 8480, 0, 65535),
+        admin_token=token,
+    )
     http_t.check_unknown()
 
     queues: list[QueueConfig] = []

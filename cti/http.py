@@ -6,24 +6,30 @@ Domain errors are mapped to HTTP statuses here and only here.
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from acd import AcdError, InvalidTransition, UnknownAgent
 from acd import events as e
+from cti.masking import mask_number
 from cti.runtime import Runtime
 
 if TYPE_CHECKING:
     from cti.app import Node
 
 NODE: web.AppKey[Node] = web.AppKey("node")
+ADMIN_TOKEN: web.AppKey[str | None] = web.AppKey("admin_token")
+audit = logging.getLogger("cti.audit")
 
 
-def build_app(node: Node) -> web.Application:
+def build_app(node: Node, admin_token: str | None = None) -> web.Application:
     app = web.Application(middlewares=[_errors])
     app[NODE] = node
+    app[ADMIN_TOKEN] = admin_token
     app.router.add_get("/health", health)
     app.router.add_get("/agents", list_agents)
     app.router.add_get("/agents/{agent_id}", get_agent)
@@ -94,6 +100,7 @@ async def list_calls(request: web.Request) -> web.Response:
     return web.json_response([
         {
             **dataclasses.asdict(k),
+            "caller": mask_number(k.caller),  # R14
             "position": engine.position(k.call_id),
             "expected_wait_s": engine.expected_wait_s(k.call_id),
         }
@@ -103,7 +110,14 @@ async def list_calls(request: web.Request) -> web.Response:
 
 async def state(request: web.Request) -> web.Response:
     """The core's whole state (the snapshot a restarted router would rebuild), for
-    operators and recovery checks."""
+    operators and recovery checks. It holds callers' numbers (R14): only with the
+    admin token, and every access is audited."""
+    token = request.app[ADMIN_TOKEN]
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if token is None or not hmac.compare_digest(given, token):
+        audit.warning("state refused to %s", request.remote)
+        return _error(403, "forbidden", "the state needs the admin token (http.admin_token)")
+    audit.info("state read by admin from %s", request.remote)
     return web.json_response(_runtime(request).engine.snapshot())
 
 

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SANDBOX = ROOT / "contrib" / "sandbox"
 ARI = "http://127.0.0.1:8088/ari"
 ARI_AUTH = "Basic " + base64.b64encode(b"cti:cti-sandbox").decode()
+ADMIN_TOKEN = "e2e-admin-token-not-a-secret"
 AGENT_PORTS = {"1001": 5071, "1002": 5072, "1003": 5073, "1004": 5074}
 
 
@@ -219,7 +220,9 @@ class Engine:
     _stopped: bool = field(default=False)
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
+                                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
             return json.loads(resp.read())
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -278,6 +281,7 @@ ami_user = "cti"
 ami_secret = "cti-sandbox"
 [http]
 port = {http_port}
+admin_token = "{ADMIN_TOKEN}"
 [[queues]]
 name = "support"
 ring_cycle_s = {ring_cycle_s}
@@ -295,6 +299,7 @@ ami_user = "cti"
 ami_secret = "cti-sandbox"
 [http]
 port = {http_port}
+admin_token = "{ADMIN_TOKEN}"
 """ + extra
     for agent_id in agents:
         text += f"""

@@ -69,3 +69,20 @@ async def test_health_reports_each_connection(client: tuple[TestClient, Runtime]
     body = await resp.json()
     assert resp.status == 503 and body["status"] == "degraded" and body["role"] == "leader"
     assert body["ari"]["connected"] is False and body["ami"]["connected"] is False
+
+
+async def test_R14_state_needs_the_admin_token_and_calls_mask_numbers() -> None:
+    """R14: customer data only for authorized roles, every access audited."""
+    engine = Engine([QueueConfig("q", announce_agent_id=False)], [])
+    runtime = Runtime(engine, lambda: 5.0)
+    runtime.apply(e.CallArrived("k1", "q", "13812345678", 1.0))
+    node = Node("leader", runtime, [])
+    async with TestClient(TestServer(build_app(node, "s3cret-token-for-tests"))) as http:
+        assert (await http.get("/state")).status == 403
+        assert (await http.get("/state", headers={"Authorization": "Bearer wrong"})).status == 403
+        resp = await http.get("/state", headers={"Authorization": "Bearer s3cret-token-for-tests"})
+        assert resp.status == 200 and "k1" in (await resp.json())["calls"]
+        calls = await (await http.get("/calls")).json()
+        assert calls[0]["caller"] == "138****5678"
+    async with TestClient(TestServer(build_app(node))) as http:  # no token configured
+        assert (await http.get("/state")).status == 403
