@@ -19,6 +19,7 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -36,6 +37,7 @@ from cti.config import Config
 from cti.durability import Leadership, RedisJournal
 from cti.errors import AsteriskUnreachable, CtiError
 from cti.http import build_app
+from cti.recorder import Recorder
 from cti.runtime import Runtime
 from cti.stasis import StasisAdapter
 from cti.store import RedisStore
@@ -50,6 +52,7 @@ class Node:
     role: str = "standby"
     runtime: Runtime | None = None
     connections: list[ConnectionState] = field(default_factory=list)
+    recorder: Recorder | None = None
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
@@ -176,11 +179,16 @@ async def _lead(
     runtime = Runtime(engine, time.time, journal)
     adapter: StasisAdapter | None = None
     dispatcher: Dispatcher | None = None
+    recorder: Recorder | None = None
     if ari is not None:
         adapter = StasisAdapter(
             ari, runtime.submit, time.time, config.routes, config.default_queue, engine.calls
         )
         runtime.executor = adapter.execute
+        if config.recording is not None and ami is not None:
+            recorder = Recorder(config.recording, ami, engine.calls, adapter.channel_name)
+            node.recorder = recorder
+            runtime.executor = _chain(adapter.execute, recorder.on_command)
     else:  # router of several nodes: commands go to the adapters' streams
         assert leadership is not None
         dispatcher = Dispatcher(leadership.store, leadership, engine)
@@ -207,6 +215,8 @@ async def _lead(
             ))
         if leadership is not None:
             tasks.append(tg.create_task(leadership.keep()))
+        if recorder is not None:
+            tasks.append(tg.create_task(recorder.run()))
         await stop.wait()
         if leadership is None and adapter is not None:
             log.info("stopping: handing waiting callers to the fallback queue")
@@ -224,6 +234,13 @@ async def _hand_over(engine: Engine, adapter: StasisAdapter) -> None:
             await adapter.execute(c.CancelOffer(call.call_id, agent_id, "engine-stopping"))
         if call.state != "connected":
             await adapter.execute(c.RouteToFallback(call.call_id, "engine stopping"))
+
+
+def _chain(*steps: Callable[[c.Command], Awaitable[None]]) -> Callable[[c.Command], Awaitable[None]]:
+    async def run(cmd: c.Command) -> None:
+        for step in steps:
+            await step(cmd)
+    return run
 
 
 def _stop_on_signals() -> asyncio.Event:

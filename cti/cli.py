@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import logging
+import os
 import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +20,9 @@ from cti import config as config_mod
 from cti.app import serve
 from cti.errors import AsteriskUnreachable, ConfigError, CtiError
 from cti.masking import MaskingFilter
+from cti.recorder import CallLog, audit_archive
+from recording.archive import Archive, RecordingError
+from recording.retention import LegalHold
 
 EXIT_CONFIG = 2
 EXIT_UNREACHABLE = 3
@@ -26,7 +36,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--config", required=True, help="TOML configuration file")
     run.add_argument("--http-port", type=int, help="override http.port")
     run.add_argument("--log-level", help="override log_level")
+    rec = sub.add_parser("recordings", help="R4/R5: audit, purge, list, fetch, legal holds")
+    rec.add_argument("--config", required=True, help="TOML configuration file")
+    rec.add_argument("--as", dest="who", default=os.environ.get("USER", "cli"),
+                     help="who is acting (for the audit log)")
+    rsub = rec.add_subparsers(dest="action", required=True)
+    purge = rsub.add_parser("purge", help="delete recordings past retention (not under hold)")
+    purge.add_argument("--dry-run", action="store_true", help="only list what would go")
+    rsub.add_parser("audit", help="match answered calls with recordings; exit 1 below 100 %%")
+    lst = rsub.add_parser("list", help="search the archive")
+    for name in ("caller", "agent", "queue", "kind"):
+        lst.add_argument(f"--{name}")
+    lst.add_argument("--since", type=float, help="epoch seconds")
+    lst.add_argument("--until", type=float, help="epoch seconds")
+    get = rsub.add_parser("get", help="fetch one recording (its SHA-256 is checked)")
+    get.add_argument("call_id")
+    get.add_argument("-o", "--output", required=True)
+    hold = rsub.add_parser("hold", help="place a legal hold")
+    hold.add_argument("--reason", required=True)
+    scope = hold.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--call")
+    scope.add_argument("--caller")
+    scope.add_argument("--between", nargs=2, metavar=("START", "END"), help="ISO dates")
+    release = rsub.add_parser("release", help="release a legal hold")
+    release.add_argument("hold_id")
     args = parser.parse_args(argv)
+    if args.command == "recordings":
+        try:
+            cfg = config_mod.load(args.config)
+            return recordings_command(cfg, args)
+        except ConfigError as exc:
+            print(f"cti: config error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        except RecordingError as exc:
+            print(f"cti: {exc}", file=sys.stderr)
+            return EXIT_ERROR
 
     overrides: dict[tuple[str, str], Any] = {}
     if args.http_port is not None:
@@ -48,6 +92,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 0
+    return 0
+
+
+def recordings_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
+    if cfg.recording is None:
+        print("cti: no [recording] table in the configuration", file=sys.stderr)
+        return EXIT_CONFIG
+    rc = cfg.recording
+    archive = Archive(rc.archive_dir)
+    now = datetime.now(timezone.utc)
+    if args.action == "purge":
+        gone = archive.purge(now, rc.retention_months, args.who, dry_run=args.dry_run)
+        verb = "would delete" if args.dry_run else "deleted"
+        print(f"{verb} {len(gone)} recording(s)" + "".join(f"\n  {k}" for k in gone))
+        return 0
+    if args.action == "audit":
+        calls = CallLog(rc.archive_dir / "calls.sqlite")
+        report = audit_archive(archive, calls, rc.tolerance_s, 0.0, time.time())
+        archive.audit.record(args.who, "audit", coverage=report.coverage)
+        print(f"recording coverage {report.coverage:.4f}: {report.ok} of {report.answered} answered calls")
+        for f in report.findings:
+            print(f"  {f.call_id}: {f.problem} ({f.detail})")
+        bad = archive.verify_all()
+        for call_id in bad:
+            print(f"  {call_id}: integrity (SHA-256 mismatch)")
+        return 0 if report.coverage == 1.0 and not bad else 1
+    if args.action == "list":
+        found = archive.search(since=args.since, until=args.until, caller=args.caller,
+                               agent_id=args.agent, queue=args.queue, kind=args.kind)
+        archive.audit.record(args.who, "list", results=len(found))
+        for m in found:
+            print(json.dumps(dataclasses.asdict(m), sort_keys=True))
+        return 0
+    if args.action == "get":
+        Path(args.output).write_bytes(archive.open_verified(args.call_id, args.who))
+        return 0
+    if args.action == "hold":
+        start = end = None
+        if args.between:
+            start, end = (datetime.fromisoformat(x) for x in args.between)
+        hold = LegalHold(f"hold-{uuid.uuid4().hex[:12]}", args.reason, args.who, now,
+                         call_id=args.call, caller=args.caller, start=start, end=end)
+        archive.add_hold(hold)
+        print(hold.hold_id)
+        return 0
+    archive.release_hold(args.hold_id, args.who, now)
     return 0
 
 

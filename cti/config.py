@@ -18,6 +18,7 @@ from typing import Any
 from acd import AgentConfig, QueueConfig
 from acd.model import MAX_PRIORITY, HoldAction, RelaxStep, Strategy, skills
 from cti.errors import ConfigError
+from cti.recorder import RecordingConfig
 
 # Secrets may come from the environment so that none has to sit in a file.
 ENV_OVERRIDES = {
@@ -31,6 +32,7 @@ ENV_OVERRIDES = {
     "CTI_HTTP_HOST": ("http", "host"),
     "CTI_HTTP_PORT": ("http", "port"),
     "CTI_ADMIN_TOKEN": ("http", "admin_token"),
+    "CTI_RECORDING_READER_TOKEN": ("recording", "reader_token"),
     "CTI_REDIS_URL": ("redis", "url"),
     "CTI_NODE_ID": ("redis", "node_id"),
 }
@@ -108,6 +110,7 @@ class Config:
     log_level: str
     redis: RedisConfig | None = None
     cluster: ClusterConfig = ClusterConfig()
+    recording: RecordingConfig | None = None
 
 
 class _Section:
@@ -338,6 +341,26 @@ def _validate(root: _Section) -> Config:
     else:
         root.used.add("redis")
 
+    recording: RecordingConfig | None = None
+    if "recording" in root.data:
+        rc = root.table("recording")
+        reader = rc.text("reader_token", "-") if "reader_token" in rc.data else None
+        if reader is not None and len(reader) < 16:
+            raise ConfigError("recording.reader_token", "a token of 16 characters or more", "***")
+        recording = RecordingConfig(
+            spool_dir=Path(rc.text("spool_dir")),
+            asterisk_spool_dir=rc.text("asterisk_spool_dir", "/var/spool/asterisk/monitor/cti"),
+            archive_dir=Path(rc.text("archive_dir")),
+            retention_months=rc.integer("retention_months", 6, 1),
+            tolerance_s=rc.number("tolerance_s", 1.0),
+            audit_interval_s=rc.number("audit_interval_s", 60.0, 1.0),
+            purge_interval_s=rc.number("purge_interval_s", 3600.0, 1.0),
+            reader_token=reader,
+        )
+        rc.check_unknown()
+    else:
+        root.used.add("recording")
+
     cl = root.table("cluster")
     cluster = ClusterConfig(role=cl.text("role", "all"), node=cl.text("node", "local"))
     if cluster.role not in ("all", "router", "adapter"):
@@ -354,7 +377,7 @@ def _validate(root: _Section) -> Config:
     root.check_unknown()
     return Config(
         asterisk, http, default_queue, routes, tuple(queues), tuple(agents), log_level, redis_cfg,
-        cluster,
+        cluster, recording,
     )
 
 

@@ -9,6 +9,8 @@ import dataclasses
 import hmac
 import json
 import logging
+import uuid
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -16,7 +18,10 @@ from aiohttp import web
 from acd import AcdError, InvalidTransition, UnknownAgent
 from acd import events as e
 from cti.masking import mask_number
+from cti.recorder import Recorder
 from cti.runtime import Runtime
+from recording.archive import IntegrityError, NotFound
+from recording.retention import LegalHold
 
 if TYPE_CHECKING:
     from cti.app import Node
@@ -24,6 +29,7 @@ if TYPE_CHECKING:
 NODE: web.AppKey[Node] = web.AppKey("node")
 ADMIN_TOKEN: web.AppKey[str | None] = web.AppKey("admin_token")
 audit = logging.getLogger("cti.audit")
+log = logging.getLogger("cti.http")
 
 
 def build_app(node: Node, admin_token: str | None = None) -> web.Application:
@@ -36,6 +42,11 @@ def build_app(node: Node, admin_token: str | None = None) -> web.Application:
     app.router.add_post("/agents/{agent_id}/{action}", agent_action)
     app.router.add_get("/calls", list_calls)
     app.router.add_get("/state", state)
+    app.router.add_get("/recordings", list_recordings)
+    app.router.add_get("/recordings/audit", recordings_audit)
+    app.router.add_get("/recordings/{call_id}", get_recording)
+    app.router.add_post("/recordings/holds", add_hold)
+    app.router.add_delete("/recordings/holds/{hold_id}", release_hold)
     return app
 
 
@@ -119,6 +130,100 @@ async def state(request: web.Request) -> web.Response:
         return _error(403, "forbidden", "the state needs the admin token (http.admin_token)")
     audit.info("state read by admin from %s", request.remote)
     return web.json_response(_runtime(request).engine.snapshot())
+
+
+def _recorder(request: web.Request) -> tuple[Recorder, str]:
+    """R14: recordings only for the role holding the reader token; returns who asks."""
+    recorder = request.app[NODE].recorder
+    if recorder is None:
+        raise web.HTTPNotFound(text=json.dumps({"error": "not-recording", "message": "recording is not configured"}),
+                               content_type="application/json")
+    token = recorder.config.reader_token
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    who = f"{request.headers.get('X-CTI-User', 'unnamed')}@{request.remote}"
+    if token is None or not hmac.compare_digest(given, token):
+        recorder.archive.audit.record(who, "access-refused", path=request.path)
+        raise web.HTTPForbidden(text=json.dumps({"error": "forbidden", "message": "the recordings reader token is needed"}),
+                                content_type="application/json")
+    return recorder, who
+
+
+def _number(request: web.Request, name: str) -> float | None:
+    value = request.query.get(name)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise web.HTTPBadRequest(text=json.dumps({"error": "bad-request", "message": f"{name} must be epoch seconds"}),
+                                 content_type="application/json") from None
+
+
+async def list_recordings(request: web.Request) -> web.Response:
+    recorder, who = _recorder(request)
+    q = request.query
+    found = recorder.archive.search(
+        since=_number(request, "since"), until=_number(request, "until"), caller=q.get("caller"),
+        agent_id=q.get("agent"), queue=q.get("queue"), kind=q.get("kind"),
+    )
+    recorder.archive.audit.record(who, "list", query=dict(q), results=len(found))
+    return web.json_response([dataclasses.asdict(m) for m in found])
+
+
+async def get_recording(request: web.Request) -> web.Response:
+    recorder, who = _recorder(request)
+    call_id = request.match_info["call_id"]
+    try:
+        data = recorder.archive.open_verified(call_id, who)
+    except NotFound as exc:
+        return _error(404, "not-found", str(exc))
+    except IntegrityError as exc:
+        log.error("R5 ALERT: %s", exc)
+        return _error(409, "integrity", str(exc))
+    return web.Response(body=data, content_type="audio/wav",
+                        headers={"Content-Disposition": f'attachment; filename="{call_id}.wav"'})
+
+
+async def recordings_audit(request: web.Request) -> web.Response:
+    recorder, who = _recorder(request)
+    report = recorder.run_audit()
+    recorder.archive.audit.record(who, "audit", coverage=report.coverage)
+    return web.json_response({
+        "answered": report.answered, "ok": report.ok, "coverage": report.coverage,
+        "findings": [dataclasses.asdict(f) for f in report.findings],
+    })
+
+
+async def add_hold(request: web.Request) -> web.Response:
+    recorder, who = _recorder(request)
+    body = await _json_body(request)
+    reason = body.get("reason")
+    scope = {k: body.get(k) for k in ("call_id", "caller", "start", "end") if body.get(k) is not None}
+    if not isinstance(reason, str) or not reason.strip() or not scope:
+        return _error(400, "bad-request", "a hold needs a reason and a call_id, caller, or start and end")
+    try:
+        start = datetime.fromisoformat(str(scope["start"])) if "start" in scope else None
+        end = datetime.fromisoformat(str(scope["end"])) if "end" in scope else None
+    except (TypeError, ValueError):
+        return _error(400, "bad-request", "start and end are ISO 8601 dates")
+    if (start is None) != (end is None):
+        return _error(400, "bad-request", "a date range needs both start and end")
+    hold = LegalHold(
+        hold_id=f"hold-{uuid.uuid4().hex[:12]}", reason=reason.strip(), created_by=who,
+        created_at=datetime.now(timezone.utc), call_id=scope.get("call_id"),
+        caller=scope.get("caller"), start=start, end=end,
+    )
+    recorder.archive.add_hold(hold)
+    return web.json_response({"hold_id": hold.hold_id}, status=201)
+
+
+async def release_hold(request: web.Request) -> web.Response:
+    recorder, who = _recorder(request)
+    try:
+        recorder.archive.release_hold(request.match_info["hold_id"], who, datetime.now(timezone.utc))
+    except NotFound as exc:
+        return _error(404, "not-found", str(exc))
+    return web.json_response({"released": request.match_info["hold_id"]})
 
 
 async def agent_action(request: web.Request) -> web.Response:

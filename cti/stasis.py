@@ -76,6 +76,7 @@ class StasisAdapter:
         self._default_queue = default_queue
         self._fallback_label = fallback_label
         self._callers: dict[str, str] = {}  # call id -> caller number
+        self._names: dict[str, str] = {}  # call id -> channel name (for AMI)
         self._legs: dict[str, _Leg] = {}  # leg channel id -> leg
         self._leg_of: dict[tuple[str, str], str] = {}  # (call, agent) -> leg channel id
         self._seq = itertools.count(1)
@@ -122,6 +123,7 @@ class StasisAdapter:
             route = self._routes.get(exten) or Route(self._default_queue)
             caller = str((channel.get("caller") or {}).get("number") or "")
             self._callers[chan_id] = caller
+            self._names[chan_id] = str(channel.get("name") or "")
             log.info("call %s from %s arrived for queue %s", chan_id, mask_number(caller), route.queue)
             self._submit(
                 e.CallArrived(
@@ -145,6 +147,7 @@ class StasisAdapter:
         now = self._clock()
         if chan_id in self._callers:
             del self._callers[chan_id]
+            self._names.pop(chan_id, None)
             self._submit(e.CallerHungUp(chan_id, now))
             return
         leg = self._legs.pop(chan_id, None)
@@ -188,6 +191,7 @@ class StasisAdapter:
             self._legs[chan_id] = _Leg(chan_id, call_id, agent_id, answered=ch.get("state") == "Up")
             self._leg_of[(call_id, agent_id)] = chan_id
         self._callers = {cid: k.caller for cid, k in calls.items() if cid in channels}
+        self._names = {cid: str(channels[cid].get("name") or "") for cid in self._callers}
         for k in calls.values():
             if k.call_id not in channels:
                 log.info("call %s ended while nobody listened", k.call_id)
@@ -211,6 +215,9 @@ class StasisAdapter:
                     await self._connect(k.call_id, k.agent_id)
         while self._orphans:
             await self._quiet("DELETE", f"/channels/{self._orphans.pop()}")
+
+    def channel_name(self, call_id: str) -> str | None:
+        return self._names.get(call_id) or None
 
     # ------------------------------------------------------------ core -> wire
 

@@ -29,6 +29,10 @@ SANDBOX = ROOT / "contrib" / "sandbox"
 ARI = "http://127.0.0.1:8088/ari"
 ARI_AUTH = "Basic " + base64.b64encode(b"cti:cti-sandbox").decode()
 ADMIN_TOKEN = "e2e-admin-token-not-a-secret"
+READER_TOKEN = "e2e-recordings-reader-not-a-secret"
+SANDBOX_ROOT = Path(subprocess.run([str(ROOT / "contrib" / "sandbox"), "root"], capture_output=True,
+                                   text=True).stdout.strip() or "/var/cache/cti-sandbox/root")
+SPOOL = SANDBOX_ROOT / "var/spool/asterisk/monitor/cti"  # Asterisk's spool, seen from here
 AGENT_PORTS = {"1001": 5071, "1002": 5072, "1003": 5073, "1004": 5074}
 
 
@@ -187,6 +191,22 @@ class AriObserver:
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [ev for ev in list(self.events) if ev.get("type") == kind]
 
+    def agent_peaks(self) -> dict[str, int]:
+        """Per agent endpoint, the most channels it ever had at once (Asterisk's view)."""
+        active: dict[str, int] = {}
+        peak: dict[str, int] = {}
+        for ev in list(self.events):
+            name = (ev.get("channel") or {}).get("name", "")
+            if not name.startswith("PJSIP/agent"):
+                continue
+            agent = name.split("-")[0]
+            if ev["type"] == "ChannelCreated":
+                active[agent] = active.get(agent, 0) + 1
+                peak[agent] = max(peak.get(agent, 0), active[agent])
+            elif ev["type"] == "ChannelDestroyed":
+                active[agent] -= 1
+        return peak
+
 
 @pytest.fixture
 def observer(sandbox_running: None) -> Iterator[AriObserver]:
@@ -225,6 +245,14 @@ class Engine:
         with urllib.request.urlopen(req, timeout=5) as resp:
             return json.loads(resp.read())
 
+    def recordings(self, path: str = "") -> Any:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/recordings{path}",
+                                     headers={"Authorization": f"Bearer {READER_TOKEN}",
+                                              "X-CTI-User": "e2e-auditor"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            body = resp.read()
+            return json.loads(body) if resp.headers.get_content_type() == "application/json" else body
+
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         req = urllib.request.Request(
             f"http://127.0.0.1:{self.port}{path}", method="POST",
@@ -239,8 +267,15 @@ class Engine:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def lines(self, pattern: str) -> list[re.Match[str]]:
-        return list(re.finditer(pattern, self.log()))
+    def lines(self, pattern: str, wait: float = 10.0) -> list[re.Match[str]]:
+        """Log lines matching ``pattern``, waiting up to ``wait`` s for a first one (a
+        SIPp caller exits as soon as its BYE is answered, before the engine logs)."""
+        deadline = time.monotonic() + wait
+        while True:
+            found = list(re.finditer(pattern, self.log()))
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
 
     def stop(self) -> int:
         stop_group(self.proc, signal.SIGTERM, grace=15)
@@ -272,7 +307,7 @@ def engine_config(
 ) -> str:
     """A one-queue engine config, or, with ``extra``, the sandbox connection settings
     followed by ``extra`` (queues, agents, routes) as given."""
-    text = f"""
+    header = f"""
 log_level = "INFO"
 [asterisk]
 ari_user = "cti"
@@ -282,6 +317,10 @@ ami_secret = "cti-sandbox"
 [http]
 port = {http_port}
 admin_token = "{ADMIN_TOKEN}"
+"""
+    if extra:
+        return header + extra
+    text = header + f"""
 [[queues]]
 name = "support"
 ring_cycle_s = {ring_cycle_s}
@@ -289,18 +328,6 @@ answer_within_rings = {answer_within_rings}
 wrap_up_s = {wrap_up_s}
 announce_agent_id = {str(announce).lower()}
 """
-    if extra:
-        return f"""
-log_level = "INFO"
-[asterisk]
-ari_user = "cti"
-ari_password = "cti-sandbox"
-ami_user = "cti"
-ami_secret = "cti-sandbox"
-[http]
-port = {http_port}
-admin_token = "{ADMIN_TOKEN}"
-""" + extra
     for agent_id in agents:
         text += f"""
 [[agents]]
@@ -322,13 +349,16 @@ def start_engine(sandbox_running: None, tmp_path: Path) -> Iterator[Callable[...
 
     def start(redis: bool = False, lease_ms: int = 1500, role: str = "leader",
               cluster: str | None = None, node: str = "local", app: str = "cti",
-              **kwargs: Any) -> Engine:
+              recording: bool = False, **kwargs: Any) -> Engine:
         port = free_port()
         cfg = tmp_path / f"engine-{len(started)}.toml"
         text = engine_config(port, **kwargs).replace('ari_user = "cti"', f'app = "{app}"\nari_user = "cti"', 1)
         if cluster:
             text += f'\n[cluster]\nrole = "{cluster}"\nnode = "{node}"\n'
             redis = True
+        if recording:  # one archive per test, kept across engine restarts
+            text += (f'\n[recording]\nspool_dir = "{SPOOL}"\narchive_dir = "{tmp_path / "archive"}"\n'
+                     f'reader_token = "{READER_TOKEN}"\naudit_interval_s = 2\n')
         if redis:  # every engine of one test shares the test's own keys
             text += (f'\n[redis]\nurl = "{REDIS_URL}"\nprefix = "{prefix}"\n'
                      f'node_id = "node-{len(started)}"\nlease_ms = {lease_ms}\nsnapshot_every = 20\n')

@@ -39,7 +39,7 @@ kind = "service-request"
     assert caller.wait(30) == 0, caller.output()
     call_id = first_offer_to(engine, "1002")
     assert engine.lines(rf"answered: call {call_id} by agent 1002")
-    assert not engine.lines(r"offer call \S+ to agent 1001")
+    assert not engine.lines(r"offer call \S+ to agent 1001", wait=0)
     sandbox.assert_no_channels()
 
 

@@ -22,18 +22,7 @@ def test_two_adapters_one_router_burst_never_gives_an_agent_two_calls(
     assert burst_b.wait(120) == 0, burst_b.output()
     wait_for(lambda: not router.get("/calls"), 30, "every call to end in the router")
     # Asterisk's own view: no agent endpoint ever had two channels at once.
-    active: dict[str, int] = {}
-    peak: dict[str, int] = {}
-    for ev in observer.events:
-        name = (ev.get("channel") or {}).get("name", "")
-        if not name.startswith("PJSIP/agent"):
-            continue
-        agent = name.split("-")[0]
-        if ev["type"] == "ChannelCreated":
-            active[agent] = active.get(agent, 0) + 1
-            peak[agent] = max(peak.get(agent, 0), active[agent])
-        elif ev["type"] == "ChannelDestroyed":
-            active[agent] -= 1
+    peak = observer.agent_peaks()
     assert peak and max(peak.values()) == 1, peak
     # Both nodes' calls were routed by the one router and carried out by their adapter.
     # 16 callers in ~3 s against 4 agents, each caller staying 5 s from the engine's

@@ -1,0 +1,257 @@
+"""The recording archive: date-partitioned files, a metadata sidecar per recording,
+SHA-256 at archive time, and a durable index that can be rebuilt from the sidecars.
+
+    <root>/YYYY/MM/DD/<call id>.wav    the audio, read-only
+    <root>/YYYY/MM/DD/<call id>.json   call id, caller, agent, queue, kind, start, end,
+                                       duration, size, sha256, format
+    <root>/index.sqlite                a search index over the sidecars (rebuildable)
+    <root>/holds.json                  legal holds
+    <root>/audit.log                   who did what (recording/audit.py)
+
+Retrieval checks the SHA-256 every time and refuses a file that does not match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from recording.audit import AuditLog
+from recording.retention import Kept, LegalHold, due_for_deletion
+
+
+class RecordingError(Exception):
+    """Base of the recording package's errors."""
+
+
+class NotFound(RecordingError):
+    pass
+
+
+class IntegrityError(RecordingError):
+    """An archived file no longer matches the SHA-256 taken when it was archived."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingMeta:
+    call_id: str
+    caller: str
+    agent_id: str | None
+    queue: str
+    kind: str
+    started_at: float  # answered (epoch seconds)
+    ended_at: float
+    duration_s: float  # of the audio
+    size: int
+    sha256: str
+    path: str  # relative to the archive root
+    format: str = "wav"
+
+    @property
+    def ended(self) -> datetime:
+        return datetime.fromtimestamp(self.ended_at, timezone.utc)
+
+
+_COLUMNS = [f.name for f in dataclasses.fields(RecordingMeta)]
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Archive:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.audit = AuditLog(root / "audit.log")
+        self._db = sqlite3.connect(str(root / "index.sqlite"))
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS recordings (" + ", ".join(
+                f"{c} {'PRIMARY KEY' if c == 'call_id' else ''}" for c in _COLUMNS
+            ) + ")"
+        )
+        self._db.execute("CREATE INDEX IF NOT EXISTS by_end ON recordings(ended_at)")
+        self._db.execute("CREATE INDEX IF NOT EXISTS by_caller ON recordings(caller)")
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ------------------------------------------------------------ archiving
+
+    def store(self, source: Path, meta: dict[str, Any], duration_s: float) -> RecordingMeta:
+        """Move a finished recording in, with its sidecar; idempotent per call id."""
+        existing = self.get(meta["call_id"], missing_ok=True)
+        if existing is not None:
+            return existing
+        ended = datetime.fromtimestamp(meta["ended_at"], timezone.utc)
+        rel = Path(f"{ended:%Y/%m/%d}") / f"{_safe(meta['call_id'])}.wav"
+        target = self.root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".part")
+        shutil.copyfile(source, tmp)
+        digest = sha256_of(tmp)
+        os.chmod(tmp, 0o440)
+        os.replace(tmp, target)
+        record = RecordingMeta(
+            call_id=meta["call_id"], caller=meta.get("caller", ""), agent_id=meta.get("agent_id"),
+            queue=meta.get("queue", ""), kind=meta.get("kind", ""),
+            started_at=meta["started_at"], ended_at=meta["ended_at"], duration_s=duration_s,
+            size=target.stat().st_size, sha256=digest, path=str(rel),
+        )
+        sidecar = target.with_suffix(".json")
+        sidecar.write_text(json.dumps(dataclasses.asdict(record), indent=1, sort_keys=True))
+        self._index(record)
+        source.unlink(missing_ok=True)
+        return record
+
+    def _index(self, record: RecordingMeta) -> None:
+        values = dataclasses.astuple(record)
+        self._db.execute(
+            f"INSERT OR REPLACE INTO recordings ({', '.join(_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(_COLUMNS))})", values,
+        )
+        self._db.commit()
+
+    def rebuild_index(self) -> int:
+        """Rebuild the index from the sidecars alone; returns how many it found."""
+        self._db.execute("DELETE FROM recordings")
+        count = 0
+        for sidecar in sorted(self.root.glob("*/*/*/*.json")):
+            data = json.loads(sidecar.read_text())
+            self._index(RecordingMeta(**data))
+            count += 1
+        return count
+
+    # ------------------------------------------------------------ reading
+
+    def get(self, call_id: str, missing_ok: bool = False) -> RecordingMeta | None:
+        row = self._db.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM recordings WHERE call_id = ?", (call_id,)
+        ).fetchone()
+        if row is None:
+            if missing_ok:
+                return None
+            raise NotFound(f"no recording for call {call_id!r}")
+        return RecordingMeta(*row)
+
+    def search(
+        self, *, since: float | None = None, until: float | None = None,
+        caller: str | None = None, agent_id: str | None = None, queue: str | None = None,
+        kind: str | None = None, limit: int = 1000,
+    ) -> list[RecordingMeta]:
+        where, args = [], []
+        for column, op, value in (
+            ("ended_at", ">=", since), ("ended_at", "<", until), ("caller", "=", caller),
+            ("agent_id", "=", agent_id), ("queue", "=", queue), ("kind", "=", kind),
+        ):
+            if value is not None:
+                where.append(f"{column} {op} ?")
+                args.append(value)
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM recordings"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY ended_at LIMIT ?"
+        return [RecordingMeta(*row) for row in self._db.execute(sql, (*args, limit))]
+
+    def all(self) -> Iterator[RecordingMeta]:
+        for row in self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM recordings"):
+            yield RecordingMeta(*row)
+
+    def open_verified(self, call_id: str, who: str) -> bytes:
+        """The audio, only if it still matches its SHA-256; audited either way."""
+        meta = self.get(call_id)
+        assert meta is not None
+        path = self.root / meta.path
+        data = path.read_bytes() if path.exists() else b""
+        if hashlib.sha256(data).hexdigest() != meta.sha256:
+            self.audit.record(who, "retrieve-refused", call_id=call_id, reason="sha256 mismatch")
+            raise IntegrityError(f"recording of call {call_id!r} does not match its SHA-256")
+        self.audit.record(who, "retrieve", call_id=call_id, sha256=meta.sha256)
+        return data
+
+    def verify_all(self) -> list[str]:
+        """Call ids whose archived file no longer matches its SHA-256."""
+        bad = []
+        for meta in self.all():
+            path = self.root / meta.path
+            if not path.exists() or sha256_of(path) != meta.sha256:
+                bad.append(meta.call_id)
+        return bad
+
+    # ------------------------------------------------------------ holds, purge
+
+    def holds(self) -> list[LegalHold]:
+        path = self.root / "holds.json"
+        if not path.exists():
+            return []
+        holds = []
+        for raw in json.loads(path.read_text()):
+            fields: dict[str, Any] = {
+                k: (datetime.fromisoformat(v) if k in _DATES and v else v) for k, v in raw.items()
+            }
+            holds.append(LegalHold(**fields))
+        return holds
+
+    def _save_holds(self, holds: list[LegalHold]) -> None:
+        data = [
+            {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dataclasses.asdict(h).items()}
+            for h in holds
+        ]
+        tmp = self.root / "holds.json.part"
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, self.root / "holds.json")
+
+    def add_hold(self, hold: LegalHold) -> None:
+        holds = [h for h in self.holds() if h.hold_id != hold.hold_id] + [hold]
+        self._save_holds(holds)
+        self.audit.record(hold.created_by, "hold", when=hold.created_at, hold_id=hold.hold_id,
+                          reason=hold.reason, call_id=hold.call_id, caller=hold.caller,
+                          start=hold.start.isoformat() if hold.start else None,
+                          end=hold.end.isoformat() if hold.end else None)
+
+    def release_hold(self, hold_id: str, who: str, when: datetime) -> None:
+        holds = self.holds()
+        if not any(h.hold_id == hold_id for h in holds):
+            raise NotFound(f"no legal hold {hold_id!r}")
+        self._save_holds([dataclasses.replace(h, released_at=when) if h.hold_id == hold_id else h
+                          for h in holds])
+        self.audit.record(who, "release", when=when, hold_id=hold_id)
+
+    def purge(self, now: datetime, months: int, who: str, dry_run: bool = False) -> list[str]:
+        """Delete what retention allows (R5); idempotent; each deletion audited."""
+        kept = [Kept(m.call_id, m.caller, m.ended) for m in self.all()]
+        due = due_for_deletion(kept, self.holds(), now, months)
+        if dry_run:
+            return [k.call_id for k in due]
+        for k in due:
+            meta = self.get(k.call_id)
+            assert meta is not None
+            path = self.root / meta.path
+            path.unlink(missing_ok=True)
+            path.with_suffix(".json").unlink(missing_ok=True)
+            self._db.execute("DELETE FROM recordings WHERE call_id = ?", (k.call_id,))
+            self._db.commit()
+            self.audit.record(who, "delete", when=now, call_id=k.call_id, sha256=meta.sha256,
+                              ended=meta.ended.isoformat(), reason=f"retention {months} months")
+        return [k.call_id for k in due]
+
+
+_DATES = {"created_at", "start", "end", "released_at"}
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)

@@ -1,0 +1,116 @@
+"""Recording policy, archive, retention, legal holds, integrity and the completeness
+audit (R4, R5), on real WAV files in a temporary archive."""
+
+from __future__ import annotations
+
+import math
+import struct
+import wave
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from recording.archive import Archive, IntegrityError
+from recording.completeness import AnsweredCall, audit
+from recording.retention import LegalHold, add_months
+from recording.wav import inspect
+
+UTC = timezone.utc
+
+
+def write_wav(path: Path, seconds: float, amplitude: int = 8000) -> Path:
+    rate = 8000
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        frames = b"".join(
+            struct.pack("<h", int(amplitude * math.sin(2 * math.pi * 440 * i / rate)))
+            for i in range(int(seconds * rate))
+        )
+        w.writeframes(frames)
+    return path
+
+
+def archived(archive: Archive, tmp: Path, call_id: str, ended: datetime, seconds: float = 2.0,
+             caller: str = "13800000001") -> None:
+    src = write_wav(tmp / f"{call_id}.wav", seconds)
+    end = ended.timestamp()
+    archive.store(src, {"call_id": call_id, "caller": caller, "agent_id": "1001", "queue": "support",
+                        "kind": "complaint", "started_at": end - seconds, "ended_at": end},
+                  inspect(src).duration_s)
+
+
+def test_add_months_is_calendar_exact() -> None:
+    assert add_months(datetime(2026, 8, 31, tzinfo=UTC), 6) == datetime(2027, 2, 28, tzinfo=UTC)
+    assert add_months(datetime(2026, 1, 15, 10, 30, tzinfo=UTC), 6) == datetime(2026, 7, 15, 10, 30, tzinfo=UTC)
+
+
+def test_R5_retention_six_months_with_legal_holds(tmp_path: Path) -> None:
+    """R5: 6 months + 1 day -> deleted; 5 months 29 days -> kept; a legal hold keeps it
+    until released; the purge is idempotent and audits each deletion."""
+    archive = Archive(tmp_path / "archive")
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    old = add_months(now, -6) - timedelta(days=1)
+    young = add_months(now, -6) + timedelta(days=2)  # 5 months 29 days ago
+    archived(archive, tmp_path, "old", old)
+    archived(archive, tmp_path, "young", young)
+    archived(archive, tmp_path, "disputed", old, caller="13900000009")
+    archive.add_hold(LegalHold("h1", "complaint 42", "supervisor-li", now, caller="13900000009"))
+    assert archive.purge(now, 6, "scheduler", dry_run=True) == ["old"]
+    assert archive.get("old") is not None  # dry run deleted nothing
+    assert archive.purge(now, 6, "scheduler") == ["old"]
+    assert archive.get("old", missing_ok=True) is None
+    assert not list((tmp_path / "archive").glob(f"{old:%Y/%m/%d}/old.*"))
+    assert archive.purge(now, 6, "scheduler") == []  # idempotent
+    assert {m.call_id for m in archive.all()} == {"young", "disputed"}
+    archive.release_hold("h1", "supervisor-li", now + timedelta(hours=1))
+    assert archive.purge(now + timedelta(hours=2), 6, "scheduler") == ["disputed"]
+    actions = [(x["action"], x.get("call_id") or x.get("hold_id")) for x in archive.audit.entries()]
+    assert actions == [("hold", "h1"), ("delete", "old"), ("release", "h1"), ("delete", "disputed")]
+    assert archive.audit.verify_chain()
+
+
+def test_R5_a_flipped_byte_is_refused_on_retrieval_and_reported(tmp_path: Path) -> None:
+    """R5: integrity is checked on every retrieval; a mismatch is refused and audited."""
+    archive = Archive(tmp_path / "archive")
+    archived(archive, tmp_path, "k1", datetime(2026, 11, 1, tzinfo=UTC))
+    assert archive.open_verified("k1", "auditor-wang")[:4] == b"RIFF"
+    meta = archive.get("k1")
+    assert meta is not None
+    path = tmp_path / "archive" / meta.path
+    path.chmod(0o640)
+    data = bytearray(path.read_bytes())
+    data[1000] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError):
+        archive.open_verified("k1", "auditor-wang")
+    assert archive.verify_all() == ["k1"]
+    assert [x["action"] for x in archive.audit.entries()] == ["retrieve", "retrieve-refused"]
+
+
+def test_index_rebuilds_from_the_archive_alone(tmp_path: Path) -> None:
+    archive = Archive(tmp_path / "archive")
+    for i in range(3):
+        archived(archive, tmp_path, f"k{i}", datetime(2026, 10, 1 + i, tzinfo=UTC))
+    archive.close()
+    (tmp_path / "archive" / "index.sqlite").unlink()
+    again = Archive(tmp_path / "archive")
+    assert again.search() == []
+    assert again.rebuild_index() == 3
+    assert [m.call_id for m in again.search(caller="13800000001")] == ["k0", "k1", "k2"]
+
+
+def test_R4_audit_reports_missing_empty_silent_and_short(tmp_path: Path) -> None:
+    """R4: every answered call is matched to a recording; problems are reported."""
+    ok = inspect(write_wav(tmp_path / "ok.wav", 5.0))
+    silent = inspect(write_wav(tmp_path / "silent.wav", 5.0, amplitude=0))
+    short = inspect(write_wav(tmp_path / "short.wav", 2.0))
+    calls = [AnsweredCall(k, 100.0, 105.0) for k in ("ok", "silent", "short", "gone", "empty")]
+    report = audit(calls, {"ok": ok, "silent": silent, "short": short,
+                           "empty": inspect(write_wav(tmp_path / "empty.wav", 0.0))})
+    assert report.answered == 5 and report.ok == 1 and report.coverage == 0.2
+    assert {(f.call_id, f.problem) for f in report.findings} == {
+        ("silent", "silent"), ("short", "short"), ("gone", "missing"), ("empty", "empty")}
+    assert audit([AnsweredCall("ok", 100.0, 105.6)], {"ok": ok}).coverage == 1.0  # within 1 s
