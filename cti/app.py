@@ -37,6 +37,7 @@ from cti.config import Config
 from cti.durability import Leadership, RedisJournal
 from cti.errors import AsteriskUnreachable, CtiError
 from cti.http import build_app
+from cti.ivr_runner import IvrRunner
 from cti.recorder import Recorder
 from cti.runtime import Runtime
 from cti.stasis import StasisAdapter
@@ -103,7 +104,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
                 assert ari is not None and ami is not None and store is not None
                 await _adapt(config, node, ari, ami, store, stop)
             else:
-                await _lead(config, node, ari, ami, leadership, stop)
+                await _lead(config, node, ari, ami, leadership, stop, session)
         finally:
             if leadership is not None and node.role == "leader":
                 await leadership.release()
@@ -144,6 +145,7 @@ async def _lead(
     ami: AmiClient | None,
     leadership: Leadership | None,
     stop: asyncio.Event,
+    session: aiohttp.ClientSession,
 ) -> None:
     queues, agents = list(config.queues), [entry.agent for entry in config.agents]
     journal: RedisJournal | None = None
@@ -189,6 +191,11 @@ async def _lead(
             recorder = Recorder(config.recording, ami, engine.calls, adapter.channel_name)
             node.recorder = recorder
             runtime.executor = _chain(adapter.execute, recorder.on_command)
+        if config.ivr is not None:
+            ivr = IvrRunner(ari, runtime.submit, time.time, config.ivr, config.emergency, session,
+                            on_answer=recorder.answered if recorder is not None else None)
+            adapter.ivr = ivr
+        adapter.emergency_prompt = config.emergency.instructions_prompt
     else:  # router of several nodes: commands go to the adapters' streams
         assert leadership is not None
         dispatcher = Dispatcher(leadership.store, leadership, engine)
@@ -217,6 +224,8 @@ async def _lead(
             tasks.append(tg.create_task(leadership.keep()))
         if recorder is not None:
             tasks.append(tg.create_task(recorder.run()))
+        if adapter is not None and adapter.ivr is not None:
+            tasks.append(tg.create_task(adapter.ivr.run()))
         await stop.wait()
         if leadership is None and adapter is not None:
             log.info("stopping: handing waiting callers to the fallback queue")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date, time
 import socket
 import tomllib
 from collections.abc import Mapping
@@ -19,6 +20,9 @@ from acd import AgentConfig, QueueConfig
 from acd.model import MAX_PRIORITY, HoldAction, RelaxStep, Strategy, skills
 from cti.errors import ConfigError
 from cti.recorder import RecordingConfig
+from ivr.hours import DAYS, BusinessHours
+from ivr.machine import IvrConfig, Menu, Option
+from ivr.machine import Route as IvrRoute
 
 # Secrets may come from the environment so that none has to sit in a file.
 ENV_OVERRIDES = {
@@ -82,6 +86,25 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class IvrSettings:
+    """Which extensions go through the IVR, in which language, with which menus."""
+
+    extensions: tuple[str, ...]
+    language: str
+    menus: IvrConfig
+    after_hours_prompt: str
+    hours: dict[str, BusinessHours]  # per queue; a queue not listed is always open
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyConfig:
+    """R8: who is told at once, and what the caller hears while waiting."""
+
+    webhook_url: str | None = None
+    instructions_prompt: str = "safety-instructions"
+
+
+@dataclass(frozen=True, slots=True)
 class AgentEntry:
     agent: AgentConfig
     login_at_start: bool
@@ -111,6 +134,8 @@ class Config:
     redis: RedisConfig | None = None
     cluster: ClusterConfig = ClusterConfig()
     recording: RecordingConfig | None = None
+    ivr: IvrSettings | None = None
+    emergency: EmergencyConfig = EmergencyConfig()
 
 
 class _Section:
@@ -361,6 +386,15 @@ def _validate(root: _Section) -> Config:
     else:
         root.used.add("recording")
 
+    ivr_settings = _ivr(root, names) if "ivr" in root.data else None
+    root.used.add("ivr")
+    em = root.table("emergency")
+    hook = em.text("webhook_url", "-") if "webhook_url" in em.data else None
+    if hook is not None and not hook.startswith(("http://", "https://")):
+        raise ConfigError("emergency.webhook_url", "an http:// or https:// URL", hook)
+    emergency = EmergencyConfig(hook, em.text("instructions_prompt", "safety-instructions"))
+    em.check_unknown()
+
     cl = root.table("cluster")
     cluster = ClusterConfig(role=cl.text("role", "all"), node=cl.text("node", "local"))
     if cluster.role not in ("all", "router", "adapter"):
@@ -377,8 +411,76 @@ def _validate(root: _Section) -> Config:
     root.check_unknown()
     return Config(
         asterisk, http, default_queue, routes, tuple(queues), tuple(agents), log_level, redis_cfg,
-        cluster, recording,
+        cluster, recording, ivr_settings, emergency,
     )
+
+
+def _route(t: _Section, names: list[str]) -> IvrRoute:
+    queue = t.text("queue")
+    if queue not in names:
+        raise ConfigError(f"{t.path}.queue", f"one of the queues {names}", queue)
+    return IvrRoute(queue, t.skill_table("skills"), t.integer("priority", 0, 0, MAX_PRIORITY),
+                    t.text("kind", "-") if "kind" in t.data else "", t.flag("emergency", False))
+
+
+def _ivr(root: _Section, names: list[str]) -> IvrSettings:
+    t = root.table("ivr")
+    exts = t.str_list("extensions")
+    language = t.text("language", "zh")
+    greeting = t.str_list("greeting")
+    menus: dict[str, Menu] = {}
+    for m in t.tables("menus"):
+        name = m.text("name")
+        options: list[Option] = []
+        for o in m.tables("options"):
+            digit = o.text("digit")
+            if digit not in list("0123456789*#"):
+                raise ConfigError(f"{o.path}.digit", "one of 0-9, * or #", digit)
+            if "submenu" in o.data:
+                options.append(Option(digit, submenu=o.text("submenu")))
+            else:
+                options.append(Option(digit, route=_route(o, names)))
+            o.check_unknown()
+        menus[name] = Menu(
+            name, m.str_list("prompts"), tuple(options), _route(m.table("default"), names),
+            m.number("timeout_s", 5.0, 0.5), m.integer("max_attempts", 3, 1),
+            m.text("invalid_prompt", "invalid"),
+        )
+        m.check_unknown()
+    start = t.text("start", next(iter(menus), "main"))
+    if start not in menus:
+        raise ConfigError("ivr.start", f"one of the menus {sorted(menus)}", start)
+    for menu in menus.values():
+        for option in menu.options:
+            if option.submenu is not None and option.submenu not in menus:
+                raise ConfigError("ivr.menus", f"submenus among {sorted(menus)}", option.submenu)
+    hours: dict[str, BusinessHours] = {}
+    for h in t.tables("hours"):
+        queue = h.text("queue")
+        weekly: dict[str, tuple[tuple[time, time], ...]] = {}
+        for day in DAYS:
+            spans = h.data.get(day)
+            h.used.add(day)
+            if spans is None:
+                continue
+            try:
+                weekly[day] = tuple(
+                    (time.fromisoformat(a), time.fromisoformat(b)) for a, b in (x.split("-") for x in spans)
+                )
+            except (ValueError, AttributeError, TypeError):
+                raise ConfigError(f"{h.path}.{day}", 'a list like ["08:00-18:00"]', spans) from None
+        closed = h.data.get("closed", [])
+        h.used.add("closed")
+        try:
+            closed_dates = frozenset(date.fromisoformat(d) for d in closed)
+        except (ValueError, TypeError):
+            raise ConfigError(f"{h.path}.closed", "a list of ISO dates", closed) from None
+        hours[queue] = BusinessHours(weekly, closed_dates)
+        h.check_unknown()
+    settings = IvrSettings(exts, language, IvrConfig(greeting, start, menus),
+                           t.text("after_hours_prompt", "after-hours"), hours)
+    t.check_unknown()
+    return settings
 
 
 def _queue(q: _Section) -> QueueConfig:

@@ -62,9 +62,13 @@ class CallLog:
         self._db.commit()
 
     def answered(self, call_id: str, caller: str, queue: str, kind: str, at: float) -> None:
+        """The first answer counts; queue and kind are filled in once known (after IVR)."""
         self._db.execute(
-            "INSERT OR IGNORE INTO calls (call_id, caller, queue, kind, answered_at, recording) "
-            "VALUES (?, ?, ?, ?, ?, 'recording')", (call_id, caller, queue, kind, at),
+            "INSERT INTO calls (call_id, caller, queue, kind, answered_at, recording) "
+            "VALUES (?, ?, ?, ?, ?, 'recording') ON CONFLICT(call_id) DO UPDATE SET "
+            "caller = COALESCE(NULLIF(excluded.caller, ''), caller), "
+            "queue = COALESCE(NULLIF(excluded.queue, ''), queue), "
+            "kind = COALESCE(NULLIF(excluded.kind, ''), kind)", (call_id, caller, queue, kind, at),
         )
         self._db.commit()
 
@@ -118,6 +122,7 @@ class Recorder:
         self.log = CallLog(config.archive_dir / "calls.sqlite")
         self.coverage = 1.0
         self.last_report: Report | None = None
+        self._started: set[str] = set()
 
     async def on_command(self, cmd: c.Command) -> None:
         """Follows the core's commands: start at answer, note the end."""
@@ -126,11 +131,20 @@ class Recorder:
         elif isinstance(cmd, c.CallEnded):
             self.log.ended(cmd.call_id, cmd.agent_id, cmd.at)
 
+    async def answered(self, call_id: str) -> None:
+        """The IVR answered: record from now (R4: the IVR part is recorded too)."""
+        await self._start(call_id)
+
     async def _start(self, call_id: str) -> None:
         view = next((k for k in self._calls() if k.call_id == call_id), None)
         now = time.time()
         self.log.answered(call_id, view.caller if view else "", view.queue if view else "",
                           view.kind if view else "", now)
+        if call_id in self._started:
+            return  # already recording since the IVR answered
+        self._started.add(call_id)
+        if len(self._started) > 100_000:
+            self._started.clear()
         name = self._channel_name(call_id)
         if name is None:
             log.error("R4: no channel name for call %s: not recorded", call_id)

@@ -19,7 +19,7 @@ import itertools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acd import commands as c
 from acd import events as e
@@ -27,6 +27,9 @@ from acd import CallView
 from cti.ari import AriClient
 from cti.config import Route
 from cti.errors import AriError
+
+if TYPE_CHECKING:
+    from cti.ivr_runner import IvrRunner
 from cti.masking import mask_number
 
 log = logging.getLogger("cti.stasis")
@@ -83,13 +86,18 @@ class StasisAdapter:
         # Leg ids stay unique across restarts of the engine.
         self._leg_token = f"{int(clock() * 1000) % 10**9:x}x"
         self._orphans: list[str] = []  # answered legs that are not ours: to hang up
+        self._pending_loops: list[str] = []  # emergency instructions to play again
+        self.ivr: IvrRunner | None = None
+        self._instructions: dict[str, int] = {}  # R8: emergency callers hearing the loop
+        self.emergency_prompt = "safety-instructions"
 
     # ------------------------------------------------------------ wire -> core
 
     def on_event(self, ev: dict[str, Any]) -> None:
         kind = ev["type"]
         if kind == "PlaybackFinished":
-            self._playback_finished(ev.get("playback") or {})
+            playback = ev.get("playback")
+            self._playback_finished(playback if isinstance(playback, dict) else {})
             return
         channel = ev.get("channel")
         if not isinstance(channel, dict) or not isinstance(channel.get("id"), str):
@@ -101,6 +109,9 @@ class StasisAdapter:
         elif kind in ("StasisEnd", "ChannelDestroyed"):
             cause = ev.get("cause")
             self._channel_gone(chan_id, cause if isinstance(cause, int) else 0)
+        elif kind == "ChannelDtmfReceived":
+            if self.ivr is not None and self.ivr.active(chan_id):
+                self.ivr.digit(chan_id, str(ev.get("digit", "")))
         elif kind in ("ChannelHold", "ChannelUnhold"):
             # R3: the agent's phone put the caller on hold (SIP re-INVITE) or took it off.
             leg = self._legs.get(chan_id)
@@ -113,8 +124,14 @@ class StasisAdapter:
         if playback_id.startswith("cti-announce-"):
             call_id = playback_id.removeprefix("cti-announce-")
             self._submit(e.AnnouncementFinished(call_id, self._clock()))
-        elif playback_id.startswith("cti-reject-"):
-            self._orphans.append(playback_id.removeprefix("cti-reject-"))
+        elif playback_id.startswith(("cti-reject-", "cti-closed-")):
+            self._orphans.append(playback_id.split("-", 2)[2])
+        elif playback_id.startswith("cti-ivr-") and self.ivr is not None:
+            self.ivr.playback_finished(playback_id)
+        elif playback_id.startswith("cti-wait-"):
+            call_id = playback_id.removeprefix("cti-wait-").rpartition("-")[0]
+            if call_id in self._instructions:
+                self._pending_loops.append(call_id)
 
     def _stasis_start(self, chan_id: str, channel: dict[str, Any], args: list[Any]) -> None:
         role = args[0] if args else ""
@@ -124,6 +141,10 @@ class StasisAdapter:
             caller = str((channel.get("caller") or {}).get("number") or "")
             self._callers[chan_id] = caller
             self._names[chan_id] = str(channel.get("name") or "")
+            if self.ivr is not None and self.ivr.wants(exten):
+                log.info("call %s from %s enters the IVR", chan_id, mask_number(caller))
+                self.ivr.start(chan_id, caller)
+                return
             log.info("call %s from %s arrived for queue %s", chan_id, mask_number(caller), route.queue)
             self._submit(
                 e.CallArrived(
@@ -148,6 +169,9 @@ class StasisAdapter:
         if chan_id in self._callers:
             del self._callers[chan_id]
             self._names.pop(chan_id, None)
+            self._instructions.pop(chan_id, None)
+            if self.ivr is not None:
+                self.ivr.hung_up(chan_id)
             self._submit(e.CallerHungUp(chan_id, now))
             return
         leg = self._legs.pop(chan_id, None)
@@ -225,7 +249,12 @@ class StasisAdapter:
         match cmd:
             case c.PlayHoldMusic(call_id=call_id):
                 await self._quiet("POST", f"/channels/{call_id}/answer")
-                await self._quiet("POST", f"/channels/{call_id}/moh")
+                if self.ivr is not None and call_id in self.ivr.emergency_calls:
+                    # R8: safety instructions, again and again, instead of music.
+                    self._instructions[call_id] = 0
+                    await self._play_instructions(call_id)
+                else:
+                    await self._quiet("POST", f"/channels/{call_id}/moh")
             case c.OfferCall():
                 await self._offer(cmd)
             case c.CancelOffer(call_id=call_id, agent_id=agent_id):
@@ -252,12 +281,14 @@ class StasisAdapter:
                     "POST", f"/channels/{call_id}/continue", label=self._fallback_label
                 )
             case c.AnnounceAgent(call_id=call_id, number=number):
-                # R15: "your agent number is <number>, at your service" before the bridge.
-                await self._quiet("DELETE", f"/channels/{call_id}/moh")
+                # R15: "your agent number is <number>, at your service" before the bridge,
+                # in the caller's language (digits too: sound:cti/digit-N).
+                await self._stop_waiting(call_id)
                 try:
                     await self._ari.request(
                         "POST", f"/channels/{call_id}/play/cti-announce-{call_id}",
-                        media=["sound:cti/agent-id", f"digits:{number}", "sound:cti/at-your-service"],
+                        media=["sound:cti/agent-id", *(f"sound:cti/digit-{d}" for d in number if d.isdigit()),
+                               "sound:cti/at-your-service"],
                     )
                 except AriError as exc:
                     log.warning("announcing agent on call %s failed: %s", call_id, exc)
@@ -292,6 +323,24 @@ class StasisAdapter:
                 pass  # notices: logged by the runtime
         while self._orphans:
             await self._quiet("DELETE", f"/channels/{self._orphans.pop()}")
+        while self._pending_loops:
+            await self._play_instructions(self._pending_loops.pop())
+
+    async def _play_instructions(self, call_id: str) -> None:
+        if call_id not in self._instructions:
+            return
+        self._instructions[call_id] += 1
+        await self._quiet(
+            "POST", f"/channels/{call_id}/play/cti-wait-{call_id}-{self._instructions[call_id]}",
+            media=f"sound:cti/{self.emergency_prompt}",
+        )
+
+    async def _stop_waiting(self, call_id: str) -> None:
+        """Whatever the caller hears while waiting stops: music, or the instructions."""
+        n = self._instructions.pop(call_id, None)
+        if n is not None:
+            await self._quiet("DELETE", f"/playbacks/cti-wait-{call_id}-{n}")
+        await self._quiet("DELETE", f"/channels/{call_id}/moh")
 
     async def _offer(self, cmd: c.OfferCall) -> None:
         leg_id = f"cti-offer-{cmd.agent_id}-{cmd.call_id}-{self._leg_token}{next(self._seq)}"
@@ -322,7 +371,7 @@ class StasisAdapter:
         if leg_id is None:
             return
         bridge = f"cti-{call_id}"
-        await self._quiet("DELETE", f"/channels/{call_id}/moh")
+        await self._stop_waiting(call_id)
         try:
             try:
                 existing = await self._ari.request("GET", f"/bridges/{bridge}")

@@ -49,8 +49,9 @@ def test_R6_engine_killed_with_calls_waiting_ringing_and_bridged_loses_none(
     wait_for(lambda: len(calls_by_state(first).get("waiting", [])) == 1, 15, "the third call waiting")
     ids = {k["state"]: k["call_id"] for k in first.get("/calls")}
     first.kill()
-
+    killed = time.monotonic()
     second = start_engine(redis=True, agents=["1001", "1002", "1003"], ring_cycle_s=4, wrap_up_s=1)
+    print(f"\nengine restart after kill -9: routing again {time.monotonic() - killed:.2f} s later")
     assert "state rebuilt from Redis" in second.log()
     assert second.agent("1003")["state"] == "not-ready"  # its pause survived the crash
     second.post("/agents/1003/ready")

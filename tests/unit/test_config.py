@@ -130,3 +130,68 @@ def test_bad_rules_name_the_key(tmp_path: Path, change: tuple[str, str], key: st
     with pytest.raises(ConfigError) as info:
         load(write(tmp_path, FULL.replace(*change, 1)), environ={})
     assert str(info.value).startswith(key + ":"), str(info.value)
+
+
+IVR = BASE + """
+[[queues]]
+name = "repair"
+
+[ivr]
+extensions = ["100", "101"]
+language = "zh"
+greeting = ["greeting"]
+
+[[ivr.menus]]
+name = "main"
+prompts = ["main-menu"]
+[ivr.menus.default]
+queue = "support"
+[[ivr.menus.options]]
+digit = "0"
+queue = "support"
+emergency = true
+[[ivr.menus.options]]
+digit = "3"
+queue = "repair"
+kind = "fault-report"
+skills = { gas = 2 }
+[[ivr.menus.options]]
+digit = "4"
+submenu = "main"
+
+[[ivr.hours]]
+queue = "repair"
+mon = ["08:00-12:00", "13:00-18:00"]
+closed = ["2026-10-01"]
+
+[emergency]
+webhook_url = "http://127.0.0.1:9000/emergency"
+"""
+
+
+def test_ivr_menus_hours_and_emergency_load(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    cfg = load(write(tmp_path, IVR), environ={})
+    assert cfg.ivr is not None and cfg.ivr.extensions == ("100", "101")
+    menu = cfg.ivr.menus.menus["main"]
+    assert menu.option("3").route.skills == (("gas", 2),)  # type: ignore[union-attr]
+    assert menu.option("0").route.emergency  # type: ignore[union-attr]
+    assert cfg.ivr.hours["repair"].is_open(datetime(2026, 11, 30, 13, 30))
+    assert not cfg.ivr.hours["repair"].is_open(datetime(2026, 11, 30, 12, 30))
+    assert cfg.emergency.webhook_url == "http://127.0.0.1:9000/emergency"
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (('digit = "3"', 'digit = "x"'), "ivr.menus[0].options[1].digit"),
+        (('submenu = "main"', 'submenu = "nowhere"'), "ivr.menus"),
+        (('mon = ["08:00-12:00", "13:00-18:00"]', 'mon = ["8 to 12"]'), "ivr.hours[0].mon"),
+        (('webhook_url = "http://127.0.0.1:9000/emergency"', 'webhook_url = "ftp://x"'), "emergency.webhook_url"),
+    ],
+)
+def test_bad_ivr_settings_name_the_key(tmp_path: Path, change: tuple[str, str], key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(write(tmp_path, IVR.replace(*change, 1)), environ={})
+    assert str(info.value).startswith(key + ":"), str(info.value)

@@ -1,0 +1,261 @@
+"""The IVR on real calls (R7, R8, R15): SIPp callers press keys with RFC 2833 DTMF
+(sip-tester's dtmf_2833 pcaps) through the sandbox; menus come from the TOML config."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+from tests.e2e.conftest import SANDBOX_ROOT, AriObserver, Sandbox, wait_for
+
+IVR_CONFIG = """
+[[queues]]
+name = "support"
+wrap_up_s = 0
+announce_agent_id = {announce}
+[[queues]]
+name = "service"
+wrap_up_s = 0
+announce_agent_id = false
+[[queues]]
+name = "repair"
+wrap_up_s = 0
+announce_agent_id = false
+[[queues]]
+name = "complaints"
+wrap_up_s = 0
+announce_agent_id = false
+
+[ivr]
+extensions = ["100"]
+language = "{language}"
+greeting = ["greeting"]
+start = "main"
+
+[[ivr.menus]]
+name = "main"
+prompts = ["main-menu"]
+timeout_s = 3
+max_attempts = 3
+[ivr.menus.default]
+queue = "support"
+kind = "consultation"
+[[ivr.menus.options]]
+digit = "0"
+queue = "support"
+kind = "emergency"
+emergency = true
+[[ivr.menus.options]]
+digit = "1"
+queue = "support"
+kind = "consultation"
+skills = {{ consultation = 1 }}
+[[ivr.menus.options]]
+digit = "2"
+queue = "service"
+kind = "service-request"
+skills = {{ service = 1 }}
+[[ivr.menus.options]]
+digit = "3"
+queue = "repair"
+kind = "fault-report"
+skills = {{ gas = 2 }}
+priority = 5
+[[ivr.menus.options]]
+digit = "4"
+submenu = "feedback"
+
+[[ivr.menus]]
+name = "feedback"
+prompts = ["feedback-menu"]
+[ivr.menus.default]
+queue = "complaints"
+kind = "complaint"
+[[ivr.menus.options]]
+digit = "1"
+queue = "complaints"
+kind = "complaint"
+skills = {{ complaint = 1 }}
+[[ivr.menus.options]]
+digit = "2"
+queue = "complaints"
+kind = "suggestion"
+skills = {{ complaint = 1 }}
+
+[[routes]]
+exten = "300"
+queue = "support"
+kind = "consultation"
+
+[emergency]
+webhook_url = "{webhook}"
+"""
+
+SKILLS = {"1001": "consultation = 1", "1002": "service = 1", "1003": "gas = 3", "1004": "complaint = 1"}
+
+
+def agents_toml(ids: list[str], login: bool = True) -> str:
+    return "".join(
+        f'\n[[agents]]\nid = "{a}"\nendpoint = "PJSIP/agent{a}"\nnumber = "{a}"\n'
+        f'queues = ["support", "service", "repair", "complaints"]\nskills = {{ {SKILLS[a]} }}\n'
+        f"login_at_start = {str(login).lower()}\n"
+        for a in ids
+    )
+
+
+def keys_scenario(keys: str, gap_ms: int = 2500) -> str:
+    """A caller scenario that presses ``keys`` (after ``gap_ms`` each), then talks."""
+    name = f"caller-keys-{keys.replace('*', 'star').replace('#', 'pound')}.xml"
+    base = (SANDBOX_ROOT / "opt/cti-sipp/caller.xml").read_text()
+    presses = "".join(
+        f'  <pause milliseconds="{gap_ms}" />\n  <nop><action><exec play_pcap_audio='
+        f'"/usr/share/sip-tester/dtmf_2833_{ {"*": "star", "#": "pound"}.get(k, k)}.pcap" />'
+        f"</action></nop>\n"
+        for k in keys
+    )
+    marker = "  <!-- real audio for the whole call"
+    assert marker in base
+    (SANDBOX_ROOT / "opt/cti-sipp" / name).write_text(base.replace(marker, presses + marker, 1))
+    return name
+
+
+class Webhook:
+    """An emergency notification receiver on loopback."""
+
+    def __init__(self) -> None:
+        received: list[dict[str, Any]] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/emergency"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def config(webhook: str = "http://127.0.0.1:9/none", language: str = "zh", announce: bool = False) -> str:
+    return IVR_CONFIG.format(webhook=webhook, language=language, announce=str(announce).lower())
+
+
+def call_with_keys(sandbox: Sandbox, keys: str, talk_ms: int = 3000):
+    scenario = keys_scenario(keys)
+    sandbox._port += 1
+    return sandbox.sipp(
+        f"caller{sandbox._port}", "-sf", scenario, "-i", "127.0.0.1", "-p", str(sandbox._port),
+        "-mp", str(30000 + (sandbox._port - 5100) * 100), "-s", "100", "-m", "1", "-d", str(talk_ms),
+        "-trace_err", "127.0.0.1:5060",
+    )
+
+
+def route_of(engine, call_id: str) -> str:
+    (m,) = engine.lines(rf"IVR routes call {re.escape(call_id)} to (\S+) \(")[:1]
+    return m.group(1)
+
+
+def test_R7_each_kind_reaches_its_queue_and_an_agent_with_the_skill(
+        sandbox: Sandbox, start_engine, observer: AriObserver) -> None:
+    """R7: consultation, service request, fault report, complaint and suggestion each
+    land in their queue and reach the agent with the matching skill; the greeting is
+    played (in Mandarin)."""
+    for a in SKILLS:
+        sandbox.agent(a)
+    engine = start_engine(agents=[], extra=config() + agents_toml(list(SKILLS)))
+    expected = {"1": ("support", "1001"), "2": ("service", "1002"), "3": ("repair", "1003"),
+                "41": ("complaints", "1004"), "42": ("complaints", "1004")}
+    for keys, (queue, agent) in expected.items():
+        caller = call_with_keys(sandbox, keys)
+        assert caller.wait(60) == 0, caller.output()
+        m = engine.lines(r"IVR routes call (\S+) to (\S+) \((\S+): option (\d)")[-1]
+        assert m.group(2) == queue, (keys, engine.log()[-2000:])
+        assert engine.lines(rf"answered: call {re.escape(m.group(1))} by agent {agent}")
+    kinds = [m.group(1) for m in engine.lines(r"kind ([a-z-]+)\)")]
+    assert kinds[-5:] == ["consultation", "service-request", "fault-report", "complaint", "suggestion"]
+    greetings = [ev for ev in observer.of("PlaybackStarted") if ev["playback"]["media_uri"] == "sound:cti/greeting"]
+    assert len(greetings) == 5 and all(ev["playback"]["language"] == "zh" for ev in greetings)
+    sandbox.assert_no_channels()
+
+
+def test_R8_emergency_overtakes_five_waiting_callers_and_notifies_at_once(
+        sandbox: Sandbox, start_engine, observer: AriObserver) -> None:
+    """R8: an emergency caller (key 0) overtakes five callers already waiting, hears
+    the safety instructions while waiting, and the webhook gets the notification with
+    the report time at once."""
+    webhook = Webhook()
+    try:
+        sandbox.agent("1001")
+        engine = start_engine(agents=[], extra=config(webhook.url) + agents_toml(["1001"], login=False))
+        engine.post("/agents/1001/login", {"ready": False})
+        waiting = [sandbox.call("300", talk_ms=60000) for _ in range(5)]
+        wait_for(lambda: len(engine.get("/calls")) == 5, 20, "five callers waiting")
+        emergency = call_with_keys(sandbox, "0", talk_ms=4000)
+        wait_for(lambda: webhook.received, 20, "the emergency notification")
+        (note,) = webhook.received
+        assert note["type"] == "emergency" and note["kind"] == "emergency" and note["reported_at"]
+        wait_for(lambda: len(engine.get("/calls")) == 6, 10, "the emergency caller waiting")
+        instructions = [ev for ev in observer.of("PlaybackStarted")
+                        if ev["playback"]["media_uri"] == "sound:cti/safety-instructions"]
+        assert instructions and instructions[0]["playback"]["target_uri"] == f"channel:{note['call_id']}"
+        engine.post("/agents/1001/ready")
+        assert emergency.wait(60) == 0, emergency.output()
+        first = engine.lines(r"offer call (\S+) to agent 1001")[0].group(1)
+        assert first == note["call_id"]
+        for caller in waiting:
+            assert caller.proc.poll() is None  # still waiting, not lost
+    finally:
+        webhook.close()
+
+
+def test_three_invalid_keys_land_in_the_default_route(sandbox: Sandbox, start_engine) -> None:
+    sandbox.agent("1001")
+    engine = start_engine(agents=[], extra=config() + agents_toml(["1001"]))
+    caller = call_with_keys(sandbox, "999")
+    assert caller.wait(60) == 0, caller.output()
+    m = engine.lines(r"IVR routes call (\S+) to (\S+) \((main: default after 3 attempts[^)]*)\)")
+    assert m and m[0].group(2) == "support", engine.log()[-3000:]
+    assert engine.lines(rf"answered: call {re.escape(m[0].group(1))} by agent 1001")
+    sandbox.assert_no_channels()
+
+
+def test_R15_agent_id_announced_in_mandarin_before_the_bridge(
+        sandbox: Sandbox, start_engine, observer: AriObserver) -> None:
+    """R15: "工號 1001 為您服務" (agent-id, digits, at-your-service) in the caller's
+    language before the bridge."""
+    sandbox.agent("1001")
+    engine = start_engine(agents=[], extra=config(announce=True) + agents_toml(["1001"]))
+    caller = call_with_keys(sandbox, "1", talk_ms=15000)
+    assert caller.wait(60) == 0, caller.output()
+    call_id = engine.lines(r"IVR routes call (\S+) to")[0].group(1)
+    media = [ev["playback"]["media_uri"] for ev in observer.of("PlaybackStarted")
+             if ev["playback"]["id"] == f"cti-announce-{call_id}"]
+    assert media[:1] == ["sound:cti/agent-id"] and media[-1] == "sound:cti/at-your-service"
+    assert media[1:-1] == [f"sound:cti/digit-{d}" for d in "1001"]
+    finished = [ev for ev in observer.of("PlaybackFinished") if ev["playback"]["id"] == f"cti-announce-{call_id}"]
+    entered = [ev for ev in observer.of("ChannelEnteredBridge") if ev["channel"]["id"] == call_id]
+    assert finished and entered and finished[0]["timestamp"] <= entered[0]["timestamp"]
+    assert all(ev["playback"]["language"] == "zh" for ev in observer.of("PlaybackStarted")
+               if ev["playback"]["id"] == f"cti-announce-{call_id}")
+
+
+def test_caller_hanging_up_in_the_ivr_leaves_nothing(sandbox: Sandbox, start_engine) -> None:
+    engine = start_engine(agents=[], extra=config() + agents_toml(["1001"], login=False))
+    caller = sandbox.call("100", talk_ms=2000)  # no key: hangs up during the menu
+    assert caller.wait(30) == 0, caller.output()
+    assert engine.lines(r"caller of \S+ hung up in the IVR")
+    assert engine.get("/calls") == []
+    sandbox.assert_no_channels()
+
+
