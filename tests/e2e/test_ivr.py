@@ -106,19 +106,25 @@ def agents_toml(ids: list[str], login: bool = True) -> str:
     )
 
 
+AUDIO = '  <nop><action><exec play_pcap_audio="/opt/cti-sipp/caller-audio.pcap" /></action></nop>\n'
+
+
 def keys_scenario(keys: str, gap_ms: int = 2500) -> str:
-    """A caller scenario that presses ``keys`` (after ``gap_ms`` each), then talks."""
+    """A caller scenario that talks, presses ``keys`` (``gap_ms`` apart) inside its
+    audio stream as a phone does (Asterisk's strict RTP learns the stream first), then
+    talks on for -d ms."""
     name = f"caller-keys-{keys.replace('*', 'star').replace('#', 'pound')}.xml"
     base = (SANDBOX_ROOT / "opt/cti-sipp/caller.xml").read_text()
     presses = "".join(
         f'  <pause milliseconds="{gap_ms}" />\n  <nop><action><exec play_pcap_audio='
         f'"/usr/share/sip-tester/dtmf_2833_{ {"*": "star", "#": "pound"}.get(k, k)}.pcap" />'
-        f"</action></nop>\n"
+        f"</action></nop>\n  <pause milliseconds=\"300\" />\n" + AUDIO
         for k in keys
     )
     marker = "  <!-- real audio for the whole call"
-    assert marker in base
-    (SANDBOX_ROOT / "opt/cti-sipp" / name).write_text(base.replace(marker, presses + marker, 1))
+    start = base.index(marker)
+    pause = base.index("  <pause />", start)
+    (SANDBOX_ROOT / "opt/cti-sipp" / name).write_text(base[:pause] + presses + base[pause:])
     return name
 
 
