@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 SANDBOX := contrib/sandbox
 
-.PHONY: demo test venv sandbox sandbox-down redis redis-down typecheck unit e2e bench clean
+.PHONY: demo test venv sandbox sandbox-down redis redis-down tools typecheck unit e2e bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,10 @@ unit: venv
 e2e: venv sandbox redis
 	$(PY) -m pytest -q tests/e2e
 
-test: venv sandbox redis typecheck
+tools:
+	contrib/ensure-tools
+
+test: venv sandbox redis tools typecheck
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: venv

@@ -132,11 +132,12 @@ class RingNoAnswer:
 @dataclass(frozen=True, slots=True)
 class CallEnded:
     call_id: str
-    outcome: str  # "handled", "abandoned", "fallback"
+    outcome: str  # "handled", "abandoned", "rejected"
     agent_id: str | None
     waited_s: float
     talked_s: float
     at: float
+    queue: str = ""
 
 
 @dataclass(frozen=True, slots=True)

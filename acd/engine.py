@@ -437,7 +437,7 @@ class Engine:
         target = self._admit(call, queue, ev.at, out)
         if target is None:
             out.append(c.RejectCall(call.call_id, "queue-full"))
-            out.append(c.CallEnded(call.call_id, "rejected", None, 0.0, 0.0, ev.at))
+            out.append(c.CallEnded(call.call_id, "rejected", None, 0.0, 0.0, ev.at, ev.queue))
             return
         self._calls[call.call_id] = call
         out.append(c.PlayHoldMusic(call.call_id))
@@ -640,7 +640,7 @@ class Engine:
         if call.state is CallState.WAITING:
             self._unindex(call)
             waited = ev.at - call.arrived_at
-            out.append(c.CallEnded(call.call_id, "abandoned", None, waited, 0.0, ev.at))
+            out.append(c.CallEnded(call.call_id, "abandoned", None, waited, 0.0, ev.at, call.queue))
             return
         if call.state is CallState.OFFERED:
             for agent_id in sorted(call.offered_to):
@@ -650,7 +650,7 @@ class Engine:
                 # The agent did nothing wrong: ready again in the same idle position.
                 self._end_offer(agent, AgentState.READY, None, ev.at, out, agent.idle_since)
             waited = ev.at - call.arrived_at
-            out.append(c.CallEnded(call.call_id, "abandoned", None, waited, 0.0, ev.at))
+            out.append(c.CallEnded(call.call_id, "abandoned", None, waited, 0.0, ev.at, call.queue))
             return
         assert call.agent_id is not None
         agent = self._agents[call.agent_id]
@@ -681,7 +681,7 @@ class Engine:
         out.append(
             c.CallEnded(
                 call.call_id, "handled", agent.config.agent_id,
-                call.answered_at - call.arrived_at, talked, at,
+                call.answered_at - call.arrived_at, talked, at, call.queue,
             )
         )
         if call.caller and self._sticky_window > 0:

@@ -39,6 +39,7 @@ from cti.errors import AsteriskUnreachable, CtiError
 from cti.http import build_app
 from cti.ivr_runner import IvrRunner
 from cti.recorder import Recorder
+from cti.supervision import Supervision
 from cti.runtime import Runtime
 from cti.stasis import StasisAdapter
 from cti.store import RedisStore
@@ -54,6 +55,7 @@ class Node:
     runtime: Runtime | None = None
     connections: list[ConnectionState] = field(default_factory=list)
     recorder: Recorder | None = None
+    supervision: Supervision | None = None
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
@@ -194,12 +196,20 @@ async def _lead(
         if config.ivr is not None:
             ivr = IvrRunner(ari, runtime.submit, time.time, config.ivr, config.emergency, session,
                             on_answer=recorder.answered if recorder is not None else None)
+            ivr.overrides = adapter.overrides
             adapter.ivr = ivr
         adapter.emergency_prompt = config.emergency.instructions_prompt
     else:  # router of several nodes: commands go to the adapters' streams
         assert leadership is not None
         dispatcher = Dispatcher(leadership.store, leadership, engine)
         runtime.executor = dispatcher.execute
+    supervision = Supervision(
+        config.supervision, runtime, node.connections, session,
+        adapter.overrides if adapter is not None else {},
+        adapter.announcement if adapter is not None else [None],
+        (lambda: recorder.coverage) if recorder is not None else None,
+    )
+    node.supervision = supervision
     if fresh:
         for entry in config.agents:
             if entry.login_at_start:
@@ -226,6 +236,7 @@ async def _lead(
             tasks.append(tg.create_task(recorder.run()))
         if adapter is not None and adapter.ivr is not None:
             tasks.append(tg.create_task(adapter.ivr.run()))
+        tasks.append(tg.create_task(supervision.run()))
         await stop.wait()
         if leadership is None and adapter is not None:
             log.info("stopping: handing waiting callers to the fallback queue")

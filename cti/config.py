@@ -20,6 +20,7 @@ from acd import AgentConfig, QueueConfig
 from acd.model import MAX_PRIORITY, HoldAction, RelaxStep, Strategy, skills
 from cti.errors import ConfigError
 from cti.recorder import RecordingConfig
+from acd.plans import LEVELS, Conditions, ExitConditions, Level, PlanConfig
 from ivr.hours import DAYS, BusinessHours
 from ivr.machine import IvrConfig, Menu, Option
 from ivr.machine import Route as IvrRoute
@@ -105,6 +106,16 @@ class EmergencyConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SupervisionConfig:
+    """R13 metrics and the R9 emergency plan."""
+
+    sl_threshold_s: float = 20.0
+    sl_target: float = 0.8
+    plan: PlanConfig | None = None
+    plan_webhook_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AgentEntry:
     agent: AgentConfig
     login_at_start: bool
@@ -136,6 +147,7 @@ class Config:
     recording: RecordingConfig | None = None
     ivr: IvrSettings | None = None
     emergency: EmergencyConfig = EmergencyConfig()
+    supervision: SupervisionConfig = SupervisionConfig()
 
 
 class _Section:
@@ -395,6 +407,14 @@ def _validate(root: _Section) -> Config:
     emergency = EmergencyConfig(hook, em.text("instructions_prompt", "safety-instructions"))
     em.check_unknown()
 
+    mt = root.table("metrics")
+    supervision = SupervisionConfig(mt.number("sl_threshold_s", 20.0, 1.0), mt.number("sl_target", 0.8))
+    mt.check_unknown()
+    if "plan" in root.data:
+        supervision = _plan(root.table("plan"), names, {a.agent.agent_id for a in agents}, supervision)
+    else:
+        root.used.add("plan")
+
     cl = root.table("cluster")
     cluster = ClusterConfig(role=cl.text("role", "all"), node=cl.text("node", "local"))
     if cluster.role not in ("all", "router", "adapter"):
@@ -411,8 +431,52 @@ def _validate(root: _Section) -> Config:
     root.check_unknown()
     return Config(
         asterisk, http, default_queue, routes, tuple(queues), tuple(agents), log_level, redis_cfg,
-        cluster, recording, ivr_settings, emergency,
+        cluster, recording, ivr_settings, emergency, supervision,
     )
+
+
+def _plan(t: _Section, names: list[str], agent_ids: set[str], base: SupervisionConfig) -> SupervisionConfig:
+    queue = t.text("queue")
+    if queue not in names:
+        raise ConfigError("plan.queue", f"one of the queues {names}", queue)
+    mode = t.text("mode", "auto")
+    if mode not in ("auto", "confirm"):
+        raise ConfigError("plan.mode", "auto or confirm", mode)
+    levels_t = t.table("levels")
+    levels: dict[str, Level] = {}
+    for name in list(levels_t.data):
+        if name not in LEVELS:
+            raise ConfigError(f"plan.levels.{name}", f"one of {list(LEVELS)}", name)
+        lv = levels_t.table(name)
+        en, lx = lv.table("enter"), lv.table("leave")
+        enter = Conditions(
+            en.integer("waiting_at_least", None, 1) if "waiting_at_least" in en.data else None,
+            en.number("longest_wait_at_least_s", 0.0) if "longest_wait_at_least_s" in en.data else None,
+            en.number("answer_rate_below", 0.0) if "answer_rate_below" in en.data else None,
+            en.integer("overflows_at_least", None, 1) if "overflows_at_least" in en.data else None,
+        )
+        leave = ExitConditions(
+            lx.integer("waiting_at_most", None, 0) if "waiting_at_most" in lx.data else None,
+            lx.number("longest_wait_at_most_s", 0.0) if "longest_wait_at_most_s" in lx.data else None,
+            lx.number("answer_rate_at_least", 0.0) if "answer_rate_at_least" in lx.data else None,
+        )
+        en.check_unknown()
+        lx.check_unknown()
+        standby = lv.str_list("standby_agents") if "standby_agents" in lv.data else ()
+        for agent_id in standby:
+            if agent_id not in agent_ids:
+                raise ConfigError(f"plan.levels.{name}.standby_agents", "agents of [[agents]]", agent_id)
+        overflow = lv.text("overflow_to", "-") if "overflow_to" in lv.data else None
+        if overflow is not None and overflow not in names:
+            raise ConfigError(f"plan.levels.{name}.overflow_to", f"one of the queues {names}", overflow)
+        levels[name] = Level(name, enter, leave, standby, overflow,
+                             lv.text("announcement", "-") if "announcement" in lv.data else None,
+                             lv.flag("offer_callbacks", False))
+        lv.check_unknown()
+    hook = t.text("webhook_url", "-") if "webhook_url" in t.data else None
+    plan = PlanConfig(queue, levels, mode, t.number("min_time_s", 60.0))
+    t.check_unknown()
+    return SupervisionConfig(base.sl_threshold_s, base.sl_target, plan, hook)
 
 
 def _route(t: _Section, names: list[str]) -> IvrRoute:

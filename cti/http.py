@@ -9,6 +9,7 @@ import dataclasses
 import hmac
 import json
 import logging
+import time
 import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from acd import events as e
 from cti.masking import mask_number
 from cti.recorder import Recorder
 from cti.runtime import Runtime
+from cti.supervision import Supervision, prometheus_text
 from recording.archive import IntegrityError, NotFound
 from recording.retention import LegalHold
 
@@ -47,6 +49,10 @@ def build_app(node: Node, admin_token: str | None = None) -> web.Application:
     app.router.add_get("/recordings/{call_id}", get_recording)
     app.router.add_post("/recordings/holds", add_hold)
     app.router.add_delete("/recordings/holds/{hold_id}", release_hold)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/wallboard.json", wallboard)
+    app.router.add_get("/plan", get_plan)
+    app.router.add_post("/plan/{action}", plan_action)
     return app
 
 
@@ -224,6 +230,67 @@ async def release_hold(request: web.Request) -> web.Response:
     except NotFound as exc:
         return _error(404, "not-found", str(exc))
     return web.json_response({"released": request.match_info["hold_id"]})
+
+
+def _supervision(request: web.Request) -> Supervision:
+    supervision = request.app[NODE].supervision
+    if supervision is None:
+        raise _Standby()
+    return supervision
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """R13 for machines: Prometheus text format."""
+    body = prometheus_text(_supervision(request).figures())
+    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+async def wallboard(request: web.Request) -> web.Response:
+    """R13 for people: the same figures as JSON."""
+    return web.json_response(_supervision(request).figures())
+
+
+async def get_plan(request: web.Request) -> web.Response:
+    return web.json_response(_supervision(request).figures()["plan"])
+
+
+async def plan_action(request: web.Request) -> web.Response:
+    """R9 supervisor controls (admin token): confirm, level {"level": "II" | null},
+    incident {"cause", "scope", "started_at"}."""
+    supervision = _supervision(request)
+    token = request.app[ADMIN_TOKEN]
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    who = request.headers.get("X-CTI-User", "supervisor")
+    if token is None or not hmac.compare_digest(given, token):
+        audit.warning("plan %s refused to %s", request.match_info["action"], request.remote)
+        return _error(403, "forbidden", "plan controls need the admin token")
+    plan = supervision.plan
+    if plan is None:
+        return _error(404, "no-plan", "no [plan] is configured")
+    body = await _json_body(request)
+    now = time.time()
+    action = request.match_info["action"]
+    if action == "confirm":
+        await supervision.apply(plan.confirm(who, now), who)
+    elif action == "level":
+        level = body.get("level")
+        if level is not None and not isinstance(level, str):
+            return _error(400, "bad-request", "'level' is III, II, I or null")
+        try:
+            await supervision.apply(plan.set_level(level, who, now), who)
+        except ValueError as exc:
+            return _error(400, "bad-request", str(exc))
+    elif action == "incident":
+        cause, scope = body.get("cause"), body.get("scope", "")
+        started = body.get("started_at", now)
+        if not isinstance(cause, str) or not cause or not isinstance(scope, str) \
+                or isinstance(started, bool) or not isinstance(started, (int, float)):
+            return _error(400, "bad-request", "an incident needs a cause, a scope and started_at (epoch s)")
+        plan.incident.cause, plan.incident.scope, plan.incident.started_at = cause, scope, float(started)
+        audit.warning("R9 incident attached by %s: %s / %s", who, cause, scope)
+    else:
+        return _error(404, "unknown-action", f"no plan action {action!r}")
+    return web.json_response(supervision.figures()["plan"])
 
 
 async def agent_action(request: web.Request) -> web.Response:

@@ -50,6 +50,7 @@ class IvrRunner:
         self._wake = asyncio.Event()
         self._work: asyncio.Queue[Awaitable[None]] = asyncio.Queue()
         self.emergency_calls: set[str] = set()
+        self.overrides: dict[str, str] = {}  # R9 plan overflow, shared with the adapter
         self._fired: dict[str, float] = {}  # call id -> the deadline already timed out
         self.notifications_sent = 0
 
@@ -116,6 +117,8 @@ class IvrRunner:
     async def _route(self, call_id: str, cmd: m.RouteCall) -> None:
         _, caller = self._calls.pop(call_id)
         route = cmd.route
+        if route.queue in self.overrides and not route.emergency:
+            route = m.Route(self.overrides[route.queue], route.skills, route.priority, route.kind, False)
         hours = self.settings.hours.get(route.queue)
         if hours is not None and not route.emergency and not hours.is_open(datetime.now()):
             log.info("call %s for queue %s after hours", call_id, route.queue)

@@ -47,6 +47,8 @@ class Runtime:
         self._input_id: str | None = None  # the router's last consumed adapter entry
         self._has_pending = asyncio.Event()
         self._wake = asyncio.Event()
+        # Read-only followers of every command and notice (metrics, plans).
+        self.observers: list[Callable[[c.Command], None]] = []
 
     def apply(self, event: e.Event, input_id: str | None = None) -> list[c.Command]:
         """Handle one event; raises the core's errors (for agent requests to report).
@@ -56,6 +58,8 @@ class Runtime:
             self._input_id = input_id
         for cmd in out:
             _log_command(cmd)
+            for observe in self.observers:
+                observe(cmd)
         self._pending.append((event, out))
         self._has_pending.set()
         self._wake.set()

@@ -87,7 +87,13 @@ class StasisAdapter:
         self._leg_token = f"{int(clock() * 1000) % 10**9:x}x"
         self._orphans: list[str] = []  # answered legs that are not ours: to hang up
         self._pending_loops: list[str] = []  # emergency instructions to play again
+        self._pending_moh: list[str] = []  # music after the incident announcement
         self.ivr: IvrRunner | None = None
+        # R9 plan actions, set by the supervision: queue -> overflow queue; the
+        # incident announcement new callers hear ([prompt] or [None]).
+        self.overrides: dict[str, str] = {}
+        self.announcement: list[str | None] = [None]
+        self._announcing: set[str] = set()
         self._instructions: dict[str, int] = {}  # R8: emergency callers hearing the loop
         self.emergency_prompt = "safety-instructions"
 
@@ -128,6 +134,11 @@ class StasisAdapter:
             self._orphans.append(playback_id.split("-", 2)[2])
         elif playback_id.startswith("cti-ivr-") and self.ivr is not None:
             self.ivr.playback_finished(playback_id)
+        elif playback_id.startswith("cti-incident-"):
+            call_id = playback_id.removeprefix("cti-incident-")
+            if call_id in self._announcing:
+                self._announcing.discard(call_id)
+                self._pending_moh.append(call_id)
         elif playback_id.startswith("cti-wait-"):
             call_id = playback_id.removeprefix("cti-wait-").rpartition("-")[0]
             if call_id in self._instructions:
@@ -145,6 +156,11 @@ class StasisAdapter:
                 log.info("call %s from %s enters the IVR", chan_id, mask_number(caller))
                 self.ivr.start(chan_id, caller)
                 return
+            if route.queue in self.overrides:
+                log.info("R9 plan: call %s overflows from %s to %s", chan_id, route.queue,
+                         self.overrides[route.queue])
+                route = Route(self.overrides[route.queue], route.skills, route.priority, route.kind,
+                              route.emergency)
             log.info("call %s from %s arrived for queue %s", chan_id, mask_number(caller), route.queue)
             self._submit(
                 e.CallArrived(
@@ -253,6 +269,11 @@ class StasisAdapter:
                     # R8: safety instructions, again and again, instead of music.
                     self._instructions[call_id] = 0
                     await self._play_instructions(call_id)
+                elif self.announcement[0] is not None:
+                    # R9: the incident announcement first, then music.
+                    self._announcing.add(call_id)
+                    await self._quiet("POST", f"/channels/{call_id}/play/cti-incident-{call_id}",
+                                      media=f"sound:cti/{self.announcement[0]}")
                 else:
                     await self._quiet("POST", f"/channels/{call_id}/moh")
             case c.OfferCall():
@@ -325,6 +346,8 @@ class StasisAdapter:
             await self._quiet("DELETE", f"/channels/{self._orphans.pop()}")
         while self._pending_loops:
             await self._play_instructions(self._pending_loops.pop())
+        while self._pending_moh:
+            await self._quiet("POST", f"/channels/{self._pending_moh.pop()}/moh")
 
     async def _play_instructions(self, call_id: str) -> None:
         if call_id not in self._instructions:
@@ -340,6 +363,9 @@ class StasisAdapter:
         n = self._instructions.pop(call_id, None)
         if n is not None:
             await self._quiet("DELETE", f"/playbacks/cti-wait-{call_id}-{n}")
+        if call_id in self._announcing:
+            self._announcing.discard(call_id)
+            await self._quiet("DELETE", f"/playbacks/cti-incident-{call_id}")
         await self._quiet("DELETE", f"/channels/{call_id}/moh")
 
     async def _offer(self, cmd: c.OfferCall) -> None:

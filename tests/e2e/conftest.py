@@ -256,7 +256,8 @@ class Engine:
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         req = urllib.request.Request(
             f"http://127.0.0.1:{self.port}{path}", method="POST",
-            data=json.dumps(body or {}).encode(), headers={"Content-Type": "application/json"},
+            data=json.dumps(body or {}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {ADMIN_TOKEN}"},
         )
         with urllib.request.urlopen(req, timeout=5) as resp:
             return json.loads(resp.read())

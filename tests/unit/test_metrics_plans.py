@@ -1,0 +1,86 @@
+"""Metric math against hand-computed cases (R13) and emergency-plan evaluation with a
+virtual clock, including a load hovering at a threshold (R9)."""
+
+from __future__ import annotations
+
+import pytest
+
+from acd import commands as c
+from acd.metrics import MetricsBook
+from acd.plans import Conditions, ExitConditions, Figures, Level, Plan, PlanChanged, PlanConfig, PlanProposed
+
+
+def ended(call: str, outcome: str, waited: float, talked: float, at: float, queue: str = "q") -> c.CallEnded:
+    return c.CallEnded(call, outcome, "1001" if outcome == "handled" else None, waited, talked, at, queue)
+
+
+def test_R13_figures_by_hand() -> None:
+    """R13: 5 calls in 15 min: 3 answered (waits 5, 15, 40 s; talks 100, 200, 300 s),
+    1 abandoned, 1 refused. Offered 5; answer rate 3/5; SL (20 s) 2/5; ASA 20 s;
+    abandon rate 1/5; mean talk 200 s."""
+    book = MetricsBook(sl_threshold_s=20)
+    now = 10_000.0
+    for cmd in (ended("a", "handled", 5, 100, now - 800), ended("b", "handled", 15, 200, now - 500),
+                ended("c", "handled", 40, 300, now - 300), ended("d", "abandoned", 30, 0, now - 200),
+                ended("e", "rejected", 0, 0, now - 100), ended("old", "handled", 1, 10, now - 1000),
+                ended("x", "handled", 1, 1, now - 10, queue="other")):
+        book.observe(cmd)
+    f = book.queue_figures("q", now, "15m")
+    assert (f.offered, f.answered, f.abandoned, f.answered_within_sl) == (5, 3, 1, 2)
+    assert f.answer_rate == 0.6 and f.service_level == 0.4 and f.abandon_rate == 0.2
+    assert f.asa_s == 20.0 and f.mean_talk_s == 200.0
+    assert f.arrival_rate_per_s == 5 / 900
+    hour = book.queue_figures("q", now, "1h")
+    assert hour.offered == 6 and hour.asa_s == 61 / 4
+    # 5/900 calls/s x 200 s = 1.11 Erlangs. With 2 agents (M/M/2) P(wait) = 2r^2/(1+r)
+    # = 0.397 (r = 0.556), SL = 1 - 0.397 e^(-0.889 x 20/200) = 0.64 < 0.8: 3 needed.
+    assert f.agents_needed == 3
+
+
+def plan(mode: str = "auto") -> Plan:
+    levels = {
+        "III": Level("III", Conditions(waiting_at_least=5), ExitConditions(waiting_at_most=2)),
+        "II": Level("II", Conditions(waiting_at_least=10, answer_rate_below=0.6),
+                    ExitConditions(waiting_at_most=5, answer_rate_at_least=0.8)),
+        "I": Level("I", Conditions(longest_wait_at_least_s=300), ExitConditions(longest_wait_at_most_s=60)),
+    }
+    return Plan(PlanConfig("q", levels, mode, min_time_s=60))
+
+
+def levels_of(out: list) -> list:
+    return [x.level for x in out if isinstance(x, PlanChanged)]
+
+
+def test_R9_raises_iii_then_ii_then_falls_back_after_min_time() -> None:
+    """R9: levels rise with the load and fall back, each step logged."""
+    p = plan()
+    assert levels_of(p.evaluate(Figures(waiting=5), 0.0)) == ["III"]
+    assert levels_of(p.evaluate(Figures(waiting=10), 10.0)) == ["II"]
+    assert p.evaluate(Figures(waiting=1), 30.0) == []  # II held < 60 s
+    assert levels_of(p.evaluate(Figures(waiting=1, answer_rate=0.9), 71.0)) == [None]
+    assert levels_of(p.evaluate(Figures(longest_wait_s=400), 80.0)) == ["I"]
+
+
+def test_R9_a_load_hovering_at_a_threshold_does_not_flap() -> None:
+    """R9: hysteresis: waiting going 4, 5, 4, 5, 3 ... enters III once and stays."""
+    p = plan()
+    changes = []
+    for i, waiting in enumerate([4, 5, 4, 5, 3, 4, 5, 3, 4, 3, 5, 4] * 10):
+        changes += levels_of(p.evaluate(Figures(waiting=waiting), i * 10.0))
+    assert changes == ["III"]
+    assert levels_of(p.evaluate(Figures(waiting=2), 2000.0)) == [None]
+
+
+def test_R9_confirm_mode_proposes_and_supervisor_controls() -> None:
+    """R9: in confirm mode the engine proposes; a supervisor confirms, raises, ends."""
+    p = plan("confirm")
+    out = p.evaluate(Figures(waiting=6), 0.0)
+    assert [type(x) for x in out] == [PlanProposed] and p.level is None
+    assert p.evaluate(Figures(waiting=6), 5.0) == []  # proposed once
+    assert levels_of(p.confirm("supervisor-li", 10.0)) == ["III"]
+    (change,) = p.set_level("I", "supervisor-li", 20.0)
+    assert (change.level, change.previous, change.by) == ("I", "III", "supervisor-li")
+    assert p.evaluate(Figures(), 500.0) == []  # set by hand: not lowered automatically
+    assert levels_of(p.set_level(None, "supervisor-li", 600.0)) == [None]
+    with pytest.raises(ValueError):
+        p.set_level("IV", "x", 700.0)
