@@ -175,6 +175,17 @@ class OutboundNoAnswer:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class CallbackRequested:
+    """A caller left the queue asking to be called back (R11 takes it from there)."""
+
+    call_id: str
+    caller: str
+    queue: str
+    kind: str
+    at: float
+
+
 Command = (
     PlayHoldMusic
     | OfferCall
@@ -196,4 +207,5 @@ Command = (
     | HoldOverrun
     | SupervisorAlert
     | OutboundNoAnswer
+    | CallbackRequested
 )

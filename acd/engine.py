@@ -385,6 +385,15 @@ class Engine:
                 self._caller_hung_up(event, out)
             case e.AgentHungUp():
                 self._agent_hung_up(event, out)
+            case e.CallerChoseCallback():
+                call = self._calls.get(event.call_id)
+                if call is not None and call.state is CallState.WAITING:
+                    del self._calls[call.call_id]
+                    self._unindex(call)
+                    out.append(c.CallbackRequested(call.call_id, call.caller, call.queue, call.kind, event.at))
+                    out.append(c.HangUpCaller(call.call_id, "callback-taken"))
+                    out.append(c.CallEnded(call.call_id, "callback", None, event.at - call.arrived_at,
+                                           0.0, event.at, call.queue))
             case e.AnnouncementFinished():
                 call = self._calls.get(event.call_id)
                 if call and call.state is CallState.CONNECTED and not call.bridged:

@@ -91,6 +91,14 @@ class CallerHungUp:
 
 
 @dataclass(frozen=True, slots=True)
+class CallerChoseCallback:
+    """A waiting caller asked to be called back instead of waiting (R9 plan action)."""
+
+    call_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class AgentHungUp:
     call_id: str
     agent_id: str
@@ -150,6 +158,7 @@ Event = (
     | OfferAnswered
     | OfferFailed
     | CallerHungUp
+    | CallerChoseCallback
     | AgentHungUp
     | HoldStarted
     | HoldEnded

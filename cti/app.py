@@ -210,6 +210,8 @@ async def _lead(
         (lambda: recorder.coverage) if recorder is not None else None,
     )
     node.supervision = supervision
+    if adapter is not None:
+        adapter.offer_callbacks = supervision.offer_callbacks
     if fresh:
         for entry in config.agents:
             if entry.login_at_start:

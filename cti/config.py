@@ -92,9 +92,8 @@ class IvrSettings:
 
     extensions: tuple[str, ...]
     language: str
-    menus: IvrConfig
-    after_hours_prompt: str
-    hours: dict[str, BusinessHours]  # per queue; a queue not listed is always open
+    menus: IvrConfig  # menus, and business hours per queue (a queue not listed: always open)
+    callback_webhook_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,8 +540,16 @@ def _ivr(root: _Section, names: list[str]) -> IvrSettings:
             raise ConfigError(f"{h.path}.closed", "a list of ISO dates", closed) from None
         hours[queue] = BusinessHours(weekly, closed_dates)
         h.check_unknown()
-    settings = IvrSettings(exts, language, IvrConfig(greeting, start, menus),
-                           t.text("after_hours_prompt", "after-hours"), hours)
+    offer = t.text("callback_offer_prompt", "-") if "callback_offer_prompt" in t.data else None
+    hook = t.text("callback_webhook_url", "-") if "callback_webhook_url" in t.data else None
+    if hook is not None and not hook.startswith(("http://", "https://")):
+        raise ConfigError("ivr.callback_webhook_url", "an http:// or https:// URL", hook)
+    menus_config = IvrConfig(
+        greeting, start, menus, hours, t.text("after_hours_prompt", "after-hours"), offer,
+        t.text("callback_taken_prompt", "callback-taken"),
+        int(t.number("utc_offset_h", 8.0, -12.0) * 3600),
+    )
+    settings = IvrSettings(exts, language, menus_config, hook)
     t.check_unknown()
     return settings
 

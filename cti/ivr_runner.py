@@ -4,10 +4,11 @@ playback and timeout events. Decisions are the machine's; this only translates.
 - A caller who dialled an IVR extension is answered (and recorded, R4), its channel
   language set (prompts resolve to ``sounds/<language>/cti/<name>``), then the machine
   runs. Prompts play with ids ``cti-ivr-<call>-<n>``; a key stops the current one.
-- When the machine routes: if the queue is closed (business hours) the caller hears
-  the after-hours prompt and the call ends; otherwise the call enters the routing core
-  with the route's queue, skills, priority and kind (R7), or as an emergency (R8),
-  and an emergency notification is posted to the webhook at once, with the report time.
+- When the machine routes, the call enters the routing core with the route's queue,
+  skills, priority and kind (R7), or as an emergency (R8), and an emergency
+  notification is posted to the webhook at once, with the report time. After hours
+  (the machine's decision) a callback request goes to the callback webhook and the
+  call ends.
 - A caller who hangs up in the IVR leaves nothing behind.
 """
 
@@ -51,6 +52,7 @@ class IvrRunner:
         self._work: asyncio.Queue[Awaitable[None]] = asyncio.Queue()
         self.emergency_calls: set[str] = set()
         self.overrides: dict[str, str] = {}  # R9 plan overflow, shared with the adapter
+        self.callback_requests: list[dict[str, Any]] = []
         self._fired: dict[str, float] = {}  # call id -> the deadline already timed out
         self.notifications_sent = 0
 
@@ -113,18 +115,25 @@ class IvrRunner:
             elif isinstance(cmd, m.Ended):
                 self._calls.pop(call_id, None)
                 log.info("caller of %s hung up in the IVR", call_id)
+            elif isinstance(cmd, m.RequestCallback):
+                caller = self._calls[call_id][1] if call_id in self._calls else ""
+                self.callback_requests.append({"call_id": call_id, "caller": caller, "queue": cmd.queue,
+                                               "kind": cmd.kind, "at": cmd.at})
+                log.info("after hours: callback requested on call %s for queue %s", call_id, cmd.queue)
+                self._work.put_nowait(self._post(self.settings.callback_webhook_url, {
+                    "type": "callback-request", "call_id": call_id, "caller": caller, "queue": cmd.queue,
+                    "kind": cmd.kind, "requested_at": datetime.fromtimestamp(cmd.at, timezone.utc).isoformat(),
+                }))
+            elif isinstance(cmd, m.HangUp):
+                self._calls.pop(call_id, None)
+                log.info("call %s ends in the IVR: %s", call_id, cmd.reason)
+                await self._quiet("DELETE", f"/channels/{call_id}")
 
     async def _route(self, call_id: str, cmd: m.RouteCall) -> None:
         _, caller = self._calls.pop(call_id)
         route = cmd.route
         if route.queue in self.overrides and not route.emergency:
             route = m.Route(self.overrides[route.queue], route.skills, route.priority, route.kind, False)
-        hours = self.settings.hours.get(route.queue)
-        if hours is not None and not route.emergency and not hours.is_open(datetime.now()):
-            log.info("call %s for queue %s after hours", call_id, route.queue)
-            await self._quiet("POST", f"/channels/{call_id}/play/cti-closed-{call_id}",
-                              media=f"sound:cti/{self.settings.after_hours_prompt}")
-            return  # the adapter hangs up when the prompt ends
         log.info("IVR routes call %s to %s (%s; kind %s)", call_id, route.queue, cmd.reason, route.kind or "-")
         now = self._clock()
         if route.emergency:
@@ -135,24 +144,26 @@ class IvrRunner:
 
     async def _notify(self, call_id: str, caller: str, route: m.Route, at: float) -> None:
         """R8: the emergency notification, at once, with the report time."""
-        url = self.emergency.webhook_url
         log.warning("EMERGENCY reported on call %s from %s", call_id, mask_number(caller))
-        if url is None:
-            return
-        body: dict[str, Any] = {
+        await self._post(self.emergency.webhook_url, {
             "type": "emergency", "call_id": call_id, "caller": caller, "kind": route.kind,
             "queue": route.queue,
             "reported_at": datetime.fromtimestamp(at, timezone.utc).isoformat(),
-        }
+        })
+
+    async def _post(self, url: str | None, body: dict[str, Any]) -> None:
+        """A notification, with three tries; nothing waits for it."""
+        if url is None:
+            return
         for attempt in range(3):
             try:
                 async with self._session.post(url, json=body, timeout=aiohttp.ClientTimeout(total=5)) as resp:
                     if resp.status < 300:
                         self.notifications_sent += 1
                         return
-                    log.error("emergency webhook answered %d", resp.status)
+                    log.error("%s webhook answered %d", body["type"], resp.status)
             except (aiohttp.ClientError, TimeoutError) as exc:
-                log.error("emergency webhook failed (try %d): %s", attempt + 1, exc)
+                log.error("%s webhook failed (try %d): %s", body["type"], attempt + 1, exc)
             await asyncio.sleep(0.5 * (attempt + 1))
 
     # ------------------------------------------------------------ supervised tasks

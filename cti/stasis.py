@@ -94,6 +94,8 @@ class StasisAdapter:
         self.overrides: dict[str, str] = {}
         self.announcement: list[str | None] = [None]
         self._announcing: set[str] = set()
+        self.offer_callbacks = [False]  # R9 plan action: waiting callers may press 1
+        self._may_call_back: set[str] = set()
         self._instructions: dict[str, int] = {}  # R8: emergency callers hearing the loop
         self.emergency_prompt = "safety-instructions"
 
@@ -118,6 +120,9 @@ class StasisAdapter:
         elif kind == "ChannelDtmfReceived":
             if self.ivr is not None and self.ivr.active(chan_id):
                 self.ivr.digit(chan_id, str(ev.get("digit", "")))
+            elif chan_id in self._may_call_back and ev.get("digit") == "1":
+                self._may_call_back.discard(chan_id)
+                self._submit(e.CallerChoseCallback(chan_id, self._clock()))
         elif kind in ("ChannelHold", "ChannelUnhold"):
             # R3: the agent's phone put the caller on hold (SIP re-INVITE) or took it off.
             leg = self._legs.get(chan_id)
@@ -130,7 +135,7 @@ class StasisAdapter:
         if playback_id.startswith("cti-announce-"):
             call_id = playback_id.removeprefix("cti-announce-")
             self._submit(e.AnnouncementFinished(call_id, self._clock()))
-        elif playback_id.startswith(("cti-reject-", "cti-closed-")):
+        elif playback_id.startswith("cti-reject-"):
             self._orphans.append(playback_id.split("-", 2)[2])
         elif playback_id.startswith("cti-ivr-") and self.ivr is not None:
             self.ivr.playback_finished(playback_id)
@@ -269,11 +274,15 @@ class StasisAdapter:
                     # R8: safety instructions, again and again, instead of music.
                     self._instructions[call_id] = 0
                     await self._play_instructions(call_id)
-                elif self.announcement[0] is not None:
-                    # R9: the incident announcement first, then music.
+                elif self.announcement[0] is not None or self.offer_callbacks[0]:
+                    # R9: the incident announcement and/or the callback offer, then music.
                     self._announcing.add(call_id)
+                    prompts = [f"sound:cti/{self.announcement[0]}"] if self.announcement[0] else []
+                    if self.offer_callbacks[0]:
+                        self._may_call_back.add(call_id)
+                        prompts.append("sound:cti/callback-offer")
                     await self._quiet("POST", f"/channels/{call_id}/play/cti-incident-{call_id}",
-                                      media=f"sound:cti/{self.announcement[0]}")
+                                      media=prompts)
                 else:
                     await self._quiet("POST", f"/channels/{call_id}/moh")
             case c.OfferCall():
@@ -285,6 +294,13 @@ class StasisAdapter:
                     await self._quiet("DELETE", f"/channels/{leg_id}")
             case c.ConnectCall(call_id=call_id, agent_id=agent_id):
                 await self._connect(call_id, agent_id)
+            case c.HangUpCaller(call_id=call_id, reason="callback-taken"):
+                await self._stop_waiting(call_id)
+                try:  # thank, then hang up (on PlaybackFinished, as for a refusal)
+                    await self._ari.request("POST", f"/channels/{call_id}/play/cti-reject-{call_id}",
+                                            media="sound:cti/callback-taken")
+                except AriError:
+                    await self._quiet("DELETE", f"/channels/{call_id}")
             case c.HangUpCaller(call_id=call_id):
                 await self._quiet("DELETE", f"/channels/{call_id}")
                 await self._quiet("DELETE", f"/bridges/cti-{call_id}")
@@ -363,6 +379,7 @@ class StasisAdapter:
         n = self._instructions.pop(call_id, None)
         if n is not None:
             await self._quiet("DELETE", f"/playbacks/cti-wait-{call_id}-{n}")
+        self._may_call_back.discard(call_id)
         if call_id in self._announcing:
             self._announcing.discard(call_id)
             await self._quiet("DELETE", f"/playbacks/cti-incident-{call_id}")

@@ -52,6 +52,10 @@ class Supervision:
         self.plan = Plan(config.plan) if config.plan is not None else None
         self.overrides = overrides  # queue -> queue, shared with the adapter and IVR
         self.announcement = announcement  # [prompt or None], shared with the adapter
+        self.offer_callbacks: list[bool] = [False]  # shared with the adapter
+        self.callbacks: list[dict[str, Any]] = []
+        self.pending_posts: list[dict[str, Any]] = []
+        runtime.observers.append(self._callback_requested)
         self.recording_coverage = recording_coverage
         self.loop_lag_s = 0.0
         self.changes: list[dict[str, Any]] = []
@@ -103,7 +107,7 @@ class Supervision:
             "plan": None if self.plan is None else {
                 "level": self.plan.level, "proposed": self.plan.proposed, "since": self.plan.since,
                 "mode": self.plan.config.mode, "incident": asdict(self.plan.incident),
-                "changes": self.changes[-20:],
+                "changes": self.changes[-20:], "callbacks": self.callbacks[-50:],
             },
             "recording_coverage": None if self.recording_coverage is None else self.recording_coverage(),
             "connections": {s.name: s.connected for s in self.connections},
@@ -119,6 +123,8 @@ class Supervision:
             self.loop_lag_s = max(0.0, time.monotonic() - started - 1.0)
             if self.plan is not None:
                 await self.apply(self.plan.evaluate(self.plan_figures(time.time()), time.time()), "auto")
+            while self.pending_posts:
+                await self._notify(self.pending_posts.pop(0))
 
     async def apply(self, changes: list[PlanChanged | PlanProposed] | list[PlanChanged], who: str) -> None:
         for change in changes:
@@ -136,18 +142,32 @@ class Supervision:
         now = time.time()
         self.overrides.pop(queue, None)
         self.announcement[0] = None
+        self.offer_callbacks[0] = False
         if level is None:
             for agent_id in sorted(self._called_in):  # standby agents go home
                 self.runtime.submit(e.AgentLoggedOut(agent_id, now))
             self._called_in.clear()
             return
+        called = []
         for agent_id in level.standby_agents:
             if self.engine.agent(agent_id).state == "logged-out":
                 self._called_in.add(agent_id)
+                called.append(agent_id)
                 self.runtime.submit(e.AgentLoggedIn(agent_id, now))
+        if called:  # the standby group is told to come in
+            self.pending_posts.append({"type": "standby-call-in", "level": level.name,
+                                       "agents": called, "at": now})
         if level.overflow_to is not None:
             self.overrides[queue] = level.overflow_to
         self.announcement[0] = level.announcement
+        self.offer_callbacks[0] = level.offer_callbacks
+
+    def _callback_requested(self, cmd: Any) -> None:
+        if type(cmd).__name__ == "CallbackRequested":
+            entry = {"type": "callback-request", **asdict(cmd)}
+            self.callbacks.append(entry)
+            del self.callbacks[:-1000]
+            self.pending_posts.append(entry)
 
     async def _notify(self, entry: dict[str, Any]) -> None:
         url = self.config.plan_webhook_url

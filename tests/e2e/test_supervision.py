@@ -168,3 +168,34 @@ def test_R9_supervisor_confirms_raises_and_ends_a_plan(sandbox: Sandbox, start_e
     except urllib.error.HTTPError as exc:
         assert exc.code == 403
     assert "R9 plan" in engine.log() and "by supervisor" in engine.log()
+
+
+def test_R9_plan_offers_callbacks_a_waiting_caller_takes_one(
+        sandbox: Sandbox, start_engine, observer: AriObserver) -> None:
+    """R9: at a level that offers callbacks, a waiting caller hears the offer, presses 1,
+    is thanked and leaves the queue; the request is recorded and counted."""
+    from tests.e2e.test_ivr import keys_scenario
+
+    config = PLAN.replace('announcement = "incident-announcement"',
+                          'announcement = "incident-announcement"\noffer_callbacks = true')
+    engine = start_engine(agents=[], extra=config)
+    engine.post("/agents/1001/pause", {"reason": "meeting"})
+    engine.post("/agents/1002/pause", {"reason": "meeting"})
+    engine.post("/plan/level", {"level": "III"})
+    wait_for(lambda: engine.agent("1004")["state"] == "ready", 5, "the standby agent called in")
+    engine.post("/agents/1004/pause", {"reason": "not yet"})
+    scenario = keys_scenario("1", gap_ms=9000)  # after the announcement and the offer
+    sandbox._port += 1
+    caller = sandbox.sipp("caller-cb", "-sf", scenario, "-i", "127.0.0.1", "-p", str(sandbox._port),
+                          "-mp", "39000", "-s", "100", "-m", "1", "-d", "20000", "-trace_err",
+                          "127.0.0.1:5060")
+    assert caller.wait(60) == 0, caller.output()
+    (request,) = engine.get("/plan")["callbacks"]
+    assert request["queue"] == "support" and request["type"] == "callback-request"
+    offered = [ev for ev in observer.of("PlaybackStarted") if ev["playback"]["media_uri"] == "sound:cti/callback-offer"]
+    thanked = [ev for ev in observer.of("PlaybackStarted") if ev["playback"]["media_uri"] == "sound:cti/callback-taken"]
+    assert offered and thanked
+    totals = samples(scrape(engine), "cti_queue_calls_total")
+    assert totals[(("outcome", "callback"), ("queue", "support"))] == 1.0
+    assert engine.get("/calls") == []
+    sandbox.assert_no_channels()

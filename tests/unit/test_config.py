@@ -177,8 +177,8 @@ def test_ivr_menus_hours_and_emergency_load(tmp_path: Path) -> None:
     menu = cfg.ivr.menus.menus["main"]
     assert menu.option("3").route.skills == (("gas", 2),)  # type: ignore[union-attr]
     assert menu.option("0").route.emergency  # type: ignore[union-attr]
-    assert cfg.ivr.hours["repair"].is_open(datetime(2026, 11, 30, 13, 30))
-    assert not cfg.ivr.hours["repair"].is_open(datetime(2026, 11, 30, 12, 30))
+    assert cfg.ivr.menus.hours["repair"].is_open(datetime(2026, 11, 30, 13, 30))
+    assert not cfg.ivr.menus.hours["repair"].is_open(datetime(2026, 11, 30, 12, 30))
     assert cfg.emergency.webhook_url == "http://127.0.0.1:9000/emergency"
 
 

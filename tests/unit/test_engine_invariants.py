@@ -132,6 +132,10 @@ class EngineMachine(RuleBasedStateMachine):
     def caller_hangup(self, call: str) -> None:
         self.feed(e.CallerHungUp(call, self.now))
 
+    @rule(call=st.sampled_from(CALLS))
+    def callback(self, call: str) -> None:
+        self.feed(e.CallerChoseCallback(call, self.now))
+
     @rule(call=st.sampled_from(CALLS), agent=st.sampled_from(sorted(AGENTS)))
     def agent_hangup(self, call: str, agent: str) -> None:
         self.feed(e.AgentHungUp(call, agent, self.now))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 from ivr.hours import ALWAYS, BusinessHours
-from ivr.machine import (Digit, Ended, HungUp, Ivr, IvrConfig, Menu, Option, Play,
+from ivr.machine import (Digit, Ended, HangUp, HungUp, Ivr, IvrConfig, Menu, Option, Play, RequestCallback,
                          PlaybackFinished, Route, RouteCall, StopPlayback, Timeout, WaitForDigit)
 
 EMERGENCY = Route("emergency", priority=0, kind="emergency", emergency=True)
@@ -97,3 +97,51 @@ def test_business_hours_default_always_open_and_after_hours() -> None:
     assert not office.is_open(datetime(2026, 11, 23, 9, 0))  # a closed Monday
     assert not office.is_open(datetime(2026, 11, 29, 10, 0))  # Sunday
     assert office.is_open(datetime(2026, 11, 28, 11, 59))  # Saturday morning
+
+
+def after_hours_config(offer: bool) -> IvrConfig:
+    closed = BusinessHours({"mon": ((time(8), time(18)),)})  # Mondays 08-18 only
+    return IvrConfig(CONFIG.greeting, CONFIG.start, CONFIG.menus, {"repair": closed},
+                     "after-hours", "callback-offer" if offer else None, "callback-taken", 0)
+
+
+SUNDAY_NOON = datetime(2026, 11, 29, 12, 0).timestamp() - datetime(1970, 1, 1).timestamp()
+
+
+def test_after_hours_announcement_then_the_call_ends() -> None:
+    """R6: a closed queue (not an emergency): the after-hours prompt, then hang up."""
+    ivr = Ivr(after_hours_config(offer=False))
+    ivr.start(SUNDAY_NOON)
+    out = ivr.handle(Digit("3", SUNDAY_NOON + 1))
+    assert routed(out) is None and out[-1] == Play(2, ("after-hours",))
+    assert ivr.handle(PlaybackFinished(2, SUNDAY_NOON + 6)) == [HangUp("after hours")]
+
+
+def test_after_hours_callback_offer_taken_with_key_1() -> None:
+    ivr = Ivr(after_hours_config(offer=True))
+    ivr.start(SUNDAY_NOON)
+    out = ivr.handle(Digit("3", SUNDAY_NOON + 1))
+    assert out[-1] == Play(2, ("after-hours", "callback-offer"))
+    assert ivr.handle(PlaybackFinished(2, SUNDAY_NOON + 8)) == [WaitForDigit(SUNDAY_NOON + 13)]
+    out = ivr.handle(Digit("1", SUNDAY_NOON + 10))
+    assert RequestCallback("repair", "fault-report", SUNDAY_NOON + 10) in out
+    assert out[-1] == Play(3, ("callback-taken",))
+    assert ivr.handle(PlaybackFinished(3, SUNDAY_NOON + 12)) == [HangUp("after hours")]
+
+
+def test_after_hours_no_key_ends_and_emergencies_are_always_taken() -> None:
+    ivr = Ivr(after_hours_config(offer=True))
+    ivr.start(SUNDAY_NOON)
+    ivr.handle(Digit("3", SUNDAY_NOON + 1))
+    ivr.handle(PlaybackFinished(2, SUNDAY_NOON + 8))
+    assert ivr.handle(Timeout(SUNDAY_NOON + 13)) == [HangUp("after hours")]
+    closed_all = IvrConfig(CONFIG.greeting, CONFIG.start, CONFIG.menus,
+                           {"emergency": BusinessHours({})}, utc_offset_s=0)
+    ivr = Ivr(closed_all)
+    ivr.start(SUNDAY_NOON)
+    assert routed(ivr.handle(Digit("0", SUNDAY_NOON + 1))) == EMERGENCY
+    # Open hours route as usual.
+    monday = SUNDAY_NOON + 86400 - 3 * 3600  # Monday 09:00
+    ivr = Ivr(after_hours_config(offer=True))
+    ivr.start(monday)
+    assert routed(ivr.handle(Digit("3", monday + 1))) == FAULT

@@ -381,3 +381,17 @@ def test_position_and_expected_wait_from_live_rates() -> None:
     assert eng.position("k2") == 1 and eng.position("k3") == 2
     assert eng.expected_wait_s("k3") == 2 * 90.0 / 2
     assert eng.position("k0") is None
+
+
+def test_waiting_caller_choosing_a_callback_leaves_the_queue() -> None:
+    """R9 plan action (and R11's entry): a waiting caller presses 1 to be called back."""
+    eng = Engine([queue()], [agent("a1")])
+    eng.handle(e.CallArrived("k1", "q", "13800000001", 1.0, kind="complaint"))
+    out = eng.handle(e.CallerChoseCallback("k1", 5.0))
+    assert out == [c.CallbackRequested("k1", "13800000001", "q", "complaint", 5.0),
+                   c.HangUpCaller("k1", "callback-taken"),
+                   c.CallEnded("k1", "callback", None, 4.0, 0.0, 5.0, "q")]
+    assert eng.calls() == []
+    assert offers(eng.handle(e.AgentLoggedIn("a1", 6.0))) == []
+    eng.handle(e.CallArrived("k2", "q", "", 7.0))  # offered at once: not waiting
+    assert eng.handle(e.CallerChoseCallback("k2", 8.0)) == []
