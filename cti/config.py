@@ -22,8 +22,7 @@ from cti.errors import ConfigError
 from cti.recorder import RecordingConfig
 from acd.plans import LEVELS, Conditions, ExitConditions, Level, PlanConfig
 from ivr.hours import DAYS, BusinessHours
-from ivr.machine import IvrConfig, Menu, Option
-from ivr.machine import Route as IvrRoute
+from ivr.machine import IvrConfig, Menu, Option, Route  # Route: what an extension or option means
 
 # Secrets may come from the environment so that none has to sit in a file.
 ENV_OVERRIDES = {
@@ -118,17 +117,6 @@ class SupervisionConfig:
 class AgentEntry:
     agent: AgentConfig
     login_at_start: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """What a dialled extension means: the queue, and the call's skills and priority."""
-
-    queue: str
-    skills: tuple[tuple[str, int], ...] = ()
-    priority: int = 0
-    kind: str = ""
-    emergency: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,11 +466,11 @@ def _plan(t: _Section, names: list[str], agent_ids: set[str], base: SupervisionC
     return SupervisionConfig(base.sl_threshold_s, base.sl_target, plan, hook)
 
 
-def _route(t: _Section, names: list[str]) -> IvrRoute:
+def _route(t: _Section, names: list[str]) -> Route:
     queue = t.text("queue")
     if queue not in names:
         raise ConfigError(f"{t.path}.queue", f"one of the queues {names}", queue)
-    return IvrRoute(queue, t.skill_table("skills"), t.integer("priority", 0, 0, MAX_PRIORITY),
+    return Route(queue, t.skill_table("skills"), t.integer("priority", 0, 0, MAX_PRIORITY),
                     t.text("kind", "-") if "kind" in t.data else "", t.flag("emergency", False))
 
 

@@ -25,7 +25,7 @@ from acd import commands as c
 from acd import events as e
 from acd import CallView
 from cti.ari import AriClient
-from cti.config import Route
+from ivr.machine import Route
 from cti.errors import AriError
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from panoramisk.ami_protocol import AMIProtocol
 from acd import events as e
 from cti.ami import _Manager
 from cti.ari import AriClient
-from cti.config import Route
+from ivr.machine import Route
 from cti.stasis import StasisAdapter
 
 ARI_CORPUS = [
