@@ -15,6 +15,7 @@ bridges are re-made where they are missing. Nothing waits for a lost event.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 from collections.abc import Callable, Mapping
@@ -88,6 +89,9 @@ class StasisAdapter:
         self._orphans: list[str] = []  # answered legs that are not ours: to hang up
         self._pending_loops: list[str] = []  # emergency instructions to play again
         self._pending_moh: list[str] = []  # music after the incident announcement
+        # Legs we hung up that Asterisk has not destroyed yet, per agent: no new offer
+        # goes to that agent before they are gone (no agent ever has two legs).
+        self._releasing: dict[str, dict[str, asyncio.Event]] = {}
         self.ivr: IvrRunner | None = None
         # R9 plan actions, set by the supervision: queue -> overflow queue; the
         # incident announcement new callers hear ([prompt] or [None]).
@@ -198,6 +202,9 @@ class StasisAdapter:
         leg = self._legs.pop(chan_id, None)
         if leg is None:
             return
+        released = self._releasing.get(leg.agent_id, {}).pop(chan_id, None)
+        if released is not None:
+            released.set()
         self._leg_of.pop((leg.call_id, leg.agent_id), None)
         if leg.cancelled:
             return
@@ -211,6 +218,9 @@ class StasisAdapter:
         """Make the wire view match the core's calls and Asterisk's channels."""
         listed = await self._ari.request("GET", "/channels")
         channels = {ch["id"]: ch for ch in listed if isinstance(ch, dict) and "id" in ch}
+        for legs in self._releasing.values():  # legs that went while events were lost
+            for gone_id in [k for k in legs if k not in channels]:
+                legs.pop(gone_id).set()
         if self._calls is None:
             # Cluster adapter: the router holds the calls; report what vanished from
             # what this adapter tracks.
@@ -288,10 +298,7 @@ class StasisAdapter:
             case c.OfferCall():
                 await self._offer(cmd)
             case c.CancelOffer(call_id=call_id, agent_id=agent_id):
-                leg_id = self._leg_of.get((call_id, agent_id))
-                if leg_id is not None:
-                    self._legs[leg_id].cancelled = True
-                    await self._quiet("DELETE", f"/channels/{leg_id}")
+                await self._release_leg(call_id, agent_id)
             case c.ConnectCall(call_id=call_id, agent_id=agent_id):
                 await self._connect(call_id, agent_id)
             case c.HangUpCaller(call_id=call_id, reason="callback-taken"):
@@ -305,10 +312,7 @@ class StasisAdapter:
                 await self._quiet("DELETE", f"/channels/{call_id}")
                 await self._quiet("DELETE", f"/bridges/cti-{call_id}")
             case c.HangUpAgent(call_id=call_id, agent_id=agent_id):
-                leg_id = self._leg_of.get((call_id, agent_id))
-                if leg_id is not None:
-                    self._legs[leg_id].cancelled = True
-                    await self._quiet("DELETE", f"/channels/{leg_id}")
+                await self._release_leg(call_id, agent_id)
                 await self._quiet("DELETE", f"/bridges/cti-{call_id}")
             case c.RouteToFallback(call_id=call_id, reason=reason):
                 log.warning("call %s handed to the PBX fallback: %s", call_id, reason)
@@ -385,7 +389,33 @@ class StasisAdapter:
             await self._quiet("DELETE", f"/playbacks/cti-incident-{call_id}")
         await self._quiet("DELETE", f"/channels/{call_id}/moh")
 
+    async def _release_leg(self, call_id: str, agent_id: str) -> None:
+        leg_id = self._leg_of.get((call_id, agent_id))
+        if leg_id is None:
+            return
+        self._legs[leg_id].cancelled = True
+        gone = self._releasing.setdefault(agent_id, {}).setdefault(leg_id, asyncio.Event())
+        try:
+            await self._ari.request("DELETE", f"/channels/{leg_id}")
+        except AriError as exc:
+            if exc.status == 404:  # already gone
+                gone.set()
+                self._releasing[agent_id].pop(leg_id, None)
+            else:
+                log.warning("%s", exc)
+
     async def _offer(self, cmd: c.OfferCall) -> None:
+        releasing = list(self._releasing.get(cmd.agent_id, {}).values())
+        if releasing:
+            # The agent's previous leg is still being torn down: wait (briefly) so
+            # that its phone never has two of our calls at once.
+            try:
+                async with asyncio.timeout(2.0):
+                    for gone in releasing:
+                        await gone.wait()
+            except TimeoutError:
+                log.warning("agent %s: previous leg not gone after 2 s; offering anyway", cmd.agent_id)
+                self._releasing.pop(cmd.agent_id, None)
         leg_id = f"cti-offer-{cmd.agent_id}-{cmd.call_id}-{self._leg_token}{next(self._seq)}"
         self._legs[leg_id] = _Leg(leg_id, cmd.call_id, cmd.agent_id)
         self._leg_of[(cmd.call_id, cmd.agent_id)] = leg_id
