@@ -86,6 +86,14 @@ class AriClient:
                 return None
             return json.loads(text)
 
+    async def request_quiet(self, method: str, path: str, **params: Any) -> None:
+        """A request whose target may already be gone (404/409/422): not an error."""
+        try:
+            await self.request(method, path, **params)
+        except AriError as exc:
+            if exc.status not in (404, 409, 422):
+                log.warning("%s", exc)
+
     async def probe(self, timeout_s: float) -> dict[str, Any]:
         """At start: make sure ARI answers and accepts our credentials."""
         try:

@@ -88,10 +88,10 @@ class IvrRunner:
     # ------------------------------------------------------------ machine -> wire
 
     async def _begin(self, call_id: str, machine: m.Ivr) -> None:
-        await self._quiet("POST", f"/channels/{call_id}/answer")
+        await self._ari.request_quiet("POST", f"/channels/{call_id}/answer")
         if self._on_answer is not None:
             await self._on_answer(call_id)
-        await self._quiet("POST", f"/channels/{call_id}/variable",
+        await self._ari.request_quiet("POST", f"/channels/{call_id}/variable",
                           variable="CHANNEL(language)", value=self.settings.language)
         await self._carry_out(call_id, machine.start(self._clock()))
 
@@ -107,7 +107,7 @@ class IvrRunner:
                     log.warning("IVR prompt for call %s failed: %s", call_id, exc)
                     self._feed(call_id, m.PlaybackFinished(cmd.play_id, self._clock()))
             elif isinstance(cmd, m.StopPlayback):
-                await self._quiet("DELETE", f"/playbacks/cti-ivr-{call_id}-{cmd.play_id}")
+                await self._ari.request_quiet("DELETE", f"/playbacks/cti-ivr-{call_id}-{cmd.play_id}")
             elif isinstance(cmd, m.WaitForDigit):
                 self._wake.set()
             elif isinstance(cmd, m.RouteCall):
@@ -127,7 +127,7 @@ class IvrRunner:
             elif isinstance(cmd, m.HangUp):
                 self._calls.pop(call_id, None)
                 log.info("call %s ends in the IVR: %s", call_id, cmd.reason)
-                await self._quiet("DELETE", f"/channels/{call_id}")
+                await self._ari.request_quiet("DELETE", f"/channels/{call_id}")
 
     async def _route(self, call_id: str, cmd: m.RouteCall) -> None:
         _, caller = self._calls.pop(call_id)
@@ -199,10 +199,3 @@ class IvrRunner:
                     await self._wake.wait()
             except TimeoutError:
                 pass
-
-    async def _quiet(self, method: str, path: str, **params: Any) -> None:
-        try:
-            await self._ari.request(method, path, **params)
-        except AriError as exc:
-            if exc.status not in (404, 409, 422):
-                log.warning("%s", exc)

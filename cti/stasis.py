@@ -252,7 +252,7 @@ class StasisAdapter:
                 log.info("call %s ended while nobody listened", k.call_id)
                 self._submit(e.CallerHungUp(k.call_id, now))
             elif k.state == "waiting":
-                await self._quiet("POST", f"/channels/{k.call_id}/moh")
+                await self._ari.request_quiet("POST", f"/channels/{k.call_id}/moh")
             elif k.state == "offered":
                 for agent_id in k.offered_to:
                     leg_id = self._leg_of.get((k.call_id, agent_id))
@@ -269,7 +269,7 @@ class StasisAdapter:
                 else:
                     await self._connect(k.call_id, k.agent_id)
         while self._orphans:
-            await self._quiet("DELETE", f"/channels/{self._orphans.pop()}")
+            await self._ari.request_quiet("DELETE", f"/channels/{self._orphans.pop()}")
 
     def channel_name(self, call_id: str) -> str | None:
         return self._names.get(call_id) or None
@@ -279,7 +279,7 @@ class StasisAdapter:
     async def execute(self, cmd: c.Command) -> None:
         match cmd:
             case c.PlayHoldMusic(call_id=call_id):
-                await self._quiet("POST", f"/channels/{call_id}/answer")
+                await self._ari.request_quiet("POST", f"/channels/{call_id}/answer")
                 if self.ivr is not None and call_id in self.ivr.emergency_calls:
                     # R8: safety instructions, again and again, instead of music.
                     self._instructions[call_id] = 0
@@ -291,10 +291,10 @@ class StasisAdapter:
                     if self.offer_callbacks[0]:
                         self._may_call_back.add(call_id)
                         prompts.append("sound:cti/callback-offer")
-                    await self._quiet("POST", f"/channels/{call_id}/play/cti-incident-{call_id}",
+                    await self._ari.request_quiet("POST", f"/channels/{call_id}/play/cti-incident-{call_id}",
                                       media=prompts)
                 else:
-                    await self._quiet("POST", f"/channels/{call_id}/moh")
+                    await self._ari.request_quiet("POST", f"/channels/{call_id}/moh")
             case c.OfferCall():
                 await self._offer(cmd)
             case c.CancelOffer(call_id=call_id, agent_id=agent_id):
@@ -307,18 +307,18 @@ class StasisAdapter:
                     await self._ari.request("POST", f"/channels/{call_id}/play/cti-reject-{call_id}",
                                             media="sound:cti/callback-taken")
                 except AriError:
-                    await self._quiet("DELETE", f"/channels/{call_id}")
+                    await self._ari.request_quiet("DELETE", f"/channels/{call_id}")
             case c.HangUpCaller(call_id=call_id):
-                await self._quiet("DELETE", f"/channels/{call_id}")
-                await self._quiet("DELETE", f"/bridges/cti-{call_id}")
+                await self._ari.request_quiet("DELETE", f"/channels/{call_id}")
+                await self._ari.request_quiet("DELETE", f"/bridges/cti-{call_id}")
             case c.HangUpAgent(call_id=call_id, agent_id=agent_id):
                 await self._release_leg(call_id, agent_id)
-                await self._quiet("DELETE", f"/bridges/cti-{call_id}")
+                await self._ari.request_quiet("DELETE", f"/bridges/cti-{call_id}")
             case c.RouteToFallback(call_id=call_id, reason=reason):
                 log.warning("call %s handed to the PBX fallback: %s", call_id, reason)
                 self._callers.pop(call_id, None)
                 # The label in the caller's own dialplan extension (extensions.conf).
-                await self._quiet(
+                await self._ari.request_quiet(
                     "POST", f"/channels/{call_id}/continue", label=self._fallback_label
                 )
             case c.AnnounceAgent(call_id=call_id, number=number):
@@ -337,43 +337,43 @@ class StasisAdapter:
             case c.RejectCall(call_id=call_id, reason=reason):
                 log.warning("call %s refused: %s", call_id, reason)
                 self._callers.pop(call_id, None)
-                await self._quiet("POST", f"/channels/{call_id}/answer")
+                await self._ari.request_quiet("POST", f"/channels/{call_id}/answer")
                 try:
                     await self._ari.request(
                         "POST", f"/channels/{call_id}/play/cti-reject-{call_id}",
                         media="sound:cti/queue-full",
                     )
                 except AriError:
-                    await self._quiet("DELETE", f"/channels/{call_id}")
+                    await self._ari.request_quiet("DELETE", f"/channels/{call_id}")
             case c.RemindAgent(call_id=call_id, agent_id=agent_id):
                 leg_id = self._leg_of.get((call_id, agent_id))
                 if leg_id is not None:
-                    await self._quiet("POST", f"/channels/{leg_id}/play", media="sound:beep")
+                    await self._ari.request_quiet("POST", f"/channels/{leg_id}/play", media="sound:beep")
             case c.PlayApology(call_id=call_id):
-                await self._quiet(
+                await self._ari.request_quiet(
                     "POST", f"/channels/{call_id}/play/cti-apology-{next(self._seq)}-{call_id}",
                     media="sound:cti/apology",
                 )
             case c.TakeOffHold(call_id=call_id):
                 for (k, _), leg_id in list(self._leg_of.items()):
                     if k == call_id:
-                        await self._quiet("DELETE", f"/channels/{leg_id}/hold")
+                        await self._ari.request_quiet("DELETE", f"/channels/{leg_id}/hold")
             case c.CancelOutbound(attempt_id=attempt_id):
-                await self._quiet("DELETE", f"/channels/{attempt_id}")
+                await self._ari.request_quiet("DELETE", f"/channels/{attempt_id}")
             case _:
                 pass  # notices: logged by the runtime
         while self._orphans:
-            await self._quiet("DELETE", f"/channels/{self._orphans.pop()}")
+            await self._ari.request_quiet("DELETE", f"/channels/{self._orphans.pop()}")
         while self._pending_loops:
             await self._play_instructions(self._pending_loops.pop())
         while self._pending_moh:
-            await self._quiet("POST", f"/channels/{self._pending_moh.pop()}/moh")
+            await self._ari.request_quiet("POST", f"/channels/{self._pending_moh.pop()}/moh")
 
     async def _play_instructions(self, call_id: str) -> None:
         if call_id not in self._instructions:
             return
         self._instructions[call_id] += 1
-        await self._quiet(
+        await self._ari.request_quiet(
             "POST", f"/channels/{call_id}/play/cti-wait-{call_id}-{self._instructions[call_id]}",
             media=f"sound:cti/{self.emergency_prompt}",
         )
@@ -382,12 +382,12 @@ class StasisAdapter:
         """Whatever the caller hears while waiting stops: music, or the instructions."""
         n = self._instructions.pop(call_id, None)
         if n is not None:
-            await self._quiet("DELETE", f"/playbacks/cti-wait-{call_id}-{n}")
+            await self._ari.request_quiet("DELETE", f"/playbacks/cti-wait-{call_id}-{n}")
         self._may_call_back.discard(call_id)
         if call_id in self._announcing:
             self._announcing.discard(call_id)
-            await self._quiet("DELETE", f"/playbacks/cti-incident-{call_id}")
-        await self._quiet("DELETE", f"/channels/{call_id}/moh")
+            await self._ari.request_quiet("DELETE", f"/playbacks/cti-incident-{call_id}")
+        await self._ari.request_quiet("DELETE", f"/channels/{call_id}/moh")
 
     async def _release_leg(self, call_id: str, agent_id: str) -> None:
         leg_id = self._leg_of.get((call_id, agent_id))
@@ -463,13 +463,6 @@ class StasisAdapter:
             return
         log.info("call %s connected to agent %s", call_id, agent_id)
 
-    async def _quiet(self, method: str, path: str, **params: Any) -> None:
-        """A request whose target may already be gone (404/409): that is not an error."""
-        try:
-            await self._ari.request(method, path, **params)
-        except AriError as exc:
-            if exc.status not in (404, 409, 422):
-                log.warning("%s", exc)
 
 
 def _parse_leg(chan_id: str) -> tuple[str, str] | None:
