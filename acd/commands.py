@@ -1,16 +1,64 @@
-"""Commands the routing core emits for an adapter to carry out, and notices it emits
-for logs and metrics (they ask for no action)."""
+"""What the core emits: *actions* to carry out and *notices* of what happened.
+
+- ``CallAction``: carried out on the Asterisk node the call is on (by its adapter);
+- ``Notification``: told to the outside world (webhooks), wherever the router runs;
+- ``Notice``: for logs, metrics and history; asks for nothing.
+
+``Command`` is any of them. The unions are the only lists of each kind: the runtime
+sorts by them, the codec registers them, and an adapter's ``match`` over
+``CallAction`` is checked complete by mypy (``assert_never``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+# ------------------------------------------------------------------ call actions
+
 
 @dataclass(frozen=True, slots=True)
-class PlayHoldMusic:
-    """Play music on hold to the waiting caller."""
+class AnswerCall:
+    """Answer the caller's channel (once, when it reaches the engine)."""
 
     call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartRecording:
+    """R4: record the caller's channel from now until it ends."""
+
+    call_id: str
+    caller: str
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRecording:
+    """R4: the call left the core: file its recording under these details."""
+
+    call_id: str
+    queue: str
+    kind: str
+    agent_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StartIvr:
+    """Run the IVR for the caller (R7/R8); it reports ``IvrRouted``."""
+
+    call_id: str
+    caller: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlayWaitingMedia:
+    """What the waiting caller hears: ``prompts`` then music; with ``loop`` the prompts
+    again and again instead of music (R8 safety instructions). No prompts: music.
+    ``offer_callback``: key 1 during the wait means ``CallerChoseCallback`` (R9)."""
+
+    call_id: str
+    prompts: tuple[str, ...] = ()
+    loop: bool = False
+    offer_callback: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +110,11 @@ class RouteToFallback:
 
 
 @dataclass(frozen=True, slots=True)
-class RejectCall:
-    """The caller cannot be queued (queue full, nowhere to overflow): tell them, hang up."""
+class Farewell:
+    """Play ``prompt`` to the caller, then hang up at once (queue full, callback taken)."""
 
     call_id: str
+    prompt: str
     reason: str
 
 
@@ -108,7 +157,41 @@ class CancelOutbound:
     attempt_id: str
 
 
-# Notices: what happened, for logs, metrics and the event history.
+# ------------------------------------------------------------------ notifications
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyEmergency:
+    """R8: an emergency was reported: tell the emergency service at once."""
+
+    call_id: str
+    caller: str
+    queue: str
+    kind: str
+    reported_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequested:
+    """A caller asked to be called back instead of waiting (R11 takes it from there)."""
+
+    call_id: str
+    caller: str
+    queue: str
+    kind: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyStandbyCallIn:
+    """R9: the standby agents of a plan level are logged in: tell them to come."""
+
+    level: str
+    agents: tuple[str, ...]
+    at: float
+
+
+# ------------------------------------------------------------------ notices
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,36 +259,43 @@ class OutboundNoAnswer:
 
 
 @dataclass(frozen=True, slots=True)
-class CallbackRequested:
-    """A caller left the queue asking to be called back (R11 takes it from there)."""
+class PlanApplied:
+    """R9: the core now applies ``level``'s actions to new calls of ``queue``."""
 
-    call_id: str
-    caller: str
     queue: str
-    kind: str
+    level: str | None
     at: float
 
 
-Command = (
-    PlayHoldMusic
+CallAction = (
+    AnswerCall
+    | StartRecording
+    | LabelRecording
+    | StartIvr
+    | PlayWaitingMedia
     | OfferCall
     | CancelOffer
     | ConnectCall
     | HangUpCaller
     | HangUpAgent
     | RouteToFallback
-    | RejectCall
+    | Farewell
     | AnnounceAgent
     | RemindAgent
     | PlayApology
     | TakeOffHold
     | CancelOutbound
-    | AgentStateChanged
+)
+Notification = NotifyEmergency | CallbackRequested | NotifyStandbyCallIn
+Action = CallAction | Notification
+Notice = (
+    AgentStateChanged
     | RingNoAnswer
     | CallEnded
     | CallOverflowed
     | HoldOverrun
     | SupervisorAlert
     | OutboundNoAnswer
-    | CallbackRequested
+    | PlanApplied
 )
+Command = Action | Notice

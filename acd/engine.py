@@ -2,26 +2,20 @@
 
 Theory of operation
 -------------------
-``Engine.handle(event)`` applies one event and returns the commands it implies. It does
-no I/O and reads no clock: time arrives inside each event, and ``next_deadline()`` tells
-the adapter when to send the next ``Tick``. Replaying the same events rebuilds the same
-state.
+``Engine.handle(event)`` applies one event and returns the commands it implies
+(``acd.commands``: call actions, notifications, notices). It does no I/O and reads no
+clock: time arrives inside each event, and ``next_deadline()`` tells the adapter when
+to send the next ``Tick``. Replaying the same events rebuilds the same state, and
+``snapshot``/``restore`` (derived from the records in ``acd.state``) save it.
 
-Agent states (every change goes through ``_set_agent_state``):
+This module keeps what shares the re-match ordering: arrival, offers, answers, hang-
+ups, timers and agent requests. Around it: ``intake`` (how a call is treated before it
+waits: IVR, recording, R8, R9), ``agents`` (the agent state machine table), ``holds``
+(R3), ``outbound`` (R2), ``routing`` (the indexes), ``timers``.
 
-    logged-out --login--> ready | not-ready
-    ready --offer--> offered --answer--> on-call --hang-up--> wrap-up --timer--> ready
-    offered --ring timeout (R1)--> not-ready (ring-no-answer) per the RONA policy;
-              the call is re-offered at once at its original place
-    offered --caller gone / answered elsewhere (ring-all)--> ready, same idle place
-    offered --offer failed (busy, unreachable)--> not-ready (the failure)
-    ready | wrap-up | not-ready --pause--> not-ready; --ready--> ready; --logout--> out
-    offered | on-call: pause and logout are kept pending and apply when the call ends
-    wrap-up is the agent's, not a queue's: it holds in every queue the agent is in
-
-Routing (indexes in ``routing.py``): a call is matched when it starts waiting (arrival,
-re-queue, relaxation, overflow, end of a sticky hold), an agent when it becomes ready.
-Because each of those matches at once, the rules below hold after every event:
+Routing: a call is matched when it starts waiting (arrival, re-queue, relaxation,
+overflow, end of a sticky hold), an agent when it becomes ready. Because each of those
+matches at once, the rules below hold after every event:
 - an agent holds at most one offer or call;
 - work conservation: no ready agent and waiting call that it could take coexist
   (calls held for a sticky agent wait only for that agent);
@@ -30,153 +24,73 @@ Because each of those matches at once, the rules below hold after every event:
 - an agent in several queues takes, among the calls it can serve, the one with the
   highest priority, then of the heaviest queue, then waiting longest;
 - among agents who can take a call, the queue's strategy chooses.
+
+Where each rule lives:
+  R1 ring timeout, RONA ....... Engine._offer, Engine._ring_no_answer
+  R2 outbound ring cap ........ outbound.outbound_started / outbound_expired
+  R3 hold limit ............... holds.hold_started / hold_overrun
+  R4 record every call ........ intake.call_entered (StartRecording), intake.ended
+  R8 emergencies first ........ intake.arrive, Engine._admit (never refused/moved)
+  R9 plan actions ............. intake.plan_level_changed, intake.arrive
+  R10 sticky agent ............ Engine._sticky_agent_for, TimerKind.STICKY
+  R15 agent id announced ...... Engine._offer_answered (AnnounceAgent)
 """
 
 from __future__ import annotations
 
 import collections
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
+from acd import agents as ag
 from acd import commands as c
 from acd import events as e
+from acd import holds, intake, outbound
 from acd.errors import InvalidTransition, UnknownAgent
 from acd.model import (
-    EMERGENCY_PRIORITY,
-    MAX_PRIORITY,
-    RING_NO_ANSWER,
-    AgentConfig,
-    AgentState,
-    CallState,
-    HoldAction,
-    QueueConfig,
-    Skills,
-    Strategy,
-    skills,
+    EMERGENCY_PRIORITY, MAX_PRIORITY, RING_NO_ANSWER, AgentConfig, AgentState, CallState,
+    Intake, PlanActions, QueueConfig, Route, Strategy, skills,
 )
-from acd.routing import Key, Order, ReadyAgents, Timers, WaitingCalls, satisfies
+from acd.routing import WaitingCalls, satisfies
+from acd.snapshot import dump, load, restore_into
+from acd.state import Agent, AgentView, Call, CallView, Entering, Queue
+from acd.timers import TimerKind, Timers
 
-_IN_CALL = (AgentState.OFFERED, AgentState.ON_CALL)
-
-
-@dataclass(slots=True)
-class _Agent:
-    config: AgentConfig
-    profile: Skills
-    state: AgentState = AgentState.LOGGED_OUT
-    reason: str | None = None
-    idle_since: float = 0.0
-    call_id: str | None = None
-    wrap_up_until: float | None = None
-    wrap_gen: int = 0
-    # A pause or logout asked for during an offer or call; applied when it ends.
-    pending: tuple[AgentState, str | None] | None = None
-    consecutive_misses: int = 0
-    ring_no_answer_total: int = 0
-    hold_overruns: int = 0
-    calls_by_queue: dict[str, int] = field(default_factory=dict)
-    talk_time_s: float = 0.0
-
-
-@dataclass(slots=True)
-class _Call:
-    call_id: str
-    queue: str
-    caller: str
-    kind: str
-    priority: int
-    base_requirement: Skills
-    requirement: Skills
-    arrived_at: float  # the original enqueue time: kept through re-queue and overflow
-    seq: int
-    entered_queue_at: float
-    state: CallState = CallState.WAITING
-    offered_to: set[str] = field(default_factory=set)
-    agent_id: str | None = None  # the agent who answered
-    gen: int = 0  # bumped at every offer and re-queue: ring timers
-    queue_gen: int = 0  # bumped when the call enters a queue: relax/overflow timers
-    relax_step: int = 0
-    answered_at: float | None = None
-    bridged: bool = False
-    hold_since: float | None = None
-    hold_gen: int = 0
-    sticky_agent: str | None = None
-    visited: tuple[str, ...] = ()
-    node: str = ""
-
-    @property
-    def order(self) -> Order:
-        return (-self.priority, self.arrived_at, self.seq)
-
-
-@dataclass(frozen=True, slots=True)
-class AgentView:
-    agent_id: str
-    state: str
-    reason: str | None
-    call_id: str | None
-    queues: tuple[str, ...]
-    ring_no_answer_total: int
-    hold_overruns: int
-
-
-@dataclass(frozen=True, slots=True)
-class CallView:
-    call_id: str
-    queue: str
-    state: str
-    agent_id: str | None
-    arrived_at: float
-    priority: int
-    kind: str
-    requirement: Skills
-    offered_to: tuple[str, ...]
-    on_hold: bool
-    sticky_agent: str | None
-    caller: str
-    bridged: bool
-    node: str
-
-
-@dataclass(slots=True)
-class _Queue:
-    config: QueueConfig
-    positions: dict[str, int]  # agent id -> configured order (linear, round-robin)
-    waiting: WaitingCalls = field(default_factory=WaitingCalls)
-    ready: ReadyAgents = field(default_factory=ReadyAgents)
-    rr_last: float = -1.0
-    handle_times: collections.deque[float] = field(
-        default_factory=lambda: collections.deque(maxlen=100)
-    )
+T = TimerKind
+_STATE_FIELDS: dict[str, Any] = {  # the engine's own saved fields, beside the records
+    "entering": dict[str, Entering],
+    "plans": dict[str, PlanActions],
+    "called_in": dict[str, tuple[str, ...]],
+}
 
 
 class Engine:
-    def __init__(self, queues: Iterable[QueueConfig], agents: Iterable[AgentConfig]) -> None:
+    def __init__(
+        self, queues: Iterable[QueueConfig], agents: Iterable[AgentConfig],
+        intake: Intake | None = None,
+    ) -> None:
         agents = list(agents)
-        self._queues: dict[str, _Queue] = {}
+        self._queues: dict[str, Queue] = {}
         for q in queues:
             members = [a.agent_id for a in agents if q.name in a.queues]
-            self._queues[q.name] = _Queue(q, {aid: i for i, aid in enumerate(members)})
+            self._queues[q.name] = Queue(q, {aid: i for i, aid in enumerate(members)})
         for queue in self._queues.values():
             target = queue.config.overflow_queue
             if target is not None and target not in self._queues:
-                raise ValueError(
-                    f"queue {queue.config.name!r} overflows to unknown queue {target!r}"
-                )
+                raise ValueError(f"queue {queue.config.name!r} overflows to unknown queue {target!r}")
         for a in agents:
             for name in a.queues:
                 if name not in self._queues:
                     raise ValueError(f"agent {a.agent_id!r} names unknown queue {name!r}")
-        self._agents = {a.agent_id: _Agent(a, skills(a.skills)) for a in agents}
-        self._calls: dict[str, _Call] = {}
+        self.intake = intake or Intake(default_queue=next(iter(self._queues), ""))
+        self._agents = {a.agent_id: Agent(a, skills(a.skills)) for a in agents}
+        self._calls: dict[str, Call] = {}
+        self._entering: dict[str, Entering] = {}  # calls in the IVR
+        self._plans: dict[str, PlanActions] = {}  # R9: queue -> active level's actions
+        self._called_in: dict[str, tuple[str, ...]] = {}  # R9: queue -> standby agents
         self._sticky: dict[str, WaitingCalls] = {}  # agent id -> calls held for them
-        self._last_agent: collections.OrderedDict[str, tuple[str, float]] = (
-            collections.OrderedDict()
-        )
-        self._sticky_window = max(
-            (q.config.sticky_window_s for q in self._queues.values()), default=0.0
-        )
+        self._last_agent: collections.OrderedDict[str, tuple[str, float]] = collections.OrderedDict()
+        self._sticky_window = max((q.config.sticky_window_s for q in self._queues.values()), default=0.0)
         self._outbound: dict[str, tuple[str, float]] = {}  # attempt -> (queue, started)
         self._timers = Timers()
         self._seq = 0
@@ -189,43 +103,17 @@ class Engine:
     # ----------------------------------------------------------------- reading
 
     def agent(self, agent_id: str) -> AgentView:
-        a = self._get_agent(agent_id)
-        return AgentView(
-            a.config.agent_id,
-            a.state.value,
-            a.reason,
-            a.call_id,
-            a.config.queues,
-            a.ring_no_answer_total,
-            a.hold_overruns,
-        )
+        return AgentView.of(self._get_agent(agent_id))
 
     def agents(self) -> list[AgentView]:
-        return [self.agent(agent_id) for agent_id in self._agents]
+        return [AgentView.of(a) for a in self._agents.values()]
 
     def calls(self) -> list[CallView]:
-        return [
-            CallView(
-                k.call_id,
-                k.queue,
-                k.state.value,
-                k.agent_id,
-                k.arrived_at,
-                k.priority,
-                k.kind,
-                k.requirement,
-                tuple(sorted(k.offered_to)),
-                k.hold_since is not None,
-                k.sticky_agent,
-                k.caller,
-                k.bridged,
-                k.node,
-            )
-            for k in self._calls.values()
-        ]
+        return [CallView.of(k) for k in self._calls.values()]
 
-    def has_queue(self, name: str) -> bool:
-        return name in self._queues
+    def plan(self, queue: str) -> PlanActions | None:
+        """R9: the actions of the plan level the core applies to ``queue`` now."""
+        return self._plans.get(queue)
 
     def position(self, call_id: str) -> int | None:
         """1-based place of a waiting call in its queue (for announcements)."""
@@ -243,11 +131,8 @@ class Engine:
         if not queue.handle_times:
             return None
         aht = sum(queue.handle_times) / len(queue.handle_times)
-        staffed = sum(
-            1
-            for aid in queue.positions
-            if self._agents[aid].state not in (AgentState.LOGGED_OUT, AgentState.NOT_READY)
-        )
+        staffed = sum(1 for aid in queue.positions
+                      if self._agents[aid].state not in (AgentState.LOGGED_OUT, AgentState.NOT_READY))
         return place * aht / max(1, staffed)
 
     def next_deadline(self) -> float | None:
@@ -263,106 +148,49 @@ class Engine:
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON-ready data; ``restore`` rebuilds an equal engine.
-
         Indexes are not saved: they follow from agents and calls."""
         return {
-            "version": 1,
-            "seq": self._seq,
-            "gen": self._gen,
-            "agents": {
-                aid: {
-                    "state": a.state.value, "reason": a.reason, "idle_since": a.idle_since,
-                    "call_id": a.call_id, "wrap_up_until": a.wrap_up_until,
-                    "wrap_gen": a.wrap_gen,
-                    "pending": None if a.pending is None else [a.pending[0].value, a.pending[1]],
-                    "consecutive_misses": a.consecutive_misses,
-                    "ring_no_answer_total": a.ring_no_answer_total,
-                    "hold_overruns": a.hold_overruns,
-                    "calls_by_queue": dict(sorted(a.calls_by_queue.items())),
-                    "talk_time_s": a.talk_time_s,
-                }
-                for aid, a in self._agents.items()
-            },
-            "calls": {
-                k.call_id: {
-                    "queue": k.queue, "caller": k.caller, "kind": k.kind,
-                    "priority": k.priority,
-                    "base_requirement": [list(x) for x in k.base_requirement],
-                    "requirement": [list(x) for x in k.requirement],
-                    "arrived_at": k.arrived_at, "seq": k.seq,
-                    "entered_queue_at": k.entered_queue_at, "state": k.state.value,
-                    "offered_to": sorted(k.offered_to), "agent_id": k.agent_id,
-                    "gen": k.gen, "queue_gen": k.queue_gen, "relax_step": k.relax_step,
-                    "answered_at": k.answered_at, "bridged": k.bridged,
-                    "hold_since": k.hold_since, "hold_gen": k.hold_gen,
-                    "sticky_agent": k.sticky_agent, "visited": list(k.visited),
-                    "node": k.node,
-                }
-                for k in self._calls.values()
-            },
-            "queues": {
-                name: {"rr_last": q.rr_last, "handle_times": list(q.handle_times)}
-                for name, q in self._queues.items()
-            },
+            "version": 1, "seq": self._seq, "gen": self._gen,
+            "agents": {aid: dump(a) for aid, a in self._agents.items()},
+            "calls": {k.call_id: dump(k) for k in self._calls.values()},
+            "queues": {name: dump(q) for name, q in self._queues.items()},
             "last_agent": [[caller, aid, t] for caller, (aid, t) in self._last_agent.items()],
             "outbound": {k: [q, t] for k, (q, t) in sorted(self._outbound.items())},
             "timer_seq": self._timers.seq,
-            "timers": sorted(
-                [list(t) for t in self._timers.entries() if self._timer_valid(t[2], t[3], t[4])]
-            ),
+            "timers": sorted([at, seq, kind.value, key, gen] for at, seq, kind, key, gen
+                             in self._timers.entries() if self._timer_valid(kind, key, gen)),
+            **{name: dump(getattr(self, f"_{name}")) for name in _STATE_FIELDS},
         }
 
     @classmethod
-    def restore(
-        cls, queues: Iterable[QueueConfig], agents: Iterable[AgentConfig], data: dict[str, Any]
-    ) -> Engine:
+    def restore(cls, queues: Iterable[QueueConfig], agents: Iterable[AgentConfig],
+                data: dict[str, Any], intake: Intake | None = None) -> Engine:
         """An engine in exactly the state ``snapshot`` saved (same configuration)."""
         if data.get("version") != 1:
             raise ValueError(f"unknown snapshot version {data.get('version')!r}")
-        eng = cls(queues, agents)
+        eng = cls(queues, agents, intake)
         eng._seq, eng._gen = data["seq"], data["gen"]
         for aid, d in data["agents"].items():
-            a = eng._agents.get(aid)
-            if a is None:
-                continue  # an agent removed from the configuration
-            a.state = AgentState(d["state"])
-            a.reason, a.idle_since, a.call_id = d["reason"], d["idle_since"], d["call_id"]
-            a.wrap_up_until, a.wrap_gen = d["wrap_up_until"], d["wrap_gen"]
-            p = d["pending"]
-            a.pending = None if p is None else (AgentState(p[0]), p[1])
-            a.consecutive_misses = d["consecutive_misses"]
-            a.ring_no_answer_total = d["ring_no_answer_total"]
-            a.hold_overruns = d["hold_overruns"]
-            a.calls_by_queue = dict(d["calls_by_queue"])
-            a.talk_time_s = d["talk_time_s"]
+            if aid in eng._agents:  # else: an agent removed from the configuration
+                restore_into(eng._agents[aid], d)
         for call_id, d in data["calls"].items():
-            k = _Call(
-                call_id, d["queue"], d["caller"], d["kind"], d["priority"],
-                tuple((str(n), int(lv)) for n, lv in d["base_requirement"]),
-                tuple((str(n), int(lv)) for n, lv in d["requirement"]),
-                d["arrived_at"], d["seq"], d["entered_queue_at"], CallState(d["state"]),
-                set(d["offered_to"]), d["agent_id"], d["gen"], d["queue_gen"], d["relax_step"],
-                d["answered_at"], d["bridged"], d["hold_since"], d["hold_gen"],
-                d["sticky_agent"], tuple(d["visited"]), d.get("node", ""),
-            )
-            eng._calls[call_id] = k
+            eng._calls[call_id] = load(Call, {"call_id": call_id, **d})
         for name, d in data["queues"].items():
-            q = eng._queues.get(name)
-            if q is not None:
-                q.rr_last = d["rr_last"]
-                q.handle_times.extend(d["handle_times"])
+            if name in eng._queues:
+                restore_into(eng._queues[name], d)
         for caller, aid, t in data["last_agent"]:
             eng._last_agent[caller] = (aid, t)
         eng._outbound = {k: (q, t) for k, (q, t) in data["outbound"].items()}
         for at, seq, kind, key, gen in data["timers"]:
-            eng._timers.restore(at, seq, kind, key, gen)
+            eng._timers.restore(at, seq, TimerKind(kind), key, gen)
         eng._timers.seq = data["timer_seq"]
-        # Indexes from the restored state: ready agents, then waiting calls.
-        for a in eng._agents.values():
+        for name, tp in _STATE_FIELDS.items():
+            setattr(eng, f"_{name}", load(tp, data.get(name, {})))
+        for a in eng._agents.values():  # indexes: ready agents, then waiting calls
             if a.state is AgentState.READY:
                 for name in a.config.queues:
                     queue = eng._queues[name]
-                    queue.ready.add(a.config.agent_id, a.profile, eng._key(a, queue))
+                    queue.ready.add(a.agent_id, a.profile, ag.strategy_key(a, queue))
         for k in sorted(eng._calls.values(), key=lambda k: k.order):
             if k.state is CallState.WAITING:
                 eng._park(k)
@@ -372,28 +200,36 @@ class Engine:
 
     def handle(self, event: e.Event) -> list[c.Command]:
         out: list[c.Command] = []
+        self.handle_into(event, out)
+        return out
+
+    def handle_into(self, event: e.Event, out: list[c.Command]) -> None:
         match event:
             case e.Tick(at=at):
                 self._expire(at, out)
+            case e.CallEntered():
+                intake.call_entered(self, event, out)
+            case e.IvrRouted():
+                intake.ivr_routed(self, event, out)
+            case e.IvrCallbackRequested():
+                intake.ivr_callback_requested(self, event, out)
+            case e.PlanLevelChanged():
+                intake.plan_level_changed(self, event, out)
             case e.CallArrived():
-                self._call_arrived(event, out)
+                if event.call_id not in self._calls:
+                    route = Route(event.queue, event.skills, event.priority, event.kind, event.emergency)
+                    intake.arrive(self, event.call_id, event.caller, route, event.at, event.node, False, out)
             case e.OfferAnswered():
                 self._offer_answered(event, out)
             case e.OfferFailed():
                 self._offer_failed(event.call_id, event.agent_id, event.reason, event.at, out)
             case e.CallerHungUp():
-                self._caller_hung_up(event, out)
+                if not intake.left_in_ivr(self, event.call_id, out):
+                    self._caller_hung_up(event, out)
             case e.AgentHungUp():
                 self._agent_hung_up(event, out)
             case e.CallerChoseCallback():
-                call = self._calls.get(event.call_id)
-                if call is not None and call.state is CallState.WAITING:
-                    del self._calls[call.call_id]
-                    self._unindex(call)
-                    out.append(c.CallbackRequested(call.call_id, call.caller, call.queue, call.kind, event.at))
-                    out.append(c.HangUpCaller(call.call_id, "callback-taken"))
-                    out.append(c.CallEnded(call.call_id, "callback", None, event.at - call.arrived_at,
-                                           0.0, event.at, call.queue))
+                intake.caller_chose_callback(self, event, out)
             case e.AnnouncementFinished():
                 call = self._calls.get(event.call_id)
                 if call and call.state is CallState.CONNECTED and not call.bridged:
@@ -401,20 +237,13 @@ class Engine:
                     assert call.agent_id is not None
                     out.append(c.ConnectCall(call.call_id, call.agent_id))
             case e.HoldStarted():
-                self._hold_started(event, out)
+                holds.hold_started(self, event)
             case e.HoldEnded():
-                call = self._calls.get(event.call_id)
-                if call is not None and call.hold_since is not None:
-                    call.hold_since = None
-                    call.hold_gen = self._new_gen()
+                holds.hold_ended(self, event)
             case e.OutboundStarted():
-                queue = self._queues.get(event.queue)
-                if queue is not None and event.attempt_id not in self._outbound:
-                    self._outbound[event.attempt_id] = (event.queue, event.at)
-                    limit = queue.config.outbound_ring_timeout_s
-                    self._timers.push(event.at + limit, "outbound", event.attempt_id, 0)
+                outbound.outbound_started(self, event)
             case e.OutboundAnswered() | e.OutboundEnded():
-                self._outbound.pop(event.attempt_id, None)
+                outbound.outbound_ended(self, event.attempt_id)
             case e.AgentLoggedIn():
                 self._login(event, out)
             case e.AgentLoggedOut():
@@ -422,42 +251,42 @@ class Engine:
             case e.AgentReady():
                 self._request(event.agent_id, AgentState.READY, None, event.at, "get ready", out)
             case e.AgentPaused():
-                self._request(
-                    event.agent_id, AgentState.NOT_READY, event.reason, event.at, "pause", out
-                )
-        return out
+                self._request(event.agent_id, AgentState.NOT_READY, event.reason, event.at, "pause", out)
 
     # ----------------------------------------------------------------- calls
 
-    def _call_arrived(self, ev: e.CallArrived, out: list[c.Command]) -> None:
-        if ev.call_id in self._calls:
-            return  # a duplicate delivery changes nothing
+    def _admit_new(self, ev: e.CallArrived, recorded: bool, out: list[c.Command]) -> Call | None:
+        """The call's record in the queue that takes it, or None (fallback, refused)."""
         queue = self._queues.get(ev.queue)
         if queue is None:
             out.append(c.RouteToFallback(ev.call_id, f"unknown queue {ev.queue!r}"))
-            return
+            if recorded:
+                out.append(c.LabelRecording(ev.call_id, ev.queue, ev.kind, None))
+            return None
         self._seq += 1
         priority = EMERGENCY_PRIORITY if ev.emergency else max(0, min(ev.priority, MAX_PRIORITY))
         requirement = skills(ev.skills)
-        call = _Call(
-            ev.call_id, ev.queue, ev.caller, ev.kind, priority, requirement, requirement,
-            ev.at, self._seq, ev.at, node=ev.node,
-        )
+        call = Call(ev.call_id, ev.queue, ev.caller, ev.kind, priority, requirement, requirement,
+                    ev.at, self._seq, ev.at, node=ev.node, recorded=recorded, emergency=ev.emergency)
         target = self._admit(call, queue, ev.at, out)
         if target is None:
-            out.append(c.RejectCall(call.call_id, "queue-full"))
-            out.append(c.CallEnded(call.call_id, "rejected", None, 0.0, 0.0, ev.at, ev.queue))
-            return
+            out.append(c.Farewell(call.call_id, self.intake.queue_full_prompt, "queue-full"))
+            intake.ended(call, "rejected", None, 0.0, 0.0, ev.at, out)
+            return None
+        call.queue = target.config.name
         self._calls[call.call_id] = call
-        out.append(c.PlayHoldMusic(call.call_id))
-        call.sticky_agent = self._sticky_agent_for(call, target.config, ev.at)
-        if call.sticky_agent is not None:
-            self._timers.push(ev.at + target.config.sticky_hold_s, "sticky", call.call_id, call.gen)
-        self._enter_queue(call, target, ev.at, out)
+        return call
 
-    def _admit(self, call: _Call, queue: _Queue, at: float, out: list[c.Command]) -> _Queue | None:
+    def _queue_new(self, call: Call, at: float, out: list[c.Command]) -> None:
+        target = self._queues[call.queue]
+        call.sticky_agent = self._sticky_agent_for(call, target.config, at)
+        if call.sticky_agent is not None:
+            self._timers.push(at + target.config.sticky_hold_s, T.STICKY, call.call_id, call.gen)
+        self._enter_queue(call, target, at, out)
+
+    def _admit(self, call: Call, queue: Queue, at: float, out: list[c.Command]) -> Queue | None:
         """The queue that takes a new call: its own, or an overflow when it is long or
-        full; None when every candidate is full."""
+        full; None when every candidate is full. Emergencies (R8) are never refused."""
         seen: set[str] = set()
         while queue.config.name not in seen:
             seen.add(queue.config.name)
@@ -469,17 +298,14 @@ class Engine:
                 return queue
             if cfg.overflow_queue is None:
                 return None if full else queue
-            out.append(
-                c.CallOverflowed(
-                    call.call_id, cfg.name, cfg.overflow_queue, "queue-full" if full else "queue-long", at
-                )
-            )
+            out.append(c.CallOverflowed(call.call_id, cfg.name, cfg.overflow_queue,
+                                        "queue-full" if full else "queue-long", at))
             call.visited += (cfg.name,)
             queue = self._queues[cfg.overflow_queue]
             call.queue = queue.config.name
         return None
 
-    def _sticky_agent_for(self, call: _Call, queue: QueueConfig, at: float) -> str | None:
+    def _sticky_agent_for(self, call: Call, queue: QueueConfig, at: float) -> str | None:
         """R10: a repeat caller within the window is held for their last agent."""
         if queue.sticky_window_s <= 0 or not call.caller:
             return None
@@ -487,15 +313,11 @@ class Engine:
         if last is None or at - last[1] > queue.sticky_window_s:
             return None
         agent = self._agents.get(last[0])
-        if agent is None or queue.name not in agent.config.queues:
+        if agent is None or queue.name not in agent.config.queues or agent.state is AgentState.LOGGED_OUT:
             return None
-        if agent.state is AgentState.LOGGED_OUT:
-            return None
-        return agent.config.agent_id
+        return agent.agent_id
 
-    def _enter_queue(
-        self, call: _Call, queue: _Queue, at: float, out: list[c.Command], match: bool = True
-    ) -> None:
+    def _enter_queue(self, call: Call, queue: Queue, at: float, out: list[c.Command], match: bool = True) -> None:
         """The call starts waiting in ``queue``: arm its timers and try to match it."""
         call.queue = queue.config.name
         call.entered_queue_at = at
@@ -505,15 +327,15 @@ class Engine:
         call.requirement = call.base_requirement
         cfg = queue.config
         if cfg.relaxation:
-            self._timers.push(at + cfg.relaxation[0].after_s, "relax", call.call_id, call.queue_gen)
+            self._timers.push(at + cfg.relaxation[0].after_s, T.RELAX, call.call_id, call.queue_gen)
         if cfg.overflow_queue is not None and cfg.overflow_after_s is not None:
-            self._timers.push(at + cfg.overflow_after_s, "overflow", call.call_id, call.queue_gen)
+            self._timers.push(at + cfg.overflow_after_s, T.OVERFLOW, call.call_id, call.queue_gen)
         if match:
             self._match_call(call, at, out)
         else:
             self._park(call)
 
-    def _match_call(self, call: _Call, at: float, out: list[c.Command]) -> None:
+    def _match_call(self, call: Call, at: float, out: list[c.Command]) -> None:
         """Offer a call that starts waiting to the agent(s) the strategy picks, or index
         it as waiting."""
         call.state = CallState.WAITING
@@ -538,20 +360,18 @@ class Engine:
                 return
         self._park(call)
 
-    def _park(self, call: _Call) -> None:
+    def _park(self, call: Call) -> None:
         """Index a call as waiting: for its sticky agent only, or for its queue."""
         call.state = CallState.WAITING
         if call.sticky_agent is not None:
-            self._sticky.setdefault(call.sticky_agent, WaitingCalls()).add(
-                call.call_id, (), call.order
-            )
+            self._sticky.setdefault(call.sticky_agent, WaitingCalls()).add(call.call_id, (), call.order)
         else:
             self._queues[call.queue].waiting.add(call.call_id, call.requirement, call.order)
 
-    def _match_agent(self, agent: _Agent, at: float, out: list[c.Command]) -> None:
+    def _match_agent(self, agent: Agent, at: float, out: list[c.Command]) -> None:
         """A ready agent takes the best call it can serve, if any."""
         best: tuple[tuple[object, ...], str, WaitingCalls] | None = None
-        sticky = self._sticky.get(agent.config.agent_id)
+        sticky = self._sticky.get(agent.agent_id)
         if sticky is not None:
             head = sticky.best_for(())
             if head is not None:
@@ -572,33 +392,23 @@ class Engine:
         call = self._calls[call_id]
         self._offer(call, [agent], self._queues[call.queue], at, out)
 
-    def _unindex(self, call: _Call) -> None:
+    def _unindex(self, call: Call) -> None:
         """Take a waiting call out of whichever index holds it."""
         self._queues[call.queue].waiting.remove(call.call_id)
         if call.sticky_agent is not None and call.sticky_agent in self._sticky:
             self._sticky[call.sticky_agent].remove(call.call_id)
 
-    def _offer(
-        self, call: _Call, agents: list[_Agent], queue: _Queue, at: float, out: list[c.Command]
-    ) -> None:
+    def _offer(self, call: Call, agents: list[Agent], queue: Queue, at: float, out: list[c.Command]) -> None:
         cfg = queue.config
         call.state = CallState.OFFERED
-        call.offered_to = {a.config.agent_id for a in agents}
+        call.offered_to = {a.agent_id for a in agents}
         call.gen = self._new_gen()
-        self._timers.push(at + cfg.ring_timeout_s, "offer", call.call_id, call.gen)
+        self._timers.push(at + cfg.ring_timeout_s, T.OFFER, call.call_id, call.gen)
         for agent in agents:
             agent.call_id = call.call_id
-            self._set_agent_state(agent, AgentState.OFFERED, None, at, out)
-            queue.rr_last = float(queue.positions[agent.config.agent_id])
-            out.append(
-                c.OfferCall(call.call_id, agent.config.agent_id, agent.config.endpoint, cfg.ring_timeout_s)
-            )
-
-    def _requeue(self, call: _Call, at: float, out: list[c.Command]) -> None:
-        """An offer ended unanswered: the call waits again at its original place."""
-        call.offered_to = set()
-        call.gen = self._new_gen()
-        self._match_call(call, at, out)
+            self._set_state(agent, AgentState.OFFERED, None, at, out)
+            queue.rr_last = float(queue.positions[agent.agent_id])
+            out.append(c.OfferCall(call.call_id, agent.agent_id, agent.config.endpoint, cfg.ring_timeout_s))
 
     def _offer_answered(self, ev: e.OfferAnswered, out: list[c.Command]) -> None:
         call = self._calls.get(ev.call_id)
@@ -613,23 +423,21 @@ class Engine:
         call.gen = self._new_gen()
         call.agent_id = ev.agent_id
         call.answered_at = ev.at
+        call.callback_offered = False
         agent.consecutive_misses = 0
-        self._set_agent_state(agent, AgentState.ON_CALL, None, ev.at, out)
+        self._set_state(agent, AgentState.ON_CALL, None, ev.at, out)
         for loser_id in losers:  # ring-all: the others stop ringing, no fault of theirs
             loser = self._agents[loser_id]
             loser.call_id = None
             out.append(c.CancelOffer(call.call_id, loser_id, "answered-elsewhere"))
             self._end_offer(loser, AgentState.READY, None, ev.at, out, loser.idle_since)
-        queue = self._queues[call.queue].config
-        if queue.announce_agent_id:
+        if self._queues[call.queue].config.announce_agent_id:
             out.append(c.AnnounceAgent(call.call_id, ev.agent_id, agent.config.announced_number))
         else:
             call.bridged = True
             out.append(c.ConnectCall(call.call_id, ev.agent_id))
 
-    def _offer_failed(
-        self, call_id: str, agent_id: str, reason: str, at: float, out: list[c.Command]
-    ) -> None:
+    def _offer_failed(self, call_id: str, agent_id: str, reason: str, at: float, out: list[c.Command]) -> None:
         call = self._calls.get(call_id)
         if call is None or call.state is not CallState.OFFERED or agent_id not in call.offered_to:
             return  # an offer already taken back
@@ -639,32 +447,28 @@ class Engine:
             call.sticky_agent = None
         agent.call_id = None
         self._end_offer(agent, AgentState.NOT_READY, reason, at, out)
-        if not call.offered_to:
-            self._requeue(call, at, out)
+        if not call.offered_to:  # the call waits again at its original place
+            call.gen = self._new_gen()
+            self._match_call(call, at, out)
 
     def _caller_hung_up(self, ev: e.CallerHungUp, out: list[c.Command]) -> None:
         call = self._calls.pop(ev.call_id, None)
         if call is None:
             return
+        if call.state is CallState.CONNECTED:
+            assert call.agent_id is not None
+            out.append(c.HangUpAgent(call.call_id, call.agent_id))
+            self._finish_call(call, self._agents[call.agent_id], ev.at, out)
+            return
         if call.state is CallState.WAITING:
             self._unindex(call)
-            waited = ev.at - call.arrived_at
-            out.append(c.CallEnded(call.call_id, "abandoned", None, waited, 0.0, ev.at, call.queue))
-            return
-        if call.state is CallState.OFFERED:
-            for agent_id in sorted(call.offered_to):
-                agent = self._agents[agent_id]
-                agent.call_id = None
-                out.append(c.CancelOffer(call.call_id, agent_id, "caller-gone"))
-                # The agent did nothing wrong: ready again in the same idle position.
-                self._end_offer(agent, AgentState.READY, None, ev.at, out, agent.idle_since)
-            waited = ev.at - call.arrived_at
-            out.append(c.CallEnded(call.call_id, "abandoned", None, waited, 0.0, ev.at, call.queue))
-            return
-        assert call.agent_id is not None
-        agent = self._agents[call.agent_id]
-        out.append(c.HangUpAgent(call.call_id, call.agent_id))
-        self._finish_call(call, agent, ev.at, out)
+        for agent_id in sorted(call.offered_to):
+            agent = self._agents[agent_id]
+            agent.call_id = None
+            out.append(c.CancelOffer(call.call_id, agent_id, "caller-gone"))
+            # The agent did nothing wrong: ready again in the same idle position.
+            self._end_offer(agent, AgentState.READY, None, ev.at, out, agent.idle_since)
+        intake.ended(call, "abandoned", None, ev.at - call.arrived_at, 0.0, ev.at, out)
 
     def _agent_hung_up(self, ev: e.AgentHungUp, out: list[c.Command]) -> None:
         call = self._calls.get(ev.call_id)
@@ -679,7 +483,7 @@ class Engine:
         out.append(c.HangUpCaller(call.call_id, "agent-hung-up"))
         self._finish_call(call, self._agents[ev.agent_id], ev.at, out)
 
-    def _finish_call(self, call: _Call, agent: _Agent, at: float, out: list[c.Command]) -> None:
+    def _finish_call(self, call: Call, agent: Agent, at: float, out: list[c.Command]) -> None:
         assert call.answered_at is not None
         talked = at - call.answered_at
         agent.call_id = None
@@ -687,15 +491,10 @@ class Engine:
         agent.calls_by_queue[call.queue] = agent.calls_by_queue.get(call.queue, 0) + 1
         queue = self._queues[call.queue]
         queue.handle_times.append(talked)
-        out.append(
-            c.CallEnded(
-                call.call_id, "handled", agent.config.agent_id,
-                call.answered_at - call.arrived_at, talked, at, call.queue,
-            )
-        )
+        intake.ended(call, "handled", agent.agent_id, call.answered_at - call.arrived_at, talked, at, out)
         if call.caller and self._sticky_window > 0:
             self._last_agent.pop(call.caller, None)
-            self._last_agent[call.caller] = (agent.config.agent_id, at)
+            self._last_agent[call.caller] = (agent.agent_id, at)
             while self._last_agent:
                 _, (_, ended) = next(iter(self._last_agent.items()))
                 if at - ended <= self._sticky_window:
@@ -707,64 +506,35 @@ class Engine:
         if wrap_up_s > 0:
             agent.wrap_up_until = at + wrap_up_s
             agent.wrap_gen = self._new_gen()
-            self._timers.push(agent.wrap_up_until, "wrap", agent.config.agent_id, agent.wrap_gen)
-            self._set_agent_state(agent, AgentState.WRAP_UP, None, at, out)
+            self._timers.push(agent.wrap_up_until, T.WRAP, agent.agent_id, agent.wrap_gen)
+            self._set_state(agent, AgentState.WRAP_UP, None, at, out)
         else:
             self._leave_call(agent, at, out)
 
-    # ----------------------------------------------------------------- holds (R3)
-
-    def _hold_started(self, ev: e.HoldStarted, out: list[c.Command]) -> None:
-        call = self._calls.get(ev.call_id)
-        if call is None or call.state is not CallState.CONNECTED or call.hold_since is not None:
-            return
-        call.hold_since = ev.at
-        call.hold_gen = self._new_gen()
-        limit = self._queues[call.queue].config.hold_max_s
-        self._timers.push(ev.at + limit, "hold", call.call_id, call.hold_gen)
-
-    def _hold_overrun(self, call: _Call, at: float, out: list[c.Command]) -> None:
-        assert call.hold_since is not None and call.agent_id is not None
-        cfg = self._queues[call.queue].config
-        held = at - call.hold_since
-        agent = self._agents[call.agent_id]
-        agent.hold_overruns += 1
-        out.append(c.HoldOverrun(call.call_id, call.agent_id, held, at))
-        for action in cfg.hold_actions:
-            if action is HoldAction.REMIND_AGENT:
-                out.append(c.RemindAgent(call.call_id, call.agent_id, held))
-            elif action is HoldAction.APOLOGIZE:
-                out.append(c.PlayApology(call.call_id))
-            elif action is HoldAction.UNHOLD:
-                out.append(c.TakeOffHold(call.call_id))
-        if HoldAction.UNHOLD in cfg.hold_actions:
-            call.hold_since = None
-            call.hold_gen = self._new_gen()
-        else:  # come back again after another hold_max_s
-            self._timers.push(at + cfg.hold_max_s, "hold", call.call_id, call.hold_gen)
-
     # ----------------------------------------------------------------- timers
 
-    def _timer_valid(self, kind: str, key: str, gen: int) -> bool:
-        if kind == "wrap":
+    def _timer_valid(self, kind: TimerKind, key: str, gen: int) -> bool:
+        if kind is T.WRAP:
             agent = self._agents[key]
             return agent.state is AgentState.WRAP_UP and agent.wrap_gen == gen
-        if kind == "outbound":
+        if kind is T.OUTBOUND:
             return key in self._outbound
         call = self._calls.get(key)
         if call is None:
             return False
-        if kind == "offer":
-            return call.state is CallState.OFFERED and call.gen == gen
-        if kind == "hold":
-            return call.hold_since is not None and call.hold_gen == gen
-        if kind == "sticky":
-            return call.sticky_agent is not None
-        if kind == "relax":
-            steps = self._queues[call.queue].config.relaxation
-            return call.queue_gen == gen and call.relax_step < len(steps)
-        # overflow: while the call has not been answered in the queue that armed it
-        return call.queue_gen == gen and call.state is not CallState.CONNECTED
+        match kind:
+            case T.OFFER:
+                return call.state is CallState.OFFERED and call.gen == gen
+            case T.HOLD:
+                return holds.hold_timer_valid(call, gen)
+            case T.STICKY:
+                return call.sticky_agent is not None
+            case T.RELAX:
+                steps = self._queues[call.queue].config.relaxation
+                return call.queue_gen == gen and call.relax_step < len(steps)
+            case T.OVERFLOW:  # while not answered in the queue that armed it
+                return call.queue_gen == gen and call.state is not CallState.CONNECTED
+        raise AssertionError(kind)
 
     def _expire(self, at: float, out: list[c.Command]) -> None:
         # Timers that make calls matchable (ring timeout, relaxation, sticky end,
@@ -772,32 +542,30 @@ class Engine:
         # matches by itself (wrap-up end), the parked calls are matched in
         # priority/FIFO order, then agents kept ready by the RONA policy rejoin. So
         # simultaneous timers can never reorder the queue.
-        rematch: list[_Call] = []
-        rejoin: list[_Agent] = []
+        rematch: list[Call] = []
+        rejoin: list[Agent] = []
         current: float | None = None
         while (head := self._timers.peek()) is not None and head[0] <= at:
             due, kind, key, gen = head
             self._timers.pop()
             if not self._timer_valid(kind, key, gen):
                 continue
-            if kind in ("wrap", "hold", "outbound") or due != current:
+            if kind in (T.WRAP, T.HOLD, T.OUTBOUND) or due != current:
                 self._rematch(rematch, rejoin, at, out)
             current = due
-            if kind == "wrap":
+            if kind is T.WRAP:
                 agent = self._agents[key]
                 agent.wrap_up_until = None
                 self._leave_call(agent, due, out)
-            elif kind == "outbound":
-                _, started = self._outbound.pop(key)
-                out.append(c.CancelOutbound(key))
-                out.append(c.OutboundNoAnswer(key, due - started, at))
-            elif kind == "offer":
+            elif kind is T.OUTBOUND:
+                outbound.outbound_expired(self, key, due, at, out)
+            elif kind is T.HOLD:
+                holds.hold_overrun(self, self._calls[key], at, out)
+            elif kind is T.OFFER:
                 call = self._calls[key]
                 rejoin += self._ring_no_answer(call, at, out)
                 rematch.append(call)
-            elif kind == "hold":
-                self._hold_overrun(self._calls[key], at, out)
-            elif kind == "sticky":
+            elif kind is T.STICKY:
                 # R10's hold for the last agent is over: any agent of the queue now.
                 call = self._calls[key]
                 if call.state is CallState.WAITING:
@@ -807,11 +575,11 @@ class Engine:
                     rematch.append(call)
                 else:
                     call.sticky_agent = None
-            elif kind == "relax":
+            elif kind is T.RELAX:
                 call = self._calls[key]
                 if self._relax(call):
                     rematch.append(call)
-            elif kind == "overflow":
+            elif kind is T.OVERFLOW:
                 call = self._calls[key]
                 cfg = self._queues[call.queue].config
                 target = cfg.overflow_queue
@@ -819,7 +587,7 @@ class Engine:
                 if target in call.visited:
                     continue
                 if call.state is CallState.OFFERED:  # ringing now: look again afterwards
-                    self._timers.push(at + cfg.ring_timeout_s, "overflow", key, gen)
+                    self._timers.push(at + cfg.ring_timeout_s, T.OVERFLOW, key, gen)
                     continue
                 self._unindex(call)
                 call.visited += (call.queue,)
@@ -828,9 +596,7 @@ class Engine:
                 rematch.append(call)
         self._rematch(rematch, rejoin, at, out)
 
-    def _rematch(
-        self, calls: list[_Call], rejoin: list[_Agent], at: float, out: list[c.Command]
-    ) -> None:
+    def _rematch(self, calls: list[Call], rejoin: list[Agent], at: float, out: list[c.Command]) -> None:
         for call in sorted(calls, key=lambda k: k.order):
             if self._calls.get(call.call_id) is call and call.state is CallState.WAITING:
                 self._unindex(call)
@@ -840,7 +606,7 @@ class Engine:
             self._end_offer(agent, AgentState.READY, None, at, out)
         rejoin.clear()
 
-    def _relax(self, call: _Call) -> bool:
+    def _relax(self, call: Call) -> bool:
         """Skill relaxation: widen the requirement. Returns whether the call now waits
         with a wider requirement (to be matched again)."""
         steps = self._queues[call.queue].config.relaxation
@@ -848,7 +614,7 @@ class Engine:
         call.relax_step += 1
         if call.relax_step < len(steps):
             due = call.entered_queue_at + steps[call.relax_step].after_s
-            self._timers.push(due, "relax", call.call_id, call.queue_gen)
+            self._timers.push(due, T.RELAX, call.call_id, call.queue_gen)
         if call.state is not CallState.WAITING or call.sticky_agent is not None:
             call.requirement = step.apply(call.requirement)
             return False
@@ -857,7 +623,7 @@ class Engine:
         self._park(call)
         return True
 
-    def _ring_no_answer(self, call: _Call, at: float, out: list[c.Command]) -> list[_Agent]:
+    def _ring_no_answer(self, call: Call, at: float, out: list[c.Command]) -> list[Agent]:
         """R1: the offer rang for the whole ring timeout: take it back; the call waits
         again at its original place (``_expire`` matches it to the next agent at once).
 
@@ -866,7 +632,7 @@ class Engine:
         agent stays ready, rejoining at the back of the idle order after the call has
         found its next agent. Returns those agents."""
         cfg = self._queues[call.queue].config
-        kept_ready: list[_Agent] = []
+        kept_ready: list[Agent] = []
         for agent_id in sorted(call.offered_to):
             agent = self._agents[agent_id]
             agent.consecutive_misses += 1
@@ -878,7 +644,7 @@ class Engine:
             if cfg.rona_logout_after and misses >= cfg.rona_logout_after:
                 out.append(c.SupervisorAlert(agent_id, f"logged out after {misses} missed offers", at))
                 agent.pending = None
-                self._set_agent_state(agent, AgentState.LOGGED_OUT, RING_NO_ANSWER, at, out)
+                self._set_state(agent, AgentState.LOGGED_OUT, RING_NO_ANSWER, at, out)
             elif misses >= cfg.rona_not_ready_after:
                 self._end_offer(agent, AgentState.NOT_READY, RING_NO_ANSWER, at, out)
             else:
@@ -900,24 +666,17 @@ class Engine:
         if ev.ready:
             self._become_ready(agent, ev.at, out)
         else:
-            self._set_agent_state(agent, AgentState.NOT_READY, "login", ev.at, out)
+            self._set_state(agent, AgentState.NOT_READY, "login", ev.at, out)
 
-    def _request(
-        self,
-        agent_id: str,
-        target: AgentState,
-        reason: str | None,
-        at: float,
-        what: str,
-        out: list[c.Command],
-    ) -> None:
+    def _request(self, agent_id: str, target: AgentState, reason: str | None, at: float, what: str,
+                 out: list[c.Command]) -> None:
         """An agent asks to be ready, paused or logged out."""
         agent = self._get_agent(agent_id)
         if agent.state is AgentState.LOGGED_OUT:
             if target is AgentState.LOGGED_OUT:
                 return
             raise InvalidTransition(agent_id, agent.state.value, what)
-        if agent.state in _IN_CALL:
+        if agent.state in ag.IN_CALL:
             # Never cut a call: a pause or logout waits for the call's end; asking to be
             # ready cancels a pending one.
             agent.pending = None if target is AgentState.READY else (target, reason)
@@ -928,17 +687,10 @@ class Engine:
         if target is AgentState.READY:  # misses keep counting: RONA escalates
             self._become_ready(agent, at, out)
         else:
-            self._set_agent_state(agent, target, reason, at, out)
+            self._set_state(agent, target, reason, at, out)
 
-    def _end_offer(
-        self,
-        agent: _Agent,
-        target: AgentState,
-        reason: str | None,
-        at: float,
-        out: list[c.Command],
-        idle_since: float | None = None,
-    ) -> None:
+    def _end_offer(self, agent: Agent, target: AgentState, reason: str | None, at: float,
+                   out: list[c.Command], idle_since: float | None = None) -> None:
         """An offer ended without a call for this agent: a pending logout or pause
         wins over going back to ready."""
         if agent.pending is not None and (
@@ -949,59 +701,26 @@ class Engine:
         if target is AgentState.READY:
             self._become_ready(agent, at, out, idle_since)
         else:
-            self._set_agent_state(agent, target, reason, at, out)
+            self._set_state(agent, target, reason, at, out)
 
-    def _leave_call(self, agent: _Agent, at: float, out: list[c.Command]) -> None:
+    def _leave_call(self, agent: Agent, at: float, out: list[c.Command]) -> None:
         """A call and its wrap-up are over: ready, unless a pause or logout is pending."""
         pending, agent.pending = agent.pending, None
         if pending is None:
             self._become_ready(agent, at, out)
         else:
-            self._set_agent_state(agent, pending[0], pending[1], at, out)
+            self._set_state(agent, pending[0], pending[1], at, out)
 
-    def _become_ready(
-        self,
-        agent: _Agent,
-        at: float,
-        out: list[c.Command],
-        idle_since: float | None = None,
-    ) -> None:
+    def _become_ready(self, agent: Agent, at: float, out: list[c.Command], idle_since: float | None = None) -> None:
         agent.idle_since = at if idle_since is None else idle_since
-        self._set_agent_state(agent, AgentState.READY, None, at, out)
+        self._set_state(agent, AgentState.READY, None, at, out)
         self._match_agent(agent, at, out)
 
-    def _set_agent_state(
-        self,
-        agent: _Agent,
-        state: AgentState,
-        reason: str | None,
-        at: float,
-        out: list[c.Command],
-    ) -> None:
-        agent_id = agent.config.agent_id
-        if agent.state is AgentState.READY:
-            for name in agent.config.queues:
-                self._queues[name].ready.remove(agent_id)
-        if state is AgentState.READY:
-            for name in agent.config.queues:
-                queue = self._queues[name]
-                queue.ready.add(agent_id, agent.profile, self._key(agent, queue))
-        agent.state = state
-        agent.reason = reason
-        out.append(c.AgentStateChanged(agent_id, state.value, reason, at))
+    def _set_state(self, agent: Agent, state: AgentState, reason: str | None, at: float,
+                   out: list[c.Command]) -> None:
+        ag.set_state(agent, state, reason, at, self._queues, out)
 
-    @staticmethod
-    def _key(agent: _Agent, queue: _Queue) -> Key:
-        strategy = queue.config.strategy
-        if strategy in (Strategy.LINEAR, Strategy.ROUND_ROBIN):
-            return (float(queue.positions[agent.config.agent_id]),)
-        if strategy is Strategy.FEWEST_CALLS:
-            return (float(agent.calls_by_queue.get(queue.config.name, 0)), agent.idle_since)
-        if strategy is Strategy.LEAST_TALK_TIME:
-            return (agent.talk_time_s, agent.idle_since)
-        return (agent.idle_since,)
-
-    def _get_agent(self, agent_id: str) -> _Agent:
+    def _get_agent(self, agent_id: str) -> Agent:
         agent = self._agents.get(agent_id)
         if agent is None:
             raise UnknownAgent(agent_id)

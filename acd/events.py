@@ -48,8 +48,59 @@ class AgentPaused:
 
 
 @dataclass(frozen=True, slots=True)
+class CallEntered:
+    """A caller reached the engine by dialling ``exten``: the core answers it, starts
+    its recording (R4) and sends it through the IVR or straight to the extension's
+    route (``Intake``)."""
+
+    call_id: str
+    caller: str
+    exten: str
+    at: float
+    node: str = ""  # the Asterisk node the call is on
+
+
+@dataclass(frozen=True, slots=True)
+class IvrRouted:
+    """The IVR chose where the caller goes (R7), or that it is an emergency (R8)."""
+
+    call_id: str
+    queue: str
+    at: float
+    skills: tuple[tuple[str, int], ...] = ()
+    priority: int = 0
+    kind: str = ""
+    emergency: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IvrCallbackRequested:
+    """After hours, a caller in the IVR asked to be called back (R11 takes it)."""
+
+    call_id: str
+    queue: str
+    kind: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PlanLevelChanged:
+    """R9: the plan watching ``queue`` is now at ``level`` (None: no plan), whose
+    actions are given: the core carries them out for every new call of that queue."""
+
+    queue: str
+    level: str | None
+    at: float
+    standby_agents: tuple[str, ...] = ()
+    overflow_to: str | None = None
+    announcement: str | None = None
+    offer_callbacks: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class CallArrived:
-    """A caller entered the engine and waits in ``queue``.
+    """An answered caller starts waiting in ``queue`` (what ``CallEntered`` and
+    ``IvrRouted`` lead to; also usable on its own).
 
     ``skills`` are required (name, minimum level) pairs; ``priority`` 0..100 orders the
     queue (higher first); an ``emergency`` call (R8) outranks every priority."""
@@ -92,7 +143,7 @@ class CallerHungUp:
 
 @dataclass(frozen=True, slots=True)
 class CallerChoseCallback:
-    """A waiting caller asked to be called back instead of waiting (R9 plan action)."""
+    """A waiting caller who was offered a callback (R9 plan action) took it."""
 
     call_id: str
     at: float
@@ -154,6 +205,10 @@ Event = (
     | AgentLoggedOut
     | AgentReady
     | AgentPaused
+    | CallEntered
+    | IvrRouted
+    | IvrCallbackRequested
+    | PlanLevelChanged
     | CallArrived
     | OfferAnswered
     | OfferFailed

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from acd.hours import BusinessHours
 
 # A skill requirement or an agent's skills: sorted ((skill, level), ...), levels 1..5.
 Skills = tuple[tuple[str, int], ...]
@@ -121,3 +125,64 @@ class AgentConfig:
     @property
     def announced_number(self) -> str:
         return self.number or self.agent_id
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a call goes: a queue, with the call's skills, priority and kind (R7), or
+    an emergency (R8). A dialled extension (``[[routes]]``) or an IVR option names one."""
+
+    queue: str
+    skills: Skills = ()
+    priority: int = 0
+    kind: str = ""
+    emergency: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """How a call that reaches the engine is treated before it waits (one place for
+    every path: direct route, IVR, re-queue, overflow).
+
+    - ``routes``: dialled extension -> route; any other extension -> ``default_queue``;
+      an extension in ``ivr_extensions`` goes through the IVR first;
+    - ``record``: R4, every call is recorded from its answer;
+    - ``hours``: a direct route to a closed queue hears ``after_hours_prompt`` and the
+      call ends (the IVR decides the same for its routes, with a callback offer);
+    - ``emergency_prompt``: R8, what an emergency caller hears, again and again, while
+      waiting; ``callback_offer_prompt``: R9, the offer a plan level may add."""
+
+    routes: Mapping[str, Route] = field(default_factory=dict)
+    default_queue: str = ""
+    ivr_extensions: frozenset[str] = frozenset()
+    record: bool = False
+    emergency_prompt: str = "safety-instructions"
+    callback_offer_prompt: str = "callback-offer"
+    callback_taken_prompt: str = "callback-taken"
+    queue_full_prompt: str = "queue-full"
+    # Business hours per queue (a queue not listed: always open), in local time.
+    hours: Mapping[str, BusinessHours] = field(default_factory=dict)
+    after_hours_prompt: str = "after-hours"
+    utc_offset_s: int = 8 * 3600
+
+    def route(self, exten: str) -> Route:
+        return self.routes.get(exten) or Route(self.default_queue)
+
+    def closed(self, route: Route, at: float) -> bool:
+        """Whether ``route`` is closed at ``at`` (emergencies are always taken, R8)."""
+        hours = self.hours.get(route.queue)
+        if hours is None or route.emergency:
+            return False
+        local = datetime.fromtimestamp(at + self.utc_offset_s, timezone.utc).replace(tzinfo=None)
+        return not hours.is_open(local)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanActions:
+    """R9: what an active plan level does to the calls of the queue it watches."""
+
+    level: str
+    standby_agents: tuple[str, ...] = ()
+    overflow_to: str | None = None  # new calls (not emergencies) go to this queue
+    announcement: str | None = None  # new callers hear this, then music
+    offer_callbacks: bool = False  # new callers may press 1 to be called back

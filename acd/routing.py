@@ -12,8 +12,6 @@ traffic), so G below is small. Per queue:
   says what is still there); the heaps are rebuilt when dead entries outnumber live
   ones, so memory stays O(n). The best call for an agent: the head of each group its
   profile satisfies: O(G log n) amortised.
-
-``Timers`` is one heap of deadlines with lazy cancellation by generation numbers.
 """
 
 from __future__ import annotations
@@ -157,33 +155,3 @@ class WaitingCalls:
         for heap in self._groups.values():
             heapq.heapify(heap)
         self._dead = 0
-
-
-class Timers:
-    """Deadlines as (at, kind, key, generation); a stale generation is skipped."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, str, str, int]] = []
-        self.seq = 0
-
-    def push(self, at: float, kind: str, key: str, gen: int) -> None:
-        self.seq += 1
-        heapq.heappush(self._heap, (at, self.seq, kind, key, gen))
-
-    def peek(self) -> tuple[float, str, str, int] | None:
-        if not self._heap:
-            return None
-        at, _, kind, key, gen = self._heap[0]
-        return at, kind, key, gen
-
-    def pop(self) -> None:
-        heapq.heappop(self._heap)
-
-    def __len__(self) -> int:
-        return len(self._heap)
-
-    def entries(self) -> list[tuple[float, int, str, str, int]]:
-        return list(self._heap)
-
-    def restore(self, at: float, seq: int, kind: str, key: str, gen: int) -> None:
-        heapq.heappush(self._heap, (at, seq, kind, key, gen))

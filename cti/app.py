@@ -19,43 +19,37 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from acd import Engine
+from acd import CallView, Engine
 from acd import commands as c
 from acd import events as e
-from cti.ami import AmiClient
-from cti.ari import AriClient, ConnectionState
-from cti.cluster import AdapterNode, Dispatcher, run_router_input
+from cti.agents import http as agents_http
+from cti.asterisk.ami import AmiClient
+from cti.asterisk.ari import AriClient
+from cti.calls.stasis import StasisAdapter, Submit
 from cti.config import Config
-from cti.durability import Leadership, RedisJournal
+from cti.durable.cluster import AdapterNode, Dispatcher, run_router_input
+from cti.durable.journal import Leadership, RedisJournal
+from cti.durable.store import RedisStore
 from cti.errors import AsteriskUnreachable, CtiError
-from cti.http import build_app
-from cti.ivr_runner import IvrRunner
-from cti.recorder import Recorder
-from cti.supervision import Supervision
+from cti.health import ConnectionState
+from cti.ivr.stasis import IvrRunner
+from cti.notify import Notifier
+from cti.recording import http as recording_http
+from cti.recording.recorder import Recorder
 from cti.runtime import Runtime
-from cti.stasis import StasisAdapter
-from cti.store import RedisStore
+from cti.supervision import http as supervision_http
+from cti.supervision.services import Supervision
+from cti.web import Node, build_app
 
 log = logging.getLogger("cti.app")
-
-
-@dataclass
-class Node:
-    """What the HTTP server shows: this node's role, and its runtime once leader."""
-
-    role: str = "standby"
-    runtime: Runtime | None = None
-    connections: list[ConnectionState] = field(default_factory=list)
-    recorder: Recorder | None = None
-    supervision: Supervision | None = None
+FEATURES = (agents_http.routes, recording_http.routes, supervision_http.routes)
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
@@ -92,7 +86,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             if role != "adapter":
                 leadership = Leadership(store, config.redis.node_id, config.redis.lease_ms, redis_state)
 
-        runner = web.AppRunner(build_app(node, config.http.admin_token), access_log=None)
+        runner = web.AppRunner(build_app(node, config.http.admin_token, FEATURES), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.http.host, config.http.port)
         try:
@@ -116,6 +110,28 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     log.info("engine stopped")
 
 
+def _asterisk_node(config: Config, ari: AriClient, ami: AmiClient, submit: Submit,
+                   calls: Callable[[], list[CallView]] | None) -> StasisAdapter:
+    """What runs beside one Asterisk node, the same alone or in a cluster: the ARI
+    adapter, the IVR and the recorder, as configured."""
+    recorder = Recorder(config.recording, ami) if config.recording is not None else None
+    ivr = IvrRunner(ari, submit, time.time, config.ivr) if config.ivr is not None else None
+    return StasisAdapter(ari, submit, time.time, calls, ivr=ivr, recorder=recorder)
+
+
+def _node_tasks(tg: asyncio.TaskGroup, ari: AriClient, ami: AmiClient, adapter: StasisAdapter) -> list[asyncio.Task[None]]:
+    tasks = [
+        tg.create_task(ari.run_events(adapter.on_event, adapter.resync)),
+        tg.create_task(ami.run()),
+        tg.create_task(adapter.run()),
+    ]
+    if adapter.recorder is not None:
+        tasks.append(tg.create_task(adapter.recorder.run()))
+    if adapter.ivr is not None:
+        tasks.append(tg.create_task(adapter.ivr.run()))
+    return tasks
+
+
 async def _adapt(
     config: Config, node: Node, ari: AriClient, ami: AmiClient, store: RedisStore,
     stop: asyncio.Event,
@@ -123,15 +139,11 @@ async def _adapt(
     """An adapter node: ARI/AMI <-> the router's Redis streams; no decisions here."""
     redis_state = next(s for s in node.connections if s.name == "redis")
     member = AdapterNode(store, config.cluster.node, redis_state)
-    adapter = StasisAdapter(
-        ari, member.submit, time.time, config.routes, config.default_queue, calls=None
-    )
-    node.role = "adapter"
+    adapter = _asterisk_node(config, ari, ami, member.submit, None)
+    node.role, node.recorder = "adapter", adapter.recorder
     log.info("adapter for node %s running (app %s)", config.cluster.node, ari.app)
     async with asyncio.TaskGroup() as tg:
-        tasks = [
-            tg.create_task(ari.run_events(adapter.on_event, adapter.resync)),
-            tg.create_task(ami.run()),
+        tasks = _node_tasks(tg, ari, ami, adapter) + [
             tg.create_task(member.run_publisher()),
             tg.create_task(member.run_commands(adapter)),
         ]
@@ -150,6 +162,7 @@ async def _lead(
     session: aiohttp.ClientSession,
 ) -> None:
     queues, agents = list(config.queues), [entry.agent for entry in config.agents]
+    intake = config.intake()
     journal: RedisJournal | None = None
     if leadership is not None:
         waiting = asyncio.ensure_future(leadership.acquire())
@@ -162,8 +175,8 @@ async def _lead(
         stopping.cancel()
         started = time.monotonic()
         snapshot, replay = await leadership.store.load()
-        engine = Engine(queues, agents) if snapshot is None else Engine.restore(
-            queues, agents, snapshot["state"]
+        engine = Engine(queues, agents, intake) if snapshot is None else Engine.restore(
+            queues, agents, snapshot["state"], intake
         )
         for _, event in replay:
             try:
@@ -177,41 +190,31 @@ async def _lead(
         log.info("state rebuilt from Redis in %.3f s (%d events replayed%s)",
                  time.monotonic() - started, len(replay), ", no snapshot" if snapshot is None else "")
     else:
-        engine = Engine(queues, agents)
+        engine = Engine(queues, agents, intake)
         fresh = True
 
     runtime = Runtime(engine, time.time, journal)
+    plan_hook = config.supervision.plan_webhook_url
+    notifier = Notifier(session, {
+        "emergency": config.emergency.webhook_url,
+        "callback-request": (config.ivr.callback_webhook_url if config.ivr is not None else None) or plan_hook,
+        "standby-call-in": plan_hook, "PlanChanged": plan_hook, "PlanProposed": plan_hook,
+    })
+    runtime.notify = notifier.send
     adapter: StasisAdapter | None = None
     dispatcher: Dispatcher | None = None
-    recorder: Recorder | None = None
-    if ari is not None:
-        adapter = StasisAdapter(
-            ari, runtime.submit, time.time, config.routes, config.default_queue, engine.calls
-        )
+    if ari is not None and ami is not None:
+        adapter = _asterisk_node(config, ari, ami, runtime.submit, engine.calls)
         runtime.executor = adapter.execute
-        if config.recording is not None and ami is not None:
-            recorder = Recorder(config.recording, ami, engine.calls, adapter.channel_name)
-            node.recorder = recorder
-            runtime.executor = _chain(adapter.execute, recorder.on_command)
-        if config.ivr is not None:
-            ivr = IvrRunner(ari, runtime.submit, time.time, config.ivr, config.emergency, session,
-                            on_answer=recorder.answered if recorder is not None else None)
-            ivr.overrides = adapter.overrides
-            adapter.ivr = ivr
-        adapter.emergency_prompt = config.emergency.instructions_prompt
-    else:  # router of several nodes: commands go to the adapters' streams
+        node.recorder = adapter.recorder
+    else:  # router of several nodes: call actions go to the adapters' streams
         assert leadership is not None
         dispatcher = Dispatcher(leadership.store, leadership, engine)
         runtime.executor = dispatcher.execute
-    supervision = Supervision(
-        config.supervision, runtime, node.connections, session,
-        adapter.overrides if adapter is not None else {},
-        adapter.announcement if adapter is not None else [None],
-        (lambda: recorder.coverage) if recorder is not None else None,
-    )
+    recorder = node.recorder
+    supervision = Supervision(config.supervision, runtime, node.connections, notifier,
+                              (lambda: recorder.coverage) if recorder is not None else None)
     node.supervision = supervision
-    if adapter is not None:
-        adapter.offer_callbacks = supervision.offer_callbacks
     if fresh:
         for entry in config.agents:
             if entry.login_at_start:
@@ -224,21 +227,17 @@ async def _lead(
         tasks = [
             tg.create_task(runtime.run_commands()),
             tg.create_task(runtime.run_timers()),
+            tg.create_task(notifier.run()),
+            tg.create_task(supervision.run()),
         ]
         if ari is not None and ami is not None and adapter is not None:
-            tasks.append(tg.create_task(ari.run_events(adapter.on_event, adapter.resync)))
-            tasks.append(tg.create_task(ami.run()))
+            tasks += _node_tasks(tg, ari, ami, adapter)
         if dispatcher is not None and leadership is not None:
             tasks.append(tg.create_task(
                 run_router_input(leadership.store, runtime, dispatcher, leadership.store.last_input)
             ))
         if leadership is not None:
             tasks.append(tg.create_task(leadership.keep()))
-        if recorder is not None:
-            tasks.append(tg.create_task(recorder.run()))
-        if adapter is not None and adapter.ivr is not None:
-            tasks.append(tg.create_task(adapter.ivr.run()))
-        tasks.append(tg.create_task(supervision.run()))
         await stop.wait()
         if leadership is None and adapter is not None:
             log.info("stopping: handing waiting callers to the fallback queue")
@@ -256,13 +255,6 @@ async def _hand_over(engine: Engine, adapter: StasisAdapter) -> None:
             await adapter.execute(c.CancelOffer(call.call_id, agent_id, "engine-stopping"))
         if call.state != "connected":
             await adapter.execute(c.RouteToFallback(call.call_id, "engine stopping"))
-
-
-def _chain(*steps: Callable[[c.Command], Awaitable[None]]) -> Callable[[c.Command], Awaitable[None]]:
-    async def run(cmd: c.Command) -> None:
-        for step in steps:
-            await step(cmd)
-    return run
 
 
 def _stop_on_signals() -> asyncio.Event:

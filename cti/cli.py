@@ -9,20 +9,17 @@ import json
 import logging
 import os
 import sys
-import time
-import uuid
-from datetime import datetime, timezone
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from cti import config as config_mod
 from cti.app import serve
 from cti.errors import AsteriskUnreachable, ConfigError, CtiError
 from cti.masking import MaskingFilter
-from cti.recorder import CallLog, audit_archive
+from cti.recording import services
+from cti.recording.calllog import CallLog
 from recording.archive import Archive, RecordingError
-from recording.retention import LegalHold
 
 EXIT_CONFIG = 2
 EXIT_UNREACHABLE = 3
@@ -101,16 +98,13 @@ def recordings_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     rc = cfg.recording
     archive = Archive(rc.archive_dir)
-    now = datetime.now(timezone.utc)
     if args.action == "purge":
-        gone = archive.purge(now, rc.retention_months, args.who, dry_run=args.dry_run)
+        gone = services.purge(archive, rc, args.who, dry_run=args.dry_run)
         verb = "would delete" if args.dry_run else "deleted"
         print(f"{verb} {len(gone)} recording(s)" + "".join(f"\n  {k}" for k in gone))
         return 0
     if args.action == "audit":
-        calls = CallLog(rc.archive_dir / "calls.sqlite")
-        report = audit_archive(archive, calls, rc.tolerance_s, 0.0, time.time())
-        archive.audit.record(args.who, "audit", coverage=report.coverage)
+        report = services.completeness(archive, CallLog(rc.archive_dir / "calls.sqlite"), rc, args.who)
         print(f"recording coverage {report.coverage:.4f}: {report.ok} of {report.answered} answered calls")
         for f in report.findings:
             print(f"  {f.call_id}: {f.problem} ({f.detail})")
@@ -119,25 +113,20 @@ def recordings_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
             print(f"  {call_id}: integrity (SHA-256 mismatch)")
         return 0 if report.coverage == 1.0 and not bad else 1
     if args.action == "list":
-        found = archive.search(since=args.since, until=args.until, caller=args.caller,
-                               agent_id=args.agent, queue=args.queue, kind=args.kind)
-        archive.audit.record(args.who, "list", results=len(found))
+        found = services.search(archive, args.who, args.since, args.until, args.caller, args.agent,
+                                args.queue, args.kind)
         for m in found:
             print(json.dumps(dataclasses.asdict(m), sort_keys=True))
         return 0
     if args.action == "get":
-        Path(args.output).write_bytes(archive.open_verified(args.call_id, args.who))
+        Path(args.output).write_bytes(services.fetch(archive, args.call_id, args.who))
         return 0
     if args.action == "hold":
-        start = end = None
-        if args.between:
-            start, end = (datetime.fromisoformat(x) for x in args.between)
-        hold = LegalHold(f"hold-{uuid.uuid4().hex[:12]}", args.reason, args.who, now,
-                         call_id=args.call, caller=args.caller, start=start, end=end)
-        archive.add_hold(hold)
+        start, end = args.between or (None, None)
+        hold = services.place_hold(archive, args.who, args.reason, args.call, args.caller, start, end)
         print(hold.hold_id)
         return 0
-    archive.release_hold(args.hold_id, args.who, now)
+    services.release_hold(archive, args.hold_id, args.who)
     return 0
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date, time
 import socket
 import tomllib
 from collections.abc import Mapping
@@ -17,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from acd import AgentConfig, QueueConfig
-from acd.model import MAX_PRIORITY, HoldAction, RelaxStep, Strategy, skills
+from acd.model import MAX_PRIORITY, HoldAction, Intake, RelaxStep, Route, Strategy
+from cti.configreader import Table
 from cti.errors import ConfigError
-from cti.recorder import RecordingConfig
-from acd.plans import LEVELS, Conditions, ExitConditions, Level, PlanConfig
-from ivr.hours import DAYS, BusinessHours
-from ivr.machine import IvrConfig, Menu, Option, Route  # Route: what an extension or option means
+from cti.ivr.settings import IvrSettings, parse_ivr
+from cti.recording.settings import RecordingConfig
+from cti.supervision.settings import SupervisionConfig, parse_plan
 
 # Secrets may come from the environment so that none has to sit in a file.
 ENV_OVERRIDES = {
@@ -86,31 +85,11 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class IvrSettings:
-    """Which extensions go through the IVR, in which language, with which menus."""
-
-    extensions: tuple[str, ...]
-    language: str
-    menus: IvrConfig  # menus, and business hours per queue (a queue not listed: always open)
-    callback_webhook_url: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class EmergencyConfig:
     """R8: who is told at once, and what the caller hears while waiting."""
 
     webhook_url: str | None = None
     instructions_prompt: str = "safety-instructions"
-
-
-@dataclass(frozen=True, slots=True)
-class SupervisionConfig:
-    """R13 metrics and the R9 emergency plan."""
-
-    sl_threshold_s: float = 20.0
-    sl_target: float = 0.8
-    plan: PlanConfig | None = None
-    plan_webhook_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,103 +115,19 @@ class Config:
     emergency: EmergencyConfig = EmergencyConfig()
     supervision: SupervisionConfig = SupervisionConfig()
 
-
-class _Section:
-    """Reads typed values out of one TOML table, remembering the key path for errors."""
-
-    def __init__(self, data: Any, path: str) -> None:
-        if not isinstance(data, dict):
-            raise ConfigError(path, "a table", data)
-        self.data = data
-        self.path = path
-        self.used: set[str] = set()
-
-    def _key(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def _get(self, key: str, default: Any) -> Any:
-        self.used.add(key)
-        if key in self.data:
-            return self.data[key]
-        if default is _REQUIRED:
-            raise ConfigError(self._key(key), "a value (it is required)", None)
-        return default
-
-    def text(self, key: str, default: Any = None) -> str:
-        value = self._get(key, _REQUIRED if default is None else default)
-        if not isinstance(value, str) or not value:
-            raise ConfigError(self._key(key), "a non-empty string", value)
-        return value
-
-    def number(self, key: str, default: float, minimum: float = 0.0) -> float:
-        value = self._get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
-            raise ConfigError(self._key(key), f"a number >= {minimum:g}", value)
-        return float(value)
-
-    def integer(self, key: str, default: Any, minimum: int = 0, maximum: int | None = None) -> int:
-        value = self._get(key, default)
-        if isinstance(value, str) and value.isdigit():
-            value = int(value)  # from the environment
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ConfigError(self._key(key), f"an integer >= {minimum}", value)
-        if maximum is not None and value > maximum:
-            raise ConfigError(self._key(key), f"an integer <= {maximum}", value)
-        return value
-
-    def flag(self, key: str, default: bool) -> bool:
-        value = self._get(key, default)
-        if not isinstance(value, bool):
-            raise ConfigError(self._key(key), "true or false", value)
-        return value
-
-    def str_list(self, key: str) -> tuple[str, ...]:
-        value = self._get(key, _REQUIRED)
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-            raise ConfigError(self._key(key), "a non-empty list of strings", value)
-        return tuple(value)
-
-    def optional_int(self, key: str, minimum: int) -> int | None:
-        if key not in self.data:
-            self.used.add(key)
-            return None
-        return self.integer(key, None, minimum)
-
-    def choice(self, key: str, enum: Any, default: Any) -> Any:
-        value = self._get(key, default.value)
-        try:
-            return enum(value)
-        except ValueError:
-            raise ConfigError(self._key(key), f"one of {[m.value for m in enum]}", value) from None
-
-    def skill_table(self, key: str) -> tuple[tuple[str, int], ...]:
-        """A skills table such as { billing = 3, gas = 5 } (levels 1..5)."""
-        value = self._get(key, {})
-        if not isinstance(value, dict):
-            raise ConfigError(self._key(key), "a table of skill = level (1..5)", value)
-        for name, level in value.items():
-            if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 5:
-                raise ConfigError(f"{self._key(key)}.{name}", "a level from 1 to 5", level)
-        return skills(value)
-
-    def table(self, key: str) -> _Section:
-        self.used.add(key)
-        return _Section(self.data.get(key, {}), self._key(key))
-
-    def tables(self, key: str) -> list[_Section]:
-        self.used.add(key)
-        value = self.data.get(key, [])
-        if not isinstance(value, list):
-            raise ConfigError(self._key(key), "an array of tables ([[...]])", value)
-        return [_Section(v, f"{self._key(key)}[{i}]") for i, v in enumerate(value)]
-
-    def check_unknown(self) -> None:
-        for key in self.data:
-            if key not in self.used:
-                raise ConfigError(self._key(key), "no such setting (a typo?)", self.data[key])
-
-
-_REQUIRED = object()
+    def intake(self) -> Intake:
+        """How the core treats a call before it waits (``acd.intake``)."""
+        menus = self.ivr.menus if self.ivr is not None else None
+        return Intake(
+            routes=dict(self.routes), default_queue=self.default_queue,
+            ivr_extensions=frozenset(self.ivr.extensions if self.ivr is not None else ()),
+            record=self.recording is not None,
+            emergency_prompt=self.emergency.instructions_prompt,
+            callback_taken_prompt=menus.callback_taken_prompt if menus else "callback-taken",
+            hours=dict(menus.hours) if menus else {},
+            after_hours_prompt=menus.after_hours_prompt if menus else "after-hours",
+            utc_offset_s=menus.utc_offset_s if menus else 8 * 3600,
+        )
 
 
 def load(path: str | Path, environ: Mapping[str, str] | None = None,
@@ -257,10 +152,10 @@ def load(path: str | Path, environ: Mapping[str, str] | None = None,
         if not isinstance(table, dict):
             raise ConfigError(section, "a table", table)
         table[key] = value
-    return _validate(_Section(raw, ""))
+    return _validate(Table(raw, ""))
 
 
-def _validate(root: _Section) -> Config:
+def _validate(root: Table) -> Config:
     ast = root.table("asterisk")
     asterisk = AsteriskConfig(
         ari_url=ast.text("ari_url", "http://127.0.0.1:8088").rstrip("/"),
@@ -385,7 +280,7 @@ def _validate(root: _Section) -> Config:
     else:
         root.used.add("recording")
 
-    ivr_settings = _ivr(root, names) if "ivr" in root.data else None
+    ivr_settings = parse_ivr(root, names) if "ivr" in root.data else None
     root.used.add("ivr")
     em = root.table("emergency")
     hook = em.text("webhook_url", "-") if "webhook_url" in em.data else None
@@ -398,7 +293,7 @@ def _validate(root: _Section) -> Config:
     supervision = SupervisionConfig(mt.number("sl_threshold_s", 20.0, 1.0), mt.number("sl_target", 0.8))
     mt.check_unknown()
     if "plan" in root.data:
-        supervision = _plan(root.table("plan"), names, {a.agent.agent_id for a in agents}, supervision)
+        supervision = parse_plan(root.table("plan"), names, {a.agent.agent_id for a in agents}, supervision)
     else:
         root.used.add("plan")
 
@@ -422,127 +317,11 @@ def _validate(root: _Section) -> Config:
     )
 
 
-def _plan(t: _Section, names: list[str], agent_ids: set[str], base: SupervisionConfig) -> SupervisionConfig:
-    queue = t.text("queue")
-    if queue not in names:
-        raise ConfigError("plan.queue", f"one of the queues {names}", queue)
-    mode = t.text("mode", "auto")
-    if mode not in ("auto", "confirm"):
-        raise ConfigError("plan.mode", "auto or confirm", mode)
-    levels_t = t.table("levels")
-    levels: dict[str, Level] = {}
-    for name in list(levels_t.data):
-        if name not in LEVELS:
-            raise ConfigError(f"plan.levels.{name}", f"one of {list(LEVELS)}", name)
-        lv = levels_t.table(name)
-        en, lx = lv.table("enter"), lv.table("leave")
-        enter = Conditions(
-            en.integer("waiting_at_least", None, 1) if "waiting_at_least" in en.data else None,
-            en.number("longest_wait_at_least_s", 0.0) if "longest_wait_at_least_s" in en.data else None,
-            en.number("answer_rate_below", 0.0) if "answer_rate_below" in en.data else None,
-            en.integer("overflows_at_least", None, 1) if "overflows_at_least" in en.data else None,
-        )
-        leave = ExitConditions(
-            lx.integer("waiting_at_most", None, 0) if "waiting_at_most" in lx.data else None,
-            lx.number("longest_wait_at_most_s", 0.0) if "longest_wait_at_most_s" in lx.data else None,
-            lx.number("answer_rate_at_least", 0.0) if "answer_rate_at_least" in lx.data else None,
-        )
-        en.check_unknown()
-        lx.check_unknown()
-        standby = lv.str_list("standby_agents") if "standby_agents" in lv.data else ()
-        for agent_id in standby:
-            if agent_id not in agent_ids:
-                raise ConfigError(f"plan.levels.{name}.standby_agents", "agents of [[agents]]", agent_id)
-        overflow = lv.text("overflow_to", "-") if "overflow_to" in lv.data else None
-        if overflow is not None and overflow not in names:
-            raise ConfigError(f"plan.levels.{name}.overflow_to", f"one of the queues {names}", overflow)
-        levels[name] = Level(name, enter, leave, standby, overflow,
-                             lv.text("announcement", "-") if "announcement" in lv.data else None,
-                             lv.flag("offer_callbacks", False))
-        lv.check_unknown()
-    hook = t.text("webhook_url", "-") if "webhook_url" in t.data else None
-    plan = PlanConfig(queue, levels, mode, t.number("min_time_s", 60.0))
-    t.check_unknown()
-    return SupervisionConfig(base.sl_threshold_s, base.sl_target, plan, hook)
-
-
-def _route(t: _Section, names: list[str]) -> Route:
-    queue = t.text("queue")
-    if queue not in names:
-        raise ConfigError(f"{t.path}.queue", f"one of the queues {names}", queue)
-    return Route(queue, t.skill_table("skills"), t.integer("priority", 0, 0, MAX_PRIORITY),
-                    t.text("kind", "-") if "kind" in t.data else "", t.flag("emergency", False))
-
-
-def _ivr(root: _Section, names: list[str]) -> IvrSettings:
-    t = root.table("ivr")
-    exts = t.str_list("extensions")
-    language = t.text("language", "zh")
-    greeting = t.str_list("greeting")
-    menus: dict[str, Menu] = {}
-    for m in t.tables("menus"):
-        name = m.text("name")
-        options: list[Option] = []
-        for o in m.tables("options"):
-            digit = o.text("digit")
-            if digit not in list("0123456789*#"):
-                raise ConfigError(f"{o.path}.digit", "one of 0-9, * or #", digit)
-            if "submenu" in o.data:
-                options.append(Option(digit, submenu=o.text("submenu")))
-            else:
-                options.append(Option(digit, route=_route(o, names)))
-            o.check_unknown()
-        menus[name] = Menu(
-            name, m.str_list("prompts"), tuple(options), _route(m.table("default"), names),
-            m.number("timeout_s", 5.0, 0.5), m.integer("max_attempts", 3, 1),
-            m.text("invalid_prompt", "invalid"),
-        )
-        m.check_unknown()
-    start = t.text("start", next(iter(menus), "main"))
-    if start not in menus:
-        raise ConfigError("ivr.start", f"one of the menus {sorted(menus)}", start)
-    for menu in menus.values():
-        for option in menu.options:
-            if option.submenu is not None and option.submenu not in menus:
-                raise ConfigError("ivr.menus", f"submenus among {sorted(menus)}", option.submenu)
-    hours: dict[str, BusinessHours] = {}
-    for h in t.tables("hours"):
-        queue = h.text("queue")
-        weekly: dict[str, tuple[tuple[time, time], ...]] = {}
-        for day in DAYS:
-            spans = h.data.get(day)
-            h.used.add(day)
-            if spans is None:
-                continue
-            try:
-                weekly[day] = tuple(
-                    (time.fromisoformat(a), time.fromisoformat(b)) for a, b in (x.split("-") for x in spans)
-                )
-            except (ValueError, AttributeError, TypeError):
-                raise ConfigError(f"{h.path}.{day}", 'a list like ["08:00-18:00"]', spans) from None
-        closed = h.data.get("closed", [])
-        h.used.add("closed")
-        try:
-            closed_dates = frozenset(date.fromisoformat(d) for d in closed)
-        except (ValueError, TypeError):
-            raise ConfigError(f"{h.path}.closed", "a list of ISO dates", closed) from None
-        hours[queue] = BusinessHours(weekly, closed_dates)
-        h.check_unknown()
-    offer = t.text("callback_offer_prompt", "-") if "callback_offer_prompt" in t.data else None
-    hook = t.text("callback_webhook_url", "-") if "callback_webhook_url" in t.data else None
-    if hook is not None and not hook.startswith(("http://", "https://")):
-        raise ConfigError("ivr.callback_webhook_url", "an http:// or https:// URL", hook)
-    menus_config = IvrConfig(
-        greeting, start, menus, hours, t.text("after_hours_prompt", "after-hours"), offer,
-        t.text("callback_taken_prompt", "callback-taken"),
-        int(t.number("utc_offset_h", 8.0, -12.0) * 3600),
-    )
-    settings = IvrSettings(exts, language, menus_config, hook)
-    t.check_unknown()
-    return settings
-
-
-def _queue(q: _Section) -> QueueConfig:
+def _queue(q: Table) -> QueueConfig:
+    if "outbound_max_rings" in q.data:  # accepted keys must take effect
+        raise ConfigError(f"{q.path}.outbound_max_rings",
+                          "no such key yet: nothing dials out, so R2's ring cap would not be applied",
+                          q.data["outbound_max_rings"])
     strategy = q.choice("strategy", Strategy, Strategy.LONGEST_IDLE)
     steps: list[RelaxStep] = []
     for step in q.tables("relaxation"):
@@ -579,6 +358,5 @@ def _queue(q: _Section) -> QueueConfig:
         rona_logout_after=q.integer("rona_logout_after", 0, 0),
         hold_max_s=q.number("hold_max_s", 30.0, 0.1),
         hold_actions=tuple(HoldAction(a) for a in actions),
-        outbound_max_rings=q.integer("outbound_max_rings", 6, 1),
         announce_agent_id=q.flag("announce_agent_id", True),
     )

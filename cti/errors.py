@@ -26,3 +26,19 @@ class AriError(CtiError):
     def __init__(self, method: str, path: str, status: int, text: str) -> None:
         super().__init__(f"ARI {method} {path} -> {status} {text.strip()[:200]}")
         self.status = status
+
+
+class BadRequest(CtiError):
+    """A request the API cannot take as it is (bad JSON, a missing field)."""
+
+
+class Forbidden(CtiError):
+    """The request lacks the role it needs."""
+
+
+class NotConfigured(CtiError):
+    """The feature asked for is not configured on this node."""
+
+
+class NotRouting(CtiError):
+    """This node does not route calls (a standby, or an adapter of a cluster)."""

@@ -1,11 +1,14 @@
-"""Feeds the core one event at a time and carries out its commands in order.
+"""Feeds the core one event at a time and carries out its actions in order.
 
 ``apply`` is synchronous, so each event is handled atomically on the loop whoever
 sends it (websocket reader, HTTP handler, timer). Each event and its commands wait in
 one queue drained by ``run_commands``, which first commits the events to the journal
-(Redis, when configured) and only then carries out their commands: nothing is done on
-Asterisk that a restarted router would not know about. The timer task sleeps until the
-core's next deadline and sends a ``Tick``. Both tasks live in the engine's TaskGroup.
+(Redis, when configured) and only then carries out their actions: nothing is done on
+Asterisk that a restarted router would not know about. Call actions go to the
+``executor`` (the node's adapter, or the cluster dispatcher), notifications to the
+``notifier``; every command, notices included, is logged and shown to the observers
+(metrics, supervision). The timer task sleeps until the core's next deadline and sends
+a ``Tick``. Both tasks live in the engine's TaskGroup.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from acd import events as e
 
 log = logging.getLogger("cti.engine")
 
-Executor = Callable[[c.Command], Awaitable[None]]
+Executor = Callable[[c.CallAction], Awaitable[None]]
+Notify = Callable[[c.Notification], None]
 
 
 class Journal(Protocol):
@@ -43,6 +47,7 @@ class Runtime:
         self.clock = clock
         self.journal = journal
         self.executor: Executor | None = None
+        self.notify: Notify | None = None
         self._pending: collections.deque[tuple[e.Event, list[c.Command]]] = collections.deque()
         self._input_id: str | None = None  # the router's last consumed adapter entry
         self._has_pending = asyncio.Event()
@@ -87,7 +92,10 @@ class Runtime:
             for _, commands in batch:
                 for cmd in commands:
                     try:
-                        await self.executor(cmd)
+                        if isinstance(cmd, c.CallAction):
+                            await self.executor(cmd)
+                        elif isinstance(cmd, c.Notification) and self.notify is not None:
+                            self.notify(cmd)
                     except Exception:  # one failed command must not stop the engine
                         log.exception("carrying out %s failed", cmd)
 
@@ -101,9 +109,6 @@ class Runtime:
                     await self._wake.wait()
             except TimeoutError:
                 self.submit(e.Tick(max(self.clock(), deadline or 0.0)))
-
-    def idle(self) -> bool:
-        return not self._pending
 
 
 def _log_command(cmd: c.Command) -> None:
@@ -121,8 +126,16 @@ def _log_command(cmd: c.Command) -> None:
         case c.CallEnded(call_id=k, outcome=o, agent_id=a, waited_s=w, talked_s=t):
             log.info("hung up: call %s %s%s, waited %.1f s, talked %.1f s",
                      k, o, f" by agent {a}" if a else "", w, t)
+        case c.CallOverflowed(call_id=k, from_queue=f, to_queue=t, reason="plan"):
+            log.info("R9 plan: call %s overflows from %s to %s", k, f, t)
         case c.CallOverflowed(call_id=k, from_queue=f, to_queue=t, reason=r):
             log.info("overflow: call %s from queue %s to %s (%s)", k, f, t, r)
+        case c.NotifyEmergency(call_id=k, queue=q):
+            log.warning("EMERGENCY reported on call %s (queue %s): notifying", k, q)
+        case c.CallbackRequested(call_id=k, queue=q):
+            log.info("callback requested on call %s for queue %s", k, q)
+        case c.PlanApplied(queue=q, level=lv):
+            log.info("R9 plan level %s applies to new calls of %s", lv or "none", q)
         case c.HoldOverrun(call_id=k, agent_id=a, held_s=h):
             log.warning("hold overrun: agent %s has held call %s for %.1f s", a, k, h)
         case c.AnnounceAgent(call_id=k, number=n):

@@ -22,21 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from ivr.hours import BusinessHours
+from acd.hours import BusinessHours
+from acd.model import Route  # where an option sends the call
 
 # ------------------------------------------------------------------ configuration
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """Where the IVR sends the call: a queue, with the call's skills, priority and kind
-    (R7), or an emergency (R8)."""
-
-    queue: str
-    skills: tuple[tuple[str, int], ...] = ()
-    priority: int = 0
-    kind: str = ""
-    emergency: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,7 @@ def test_commands_of_a_deposed_router_are_refused(sandbox: Sandbox, start_engine
 
     from acd import commands as c
     from cti.config import load
-    from cti.store import RedisStore
+    from cti.durable.store import RedisStore
     from tests.e2e.conftest import REDIS_URL
 
     sandbox.agent("1001")

@@ -8,7 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from cti.supervision import prometheus_text
+from cti.supervision.prometheus import prometheus_text
 
 ROOT = Path(__file__).resolve().parents[2]
 MON = ROOT / "contrib" / "monitoring"

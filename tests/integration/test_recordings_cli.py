@@ -9,7 +9,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from cti.recorder import CallLog
+from cti.recording.calllog import CallLog
 from recording.archive import Archive
 from recording.retention import add_months
 from tests.unit.test_recording import archived
@@ -40,8 +40,9 @@ archive_dir = "{archive_dir}"
     archived(archive, tmp_path, "recent", now - timedelta(days=3))
     calls = CallLog(archive_dir / "calls.sqlite")
     for meta in archive.all():
-        calls.answered(meta.call_id, meta.caller, "support", "", meta.started_at)
-        calls.ended(meta.call_id, "1001", meta.ended_at)
+        calls.answered(meta.call_id, meta.caller, meta.started_at)
+        calls.label(meta.call_id, "support", "", "1001")
+        calls.ended(meta.call_id, meta.ended_at)
         calls.mark(meta.call_id, "archived")
     archive.close()
 

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from acd import Engine
 from acd import events as e
-from cti.store import Fenced, RedisStore
+from cti.durable.store import Fenced, RedisStore
 from tests.unit.test_engine_invariants import AGENTS, QUEUES
 from tests.unit.test_snapshot import feed, random_events
 

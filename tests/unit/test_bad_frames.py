@@ -12,10 +12,9 @@ import pytest
 from panoramisk.ami_protocol import AMIProtocol
 
 from acd import events as e
-from cti.ami import _Manager
-from cti.ari import AriClient
-from ivr.machine import Route
-from cti.stasis import StasisAdapter
+from cti.asterisk.ami import _Manager
+from cti.asterisk.ari import AriClient
+from cti.calls.stasis import StasisAdapter
 
 ARI_CORPUS = [
     "",
@@ -44,8 +43,7 @@ ARI_CORPUS = [
 
 
 def make_adapter(submitted: list[e.Event]) -> StasisAdapter:
-    return StasisAdapter(None, submitted.append, lambda: 100.0, {"200": Route("billing")},  # type: ignore[arg-type]
-                         "support", calls=None)
+    return StasisAdapter(None, submitted.append, lambda: 100.0, calls=None)  # type: ignore[arg-type]
 
 
 def test_ari_bad_frames_are_logged_and_skipped(caplog: pytest.LogCaptureFixture) -> None:
@@ -56,12 +54,12 @@ def test_ari_bad_frames_are_logged_and_skipped(caplog: pytest.LogCaptureFixture)
             AriClient._deliver(frame, adapter.on_event)
     assert "not JSON" in caplog.text and "no event type" in caplog.text
     # What was malformed produced nothing the core would misread...
-    assert all(isinstance(ev, e.CallArrived) for ev in submitted)
+    assert all(isinstance(ev, e.CallEntered) for ev in submitted)
     # ...and a good frame still goes through afterwards.
     good = {"type": "StasisStart", "channel": {"id": "good.1", "caller": {"number": "13800000000"}},
             "args": ["inbound", "200"]}
     AriClient._deliver(json.dumps(good), adapter.on_event)
-    assert submitted[-1] == e.CallArrived("good.1", "billing", "13800000000", 100.0)
+    assert submitted[-1] == e.CallEntered("good.1", "13800000000", "200", 100.0)
 
 
 def test_ami_bad_frames_do_not_break_the_connection() -> None:

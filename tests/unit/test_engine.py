@@ -28,7 +28,7 @@ def test_call_goes_to_longest_idle_agent() -> None:
     eng.handle(e.AgentLoggedIn("1001", at=1.0))
     eng.handle(e.AgentLoggedIn("1003", at=2.0))
     out = eng.handle(e.CallArrived("c1", "support", "5551234", at=10.0))
-    assert of(c.PlayHoldMusic, out) == [c.PlayHoldMusic("c1")]
+    assert of(c.PlayWaitingMedia, out) == [c.PlayWaitingMedia("c1")]  # music only
     assert of(c.OfferCall, out) == [c.OfferCall("c1", "1002", "PJSIP/agent1002", 10.0)]
     assert eng.agent("1002").state == "offered"
 

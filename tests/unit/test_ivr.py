@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from ivr.hours import ALWAYS, BusinessHours
+from acd.hours import ALWAYS, BusinessHours
 from ivr.machine import (Digit, Ended, HangUp, HungUp, Ivr, IvrConfig, Menu, Option, Play, RequestCallback,
                          PlaybackFinished, Route, RouteCall, StopPlayback, Timeout, WaitForDigit)
 

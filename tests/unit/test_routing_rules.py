@@ -203,14 +203,14 @@ def test_max_queue_length_overflows_or_refuses() -> None:
     eng.handle(e.CallArrived("k1", "q1", "", 1.0))
     eng.handle(e.CallArrived("k2", "q1", "", 2.0))
     out = eng.handle(e.CallArrived("k3", "q1", "", 3.0))
-    assert c.RejectCall("k3", "queue-full") in out
-    assert not any(isinstance(x, c.PlayHoldMusic) for x in out)
+    assert c.Farewell("k3", "queue-full", "queue-full") in out
+    assert not any(isinstance(x, c.PlayWaitingMedia) for x in out)
     eng.handle(e.CallArrived("k4", "q2", "", 4.0))
     out = eng.handle(e.CallArrived("k5", "q2", "", 5.0))  # q2 full -> q1, also full -> refused
-    assert c.RejectCall("k5", "queue-full") in out
+    assert c.Farewell("k5", "queue-full", "queue-full") in out
     # An emergency is never refused for length.
     out = eng.handle(e.CallArrived("k6", "q1", "", 6.0, emergency=True))
-    assert c.PlayHoldMusic("k6") in out
+    assert c.PlayWaitingMedia("k6", ("safety-instructions",), loop=True) in out
 
 
 # ------------------------------------------------------------------ sticky agent (R10)
@@ -384,14 +384,20 @@ def test_position_and_expected_wait_from_live_rates() -> None:
 
 
 def test_waiting_caller_choosing_a_callback_leaves_the_queue() -> None:
-    """R9 plan action (and R11's entry): a waiting caller presses 1 to be called back."""
+    """R9 plan action (and R11's entry): a waiting caller offered a callback presses 1
+    to be called back; a caller never offered one cannot take it."""
     eng = Engine([queue()], [agent("a1")])
-    eng.handle(e.CallArrived("k1", "q", "13800000001", 1.0, kind="complaint"))
+    eng.handle(e.CallArrived("k0", "q", "13800000009", 0.5, kind="complaint"))
+    assert eng.handle(e.CallerChoseCallback("k0", 0.7)) == []  # no plan: no offer
+    eng.handle(e.PlanLevelChanged("q", "III", 0.8, offer_callbacks=True))
+    out = eng.handle(e.CallArrived("k1", "q", "13800000001", 1.0, kind="complaint"))
+    assert c.PlayWaitingMedia("k1", ("callback-offer",), offer_callback=True) in out
     out = eng.handle(e.CallerChoseCallback("k1", 5.0))
     assert out == [c.CallbackRequested("k1", "13800000001", "q", "complaint", 5.0),
-                   c.HangUpCaller("k1", "callback-taken"),
+                   c.Farewell("k1", "callback-taken", "callback-taken"),
                    c.CallEnded("k1", "callback", None, 4.0, 0.0, 5.0, "q")]
-    assert eng.calls() == []
-    assert offers(eng.handle(e.AgentLoggedIn("a1", 6.0))) == []
-    eng.handle(e.CallArrived("k2", "q", "", 7.0))  # offered at once: not waiting
+    assert [k.call_id for k in eng.calls()] == ["k0"]
+    assert offers(eng.handle(e.AgentLoggedIn("a1", 6.0))) == [("k0", "a1")]
+    eng.handle(e.PlanLevelChanged("q", None, 6.5))
+    eng.handle(e.CallArrived("k2", "q", "", 7.0))  # waits, but the plan has ended
     assert eng.handle(e.CallerChoseCallback("k2", 8.0)) == []

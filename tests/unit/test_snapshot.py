@@ -13,6 +13,9 @@ from hypothesis import strategies as st
 from acd import Engine
 from acd import codec
 from acd import events as e
+from acd.model import Intake
+
+INTAKE = Intake(default_queue="q1", ivr_extensions=frozenset({"100"}), record=True)
 from tests.unit.test_engine_invariants import AGENTS, CALLS, QUEUES, REQUIREMENTS
 
 
@@ -39,6 +42,12 @@ def random_events(rng: random.Random, n: int) -> list[e.Event]:
             e.HoldStarted(call, now),
             e.HoldEnded(call, now),
             e.OutboundStarted(f"ob-{call}", "q1", now),
+            e.CallEntered(call, rng.choice(["5550001", "5550002"]), rng.choice(["100", "200"]), now),
+            e.IvrRouted(call, rng.choice(["q1", "q2"]), now, rng.choice(REQUIREMENTS), 2, "kind",
+                        rng.random() < 0.1),
+            e.PlanLevelChanged("q1", rng.choice([None, "III", "II"]), now, (agent,),
+                               rng.choice([None, "q2"]), rng.choice([None, "incident"]), rng.random() < 0.5),
+            e.CallerChoseCallback(call, now),
         ]))
     return out
 
@@ -58,12 +67,12 @@ def feed(engine: Engine, events: list[e.Event]) -> list[object]:
 def test_snapshot_plus_replay_equals_the_live_state(seed: int, cut: int) -> None:
     rng = random.Random(seed)
     events = random_events(rng, 120)
-    live = Engine(QUEUES, AGENTS.values())
+    live = Engine(QUEUES, AGENTS.values(), INTAKE)
     feed(live, events[:cut])
     # Through JSON, as in Redis.
     saved = json.loads(json.dumps(live.snapshot()))
     events_after = [codec.decode_event(json.loads(json.dumps(codec.encode(ev)))) for ev in events[cut:]]
-    rebuilt = Engine.restore(QUEUES, AGENTS.values(), saved)
+    rebuilt = Engine.restore(QUEUES, AGENTS.values(), saved, INTAKE)
     assert rebuilt.snapshot() == live.snapshot()
     # Same state means the same future: every later event gives the same commands.
     assert feed(rebuilt, events_after) == feed(live, events[cut:])

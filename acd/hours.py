@@ -1,4 +1,5 @@
-"""Business hours per queue (R6: the default is always open, 7 x 24)."""
+"""Business hours per queue (R6: the default is always open, 7 x 24). Pure: the
+moment to judge comes in as a local datetime."""
 
 from __future__ import annotations
 

@@ -1,12 +1,20 @@
-"""The ARI adapter: ARI events -> core events, core commands -> ARI requests.
+"""The ARI adapter of one Asterisk node: ARI events -> core events, call actions ->
+ARI requests (and AMI through the recorder, the IVR through its runner).
 
 It translates only; every decision is the core's. What it keeps is the wire mapping:
 the call id is the caller's channel id; each offer is a channel we originate to the
 agent with id ``cti-offer-<agent>-<call>-<n>`` and ``appArgs = offer,<call>,<agent>``,
 so its StasisStart (the agent answered) names the call; each connected call has a
-mixing bridge ``cti-<call id>``.
+mixing bridge ``cti-<call id>``. Playbacks are named for what follows them:
+``cti-wait-<call>-<n>`` (waiting media: again if it loops, else music),
+``cti-bye-<call>`` (a farewell: then hang up), ``cti-announce-<call>`` (R15: then the
+core bridges).
 
-``resync`` rebuilds that mapping from the core's calls and Asterisk's channel list: at
+What follows an ARI event without a new decision (the hang-up after a farewell, the
+next loop of the safety instructions, the music after an announcement) is carried out
+at once by ``run``, whatever else is happening: it never waits for other traffic.
+
+``resync`` rebuilds the mapping from the core's calls and Asterisk's channel list: at
 every websocket (re)connect and when a restarted or standby router takes over. What
 the core believes and Asterisk no longer has is reported as hang-ups or failed offers;
 what happened while nobody listened (an agent answered) is reported as it happened;
@@ -18,20 +26,20 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 
+from acd import CallView
 from acd import commands as c
 from acd import events as e
-from acd import CallView
-from cti.ari import AriClient
-from ivr.machine import Route
+from cti.asterisk.ari import AriClient
 from cti.errors import AriError
+from cti.masking import mask_number
 
 if TYPE_CHECKING:
-    from cti.ivr_runner import IvrRunner
-from cti.masking import mask_number
+    from cti.ivr.stasis import IvrRunner
+    from cti.recording.recorder import Recorder
 
 log = logging.getLogger("cti.stasis")
 
@@ -61,47 +69,59 @@ class _Leg:
     cancelled: bool = False
 
 
+@dataclass(slots=True)
+class _Waiting:
+    """What a waiting caller hears now (``PlayWaitingMedia``)."""
+
+    prompts: tuple[str, ...]
+    loop: bool
+    n: int = 0  # the playback now playing: cti-wait-<call>-<n>; 0: music
+
+
 class StasisAdapter:
     def __init__(
         self,
         ari: AriClient,
         submit: Submit,
         clock: Clock,
-        routes: Mapping[str, Route],
-        default_queue: str,
         calls: Callable[[], list[CallView]] | None,
         fallback_label: str = "fallback",
+        ivr: IvrRunner | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self._ari = ari
         self._calls = calls
         self._submit = submit
         self._clock = clock
-        self._routes = routes
-        self._default_queue = default_queue
         self._fallback_label = fallback_label
-        self._callers: dict[str, str] = {}  # call id -> caller number
+        self.ivr = ivr
+        self.recorder = recorder
+        self._callers: dict[str, str] = {}  # call id -> caller number (until the channel goes)
         self._names: dict[str, str] = {}  # call id -> channel name (for AMI)
         self._legs: dict[str, _Leg] = {}  # leg channel id -> leg
         self._leg_of: dict[tuple[str, str], str] = {}  # (call, agent) -> leg channel id
+        self._waiting: dict[str, _Waiting] = {}
+        self._may_call_back: set[str] = set()  # R9: key 1 takes a callback
         self._seq = itertools.count(1)
         # Leg ids stay unique across restarts of the engine.
         self._leg_token = f"{int(clock() * 1000) % 10**9:x}x"
-        self._orphans: list[str] = []  # answered legs that are not ours: to hang up
-        self._pending_loops: list[str] = []  # emergency instructions to play again
-        self._pending_moh: list[str] = []  # music after the incident announcement
+        # What follows an event without a new decision, carried out by ``run``.
+        self._follow_ups: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
         # Legs we hung up that Asterisk has not destroyed yet, per agent: no new offer
         # goes to that agent before they are gone (no agent ever has two legs).
         self._releasing: dict[str, dict[str, asyncio.Event]] = {}
-        self.ivr: IvrRunner | None = None
-        # R9 plan actions, set by the supervision: queue -> overflow queue; the
-        # incident announcement new callers hear ([prompt] or [None]).
-        self.overrides: dict[str, str] = {}
-        self.announcement: list[str | None] = [None]
-        self._announcing: set[str] = set()
-        self.offer_callbacks = [False]  # R9 plan action: waiting callers may press 1
-        self._may_call_back: set[str] = set()
-        self._instructions: dict[str, int] = {}  # R8: emergency callers hearing the loop
-        self.emergency_prompt = "safety-instructions"
+
+    async def run(self) -> None:
+        """Carry out follow-ups as they come (a supervised task of the engine)."""
+        while True:
+            step = await self._follow_ups.get()
+            try:
+                await step()
+            except Exception:  # one failed step must not stop the others
+                log.exception("follow-up step failed")
+
+    def _then(self, step: Callable[[], Awaitable[None]]) -> None:
+        self._follow_ups.put_nowait(step)
 
     # ------------------------------------------------------------ wire -> core
 
@@ -122,9 +142,10 @@ class StasisAdapter:
             cause = ev.get("cause")
             self._channel_gone(chan_id, cause if isinstance(cause, int) else 0)
         elif kind == "ChannelDtmfReceived":
+            digit = str(ev.get("digit", ""))
             if self.ivr is not None and self.ivr.active(chan_id):
-                self.ivr.digit(chan_id, str(ev.get("digit", "")))
-            elif chan_id in self._may_call_back and ev.get("digit") == "1":
+                self.ivr.digit(chan_id, digit)
+            elif chan_id in self._may_call_back and digit == "1":
                 self._may_call_back.discard(chan_id)
                 self._submit(e.CallerChoseCallback(chan_id, self._clock()))
         elif kind in ("ChannelHold", "ChannelUnhold"):
@@ -139,50 +160,37 @@ class StasisAdapter:
         if playback_id.startswith("cti-announce-"):
             call_id = playback_id.removeprefix("cti-announce-")
             self._submit(e.AnnouncementFinished(call_id, self._clock()))
-        elif playback_id.startswith("cti-reject-"):
-            self._orphans.append(playback_id.split("-", 2)[2])
+        elif playback_id.startswith("cti-bye-"):
+            call_id = playback_id.removeprefix("cti-bye-")
+            self._then(lambda: self._ari.request_quiet("DELETE", f"/channels/{call_id}"))
         elif playback_id.startswith("cti-ivr-") and self.ivr is not None:
             self.ivr.playback_finished(playback_id)
-        elif playback_id.startswith("cti-incident-"):
-            call_id = playback_id.removeprefix("cti-incident-")
-            if call_id in self._announcing:
-                self._announcing.discard(call_id)
-                self._pending_moh.append(call_id)
         elif playback_id.startswith("cti-wait-"):
-            call_id = playback_id.removeprefix("cti-wait-").rpartition("-")[0]
-            if call_id in self._instructions:
-                self._pending_loops.append(call_id)
+            call_id, _, n = playback_id.removeprefix("cti-wait-").rpartition("-")
+            waiting = self._waiting.get(call_id)
+            if waiting is None or not n.isdigit() or waiting.n != int(n):
+                return  # stopped, or an older one
+            if waiting.loop:
+                self._then(lambda: self._play_waiting(call_id))
+            else:
+                waiting.n = 0
+                self._then(lambda: self._ari.request_quiet("POST", f"/channels/{call_id}/moh"))
 
     def _stasis_start(self, chan_id: str, channel: dict[str, Any], args: list[Any]) -> None:
         role = args[0] if args else ""
         if role == "inbound":
             exten = str(args[1]) if len(args) > 1 else ""
-            route = self._routes.get(exten) or Route(self._default_queue)
             caller = str((channel.get("caller") or {}).get("number") or "")
             self._callers[chan_id] = caller
             self._names[chan_id] = str(channel.get("name") or "")
-            if self.ivr is not None and self.ivr.wants(exten):
-                log.info("call %s from %s enters the IVR", chan_id, mask_number(caller))
-                self.ivr.start(chan_id, caller)
-                return
-            if route.queue in self.overrides:
-                log.info("R9 plan: call %s overflows from %s to %s", chan_id, route.queue,
-                         self.overrides[route.queue])
-                route = Route(self.overrides[route.queue], route.skills, route.priority, route.kind,
-                              route.emergency)
-            log.info("call %s from %s arrived for queue %s", chan_id, mask_number(caller), route.queue)
-            self._submit(
-                e.CallArrived(
-                    chan_id, route.queue, caller, self._clock(), route.priority, route.kind,
-                    route.skills, route.emergency,
-                )
-            )
+            log.info("call %s from %s dialled %s", chan_id, mask_number(caller), exten)
+            self._submit(e.CallEntered(chan_id, caller, exten, self._clock()))
         elif role == "offer":
             leg = self._legs.get(chan_id)
             if leg is None:
                 log.warning("answered leg %s is not one of ours; hanging it up", chan_id)
                 self._legs[chan_id] = _Leg(chan_id, "", "", answered=True, cancelled=True)
-                self._orphans.append(chan_id)
+                self._then(lambda: self._ari.request_quiet("DELETE", f"/channels/{chan_id}"))
                 return
             leg.answered = True
             self._submit(e.OfferAnswered(leg.call_id, leg.agent_id, self._clock()))
@@ -192,12 +200,7 @@ class StasisAdapter:
     def _channel_gone(self, chan_id: str, cause: int) -> None:
         now = self._clock()
         if chan_id in self._callers:
-            del self._callers[chan_id]
-            self._names.pop(chan_id, None)
-            self._instructions.pop(chan_id, None)
-            if self.ivr is not None:
-                self.ivr.hung_up(chan_id)
-            self._submit(e.CallerHungUp(chan_id, now))
+            self._caller_gone(chan_id, now)
             return
         leg = self._legs.pop(chan_id, None)
         if leg is None:
@@ -213,6 +216,17 @@ class StasisAdapter:
         else:
             reason = _CAUSES.get(cause, f"cause-{cause}")
             self._submit(e.OfferFailed(leg.call_id, leg.agent_id, reason, now))
+
+    def _caller_gone(self, call_id: str, at: float) -> None:
+        self._callers.pop(call_id, None)
+        self._names.pop(call_id, None)
+        self._waiting.pop(call_id, None)
+        self._may_call_back.discard(call_id)
+        if self.ivr is not None:
+            self.ivr.hung_up(call_id)
+        if self.recorder is not None:
+            self.recorder.channel_gone(call_id, at)
+        self._submit(e.CallerHungUp(call_id, at))
 
     async def resync(self) -> None:
         """Make the wire view match the core's calls and Asterisk's channels."""
@@ -231,28 +245,37 @@ class StasisAdapter:
             return
         calls = {k.call_id: k for k in self._calls()}
         now = self._clock()
+        known = dict(self._callers)  # callers the core knows, and those in the IVR
+        for call_id, view in calls.items():
+            known.setdefault(call_id, view.caller)
+        for call_id in [k for k in known if k not in channels]:
+            log.info("call %s ended while nobody listened", call_id)
+            self._caller_gone(call_id, now)
+        self._callers = {k: caller for k, caller in known.items() if k in channels}
+        self._names = {k: str(channels[k].get("name") or "") for k in self._callers}
+        if self.recorder is not None:
+            self.recorder.resync(channels, now)
         self._legs.clear()
         self._leg_of.clear()
+        orphans: list[str] = []
         for chan_id, ch in channels.items():
             parsed = _parse_leg(chan_id)
             if parsed is None:
                 continue
             agent_id, call_id = parsed
-            k = calls.get(call_id)
-            if k is None or (agent_id not in k.offered_to and k.agent_id != agent_id):
+            owner = calls.get(call_id)
+            if owner is None or (agent_id not in owner.offered_to and owner.agent_id != agent_id):
                 log.info("leg %s belongs to no call of ours; hanging it up", chan_id)
-                self._orphans.append(chan_id)
+                orphans.append(chan_id)
                 continue
             self._legs[chan_id] = _Leg(chan_id, call_id, agent_id, answered=ch.get("state") == "Up")
             self._leg_of[(call_id, agent_id)] = chan_id
-        self._callers = {cid: k.caller for cid, k in calls.items() if cid in channels}
-        self._names = {cid: str(channels[cid].get("name") or "") for cid in self._callers}
         for k in calls.values():
             if k.call_id not in channels:
-                log.info("call %s ended while nobody listened", k.call_id)
-                self._submit(e.CallerHungUp(k.call_id, now))
-            elif k.state == "waiting":
-                await self._ari.request_quiet("POST", f"/channels/{k.call_id}/moh")
+                continue
+            if k.state == "waiting":  # what the caller should hear now (R8: the loop)
+                await self._start_waiting(c.PlayWaitingMedia(
+                    k.call_id, k.waiting_prompts if k.waiting_loop else (), loop=k.waiting_loop))
             elif k.state == "offered":
                 for agent_id in k.offered_to:
                     leg_id = self._leg_of.get((k.call_id, agent_id))
@@ -268,46 +291,40 @@ class StasisAdapter:
                     self._submit(e.AnnouncementFinished(k.call_id, now))
                 else:
                     await self._connect(k.call_id, k.agent_id)
-        while self._orphans:
-            await self._ari.request_quiet("DELETE", f"/channels/{self._orphans.pop()}")
+        for chan_id in orphans:
+            await self._ari.request_quiet("DELETE", f"/channels/{chan_id}")
 
     def channel_name(self, call_id: str) -> str | None:
         return self._names.get(call_id) or None
 
     # ------------------------------------------------------------ core -> wire
 
-    async def execute(self, cmd: c.Command) -> None:
+    async def execute(self, cmd: c.CallAction) -> None:
         match cmd:
-            case c.PlayHoldMusic(call_id=call_id):
+            case c.AnswerCall(call_id=call_id):
                 await self._ari.request_quiet("POST", f"/channels/{call_id}/answer")
-                if self.ivr is not None and call_id in self.ivr.emergency_calls:
-                    # R8: safety instructions, again and again, instead of music.
-                    self._instructions[call_id] = 0
-                    await self._play_instructions(call_id)
-                elif self.announcement[0] is not None or self.offer_callbacks[0]:
-                    # R9: the incident announcement and/or the callback offer, then music.
-                    self._announcing.add(call_id)
-                    prompts = [f"sound:cti/{self.announcement[0]}"] if self.announcement[0] else []
-                    if self.offer_callbacks[0]:
-                        self._may_call_back.add(call_id)
-                        prompts.append("sound:cti/callback-offer")
-                    await self._ari.request_quiet("POST", f"/channels/{call_id}/play/cti-incident-{call_id}",
-                                      media=prompts)
+            case c.StartRecording(call_id=call_id, caller=caller):
+                if self.recorder is None:
+                    log.error("R4: call %s should be recorded but this adapter has no [recording]", call_id)
                 else:
-                    await self._ari.request_quiet("POST", f"/channels/{call_id}/moh")
+                    await self.recorder.start(call_id, caller, self.channel_name(call_id))
+            case c.LabelRecording(call_id=call_id, queue=queue, kind=kind, agent_id=agent_id):
+                if self.recorder is not None:
+                    self.recorder.label(call_id, queue, kind, agent_id)
+            case c.StartIvr(call_id=call_id, caller=caller):
+                if self.ivr is None:
+                    log.error("call %s should enter the IVR but this adapter has no [ivr]", call_id)
+                    await self._ari.request_quiet("DELETE", f"/channels/{call_id}")
+                else:
+                    self.ivr.start(call_id, caller)
+            case c.PlayWaitingMedia():
+                await self._start_waiting(cmd)
             case c.OfferCall():
                 await self._offer(cmd)
             case c.CancelOffer(call_id=call_id, agent_id=agent_id):
                 await self._release_leg(call_id, agent_id)
             case c.ConnectCall(call_id=call_id, agent_id=agent_id):
                 await self._connect(call_id, agent_id)
-            case c.HangUpCaller(call_id=call_id, reason="callback-taken"):
-                await self._stop_waiting(call_id)
-                try:  # thank, then hang up (on PlaybackFinished, as for a refusal)
-                    await self._ari.request("POST", f"/channels/{call_id}/play/cti-reject-{call_id}",
-                                            media="sound:cti/callback-taken")
-                except AriError:
-                    await self._ari.request_quiet("DELETE", f"/channels/{call_id}")
             case c.HangUpCaller(call_id=call_id):
                 await self._ari.request_quiet("DELETE", f"/channels/{call_id}")
                 await self._ari.request_quiet("DELETE", f"/bridges/cti-{call_id}")
@@ -317,10 +334,19 @@ class StasisAdapter:
             case c.RouteToFallback(call_id=call_id, reason=reason):
                 log.warning("call %s handed to the PBX fallback: %s", call_id, reason)
                 self._callers.pop(call_id, None)
+                await self._stop_waiting(call_id)
+                if self.recorder is not None:  # it leaves our sight here
+                    self.recorder.channel_gone(call_id, self._clock())
                 # The label in the caller's own dialplan extension (extensions.conf).
-                await self._ari.request_quiet(
-                    "POST", f"/channels/{call_id}/continue", label=self._fallback_label
-                )
+                await self._ari.request_quiet("POST", f"/channels/{call_id}/continue", label=self._fallback_label)
+            case c.Farewell(call_id=call_id, prompt=prompt, reason=reason):
+                log.info("call %s: farewell (%s)", call_id, reason)
+                await self._stop_waiting(call_id)
+                try:  # then hang up, at once, when it has been heard (``_playback_finished``)
+                    await self._ari.request("POST", f"/channels/{call_id}/play/cti-bye-{call_id}",
+                                            media=f"sound:cti/{prompt}")
+                except AriError:
+                    await self._ari.request_quiet("DELETE", f"/channels/{call_id}")
             case c.AnnounceAgent(call_id=call_id, number=number):
                 # R15: "your agent number is <number>, at your service" before the bridge,
                 # in the caller's language (digits too: sound:cti/digit-N).
@@ -334,17 +360,6 @@ class StasisAdapter:
                 except AriError as exc:
                     log.warning("announcing agent on call %s failed: %s", call_id, exc)
                     self._submit(e.AnnouncementFinished(call_id, self._clock()))
-            case c.RejectCall(call_id=call_id, reason=reason):
-                log.warning("call %s refused: %s", call_id, reason)
-                self._callers.pop(call_id, None)
-                await self._ari.request_quiet("POST", f"/channels/{call_id}/answer")
-                try:
-                    await self._ari.request(
-                        "POST", f"/channels/{call_id}/play/cti-reject-{call_id}",
-                        media="sound:cti/queue-full",
-                    )
-                except AriError:
-                    await self._ari.request_quiet("DELETE", f"/channels/{call_id}")
             case c.RemindAgent(call_id=call_id, agent_id=agent_id):
                 leg_id = self._leg_of.get((call_id, agent_id))
                 if leg_id is not None:
@@ -361,32 +376,41 @@ class StasisAdapter:
             case c.CancelOutbound(attempt_id=attempt_id):
                 await self._ari.request_quiet("DELETE", f"/channels/{attempt_id}")
             case _:
-                pass  # notices: logged by the runtime
-        while self._orphans:
-            await self._ari.request_quiet("DELETE", f"/channels/{self._orphans.pop()}")
-        while self._pending_loops:
-            await self._play_instructions(self._pending_loops.pop())
-        while self._pending_moh:
-            await self._ari.request_quiet("POST", f"/channels/{self._pending_moh.pop()}/moh")
+                assert_never(cmd)
 
-    async def _play_instructions(self, call_id: str) -> None:
-        if call_id not in self._instructions:
+    async def _start_waiting(self, cmd: c.PlayWaitingMedia) -> None:
+        """Prompts (looped, or then music), or music at once (R8, R9)."""
+        if cmd.offer_callback:
+            self._may_call_back.add(cmd.call_id)
+        if not cmd.prompts:
+            self._waiting[cmd.call_id] = _Waiting((), False)
+            await self._ari.request_quiet("POST", f"/channels/{cmd.call_id}/moh")
             return
-        self._instructions[call_id] += 1
-        await self._ari.request_quiet(
-            "POST", f"/channels/{call_id}/play/cti-wait-{call_id}-{self._instructions[call_id]}",
-            media=f"sound:cti/{self.emergency_prompt}",
-        )
+        self._waiting[cmd.call_id] = _Waiting(cmd.prompts, cmd.loop)
+        await self._play_waiting(cmd.call_id)
+
+    async def _play_waiting(self, call_id: str) -> None:
+        waiting = self._waiting.get(call_id)
+        if waiting is None:
+            return  # the wait is over
+        waiting.n = next(self._seq)
+        try:
+            await self._ari.request(
+                "POST", f"/channels/{call_id}/play/cti-wait-{call_id}-{waiting.n}",
+                media=[f"sound:cti/{p}" for p in waiting.prompts],
+            )
+        except AriError as exc:  # a missing prompt: music rather than silence
+            log.warning("waiting prompts for call %s failed: %s", call_id, exc)
+            if exc.status != 404:
+                waiting.n = 0
+                await self._ari.request_quiet("POST", f"/channels/{call_id}/moh")
 
     async def _stop_waiting(self, call_id: str) -> None:
-        """Whatever the caller hears while waiting stops: music, or the instructions."""
-        n = self._instructions.pop(call_id, None)
-        if n is not None:
-            await self._ari.request_quiet("DELETE", f"/playbacks/cti-wait-{call_id}-{n}")
+        """Whatever the caller hears while waiting stops: music, or the prompts."""
+        waiting = self._waiting.pop(call_id, None)
         self._may_call_back.discard(call_id)
-        if call_id in self._announcing:
-            self._announcing.discard(call_id)
-            await self._ari.request_quiet("DELETE", f"/playbacks/cti-incident-{call_id}")
+        if waiting is not None and waiting.n:
+            await self._ari.request_quiet("DELETE", f"/playbacks/cti-wait-{call_id}-{waiting.n}")
         await self._ari.request_quiet("DELETE", f"/channels/{call_id}/moh")
 
     async def _release_leg(self, call_id: str, agent_id: str) -> None:

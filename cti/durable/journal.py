@@ -23,8 +23,8 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from acd import events as e
-from cti.ari import ConnectionState
-from cti.store import Fenced, RedisStore
+from cti.durable.store import Fenced, RedisStore
+from cti.health import ConnectionState
 
 log = logging.getLogger("cti.durability")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from panoramisk import Manager
 
-from cti.ari import ConnectionState
+from cti.health import ConnectionState
 from cti.errors import AsteriskUnreachable
 
 log = logging.getLogger("cti.ami")

@@ -27,24 +27,18 @@ from acd import Engine
 from acd import codec
 from acd import commands as c
 from acd import events as e
-from cti.ari import ConnectionState
-from cti.durability import Leadership
+from cti.calls.stasis import StasisAdapter
+from cti.durable.journal import Leadership
+from cti.durable.store import RedisStore
+from cti.health import ConnectionState
 from cti.runtime import Runtime
-from cti.stasis import StasisAdapter
-from cti.store import RedisStore
 
 log = logging.getLogger("cti.cluster")
 
-# What an adapter carries out; notices stay with the router.
-ACTIONS = (
-    c.PlayHoldMusic, c.OfferCall, c.CancelOffer, c.ConnectCall, c.HangUpCaller, c.HangUpAgent,
-    c.RouteToFallback, c.RejectCall, c.AnnounceAgent, c.RemindAgent, c.PlayApology,
-    c.TakeOffHold, c.CancelOutbound,
-)
-
 
 class Dispatcher:
-    """The router's executor: each command goes to the node its call is on."""
+    """The router's executor: each call action goes to the node its call is on
+    (notifications and notices stay with the router)."""
 
     def __init__(self, store: RedisStore, leadership: Leadership, engine: Engine) -> None:
         self.store = store
@@ -55,15 +49,13 @@ class Dispatcher:
         )
 
     def saw(self, event: e.Event) -> None:
-        if isinstance(event, e.CallArrived):
+        if isinstance(event, (e.CallEntered, e.CallArrived)):
             self.nodes[event.call_id] = event.node
             while len(self.nodes) > 200_000:
                 self.nodes.popitem(last=False)
 
-    async def execute(self, cmd: c.Command) -> None:
-        if not isinstance(cmd, ACTIONS):
-            return
-        node = self.nodes.get(getattr(cmd, "call_id", ""))
+    async def execute(self, cmd: c.CallAction) -> None:
+        node = self.nodes.get(cmd.attempt_id if isinstance(cmd, c.CancelOutbound) else cmd.call_id)
         if node is None:
             log.warning("no node known for %s; dropped", cmd)
             return
@@ -108,7 +100,7 @@ class AdapterNode:
         self.refused = 0
 
     def submit(self, event: e.Event) -> None:
-        if isinstance(event, e.CallArrived):
+        if isinstance(event, (e.CallEntered, e.CallArrived)):
             event = dataclasses.replace(event, node=self.node)
         self.outbox.put_nowait(event)
 
@@ -147,6 +139,8 @@ class AdapterNode:
                     self.highest_token = token
                     try:
                         cmd = codec.decode_command(json.loads(fields[b"c"]))
+                        if not isinstance(cmd, c.CallAction):
+                            raise codec.CodecError(f"{type(cmd).__name__} is not a call action")
                     except (ValueError, KeyError, codec.CodecError) as exc:
                         log.error("bad command entry %s skipped: %s", last, exc)
                         continue

@@ -1,0 +1,87 @@
+"""The agent API and the live call list: agents log in, get ready, pause with a
+reason, log out and end wrap-up; the core decides what each request means."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from aiohttp import web
+
+from acd import InvalidTransition
+from acd import events as e
+from cti.errors import BadRequest
+from cti.masking import mask_number
+from cti.web import ADMIN_TOKEN, json_body, require_token, runtime
+
+audit = logging.getLogger("cti.audit")
+
+
+def routes(app: web.Application) -> None:
+    app.router.add_get("/agents", list_agents)
+    app.router.add_get("/agents/{agent_id}", get_agent)
+    app.router.add_post("/agents/{agent_id}/{action}", agent_action)
+    app.router.add_get("/calls", list_calls)
+    app.router.add_get("/state", state)
+
+
+async def list_agents(request: web.Request) -> web.Response:
+    return web.json_response([dataclasses.asdict(a) for a in runtime(request).engine.agents()])
+
+
+async def get_agent(request: web.Request) -> web.Response:
+    view = runtime(request).engine.agent(request.match_info["agent_id"])
+    return web.json_response(dataclasses.asdict(view))
+
+
+async def list_calls(request: web.Request) -> web.Response:
+    engine = runtime(request).engine
+    return web.json_response([
+        {
+            **dataclasses.asdict(k),
+            "caller": mask_number(k.caller),  # R14
+            "position": engine.position(k.call_id),
+            "expected_wait_s": engine.expected_wait_s(k.call_id),
+        }
+        for k in engine.calls()
+    ])
+
+
+async def state(request: web.Request) -> web.Response:
+    """The core's whole state (the snapshot a restarted router would rebuild), for
+    operators and recovery checks. It holds callers' numbers (R14): only with the
+    admin token, and every access is audited."""
+    require_token(request, request.app[ADMIN_TOKEN], "the state (http.admin_token)")
+    audit.info("state read by admin from %s", request.remote)
+    return web.json_response(runtime(request).engine.snapshot())
+
+
+async def agent_action(request: web.Request) -> web.Response:
+    rt = runtime(request)
+    agent_id = request.match_info["agent_id"]
+    action = request.match_info["action"]
+    now = rt.clock()
+    body = await json_body(request)
+    event: e.Event
+    if action == "login":
+        ready = body.get("ready", True)
+        if not isinstance(ready, bool):
+            raise BadRequest("'ready' must be true or false")
+        event = e.AgentLoggedIn(agent_id, now, ready)
+    elif action == "logout":
+        event = e.AgentLoggedOut(agent_id, now)
+    elif action == "ready":
+        event = e.AgentReady(agent_id, now)
+    elif action == "end-wrap-up":
+        if rt.engine.agent(agent_id).state != "wrap-up":
+            raise InvalidTransition(agent_id, rt.engine.agent(agent_id).state, "end wrap-up")
+        event = e.AgentReady(agent_id, now)
+    elif action == "pause":
+        reason = body.get("reason")
+        if not isinstance(reason, str) or not reason.strip() or len(reason) > 64:
+            raise BadRequest("'reason' must be a non-empty string (max 64)")
+        event = e.AgentPaused(agent_id, reason.strip(), now)
+    else:
+        raise web.HTTPNotFound(text=f"no agent action {action!r}")
+    rt.apply(event)
+    return web.json_response(dataclasses.asdict(rt.engine.agent(agent_id)))

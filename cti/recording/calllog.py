@@ -1,0 +1,76 @@
+"""Answered calls, durable (SQLite beside the archive index): the list the
+completeness audit (R4) checks, and what a restarted engine still knows it started.
+
+A row is written when the recording starts (caller, answer time), labelled when the
+call leaves the core (queue, kind, agent) and ended when the caller's channel goes.
+A recording is archived once its call has ended and been labelled (or ended long
+enough ago that no label is coming)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from recording.completeness import AnsweredCall
+
+LABEL_GRACE_S = 30.0  # archive unlabelled recordings after this long
+
+
+class CallLog:
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(str(path))
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS calls (call_id PRIMARY KEY, caller, queue, kind, "
+            "agent_id, answered_at, ended_at, recording)"
+        )
+        self._db.commit()
+
+    def answered(self, call_id: str, caller: str, at: float) -> None:
+        """The first answer counts."""
+        self._db.execute(
+            "INSERT INTO calls (call_id, caller, answered_at, recording) VALUES (?, ?, ?, 'recording') "
+            "ON CONFLICT(call_id) DO NOTHING", (call_id, caller, at),
+        )
+        self._db.commit()
+
+    def label(self, call_id: str, queue: str, kind: str, agent_id: str | None) -> None:
+        self._db.execute(
+            "UPDATE calls SET queue = ?, kind = ?, agent_id = COALESCE(?, agent_id) WHERE call_id = ?",
+            (queue, kind, agent_id, call_id),
+        )
+        self._db.commit()
+
+    def ended(self, call_id: str, at: float) -> None:
+        self._db.execute("UPDATE calls SET ended_at = ? WHERE call_id = ? AND ended_at IS NULL", (at, call_id))
+        self._db.commit()
+
+    def mark(self, call_id: str, recording: str) -> None:
+        self._db.execute("UPDATE calls SET recording = ? WHERE call_id = ?", (recording, call_id))
+        self._db.commit()
+
+    def open_calls(self) -> list[str]:
+        """Calls whose end has not been seen."""
+        return [k for (k,) in self._db.execute("SELECT call_id FROM calls WHERE ended_at IS NULL")]
+
+    def to_archive(self) -> list[tuple[str, str, str, str, str | None, float, float]]:
+        return [
+            (k, caller or "", queue or "", kind or "", agent, answered, ended)
+            for k, caller, queue, kind, agent, answered, ended in self._db.execute(
+                "SELECT call_id, caller, queue, kind, agent_id, answered_at, ended_at FROM calls "
+                "WHERE recording = 'recording' AND ended_at IS NOT NULL "
+                "AND (queue IS NOT NULL OR ended_at < ?)", (time.time() - LABEL_GRACE_S,),
+            )
+        ]
+
+    def answered_between(self, since: float, until: float, settle_s: float = 30.0) -> list[AnsweredCall]:
+        """Calls answered and ended in [since, until); a recording still being archived
+        (ended less than ``settle_s`` ago) is not judged yet."""
+        settling = time.time() - settle_s
+        return [
+            AnsweredCall(k, a, e) for k, a, e in self._db.execute(
+                "SELECT call_id, answered_at, ended_at FROM calls WHERE ended_at IS NOT NULL "
+                "AND ended_at >= ? AND ended_at < ? AND NOT (recording = 'recording' AND ended_at > ?)",
+                (since, until, settling),
+            )
+        ]

@@ -1,0 +1,85 @@
+"""Recordings over HTTP (R4/R5, R14): only with the reader token; every access is
+audited with who asked. The use cases are ``cti.recording.services``."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from aiohttp import web
+
+from cti.errors import BadRequest, Forbidden, NotConfigured
+from cti.recording import services
+from cti.recording.recorder import Recorder
+from cti.web import NODE, json_body, require_token
+
+
+def routes(app: web.Application) -> None:
+    app.router.add_get("/recordings", list_recordings)
+    app.router.add_get("/recordings/audit", recordings_audit)
+    app.router.add_get("/recordings/{call_id}", get_recording)
+    app.router.add_post("/recordings/holds", add_hold)
+    app.router.add_delete("/recordings/holds/{hold_id}", release_hold)
+
+
+def _reader(request: web.Request) -> tuple[Recorder, str]:
+    """R14: recordings only for the role holding the reader token; returns who asks."""
+    recorder = request.app[NODE].recorder
+    if recorder is None:
+        raise NotConfigured("recording is not configured on this node")
+    who = f"{request.headers.get('X-CTI-User', 'unnamed')}@{request.remote}"
+    try:
+        require_token(request, recorder.config.reader_token, "recordings (the reader token)")
+    except Forbidden:
+        recorder.archive.audit.record(who, "access-refused", path=request.path)
+        raise
+    return recorder, who
+
+
+def _epoch(request: web.Request, name: str) -> float | None:
+    value = request.query.get(name)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be epoch seconds") from None
+
+
+async def list_recordings(request: web.Request) -> web.Response:
+    recorder, who = _reader(request)
+    q = request.query
+    found = services.search(recorder.archive, who, _epoch(request, "since"), _epoch(request, "until"),
+                            q.get("caller"), q.get("agent"), q.get("queue"), q.get("kind"))
+    return web.json_response([dataclasses.asdict(m) for m in found])
+
+
+async def get_recording(request: web.Request) -> web.Response:
+    recorder, who = _reader(request)
+    call_id = request.match_info["call_id"]
+    data = services.fetch(recorder.archive, call_id, who)
+    return web.Response(body=data, content_type="audio/wav",
+                        headers={"Content-Disposition": f'attachment; filename="{call_id}.wav"'})
+
+
+async def recordings_audit(request: web.Request) -> web.Response:
+    recorder, who = _reader(request)
+    report = recorder.run_audit()
+    recorder.archive.audit.record(who, "audit", coverage=report.coverage)
+    return web.json_response(services.report_json(report))
+
+
+async def add_hold(request: web.Request) -> web.Response:
+    recorder, who = _reader(request)
+    body = await json_body(request)
+    fields = {k: body.get(k) for k in ("reason", "call_id", "caller", "start", "end")}
+    if not all(v is None or isinstance(v, str) for v in fields.values()) or fields["reason"] is None:
+        raise BadRequest("a hold needs a reason and a call_id, caller, or start and end (strings)")
+    hold = services.place_hold(recorder.archive, who, fields["reason"], fields["call_id"], fields["caller"],
+                               fields["start"], fields["end"])
+    return web.json_response({"hold_id": hold.hold_id}, status=201)
+
+
+async def release_hold(request: web.Request) -> web.Response:
+    recorder, who = _reader(request)
+    services.release_hold(recorder.archive, request.match_info["hold_id"], who)
+    return web.json_response({"released": request.match_info["hold_id"]})

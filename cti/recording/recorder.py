@@ -1,0 +1,150 @@
+"""R4/R5 on Asterisk: every answered call is recorded, archived, audited, purged.
+
+- Start (``StartRecording``, from the core when it answers a caller): ``MixMonitor``
+  over AMI on the caller's channel, writing ``<asterisk_spool>/<call id>.wav``.
+  MixMonitor follows the channel through IVR, queue, bridges and holds, mixes both
+  directions, and runs inside Asterisk: stopping or killing the engine does not stop
+  a recording.
+- Calls: each recorded call gets a row in the archive's SQLite (``calllog.py``):
+  labelled when it leaves the core (``LabelRecording``: queue, kind, agent), ended
+  when the adapter sees the caller's channel go.
+- Archive: once a call has ended and its file has stopped growing, the file is moved
+  into the archive with its metadata and SHA-256 (``recording/archive.py``). Files of
+  calls that ended while the engine was away are archived when it is back.
+- Audit and purge run on a schedule inside the engine, and from the command line.
+
+The recorder runs beside the adapter of the Asterisk node the call is on (in a
+cluster, each adapter records its own node's calls).
+
+How files reach the archive when the engine runs on another host than Asterisk: share
+Asterisk's spool directory (NFS, or a bind mount as in the sandbox) and point
+``spool_dir`` at it; ``asterisk_spool_dir`` is the same directory as Asterisk sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
+from cti.asterisk.ami import AmiClient
+from cti.recording.calllog import CallLog
+from cti.recording.settings import RecordingConfig
+from recording.archive import Archive
+from recording.completeness import Report, audit
+from recording.wav import NotWav, WavInfo, inspect
+
+log = logging.getLogger("cti.recorder")
+
+
+class Recorder:
+    def __init__(self, config: RecordingConfig, ami: AmiClient) -> None:
+        self.config = config
+        self.ami = ami
+        config.archive_dir.mkdir(parents=True, exist_ok=True)
+        config.spool_dir.mkdir(parents=True, exist_ok=True)
+        self.archive = Archive(config.archive_dir)
+        self.log = CallLog(config.archive_dir / "calls.sqlite")
+        self.coverage = 1.0
+        self.last_report: Report | None = None
+
+    async def start(self, call_id: str, caller: str, channel_name: str | None) -> None:
+        """R4: record the caller's channel from now on."""
+        self.log.answered(call_id, caller, time.time())
+        if channel_name is None:
+            log.error("R4: no channel name for call %s: not recorded", call_id)
+            self.log.mark(call_id, "failed")
+            return
+        path = f"{self.config.asterisk_spool_dir.rstrip('/')}/{call_id}.wav"
+        try:
+            reply = await self.ami.action({"Action": "MixMonitor", "Channel": channel_name, "File": path})
+            ok = getattr(reply, "success", False)
+        except Exception as exc:  # AMI away: the audit will report the gap
+            ok, reply = False, exc
+        if not ok:
+            log.error("R4: recording call %s failed to start: %s", call_id, reply)
+            self.log.mark(call_id, "failed")
+
+    def label(self, call_id: str, queue: str, kind: str, agent_id: str | None) -> None:
+        self.log.label(call_id, queue, kind, agent_id)
+
+    def channel_gone(self, call_id: str, at: float) -> None:
+        self.log.ended(call_id, at)
+
+    def resync(self, live_channels: Iterable[str], at: float) -> None:
+        """Calls whose channel went while nobody listened end now."""
+        live = set(live_channels)
+        for call_id in self.log.open_calls():
+            if call_id not in live:
+                self.log.ended(call_id, at)
+
+    async def run(self) -> None:
+        """Archive finished recordings; audit and purge on their schedules."""
+        next_audit = next_purge = 0.0
+        while True:
+            # On the loop: SQLite stays on one thread; hashing a call's WAV takes ms.
+            self.archive_finished()
+            now = time.monotonic()
+            if now >= next_audit:
+                self.run_audit()
+                next_audit = now + self.config.audit_interval_s
+            if now >= next_purge:
+                self.archive.purge(datetime.now(timezone.utc), self.config.retention_months,
+                                   "engine-schedule")
+                next_purge = now + self.config.purge_interval_s
+            await asyncio.sleep(1.0)
+
+    def archive_finished(self, settle_s: float = 1.5) -> int:
+        """Move every finished recording into the archive; returns how many."""
+        done = 0
+        now = time.time()
+        for call_id, caller, queue, kind, agent_id, answered_at, ended_at in self.log.to_archive():
+            src = self.config.spool_dir / f"{call_id}.wav"
+            if not src.exists():
+                if now - ended_at > 30:
+                    log.error("R4: recording of call %s never appeared", call_id)
+                    self.log.mark(call_id, "missing")
+                continue
+            if now - max(ended_at, src.stat().st_mtime) < settle_s:
+                continue  # Asterisk may still be writing it
+            try:
+                duration = inspect(src).duration_s
+            except NotWav as exc:
+                log.error("R4: recording of call %s is broken: %s", call_id, exc)
+                duration = 0.0
+            self.archive.store(src, {
+                "call_id": call_id, "caller": caller, "agent_id": agent_id, "queue": queue,
+                "kind": kind, "started_at": answered_at, "ended_at": ended_at,
+            }, duration)
+            self.log.mark(call_id, "archived")
+            done += 1
+        return done
+
+    def run_audit(self, window_s: float = 86400.0) -> Report:
+        """R4: match the last day's answered calls with the archive."""
+        until = time.time()
+        report = audit_archive(self.archive, self.log, self.config.tolerance_s, until - window_s, until)
+        self.coverage, self.last_report = report.coverage, report
+        if report.coverage < 1.0:
+            log.error("R4 ALERT: recording coverage %.3f (%d of %d answered calls): %s",
+                      report.coverage, report.ok, report.answered,
+                      "; ".join(f"{f.call_id} {f.problem}" for f in report.findings[:10]))
+        return report
+
+
+def audit_archive(archive: Archive, calls: CallLog, tolerance_s: float, since: float,
+                  until: float) -> Report:
+    """The completeness audit over the answered calls that ended in [since, until)."""
+    answered = calls.answered_between(since, until)
+    infos: dict[str, WavInfo | str] = {}
+    for call in answered:
+        meta = archive.get(call.call_id, missing_ok=True)
+        if meta is None or not (archive.root / meta.path).exists():
+            continue  # missing
+        try:
+            infos[call.call_id] = inspect(archive.root / meta.path)
+        except (NotWav, OSError) as exc:
+            infos[call.call_id] = str(exc)
+    return audit(answered, infos, tolerance_s)

@@ -1,0 +1,76 @@
+"""The recording use cases (R4/R5), once, for the HTTP API and the command line:
+search, fetch (SHA-256 checked), completeness audit, legal holds, purge. Each one is
+written to the archive's audit log with who asked."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from cti.recording.calllog import CallLog
+from cti.recording.recorder import audit_archive
+from cti.recording.settings import RecordingConfig
+from recording.archive import Archive, RecordingError, RecordingMeta
+from recording.completeness import Report
+from recording.retention import LegalHold
+
+
+class BadHold(RecordingError):
+    """A legal hold that names no scope, or a half date range."""
+
+
+def search(archive: Archive, who: str, since: float | None = None, until: float | None = None,
+           caller: str | None = None, agent_id: str | None = None, queue: str | None = None,
+           kind: str | None = None) -> list[RecordingMeta]:
+    found = archive.search(since=since, until=until, caller=caller, agent_id=agent_id, queue=queue, kind=kind)
+    query = {k: v for k, v in (("since", since), ("until", until), ("caller", caller), ("agent", agent_id),
+                               ("queue", queue), ("kind", kind)) if v is not None}
+    archive.audit.record(who, "list", query=query, results=len(found))
+    return found
+
+
+def fetch(archive: Archive, call_id: str, who: str) -> bytes:
+    """The recording's bytes; ``IntegrityError`` if its SHA-256 no longer matches."""
+    return archive.open_verified(call_id, who)
+
+
+def completeness(archive: Archive, calls: CallLog, config: RecordingConfig, who: str,
+                 since: float = 0.0, until: float | None = None) -> Report:
+    report = audit_archive(archive, calls, config.tolerance_s, since, time.time() if until is None else until)
+    archive.audit.record(who, "audit", coverage=report.coverage)
+    return report
+
+
+def place_hold(archive: Archive, who: str, reason: str, call_id: str | None = None,
+               caller: str | None = None, start: str | None = None, end: str | None = None) -> LegalHold:
+    """A legal hold by call, by caller, or by a date range (ISO 8601)."""
+    if not reason.strip() or not (call_id or caller or start or end):
+        raise BadHold("a hold needs a reason and a call_id, caller, or start and end")
+    if (start is None) != (end is None):
+        raise BadHold("a date range needs both start and end")
+    try:
+        first = datetime.fromisoformat(start) if start is not None else None
+        last = datetime.fromisoformat(end) if end is not None else None
+    except ValueError:
+        raise BadHold("start and end are ISO 8601 dates") from None
+    hold = LegalHold(f"hold-{uuid.uuid4().hex[:12]}", reason.strip(), who, datetime.now(timezone.utc),
+                     call_id=call_id, caller=caller, start=first, end=last)
+    archive.add_hold(hold)
+    return hold
+
+
+def release_hold(archive: Archive, hold_id: str, who: str) -> None:
+    archive.release_hold(hold_id, who, datetime.now(timezone.utc))
+
+
+def purge(archive: Archive, config: RecordingConfig, who: str, dry_run: bool = False) -> list[str]:
+    return archive.purge(datetime.now(timezone.utc), config.retention_months, who, dry_run=dry_run)
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    return {
+        "answered": report.answered, "ok": report.ok, "coverage": report.coverage,
+        "findings": [{"call_id": f.call_id, "problem": f.problem, "detail": f.detail} for f in report.findings],
+    }

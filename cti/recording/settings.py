@@ -1,0 +1,18 @@
+"""The ``[recording]`` table (R4/R5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingConfig:
+    spool_dir: Path  # where this host sees Asterisk's recordings
+    asterisk_spool_dir: str  # the same directory as Asterisk sees it
+    archive_dir: Path
+    retention_months: int = 6
+    tolerance_s: float = 1.0
+    audit_interval_s: float = 60.0
+    purge_interval_s: float = 3600.0
+    reader_token: str | None = None  # R14: the role allowed to list and fetch

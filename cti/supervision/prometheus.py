@@ -1,0 +1,82 @@
+"""R13 for machines: the supervision figures in Prometheus text format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+
+def prometheus_text(figures: dict[str, Any]) -> bytes:
+    """The figures in Prometheus text exposition format (prometheus-client; one scrape,
+    one consistent snapshot). Seconds, ratios, and _total counters."""
+    families: list[Metric] = []
+
+    def family(name: str, kind: str, help_text: str, samples: list[tuple[dict[str, str], float]]) -> None:
+        keys = sorted(samples[0][0]) if samples else []
+        metric: Metric
+        if kind == "counter":
+            metric = CounterMetricFamily(name.removesuffix("_total"), help_text, labels=keys)
+        else:
+            metric = GaugeMetricFamily(name, help_text, labels=keys)
+        for labels, value in samples:
+            metric.add_metric([str(labels[k]) for k in keys], float(value))
+        families.append(metric)
+
+    queues = figures["queues"]
+    family("cti_queue_waiting_calls", "gauge", "Calls waiting for an agent.",
+           [({"queue": q}, v["waiting"]) for q, v in queues.items()])
+    family("cti_queue_longest_wait_seconds", "gauge", "Wait of the longest-waiting call.",
+           [({"queue": q}, v["longest_wait_s"]) for q, v in queues.items()])
+    family("cti_queue_calls_total", "counter", "Calls ended, by outcome.",
+           [({"queue": q, "outcome": o}, n) for q, v in queues.items() for o, n in v["calls_total"].items()])
+    per_window = [
+        ("cti_queue_offered_calls", "offered", "Calls offered (ended) in the window."),
+        ("cti_queue_answered_calls", "answered", "Calls answered in the window."),
+        ("cti_queue_abandoned_calls", "abandoned", "Calls abandoned in the window."),
+        ("cti_queue_service_level_ratio", "service_level", "Answered within the threshold / offered."),
+        ("cti_queue_answer_rate_ratio", "answer_rate", "Answered / offered (接通率)."),
+        ("cti_queue_abandon_rate_ratio", "abandon_rate", "Abandoned / offered."),
+        ("cti_queue_average_speed_of_answer_seconds", "asa_s", "Mean wait of answered calls."),
+        ("cti_queue_mean_talk_seconds", "mean_talk_s", "Mean talk time of answered calls."),
+    ]
+    for name, key, help_text in per_window:
+        family(name, "gauge", help_text,
+               [({"queue": q, "window": w}, f[key]) for q, v in queues.items() for w, f in v["windows"].items()])
+    family("cti_queue_agents_needed", "gauge", "Agents Erlang C says are needed for the service-level target (1h).",
+           [({"queue": q}, v["windows"]["1h"]["agents_needed"]) for q, v in queues.items()
+            if v["windows"]["1h"]["agents_needed"] is not None])
+    agents = figures["agents"]
+    family("cti_agents", "gauge", "Agents by state.", [({"state": s}, n) for s, n in agents["by_state"].items()])
+    family("cti_agent_occupancy_ratio", "gauge", "Busy agents / staffed agents.", [({}, agents["occupancy"])])
+    family("cti_agent_ring_no_answer_total", "counter", "R1 missed offers.",
+           [({"agent": a}, n) for a, n in agents["ring_no_answer"].items()])
+    family("cti_agent_hold_overruns_total", "counter", "R3 holds past hold_max_s.",
+           [({"agent": a}, n) for a, n in agents["hold_overruns"].items()])
+    plan = figures["plan"]
+    if plan is not None:
+        level = {None: 0, "III": 3, "II": 2, "I": 1}[plan["level"]]
+        family("cti_emergency_level", "gauge", "R9 plan level: 0 none, 3 = III, 2 = II, 1 = I.", [({}, level)])
+    if figures["recording_coverage"] is not None:
+        family("cti_recording_coverage_ratio", "gauge", "R4 answered calls with a good recording (last day).",
+               [({}, figures["recording_coverage"])])
+    family("cti_connection_up", "gauge", "1 when connected.",
+           [({"peer": p}, 1.0 if up else 0.0) for p, up in figures["connections"].items()])
+    family("cti_event_loop_lag_seconds", "gauge", "How late the event loop woke (last second).",
+           [({}, figures["event_loop_lag_s"])])
+    registry = CollectorRegistry()
+    registry.register(_Snapshot(families))
+    return generate_latest(registry)
+
+
+class _Snapshot(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families
+
+

@@ -1,0 +1,148 @@
+"""Supervisors' view (R13) and the emergency plans (R9) of the running engine.
+
+- ``Supervision.figures()``: every live figure, computed from the core's state and its
+  notices (``acd.metrics``): the same numbers serve Prometheus ``/metrics`` and the
+  wallboard's ``/wallboard.json``.
+- ``Supervision.run()``: once a second, the plan (``acd.plans``) is evaluated on the
+  watched queue's figures; a change (automatic, or a supervisor's through ``apply``)
+  is logged to the audit log, posted to the plan webhook, and handed to the core as a
+  ``PlanLevelChanged`` event: the core carries out the level's actions (standby
+  agents, overflow, incident announcement, callback offer) for every new call, on one
+  node or many, and keeps them through a restart. The event loop's lag is measured on
+  the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import asdict
+from typing import Any
+
+from acd import Engine
+from acd import commands as c
+from acd import events as e
+from acd.metrics import WINDOWS, MetricsBook
+from acd.plans import Figures, Plan, PlanChanged, PlanProposed
+from cti.health import ConnectionState
+from cti.notify import Notifier
+from cti.runtime import Runtime
+from cti.supervision.settings import SupervisionConfig
+
+log = logging.getLogger("cti.supervision")
+audit = logging.getLogger("cti.audit")
+
+
+class Supervision:
+    def __init__(
+        self, config: SupervisionConfig, runtime: Runtime, connections: list[ConnectionState],
+        notifier: Notifier, recording_coverage: Any = None,
+    ) -> None:
+        self.config = config
+        self.runtime = runtime
+        self.engine: Engine = runtime.engine
+        self.connections = connections
+        self.notifier = notifier
+        self.book = MetricsBook(config.sl_threshold_s, config.sl_target)
+        runtime.observers.append(self.book.observe)
+        runtime.observers.append(self._observe)
+        self.plan = Plan(config.plan) if config.plan is not None else None
+        if self.plan is not None:  # a restarted router goes on at the level the core keeps
+            kept = self.engine.plan(self.plan.config.queue)
+            if kept is not None and kept.level in self.plan.config.levels:
+                self.plan.level, self.plan.since = kept.level, time.time()
+        self.callbacks: list[dict[str, Any]] = []
+        self.recording_coverage = recording_coverage
+        self.loop_lag_s = 0.0
+        self.changes: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------ figures
+
+    def plan_figures(self, now: float) -> Figures:
+        assert self.plan is not None
+        queue = self.plan.config.queue
+        waiting = [k for k in self.engine.calls() if k.queue == queue and k.state == "waiting"]
+        recent = self.book.queue_figures(queue, now, "15m")
+        return Figures(
+            waiting=len(waiting),
+            longest_wait_s=max((now - k.arrived_at for k in waiting), default=0.0),
+            answer_rate=recent.answer_rate,
+            overflows=self.book.overflows(queue, now),
+        )
+
+    def figures(self) -> dict[str, Any]:
+        now = time.time()
+        calls = self.engine.calls()
+        agents = self.engine.agents()
+        queues: dict[str, Any] = {}
+        names = sorted({q for q in self.book.queues()} | {k.queue for k in calls}
+                       | {q for a in agents for q in a.queues})
+        for q in names:
+            waiting = [k for k in calls if k.queue == q and k.state == "waiting"]
+            queues[q] = {
+                "waiting": len(waiting),
+                "longest_wait_s": max((now - k.arrived_at for k in waiting), default=0.0),
+                "windows": {w: asdict(self.book.queue_figures(q, now, w)) for w in WINDOWS},
+                "calls_total": {o: n for (qq, o), n in self.book.calls_total.items() if qq == q},
+            }
+        by_state: dict[str, int] = {}
+        for a in agents:
+            by_state[a.state] = by_state.get(a.state, 0) + 1
+        busy = sum(by_state.get(s, 0) for s in ("offered", "on-call", "wrap-up"))
+        staffed = busy + by_state.get("ready", 0)
+        return {
+            "at": now,
+            "queues": queues,
+            "agents": {
+                "by_state": by_state,
+                "occupancy": busy / staffed if staffed else 0.0,
+                "ring_no_answer": dict(self.book.ring_no_answer),
+                "hold_overruns": dict(self.book.hold_overruns),
+            },
+            "plan": None if self.plan is None else {
+                "level": self.plan.level, "proposed": self.plan.proposed, "since": self.plan.since,
+                "mode": self.plan.config.mode, "incident": asdict(self.plan.incident),
+                "changes": self.changes[-20:], "callbacks": self.callbacks[-50:],
+            },
+            "recording_coverage": None if self.recording_coverage is None else self.recording_coverage(),
+            "connections": {s.name: s.connected for s in self.connections},
+            "event_loop_lag_s": self.loop_lag_s,
+        }
+
+    # ------------------------------------------------------------ the plan
+
+    async def run(self) -> None:
+        while True:
+            started = time.monotonic()
+            await asyncio.sleep(1.0)
+            self.loop_lag_s = max(0.0, time.monotonic() - started - 1.0)
+            if self.plan is not None:
+                self.apply(self.plan.evaluate(self.plan_figures(time.time()), time.time()), "auto")
+
+    def apply(self, changes: list[PlanChanged | PlanProposed] | list[PlanChanged], who: str) -> None:
+        for change in changes:
+            entry = {"type": type(change).__name__, **asdict(change)}
+            self.changes.append(entry)
+            del self.changes[:-1000]
+            audit.warning("R9 plan %s by %s", entry, who)
+            if isinstance(change, PlanChanged):
+                self._hand_to_core(change)
+            self.notifier.post(entry)
+
+    def _hand_to_core(self, change: PlanChanged) -> None:
+        assert self.plan is not None
+        level = self.plan.active()
+        queue = self.plan.config.queue
+        if level is None:
+            self.runtime.submit(e.PlanLevelChanged(queue, None, change.at))
+        else:
+            self.runtime.submit(e.PlanLevelChanged(
+                queue, level.name, change.at, level.standby_agents, level.overflow_to,
+                level.announcement, level.offer_callbacks,
+            ))
+
+    def _observe(self, cmd: c.Command) -> None:
+        if isinstance(cmd, c.CallbackRequested):
+            self.callbacks.append({"type": "callback-request", **asdict(cmd)})
+            del self.callbacks[:-1000]
