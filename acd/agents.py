@@ -43,18 +43,19 @@ def set_state(
     agent: Agent, state: AgentState, reason: str | None, at: float,
     queues: Mapping[str, Queue], out: list[c.Command],
 ) -> None:
+    agent_id = agent.config.agent_id
     if state not in TRANSITIONS[agent.state]:
-        raise InvalidTransition(agent.agent_id, agent.state.value, f"become {state.value}")
+        raise InvalidTransition(agent_id, agent.state.value, f"become {state.value}")
     if agent.state is S.READY:
         for name in agent.config.queues:
-            queues[name].ready.remove(agent.agent_id)
+            queues[name].ready.remove(agent_id)
     if state is S.READY:
         for name in agent.config.queues:
             queue = queues[name]
-            queue.ready.add(agent.agent_id, agent.profile, strategy_key(agent, queue))
+            queue.ready.add(agent_id, agent.profile, strategy_key(agent, queue))
     agent.state = state
     agent.reason = reason
-    out.append(c.AgentStateChanged(agent.agent_id, state.value, reason, at))
+    out.append(c.AgentStateChanged(agent_id, state.value, reason, at))
 
 
 def strategy_key(agent: Agent, queue: Queue) -> Key:

@@ -39,14 +39,14 @@ Where each rule lives:
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from acd import agents as ag
 from acd import commands as c
 from acd import events as e
 from acd import holds, intake, outbound
-from acd.errors import InvalidTransition, UnknownAgent
+from acd.errors import InvalidTransition, UnknownAgent, UnknownEvent
 from acd.model import (
     EMERGENCY_PRIORITY, MAX_PRIORITY, RING_NO_ANSWER, AgentConfig, AgentState, CallState,
     Intake, PlanActions, QueueConfig, Route, Strategy, skills,
@@ -95,6 +95,7 @@ class Engine:
         self._timers = Timers()
         self._seq = 0
         self._gen = 0  # one counter for all timer generations: ids may be reused
+        self._handlers = self._dispatch_table()
 
     def _new_gen(self) -> int:
         self._gen += 1
@@ -204,74 +205,74 @@ class Engine:
         return out
 
     def handle_into(self, event: e.Event, out: list[c.Command]) -> None:
-        match event:
-            case e.Tick(at=at):
-                self._expire(at, out)
-            case e.CallEntered():
-                intake.call_entered(self, event, out)
-            case e.IvrRouted():
-                intake.ivr_routed(self, event, out)
-            case e.IvrCallbackRequested():
-                intake.ivr_callback_requested(self, event, out)
-            case e.PlanLevelChanged():
-                intake.plan_level_changed(self, event, out)
-            case e.CallArrived():
-                if event.call_id not in self._calls:
-                    route = Route(event.queue, event.skills, event.priority, event.kind, event.emergency)
-                    intake.arrive(self, event.call_id, event.caller, route, event.at, event.node, False, out)
-            case e.OfferAnswered():
-                self._offer_answered(event, out)
-            case e.OfferFailed():
-                self._offer_failed(event.call_id, event.agent_id, event.reason, event.at, out)
-            case e.CallerHungUp():
-                if not intake.left_in_ivr(self, event.call_id, out):
-                    self._caller_hung_up(event, out)
-            case e.AgentHungUp():
-                self._agent_hung_up(event, out)
-            case e.CallerChoseCallback():
-                intake.caller_chose_callback(self, event, out)
-            case e.AnnouncementFinished():
-                call = self._calls.get(event.call_id)
-                if call and call.state is CallState.CONNECTED and not call.bridged:
-                    call.bridged = True
-                    assert call.agent_id is not None
-                    out.append(c.ConnectCall(call.call_id, call.agent_id))
-            case e.HoldStarted():
-                holds.hold_started(self, event)
-            case e.HoldEnded():
-                holds.hold_ended(self, event)
-            case e.OutboundStarted():
-                outbound.outbound_started(self, event)
-            case e.OutboundAnswered() | e.OutboundEnded():
-                outbound.outbound_ended(self, event.attempt_id)
-            case e.AgentLoggedIn():
-                self._login(event, out)
-            case e.AgentLoggedOut():
-                self._request(event.agent_id, AgentState.LOGGED_OUT, None, event.at, "log out", out)
-            case e.AgentReady():
-                self._request(event.agent_id, AgentState.READY, None, event.at, "get ready", out)
-            case e.AgentPaused():
-                self._request(event.agent_id, AgentState.NOT_READY, event.reason, event.at, "pause", out)
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            raise UnknownEvent(type(event).__name__)
+        handler(event, out)
+
+    def _dispatch_table(self) -> dict[type, Callable[[Any, list[c.Command]], None]]:
+        """Event type -> what handles it (one dict lookup per event)."""
+        return {
+            e.Tick: lambda ev, out: self._expire(ev.at, out),
+            e.CallEntered: lambda ev, out: intake.call_entered(self, ev, out),
+            e.IvrRouted: lambda ev, out: intake.ivr_routed(self, ev, out),
+            e.IvrCallbackRequested: lambda ev, out: intake.ivr_callback_requested(self, ev, out),
+            e.PlanLevelChanged: lambda ev, out: intake.plan_level_changed(self, ev, out),
+            e.CallArrived: self._call_arrived,
+            e.OfferAnswered: self._offer_answered,
+            e.OfferFailed: lambda ev, out: self._offer_failed(ev.call_id, ev.agent_id, ev.reason, ev.at, out),
+            e.CallerHungUp: self._caller_hung_up,
+            e.AgentHungUp: self._agent_hung_up,
+            e.CallerChoseCallback: lambda ev, out: intake.caller_chose_callback(self, ev, out),
+            e.AnnouncementFinished: self._announcement_finished,
+            e.HoldStarted: lambda ev, out: holds.hold_started(self, ev),
+            e.HoldEnded: lambda ev, out: holds.hold_ended(self, ev),
+            e.OutboundStarted: lambda ev, out: outbound.outbound_started(self, ev),
+            e.OutboundAnswered: lambda ev, out: outbound.outbound_ended(self, ev.attempt_id),
+            e.OutboundEnded: lambda ev, out: outbound.outbound_ended(self, ev.attempt_id),
+            e.AgentLoggedIn: self._login,
+            e.AgentLoggedOut: lambda ev, out: self._request(
+                ev.agent_id, AgentState.LOGGED_OUT, None, ev.at, "log out", out),
+            e.AgentReady: lambda ev, out: self._request(ev.agent_id, AgentState.READY, None, ev.at, "get ready", out),
+            e.AgentPaused: lambda ev, out: self._request(
+                ev.agent_id, AgentState.NOT_READY, ev.reason, ev.at, "pause", out),
+        }
 
     # ----------------------------------------------------------------- calls
 
-    def _admit_new(self, ev: e.CallArrived, recorded: bool, out: list[c.Command]) -> Call | None:
+    def _call_arrived(self, ev: e.CallArrived, out: list[c.Command]) -> None:
+        if ev.call_id not in self._calls and ev.call_id not in self._entering:
+            intake.arrive(self, ev.call_id, ev.caller, ev, ev.at, ev.node, False, out)
+
+    def _caller_hung_up(self, ev: e.CallerHungUp, out: list[c.Command]) -> None:
+        if not intake.left_in_ivr(self, ev.call_id, out):
+            self._caller_left(ev, out)
+
+    def _announcement_finished(self, ev: e.AnnouncementFinished, out: list[c.Command]) -> None:
+        call = self._calls.get(ev.call_id)
+        if call and call.state is CallState.CONNECTED and not call.bridged:
+            call.bridged = True
+            assert call.agent_id is not None
+            out.append(c.ConnectCall(call.call_id, call.agent_id))
+
+    def _admit_new(self, call_id: str, queue_name: str, caller: str, route: intake.RouteLike, at: float,
+                   node: str, recorded: bool, out: list[c.Command]) -> Call | None:
         """The call's record in the queue that takes it, or None (fallback, refused)."""
-        queue = self._queues.get(ev.queue)
+        queue = self._queues.get(queue_name)
         if queue is None:
-            out.append(c.RouteToFallback(ev.call_id, f"unknown queue {ev.queue!r}"))
+            out.append(c.RouteToFallback(call_id, f"unknown queue {queue_name!r}"))
             if recorded:
-                out.append(c.LabelRecording(ev.call_id, ev.queue, ev.kind, None))
+                out.append(c.LabelRecording(call_id, queue_name, route.kind, None))
             return None
         self._seq += 1
-        priority = EMERGENCY_PRIORITY if ev.emergency else max(0, min(ev.priority, MAX_PRIORITY))
-        requirement = skills(ev.skills)
-        call = Call(ev.call_id, ev.queue, ev.caller, ev.kind, priority, requirement, requirement,
-                    ev.at, self._seq, ev.at, node=ev.node, recorded=recorded, emergency=ev.emergency)
-        target = self._admit(call, queue, ev.at, out)
+        priority = EMERGENCY_PRIORITY if route.emergency else max(0, min(route.priority, MAX_PRIORITY))
+        requirement = skills(route.skills)
+        call = Call(call_id, queue_name, caller, route.kind, priority, requirement, requirement,
+                    at, self._seq, at, node=node, recorded=recorded, emergency=route.emergency)
+        target = self._admit(call, queue, at, out)
         if target is None:
             out.append(c.Farewell(call.call_id, self.intake.queue_full_prompt, "queue-full"))
-            intake.ended(call, "rejected", None, 0.0, 0.0, ev.at, out)
+            intake.ended(call, "rejected", None, 0.0, 0.0, at, out)
             return None
         call.queue = target.config.name
         self._calls[call.call_id] = call
@@ -320,6 +321,8 @@ class Engine:
     def _enter_queue(self, call: Call, queue: Queue, at: float, out: list[c.Command], match: bool = True) -> None:
         """The call starts waiting in ``queue``: arm its timers and try to match it."""
         call.queue = queue.config.name
+        if call.sticky_agent is not None and queue.config.name not in self._agents[call.sticky_agent].config.queues:
+            call.sticky_agent = None  # R10 holds a call only for an agent of its queue
         call.entered_queue_at = at
         call.gen = self._new_gen()
         call.queue_gen = self._new_gen()
@@ -349,7 +352,8 @@ class Engine:
             return
         strategy = queue.config.strategy
         if strategy is Strategy.RING_ALL:
-            ids = queue.ready.all_matching(call.requirement)
+            # In configured order, whatever order the agents became ready in.
+            ids = sorted(queue.ready.all_matching(call.requirement), key=queue.positions.__getitem__)
             if ids:
                 self._offer(call, [self._agents[aid] for aid in ids], queue, at, out)
                 return
@@ -451,7 +455,7 @@ class Engine:
             call.gen = self._new_gen()
             self._match_call(call, at, out)
 
-    def _caller_hung_up(self, ev: e.CallerHungUp, out: list[c.Command]) -> None:
+    def _caller_left(self, ev: e.CallerHungUp, out: list[c.Command]) -> None:
         call = self._calls.pop(ev.call_id, None)
         if call is None:
             return

@@ -16,3 +16,8 @@ class InvalidTransition(AcdError):
         self.agent_id = agent_id
         self.state = state
         self.request = request
+
+
+class UnknownEvent(AcdError):
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"the core has no handler for {kind} events")

@@ -19,7 +19,7 @@ Theory of operation
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from acd import commands as c
 from acd import events as e
@@ -74,19 +74,34 @@ def left_in_ivr(eng: Engine, call_id: str, out: list[c.Command]) -> bool:
     return True
 
 
+class RouteLike(Protocol):
+    """A ``Route``, or a ``CallArrived`` event, which carries the same fields."""
+
+    @property
+    def queue(self) -> str: ...
+    @property
+    def skills(self) -> tuple[tuple[str, int], ...]: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def emergency(self) -> bool: ...
+
+
 def arrive(
-    eng: Engine, call_id: str, caller: str, route: Route, at: float, node: str,
+    eng: Engine, call_id: str, caller: str, route: RouteLike, at: float, node: str,
     recorded: bool, out: list[c.Command],
 ) -> None:
     """A routed, answered caller starts waiting (or is refused)."""
+    if call_id in eng._calls:
+        return  # one record per call: a duplicate delivery changes nothing
     plan = None if route.emergency else eng._plans.get(route.queue)
     queue = route.queue
     if plan is not None and plan.overflow_to is not None and plan.overflow_to in eng._queues:
         out.append(c.CallOverflowed(call_id, route.queue, plan.overflow_to, "plan", at))
         queue = plan.overflow_to
-    arrived = e.CallArrived(call_id, queue, caller, at, route.priority, route.kind, route.skills,
-                            route.emergency, node)
-    call = eng._admit_new(arrived, recorded, out)
+    call = eng._admit_new(call_id, queue, caller, route, at, node, recorded, out)
     if call is None:
         return
     if route.emergency:

@@ -17,6 +17,10 @@ MAX_PRIORITY = 100  # configurable priorities are 0..MAX_PRIORITY
 
 
 class AgentState(enum.Enum):
+    # Members are singletons compared by identity; Enum's own hash hashes the name in
+    # Python, which the state table pays on every change.
+    __hash__ = object.__hash__
+
     LOGGED_OUT = "logged-out"
     READY = "ready"
     OFFERED = "offered"

@@ -166,3 +166,69 @@ def test_abandoned_while_waiting() -> None:
     assert of(c.CallEnded, out) == [c.CallEnded("c1", "abandoned", None, 8.0, 0.0, 9.0, "support")]
     out = eng.handle(e.AgentLoggedIn("1001", at=10.0))
     assert of(c.OfferCall, out) == []
+
+
+def test_every_event_type_has_a_handler_and_others_are_refused() -> None:
+    import typing
+
+    import pytest
+
+    from acd.errors import UnknownEvent
+
+    eng = make_engine(1)
+    assert set(eng._handlers) == set(typing.get_args(e.Event))
+    with pytest.raises(UnknownEvent):
+        eng.handle(object())  # type: ignore[arg-type]
+
+
+def test_a_call_id_has_one_record_even_when_its_arrival_is_delivered_twice() -> None:
+    """A call in the IVR that also arrives directly, then leaves the IVR, is one
+    waiting call: no second record, no stale entry in a queue's index."""
+    from acd.model import Intake
+    queues = [QueueConfig("q1", wrap_up_s=0, announce_agent_id=False),
+              QueueConfig("q2", wrap_up_s=0, announce_agent_id=False)]
+    agents = [AgentConfig("a1", "PJSIP/a1", ("q1", "q2"))]
+    eng = Engine(queues, agents, Intake(default_queue="q1", ivr_extensions=frozenset({"100"})))
+    eng.handle(e.CallEntered("k1", "555", "100", 1.0))
+    assert eng.handle(e.CallArrived("k1", "q2", "555", 2.0)) == []  # still in the IVR
+    eng.handle(e.IvrRouted("k1", "q1", 3.0))
+    assert eng.handle(e.IvrRouted("k1", "q2", 4.0)) == []
+    assert eng.handle(e.CallArrived("k1", "q2", "555", 5.0)) == []
+    assert [(k.call_id, k.queue) for k in eng.calls()] == [("k1", "q1")]
+    out = eng.handle(e.AgentLoggedIn("a1", 6.0))
+    assert of(c.OfferCall, out) == [c.OfferCall("k1", "a1", "PJSIP/a1", 10.0)]
+    eng.handle(e.OfferAnswered("k1", "a1", 7.0))
+    eng.handle(e.CallerHungUp("k1", 8.0))
+    assert eng.calls() == [] and eng.agent("a1").state == "ready"
+
+
+def test_ring_all_rings_in_configured_order_whatever_order_agents_became_ready() -> None:
+    from acd.model import Strategy
+    queue = QueueConfig("q", strategy=Strategy.RING_ALL, wrap_up_s=0, announce_agent_id=False)
+    agents = [AgentConfig(f"a{i}", f"PJSIP/a{i}", ("q",)) for i in range(1, 4)]
+    eng = Engine([queue], agents)
+    for i, agent_id in enumerate(["a3", "a1", "a2"]):
+        eng.handle(e.AgentLoggedIn(agent_id, float(i)))
+    out = eng.handle(e.CallArrived("k1", "q", "555", 5.0))
+    assert [x.agent_id for x in of(c.OfferCall, out)] == ["a1", "a2", "a3"]
+
+
+def test_R10_a_held_call_that_overflows_to_a_queue_its_agent_does_not_serve_is_offered_there() -> None:
+    """R10 holds a repeat caller for their last agent; if the call overflows (waited too
+    long) to a queue that agent does not serve, the hold ends and the new queue's agents
+    take it (before, it stayed held for an agent who could never get it there)."""
+    queues = [QueueConfig("q1", wrap_up_s=0, announce_agent_id=False, sticky_window_s=600,
+                          sticky_hold_s=300, overflow_queue="q2", overflow_after_s=30),
+              QueueConfig("q2", wrap_up_s=0, announce_agent_id=False)]
+    agents = [AgentConfig("a1", "PJSIP/a1", ("q1",)), AgentConfig("a2", "PJSIP/a2", ("q2",))]
+    eng = Engine(queues, agents)
+    eng.handle(e.AgentLoggedIn("a1", 0.0))
+    eng.handle(e.CallArrived("k1", "q1", "555", 1.0))
+    eng.handle(e.OfferAnswered("k1", "a1", 2.0))
+    eng.handle(e.CallerHungUp("k1", 10.0))
+    eng.handle(e.AgentPaused("a1", "lunch", 11.0))
+    eng.handle(e.CallArrived("k2", "q1", "555", 20.0))  # the same caller again: held for a1
+    assert [k.sticky_agent for k in eng.calls()] == ["a1"]
+    eng.handle(e.AgentLoggedIn("a2", 21.0))
+    out = eng.handle(e.Tick(50.0))  # overflow to q2
+    assert of(c.OfferCall, out) == [c.OfferCall("k2", "a2", "PJSIP/a2", 10.0)]
