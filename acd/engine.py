@@ -8,10 +8,11 @@ clock: time arrives inside each event, and ``next_deadline()`` tells the adapter
 to send the next ``Tick``. Replaying the same events rebuilds the same state, and
 ``snapshot``/``restore`` (derived from the records in ``acd.state``) save it.
 
-This module keeps what shares the re-match ordering: arrival, offers, answers, hang-
-ups, timers and agent requests. Around it: ``intake`` (how a call is treated before it
-waits: IVR, recording, R8, R9), ``agents`` (the agent state machine table), ``holds``
-(R3), ``outbound`` (R2), ``routing`` (the indexes), ``timers``.
+This module keeps arrival, matching, offers, answers and hang-ups. Around it:
+``intake`` (how a call is treated before it waits: IVR, recording, R8, R9),
+``agents`` (the agent state machine and agents' requests), ``timeouts`` (what
+happens when time passes), ``holds`` (R3), ``outbound`` (R2), ``routing`` (the
+indexes), ``timers``, ``snapshot``.
 
 Routing: a call is matched when it starts waiting (arrival, re-queue, relaxation,
 overflow, end of a sticky hold), an agent when it becomes ready. Because each of those
@@ -26,7 +27,7 @@ matches at once, the rules below hold after every event:
 - among agents who can take a call, the queue's strategy chooses.
 
 Where each rule lives:
-  R1 ring timeout, RONA ....... Engine._offer, Engine._ring_no_answer
+  R1 ring timeout, RONA ....... Engine._offer, timeouts.ring_no_answer
   R2 outbound ring cap ........ outbound.outbound_started / outbound_expired
   R3 hold limit ............... holds.hold_started / hold_overrun
   R4 record every call ........ intake.call_entered (StartRecording), intake.ended
@@ -45,23 +46,18 @@ from typing import Any
 from acd import agents as ag
 from acd import commands as c
 from acd import events as e
-from acd import holds, intake, outbound
-from acd.errors import InvalidTransition, UnknownAgent, UnknownEvent
+from acd import holds, intake, outbound, snapshot
+from acd import timeouts as to
+from acd.errors import UnknownAgent, UnknownEvent
 from acd.model import (
-    EMERGENCY_PRIORITY, MAX_PRIORITY, RING_NO_ANSWER, AgentConfig, AgentState, CallState,
-    Intake, PlanActions, QueueConfig, Route, Strategy, skills,
+    EMERGENCY_PRIORITY, MAX_PRIORITY, AgentConfig, AgentState, CallState,
+    Intake, PlanActions, QueueConfig, Strategy, skills,
 )
 from acd.routing import WaitingCalls, satisfies
-from acd.snapshot import dump, load, restore_into
 from acd.state import Agent, AgentView, Call, CallView, Entering, Queue
 from acd.timers import TimerKind, Timers
 
 T = TimerKind
-_STATE_FIELDS: dict[str, Any] = {  # the engine's own saved fields, beside the records
-    "entering": dict[str, Entering],
-    "plans": dict[str, PlanActions],
-    "called_in": dict[str, tuple[str, ...]],
-}
 
 
 class Engine:
@@ -140,7 +136,7 @@ class Engine:
         """When the next ``Tick`` is due."""
         while (head := self._timers.peek()) is not None:
             at, kind, key, gen = head
-            if self._timer_valid(kind, key, gen):
+            if to.timer_valid(self, kind, key, gen):
                 return at
             self._timers.pop()
         return None
@@ -148,53 +144,15 @@ class Engine:
     # ----------------------------------------------------------------- snapshot
 
     def snapshot(self) -> dict[str, Any]:
-        """The whole state as JSON-ready data; ``restore`` rebuilds an equal engine.
-        Indexes are not saved: they follow from agents and calls."""
-        return {
-            "version": 1, "seq": self._seq, "gen": self._gen,
-            "agents": {aid: dump(a) for aid, a in self._agents.items()},
-            "calls": {k.call_id: dump(k) for k in self._calls.values()},
-            "queues": {name: dump(q) for name, q in self._queues.items()},
-            "last_agent": [[caller, aid, t] for caller, (aid, t) in self._last_agent.items()],
-            "outbound": {k: [q, t] for k, (q, t) in sorted(self._outbound.items())},
-            "timer_seq": self._timers.seq,
-            "timers": sorted([at, seq, kind.value, key, gen] for at, seq, kind, key, gen
-                             in self._timers.entries() if self._timer_valid(kind, key, gen)),
-            **{name: dump(getattr(self, f"_{name}")) for name in _STATE_FIELDS},
-        }
+        """The whole state as JSON-ready data; ``restore`` rebuilds an equal engine."""
+        return snapshot.save(self)
 
     @classmethod
     def restore(cls, queues: Iterable[QueueConfig], agents: Iterable[AgentConfig],
                 data: dict[str, Any], intake: Intake | None = None) -> Engine:
         """An engine in exactly the state ``snapshot`` saved (same configuration)."""
-        if data.get("version") != 1:
-            raise ValueError(f"unknown snapshot version {data.get('version')!r}")
         eng = cls(queues, agents, intake)
-        eng._seq, eng._gen = data["seq"], data["gen"]
-        for aid, d in data["agents"].items():
-            if aid in eng._agents:  # else: an agent removed from the configuration
-                restore_into(eng._agents[aid], d)
-        for call_id, d in data["calls"].items():
-            eng._calls[call_id] = load(Call, {"call_id": call_id, **d})
-        for name, d in data["queues"].items():
-            if name in eng._queues:
-                restore_into(eng._queues[name], d)
-        for caller, aid, t in data["last_agent"]:
-            eng._last_agent[caller] = (aid, t)
-        eng._outbound = {k: (q, t) for k, (q, t) in data["outbound"].items()}
-        for at, seq, kind, key, gen in data["timers"]:
-            eng._timers.restore(at, seq, TimerKind(kind), key, gen)
-        eng._timers.seq = data["timer_seq"]
-        for name, tp in _STATE_FIELDS.items():
-            setattr(eng, f"_{name}", load(tp, data.get(name, {})))
-        for a in eng._agents.values():  # indexes: ready agents, then waiting calls
-            if a.state is AgentState.READY:
-                for name in a.config.queues:
-                    queue = eng._queues[name]
-                    queue.ready.add(a.agent_id, a.profile, ag.strategy_key(a, queue))
-        for k in sorted(eng._calls.values(), key=lambda k: k.order):
-            if k.state is CallState.WAITING:
-                eng._park(k)
+        snapshot.restore(eng, data)
         return eng
 
     # ----------------------------------------------------------------- events
@@ -213,7 +171,7 @@ class Engine:
     def _dispatch_table(self) -> dict[type, Callable[[Any, list[c.Command]], None]]:
         """Event type -> what handles it (one dict lookup per event)."""
         return {
-            e.Tick: lambda ev, out: self._expire(ev.at, out),
+            e.Tick: lambda ev, out: to.expire(self, ev.at, out),
             e.CallEntered: lambda ev, out: intake.call_entered(self, ev, out),
             e.IvrRouted: lambda ev, out: intake.ivr_routed(self, ev, out),
             e.IvrCallbackRequested: lambda ev, out: intake.ivr_callback_requested(self, ev, out),
@@ -230,11 +188,11 @@ class Engine:
             e.OutboundStarted: lambda ev, out: outbound.outbound_started(self, ev),
             e.OutboundAnswered: lambda ev, out: outbound.outbound_ended(self, ev.attempt_id),
             e.OutboundEnded: lambda ev, out: outbound.outbound_ended(self, ev.attempt_id),
-            e.AgentLoggedIn: self._login,
-            e.AgentLoggedOut: lambda ev, out: self._request(
+            e.AgentLoggedIn: lambda ev, out: ag.login(self, ev, out),
+            e.AgentLoggedOut: lambda ev, out: ag.request(self, 
                 ev.agent_id, AgentState.LOGGED_OUT, None, ev.at, "log out", out),
-            e.AgentReady: lambda ev, out: self._request(ev.agent_id, AgentState.READY, None, ev.at, "get ready", out),
-            e.AgentPaused: lambda ev, out: self._request(
+            e.AgentReady: lambda ev, out: ag.request(self, ev.agent_id, AgentState.READY, None, ev.at, "get ready", out),
+            e.AgentPaused: lambda ev, out: ag.request(self, 
                 ev.agent_id, AgentState.NOT_READY, ev.reason, ev.at, "pause", out),
         }
 
@@ -434,7 +392,7 @@ class Engine:
             loser = self._agents[loser_id]
             loser.call_id = None
             out.append(c.CancelOffer(call.call_id, loser_id, "answered-elsewhere"))
-            self._end_offer(loser, AgentState.READY, None, ev.at, out, loser.idle_since)
+            ag.end_offer(self, loser, AgentState.READY, None, ev.at, out, loser.idle_since)
         if self._queues[call.queue].config.announce_agent_id:
             out.append(c.AnnounceAgent(call.call_id, ev.agent_id, agent.config.announced_number))
         else:
@@ -450,7 +408,7 @@ class Engine:
         if call.sticky_agent == agent_id:
             call.sticky_agent = None
         agent.call_id = None
-        self._end_offer(agent, AgentState.NOT_READY, reason, at, out)
+        ag.end_offer(self, agent, AgentState.NOT_READY, reason, at, out)
         if not call.offered_to:  # the call waits again at its original place
             call.gen = self._new_gen()
             self._match_call(call, at, out)
@@ -471,7 +429,7 @@ class Engine:
             agent.call_id = None
             out.append(c.CancelOffer(call.call_id, agent_id, "caller-gone"))
             # The agent did nothing wrong: ready again in the same idle position.
-            self._end_offer(agent, AgentState.READY, None, ev.at, out, agent.idle_since)
+            ag.end_offer(self, agent, AgentState.READY, None, ev.at, out, agent.idle_since)
         intake.ended(call, "abandoned", None, ev.at - call.arrived_at, 0.0, ev.at, out)
 
     def _agent_hung_up(self, ev: e.AgentHungUp, out: list[c.Command]) -> None:
@@ -513,212 +471,9 @@ class Engine:
             self._timers.push(agent.wrap_up_until, T.WRAP, agent.agent_id, agent.wrap_gen)
             self._set_state(agent, AgentState.WRAP_UP, None, at, out)
         else:
-            self._leave_call(agent, at, out)
-
-    # ----------------------------------------------------------------- timers
-
-    def _timer_valid(self, kind: TimerKind, key: str, gen: int) -> bool:
-        if kind is T.WRAP:
-            agent = self._agents[key]
-            return agent.state is AgentState.WRAP_UP and agent.wrap_gen == gen
-        if kind is T.OUTBOUND:
-            return key in self._outbound
-        call = self._calls.get(key)
-        if call is None:
-            return False
-        match kind:
-            case T.OFFER:
-                return call.state is CallState.OFFERED and call.gen == gen
-            case T.HOLD:
-                return holds.hold_timer_valid(call, gen)
-            case T.STICKY:
-                return call.sticky_agent is not None
-            case T.RELAX:
-                steps = self._queues[call.queue].config.relaxation
-                return call.queue_gen == gen and call.relax_step < len(steps)
-            case T.OVERFLOW:  # while not answered in the queue that armed it
-                return call.queue_gen == gen and call.state is not CallState.CONNECTED
-        raise AssertionError(kind)
-
-    def _expire(self, at: float, out: list[c.Command]) -> None:
-        # Timers that make calls matchable (ring timeout, relaxation, sticky end,
-        # overflow) park those calls; at each new instant, and before a timer that
-        # matches by itself (wrap-up end), the parked calls are matched in
-        # priority/FIFO order, then agents kept ready by the RONA policy rejoin. So
-        # simultaneous timers can never reorder the queue.
-        rematch: list[Call] = []
-        rejoin: list[Agent] = []
-        current: float | None = None
-        while (head := self._timers.peek()) is not None and head[0] <= at:
-            due, kind, key, gen = head
-            self._timers.pop()
-            if not self._timer_valid(kind, key, gen):
-                continue
-            if kind in (T.WRAP, T.HOLD, T.OUTBOUND) or due != current:
-                self._rematch(rematch, rejoin, at, out)
-            current = due
-            if kind is T.WRAP:
-                agent = self._agents[key]
-                agent.wrap_up_until = None
-                self._leave_call(agent, due, out)
-            elif kind is T.OUTBOUND:
-                outbound.outbound_expired(self, key, due, at, out)
-            elif kind is T.HOLD:
-                holds.hold_overrun(self, self._calls[key], at, out)
-            elif kind is T.OFFER:
-                call = self._calls[key]
-                rejoin += self._ring_no_answer(call, at, out)
-                rematch.append(call)
-            elif kind is T.STICKY:
-                # R10's hold for the last agent is over: any agent of the queue now.
-                call = self._calls[key]
-                if call.state is CallState.WAITING:
-                    self._unindex(call)
-                    call.sticky_agent = None
-                    self._park(call)
-                    rematch.append(call)
-                else:
-                    call.sticky_agent = None
-            elif kind is T.RELAX:
-                call = self._calls[key]
-                if self._relax(call):
-                    rematch.append(call)
-            elif kind is T.OVERFLOW:
-                call = self._calls[key]
-                cfg = self._queues[call.queue].config
-                target = cfg.overflow_queue
-                assert target is not None
-                if target in call.visited:
-                    continue
-                if call.state is CallState.OFFERED:  # ringing now: look again afterwards
-                    self._timers.push(at + cfg.ring_timeout_s, T.OVERFLOW, key, gen)
-                    continue
-                self._unindex(call)
-                call.visited += (call.queue,)
-                out.append(c.CallOverflowed(call.call_id, call.queue, target, "waited-too-long", at))
-                self._enter_queue(call, self._queues[target], at, out, match=False)
-                rematch.append(call)
-        self._rematch(rematch, rejoin, at, out)
-
-    def _rematch(self, calls: list[Call], rejoin: list[Agent], at: float, out: list[c.Command]) -> None:
-        for call in sorted(calls, key=lambda k: k.order):
-            if self._calls.get(call.call_id) is call and call.state is CallState.WAITING:
-                self._unindex(call)
-                self._match_call(call, at, out)
-        calls.clear()
-        for agent in rejoin:
-            self._end_offer(agent, AgentState.READY, None, at, out)
-        rejoin.clear()
-
-    def _relax(self, call: Call) -> bool:
-        """Skill relaxation: widen the requirement. Returns whether the call now waits
-        with a wider requirement (to be matched again)."""
-        steps = self._queues[call.queue].config.relaxation
-        step = steps[call.relax_step]
-        call.relax_step += 1
-        if call.relax_step < len(steps):
-            due = call.entered_queue_at + steps[call.relax_step].after_s
-            self._timers.push(due, T.RELAX, call.call_id, call.queue_gen)
-        if call.state is not CallState.WAITING or call.sticky_agent is not None:
-            call.requirement = step.apply(call.requirement)
-            return False
-        self._unindex(call)
-        call.requirement = step.apply(call.requirement)
-        self._park(call)
-        return True
-
-    def _ring_no_answer(self, call: Call, at: float, out: list[c.Command]) -> list[Agent]:
-        """R1: the offer rang for the whole ring timeout: take it back; the call waits
-        again at its original place (``_expire`` matches it to the next agent at once).
-
-        The RONA policy: ``rona_not_ready_after`` consecutive misses make the agent not
-        ready, ``rona_logout_after`` log it out and alert a supervisor; below both the
-        agent stays ready, rejoining at the back of the idle order after the call has
-        found its next agent. Returns those agents."""
-        cfg = self._queues[call.queue].config
-        kept_ready: list[Agent] = []
-        for agent_id in sorted(call.offered_to):
-            agent = self._agents[agent_id]
-            agent.consecutive_misses += 1
-            agent.ring_no_answer_total += 1
-            agent.call_id = None
-            misses = agent.consecutive_misses
-            out.append(c.CancelOffer(call.call_id, agent_id, RING_NO_ANSWER))
-            out.append(c.RingNoAnswer(call.call_id, agent_id, misses, at))
-            if cfg.rona_logout_after and misses >= cfg.rona_logout_after:
-                out.append(c.SupervisorAlert(agent_id, f"logged out after {misses} missed offers", at))
-                agent.pending = None
-                self._set_state(agent, AgentState.LOGGED_OUT, RING_NO_ANSWER, at, out)
-            elif misses >= cfg.rona_not_ready_after:
-                self._end_offer(agent, AgentState.NOT_READY, RING_NO_ANSWER, at, out)
-            else:
-                kept_ready.append(agent)
-        if call.sticky_agent in call.offered_to:
-            call.sticky_agent = None  # R10 prefers that agent, but it did not answer
-        call.offered_to = set()
-        call.gen = self._new_gen()
-        self._park(call)
-        return kept_ready
+            ag.leave_call(self, agent, at, out)
 
     # ----------------------------------------------------------------- agents
-
-    def _login(self, ev: e.AgentLoggedIn, out: list[c.Command]) -> None:
-        agent = self._get_agent(ev.agent_id)
-        if agent.state is not AgentState.LOGGED_OUT:
-            return  # already logged in: logging in again changes nothing
-        agent.consecutive_misses = 0
-        if ev.ready:
-            self._become_ready(agent, ev.at, out)
-        else:
-            self._set_state(agent, AgentState.NOT_READY, "login", ev.at, out)
-
-    def _request(self, agent_id: str, target: AgentState, reason: str | None, at: float, what: str,
-                 out: list[c.Command]) -> None:
-        """An agent asks to be ready, paused or logged out."""
-        agent = self._get_agent(agent_id)
-        if agent.state is AgentState.LOGGED_OUT:
-            if target is AgentState.LOGGED_OUT:
-                return
-            raise InvalidTransition(agent_id, agent.state.value, what)
-        if agent.state in ag.IN_CALL:
-            # Never cut a call: a pause or logout waits for the call's end; asking to be
-            # ready cancels a pending one.
-            agent.pending = None if target is AgentState.READY else (target, reason)
-            return
-        if agent.state is target and agent.reason == reason:
-            return
-        agent.wrap_up_until = None
-        if target is AgentState.READY:  # misses keep counting: RONA escalates
-            self._become_ready(agent, at, out)
-        else:
-            self._set_state(agent, target, reason, at, out)
-
-    def _end_offer(self, agent: Agent, target: AgentState, reason: str | None, at: float,
-                   out: list[c.Command], idle_since: float | None = None) -> None:
-        """An offer ended without a call for this agent: a pending logout or pause
-        wins over going back to ready."""
-        if agent.pending is not None and (
-            agent.pending[0] is AgentState.LOGGED_OUT or target is AgentState.READY
-        ):
-            target, reason = agent.pending
-        agent.pending = None
-        if target is AgentState.READY:
-            self._become_ready(agent, at, out, idle_since)
-        else:
-            self._set_state(agent, target, reason, at, out)
-
-    def _leave_call(self, agent: Agent, at: float, out: list[c.Command]) -> None:
-        """A call and its wrap-up are over: ready, unless a pause or logout is pending."""
-        pending, agent.pending = agent.pending, None
-        if pending is None:
-            self._become_ready(agent, at, out)
-        else:
-            self._set_state(agent, pending[0], pending[1], at, out)
-
-    def _become_ready(self, agent: Agent, at: float, out: list[c.Command], idle_since: float | None = None) -> None:
-        agent.idle_since = at if idle_since is None else idle_since
-        self._set_state(agent, AgentState.READY, None, at, out)
-        self._match_agent(agent, at, out)
 
     def _set_state(self, agent: Agent, state: AgentState, reason: str | None, at: float,
                    out: list[c.Command]) -> None:

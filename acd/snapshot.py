@@ -1,95 +1,79 @@
-"""JSON-ready data from the core's state dataclasses, and back, derived from their
-type hints: a field added to ``_Agent`` or ``_Call`` is saved and restored with no
-hand-written line. Fields marked ``NOT_SAVED`` (configuration, indexes) are rebuilt.
+"""The engine's whole state as JSON-ready data, and back (``Engine.snapshot`` and
+``Engine.restore``).
 
-Supported field types: str, int, float, bool, None, enums, dataclasses, and tuple,
-list, set, frozenset, dict (string keys), deque and unions of those.
+Theory of operation
+-------------------
+A snapshot holds the records of ``acd.state`` (agents, calls, queues' saved fields,
+through ``acd.saving``), the engine's own fields listed in ``ENGINE_FIELDS``, the
+sequence counters and the live timers. Indexes (ready agents, waiting calls, sticky
+holds) are not saved: they follow from the records and are rebuilt in the order the
+live engine built them, so the restored engine makes the same decisions. Format
+version 1; a restore with another version is refused.
 """
 
 from __future__ import annotations
 
-import collections
-import dataclasses
-import enum
-import types
-import typing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-NOT_SAVED: dict[str, Any] = {"saved": False}
+from acd import agents as ag
+from acd.model import AgentState, CallState, PlanActions
+from acd.saving import dump, load, restore_into
+from acd.state import Call, Entering
+from acd.timeouts import timer_valid
+from acd.timers import TimerKind
 
+if TYPE_CHECKING:
+    from acd.engine import Engine
 
-def saved_fields(cls: type) -> list[tuple[str, Any]]:
-    """(name, type) of the fields of dataclass ``cls`` that a snapshot holds."""
-    hints = typing.get_type_hints(cls)
-    return [(f.name, hints[f.name]) for f in dataclasses.fields(cls) if f.metadata.get("saved", True)]
-
-
-def dump(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {name: dump(getattr(value, name)) for name, _ in saved_fields(type(value))}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (set, frozenset)):
-        return sorted(dump(v) for v in value)
-    if isinstance(value, (tuple, list, collections.deque)):
-        return [dump(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): dump(v) for k, v in value.items()}
-    return value
+VERSION = 1
+ENGINE_FIELDS: dict[str, Any] = {  # the engine's own saved fields, beside the records
+    "entering": dict[str, Entering],
+    "plans": dict[str, PlanActions],
+    "called_in": dict[str, tuple[str, ...]],
+}
 
 
-def load(tp: Any, data: Any) -> Any:
-    """``data`` (from ``dump``) as a value of type ``tp``."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        if data is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return load(arg, data)
-            except (TypeError, ValueError, KeyError) as exc:
-                errors.append(exc)
-        raise ValueError(f"{data!r:.80} fits none of {tp}: {errors}")
-    if origin is tuple:
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(load(args[0], v) for v in data)
-        if len(args) != len(data):
-            raise ValueError(f"{data!r:.80} is not a {tp}")
-        return tuple(load(a, v) for a, v in zip(args, data))
-    if origin in (list, set, frozenset, collections.deque):
-        items = [load(args[0], v) for v in data]
-        return origin(items)
-    if origin in (dict, collections.OrderedDict):
-        return origin((k, load(args[1], v)) for k, v in data.items())
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return tp(data)
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        if not isinstance(data, dict):
-            raise ValueError(f"{data!r:.80} is not a {tp.__name__}")
-        return tp(**{name: load(t, data[name]) for name, t in saved_fields(tp) if name in data})
-    if tp is float:
-        if isinstance(data, bool) or not isinstance(data, (int, float)):
-            raise ValueError(f"{data!r:.80} is not a number")
-        return float(data)
-    if tp in (str, int, bool):
-        if not isinstance(data, tp) or (tp is int and isinstance(data, bool)):
-            raise ValueError(f"{data!r:.80} is not a {tp.__name__}")
-        return data
-    if tp is Any:
-        return data
-    raise TypeError(f"no snapshot rule for {tp}")
+def save(eng: Engine) -> dict[str, Any]:
+    return {
+        "version": VERSION, "seq": eng._seq, "gen": eng._gen,
+        "agents": {aid: dump(a) for aid, a in eng._agents.items()},
+        "calls": {k.call_id: dump(k) for k in eng._calls.values()},
+        "queues": {name: dump(q) for name, q in eng._queues.items()},
+        "last_agent": [[caller, aid, t] for caller, (aid, t) in eng._last_agent.items()],
+        "outbound": {k: [q, t] for k, (q, t) in sorted(eng._outbound.items())},
+        "timer_seq": eng._timers.seq,
+        "timers": sorted([at, seq, kind.value, key, gen] for at, seq, kind, key, gen
+                         in eng._timers.entries() if timer_valid(eng, kind, key, gen)),
+        **{name: dump(getattr(eng, f"_{name}")) for name in ENGINE_FIELDS},
+    }
 
 
-def restore_into(obj: Any, data: dict[str, Any]) -> None:
-    """Set the saved fields of dataclass instance ``obj`` from ``data``."""
-    for name, tp in saved_fields(type(obj)):
-        if name in data:
-            value = load(tp, data[name])
-            current = getattr(obj, name)
-            if isinstance(current, collections.deque) and current.maxlen is not None:
-                value = collections.deque(value, maxlen=current.maxlen)
-            setattr(obj, name, value)
+def restore(eng: Engine, data: dict[str, Any]) -> None:
+    """Fill a new engine (same configuration) with the state ``save`` returned."""
+    if data.get("version") != VERSION:
+        raise ValueError(f"unknown snapshot version {data.get('version')!r}")
+    eng._seq, eng._gen = data["seq"], data["gen"]
+    for aid, d in data["agents"].items():
+        if aid in eng._agents:  # else: an agent removed from the configuration
+            restore_into(eng._agents[aid], d)
+    for call_id, d in data["calls"].items():
+        eng._calls[call_id] = load(Call, {"call_id": call_id, **d})
+    for name, d in data["queues"].items():
+        if name in eng._queues:
+            restore_into(eng._queues[name], d)
+    for caller, aid, t in data["last_agent"]:
+        eng._last_agent[caller] = (aid, t)
+    eng._outbound = {k: (q, t) for k, (q, t) in data["outbound"].items()}
+    for at, seq, kind, key, gen in data["timers"]:
+        eng._timers.restore(at, seq, TimerKind(kind), key, gen)
+    eng._timers.seq = data["timer_seq"]
+    for name, tp in ENGINE_FIELDS.items():
+        setattr(eng, f"_{name}", load(tp, data.get(name, {})))
+    for a in eng._agents.values():  # indexes: ready agents, then waiting calls
+        if a.state is AgentState.READY:
+            for name in a.config.queues:
+                queue = eng._queues[name]
+                queue.ready.add(a.agent_id, a.profile, ag.strategy_key(a, queue))
+    for k in sorted(eng._calls.values(), key=lambda k: k.order):
+        if k.state is CallState.WAITING:
+            eng._park(k)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from acd.model import AgentConfig, AgentState, CallState, QueueConfig, Skills
 from acd.routing import Order, ReadyAgents, WaitingCalls
-from acd.snapshot import NOT_SAVED
+from acd.saving import NOT_SAVED
 
 
 @dataclass(slots=True)

@@ -2,7 +2,7 @@
 
 A timer is never removed when what it guards changes; instead the guarded record
 carries a generation number that is bumped, and a popped timer whose generation is
-stale is skipped (``Engine._timer_valid``). Ties at one instant keep push order."""
+stale is skipped (``timeouts.timer_valid``). Ties at one instant keep push order."""
 
 from __future__ import annotations
 

@@ -4,10 +4,8 @@ reader token. SIPp callers play real G.711 audio (the sip-tester g711a pcap)."""
 
 from __future__ import annotations
 
-import io
 import sqlite3
 import time
-import urllib.error
 from pathlib import Path
 from typing import Any
 

@@ -1,0 +1,95 @@
+"""JSON-ready data from the core's state dataclasses, and back, derived from their
+type hints: a field added to ``Agent`` or ``Call`` (``acd.state``) is saved and
+restored with no hand-written line. Fields marked ``NOT_SAVED`` (configuration, indexes) are rebuilt.
+
+Supported field types: str, int, float, bool, None, enums, dataclasses, and tuple,
+list, set, frozenset, dict (string keys), deque and unions of those.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import enum
+import types
+import typing
+from typing import Any
+
+NOT_SAVED: dict[str, Any] = {"saved": False}
+
+
+def saved_fields(cls: type) -> list[tuple[str, Any]]:
+    """(name, type) of the fields of dataclass ``cls`` that a snapshot holds."""
+    hints = typing.get_type_hints(cls)
+    return [(f.name, hints[f.name]) for f in dataclasses.fields(cls) if f.metadata.get("saved", True)]
+
+
+def dump(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: dump(getattr(value, name)) for name, _ in saved_fields(type(value))}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (set, frozenset)):
+        return sorted(dump(v) for v in value)
+    if isinstance(value, (tuple, list, collections.deque)):
+        return [dump(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): dump(v) for k, v in value.items()}
+    return value
+
+
+def load(tp: Any, data: Any) -> Any:
+    """``data`` (from ``dump``) as a value of type ``tp``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if data is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return load(arg, data)
+            except (TypeError, ValueError, KeyError) as exc:
+                errors.append(exc)
+        raise ValueError(f"{data!r:.80} fits none of {tp}: {errors}")
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(load(args[0], v) for v in data)
+        if len(args) != len(data):
+            raise ValueError(f"{data!r:.80} is not a {tp}")
+        return tuple(load(a, v) for a, v in zip(args, data))
+    if origin in (list, set, frozenset, collections.deque):
+        items = [load(args[0], v) for v in data]
+        return origin(items)
+    if origin in (dict, collections.OrderedDict):
+        return origin((k, load(args[1], v)) for k, v in data.items())
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return tp(data)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if not isinstance(data, dict):
+            raise ValueError(f"{data!r:.80} is not a {tp.__name__}")
+        return tp(**{name: load(t, data[name]) for name, t in saved_fields(tp) if name in data})
+    if tp is float:
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            raise ValueError(f"{data!r:.80} is not a number")
+        return float(data)
+    if tp in (str, int, bool):
+        if not isinstance(data, tp) or (tp is int and isinstance(data, bool)):
+            raise ValueError(f"{data!r:.80} is not a {tp.__name__}")
+        return data
+    if tp is Any:
+        return data
+    raise TypeError(f"no snapshot rule for {tp}")
+
+
+def restore_into(obj: Any, data: dict[str, Any]) -> None:
+    """Set the saved fields of dataclass instance ``obj`` from ``data``."""
+    for name, tp in saved_fields(type(obj)):
+        if name in data:
+            value = load(tp, data[name])
+            current = getattr(obj, name)
+            if isinstance(current, collections.deque) and current.maxlen is not None:
+                value = collections.deque(value, maxlen=current.maxlen)
+            setattr(obj, name, value)

@@ -1,0 +1,174 @@
+"""What happens when time passes: timers that fire, R1 ring timeouts, skill
+relaxation, R10 hold ends and overflows.
+
+Theory of operation
+-------------------
+``expire`` pops every timer due at the ``Tick``'s instant, skipping stale ones
+(``timer_valid``: a timer carries the generation of what armed it). Timers that make a
+call matchable again park it; at each new instant the parked calls are matched in
+priority/FIFO order (``rematch``), so simultaneous timers never reorder a queue.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from acd import agents as ag
+from acd import commands as c
+from acd import holds, outbound
+from acd.model import RING_NO_ANSWER, AgentState, CallState
+from acd.state import Agent, Call
+from acd.timers import TimerKind
+
+if TYPE_CHECKING:
+    from acd.engine import Engine
+
+T = TimerKind
+
+
+def timer_valid(eng: Engine, kind: TimerKind, key: str, gen: int) -> bool:
+    if kind is T.WRAP:
+        agent = eng._agents[key]
+        return agent.state is AgentState.WRAP_UP and agent.wrap_gen == gen
+    if kind is T.OUTBOUND:
+        return key in eng._outbound
+    call = eng._calls.get(key)
+    if call is None:
+        return False
+    match kind:
+        case T.OFFER:
+            return call.state is CallState.OFFERED and call.gen == gen
+        case T.HOLD:
+            return holds.hold_timer_valid(call, gen)
+        case T.STICKY:
+            return call.sticky_agent is not None
+        case T.RELAX:
+            steps = eng._queues[call.queue].config.relaxation
+            return call.queue_gen == gen and call.relax_step < len(steps)
+        case T.OVERFLOW:  # while not answered in the queue that armed it
+            return call.queue_gen == gen and call.state is not CallState.CONNECTED
+    raise AssertionError(kind)
+
+
+def expire(eng: Engine, at: float, out: list[c.Command]) -> None:
+    # Timers that make calls matchable (ring timeout, relaxation, sticky end,
+    # overflow) park those calls; at each new instant, and before a timer that
+    # matches by itself (wrap-up end), the parked calls are matched in
+    # priority/FIFO order, then agents kept ready by the RONA policy rejoin. So
+    # simultaneous timers can never reorder the queue.
+    parked: list[Call] = []
+    rejoin: list[Agent] = []
+    current: float | None = None
+    while (head := eng._timers.peek()) is not None and head[0] <= at:
+        due, kind, key, gen = head
+        eng._timers.pop()
+        if not timer_valid(eng, kind, key, gen):
+            continue
+        if kind in (T.WRAP, T.HOLD, T.OUTBOUND) or due != current:
+            rematch(eng, parked, rejoin, at, out)
+        current = due
+        if kind is T.WRAP:
+            agent = eng._agents[key]
+            agent.wrap_up_until = None
+            ag.leave_call(eng, agent, due, out)
+        elif kind is T.OUTBOUND:
+            outbound.outbound_expired(eng, key, due, at, out)
+        elif kind is T.HOLD:
+            holds.hold_overrun(eng, eng._calls[key], at, out)
+        elif kind is T.OFFER:
+            call = eng._calls[key]
+            rejoin += ring_no_answer(eng, call, at, out)
+            parked.append(call)
+        elif kind is T.STICKY:
+            # R10's hold for the last agent is over: any agent of the queue now.
+            call = eng._calls[key]
+            if call.state is CallState.WAITING:
+                eng._unindex(call)
+                call.sticky_agent = None
+                eng._park(call)
+                parked.append(call)
+            else:
+                call.sticky_agent = None
+        elif kind is T.RELAX:
+            call = eng._calls[key]
+            if relax(eng, call):
+                parked.append(call)
+        elif kind is T.OVERFLOW:
+            call = eng._calls[key]
+            cfg = eng._queues[call.queue].config
+            target = cfg.overflow_queue
+            assert target is not None
+            if target in call.visited:
+                continue
+            if call.state is CallState.OFFERED:  # ringing now: look again afterwards
+                eng._timers.push(at + cfg.ring_timeout_s, T.OVERFLOW, key, gen)
+                continue
+            eng._unindex(call)
+            call.visited += (call.queue,)
+            out.append(c.CallOverflowed(call.call_id, call.queue, target, "waited-too-long", at))
+            eng._enter_queue(call, eng._queues[target], at, out, match=False)
+            parked.append(call)
+    rematch(eng, parked, rejoin, at, out)
+
+
+def rematch(eng: Engine, calls: list[Call], rejoin: list[Agent], at: float, out: list[c.Command]) -> None:
+    for call in sorted(calls, key=lambda k: k.order):
+        if eng._calls.get(call.call_id) is call and call.state is CallState.WAITING:
+            eng._unindex(call)
+            eng._match_call(call, at, out)
+    calls.clear()
+    for agent in rejoin:
+        ag.end_offer(eng, agent, AgentState.READY, None, at, out)
+    rejoin.clear()
+
+
+def relax(eng: Engine, call: Call) -> bool:
+    """Skill relaxation: widen the requirement. Returns whether the call now waits
+    with a wider requirement (to be matched again)."""
+    steps = eng._queues[call.queue].config.relaxation
+    step = steps[call.relax_step]
+    call.relax_step += 1
+    if call.relax_step < len(steps):
+        due = call.entered_queue_at + steps[call.relax_step].after_s
+        eng._timers.push(due, T.RELAX, call.call_id, call.queue_gen)
+    if call.state is not CallState.WAITING or call.sticky_agent is not None:
+        call.requirement = step.apply(call.requirement)
+        return False
+    eng._unindex(call)
+    call.requirement = step.apply(call.requirement)
+    eng._park(call)
+    return True
+
+
+def ring_no_answer(eng: Engine, call: Call, at: float, out: list[c.Command]) -> list[Agent]:
+    """R1: the offer rang for the whole ring timeout: take it back; the call waits
+    again at its original place (``expire`` matches it to the next agent at once).
+
+    The RONA policy: ``rona_not_ready_after`` consecutive misses make the agent not
+    ready, ``rona_logout_after`` log it out and alert a supervisor; below both the
+    agent stays ready, rejoining at the back of the idle order after the call has
+    found its next agent. Returns those agents."""
+    cfg = eng._queues[call.queue].config
+    kept_ready: list[Agent] = []
+    for agent_id in sorted(call.offered_to):
+        agent = eng._agents[agent_id]
+        agent.consecutive_misses += 1
+        agent.ring_no_answer_total += 1
+        agent.call_id = None
+        misses = agent.consecutive_misses
+        out.append(c.CancelOffer(call.call_id, agent_id, RING_NO_ANSWER))
+        out.append(c.RingNoAnswer(call.call_id, agent_id, misses, at))
+        if cfg.rona_logout_after and misses >= cfg.rona_logout_after:
+            out.append(c.SupervisorAlert(agent_id, f"logged out after {misses} missed offers", at))
+            agent.pending = None
+            eng._set_state(agent, AgentState.LOGGED_OUT, RING_NO_ANSWER, at, out)
+        elif misses >= cfg.rona_not_ready_after:
+            ag.end_offer(eng, agent, AgentState.NOT_READY, RING_NO_ANSWER, at, out)
+        else:
+            kept_ready.append(agent)
+    if call.sticky_agent in call.offered_to:
+        call.sticky_agent = None  # R10 prefers that agent, but it did not answer
+    call.offered_to = set()
+    call.gen = eng._new_gen()
+    eng._park(call)
+    return kept_ready
