@@ -26,7 +26,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from acd import CallView, Engine
+from acd import AcdError, CallView, Engine
 from acd import commands as c
 from acd import events as e
 from cti.agents import http as agents_http
@@ -178,11 +178,13 @@ async def _lead(
         engine = Engine(queues, agents, intake) if snapshot is None else Engine.restore(
             queues, agents, snapshot["state"], intake
         )
-        for _, event in replay:
+        for entry_id, event in replay:
             try:
                 engine.handle(event)
-            except Exception:  # an agent request refused then is refused again: same state
+            except AcdError:  # an agent request refused then is refused again: same state
                 pass
+            except Exception:  # a bug must not stop every restart: the rest still replays
+                log.exception("replaying event %s (%s) failed", entry_id, type(event).__name__)
         fresh = snapshot is None and not replay
         last_id = replay[-1][0] if replay else (snapshot or {}).get("last_id")
         assert config.redis is not None

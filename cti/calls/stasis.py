@@ -2,13 +2,11 @@
 ARI requests (and AMI through the recorder, the IVR through its runner).
 
 It translates only; every decision is the core's. What it keeps is the wire mapping:
-the call id is the caller's channel id; each offer is a channel we originate to the
-agent with id ``cti-offer-<agent>-<call>-<n>`` and ``appArgs = offer,<call>,<agent>``,
-so its StasisStart (the agent answered) names the call; each connected call has a
-mixing bridge ``cti-<call id>``. Playbacks are named for what follows them:
-``cti-wait-<call>-<n>`` (waiting media: again if it loops, else music),
-``cti-bye-<call>`` (a farewell: then hang up), ``cti-announce-<call>`` (R15: then the
-core bridges).
+the call id is the caller's channel id; the agents' legs and bridges are
+``cti.calls.legs``, what a waiting caller hears is ``cti.calls.media``. Playbacks
+are named for what follows them: ``cti-wait-<call>-<n>`` (waiting media: again if it
+loops, else music), ``cti-bye-<call>`` (a farewell: then hang up),
+``cti-announce-<call>`` (R15: then the core bridges).
 
 What follows an ARI event without a new decision (the hang-up after a farewell, the
 next loop of the safety instructions, the music after an announcement) is carried out
@@ -27,13 +25,14 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, assert_never
 
 from acd import CallView
 from acd import commands as c
 from acd import events as e
 from cti.asterisk.ari import AriClient
+from cti.calls.legs import AgentLegs
+from cti.calls.media import WaitingMedia
 from cti.errors import AriError
 from cti.masking import mask_number
 
@@ -43,39 +42,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cti.stasis")
 
-# Q.850 causes on an agent leg that ended before answer -> the offer's failure reason.
-_CAUSES = {
-    1: "unreachable",
-    3: "unreachable",
-    17: "busy",
-    18: "no-response",
-    19: "no-answer",
-    20: "unreachable",
-    21: "rejected",
-    34: "congestion",
-    38: "unreachable",
-}
-
 Clock = Callable[[], float]
 Submit = Callable[[e.Event], None]
-
-
-@dataclass(slots=True)
-class _Leg:
-    channel_id: str
-    call_id: str
-    agent_id: str
-    answered: bool = False
-    cancelled: bool = False
-
-
-@dataclass(slots=True)
-class _Waiting:
-    """What a waiting caller hears now (``PlayWaitingMedia``)."""
-
-    prompts: tuple[str, ...]
-    loop: bool
-    n: int = 0  # the playback now playing: cti-wait-<call>-<n>; 0: music
 
 
 class StasisAdapter:
@@ -98,18 +66,11 @@ class StasisAdapter:
         self.recorder = recorder
         self._callers: dict[str, str] = {}  # call id -> caller number (until the channel goes)
         self._names: dict[str, str] = {}  # call id -> channel name (for AMI)
-        self._legs: dict[str, _Leg] = {}  # leg channel id -> leg
-        self._leg_of: dict[tuple[str, str], str] = {}  # (call, agent) -> leg channel id
-        self._waiting: dict[str, _Waiting] = {}
-        self._may_call_back: set[str] = set()  # R9: key 1 takes a callback
         self._seq = itertools.count(1)
-        # Leg ids stay unique across restarts of the engine.
-        self._leg_token = f"{int(clock() * 1000) % 10**9:x}x"
+        self._legs = AgentLegs(ari, submit, clock, self._seq)
         # What follows an event without a new decision, carried out by ``run``.
         self._follow_ups: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
-        # Legs we hung up that Asterisk has not destroyed yet, per agent: no new offer
-        # goes to that agent before they are gone (no agent ever has two legs).
-        self._releasing: dict[str, dict[str, asyncio.Event]] = {}
+        self._media = WaitingMedia(ari, self._then, self._seq)
 
     async def run(self) -> None:
         """Carry out follow-ups as they come (a supervised task of the engine)."""
@@ -145,13 +106,12 @@ class StasisAdapter:
             digit = str(ev.get("digit", ""))
             if self.ivr is not None and self.ivr.active(chan_id):
                 self.ivr.digit(chan_id, digit)
-            elif chan_id in self._may_call_back and digit == "1":
-                self._may_call_back.discard(chan_id)
+            elif self._media.chose_callback(chan_id, digit):
                 self._submit(e.CallerChoseCallback(chan_id, self._clock()))
         elif kind in ("ChannelHold", "ChannelUnhold"):
             # R3: the agent's phone put the caller on hold (SIP re-INVITE) or took it off.
             leg = self._legs.get(chan_id)
-            if leg is not None and leg.answered:
+            if leg is not None and leg.answered and not leg.cancelled:
                 event = e.HoldStarted if kind == "ChannelHold" else e.HoldEnded
                 self._submit(event(leg.call_id, self._clock()))
 
@@ -166,15 +126,7 @@ class StasisAdapter:
         elif playback_id.startswith("cti-ivr-") and self.ivr is not None:
             self.ivr.playback_finished(playback_id)
         elif playback_id.startswith("cti-wait-"):
-            call_id, _, n = playback_id.removeprefix("cti-wait-").rpartition("-")
-            waiting = self._waiting.get(call_id)
-            if waiting is None or not n.isdigit() or waiting.n != int(n):
-                return  # stopped, or an older one
-            if waiting.loop:
-                self._then(lambda: self._play_waiting(call_id))
-            else:
-                waiting.n = 0
-                self._then(lambda: self._ari.request_quiet("POST", f"/channels/{call_id}/moh"))
+            self._media.finished(playback_id.removeprefix("cti-wait-"))
 
     def _stasis_start(self, chan_id: str, channel: dict[str, Any], args: list[Any]) -> None:
         role = args[0] if args else ""
@@ -186,13 +138,11 @@ class StasisAdapter:
             log.info("call %s from %s dialled %s", chan_id, mask_number(caller), exten)
             self._submit(e.CallEntered(chan_id, caller, exten, self._clock()))
         elif role == "offer":
-            leg = self._legs.get(chan_id)
+            leg = self._legs.answered(chan_id)
             if leg is None:
                 log.warning("answered leg %s is not one of ours; hanging it up", chan_id)
-                self._legs[chan_id] = _Leg(chan_id, "", "", answered=True, cancelled=True)
                 self._then(lambda: self._ari.request_quiet("DELETE", f"/channels/{chan_id}"))
                 return
-            leg.answered = True
             self._submit(e.OfferAnswered(leg.call_id, leg.agent_id, self._clock()))
         else:
             log.warning("channel %s entered Stasis with unknown args %r; ignored", chan_id, args)
@@ -201,27 +151,13 @@ class StasisAdapter:
         now = self._clock()
         if chan_id in self._callers:
             self._caller_gone(chan_id, now)
-            return
-        leg = self._legs.pop(chan_id, None)
-        if leg is None:
-            return
-        released = self._releasing.get(leg.agent_id, {}).pop(chan_id, None)
-        if released is not None:
-            released.set()
-        self._leg_of.pop((leg.call_id, leg.agent_id), None)
-        if leg.cancelled:
-            return
-        if leg.answered:
-            self._submit(e.AgentHungUp(leg.call_id, leg.agent_id, now))
         else:
-            reason = _CAUSES.get(cause, f"cause-{cause}")
-            self._submit(e.OfferFailed(leg.call_id, leg.agent_id, reason, now))
+            self._legs.gone(chan_id, cause, now)
 
     def _caller_gone(self, call_id: str, at: float) -> None:
         self._callers.pop(call_id, None)
         self._names.pop(call_id, None)
-        self._waiting.pop(call_id, None)
-        self._may_call_back.discard(call_id)
+        self._media.forget(call_id)
         if self.ivr is not None:
             self.ivr.hung_up(call_id)
         if self.recorder is not None:
@@ -232,14 +168,12 @@ class StasisAdapter:
         """Make the wire view match the core's calls and Asterisk's channels."""
         listed = await self._ari.request("GET", "/channels")
         channels = {ch["id"]: ch for ch in listed if isinstance(ch, dict) and "id" in ch}
-        for legs in self._releasing.values():  # legs that went while events were lost
-            for gone_id in [k for k in legs if k not in channels]:
-                legs.pop(gone_id).set()
+        self._legs.released_meanwhile(channels)
         if self._calls is None:
             # Cluster adapter: the router holds the calls; report what vanished from
             # what this adapter tracks.
             for chan_id in [k for k in self._callers if k not in channels] + [
-                k for k in self._legs if k not in channels
+                k for k in self._legs.known() if k not in channels
             ]:
                 self._channel_gone(chan_id, 0)
             return
@@ -255,37 +189,22 @@ class StasisAdapter:
         self._names = {k: str(channels[k].get("name") or "") for k in self._callers}
         if self.recorder is not None:
             self.recorder.resync(channels, now)
-        self._legs.clear()
-        self._leg_of.clear()
-        orphans: list[str] = []
-        for chan_id, ch in channels.items():
-            parsed = _parse_leg(chan_id)
-            if parsed is None:
-                continue
-            agent_id, call_id = parsed
-            owner = calls.get(call_id)
-            if owner is None or (agent_id not in owner.offered_to and owner.agent_id != agent_id):
-                log.info("leg %s belongs to no call of ours; hanging it up", chan_id)
-                orphans.append(chan_id)
-                continue
-            self._legs[chan_id] = _Leg(chan_id, call_id, agent_id, answered=ch.get("state") == "Up")
-            self._leg_of[(call_id, agent_id)] = chan_id
+        orphans = self._legs.resync(channels, calls)
         for k in calls.values():
             if k.call_id not in channels:
                 continue
             if k.state == "waiting":  # what the caller should hear now (R8: the loop)
-                await self._start_waiting(c.PlayWaitingMedia(
+                await self._media.start(c.PlayWaitingMedia(
                     k.call_id, k.waiting_prompts if k.waiting_loop else (), loop=k.waiting_loop))
             elif k.state == "offered":
                 for agent_id in k.offered_to:
-                    leg_id = self._leg_of.get((k.call_id, agent_id))
+                    leg_id = self._legs.of(k.call_id, agent_id)
                     if leg_id is None:
                         self._submit(e.OfferFailed(k.call_id, agent_id, "lost", now))
-                    elif self._legs[leg_id].answered:
+                    elif (leg := self._legs.get(leg_id)) is not None and leg.answered:
                         self._submit(e.OfferAnswered(k.call_id, agent_id, now))
             elif k.agent_id is not None:  # connected
-                leg_id = self._leg_of.get((k.call_id, k.agent_id))
-                if leg_id is None:
+                if self._legs.of(k.call_id, k.agent_id) is None:
                     self._submit(e.AgentHungUp(k.call_id, k.agent_id, now))
                 elif not k.bridged:
                     self._submit(e.AnnouncementFinished(k.call_id, now))
@@ -318,30 +237,30 @@ class StasisAdapter:
                 else:
                     self.ivr.start(call_id, caller)
             case c.PlayWaitingMedia():
-                await self._start_waiting(cmd)
+                await self._media.start(cmd)
             case c.OfferCall():
-                await self._offer(cmd)
+                await self._legs.offer(cmd, self._callers.get(cmd.call_id, ""))
             case c.CancelOffer(call_id=call_id, agent_id=agent_id):
-                await self._release_leg(call_id, agent_id)
+                await self._legs.release(call_id, agent_id)
             case c.ConnectCall(call_id=call_id, agent_id=agent_id):
                 await self._connect(call_id, agent_id)
             case c.HangUpCaller(call_id=call_id):
                 await self._ari.request_quiet("DELETE", f"/channels/{call_id}")
                 await self._ari.request_quiet("DELETE", f"/bridges/cti-{call_id}")
             case c.HangUpAgent(call_id=call_id, agent_id=agent_id):
-                await self._release_leg(call_id, agent_id)
+                await self._legs.release(call_id, agent_id)
                 await self._ari.request_quiet("DELETE", f"/bridges/cti-{call_id}")
             case c.RouteToFallback(call_id=call_id, reason=reason):
                 log.warning("call %s handed to the PBX fallback: %s", call_id, reason)
                 self._callers.pop(call_id, None)
-                await self._stop_waiting(call_id)
+                await self._media.stop(call_id)
                 if self.recorder is not None:  # it leaves our sight here
                     self.recorder.channel_gone(call_id, self._clock())
                 # The label in the caller's own dialplan extension (extensions.conf).
                 await self._ari.request_quiet("POST", f"/channels/{call_id}/continue", label=self._fallback_label)
             case c.Farewell(call_id=call_id, prompt=prompt, reason=reason):
                 log.info("call %s: farewell (%s)", call_id, reason)
-                await self._stop_waiting(call_id)
+                await self._media.stop(call_id)
                 try:  # then hang up, at once, when it has been heard (``_playback_finished``)
                     await self._ari.request("POST", f"/channels/{call_id}/play/cti-bye-{call_id}",
                                             media=f"sound:cti/{prompt}")
@@ -350,7 +269,7 @@ class StasisAdapter:
             case c.AnnounceAgent(call_id=call_id, number=number):
                 # R15: "your agent number is <number>, at your service" before the bridge,
                 # in the caller's language (digits too: sound:cti/digit-N).
-                await self._stop_waiting(call_id)
+                await self._media.stop(call_id)
                 try:
                     await self._ari.request(
                         "POST", f"/channels/{call_id}/play/cti-announce-{call_id}",
@@ -361,7 +280,7 @@ class StasisAdapter:
                     log.warning("announcing agent on call %s failed: %s", call_id, exc)
                     self._submit(e.AnnouncementFinished(call_id, self._clock()))
             case c.RemindAgent(call_id=call_id, agent_id=agent_id):
-                leg_id = self._leg_of.get((call_id, agent_id))
+                leg_id = self._legs.of(call_id, agent_id)
                 if leg_id is not None:
                     await self._ari.request_quiet("POST", f"/channels/{leg_id}/play", media="sound:beep")
             case c.PlayApology(call_id=call_id):
@@ -370,128 +289,14 @@ class StasisAdapter:
                     media="sound:cti/apology",
                 )
             case c.TakeOffHold(call_id=call_id):
-                for (k, _), leg_id in list(self._leg_of.items()):
-                    if k == call_id:
-                        await self._ari.request_quiet("DELETE", f"/channels/{leg_id}/hold")
+                for leg_id in self._legs.of_call(call_id):
+                    await self._ari.request_quiet("DELETE", f"/channels/{leg_id}/hold")
             case c.CancelOutbound(attempt_id=attempt_id):
                 await self._ari.request_quiet("DELETE", f"/channels/{attempt_id}")
             case _:
                 assert_never(cmd)
 
-    async def _start_waiting(self, cmd: c.PlayWaitingMedia) -> None:
-        """Prompts (looped, or then music), or music at once (R8, R9)."""
-        if cmd.offer_callback:
-            self._may_call_back.add(cmd.call_id)
-        if not cmd.prompts:
-            self._waiting[cmd.call_id] = _Waiting((), False)
-            await self._ari.request_quiet("POST", f"/channels/{cmd.call_id}/moh")
-            return
-        self._waiting[cmd.call_id] = _Waiting(cmd.prompts, cmd.loop)
-        await self._play_waiting(cmd.call_id)
-
-    async def _play_waiting(self, call_id: str) -> None:
-        waiting = self._waiting.get(call_id)
-        if waiting is None:
-            return  # the wait is over
-        waiting.n = next(self._seq)
-        try:
-            await self._ari.request(
-                "POST", f"/channels/{call_id}/play/cti-wait-{call_id}-{waiting.n}",
-                media=[f"sound:cti/{p}" for p in waiting.prompts],
-            )
-        except AriError as exc:  # a missing prompt: music rather than silence
-            log.warning("waiting prompts for call %s failed: %s", call_id, exc)
-            if exc.status != 404:
-                waiting.n = 0
-                await self._ari.request_quiet("POST", f"/channels/{call_id}/moh")
-
-    async def _stop_waiting(self, call_id: str) -> None:
-        """Whatever the caller hears while waiting stops: music, or the prompts."""
-        waiting = self._waiting.pop(call_id, None)
-        self._may_call_back.discard(call_id)
-        if waiting is not None and waiting.n:
-            await self._ari.request_quiet("DELETE", f"/playbacks/cti-wait-{call_id}-{waiting.n}")
-        await self._ari.request_quiet("DELETE", f"/channels/{call_id}/moh")
-
-    async def _release_leg(self, call_id: str, agent_id: str) -> None:
-        leg_id = self._leg_of.get((call_id, agent_id))
-        if leg_id is None:
-            return
-        self._legs[leg_id].cancelled = True
-        gone = self._releasing.setdefault(agent_id, {}).setdefault(leg_id, asyncio.Event())
-        try:
-            await self._ari.request("DELETE", f"/channels/{leg_id}")
-        except AriError as exc:
-            if exc.status == 404:  # already gone
-                gone.set()
-                self._releasing[agent_id].pop(leg_id, None)
-            else:
-                log.warning("%s", exc)
-
-    async def _offer(self, cmd: c.OfferCall) -> None:
-        releasing = list(self._releasing.get(cmd.agent_id, {}).values())
-        if releasing:
-            # The agent's previous leg is still being torn down: wait (briefly) so
-            # that its phone never has two of our calls at once.
-            try:
-                async with asyncio.timeout(2.0):
-                    for gone in releasing:
-                        await gone.wait()
-            except TimeoutError:
-                log.warning("agent %s: previous leg not gone after 2 s; offering anyway", cmd.agent_id)
-                self._releasing.pop(cmd.agent_id, None)
-        leg_id = f"cti-offer-{cmd.agent_id}-{cmd.call_id}-{self._leg_token}{next(self._seq)}"
-        self._legs[leg_id] = _Leg(leg_id, cmd.call_id, cmd.agent_id)
-        self._leg_of[(cmd.call_id, cmd.agent_id)] = leg_id
-        caller = self._callers.get(cmd.call_id, "")
-        try:
-            await self._ari.request(
-                "POST",
-                "/channels",
-                endpoint=cmd.endpoint,
-                app=self._ari.app,
-                appArgs=f"offer,{cmd.call_id},{cmd.agent_id}",
-                channelId=leg_id,
-                callerId=caller or None,
-                # Asterisk's own limit is only a backstop: the core cancels at R1's timeout.
-                timeout=int(cmd.ring_timeout_s) + 5,
-            )
-        except AriError as exc:
-            log.error("offering call %s to agent %s failed: %s", cmd.call_id, cmd.agent_id, exc)
-            self._legs.pop(leg_id, None)
-            self._leg_of.pop((cmd.call_id, cmd.agent_id), None)
-            self._submit(e.OfferFailed(cmd.call_id, cmd.agent_id, "originate-failed", self._clock()))
-
     async def _connect(self, call_id: str, agent_id: str) -> None:
-        """Bridge the caller and the agent's leg (idempotent: re-makes what is missing)."""
-        leg_id = self._leg_of.get((call_id, agent_id))
-        if leg_id is None:
-            return
-        bridge = f"cti-{call_id}"
-        await self._stop_waiting(call_id)
-        try:
-            try:
-                existing = await self._ari.request("GET", f"/bridges/{bridge}")
-                present = set(existing.get("channels") or [])
-            except AriError as exc:
-                if exc.status != 404:
-                    raise
-                await self._ari.request("POST", "/bridges", type="mixing", bridgeId=bridge)
-                present = set()
-            missing = [ch for ch in (call_id, leg_id) if ch not in present]
-            if missing:
-                await self._ari.request("POST", f"/bridges/{bridge}/addChannel", channel=missing)
-        except AriError as exc:
-            # One side vanished between answer and bridge: its hang-up event follows.
-            log.warning("bridging call %s with agent %s failed: %s", call_id, agent_id, exc)
-            return
-        log.info("call %s connected to agent %s", call_id, agent_id)
-
-
-
-def _parse_leg(chan_id: str) -> tuple[str, str] | None:
-    """(agent id, call id) of an offer leg id ``cti-offer-<agent>-<call>-<n>``."""
-    if not chan_id.startswith("cti-offer-"):
-        return None
-    parts = chan_id.removeprefix("cti-offer-").split("-")
-    return (parts[0], parts[1]) if len(parts) == 3 else None
+        if self._legs.of(call_id, agent_id) is not None:
+            await self._media.stop(call_id)
+            await self._legs.connect(call_id, agent_id)

@@ -357,8 +357,9 @@ def start_engine(sandbox_running: None, tmp_path: Path) -> Iterator[Callable[...
         if cluster:
             text += f'\n[cluster]\nrole = "{cluster}"\nnode = "{node}"\n'
             redis = True
-        if recording:  # one archive per test, kept across engine restarts
-            text += (f'\n[recording]\nspool_dir = "{SPOOL}"\narchive_dir = "{tmp_path / "archive"}"\n'
+        if recording:  # one archive per test (per node in a cluster), kept across restarts
+            archive = tmp_path / ("archive" if cluster != "adapter" else f"archive-{node}")
+            text += (f'\n[recording]\nspool_dir = "{SPOOL}"\narchive_dir = "{archive}"\n'
                      f'reader_token = "{READER_TOKEN}"\naudit_interval_s = 2\n')
         if redis:  # every engine of one test shares the test's own keys
             text += (f'\n[redis]\nurl = "{REDIS_URL}"\nprefix = "{prefix}"\n'

@@ -1,0 +1,206 @@
+"""The agents' legs of calls: offers (originated channels), their answer, failure or
+release, and the bridge that connects a caller with the agent who answered.
+
+Each offer is a channel with id ``cti-offer-<agent>-<call>-<n>`` and ``appArgs =
+offer,<call>,<agent>``, so its StasisStart (the agent answered) names the call; each
+connected call has a mixing bridge ``cti-<call id>``. No new offer goes to an agent
+while our previous leg to it is still being torn down (no phone ever has two of our
+calls at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from acd import CallView
+from acd import commands as c
+from acd import events as e
+from cti.asterisk.ari import AriClient
+from cti.errors import AriError
+
+log = logging.getLogger("cti.stasis")
+
+# Q.850 causes on an agent leg that ended before answer -> the offer's failure reason.
+CAUSES = {
+    1: "unreachable",
+    3: "unreachable",
+    17: "busy",
+    18: "no-response",
+    19: "no-answer",
+    20: "unreachable",
+    21: "rejected",
+    34: "congestion",
+    38: "unreachable",
+}
+
+
+@dataclass(slots=True)
+class Leg:
+    channel_id: str
+    call_id: str
+    agent_id: str
+    answered: bool = False
+    cancelled: bool = False
+
+
+def parse_leg(chan_id: str) -> tuple[str, str] | None:
+    """(agent id, call id) of an offer leg id ``cti-offer-<agent>-<call>-<n>``."""
+    if not chan_id.startswith("cti-offer-"):
+        return None
+    parts = chan_id.removeprefix("cti-offer-").split("-")
+    return (parts[0], parts[1]) if len(parts) == 3 else None
+
+
+class AgentLegs:
+    def __init__(self, ari: AriClient, submit: Callable[[e.Event], None], clock: Callable[[], float],
+                 seq: itertools.count[int]) -> None:
+        self._ari = ari
+        self._submit = submit
+        self._clock = clock
+        self._seq = seq
+        self._legs: dict[str, Leg] = {}  # leg channel id -> leg
+        self._leg_of: dict[tuple[str, str], str] = {}  # (call, agent) -> leg channel id
+        # Leg ids stay unique across restarts of the engine.
+        self._token = f"{int(clock() * 1000) % 10**9:x}x"
+        # Legs we hung up that Asterisk has not destroyed yet, per agent.
+        self._releasing: dict[str, dict[str, asyncio.Event]] = {}
+
+    def get(self, chan_id: str) -> Leg | None:
+        return self._legs.get(chan_id)
+
+    def of(self, call_id: str, agent_id: str) -> str | None:
+        return self._leg_of.get((call_id, agent_id))
+
+    def of_call(self, call_id: str) -> list[str]:
+        return [leg_id for (k, _), leg_id in self._leg_of.items() if k == call_id]
+
+    def answered(self, chan_id: str) -> Leg | None:
+        """StasisStart of an offer leg: the agent answered. None: not one of ours."""
+        leg = self._legs.get(chan_id)
+        if leg is None:
+            self._legs[chan_id] = Leg(chan_id, "", "", answered=True, cancelled=True)
+            return None
+        leg.answered = True
+        return leg
+
+    def gone(self, chan_id: str, cause: int, now: float) -> None:
+        """An agent leg's channel ended: the agent hung up, or the offer failed."""
+        leg = self._legs.pop(chan_id, None)
+        if leg is None:
+            return
+        released = self._releasing.get(leg.agent_id, {}).pop(chan_id, None)
+        if released is not None:
+            released.set()
+        self._leg_of.pop((leg.call_id, leg.agent_id), None)
+        if leg.cancelled:
+            return
+        if leg.answered:
+            self._submit(e.AgentHungUp(leg.call_id, leg.agent_id, now))
+        else:
+            self._submit(e.OfferFailed(leg.call_id, leg.agent_id, CAUSES.get(cause, f"cause-{cause}"), now))
+
+    def known(self) -> Iterable[str]:
+        return list(self._legs)
+
+    def resync(self, channels: Mapping[str, dict[str, Any]], calls: Mapping[str, CallView]) -> list[str]:
+        """Rebuild the mapping from Asterisk's channels; returns the legs that belong
+        to no call of ours (to hang up)."""
+        self._legs.clear()
+        self._leg_of.clear()
+        orphans: list[str] = []
+        for chan_id, ch in channels.items():
+            parsed = parse_leg(chan_id)
+            if parsed is None:
+                continue
+            agent_id, call_id = parsed
+            owner = calls.get(call_id)
+            if owner is None or (agent_id not in owner.offered_to and owner.agent_id != agent_id):
+                log.info("leg %s belongs to no call of ours; hanging it up", chan_id)
+                orphans.append(chan_id)
+                continue
+            self._legs[chan_id] = Leg(chan_id, call_id, agent_id, answered=ch.get("state") == "Up")
+            self._leg_of[(call_id, agent_id)] = chan_id
+        return orphans
+
+    def released_meanwhile(self, channels: Mapping[str, Any]) -> None:
+        """Legs being torn down that went while events were lost."""
+        for legs in self._releasing.values():
+            for gone_id in [k for k in legs if k not in channels]:
+                legs.pop(gone_id).set()
+
+    async def offer(self, cmd: c.OfferCall, caller: str) -> None:
+        releasing = list(self._releasing.get(cmd.agent_id, {}).values())
+        if releasing:
+            # The agent's previous leg is still being torn down: wait (briefly) so
+            # that its phone never has two of our calls at once.
+            try:
+                async with asyncio.timeout(2.0):
+                    for gone in releasing:
+                        await gone.wait()
+            except TimeoutError:
+                log.warning("agent %s: previous leg not gone after 2 s; offering anyway", cmd.agent_id)
+                self._releasing.pop(cmd.agent_id, None)
+        leg_id = f"cti-offer-{cmd.agent_id}-{cmd.call_id}-{self._token}{next(self._seq)}"
+        self._legs[leg_id] = Leg(leg_id, cmd.call_id, cmd.agent_id)
+        self._leg_of[(cmd.call_id, cmd.agent_id)] = leg_id
+        try:
+            await self._ari.request(
+                "POST",
+                "/channels",
+                endpoint=cmd.endpoint,
+                app=self._ari.app,
+                appArgs=f"offer,{cmd.call_id},{cmd.agent_id}",
+                channelId=leg_id,
+                callerId=caller or None,
+                # Asterisk's own limit is only a backstop: the core cancels at R1's timeout.
+                timeout=int(cmd.ring_timeout_s) + 5,
+            )
+        except AriError as exc:
+            log.error("offering call %s to agent %s failed: %s", cmd.call_id, cmd.agent_id, exc)
+            self._legs.pop(leg_id, None)
+            self._leg_of.pop((cmd.call_id, cmd.agent_id), None)
+            self._submit(e.OfferFailed(cmd.call_id, cmd.agent_id, "originate-failed", self._clock()))
+
+    async def release(self, call_id: str, agent_id: str) -> None:
+        leg_id = self._leg_of.get((call_id, agent_id))
+        if leg_id is None:
+            return
+        self._legs[leg_id].cancelled = True
+        gone = self._releasing.setdefault(agent_id, {}).setdefault(leg_id, asyncio.Event())
+        try:
+            await self._ari.request("DELETE", f"/channels/{leg_id}")
+        except AriError as exc:
+            if exc.status == 404:  # already gone
+                gone.set()
+                self._releasing[agent_id].pop(leg_id, None)
+            else:
+                log.warning("%s", exc)
+
+    async def connect(self, call_id: str, agent_id: str) -> None:
+        """Bridge the caller and the agent's leg (idempotent: re-makes what is missing)."""
+        leg_id = self._leg_of.get((call_id, agent_id))
+        if leg_id is None:
+            return
+        bridge = f"cti-{call_id}"
+        try:
+            try:
+                existing = await self._ari.request("GET", f"/bridges/{bridge}")
+                present = set(existing.get("channels") or [])
+            except AriError as exc:
+                if exc.status != 404:
+                    raise
+                await self._ari.request("POST", "/bridges", type="mixing", bridgeId=bridge)
+                present = set()
+            missing = [ch for ch in (call_id, leg_id) if ch not in present]
+            if missing:
+                await self._ari.request("POST", f"/bridges/{bridge}/addChannel", channel=missing)
+        except AriError as exc:
+            # One side vanished between answer and bridge: its hang-up event follows.
+            log.warning("bridging call %s with agent %s failed: %s", call_id, agent_id, exc)
+            return
+        log.info("call %s connected to agent %s", call_id, agent_id)
