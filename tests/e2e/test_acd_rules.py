@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.e2e.conftest import AriObserver, Sandbox, wait_for
+from tests.e2e.harness import AriObserver, Sandbox, wait_for
 
 
 def agents_toml(*specs: str) -> str:

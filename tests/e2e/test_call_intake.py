@@ -12,9 +12,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from tests.e2e.conftest import AriObserver, Sandbox, wait_for
-from tests.e2e.harness.ami import AmiWatcher
-from tests.e2e.test_ivr import Webhook, keys_scenario
+from tests.e2e.harness import AmiWatcher, AriObserver, Sandbox, Webhook, call_with_keys, wait_for
 
 CONFIG = """
 [[queues]]
@@ -222,11 +220,7 @@ def test_R4_R7_R9_a_cluster_node_records_runs_the_ivr_and_announces_the_plan(
     node_b = start_engine(cluster="adapter", node="b", app="cti-b", role="adapter", agents=[],
                           extra=CLUSTER, recording=True)
     router.post("/plan/level", {"level": "III"})
-    sandbox._port += 1
-    caller = sandbox.sipp(
-        "caller-b", "-sf", keys_scenario("1"), "-i", "127.0.0.1", "-p", str(sandbox._port),
-        "-mp", "39500", "-s", "500", "-m", "1", "-d", "6000", "-trace_err", "127.0.0.1:5060",
-    )
+    caller = call_with_keys(sandbox, "1", talk_ms=6000, exten="500")
     assert caller.wait(60) == 0, caller.output()
     (m,) = node_b.lines(r"IVR routes call (\S+) to support \(main: option 1")[:1] or [None]
     assert m is not None, node_b.log()[-3000:]

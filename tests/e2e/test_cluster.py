@@ -3,7 +3,7 @@ the sandbox, standing for two nodes) feed one router through Redis Streams."""
 
 from __future__ import annotations
 
-from tests.e2e.conftest import AriObserver, Sandbox, wait_for
+from tests.e2e.harness import AriObserver, Sandbox, wait_for
 
 AGENTS = ["1001", "1002", "1003", "1004"]
 
@@ -48,7 +48,7 @@ def test_commands_of_a_deposed_router_are_refused(sandbox: Sandbox, start_engine
     from acd import commands as c
     from cti.config import load
     from cti.durable.store import RedisStore
-    from tests.e2e.conftest import REDIS_URL
+    from tests.e2e.harness import REDIS_URL
 
     sandbox.agent("1001")
     router = start_engine(cluster="router", agents=["1001"])

@@ -3,13 +3,9 @@
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
 
-from tests.e2e.conftest import SANDBOX_ROOT, AriObserver, Sandbox, wait_for
+from tests.e2e.harness import AriObserver, Sandbox, Webhook, call_with_keys, wait_for
 
 IVR_CONFIG = """
 [[queues]]
@@ -106,65 +102,8 @@ def agents_toml(ids: list[str], login: bool = True) -> str:
     )
 
 
-AUDIO = '  <nop><action><exec play_pcap_audio="/opt/cti-sipp/caller-audio.pcap" /></action></nop>\n'
-
-
-def keys_scenario(keys: str, gap_ms: int = 2500) -> str:
-    """A caller scenario that talks, presses ``keys`` (``gap_ms`` apart) inside its
-    audio stream as a phone does (Asterisk's strict RTP learns the stream first), then
-    talks on for -d ms."""
-    name = f"caller-keys-{keys.replace('*', 'star').replace('#', 'pound')}.xml"
-    base = (SANDBOX_ROOT / "opt/cti-sipp/caller.xml").read_text()
-    presses = "".join(
-        f'  <pause milliseconds="{gap_ms}" />\n  <nop><action><exec play_pcap_audio='
-        f'"/usr/share/sip-tester/dtmf_2833_{ {"*": "star", "#": "pound"}.get(k, k)}.pcap" />'
-        f"</action></nop>\n  <pause milliseconds=\"300\" />\n" + AUDIO
-        for k in keys
-    )
-    marker = "  <!-- real audio for the whole call"
-    start = base.index(marker)
-    pause = base.index("  <pause />", start)
-    (SANDBOX_ROOT / "opt/cti-sipp" / name).write_text(base[:pause] + presses + base[pause:])
-    return name
-
-
-class Webhook:
-    """An emergency notification receiver on loopback."""
-
-    def __init__(self) -> None:
-        received: list[dict[str, Any]] = []
-        self.received = received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append(json.loads(body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/emergency"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
 def config(webhook: str = "http://127.0.0.1:9/none", language: str = "zh", announce: bool = False) -> str:
     return IVR_CONFIG.format(webhook=webhook, language=language, announce=str(announce).lower())
-
-
-def call_with_keys(sandbox: Sandbox, keys: str, talk_ms: int = 3000):
-    scenario = keys_scenario(keys)
-    sandbox._port += 1
-    return sandbox.sipp(
-        f"caller{sandbox._port}", "-sf", scenario, "-i", "127.0.0.1", "-p", str(sandbox._port),
-        "-mp", str(30000 + (sandbox._port - 5100) * 100), "-s", "100", "-m", "1", "-d", str(talk_ms),
-        "-trace_err", "127.0.0.1:5060",
-    )
 
 
 def route_of(engine, call_id: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from recording.wav import SILENCE_RMS, inspect
-from tests.e2e.conftest import Sandbox, wait_for
+from tests.e2e.harness import Sandbox, wait_for
 
 AGENTS = ["1001", "1002", "1003", "1004"]
 

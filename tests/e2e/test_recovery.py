@@ -15,7 +15,7 @@ import redis
 from acd import Engine as Core
 from acd import codec
 from cti.config import load
-from tests.e2e.conftest import REDIS_URL, SANDBOX, AriObserver, Sandbox, wait_for
+from tests.e2e.harness import REDIS_URL, SANDBOX, AriObserver, Sandbox, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import AriObserver, Sandbox, wait_for
+from tests.e2e.harness import AriObserver, Sandbox, call_with_keys, wait_for
 
 PLAN = """
 [[queues]]
@@ -174,8 +174,6 @@ def test_R9_plan_offers_callbacks_a_waiting_caller_takes_one(
         sandbox: Sandbox, start_engine, observer: AriObserver) -> None:
     """R9: at a level that offers callbacks, a waiting caller hears the offer, presses 1,
     is thanked and leaves the queue; the request is recorded and counted."""
-    from tests.e2e.test_ivr import keys_scenario
-
     config = PLAN.replace('announcement = "incident-announcement"',
                           'announcement = "incident-announcement"\noffer_callbacks = true')
     engine = start_engine(agents=[], extra=config)
@@ -184,11 +182,8 @@ def test_R9_plan_offers_callbacks_a_waiting_caller_takes_one(
     engine.post("/plan/level", {"level": "III"})
     wait_for(lambda: engine.agent("1004")["state"] == "ready", 5, "the standby agent called in")
     engine.post("/agents/1004/pause", {"reason": "not yet"})
-    scenario = keys_scenario("1", gap_ms=9000)  # after the announcement and the offer
-    sandbox._port += 1
-    caller = sandbox.sipp("caller-cb", "-sf", scenario, "-i", "127.0.0.1", "-p", str(sandbox._port),
-                          "-mp", "39000", "-s", "100", "-m", "1", "-d", "20000", "-trace_err",
-                          "127.0.0.1:5060")
+    # Key 1 after the announcement and the offer.
+    caller = call_with_keys(sandbox, "1", talk_ms=20000, gap_ms=9000)
     assert caller.wait(60) == 0, caller.output()
     (request,) = engine.get("/plan")["callbacks"]
     assert request["queue"] == "support" and request["type"] == "callback-request"

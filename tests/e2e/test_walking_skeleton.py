@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.e2e.conftest import Sandbox, wait_for
+from tests.e2e.harness import Sandbox, wait_for
 
 
 def test_call_reaches_agent_chosen_by_engine_is_bridged_and_ends_clean(sandbox: Sandbox, start_engine) -> None:

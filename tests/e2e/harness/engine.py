@@ -1,0 +1,140 @@
+"""The engine under test: `cti run` as a subprocess with a config written per test,
+and its HTTP API, log and health as a user sees them."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.harness.sandbox import ROOT, SPOOL, free_port, wait_for
+from tests.e2e.harness.sipp import stop_group
+from tests.e2e.harness.toml import ADMIN_TOKEN, READER_TOKEN, engine_config
+
+REDIS_URL = "redis://127.0.0.1:6390/0"
+
+
+@dataclass
+class Engine:
+    proc: subprocess.Popen[str]
+    port: int
+    log_path: Path
+    config_path: Path
+    _stopped: bool = field(default=False)
+
+    def get(self, path: str) -> Any:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
+                                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def recordings(self, path: str = "") -> Any:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/recordings{path}",
+                                     headers={"Authorization": f"Bearer {READER_TOKEN}",
+                                              "X-CTI-User": "e2e-auditor"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            body = resp.read()
+            return json.loads(body) if resp.headers.get_content_type() == "application/json" else body
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", method="POST",
+            data=json.dumps(body or {}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def agent(self, agent_id: str) -> dict[str, Any]:
+        return dict(self.get(f"/agents/{agent_id}"))
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def lines(self, pattern: str, wait: float = 10.0) -> list[re.Match[str]]:
+        """Log lines matching ``pattern``, waiting up to ``wait`` s for a first one (a
+        SIPp caller exits as soon as its BYE is answered, before the engine logs)."""
+        deadline = time.monotonic() + wait
+        while True:
+            found = list(re.finditer(pattern, self.log()))
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
+
+    def stop(self) -> int:
+        stop_group(self.proc, signal.SIGTERM, grace=15)
+        self._stopped = True
+        return int(self.proc.returncode)
+
+    def kill(self) -> None:
+        """kill -9: no cleanup, no goodbye."""
+        stop_group(self.proc, signal.SIGKILL)
+        self._stopped = True
+
+    def health(self) -> dict[str, Any]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=5) as resp:
+                return dict(json.loads(resp.read()))
+        except urllib.error.HTTPError as exc:
+            return dict(json.loads(exc.read()))
+
+
+class EngineStarter:
+    """Starts engines for one test (each with its config, log and HTTP port; those of
+    one test share the test's own Redis keys) and stops them at its end."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.started: list[Engine] = []
+        self.prefix = f"e2e-{tmp.name}-{int(time.time())}:"
+
+    def start(self, redis: bool = False, lease_ms: int = 1500, role: str = "leader",
+              cluster: str | None = None, node: str = "local", app: str = "cti",
+              recording: bool = False, **kwargs: Any) -> Engine:
+        port = free_port()
+        cfg = self.tmp / f"engine-{len(self.started)}.toml"
+        text = engine_config(port, **kwargs).replace('ari_user = "cti"', f'app = "{app}"\nari_user = "cti"', 1)
+        if cluster:
+            text += f'\n[cluster]\nrole = "{cluster}"\nnode = "{node}"\n'
+            redis = True
+        if recording:  # one archive per test (per node in a cluster), kept across restarts
+            archive = self.tmp / ("archive" if cluster != "adapter" else f"archive-{node}")
+            text += (f'\n[recording]\nspool_dir = "{SPOOL}"\narchive_dir = "{archive}"\n'
+                     f'reader_token = "{READER_TOKEN}"\naudit_interval_s = 2\n')
+        if redis:  # every engine of one test shares the test's own keys
+            text += (f'\n[redis]\nurl = "{REDIS_URL}"\nprefix = "{self.prefix}"\n'
+                     f'node_id = "node-{len(self.started)}"\nlease_ms = {lease_ms}\nsnapshot_every = 20\n')
+        cfg.write_text(text)
+        log_path = self.tmp / f"engine-{len(self.started)}.log"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cti.cli", "run", "--config", str(cfg)],
+            stdout=log_path.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            text=True, cwd=ROOT, start_new_session=True,
+        )
+        engine = Engine(proc, port, log_path, cfg)
+        self.started.append(engine)
+
+        def healthy() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"engine exited {proc.returncode}:\n{engine.log()}")
+            try:
+                health = engine.health()
+            except OSError:
+                return False
+            return health["role"] == role and (role == "standby" or health["status"] == "ok")
+
+        wait_for(healthy, 20, f"the engine to report healthy as {role}")
+        return engine
+
+    def stop_all(self) -> None:
+        for engine in self.started:
+            if not engine._stopped:
+                engine.stop()

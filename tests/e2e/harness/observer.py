@@ -1,0 +1,122 @@
+"""What Asterisk really did, seen from outside the engine: every ARI event through an
+app of the test's own subscribed to everything, and AMI events for what ARI does not
+report (music on hold starting and stopping)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from typing import Any
+
+from tests.e2e.harness.sandbox import ARI_AUTH
+
+
+class AriObserver:
+    """Every ARI event in the sandbox, seen through an app of its own subscribed to
+    everything: what Asterisk really did (playbacks, bridges, holds)."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._run(),), daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise AssertionError("the ARI observer could not connect")
+
+    async def _run(self) -> None:
+        import aiohttp
+
+        self._stop = asyncio.Event()
+        url = "ws://127.0.0.1:8088/ari/events?app=cti-observer&subscribeAll=true"
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(url, headers={"Authorization": ARI_AUTH}) as ws:
+                self._ready.set()
+                reader = asyncio.ensure_future(self._read(ws))
+                await self._stop.wait()
+                reader.cancel()
+
+    async def _read(self, ws: Any) -> None:
+        async for msg in ws:
+            self.events.append(json.loads(msg.data))
+
+    def close(self) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(5)
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [ev for ev in list(self.events) if ev.get("type") == kind]
+
+    def agent_peaks(self) -> dict[str, int]:
+        """Per agent endpoint, the most channels it ever had at once (Asterisk's view)."""
+        active: dict[str, int] = {}
+        peak: dict[str, int] = {}
+        for ev in list(self.events):
+            name = (ev.get("channel") or {}).get("name", "")
+            if not name.startswith("PJSIP/agent"):
+                continue
+            agent = name.split("-")[0]
+            if ev["type"] == "ChannelCreated":
+                active[agent] = active.get(agent, 0) + 1
+                peak[agent] = max(peak.get(agent, 0), active[agent])
+            elif ev["type"] == "ChannelDestroyed":
+                active[agent] -= 1
+        return peak
+
+
+class AmiWatcher:
+    def __init__(self, host: str = "127.0.0.1", port: int = 5038, user: str = "cti",
+                 secret: str = "cti-sandbox") -> None:
+        self.events: list[dict[str, str]] = []
+        self._sock = socket.create_connection((host, port), timeout=5)
+        self._sock.sendall(f"Action: Login\r\nUsername: {user}\r\nSecret: {secret}\r\nEvents: on\r\n\r\n".encode())
+        self._closed = False
+        self._logged_in = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        if not self._logged_in.wait(10):
+            raise AssertionError("AMI login failed or timed out")
+
+    def _read(self) -> None:
+        buf = b""
+        self._sock.settimeout(0.5)
+        while not self._closed:
+            try:
+                chunk = self._sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not chunk:
+                return
+            buf += chunk
+            while b"\r\n\r\n" in buf:
+                block, buf = buf.split(b"\r\n\r\n", 1)
+                fields: dict[str, str] = {}
+                for line in block.decode(errors="replace").split("\r\n"):
+                    key, sep, value = line.partition(": ")
+                    if sep:
+                        fields.setdefault(key, value)
+                if fields.get("Response") == "Success" and "Message" in fields:
+                    self._logged_in.set()
+                if "Event" in fields:
+                    fields["_seen_at"] = str(time.time())
+                    self.events.append(fields)
+
+    def of(self, kind: str, **match: Any) -> list[dict[str, str]]:
+        return [ev for ev in list(self.events) if ev.get("Event") == kind
+                and all(ev.get(k) == v for k, v in match.items())]
+
+    def close(self) -> None:
+        self._closed = True
+        try:
+            self._sock.sendall(b"Action: Logoff\r\n\r\n")
+        except OSError:
+            pass
+        self._thread.join(2)
+        self._sock.close()

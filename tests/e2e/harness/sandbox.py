@@ -1,0 +1,112 @@
+"""The Asterisk sandbox as the tests see it: where it is, its ARI, and the SIPp
+processes a test starts in it (stopped by their own process group, never by name)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.harness.sipp import Sipp, stop_group
+
+ROOT = Path(__file__).resolve().parents[3]
+SANDBOX = ROOT / "contrib" / "sandbox"
+ARI = "http://127.0.0.1:8088/ari"
+ARI_AUTH = "Basic " + base64.b64encode(b"cti:cti-sandbox").decode()
+SANDBOX_ROOT = Path(subprocess.run([str(SANDBOX), "root"], capture_output=True,
+                                   text=True).stdout.strip() or "/var/cache/cti-sandbox/root")
+SPOOL = SANDBOX_ROOT / "var/spool/asterisk/monitor/cti"  # Asterisk's spool, seen from here
+AGENT_PORTS = {"1001": 5071, "1002": 5072, "1003": 5073, "1004": 5074}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Sandbox:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self._procs: list[subprocess.Popen[str]] = []
+        self._port = 5100
+
+    def ari(self, method: str, path: str) -> Any:
+        req = urllib.request.Request(ARI + path, method=method, headers={"Authorization": ARI_AUTH})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            body = resp.read()
+        return json.loads(body) if body else None
+
+    def channels(self) -> list[dict[str, Any]]:
+        return list(self.ari("GET", "/channels"))
+
+    def bridges(self) -> list[dict[str, Any]]:
+        return list(self.ari("GET", "/bridges"))
+
+    def assert_no_channels(self, timeout: float = 10.0) -> None:
+        wait_for(lambda: not self.channels(), timeout, "every channel to be gone from Asterisk")
+
+    def sipp(self, name: str, *args: str) -> Sipp:
+        log = self.tmp / f"sipp-{name}.log"
+        out = log.open("w")
+        proc = subprocess.Popen(
+            [str(SANDBOX), "sipp", *args, "-nostdin"],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            text=True, start_new_session=True,
+        )
+        self._procs.append(proc)
+        return Sipp(proc, name, log)
+
+    def agent(self, agent_id: str, scenario: str = "agent_answer.xml") -> Sipp:
+        port = AGENT_PORTS[agent_id]
+        sipp = self.sipp(
+            f"agent{agent_id}", "-sf", scenario, "-i", "127.0.0.1", "-p", str(port),
+            "-mp", str(20000 + (port - 5070) * 100), "-trace_err",
+        )
+        # Asterisk qualifies agent contacts every second: wait until it sees this one.
+        def online() -> bool:
+            assert sipp.proc.poll() is None, f"SIPp agent {agent_id} exited:\n{sipp.output()}"
+            return bool(self.ari("GET", f"/endpoints/PJSIP/agent{agent_id}")["state"] == "online")
+
+        wait_for(online, 10, f"agent{agent_id} to be online in Asterisk")
+        return sipp
+
+    def call(self, exten: str = "100", talk_ms: int = 3000, calls: int = 1, rate: float = 1) -> Sipp:
+        self._port += 1
+        return self.sipp(
+            f"caller{self._port}", "-sf", "caller.xml", "-i", "127.0.0.1",
+            "-p", str(self._port), "-mp", str(30000 + (self._port - 5100) * 100),
+            "-s", exten, "-m", str(calls), "-r", str(rate), "-d", str(talk_ms),
+            "-trace_err", "127.0.0.1:5060",
+        )
+
+    def close(self) -> None:
+        for proc in self._procs:
+            stop_group(proc)
+
+    def clear(self) -> None:
+        for kind, items in (("channels", self.channels()), ("bridges", self.bridges())):
+            for item in items:
+                try:
+                    self.ari("DELETE", f"/{kind}/{item['id']}")
+                except urllib.error.HTTPError:
+                    pass
+        wait_for(lambda: not self.channels(), 10, "leftover channels to go")
