@@ -46,7 +46,7 @@ from cti.recording.recorder import Recorder
 from cti.runtime import Runtime
 from cti.supervision import http as supervision_http
 from cti.supervision.services import Supervision
-from cti.web import Node, build_app
+from cti.web import Instance, build_app
 
 log = logging.getLogger("cti.app")
 FEATURES = (agents_http.routes, recording_http.routes, supervision_http.routes)
@@ -57,7 +57,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     ast = config.asterisk
     role = config.cluster.role
     async with aiohttp.ClientSession() as session:
-        node = Node()
+        instance = Instance()
         ari: AriClient | None = None
         ami: AmiClient | None = None
         if role != "router":  # a router never talks to Asterisk: adapters do
@@ -66,7 +66,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             info = await ari.probe(ast.connect_timeout_s)
             await ami.probe(ast.connect_timeout_s)
             log.info("Asterisk %s reachable", (info.get("system") or {}).get("version", "?"))
-            node.connections += [ari.state, ami.state]
+            instance.connections += [ari.state, ami.state]
         redis_client: aioredis.Redis | None = None
         leadership: Leadership | None = None
         store: RedisStore | None = None
@@ -81,12 +81,12 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
                 raise AsteriskUnreachable(f"cannot reach Redis at {config.redis.url}: {exc}") from None
             redis_state = ConnectionState("redis")
             redis_state.up()
-            node.connections.append(redis_state)
+            instance.connections.append(redis_state)
             store = RedisStore(redis_client, config.redis.prefix)
             if role != "adapter":
                 leadership = Leadership(store, config.redis.node_id, config.redis.lease_ms, redis_state)
 
-        runner = web.AppRunner(build_app(node, config.http.admin_token, FEATURES), access_log=None)
+        runner = web.AppRunner(build_app(instance, config.http.admin_token, FEATURES), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.http.host, config.http.port)
         try:
@@ -98,11 +98,11 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         try:
             if role == "adapter":
                 assert ari is not None and ami is not None and store is not None
-                await _adapt(config, node, ari, ami, store, stop)
+                await _adapt(config, instance, ari, ami, store, stop)
             else:
-                await _lead(config, node, ari, ami, leadership, stop, session)
+                await _lead(config, instance, ari, ami, leadership, stop, session)
         finally:
-            if leadership is not None and node.role == "leader":
+            if leadership is not None and instance.role == "leader":
                 await leadership.release()
             await runner.cleanup()
             if redis_client is not None:
@@ -133,14 +133,14 @@ def _node_tasks(tg: asyncio.TaskGroup, ari: AriClient, ami: AmiClient, adapter: 
 
 
 async def _adapt(
-    config: Config, node: Node, ari: AriClient, ami: AmiClient, store: RedisStore,
+    config: Config, instance: Instance, ari: AriClient, ami: AmiClient, store: RedisStore,
     stop: asyncio.Event,
 ) -> None:
-    """An adapter node: ARI/AMI <-> the router's Redis streams; no decisions here."""
-    redis_state = next(s for s in node.connections if s.name == "redis")
+    """An adapter of one Asterisk node: ARI/AMI <-> the router's Redis streams; no decisions here."""
+    redis_state = next(s for s in instance.connections if s.name == "redis")
     member = AdapterNode(store, config.cluster.node, redis_state)
     adapter = _asterisk_node(config, ari, ami, member.submit, None)
-    node.role, node.recorder = "adapter", adapter.recorder
+    instance.role, instance.recorder = "adapter", adapter.recorder
     log.info("adapter for node %s running (app %s)", config.cluster.node, ari.app)
     async with asyncio.TaskGroup() as tg:
         tasks = _node_tasks(tg, ari, ami, adapter) + [
@@ -154,7 +154,7 @@ async def _adapt(
 
 async def _lead(
     config: Config,
-    node: Node,
+    instance: Instance,
     ari: AriClient | None,
     ami: AmiClient | None,
     leadership: Leadership | None,
@@ -208,21 +208,21 @@ async def _lead(
     if ari is not None and ami is not None:
         adapter = _asterisk_node(config, ari, ami, runtime.submit, engine.calls)
         runtime.executor = adapter.execute
-        node.recorder = adapter.recorder
+        instance.recorder = adapter.recorder
     else:  # router of several nodes: call actions go to the adapters' streams
         assert leadership is not None
         dispatcher = Dispatcher(leadership.store, leadership, engine)
         runtime.executor = dispatcher.execute
-    recorder = node.recorder
-    supervision = Supervision(config.supervision, runtime, node.connections, notifier,
+    recorder = instance.recorder
+    supervision = Supervision(config.supervision, runtime, instance.connections, notifier,
                               (lambda: recorder.coverage) if recorder is not None else None)
-    node.supervision = supervision
+    instance.supervision = supervision
     if fresh:
         for entry in config.agents:
             if entry.login_at_start:
                 runtime.apply(e.AgentLoggedIn(entry.agent.agent_id, time.time()))
     runtime.apply(e.Tick(time.time()))  # what fell due while no router was running
-    node.runtime, node.role = runtime, "leader"
+    instance.runtime, instance.role = runtime, "leader"
     log.info("engine running as leader")
 
     async with asyncio.TaskGroup() as tg:

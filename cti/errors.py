@@ -37,8 +37,8 @@ class Forbidden(CtiError):
 
 
 class NotConfigured(CtiError):
-    """The feature asked for is not configured on this node."""
+    """The feature asked for is not configured on this engine instance."""
 
 
 class NotRouting(CtiError):
-    """This node does not route calls (a standby, or an adapter of a cluster)."""
+    """This engine instance does not route calls (a standby, or an adapter of a cluster)."""

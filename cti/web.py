@@ -31,8 +31,9 @@ audit = logging.getLogger("cti.audit")
 
 
 @dataclass
-class Node:
-    """What the HTTP server shows: this node's role, and its parts once they run."""
+class Instance:
+    """What the HTTP server shows: this engine instance's role (leader, standby,
+    adapter), and its parts once they run. (A *node* is an Asterisk server.)"""
 
     role: str = "standby"
     runtime: Runtime | None = None
@@ -41,7 +42,7 @@ class Node:
     supervision: Supervision | None = None
 
 
-NODE: web.AppKey[Node] = web.AppKey("node")
+INSTANCE: web.AppKey[Instance] = web.AppKey("instance")
 ADMIN_TOKEN: web.AppKey[str | None] = web.AppKey("admin_token")
 
 # Domain errors -> (HTTP status, error code): the only such table.
@@ -60,9 +61,9 @@ _STATUSES: list[tuple[type[Exception], int, str]] = [
 ]
 
 
-def build_app(node: Node, admin_token: str | None, features: Iterable[Callable[[web.Application], None]]) -> web.Application:
+def build_app(instance: Instance, admin_token: str | None, features: Iterable[Callable[[web.Application], None]]) -> web.Application:
     app = web.Application(middlewares=[_errors])
-    app[NODE] = node
+    app[INSTANCE] = instance
     app[ADMIN_TOKEN] = admin_token
     app.router.add_get("/health", health)
     for add_routes in features:
@@ -81,7 +82,7 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
                 if isinstance(exc, IntegrityError):
                     log.error("R5 ALERT: %s", exc)
                 message = str(exc) if not isinstance(exc, NotRouting) else (
-                    "this node does not route calls (standby or adapter); ask the leader")
+                    "this engine instance does not route calls (standby or adapter); ask the leader")
                 return error(status, code, message)
         raise
 
@@ -91,7 +92,7 @@ def error(status: int, code: str, message: str) -> web.Response:
 
 
 def runtime(request: web.Request) -> Runtime:
-    found = request.app[NODE].runtime
+    found = request.app[INSTANCE].runtime
     if found is None:
         raise NotRouting()
     return found
@@ -121,16 +122,16 @@ async def json_body(request: web.Request) -> dict[str, Any]:
 
 
 async def health(request: web.Request) -> web.Response:
-    """200 when this node leads and every connection is up; 503 otherwise (a standby
+    """200 when this instance leads and every connection is up; 503 otherwise (a standby
     is healthy as a standby, but must not receive traffic)."""
-    node = request.app[NODE]
-    conns = node.connections
-    if node.role == "standby":
+    instance = request.app[INSTANCE]
+    conns = instance.connections
+    if instance.role == "standby":
         # A standby has not connected to Asterisk's app: only Redis matters to it.
         ok = all(s.connected for s in conns if s.name == "redis")
         status = "standby" if ok else "degraded"
     else:
         ok = all(s.connected for s in conns)
         status = "ok" if ok else "degraded"
-    body = {"status": status, "role": node.role, **{s.name: s.as_dict() for s in conns}}
+    body = {"status": status, "role": instance.role, **{s.name: s.as_dict() for s in conns}}
     return web.json_response(body, status=200 if status == "ok" else 503)

@@ -1,1 +1,2 @@
-"""recording: see ../shared/DESIGN.md (built in later issues)."""
+"""Recording policy without the engine: the archive (SHA-256, sidecars, index), WAV
+inspection, retention and legal holds, the completeness audit and the audit log."""

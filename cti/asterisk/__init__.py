@@ -1,1 +1,2 @@
-"""asterisk"""
+"""Asterisk's two interfaces: our ARI client (REST and the events websocket) and the
+AMI client (panoramisk's protocol under our own supervision)."""

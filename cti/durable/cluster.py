@@ -97,7 +97,6 @@ class AdapterNode:
         self.state = state
         self.outbox: asyncio.Queue[e.Event] = asyncio.Queue()
         self.highest_token = 0
-        self.refused = 0
 
     def submit(self, event: e.Event) -> None:
         if isinstance(event, (e.CallEntered, e.CallArrived)):
@@ -133,7 +132,6 @@ class AdapterNode:
                     last = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
                     token = int(fields.get(b"f", 0))
                     if token != fence or token < self.highest_token:
-                        self.refused += 1
                         log.warning("command from a deposed router (token %d, fence %d) refused", token, fence)
                         continue
                     self.highest_token = token

@@ -30,9 +30,9 @@ log = logging.getLogger("cti.durability")
 
 
 class Leadership:
-    def __init__(self, store: RedisStore, node_id: str, lease_ms: int, state: ConnectionState) -> None:
+    def __init__(self, store: RedisStore, router_id: str, lease_ms: int, state: ConnectionState) -> None:
         self.store = store
-        self.node_id = node_id
+        self.router_id = router_id
         self.lease_ms = lease_ms
         self.state = state
         self.token: int | None = None
@@ -49,7 +49,7 @@ class Leadership:
         while True:
             started = time.monotonic()
             try:
-                token = await self.store.try_acquire(self.node_id, self.lease_ms)
+                token = await self.store.try_acquire(self.router_id, self.lease_ms)
                 if not self.state.connected:
                     self.state.up()
             except (RedisError, OSError) as exc:
@@ -58,7 +58,7 @@ class Leadership:
             if token is not None:
                 self.token = token
                 self._lease_until = started + self.lease_ms / 1000
-                log.info("leader now (node %s, fencing token %d)", self.node_id, token)
+                log.info("leader now (router %s, fencing token %d)", self.router_id, token)
                 return token
             if not announced:
                 holder, _ = await self._holder()
@@ -74,7 +74,7 @@ class Leadership:
             await asyncio.sleep(interval)
             started = time.monotonic()
             try:
-                ok = await self.store.renew(self.node_id, self.token, self.lease_ms)
+                ok = await self.store.renew(self.router_id, self.token, self.lease_ms)
             except (RedisError, OSError) as exc:
                 if self.state.connected:
                     log.warning("Redis unreachable: %s (lease valid for %.1f s more)",
@@ -85,12 +85,12 @@ class Leadership:
                 log.info("Redis reachable again")
                 self.state.up()
             if not ok:
-                raise Fenced(f"node {self.node_id} lost leadership (token {self.token})")
+                raise Fenced(f"router {self.router_id} lost leadership (token {self.token})")
             self._lease_until = started + self.lease_ms / 1000
 
     async def release(self) -> None:
         try:
-            await self.store.release(self.node_id)
+            await self.store.release(self.router_id)
         except (RedisError, OSError):
             pass
 

@@ -1,1 +1,3 @@
-"""recording"""
+"""Recording on a node (R4, R5): MixMonitor over AMI from answer to hang-up, the
+archive of finished files, retention and legal holds, the completeness audit, and the
+use cases shared by the HTTP API and the CLI."""

@@ -10,7 +10,7 @@ from aiohttp import web
 from cti.errors import BadRequest, Forbidden, NotConfigured
 from cti.recording import services
 from cti.recording.recorder import Recorder
-from cti.web import NODE, json_body, require_token
+from cti.web import INSTANCE, json_body, require_token
 
 
 def routes(app: web.Application) -> None:
@@ -23,9 +23,9 @@ def routes(app: web.Application) -> None:
 
 def _reader(request: web.Request) -> tuple[Recorder, str]:
     """R14: recordings only for the role holding the reader token; returns who asks."""
-    recorder = request.app[NODE].recorder
+    recorder = request.app[INSTANCE].recorder
     if recorder is None:
-        raise NotConfigured("recording is not configured on this node")
+        raise NotConfigured("recording is not configured on this engine instance")
     who = f"{request.headers.get('X-CTI-User', 'unnamed')}@{request.remote}"
     try:
         require_token(request, recorder.config.reader_token, "recordings (the reader token)")

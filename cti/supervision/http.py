@@ -11,7 +11,7 @@ from aiohttp import web
 from cti.errors import BadRequest, NotConfigured, NotRouting
 from cti.supervision.prometheus import prometheus_text
 from cti.supervision.services import Supervision
-from cti.web import ADMIN_TOKEN, NODE, json_body, require_token
+from cti.web import ADMIN_TOKEN, INSTANCE, json_body, require_token
 
 audit = logging.getLogger("cti.audit")
 
@@ -24,7 +24,7 @@ def routes(app: web.Application) -> None:
 
 
 def _supervision(request: web.Request) -> Supervision:
-    supervision = request.app[NODE].supervision
+    supervision = request.app[INSTANCE].supervision
     if supervision is None:
         raise NotRouting()
     return supervision

@@ -67,6 +67,10 @@ def prometheus_text(figures: dict[str, Any]) -> bytes:
            [({"peer": p}, 1.0 if up else 0.0) for p, up in figures["connections"].items()])
     family("cti_event_loop_lag_seconds", "gauge", "How late the event loop woke (last second).",
            [({}, figures["event_loop_lag_s"])])
+    family("cti_notifications_total", "counter",
+           "Webhook notifications (emergency, callback request, plan) by outcome: sent, failed after every try, "
+           "dropped from a full queue.",
+           [({"outcome": o}, n) for o, n in figures["notifications"].items()])
     registry = CollectorRegistry()
     registry.register(_Snapshot(families))
     return generate_latest(registry)

@@ -108,6 +108,8 @@ class Supervision:
             "recording_coverage": None if self.recording_coverage is None else self.recording_coverage(),
             "connections": {s.name: s.connected for s in self.connections},
             "event_loop_lag_s": self.loop_lag_s,
+            "notifications": {"sent": self.notifier.sent, "failed": self.notifier.failed,
+                              "dropped": self.notifier.dropped},
         }
 
     # ------------------------------------------------------------ the plan

@@ -108,6 +108,8 @@ def test_R8_R9_direct_emergency_route_is_notified_hears_the_instructions_again_a
         assert (note["type"], note["kind"], note["queue"]) == ("emergency", "gas-leak", "support")
         assert datetime.fromisoformat(note["reported_at"]).timestamp() > 0
         call_id = note["call_id"]
+        wait_for(lambda: 'cti_notifications_total{outcome="sent"} 1.0' in engine.text("/metrics"), 10,
+                 "the delivery counted in /metrics")
         (view,) = engine.get("/calls")
         assert view["call_id"] == call_id and view["queue"] == "support" and view["emergency"]
         assert caller.wait(90) == 0, caller.output()

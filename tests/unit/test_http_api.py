@@ -13,7 +13,7 @@ from acd import events as e
 from cti.app import FEATURES
 from cti.health import ConnectionState
 from cti.runtime import Runtime
-from cti.web import Node, build_app
+from cti.web import Instance, build_app
 
 
 @pytest.fixture
@@ -23,8 +23,8 @@ async def client() -> AsyncIterator[tuple[TestClient, Runtime]]:
                     [AgentConfig("1001", "PJSIP/agent1001", ("q",))])
     runtime = Runtime(engine, lambda: float(next(clock)))
     ari, ami = ConnectionState("ari"), ConnectionState("ami")
-    node = Node("leader", runtime, [ari, ami])
-    async with TestClient(TestServer(build_app(node, None, FEATURES))) as http:
+    instance = Instance("leader", runtime, [ari, ami])
+    async with TestClient(TestServer(build_app(instance, None, FEATURES))) as http:
         yield http, runtime
 
 
@@ -76,13 +76,13 @@ async def test_R14_state_needs_the_admin_token_and_calls_mask_numbers() -> None:
     engine = Engine([QueueConfig("q", announce_agent_id=False)], [])
     runtime = Runtime(engine, lambda: 5.0)
     runtime.apply(e.CallArrived("k1", "q", "13812345678", 1.0))
-    node = Node("leader", runtime, [])
-    async with TestClient(TestServer(build_app(node, "s3cret-token-for-tests", FEATURES))) as http:
+    instance = Instance("leader", runtime, [])
+    async with TestClient(TestServer(build_app(instance, "s3cret-token-for-tests", FEATURES))) as http:
         assert (await http.get("/state")).status == 403
         assert (await http.get("/state", headers={"Authorization": "Bearer wrong"})).status == 403
         resp = await http.get("/state", headers={"Authorization": "Bearer s3cret-token-for-tests"})
         assert resp.status == 200 and "k1" in (await resp.json())["calls"]
         calls = await (await http.get("/calls")).json()
         assert calls[0]["caller"] == "138****5678"
-    async with TestClient(TestServer(build_app(node, None, FEATURES))) as http:  # no token configured
+    async with TestClient(TestServer(build_app(instance, None, FEATURES))) as http:  # no token configured
         assert (await http.get("/state")).status == 403

@@ -36,6 +36,12 @@ class Engine:
         with urllib.request.urlopen(req, timeout=5) as resp:
             return json.loads(resp.read())
 
+    def text(self, path: str) -> str:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
+                                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return str(resp.read().decode())
+
     def recordings(self, path: str = "") -> Any:
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}/recordings{path}",
                                      headers={"Authorization": f"Bearer {READER_TOKEN}",
