@@ -1,0 +1,181 @@
+"""The ARI adapter (cti.calls.stasis) translates only: real ARI events, captured from
+the sandbox (tests/fixtures/ari, see capture.py there), become the right core events,
+and the core's call actions become the right ARI requests. ARI itself is a recording
+stand-in here; the e2e tests run the same adapter against real Asterisk."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from acd import commands as c
+from acd import events as e
+from cti.calls.stasis import StasisAdapter
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ari"
+NOW = 1000.0
+
+
+class RecordingAri:
+    """Answers every request with an empty success and remembers it."""
+
+    app = "cti"
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def request(self, method: str, path: str, **params: Any) -> Any:
+        self.requests.append((method, path, params))
+        return [] if (method, path) == ("GET", "/channels") else {}
+
+    async def request_quiet(self, method: str, path: str, **params: Any) -> None:
+        await self.request(method, path, **params)
+
+
+def load(name: str) -> list[dict[str, Any]]:
+    return list(json.loads((FIXTURES / f"{name}.json").read_text()))
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.ari = RecordingAri()
+        self.submitted: list[e.Event] = []
+        self.adapter = StasisAdapter(self.ari, self.submitted.append, lambda: NOW, lambda: [])  # type: ignore[arg-type]
+        self.renames: dict[str, str] = {}
+
+    def feed(self, events: list[dict[str, Any]]) -> None:
+        for ev in events:
+            text = json.dumps(ev)
+            for captured, ours in self.renames.items():  # the capture's leg ids -> the adapter's
+                text = text.replace(captured, ours)
+            self.adapter.on_event(json.loads(text))
+
+    async def offer(self, call_id: str, agent_id: str, captured_leg: str) -> str:
+        await self.adapter.execute(c.OfferCall(call_id, agent_id, f"PJSIP/agent{agent_id}", 10.0))
+        method, path, params = self.ari.requests[-1]
+        assert (method, path) == ("POST", "/channels")
+        assert params["appArgs"] == f"offer,{call_id},{agent_id}" and params["endpoint"] == f"PJSIP/agent{agent_id}"
+        self.renames[captured_leg] = params["channelId"]
+        return str(params["channelId"])
+
+    async def follow_ups(self) -> None:
+        task = asyncio.ensure_future(self.adapter.run())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        task.cancel()
+
+
+def split(events: list[dict[str, Any]], kind: str, channel: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The events up to and including the first ``kind`` on ``channel``, and the rest."""
+    for i, ev in enumerate(events):
+        target = (ev.get("playback") or {}).get("target_uri") or f"channel:{(ev.get('channel') or {}).get('id')}"
+        if ev["type"] == kind and target == f"channel:{channel}":
+            return events[: i + 1], events[i + 1:]
+    raise AssertionError(f"no {kind} on {channel} in the fixture")
+
+
+def leg_of(events: list[dict[str, Any]]) -> str:
+    return next(ev["channel"]["id"] for ev in events if ev.get("channel", {}).get("id", "").startswith("cti-offer-"))
+
+
+def test_an_answered_call_translates_to_entered_answered_and_hung_up() -> None:
+    async def run() -> None:
+        h = Harness()
+        events = load("answered_call")
+        call = events[0]["channel"]["id"]
+        leg = leg_of(events)
+        head, rest = split(events, "StasisStart", call)
+        h.feed(head)
+        assert h.submitted == [e.CallEntered(call, "caller", "300", NOW)]
+        # Waiting media: the prompt, then music when it ends (no other traffic needed).
+        await h.adapter.execute(c.PlayWaitingMedia(call, ("greeting",)))
+        assert h.ari.requests[-1][:2] == ("POST", f"/channels/{call}/play/cti-wait-{call}-1")
+        head, rest = split(rest, "PlaybackFinished", call)
+        h.feed(head)
+        await h.follow_ups()
+        assert h.ari.requests[-1][:2] == ("POST", f"/channels/{call}/moh")
+        ours = await h.offer(call, "1001", leg)
+        head, rest = split(rest, "StasisStart", leg)
+        h.feed(head)
+        assert h.submitted[-1] == e.OfferAnswered(call, "1001", NOW)
+        await h.adapter.execute(c.ConnectCall(call, "1001"))
+        assert ("POST", f"/bridges/cti-{call}/addChannel", {"channel": [call, ours]}) in h.ari.requests
+        head, rest = split(rest, "StasisEnd", call)  # the caller hangs up first
+        h.feed(head)
+        assert h.submitted[-1] == e.CallerHungUp(call, NOW)
+        await h.adapter.execute(c.HangUpAgent(call, "1001"))
+        assert ("DELETE", f"/channels/{ours}", {}) in h.ari.requests
+        h.feed(rest)  # our own hang-up of the agent's leg is no news for the core
+        assert [type(ev) for ev in h.submitted] == [e.CallEntered, e.OfferAnswered, e.CallerHungUp]
+
+    asyncio.run(run())
+
+
+def test_R1_an_offer_asterisk_gave_up_on_is_a_failed_offer_with_the_q850_reason() -> None:
+    async def run() -> None:
+        h = Harness()
+        events = load("offer_not_answered")
+        call = events[0]["channel"]["id"]
+        head, rest = split(events, "StasisStart", call)
+        h.feed(head)
+        await h.offer(call, "1003", leg_of(events))
+        h.feed(rest)
+        destroyed = next(ev for ev in events if ev["type"] == "ChannelDestroyed")
+        assert destroyed["cause"] == 19  # what Asterisk really reports for no answer
+        assert h.submitted == [e.CallEntered(call, "caller", "300", NOW),
+                               e.OfferFailed(call, "1003", "no-answer", NOW), e.CallerHungUp(call, NOW)]
+
+    asyncio.run(run())
+
+
+def test_R3_R9_a_key_takes_an_offered_callback_and_the_phone_hold_is_reported() -> None:
+    async def run() -> None:
+        h = Harness()
+        events = load("caller_presses_a_key_and_agent_holds")
+        call = events[0]["channel"]["id"]
+        leg = leg_of(events)
+        head, rest = split(events, "StasisStart", call)
+        h.feed(head)
+        await h.adapter.execute(c.PlayWaitingMedia(call, ("callback-offer",), offer_callback=True))
+        head, rest = split(rest, "ChannelDtmfReceived", call)
+        h.feed(head)
+        h.feed(head[-1:])  # the same key again: one request only
+        assert h.submitted[1:] == [e.CallerChoseCallback(call, NOW)]
+        await h.offer(call, "1002", leg)
+        head, rest = split(rest, "StasisEnd", leg)  # hold, unhold, then the agent's leg ends
+        h.feed(head)
+        assert h.submitted[2:] == [e.OfferAnswered(call, "1002", NOW), e.HoldStarted(call, NOW),
+                                   e.HoldEnded(call, NOW), e.AgentHungUp(call, "1002", NOW)]
+        h.feed(rest)
+        assert h.submitted[-1] == e.CallerHungUp(call, NOW)
+
+    asyncio.run(run())
+
+
+def test_a_key_without_an_offered_callback_is_no_request() -> None:
+    h = Harness()
+    events = load("caller_presses_a_key_and_agent_holds")
+    call = events[0]["channel"]["id"]
+    head, _ = split(events, "ChannelDtmfReceived", call)
+    h.feed(head)
+    assert h.submitted == [e.CallEntered(call, "caller", "300", NOW)]
+
+
+def test_malformed_frames_are_ignored_and_lose_nothing() -> None:
+    h = Harness()
+    events = load("answered_call")
+    call = events[0]["channel"]["id"]
+    for bad in ({"type": "StasisStart"}, {"type": "StasisStart", "channel": {"id": 5}},
+                {"type": "StasisStart", "channel": {"id": "x"}, "args": "inbound"},
+                {"type": "StasisStart", "channel": {"id": "y"}, "args": ["someone-else"]},
+                {"type": "PlaybackFinished"}, {"type": "PlaybackFinished", "playback": {"id": "cti-wait-zz"}},
+                {"type": "ChannelDtmfReceived", "channel": {"id": "z"}},
+                {"type": "ChannelDestroyed", "channel": {"id": "w"}, "cause": "sixteen"},
+                {"type": "NoSuchEvent", "channel": []}):
+        h.adapter.on_event(bad)
+    assert h.submitted == []
+    h.feed(events)  # the adapter still works
+    assert h.submitted[0] == e.CallEntered(call, "caller", "300", NOW)
+    assert h.submitted[-1] == e.CallerHungUp(call, NOW)
