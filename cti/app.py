@@ -215,7 +215,8 @@ async def _lead(
         runtime.executor = dispatcher.execute
     recorder = instance.recorder
     supervision = Supervision(config.supervision, runtime, instance.connections, notifier,
-                              (lambda: recorder.coverage) if recorder is not None else None)
+                              (lambda: recorder.coverage) if recorder is not None else None,
+                              (lambda: recorder.maintenance_errors) if recorder is not None else None)
     instance.supervision = supervision
     if fresh:
         for entry in config.agents:

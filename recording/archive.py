@@ -200,10 +200,17 @@ class Archive:
             return []
         holds = []
         for raw in json.loads(path.read_text()):
-            fields: dict[str, Any] = {
-                k: (datetime.fromisoformat(v) if k in _DATES and v else v) for k, v in raw.items()
-            }
-            holds.append(LegalHold(**fields))
+            try:
+                fields: dict[str, Any] = {
+                    k: (datetime.fromisoformat(v) if k in _DATES and v else v) for k, v in raw.items()
+                }
+                hold = LegalHold(**fields)
+                if any(d is not None and d.tzinfo is None for d in (hold.created_at, hold.start, hold.end)):
+                    raise ValueError("a date without a time zone")
+            except (TypeError, ValueError) as exc:
+                raise BadHoldFile(f"{path}: unreadable legal hold {raw.get('hold_id', '?') if isinstance(raw, dict) else raw!r}: "
+                                  f"{exc}; nothing is purged until it is fixed") from None
+            holds.append(hold)
         return holds
 
     def _save_holds(self, holds: list[LegalHold]) -> None:
@@ -251,6 +258,11 @@ class Archive:
 
 
 _DATES = {"created_at", "start", "end", "released_at"}
+
+
+class BadHoldFile(RecordingError):
+    """holds.json holds an entry that cannot be read: since it might cover any
+    recording, the purge deletes nothing until an operator fixes it."""
 
 
 def _safe(name: str) -> str:

@@ -26,13 +26,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
 from cti.asterisk.ami import AmiClient
 from cti.recording.calllog import CallLog
 from cti.recording.settings import RecordingConfig
-from recording.archive import Archive
+from recording.archive import Archive, RecordingError
 from recording.completeness import Report, audit
 from recording.wav import NotWav, WavInfo, inspect
 
@@ -48,6 +48,7 @@ class Recorder:
         self.archive = Archive(config.archive_dir)
         self.log = CallLog(config.archive_dir / "calls.sqlite")
         self.coverage = 1.0
+        self.maintenance_errors: dict[str, int] = {}  # step -> failures (in /metrics)
         self.last_report: Report | None = None
 
     async def start(self, call_id: str, caller: str, channel_name: str | None) -> None:
@@ -85,16 +86,28 @@ class Recorder:
         next_audit = next_purge = 0.0
         while True:
             # On the loop: SQLite stays on one thread; hashing a call's WAV takes ms.
-            self.archive_finished()
+            self._maintain("archiving", self.archive_finished)
             now = time.monotonic()
             if now >= next_audit:
-                self.run_audit()
+                self._maintain("the completeness audit", self.run_audit)
                 next_audit = now + self.config.audit_interval_s
             if now >= next_purge:
-                self.archive.purge(datetime.now(timezone.utc), self.config.retention_months,
-                                   "engine-schedule")
+                self._maintain("the purge", lambda: self.archive.purge(
+                    datetime.now(timezone.utc), self.config.retention_months, "engine-schedule"))
                 next_purge = now + self.config.purge_interval_s
             await asyncio.sleep(1.0)
+
+    def _maintain(self, what: str, step: Callable[[], object]) -> None:
+        """Maintenance never takes the engine down: an error is logged and counted,
+        and the step runs again next cycle."""
+        try:
+            step()
+        except Exception as exc:
+            self.maintenance_errors[what] = self.maintenance_errors.get(what, 0) + 1
+            if isinstance(exc, RecordingError):
+                log.error("%s failed: %s", what, exc)
+            else:
+                log.exception("%s failed", what)
 
     def archive_finished(self, settle_s: float = 1.5) -> int:
         """Move every finished recording into the archive; returns how many."""

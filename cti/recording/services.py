@@ -54,7 +54,13 @@ def place_hold(archive: Archive, who: str, reason: str, call_id: str | None = No
         first = datetime.fromisoformat(start) if start is not None else None
         last = datetime.fromisoformat(end) if end is not None else None
     except ValueError:
-        raise BadHold("start and end are ISO 8601 dates") from None
+        raise BadHold("start and end are ISO 8601 timestamps") from None
+    for name, moment in (("start", first), ("end", last)):
+        if moment is not None and moment.tzinfo is None:
+            # A plain date or a time without offset is ambiguous by up to a day.
+            raise BadHold(f"{name} needs a time zone, for example 2024-01-01T00:00:00+08:00")
+    if first is not None and last is not None and first >= last:
+        raise BadHold("start must be before end")
     hold = LegalHold(f"hold-{uuid.uuid4().hex[:12]}", reason.strip(), who, datetime.now(timezone.utc),
                      call_id=call_id, caller=caller, start=first, end=last)
     archive.add_hold(hold)

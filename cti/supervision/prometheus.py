@@ -71,6 +71,9 @@ def prometheus_text(figures: dict[str, Any]) -> bytes:
            "Webhook notifications (emergency, callback request, plan) by outcome: sent, failed after every try, "
            "dropped from a full queue.",
            [({"outcome": o}, n) for o, n in figures["notifications"].items()])
+    family("cti_maintenance_errors_total", "counter",
+           "Failed runs of a maintenance step (archiving, audit, purge); each is retried next cycle.",
+           [({"step": step}, n) for step, n in figures.get("maintenance_errors", {}).items()])
     registry = CollectorRegistry()
     registry.register(_Snapshot(families))
     return generate_latest(registry)

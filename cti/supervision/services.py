@@ -37,13 +37,14 @@ audit = logging.getLogger("cti.audit")
 class Supervision:
     def __init__(
         self, config: SupervisionConfig, runtime: Runtime, connections: list[ConnectionState],
-        notifier: Notifier, recording_coverage: Any = None,
+        notifier: Notifier, recording_coverage: Any = None, maintenance_errors: Any = None,
     ) -> None:
         self.config = config
         self.runtime = runtime
         self.engine: Engine = runtime.engine
         self.connections = connections
         self.notifier = notifier
+        self.maintenance_errors = maintenance_errors  # () -> {step: failures}, when recording
         self.book = MetricsBook(config.sl_threshold_s, config.sl_target)
         runtime.observers.append(self.book.observe)
         runtime.observers.append(self._observe)
@@ -108,6 +109,7 @@ class Supervision:
             "recording_coverage": None if self.recording_coverage is None else self.recording_coverage(),
             "connections": {s.name: s.connected for s in self.connections},
             "event_loop_lag_s": self.loop_lag_s,
+            "maintenance_errors": {} if self.maintenance_errors is None else dict(self.maintenance_errors()),
             "notifications": {"sent": self.notifier.sent, "failed": self.notifier.failed,
                               "dropped": self.notifier.dropped},
         }

@@ -114,3 +114,49 @@ def test_R4_audit_reports_missing_empty_silent_and_short(tmp_path: Path) -> None
     assert {(f.call_id, f.problem) for f in report.findings} == {
         ("silent", "silent"), ("short", "short"), ("gone", "missing"), ("empty", "empty")}
     assert audit([AnsweredCall("ok", 100.0, 105.6)], {"ok": ok}).coverage == 1.0  # within 1 s
+
+
+def test_R5_a_legal_hold_needs_aware_timestamps_and_start_before_end(tmp_path: Path) -> None:
+    """A plain date or a time without offset is ambiguous by up to a day: refused (HTTP
+    400 through BadHold), as is an empty range; an aware range is kept as given."""
+    from cti.recording.services import BadHold, place_hold
+
+    archive = Archive(tmp_path / "archive")
+    for start, end in (("2024-01-01", "2025-01-01"), ("2024-01-01T00:00:00", "2025-01-01T00:00:00+08:00"),
+                       ("2025-01-01T00:00:00+08:00", "2024-01-01T00:00:00+08:00"), ("soon", "later")):
+        with pytest.raises(BadHold):
+            place_hold(archive, "supervisor-li", "dispute 9", start=start, end=end)
+    assert archive.holds() == []
+    hold = place_hold(archive, "supervisor-li", "dispute 9", start="2024-01-01T00:00:00+08:00",
+                      end="2025-01-01T00:00:00+08:00")
+    assert archive.holds() == [hold] and hold.start is not None and hold.start.utcoffset() == timedelta(hours=8)
+
+
+def test_R5_an_unreadable_hold_file_stops_deletion_not_the_engine(tmp_path: Path) -> None:
+    """An old holds.json with plain dates (written before they were refused) used to
+    crash the engine's purge at every start. Now the purge deletes nothing and says why,
+    the recorder's maintenance logs and counts it, and archiving goes on."""
+    import json
+
+    from cti.recording.recorder import Recorder
+    from cti.recording.settings import RecordingConfig
+    from recording.archive import BadHoldFile
+
+    root = tmp_path / "archive"
+    archive = Archive(root)
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    archived(archive, tmp_path, "old", add_months(now, -7))
+    (root / "holds.json").write_text(json.dumps([{
+        "hold_id": "hold-old", "reason": "dispute", "created_by": "li", "created_at": "2024-06-01T00:00:00",
+        "call_id": None, "caller": None, "start": "2024-01-01T00:00:00", "end": "2025-01-01T00:00:00",
+        "released_at": None}]))
+    with pytest.raises(BadHoldFile, match="hold-old"):
+        archive.purge(now, 6, "scheduler")
+    assert archive.get("old") is not None  # nothing deleted
+    recorder = Recorder(RecordingConfig(tmp_path / "spool", "/spool", root), ami=None)  # type: ignore[arg-type]
+    recorder._maintain("the purge", lambda: recorder.archive.purge(now, 6, "engine-schedule"))
+    recorder._maintain("the purge", lambda: recorder.archive.purge(now, 6, "engine-schedule"))
+    assert recorder.maintenance_errors == {"the purge": 2}
+    assert recorder.archive.get("old") is not None
+    recorder._maintain("archiving", recorder.archive_finished)  # other steps still run
+    assert "archiving" not in recorder.maintenance_errors
