@@ -8,6 +8,8 @@ as tuples. Decoding refuses an unknown type or bad fields with ``CodecError``.
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from typing import Any
 
 from acd import commands as c
@@ -48,9 +50,47 @@ def _decode(data: Any, kinds: dict[str, type]) -> Any:
     if not set(given) <= fields:
         raise CodecError(f"{data['type']}: unknown fields {sorted(set(given) - fields)}")
     try:
-        return cls(**given)
+        obj = cls(**given)
     except TypeError as exc:
         raise CodecError(f"{data['type']}: {exc}") from None
+    for name, hint in _hints(cls).items():
+        value = getattr(obj, name)
+        if not _fits(value, hint):
+            raise CodecError(f"{data['type']}.{name}: expected {hint}, got {value!r:.80}")
+    return obj
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a decoded value has its field's type: a field of the wrong type must
+    not reach the core (it would fail there, far from where it came in)."""
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint in (str, bool):
+        return isinstance(value, hint)
+    if hint is type(None):
+        return value is None
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        return any(_fits(value, arg) for arg in args)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_fits(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_fits(v, a) for v, a in zip(value, args))
+    return True  # other kinds are the dataclass's own business
 
 
 def decode_event(data: Any) -> e.Event:

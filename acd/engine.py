@@ -408,7 +408,10 @@ class Engine:
         if call.sticky_agent == agent_id:
             call.sticky_agent = None
         agent.call_id = None
-        ag.end_offer(self, agent, AgentState.NOT_READY, reason, at, out)
+        if reason == "deadline":  # Asterisk did not take the offer in time: not the agent's fault
+            ag.end_offer(self, agent, AgentState.READY, None, at, out)
+        else:
+            ag.end_offer(self, agent, AgentState.NOT_READY, reason, at, out)
         if not call.offered_to:  # the call waits again at its original place
             call.gen = self._new_gen()
             self._match_call(call, at, out)

@@ -25,6 +25,7 @@ from acd import commands as c
 from acd.erlang import agents_needed
 
 WINDOWS = {"15m": 900.0, "1h": 3600.0, "day": 86400.0}
+OVERFLOW_WINDOW_S = WINDOWS["15m"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,10 @@ class MetricsBook:
                 self.calls_total[(queue, outcome)] += 1
                 self._trim(self._ended[queue], at)
             case c.CallOverflowed(from_queue=q, at=at):
-                self._overflows[q].append(at)
+                kept = self._overflows[q]
+                kept.append(at)
+                while kept and kept[0] < at - OVERFLOW_WINDOW_S:  # read every second: keep it short
+                    kept.popleft()
             case c.RingNoAnswer(agent_id=a):
                 self.ring_no_answer[a] += 1
             case c.HoldOverrun(agent_id=a):
@@ -81,9 +85,11 @@ class MetricsBook:
         while items and items[0].at < now - WINDOWS["day"]:
             items.popleft()
 
-    def overflows(self, queue: str, now: float, window: str = "15m") -> int:
-        since = now - WINDOWS[window]
-        return sum(1 for t in self._overflows[queue] if t >= since)
+    def overflows(self, queue: str, now: float) -> int:
+        """Calls overflowed from ``queue`` in the last 15 minutes (R9's plan figures)."""
+        since = now - OVERFLOW_WINDOW_S
+        kept = self._overflows.get(queue)
+        return 0 if kept is None else sum(1 for t in kept if t >= since)
 
     def queue_figures(self, queue: str, now: float, window: str) -> QueueFigures:
         since = now - WINDOWS[window]

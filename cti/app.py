@@ -36,10 +36,12 @@ from cti.calls.stasis import StasisAdapter, Submit
 from cti.config import Config
 from cti.durable.cluster import AdapterNode, Dispatcher, run_router_input
 from cti.durable.journal import Leadership, RedisJournal
+from cti.durable.outbox import Outbox, RedisOutbox, SqliteOutbox
 from cti.durable.store import RedisStore
 from cti.errors import AsteriskUnreachable, CtiError
 from cti.health import ConnectionState
 from cti.ivr.stasis import IvrRunner
+from cti.lanes import Lanes
 from cti.notify import Notifier
 from cti.recording import http as recording_http
 from cti.recording.recorder import Recorder
@@ -56,13 +58,17 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     stop = stop or _stop_on_signals()
     ast = config.asterisk
     role = config.cluster.role
+    deadlines = config.deadlines
     async with aiohttp.ClientSession() as session:
         instance = Instance()
+        faults = instance.faults
         ari: AriClient | None = None
         ami: AmiClient | None = None
         if role != "router":  # a router never talks to Asterisk: adapters do
-            ari = AriClient(session, ast.ari_url, ast.ari_user, ast.ari_password, ast.app)
-            ami = AmiClient(ast.ami_host, ast.ami_port, ast.ami_user, ast.ami_secret)
+            ari = AriClient(session, ast.ari_url, ast.ari_user, ast.ari_password, ast.app,
+                            deadlines.ari_request_s, faults)
+            ami = AmiClient(ast.ami_host, ast.ami_port, ast.ami_user, ast.ami_secret,
+                            deadlines.ami_action_s, deadlines.ami_ping_interval_s, faults)
             info = await ari.probe(ast.connect_timeout_s)
             await ami.probe(ast.connect_timeout_s)
             log.info("Asterisk %s reachable", (info.get("system") or {}).get("version", "?"))
@@ -72,7 +78,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         store: RedisStore | None = None
         if config.redis is not None:
             redis_client = aioredis.Redis.from_url(
-                config.redis.url, socket_timeout=2, socket_connect_timeout=2
+                config.redis.url, socket_timeout=deadlines.redis_s, socket_connect_timeout=deadlines.redis_s
             )
             try:
                 await redis_client.ping()
@@ -113,10 +119,11 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
 def _asterisk_node(config: Config, ari: AriClient, ami: AmiClient, submit: Submit,
                    calls: Callable[[], list[CallView]] | None) -> StasisAdapter:
     """What runs beside one Asterisk node, the same alone or in a cluster: the ARI
-    adapter, the IVR and the recorder, as configured."""
+    adapter, the IVR and the recorder, as configured, sharing the calls' lanes."""
+    lanes = Lanes(config.deadlines.command_s, ari.faults)
     recorder = Recorder(config.recording, ami) if config.recording is not None else None
-    ivr = IvrRunner(ari, submit, time.time, config.ivr) if config.ivr is not None else None
-    return StasisAdapter(ari, submit, time.time, calls, ivr=ivr, recorder=recorder)
+    ivr = IvrRunner(ari, submit, time.time, config.ivr, lanes) if config.ivr is not None else None
+    return StasisAdapter(ari, submit, time.time, calls, ivr=ivr, recorder=recorder, lanes=lanes)
 
 
 def _node_tasks(tg: asyncio.TaskGroup, ari: AriClient, ami: AmiClient, adapter: StasisAdapter) -> list[asyncio.Task[None]]:
@@ -188,7 +195,8 @@ async def _lead(
         fresh = snapshot is None and not replay
         last_id = replay[-1][0] if replay else (snapshot or {}).get("last_id")
         assert config.redis is not None
-        journal = RedisJournal(leadership.store, leadership, config.redis.snapshot_every, last_id)
+        journal = RedisJournal(leadership.store, leadership, config.redis.snapshot_every, last_id,
+                               await leadership.store.appended_seq())
         log.info("state rebuilt from Redis in %.3f s (%d events replayed%s)",
                  time.monotonic() - started, len(replay), ", no snapshot" if snapshot is None else "")
     else:
@@ -196,18 +204,28 @@ async def _lead(
         fresh = True
 
     runtime = Runtime(engine, time.time, journal)
+    runtime.faults = instance.faults
+    if leadership is not None and leadership.store.poisoned:
+        log.error("%d journal entries did not decode and were set aside in %s",
+                  leadership.store.poisoned, leadership.store.dead_key)
+        instance.faults.counts[("poison", "redis journal")] = leadership.store.poisoned
+    outbox: Outbox
+    if leadership is not None:
+        outbox = RedisOutbox(leadership.store.client, leadership.store.prefix)
+    else:
+        outbox = SqliteOutbox(config.notifications.outbox_path)
     plan_hook = config.supervision.plan_webhook_url
     notifier = Notifier(session, {
         "emergency": config.emergency.webhook_url,
         "callback-request": (config.ivr.callback_webhook_url if config.ivr is not None else None) or plan_hook,
         "standby-call-in": plan_hook, "PlanChanged": plan_hook, "PlanProposed": plan_hook,
-    })
+    }, outbox, config.notifications, config.deadlines.webhook_s)
     runtime.notify = notifier.send
     adapter: StasisAdapter | None = None
     dispatcher: Dispatcher | None = None
     if ari is not None and ami is not None:
         adapter = _asterisk_node(config, ari, ami, runtime.submit, engine.calls)
-        runtime.executor = adapter.execute
+        runtime.executor = adapter.dispatch
         instance.recorder = adapter.recorder
     else:  # router of several nodes: call actions go to the adapters' streams
         assert leadership is not None
@@ -216,7 +234,8 @@ async def _lead(
     recorder = instance.recorder
     supervision = Supervision(config.supervision, runtime, instance.connections, notifier,
                               (lambda: recorder.coverage) if recorder is not None else None,
-                              (lambda: recorder.maintenance_errors) if recorder is not None else None)
+                              (lambda: recorder.maintenance_errors) if recorder is not None else None,
+                              instance.faults)
     instance.supervision = supervision
     if fresh:
         for entry in config.agents:
@@ -226,38 +245,49 @@ async def _lead(
     instance.runtime, instance.role = runtime, "leader"
     log.info("engine running as leader")
 
-    async with asyncio.TaskGroup() as tg:
-        tasks = [
-            tg.create_task(runtime.run_commands()),
-            tg.create_task(runtime.run_timers()),
-            tg.create_task(notifier.run()),
-            tg.create_task(supervision.run()),
-        ]
-        if ari is not None and ami is not None and adapter is not None:
-            tasks += _node_tasks(tg, ari, ami, adapter)
-        if dispatcher is not None and leadership is not None:
-            tasks.append(tg.create_task(
-                run_router_input(leadership.store, runtime, dispatcher, leadership.store.last_input)
-            ))
-        if leadership is not None:
-            tasks.append(tg.create_task(leadership.keep()))
-        await stop.wait()
-        if leadership is None and adapter is not None:
-            log.info("stopping: handing waiting callers to the fallback queue")
-            await _hand_over(engine, adapter)
-        else:
-            log.info("stopping: calls stay in Stasis for the next leader")
-        for task in tasks:
-            task.cancel()
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tasks = [
+                tg.create_task(runtime.run_commands()),
+                tg.create_task(runtime.run_timers()),
+                tg.create_task(notifier.run()),
+                tg.create_task(supervision.run()),
+            ]
+            if ari is not None and ami is not None and adapter is not None:
+                tasks += _node_tasks(tg, ari, ami, adapter)
+            if dispatcher is not None and leadership is not None:
+                tasks.append(tg.create_task(
+                    run_router_input(leadership.store, runtime, dispatcher, leadership.store.last_input)
+                ))
+            if leadership is not None:
+                tasks.append(tg.create_task(leadership.keep()))
+            await stop.wait()
+            if leadership is None and adapter is not None:
+                log.info("stopping: handing waiting callers to the fallback queue")
+                await _hand_over(engine, adapter)
+            else:
+                log.info("stopping: calls stay in Stasis for the next leader")
+            for task in tasks:
+                task.cancel()
+    finally:
+        if isinstance(outbox, SqliteOutbox):
+            outbox.close()
 
 
-async def _hand_over(engine: Engine, adapter: StasisAdapter) -> None:
-    """Callers not yet connected go back to the dialplan's fallback Queue()."""
-    for call in engine.calls():
+async def _hand_over(engine: Engine, adapter: StasisAdapter, within_s: float = 3.0) -> None:
+    """Callers not yet connected go back to the dialplan's fallback Queue(), all at
+    once and within ``within_s`` whatever state Asterisk is in (a stop never hangs)."""
+    async def hand(call: CallView) -> None:
         for agent_id in call.offered_to:
             await adapter.execute(c.CancelOffer(call.call_id, agent_id, "engine-stopping"))
         if call.state != "connected":
             await adapter.execute(c.RouteToFallback(call.call_id, "engine stopping"))
+
+    try:
+        async with asyncio.timeout(within_s):
+            await asyncio.gather(*(hand(call) for call in engine.calls()), return_exceptions=True)
+    except TimeoutError:
+        log.error("handing callers to the fallback queue did not finish within %g s", within_s)
 
 
 def _stop_on_signals() -> asyncio.Event:

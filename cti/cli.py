@@ -123,7 +123,9 @@ def recordings_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
         return 0
     if args.action == "hold":
         start, end = args.between or (None, None)
-        hold = services.place_hold(archive, args.who, args.reason, args.call, args.caller, start, end)
+        calls = CallLog(rc.archive_dir / "calls.sqlite")
+        hold = services.place_hold(archive, args.who, args.reason, args.call, args.caller, start, end,
+                                   lambda k: calls.has(k) or archive.get(k, missing_ok=True) is not None)
         print(hold.hold_id)
         return 0
     services.release_hold(archive, args.hold_id, args.who)

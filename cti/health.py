@@ -34,3 +34,20 @@ class ConnectionState:
             "reconnects": self.reconnects,
             "last_error": self.last_error,
         }
+
+
+class Faults:
+    """Counts what went wrong and was survived, for ``cti_faults_total{kind,where}``:
+    ``deadline`` (a network operation or an Asterisk command that did not finish in
+    time and was abandoned), ``poison`` (input that did not decode, set aside),
+    ``lost`` (a connection that failed the operations pending on it)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def count(self, kind: str, where: str) -> None:
+        key = (kind, where)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def total(self, kind: str) -> int:
+        return sum(n for (k, _), n in self.counts.items() if k == kind)

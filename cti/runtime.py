@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from acd import AcdError, Engine
 from acd import commands as c
 from acd import events as e
+from cti.health import Faults
 
 log = logging.getLogger("cti.engine")
 
@@ -54,6 +55,7 @@ class Runtime:
         self._wake = asyncio.Event()
         # Read-only followers of every command and notice (metrics, plans).
         self.observers: list[Callable[[c.Command], None]] = []
+        self.faults = Faults()  # the engine instance's, set by the app
 
     def apply(self, event: e.Event, input_id: str | None = None) -> list[c.Command]:
         """Handle one event; raises the core's errors (for agent requests to report).

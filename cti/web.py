@@ -19,7 +19,7 @@ from aiohttp import web
 
 from acd import AcdError, InvalidTransition, UnknownAgent
 from cti.errors import BadRequest, Forbidden, NotConfigured, NotRouting
-from cti.health import ConnectionState
+from cti.health import ConnectionState, Faults
 from cti.recording.recorder import Recorder
 from cti.recording.services import BadHold
 from cti.runtime import Runtime
@@ -40,6 +40,7 @@ class Instance:
     connections: list[ConnectionState] = field(default_factory=list)
     recorder: Recorder | None = None
     supervision: Supervision | None = None
+    faults: Faults = field(default_factory=Faults)
 
 
 INSTANCE: web.AppKey[Instance] = web.AppKey("instance")

@@ -27,6 +27,7 @@ from typing import Any
 
 from recording.audit import AuditLog
 from recording.retention import Kept, LegalHold, due_for_deletion
+from recording.wav import WavInfo
 
 
 class RecordingError(Exception):
@@ -55,6 +56,12 @@ class RecordingMeta:
     sha256: str
     path: str  # relative to the archive root
     format: str = "wav"
+    # What the audio held when archived (``recording.wav.inspect``, once): the audit
+    # reads these instead of the file. rms < 0: not inspected (archived by an older
+    # version; the audit inspects it once and stores the result).
+    rms: float = -1.0
+    peak: int = 0
+    problem: str = ""  # why the file is not a readable WAV, if it is not
 
     @property
     def ended(self) -> datetime:
@@ -77,12 +84,18 @@ class Archive:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.audit = AuditLog(root / "audit.log")
-        self._db = sqlite3.connect(str(root / "index.sqlite"))
+        # One connection, used by one thread at a time (the engine's recording worker).
+        self._db = sqlite3.connect(str(root / "index.sqlite"), check_same_thread=False)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS recordings (" + ", ".join(
                 f"{c} {'PRIMARY KEY' if c == 'call_id' else ''}" for c in _COLUMNS
             ) + ")"
         )
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(recordings)")}
+        for column in _COLUMNS:  # an index made by an older version gains the new columns
+            if column not in present:
+                default = next(f.default for f in dataclasses.fields(RecordingMeta) if f.name == column)
+                self._db.execute(f"ALTER TABLE recordings ADD COLUMN {column} DEFAULT {default!r}")
         self._db.execute("CREATE INDEX IF NOT EXISTS by_end ON recordings(ended_at)")
         self._db.execute("CREATE INDEX IF NOT EXISTS by_caller ON recordings(caller)")
         self._db.commit()
@@ -92,8 +105,10 @@ class Archive:
 
     # ------------------------------------------------------------ archiving
 
-    def store(self, source: Path, meta: dict[str, Any], duration_s: float) -> RecordingMeta:
-        """Move a finished recording in, with its sidecar; idempotent per call id."""
+    def store(self, source: Path, meta: dict[str, Any], info: WavInfo | None, problem: str = "") -> RecordingMeta:
+        """Move a finished recording in, with its sidecar and what ``inspect`` found
+        (``info``; None with ``problem`` when it is not a readable WAV); idempotent
+        per call id."""
         existing = self.get(meta["call_id"], missing_ok=True)
         if existing is not None:
             return existing
@@ -109,14 +124,28 @@ class Archive:
         record = RecordingMeta(
             call_id=meta["call_id"], caller=meta.get("caller", ""), agent_id=meta.get("agent_id"),
             queue=meta.get("queue", ""), kind=meta.get("kind", ""),
-            started_at=meta["started_at"], ended_at=meta["ended_at"], duration_s=duration_s,
+            started_at=meta["started_at"], ended_at=meta["ended_at"],
+            duration_s=info.duration_s if info is not None else 0.0,
             size=target.stat().st_size, sha256=digest, path=str(rel),
+            rms=info.rms if info is not None else 0.0, peak=info.peak if info is not None else 0,
+            problem=problem,
         )
-        sidecar = target.with_suffix(".json")
-        sidecar.write_text(json.dumps(dataclasses.asdict(record), indent=1, sort_keys=True))
-        self._index(record)
+        self._write(record)
         source.unlink(missing_ok=True)
         return record
+
+    def _write(self, record: RecordingMeta) -> None:
+        sidecar = (self.root / record.path).with_suffix(".json")
+        sidecar.write_text(json.dumps(dataclasses.asdict(record), indent=1, sort_keys=True))
+        self._index(record)
+
+    def inspected(self, record: RecordingMeta, info: WavInfo | None, problem: str = "") -> RecordingMeta:
+        """Store what ``inspect`` found for a recording archived without it."""
+        updated = dataclasses.replace(
+            record, duration_s=info.duration_s if info is not None else 0.0,
+            rms=info.rms if info is not None else 0.0, peak=info.peak if info is not None else 0, problem=problem)
+        self._write(updated)
+        return updated
 
     def _index(self, record: RecordingMeta) -> None:
         values = dataclasses.astuple(record)
@@ -198,8 +227,14 @@ class Archive:
         path = self.root / "holds.json"
         if not path.exists():
             return []
+        try:
+            entries = json.loads(path.read_text())
+            if not isinstance(entries, list):
+                raise ValueError("not a list of holds")
+        except (OSError, ValueError) as exc:
+            raise BadHoldFile(f"{path}: unreadable ({exc}); nothing is purged until it is fixed") from None
         holds = []
-        for raw in json.loads(path.read_text()):
+        for raw in entries:
             try:
                 fields: dict[str, Any] = {
                     k: (datetime.fromisoformat(v) if k in _DATES and v else v) for k, v in raw.items()

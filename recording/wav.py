@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import array
-import math
-import sys
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +33,13 @@ def inspect(path: Path) -> WavInfo:
         raise NotWav(f"{path.name}: sample rate {rate}")
     if width != 2:
         raise NotWav(f"{path.name}: {8 * width}-bit samples, expected 16-bit")
-    samples = array.array("h")
-    samples.frombytes(data[: len(data) - len(data) % 2])
-    if sys.byteorder == "big":
-        samples.byteswap()
-    if not samples:
+    # numpy: a 5-minute call is 2.4 million samples, a few ms here against a quarter
+    # of a second in pure Python.
+    samples = np.frombuffer(data[: len(data) - len(data) % 2], dtype="<i2").astype(np.int64)
+    if samples.size == 0:
         return WavInfo(0.0, 0.0, 0)
-    rms = math.sqrt(sum(s * s for s in samples) / len(samples))
-    return WavInfo(frames / rate, rms, max(abs(min(samples)), max(samples)))
+    rms = float(np.sqrt(np.mean(samples * samples)))
+    return WavInfo(frames / rate, rms, int(np.max(np.abs(samples))))
 
 
 SILENCE_RMS = 30.0  # about -60 dBFS: line noise, no voice

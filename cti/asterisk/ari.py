@@ -4,6 +4,10 @@ Why our own: PyPI's ``ari`` (0.1.3) is Python 2 and synchronous, and the few asy
 ARI packages are thin and unmaintained; what we need is a REST call and a websocket,
 which aiohttp does well.
 
+Deadlines: every REST call has one (``request_timeout_s``); a call that does not
+finish in time, or cannot reach Asterisk, raises ``AriError`` with status 0, like any
+refusal, so callers handle one kind of failure.
+
 Supervision: ``run_events`` keeps the websocket up for ever: connect, report
 ``connected``, call ``on_connected`` (the adapter resynchronises there), read events;
 on any loss report ``disconnected`` and retry with capped exponential backoff.
@@ -23,7 +27,7 @@ from typing import Any
 import aiohttp
 
 from cti.errors import AriError, AsteriskUnreachable
-from cti.health import ConnectionState
+from cti.health import ConnectionState, Faults
 
 log = logging.getLogger("cti.ari")
 
@@ -38,25 +42,42 @@ class AriClient:
         user: str,
         password: str,
         app: str,
+        request_timeout_s: float = 5.0,
+        faults: Faults | None = None,
     ) -> None:
         self._session = session
+        self.request_timeout_s = request_timeout_s
+        self._timeout = aiohttp.ClientTimeout(total=request_timeout_s)
+        self.faults = faults or Faults()
         self._base = base_url.rstrip("/") + "/ari"
         self._auth = {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
         self.app = app
         self.state = ConnectionState("ari")
 
     async def request(self, method: str, path: str, **params: Any) -> Any:
-        """One REST call; returns the decoded JSON (or None) or raises ``AriError``."""
+        """One REST call; returns the decoded JSON (or None) or raises ``AriError``
+        (status 0: no answer within the deadline, unreachable, or not JSON)."""
         query = {k: _param(v) for k, v in params.items() if v is not None}
-        async with self._session.request(
-            method, self._base + path, params=query, headers=self._auth
-        ) as resp:
-            text = await resp.text()
-            if resp.status >= 300:
-                raise AriError(method, path, resp.status, text)
-            if not text:
-                return None
+        try:
+            async with self._session.request(
+                method, self._base + path, params=query, headers=self._auth, timeout=self._timeout
+            ) as resp:
+                text = await resp.text()
+                status = resp.status
+        except TimeoutError:
+            self.faults.count("deadline", f"ari {method}")
+            raise AriError(method, path, 0, f"no answer within {self.request_timeout_s:g} s") from None
+        except aiohttp.ClientError as exc:
+            raise AriError(method, path, 0, f"{type(exc).__name__}: {exc}") from None
+        if status >= 300:
+            raise AriError(method, path, status, text)
+        if not text:
+            return None
+        try:
             return json.loads(text)
+        except ValueError:
+            self.faults.count("poison", "ari reply")
+            raise AriError(method, path, 0, f"a reply that is not JSON: {text[:80]!r}") from None
 
     async def request_quiet(self, method: str, path: str, **params: Any) -> None:
         """A request whose target may already be gone (404/409/422): not an error."""
@@ -76,9 +97,9 @@ class AriClient:
             raise AsteriskUnreachable(
                 f"Asterisk ARI at {self._base} did not answer within {timeout_s:g} s"
             ) from None
-        except aiohttp.ClientError as exc:
-            raise AsteriskUnreachable(f"cannot reach Asterisk ARI at {self._base}: {exc}") from None
         except AriError as exc:
+            if exc.status == 0:
+                raise AsteriskUnreachable(f"cannot reach Asterisk ARI at {self._base}: {exc}") from None
             hint = " (check ari_user/ari_password)" if exc.status == 401 else ""
             raise AsteriskUnreachable(f"Asterisk ARI at {self._base} refused us: {exc}{hint}") from None
 
@@ -111,24 +132,30 @@ class AriClient:
                 raise
             except (aiohttp.ClientError, OSError, AriError, TimeoutError) as exc:
                 self.state.down(f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # a reply we could not make sense of: reconnect, resync
+                self.faults.count("poison", "ari resync")
+                log.exception("ARI resync failed")
+                self.state.down(f"{type(exc).__name__}: {exc}")
             log.warning("ARI events down (%s); retrying in %.1f s", self.state.last_error, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, backoff_max_s)
 
-    @staticmethod
-    def _deliver(data: str, on_event: EventHandler) -> None:
-        """Bad frames are logged and skipped; they never stop the event stream."""
+    def _deliver(self, data: str, on_event: EventHandler) -> None:
+        """Bad frames are logged, counted and skipped; they never stop the event stream."""
         try:
             event = json.loads(data)
         except ValueError:
+            self.faults.count("poison", "ari frame")
             log.error("ARI sent a frame that is not JSON; skipped: %.200r", data)
             return
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            self.faults.count("poison", "ari frame")
             log.error("ARI sent a frame with no event type; skipped: %.200r", data)
             return
         try:
             on_event(event)
         except Exception:  # one bad event must not end the engine
+            self.faults.count("poison", "ari frame")
             log.exception("handling ARI %s failed; skipped", event.get("type"))
 
 

@@ -6,6 +6,12 @@ offer,<call>,<agent>``, so its StasisStart (the agent answered) names the call; 
 connected call has a mixing bridge ``cti-<call id>``. No new offer goes to an agent
 while our previous leg to it is still being torn down (no phone ever has two of our
 calls at once).
+
+Each call's work runs in its own lane (``cti.lanes``), so an offer and the release of
+the same agent's previous leg may be carried out by two lanes. Both are therefore
+*planned* synchronously, in the core's order, when the commands are dispatched
+(``plan`` and ``cancelling``); the lanes then carry them out, and an offer waits (in
+its own lane only) for the legs that were being released when it was planned.
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ class Leg:
     agent_id: str
     answered: bool = False
     cancelled: bool = False
+    originated: bool = False  # the originate request was sent
+    waits: tuple[asyncio.Event, ...] = ()  # the agent's legs being released when planned
 
 
 def parse_leg(chan_id: str) -> tuple[str, str] | None:
@@ -58,8 +66,9 @@ def parse_leg(chan_id: str) -> tuple[str, str] | None:
 
 class AgentLegs:
     def __init__(self, ari: AriClient, submit: Callable[[e.Event], None], clock: Callable[[], float],
-                 seq: itertools.count[int]) -> None:
+                 seq: itertools.count[int], check_endpoint: bool = False) -> None:
         self._ari = ari
+        self._check_endpoint = check_endpoint
         self._submit = submit
         self._clock = clock
         self._seq = seq
@@ -83,20 +92,16 @@ class AgentLegs:
         """StasisStart of an offer leg: the agent answered. None: not one of ours."""
         leg = self._legs.get(chan_id)
         if leg is None:
-            self._legs[chan_id] = Leg(chan_id, "", "", answered=True, cancelled=True)
             return None
         leg.answered = True
         return leg
 
     def gone(self, chan_id: str, cause: int, now: float) -> None:
         """An agent leg's channel ended: the agent hung up, or the offer failed."""
-        leg = self._legs.pop(chan_id, None)
+        leg = self._legs.get(chan_id)
         if leg is None:
             return
-        released = self._releasing.get(leg.agent_id, {}).pop(chan_id, None)
-        if released is not None:
-            released.set()
-        self._leg_of.pop((leg.call_id, leg.agent_id), None)
+        self._drop(chan_id)
         if leg.cancelled:
             return
         if leg.answered:
@@ -123,7 +128,8 @@ class AgentLegs:
                 log.info("leg %s belongs to no call of ours; hanging it up", chan_id)
                 orphans.append(chan_id)
                 continue
-            self._legs[chan_id] = Leg(chan_id, call_id, agent_id, answered=ch.get("state") == "Up")
+            self._legs[chan_id] = Leg(chan_id, call_id, agent_id, answered=ch.get("state") == "Up",
+                                      originated=True)
             self._leg_of[(call_id, agent_id)] = chan_id
         return orphans
 
@@ -132,22 +138,44 @@ class AgentLegs:
         for legs in self._releasing.values():
             for gone_id in [k for k in legs if k not in channels]:
                 legs.pop(gone_id).set()
+        self._releasing = {agent: legs for agent, legs in self._releasing.items() if legs}
+
+    def plan(self, cmd: c.OfferCall) -> None:
+        """Register the offer's leg now, in the core's order (before any lane runs)."""
+        leg_id = f"cti-offer-{cmd.agent_id}-{cmd.call_id}-{self._token}{next(self._seq)}"
+        waits = tuple(self._releasing.get(cmd.agent_id, {}).values())
+        self._legs[leg_id] = Leg(leg_id, cmd.call_id, cmd.agent_id, waits=waits)
+        self._leg_of[(cmd.call_id, cmd.agent_id)] = leg_id
+
+    def cancelling(self, call_id: str, agent_id: str) -> None:
+        """The core let go of this offer or call: from now on a new offer to the agent
+        waits until this leg is gone."""
+        leg_id = self._leg_of.get((call_id, agent_id))
+        if leg_id is not None:
+            self._legs[leg_id].cancelled = True
+            self._releasing.setdefault(agent_id, {}).setdefault(leg_id, asyncio.Event())
 
     async def offer(self, cmd: c.OfferCall, caller: str) -> None:
-        releasing = list(self._releasing.get(cmd.agent_id, {}).values())
-        if releasing:
-            # The agent's previous leg is still being torn down: wait (briefly) so
-            # that its phone never has two of our calls at once.
+        leg_id = self._leg_of.get((cmd.call_id, cmd.agent_id))
+        leg = self._legs.get(leg_id) if leg_id is not None else None
+        if leg is None or leg.originated:
+            return  # not planned (a direct call in tests plans it now), or done already
+        if leg.waits:
+            # The agent's previous leg is still being torn down: wait (briefly, in this
+            # call's lane only) so that its phone never has two of our calls at once.
             try:
                 async with asyncio.timeout(2.0):
-                    for gone in releasing:
+                    for gone in leg.waits:
                         await gone.wait()
             except TimeoutError:
                 log.warning("agent %s: previous leg not gone after 2 s; offering anyway", cmd.agent_id)
                 self._releasing.pop(cmd.agent_id, None)
-        leg_id = f"cti-offer-{cmd.agent_id}-{cmd.call_id}-{self._token}{next(self._seq)}"
-        self._legs[leg_id] = Leg(leg_id, cmd.call_id, cmd.agent_id)
-        self._leg_of[(cmd.call_id, cmd.agent_id)] = leg_id
+        if self._check_endpoint:
+            await self._endpoint_free(cmd.endpoint, cmd.agent_id)
+        if leg.cancelled:  # released before it rang
+            self._drop(leg.channel_id)
+            return
+        leg.originated = True
         try:
             await self._ari.request(
                 "POST",
@@ -155,29 +183,70 @@ class AgentLegs:
                 endpoint=cmd.endpoint,
                 app=self._ari.app,
                 appArgs=f"offer,{cmd.call_id},{cmd.agent_id}",
-                channelId=leg_id,
+                channelId=leg.channel_id,
                 callerId=caller or None,
                 # Asterisk's own limit is only a backstop: the core cancels at R1's timeout.
                 timeout=int(cmd.ring_timeout_s) + 5,
             )
         except AriError as exc:
             log.error("offering call %s to agent %s failed: %s", cmd.call_id, cmd.agent_id, exc)
-            self._legs.pop(leg_id, None)
-            self._leg_of.pop((cmd.call_id, cmd.agent_id), None)
-            self._submit(e.OfferFailed(cmd.call_id, cmd.agent_id, "originate-failed", self._clock()))
+            if exc.status == 0:  # no answer in time: the leg may exist; hang it up if so
+                self.abandoned(cmd.call_id, cmd.agent_id)
+                await self.release(cmd.call_id, cmd.agent_id)
+            else:
+                self._drop(leg.channel_id)
+                self._submit(e.OfferFailed(cmd.call_id, cmd.agent_id, "originate-failed", self._clock()))
+
+    async def _endpoint_free(self, endpoint: str, agent_id: str, within_s: float = 2.0) -> None:
+        """Wait (briefly) until Asterisk says the agent's endpoint has no channel."""
+        try:
+            async with asyncio.timeout(within_s):
+                while True:
+                    info = await self._ari.request("GET", f"/endpoints/{endpoint}")
+                    if not (isinstance(info, dict) and info.get("channel_ids")):
+                        return
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            log.warning("agent %s: endpoint still busy after %g s; offering anyway", agent_id, within_s)
+        except AriError as exc:
+            log.warning("agent %s: endpoint state unknown (%s); offering", agent_id, exc)
+
+    def abandoned(self, call_id: str, agent_id: str) -> None:
+        """The offer could not be made in time: the core is told it failed, and the leg,
+        if Asterisk made it after all, will be hung up."""
+        leg_id = self._leg_of.get((call_id, agent_id))
+        leg = self._legs.get(leg_id) if leg_id is not None else None
+        if leg is None or leg.answered or leg.cancelled:
+            return
+        self.cancelling(call_id, agent_id)
+        self._submit(e.OfferFailed(call_id, agent_id, "deadline", self._clock()))
+
+    def _drop(self, leg_id: str) -> None:
+        leg = self._legs.pop(leg_id, None)
+        if leg is None:
+            return
+        if self._leg_of.get((leg.call_id, leg.agent_id)) == leg_id:
+            del self._leg_of[(leg.call_id, leg.agent_id)]
+        releasing = self._releasing.get(leg.agent_id, {})
+        gone = releasing.pop(leg_id, None)
+        if gone is not None:
+            gone.set()
+        if not releasing:
+            self._releasing.pop(leg.agent_id, None)
 
     async def release(self, call_id: str, agent_id: str) -> None:
         leg_id = self._leg_of.get((call_id, agent_id))
         if leg_id is None:
             return
-        self._legs[leg_id].cancelled = True
-        gone = self._releasing.setdefault(agent_id, {}).setdefault(leg_id, asyncio.Event())
+        self.cancelling(call_id, agent_id)
+        if not self._legs[leg_id].originated:
+            self._drop(leg_id)  # it never rang
+            return
         try:
             await self._ari.request("DELETE", f"/channels/{leg_id}")
         except AriError as exc:
             if exc.status == 404:  # already gone
-                gone.set()
-                self._releasing[agent_id].pop(leg_id, None)
+                self._drop(leg_id)
             else:
                 log.warning("%s", exc)
 

@@ -2,7 +2,7 @@
 
 Playbacks are named ``cti-wait-<call>-<n>``; when the one now playing finishes, the
 next loop (R8's safety instructions) or the music (after R9's incident announcement)
-follows at once through the adapter's follow-up lane, never waiting for other traffic.
+follows at once in the call's own lane, never waiting for other calls.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from cti.errors import AriError
 
 log = logging.getLogger("cti.stasis")
 
-Then = Callable[[Callable[[], Awaitable[None]]], None]
+Then = Callable[[str, str, Callable[[], Awaitable[None]]], None]  # (call id, what, step)
 
 
 @dataclass(slots=True)
@@ -55,10 +55,10 @@ class WaitingMedia:
         if waiting is None or not n.isdigit() or waiting.n != int(n):
             return  # stopped, or an older one
         if waiting.loop:
-            self._then(lambda: self._play(call_id))
+            self._then(call_id, "next loop", lambda: self._play(call_id))
         else:
             waiting.n = 0
-            self._then(lambda: self._ari.request_quiet("POST", f"/channels/{call_id}/moh"))
+            self._then(call_id, "music", lambda: self._ari.request_quiet("POST", f"/channels/{call_id}/moh"))
 
     async def start(self, cmd: c.PlayWaitingMedia) -> None:
         """Prompts (looped, or then music), or music at once (R8, R9)."""
@@ -89,8 +89,13 @@ class WaitingMedia:
 
     async def stop(self, call_id: str) -> None:
         """Whatever the caller hears while waiting stops: music, or the prompts."""
+        await self.stop_prompts(call_id)
+        await self._ari.request_quiet("DELETE", f"/channels/{call_id}/moh")
+
+    async def stop_prompts(self, call_id: str) -> None:
+        """The prompts stop (a playback holds the channel's ARI commands until it ends;
+        music does not)."""
         waiting = self._waiting.pop(call_id, None)
         self._may_call_back.discard(call_id)
         if waiting is not None and waiting.n:
             await self._ari.request_quiet("DELETE", f"/playbacks/cti-wait-{call_id}-{waiting.n}")
-        await self._ari.request_quiet("DELETE", f"/channels/{call_id}/moh")

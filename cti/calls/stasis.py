@@ -8,9 +8,12 @@ are named for what follows them: ``cti-wait-<call>-<n>`` (waiting media: again i
 loops, else music), ``cti-bye-<call>`` (a farewell: then hang up),
 ``cti-announce-<call>`` (R15: then the core bridges).
 
-What follows an ARI event without a new decision (the hang-up after a farewell, the
-next loop of the safety instructions, the music after an announcement) is carried out
-at once by ``run``, whatever else is happening: it never waits for other traffic.
+Lanes (``cti.lanes``): ``dispatch`` carries out each call's actions in that call's
+own lane, in the core's order, each within the command deadline; a call never waits
+for another call's work, nor for recording (a lane of its own per call). What follows
+an ARI event without a new decision (the hang-up after a farewell, the next loop of
+the safety instructions, the music after an announcement) goes into the call's lane
+too. An offer that misses its deadline is reported to the core as failed.
 
 ``resync`` rebuilds the mapping from the core's calls and Asterisk's channel list: at
 every websocket (re)connect and when a restarted or standby router takes over. What
@@ -21,7 +24,6 @@ bridges are re-made where they are missing. Nothing waits for a lost event.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -34,6 +36,7 @@ from cti.asterisk.ari import AriClient
 from cti.calls.legs import AgentLegs
 from cti.calls.media import WaitingMedia
 from cti.errors import AriError
+from cti.lanes import Lanes
 from cti.masking import mask_number
 
 if TYPE_CHECKING:
@@ -56,6 +59,7 @@ class StasisAdapter:
         fallback_label: str = "fallback",
         ivr: IvrRunner | None = None,
         recorder: Recorder | None = None,
+        lanes: Lanes | None = None,
     ) -> None:
         self._ari = ari
         self._calls = calls
@@ -67,22 +71,17 @@ class StasisAdapter:
         self._callers: dict[str, str] = {}  # call id -> caller number (until the channel goes)
         self._names: dict[str, str] = {}  # call id -> channel name (for AMI)
         self._seq = itertools.count(1)
-        self._legs = AgentLegs(ari, submit, clock, self._seq)
-        # What follows an event without a new decision, carried out by ``run``.
-        self._follow_ups: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
+        # A cluster adapter (no core beside it) shares the phones with other adapters.
+        self._legs = AgentLegs(ari, submit, clock, self._seq, check_endpoint=calls is None)
+        self.lanes = lanes if lanes is not None else Lanes(10.0)
         self._media = WaitingMedia(ari, self._then, self._seq)
 
     async def run(self) -> None:
-        """Carry out follow-ups as they come (a supervised task of the engine)."""
-        while True:
-            step = await self._follow_ups.get()
-            try:
-                await step()
-            except Exception:  # one failed step must not stop the others
-                log.exception("follow-up step failed")
+        """Own the calls' lanes (a supervised task of the engine)."""
+        await self.lanes.run()
 
-    def _then(self, step: Callable[[], Awaitable[None]]) -> None:
-        self._follow_ups.put_nowait(step)
+    def _then(self, call_id: str, what: str, step: Callable[[], Awaitable[None]]) -> None:
+        self.lanes.put(call_id, what, step)
 
     # ------------------------------------------------------------ wire -> core
 
@@ -122,7 +121,8 @@ class StasisAdapter:
             self._submit(e.AnnouncementFinished(call_id, self._clock()))
         elif playback_id.startswith("cti-bye-"):
             call_id = playback_id.removeprefix("cti-bye-")
-            self._then(lambda: self._ari.request_quiet("DELETE", f"/channels/{call_id}"))
+            self._then(call_id, "hang-up after farewell",
+                       lambda: self._ari.request_quiet("DELETE", f"/channels/{call_id}"))
         elif playback_id.startswith("cti-ivr-") and self.ivr is not None:
             self.ivr.playback_finished(playback_id)
         elif playback_id.startswith("cti-wait-"):
@@ -141,7 +141,8 @@ class StasisAdapter:
             leg = self._legs.answered(chan_id)
             if leg is None:
                 log.warning("answered leg %s is not one of ours; hanging it up", chan_id)
-                self._then(lambda: self._ari.request_quiet("DELETE", f"/channels/{chan_id}"))
+                self._then(chan_id, "hang-up of a stray leg",
+                           lambda: self._ari.request_quiet("DELETE", f"/channels/{chan_id}"))
                 return
             self._submit(e.OfferAnswered(leg.call_id, leg.agent_id, self._clock()))
         else:
@@ -218,7 +219,37 @@ class StasisAdapter:
 
     # ------------------------------------------------------------ core -> wire
 
+    async def dispatch(self, cmd: c.CallAction) -> None:
+        """Hand ``cmd`` to its call's lane; returns at once (the runtime's executor)."""
+        self._prepare(cmd)
+        if isinstance(cmd, c.StartRecording):
+            key = f"record:{cmd.call_id}"  # a slow AMI never delays the call's routing
+        else:
+            key = cmd.attempt_id if isinstance(cmd, c.CancelOutbound) else cmd.call_id
+        on_deadline = None
+        if isinstance(cmd, c.OfferCall):
+            on_deadline = lambda: self._offer_abandoned(cmd)  # noqa: E731
+        self.lanes.put(key, type(cmd).__name__, lambda: self._carry_out(cmd), on_deadline)
+
     async def execute(self, cmd: c.CallAction) -> None:
+        """Carry out ``cmd`` now (tests, and the hand-over at stop)."""
+        self._prepare(cmd)
+        await self._carry_out(cmd)
+
+    def _prepare(self, cmd: c.CallAction) -> None:
+        """What must happen in the core's order, before any lane runs: the agents'
+        legs (an offer must know which of the agent's legs are being released)."""
+        if isinstance(cmd, c.OfferCall):
+            self._legs.plan(cmd)
+        elif isinstance(cmd, (c.CancelOffer, c.HangUpAgent)):
+            self._legs.cancelling(cmd.call_id, cmd.agent_id)
+
+    def _offer_abandoned(self, cmd: c.OfferCall) -> None:
+        self._legs.abandoned(cmd.call_id, cmd.agent_id)
+        self.lanes.put(cmd.call_id, "release of an abandoned offer",
+                       lambda: self._legs.release(cmd.call_id, cmd.agent_id))
+
+    async def _carry_out(self, cmd: c.CallAction) -> None:
         match cmd:
             case c.AnswerCall(call_id=call_id):
                 await self._ari.request_quiet("POST", f"/channels/{call_id}/answer")
@@ -237,7 +268,8 @@ class StasisAdapter:
                 else:
                     self.ivr.start(call_id, caller)
             case c.PlayWaitingMedia():
-                await self._media.start(cmd)
+                if cmd.call_id in self._callers:  # not for a caller who left meanwhile
+                    await self._media.start(cmd)
             case c.OfferCall():
                 await self._legs.offer(cmd, self._callers.get(cmd.call_id, ""))
             case c.CancelOffer(call_id=call_id, agent_id=agent_id):
@@ -253,11 +285,13 @@ class StasisAdapter:
             case c.RouteToFallback(call_id=call_id, reason=reason):
                 log.warning("call %s handed to the PBX fallback: %s", call_id, reason)
                 self._callers.pop(call_id, None)
-                await self._media.stop(call_id)
+                await self._media.stop_prompts(call_id)
                 if self.recorder is not None:  # it leaves our sight here
                     self.recorder.channel_gone(call_id, self._clock())
-                # The label in the caller's own dialplan extension (extensions.conf).
+                # The label in the caller's own dialplan extension (extensions.conf); the
+                # music is stopped after (Queue() plays its own): one request sooner.
                 await self._ari.request_quiet("POST", f"/channels/{call_id}/continue", label=self._fallback_label)
+                await self._ari.request_quiet("DELETE", f"/channels/{call_id}/moh")
             case c.Farewell(call_id=call_id, prompt=prompt, reason=reason):
                 log.info("call %s: farewell (%s)", call_id, reason)
                 await self._media.stop(call_id)

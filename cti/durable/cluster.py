@@ -79,11 +79,15 @@ async def run_router_input(store: RedisStore, runtime: Runtime, dispatcher: Disp
                 last = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
                 try:
                     event = codec.decode_event(json.loads(fields[b"e"]))
-                except (ValueError, KeyError, codec.CodecError) as exc:
-                    log.error("bad adapter entry %s skipped: %s", last, exc)
-                    continue
-                dispatcher.saw(event)
-                runtime.submit(event, last)
+                    dispatcher.saw(event)
+                    runtime.submit(event, last)
+                except Exception as exc:  # poison: set aside, counted; the router goes on
+                    log.error("bad adapter entry %s set aside in %s: %s", last, store.dead_key, exc)
+                    runtime.faults.count("poison", "redis input")
+                    try:
+                        await store.dead_letter(store.input_key, last, fields, exc)
+                    except (RedisError, OSError) as dead_exc:
+                        log.error("could not set entry %s aside: %s", last, dead_exc)
 
 
 class AdapterNode:
@@ -91,16 +95,25 @@ class AdapterNode:
     stream; the router's commands for this node are carried out if their fencing
     token is current."""
 
-    def __init__(self, store: RedisStore, node: str, state: ConnectionState) -> None:
+    def __init__(self, store: RedisStore, node: str, state: ConnectionState, max_outbox: int = 100_000) -> None:
         self.store = store
         self.node = node
         self.state = state
+        # Events waiting for Redis; bounded: past the bound (Redis away for long, at
+        # 100,000 events) the oldest is dropped, logged and counted (``dropped``).
         self.outbox: asyncio.Queue[e.Event] = asyncio.Queue()
+        self.max_outbox = max_outbox
+        self.dropped = 0
         self.highest_token = 0
 
     def submit(self, event: e.Event) -> None:
         if isinstance(event, (e.CallEntered, e.CallArrived)):
             event = dataclasses.replace(event, node=self.node)
+        if self.outbox.qsize() >= self.max_outbox:
+            lost = self.outbox.get_nowait()
+            self.dropped += 1
+            log.error("adapter outbox full (%d events, Redis away): %s dropped", self.max_outbox,
+                      type(lost).__name__)
         self.outbox.put_nowait(event)
 
     async def run_publisher(self) -> None:
@@ -130,19 +143,23 @@ class AdapterNode:
             for _, entries in batches or []:
                 for entry_id, fields in entries:
                     last = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-                    token = int(fields.get(b"f", 0))
+                    try:
+                        token = int(fields.get(b"f", 0))
+                        cmd = codec.decode_command(json.loads(fields[b"c"]))
+                        if not isinstance(cmd, c.CallAction):
+                            raise codec.CodecError(f"{type(cmd).__name__} is not a call action")
+                    except (ValueError, KeyError, codec.CodecError) as exc:
+                        log.error("bad command entry %s set aside: %s", last, exc)
+                        try:
+                            await self.store.dead_letter(key, last, fields, exc)
+                        except (RedisError, OSError):
+                            pass
+                        continue
                     if token != fence or token < self.highest_token:
                         log.warning("command from a deposed router (token %d, fence %d) refused", token, fence)
                         continue
                     self.highest_token = token
                     try:
-                        cmd = codec.decode_command(json.loads(fields[b"c"]))
-                        if not isinstance(cmd, c.CallAction):
-                            raise codec.CodecError(f"{type(cmd).__name__} is not a call action")
-                    except (ValueError, KeyError, codec.CodecError) as exc:
-                        log.error("bad command entry %s skipped: %s", last, exc)
-                        continue
-                    try:
-                        await adapter.execute(cmd)
+                        await adapter.dispatch(cmd)
                     except Exception:
                         log.exception("carrying out %s failed", cmd)

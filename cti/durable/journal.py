@@ -8,7 +8,8 @@ the engine's TaskGroup: a deposed router stops acting at once.
 their commands. While Redis is away the events are kept in memory and the router goes
 on routing as long as its lease is still valid (nobody else can have taken over before
 it lapses); past that it holds its commands until Redis answers. When Redis is back the
-kept events are appended in order. Every ``snapshot_every`` events, when no event is
+kept events are appended in order, each under its sequence number, so an append that
+timed out here but reached Redis is never doubled by its retry. Every ``snapshot_every`` events, when no event is
 waiting to be committed, the core's state is snapshotted.
 """
 
@@ -108,8 +109,10 @@ class RedisJournal:
         leadership: Leadership,
         snapshot_every: int,
         last_id: str | None = None,
+        appended_seq: int = 0,
     ) -> None:
         self.store = store
+        self.appended_seq = appended_seq  # of the last event known to be in the stream
         self.leadership = leadership
         self.snapshot_every = snapshot_every
         self.last_id = last_id
@@ -134,7 +137,8 @@ class RedisJournal:
             token = self.leadership.token
             assert token is not None
             try:
-                self.last_id = await self.store.append(token, self.unflushed, self.last_input)
+                self.last_id = await self.store.append(token, self.unflushed, self.last_input,
+                                                       self.appended_seq + 1)
             except Fenced:
                 raise
             except (RedisError, OSError) as exc:
@@ -145,6 +149,7 @@ class RedisJournal:
                 await asyncio.sleep(0.5)
                 continue
             self._since_snapshot += len(self.unflushed)
+            self.appended_seq += len(self.unflushed)
             self.unflushed = []
         if self._since_snapshot >= self.snapshot_every and settled() and self.last_id:
             token = self.leadership.token

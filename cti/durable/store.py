@@ -6,7 +6,11 @@ Keys (under a prefix, default ``cti:``):
   as JSON, ``f`` = the fencing token of the router that wrote it);
 - ``snapshot``: the core's state as JSON and the stream id it covers;
 - ``leader``: the active router's node id, with a time-to-live (the lease);
-- ``fence``: a counter; each new leadership takes the next value as its fencing token.
+- ``fence``: a counter; each new leadership takes the next value as its fencing token;
+- ``dead``: a stream of entries that did not decode (poison), set aside with where
+  they came from and why, so that nothing stops on them and nothing is silently lost;
+- ``appended``: the sequence number and stream id of the last event appended (appends
+  are idempotent: a retry never doubles an event).
 
 Every write a router makes is a Lua script that first checks that ``fence`` still holds
 its token, so a deposed router (paused, partitioned, slow) cannot append or snapshot
@@ -54,17 +58,27 @@ end
 return 0
 """
 
-# ARGV: token, input id ('' in a single-node install), events...
+# KEYS: events, fence, appended. ARGV: token, input id ('' in a single-node install),
+# the first event's sequence number, events... Idempotent: an event whose sequence
+# number was appended already is skipped (a retried append whose first try timed out
+# on the client but reached Redis later).
 _APPEND = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return redis.error_reply('FENCED') end
-local last = false
-for i = 3, #ARGV do
-  if ARGV[2] ~= '' and i == #ARGV then
-    last = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], 'f', ARGV[1], 'i', ARGV[2])
-  else
-    last = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], 'f', ARGV[1])
+local done = tonumber(redis.call('HGET', KEYS[3], 'seq') or '0')
+local last = redis.call('HGET', KEYS[3], 'id')
+local first = tonumber(ARGV[3])
+for i = 4, #ARGV do
+  local seq = first + i - 4
+  if seq > done then
+    if ARGV[2] ~= '' and i == #ARGV then
+      last = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], 'f', ARGV[1], 'i', ARGV[2])
+    else
+      last = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], 'f', ARGV[1])
+    end
+    done = seq
   end
 end
+redis.call('HSET', KEYS[3], 'seq', done, 'id', last)
 return last
 """
 
@@ -98,6 +112,9 @@ class RedisStore:
         self.leader_key = prefix + "leader"
         self.fence_key = prefix + "fence"
         self.input_key = prefix + "in"  # adapters -> router
+        self.appended_key = prefix + "appended"
+        self.dead_key = prefix + "dead"
+        self.poisoned = 0  # entries set aside by this process
         self.prefix = prefix
         self._acquire = client.register_script(_ACQUIRE)
         self._renew = client.register_script(_RENEW)
@@ -128,19 +145,29 @@ class RedisStore:
 
     # ------------------------------------------------------------ event log
 
-    async def append(self, token: int, events: Sequence[e.Event], input_id: str | None = None) -> str:
+    async def append(self, token: int, events: Sequence[e.Event], input_id: str | None = None,
+                     first_seq: int | None = None) -> str:
         """Append events atomically under our fencing token; returns the last entry id.
-        ``input_id``: the last adapter stream entry these events came from (router)."""
+        ``input_id``: the last adapter stream entry these events came from (router).
+        ``first_seq``: the first event's sequence number (``appended_seq() + 1`` when
+        nothing is pending): events already appended under their number are skipped."""
         payload = [json.dumps(codec.encode(ev), separators=(",", ":")) for ev in events]
+        if first_seq is None:
+            first_seq = await self.appended_seq() + 1
         try:
             last = await self._append(
-                keys=[self.events_key, self.fence_key], args=[str(token), input_id or "", *payload]
+                keys=[self.events_key, self.fence_key, self.appended_key],
+                args=[str(token), input_id or "", str(first_seq), *payload],
             )
         except ResponseError as exc:
             if "FENCED" in str(exc):
                 raise Fenced(f"fencing token {token} is no longer current") from None
             raise
         return str(last.decode() if isinstance(last, bytes) else last)
+
+    async def appended_seq(self) -> int:
+        """The sequence number of the last event appended (0: none yet)."""
+        return int(await self.client.hget(self.appended_key, "seq") or 0)
 
     async def save_snapshot(
         self, token: int, state: dict[str, Any], last_id: str, last_input: str | None = None
@@ -172,13 +199,23 @@ class RedisStore:
                 break
             for entry_id, fields in batch:
                 eid = _text(entry_id)
-                replay.append((eid, codec.decode_event(json.loads(fields[b"e"]))))  # type: ignore[index]
+                start = "(" + eid
                 if b"i" in fields:  # type: ignore[operator]
                     self.last_input = _text(fields[b"i"])  # type: ignore[index]
-                start = "(" + eid
+                try:
+                    replay.append((eid, codec.decode_event(json.loads(fields[b"e"]))))  # type: ignore[index]
+                except (KeyError, ValueError, codec.CodecError) as exc:  # never stop every restart on it
+                    await self.dead_letter(self.events_key, eid, fields, exc)
         return snapshot, replay
 
     last_input: str | None = None  # set by load(): where the router resumes its input
+
+    async def dead_letter(self, source: str, entry_id: str, fields: Any, error: Exception) -> None:
+        """Set a poison entry aside (``dead``), with where it came from and why."""
+        self.poisoned += 1
+        entry: Any = {"source": source, "id": entry_id, "error": str(error)[:500],
+                      **{f"field:{_text(k)}": v for k, v in dict(fields or {}).items()}}
+        await self.client.xadd(self.dead_key, entry, maxlen=100_000, approximate=True)
 
     # ------------------------------------------------------------ adapter streams
 

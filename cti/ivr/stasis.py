@@ -10,18 +10,21 @@ happens to the call after); this only translates.
   any other (R7 kind and skills, R8 emergency, R9 plan). After hours, a callback
   request goes to the core too (``IvrCallbackRequested``), then the call ends.
 - A caller who hangs up in the IVR leaves nothing behind.
+- Each call's steps run in that call's lane (``cti.lanes``, shared with the adapter):
+  one caller's slow request never delays another caller's menu.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from acd import events as e
 from cti.asterisk.ari import AriClient
 from cti.errors import AriError
 from cti.ivr.settings import IvrSettings
+from cti.lanes import Lanes
 from ivr import machine as m
 
 log = logging.getLogger("cti.ivr")
@@ -30,14 +33,15 @@ Submit = Callable[[e.Event], None]
 
 
 class IvrRunner:
-    def __init__(self, ari: AriClient, submit: Submit, clock: Callable[[], float], settings: IvrSettings) -> None:
+    def __init__(self, ari: AriClient, submit: Submit, clock: Callable[[], float], settings: IvrSettings,
+                 lanes: Lanes | None = None) -> None:
         self._ari = ari
+        self._lanes = lanes if lanes is not None else Lanes(10.0)
         self._submit = submit
         self._clock = clock
         self.settings = settings
         self._calls: dict[str, m.Ivr] = {}  # call id -> its machine
         self._wake = asyncio.Event()
-        self._work: asyncio.Queue[Awaitable[None]] = asyncio.Queue()
         self._fired: dict[str, float] = {}  # call id -> the deadline already timed out
 
     def active(self, call_id: str) -> bool:
@@ -48,7 +52,7 @@ class IvrRunner:
     def start(self, call_id: str, caller: str) -> None:
         machine = m.Ivr(self.settings.menus)
         self._calls[call_id] = machine
-        self._work.put_nowait(self._begin(call_id, machine))
+        self._lanes.put(call_id, "IVR start", lambda: self._begin(call_id, machine))
 
     def digit(self, call_id: str, digit: str) -> None:
         self._feed(call_id, m.Digit(digit, self._clock()))
@@ -64,7 +68,8 @@ class IvrRunner:
     def _feed(self, call_id: str, event: m.IvrEvent) -> None:
         machine = self._calls.get(call_id)
         if machine is not None:
-            self._work.put_nowait(self._carry_out(call_id, machine.handle(event)))
+            commands = machine.handle(event)
+            self._lanes.put(call_id, "IVR step", lambda: self._carry_out(call_id, commands))
 
     # ------------------------------------------------------------ machine -> wire
 
@@ -108,20 +113,8 @@ class IvrRunner:
     # ------------------------------------------------------------ supervised tasks
 
     async def run(self) -> None:
-        """Carry out the machines' work in order, and send timeouts at their deadlines."""
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._run_work())
-            tg.create_task(self._run_timeouts())
-
-    async def _run_work(self) -> None:
-        while True:
-            job = await self._work.get()
-            try:
-                await job
-            except Exception:
-                log.exception("IVR step failed")
-
-    async def _run_timeouts(self) -> None:
+        """Send the machines their timeouts at their deadlines (their steps run in the
+        calls' lanes, owned by the adapter)."""
         while True:
             self._wake.clear()
             deadlines = [(ivr.deadline, k) for k, ivr in self._calls.items() if ivr.deadline is not None]

@@ -19,12 +19,16 @@ LABEL_GRACE_S = 30.0  # archive unlabelled recordings after this long
 
 class CallLog:
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(str(path))
+        # One connection, used by one thread at a time (the engine's recording worker).
+        self._db = sqlite3.connect(str(path), check_same_thread=False)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS calls (call_id PRIMARY KEY, caller, queue, kind, "
             "agent_id, answered_at, ended_at, recording)"
         )
         self._db.commit()
+
+    def has(self, call_id: str) -> bool:
+        return self._db.execute("SELECT 1 FROM calls WHERE call_id = ?", (call_id,)).fetchone() is not None
 
     def answered(self, call_id: str, caller: str, at: float) -> None:
         """The first answer counts."""

@@ -1,5 +1,6 @@
 """Recordings over HTTP (R4/R5, R14): only with the reader token; every access is
-audited with who asked. The use cases are ``cti.recording.services``."""
+audited with who asked. The use cases are ``cti.recording.services``; they run on the
+recorder's worker thread (SQLite, files, hashing), never on the event loop."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def routes(app: web.Application) -> None:
     app.router.add_delete("/recordings/holds/{hold_id}", release_hold)
 
 
-def _reader(request: web.Request) -> tuple[Recorder, str]:
+async def _reader(request: web.Request) -> tuple[Recorder, str]:
     """R14: recordings only for the role holding the reader token; returns who asks."""
     recorder = request.app[INSTANCE].recorder
     if recorder is None:
@@ -30,7 +31,7 @@ def _reader(request: web.Request) -> tuple[Recorder, str]:
     try:
         require_token(request, recorder.config.reader_token, "recordings (the reader token)")
     except Forbidden:
-        recorder.archive.audit.record(who, "access-refused", path=request.path)
+        await recorder.io(lambda: recorder.archive.audit.record(who, "access-refused", path=request.path))
         raise
     return recorder, who
 
@@ -46,40 +47,41 @@ def _epoch(request: web.Request, name: str) -> float | None:
 
 
 async def list_recordings(request: web.Request) -> web.Response:
-    recorder, who = _reader(request)
+    recorder, who = await _reader(request)
     q = request.query
-    found = services.search(recorder.archive, who, _epoch(request, "since"), _epoch(request, "until"),
-                            q.get("caller"), q.get("agent"), q.get("queue"), q.get("kind"))
+    found = await recorder.io(services.search, recorder.archive, who, _epoch(request, "since"),
+                              _epoch(request, "until"), q.get("caller"), q.get("agent"), q.get("queue"),
+                              q.get("kind"))
     return web.json_response([dataclasses.asdict(m) for m in found])
 
 
 async def get_recording(request: web.Request) -> web.Response:
-    recorder, who = _reader(request)
+    recorder, who = await _reader(request)
     call_id = request.match_info["call_id"]
-    data = services.fetch(recorder.archive, call_id, who)
+    data = await recorder.io(services.fetch, recorder.archive, call_id, who)
     return web.Response(body=data, content_type="audio/wav",
                         headers={"Content-Disposition": f'attachment; filename="{call_id}.wav"'})
 
 
 async def recordings_audit(request: web.Request) -> web.Response:
-    recorder, who = _reader(request)
-    report = recorder.run_audit()
-    recorder.archive.audit.record(who, "audit", coverage=report.coverage)
+    recorder, who = await _reader(request)
+    report = await recorder.io(recorder.run_audit)
+    await recorder.io(lambda: recorder.archive.audit.record(who, "audit", coverage=report.coverage))
     return web.json_response(services.report_json(report))
 
 
 async def add_hold(request: web.Request) -> web.Response:
-    recorder, who = _reader(request)
+    recorder, who = await _reader(request)
     body = await json_body(request)
     fields = {k: body.get(k) for k in ("reason", "call_id", "caller", "start", "end")}
     if not all(v is None or isinstance(v, str) for v in fields.values()) or fields["reason"] is None:
         raise BadRequest("a hold needs a reason and a call_id, caller, or start and end (strings)")
-    hold = services.place_hold(recorder.archive, who, fields["reason"], fields["call_id"], fields["caller"],
-                               fields["start"], fields["end"])
+    hold = await recorder.io(services.place_hold, recorder.archive, who, fields["reason"], fields["call_id"],
+                             fields["caller"], fields["start"], fields["end"], recorder.knows)
     return web.json_response({"hold_id": hold.hold_id}, status=201)
 
 
 async def release_hold(request: web.Request) -> web.Response:
-    recorder, who = _reader(request)
-    services.release_hold(recorder.archive, request.match_info["hold_id"], who)
+    recorder, who = await _reader(request)
+    await recorder.io(services.release_hold, recorder.archive, request.match_info["hold_id"], who)
     return web.json_response({"released": request.match_info["hold_id"]})

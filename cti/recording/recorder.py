@@ -12,6 +12,10 @@
   into the archive with its metadata and SHA-256 (``recording/archive.py``). Files of
   calls that ended while the engine was away are archived when it is back.
 - Audit and purge run on a schedule inside the engine, and from the command line.
+- Off the event loop: every SQLite statement, file move, SHA-256, WAV inspection,
+  audit-log line, audit and purge runs on the recorder's one worker thread (``io``),
+  in order. Each WAV is inspected once, when it is archived (duration, RMS, peak, in
+  the sidecar and the index); the audit reads the index, not the files.
 
 The recorder runs beside the adapter of the Asterisk node the call is on (in a
 cluster, each adapter records its own node's calls).
@@ -27,7 +31,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
+from typing import Any, TypeVar
 
 from cti.asterisk.ami import AmiClient
 from cti.recording.calllog import CallLog
@@ -37,6 +43,7 @@ from recording.completeness import Report, audit
 from recording.wav import NotWav, WavInfo, inspect
 
 log = logging.getLogger("cti.recorder")
+T = TypeVar("T")
 
 
 class Recorder:
@@ -47,61 +54,86 @@ class Recorder:
         config.spool_dir.mkdir(parents=True, exist_ok=True)
         self.archive = Archive(config.archive_dir)
         self.log = CallLog(config.archive_dir / "calls.sqlite")
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recording")
         self.coverage = 1.0
         self.maintenance_errors: dict[str, int] = {}  # step -> failures (in /metrics)
         self.last_report: Report | None = None
 
+    async def io(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` on the recorder's worker thread (SQLite, files, hashing), in order."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    def _later(self, fn: Callable[..., object], *args: Any) -> None:
+        """Queue ``fn`` on the worker thread without waiting; a failure is logged."""
+        def done(future: Future[object]) -> None:
+            if not future.cancelled() and future.exception() is not None:
+                log.error("recording bookkeeping failed: %s", future.exception())
+        try:
+            self._thread.submit(fn, *args).add_done_callback(done)
+        except RuntimeError:  # the engine is stopping: the next start catches up (resync)
+            log.warning("recording bookkeeping skipped while stopping: %s", getattr(fn, "__name__", fn))
+
     async def start(self, call_id: str, caller: str, channel_name: str | None) -> None:
         """R4: record the caller's channel from now on."""
-        self.log.answered(call_id, caller, time.time())
+        self._later(self.log.answered, call_id, caller, time.time())
         if channel_name is None:
             log.error("R4: no channel name for call %s: not recorded", call_id)
-            self.log.mark(call_id, "failed")
+            self._later(self.log.mark, call_id, "failed")
             return
         path = f"{self.config.asterisk_spool_dir.rstrip('/')}/{call_id}.wav"
         try:
             reply = await self.ami.action({"Action": "MixMonitor", "Channel": channel_name, "File": path})
             ok = getattr(reply, "success", False)
-        except Exception as exc:  # AMI away: the audit will report the gap
+        except Exception as exc:  # AMI away, lost or past its deadline: the audit reports the gap
             ok, reply = False, exc
         if not ok:
-            log.error("R4: recording call %s failed to start: %s", call_id, reply)
-            self.log.mark(call_id, "failed")
+            log.error("R4: recording call %s failed to start: %s", call_id, reply or type(reply).__name__)
+            self._later(self.log.mark, call_id, "failed")
+
+    def knows(self, call_id: str) -> bool:
+        """Whether the call is in the call log or the archive (worker thread only)."""
+        return self.log.has(call_id) or self.archive.get(call_id, missing_ok=True) is not None
 
     def label(self, call_id: str, queue: str, kind: str, agent_id: str | None) -> None:
-        self.log.label(call_id, queue, kind, agent_id)
+        self._later(self.log.label, call_id, queue, kind, agent_id)
 
     def channel_gone(self, call_id: str, at: float) -> None:
-        self.log.ended(call_id, at)
+        self._later(self.log.ended, call_id, at)
 
     def resync(self, live_channels: Iterable[str], at: float) -> None:
         """Calls whose channel went while nobody listened end now."""
         live = set(live_channels)
-        for call_id in self.log.open_calls():
-            if call_id not in live:
-                self.log.ended(call_id, at)
+
+        def end_missing() -> None:
+            for call_id in self.log.open_calls():
+                if call_id not in live:
+                    self.log.ended(call_id, at)
+        self._later(end_missing)
 
     async def run(self) -> None:
-        """Archive finished recordings; audit and purge on their schedules."""
+        """Archive finished recordings; audit and purge on their schedules (all on the
+        worker thread: the loop only waits)."""
         next_audit = next_purge = 0.0
-        while True:
-            # On the loop: SQLite stays on one thread; hashing a call's WAV takes ms.
-            self._maintain("archiving", self.archive_finished)
-            now = time.monotonic()
-            if now >= next_audit:
-                self._maintain("the completeness audit", self.run_audit)
-                next_audit = now + self.config.audit_interval_s
-            if now >= next_purge:
-                self._maintain("the purge", lambda: self.archive.purge(
-                    datetime.now(timezone.utc), self.config.retention_months, "engine-schedule"))
-                next_purge = now + self.config.purge_interval_s
-            await asyncio.sleep(1.0)
+        try:
+            while True:
+                await self._maintain("archiving", self.archive_finished)
+                now = time.monotonic()
+                if now >= next_audit:
+                    await self._maintain("the completeness audit", self.run_audit)
+                    next_audit = now + self.config.audit_interval_s
+                if now >= next_purge:
+                    await self._maintain("the purge", lambda: self.archive.purge(
+                        datetime.now(timezone.utc), self.config.retention_months, "engine-schedule"))
+                    next_purge = now + self.config.purge_interval_s
+                await asyncio.sleep(1.0)
+        finally:
+            self._thread.shutdown(wait=False, cancel_futures=False)
 
-    def _maintain(self, what: str, step: Callable[[], object]) -> None:
+    async def _maintain(self, what: str, step: Callable[[], object]) -> None:
         """Maintenance never takes the engine down: an error is logged and counted,
         and the step runs again next cycle."""
         try:
-            step()
+            await self.io(step)
         except Exception as exc:
             self.maintenance_errors[what] = self.maintenance_errors.get(what, 0) + 1
             if isinstance(exc, RecordingError):
@@ -122,15 +154,17 @@ class Recorder:
                 continue
             if now - max(ended_at, src.stat().st_mtime) < settle_s:
                 continue  # Asterisk may still be writing it
+            info: WavInfo | None = None
+            problem = ""
             try:
-                duration = inspect(src).duration_s
+                info = inspect(src)  # once: the audit reads the result from the index
             except NotWav as exc:
                 log.error("R4: recording of call %s is broken: %s", call_id, exc)
-                duration = 0.0
+                problem = str(exc)
             self.archive.store(src, {
                 "call_id": call_id, "caller": caller, "agent_id": agent_id, "queue": queue,
                 "kind": kind, "started_at": answered_at, "ended_at": ended_at,
-            }, duration)
+            }, info, problem)
             self.log.mark(call_id, "archived")
             done += 1
         return done
@@ -149,15 +183,18 @@ class Recorder:
 
 def audit_archive(archive: Archive, calls: CallLog, tolerance_s: float, since: float,
                   until: float) -> Report:
-    """The completeness audit over the answered calls that ended in [since, until)."""
+    """The completeness audit over the answered calls that ended in [since, until):
+    what each recording holds comes from the index (inspected once, at archive time)."""
     answered = calls.answered_between(since, until)
     infos: dict[str, WavInfo | str] = {}
     for call in answered:
         meta = archive.get(call.call_id, missing_ok=True)
         if meta is None or not (archive.root / meta.path).exists():
             continue  # missing
-        try:
-            infos[call.call_id] = inspect(archive.root / meta.path)
-        except (NotWav, OSError) as exc:
-            infos[call.call_id] = str(exc)
+        if meta.rms < 0:  # archived by an older version: inspect once, keep the result
+            try:
+                meta = archive.inspected(meta, inspect(archive.root / meta.path))
+            except (NotWav, OSError) as exc:
+                meta = archive.inspected(meta, None, str(exc))
+        infos[call.call_id] = meta.problem or WavInfo(meta.duration_s, meta.rms, meta.peak)
     return audit(answered, infos, tolerance_s)

@@ -4,8 +4,10 @@ written to the archive's audit log with who asked."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -44,10 +46,19 @@ def completeness(archive: Archive, calls: CallLog, config: RecordingConfig, who:
 
 
 def place_hold(archive: Archive, who: str, reason: str, call_id: str | None = None,
-               caller: str | None = None, start: str | None = None, end: str | None = None) -> LegalHold:
-    """A legal hold by call, by caller, or by a date range (ISO 8601)."""
+               caller: str | None = None, start: str | None = None, end: str | None = None,
+               known: Callable[[str], bool] | None = None) -> LegalHold:
+    """A legal hold by call, by caller, or by a date range (ISO 8601 with a time zone).
+    ``known``: whether a call id is one of ours (a hold on a mistyped id holds nothing)."""
     if not reason.strip() or not (call_id or caller or start or end):
         raise BadHold("a hold needs a reason and a call_id, caller, or start and end")
+    if call_id is not None and known is not None and not known(call_id):
+        raise BadHold(f"no call {call_id!r} is known to the archive or the call log")
+    if caller is not None:
+        number = re.sub(r"[\s().-]", "", caller)
+        if not re.fullmatch(r"\+?\d{3,20}", number):
+            raise BadHold("caller must be a phone number (digits, optionally a leading +)")
+        caller = number
     if (start is None) != (end is None):
         raise BadHold("a date range needs both start and end")
     try:

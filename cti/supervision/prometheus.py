@@ -68,12 +68,18 @@ def prometheus_text(figures: dict[str, Any]) -> bytes:
     family("cti_event_loop_lag_seconds", "gauge", "How late the event loop woke (last second).",
            [({}, figures["event_loop_lag_s"])])
     family("cti_notifications_total", "counter",
-           "Webhook notifications (emergency, callback request, plan) by outcome: sent, failed after every try, "
-           "dropped from a full queue.",
+           "Webhook notifications (emergency, callback request, plan) by outcome: sent, retried (a try that "
+           "failed), failed (given up after max_age_s), dropped from a full queue.",
            [({"outcome": o}, n) for o, n in figures["notifications"].items()])
+    family("cti_notifications_pending", "gauge", "Notifications waiting in the outbox for delivery.",
+           [({}, figures.get("notifications_pending", 0))])
     family("cti_maintenance_errors_total", "counter",
            "Failed runs of a maintenance step (archiving, audit, purge); each is retried next cycle.",
            [({"step": step}, n) for step, n in figures.get("maintenance_errors", {}).items()])
+    family("cti_faults_total", "counter",
+           "Faults survived: deadline (an operation abandoned after its deadline), poison (input that did not "
+           "decode, set aside), lost (operations failed by a lost connection), failed (a step that raised).",
+           [({"kind": f["kind"], "where": f["where"]}, f["count"]) for f in figures.get("faults", [])])
     registry = CollectorRegistry()
     registry.register(_Snapshot(families))
     return generate_latest(registry)

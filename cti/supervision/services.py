@@ -25,7 +25,7 @@ from acd import commands as c
 from acd import events as e
 from acd.metrics import WINDOWS, MetricsBook
 from acd.plans import Figures, Plan, PlanChanged, PlanProposed
-from cti.health import ConnectionState
+from cti.health import ConnectionState, Faults
 from cti.notify import Notifier
 from cti.runtime import Runtime
 from cti.supervision.settings import SupervisionConfig
@@ -38,7 +38,9 @@ class Supervision:
     def __init__(
         self, config: SupervisionConfig, runtime: Runtime, connections: list[ConnectionState],
         notifier: Notifier, recording_coverage: Any = None, maintenance_errors: Any = None,
+        faults: Faults | None = None,
     ) -> None:
+        self.faults = faults or Faults()
         self.config = config
         self.runtime = runtime
         self.engine: Engine = runtime.engine
@@ -110,8 +112,10 @@ class Supervision:
             "connections": {s.name: s.connected for s in self.connections},
             "event_loop_lag_s": self.loop_lag_s,
             "maintenance_errors": {} if self.maintenance_errors is None else dict(self.maintenance_errors()),
+            "faults": [{"kind": k, "where": w, "count": n} for (k, w), n in sorted(self.faults.counts.items())],
             "notifications": {"sent": self.notifier.sent, "failed": self.notifier.failed,
-                              "dropped": self.notifier.dropped},
+                              "dropped": self.notifier.dropped, "retried": self.notifier.retries},
+            "notifications_pending": self.notifier.pending,
         }
 
     # ------------------------------------------------------------ the plan

@@ -65,3 +65,58 @@ async def test_lapsed_lease_is_taken_back_when_nobody_else_took_over(redis_clien
     await asyncio.sleep(0.2)
     assert await store.renew("node-a", token, 5000)
     assert await store.leader() == ("node-a", token)
+
+
+async def test_R6_a_retried_append_never_doubles_an_event(redis_client: aioredis.Redis, prefix: str) -> None:
+    """An append that timed out on our side may still reach Redis; its retry (with
+    the events that came meanwhile) appends only what is not there yet."""
+    store = RedisStore(redis_client, prefix)
+    token = await store.try_acquire("node-a", 5000)
+    assert token is not None
+    first, second, third = e.Tick(1.0), e.Tick(2.0), e.Tick(3.0)
+    await store.append(token, [first, second], None, 1)  # reached Redis; the client gave up
+    last = await store.append(token, [first, second, third], None, 1)  # the retry, one more event
+    _, replay = await store.load()
+    assert [ev for _, ev in replay] == [first, second, third]
+    assert replay[-1][0] == last
+    assert await store.appended_seq() == 3
+    again = await store.append(token, [third], None, 3)  # all already there: nothing added
+    assert again == last and await redis_client.xlen(store.events_key) == 3
+
+
+async def test_R6_a_poison_entry_in_the_router_input_is_set_aside_and_the_router_goes_on(
+        redis_client: aioredis.Redis, prefix: str) -> None:
+    """One bad adapter entry (a field of the wrong type, not JSON, no event at all)
+    used to crash the router, and the next leader resumed at the same entry. Now each
+    is moved to the dead-letter stream, counted, and the good entry after them is
+    routed."""
+    from cti.durable.cluster import Dispatcher, run_router_input
+    from cti.durable.journal import Leadership
+    from cti.health import ConnectionState
+    from cti.runtime import Runtime
+
+    store = RedisStore(redis_client, prefix)
+    leadership = Leadership(store, "router-a", 5000, ConnectionState("redis"))
+    await leadership.acquire()
+    engine = Engine(QUEUES, AGENTS.values())
+    runtime = Runtime(engine, lambda: 10.0)
+    dispatcher = Dispatcher(store, leadership, engine)
+    runtime.executor = dispatcher.execute
+    wrong_type = '{"type":"CallEntered","call_id":"k1","caller":5,"exten":"100","at":1.0,"node":"a"}'
+    for poison in (wrong_type, "not json", '{"type":"NoSuchEvent","at":1.0}'):
+        await redis_client.xadd(store.input_key, {"n": "a", "e": poison})
+    await redis_client.xadd(store.input_key, {"n": "a"})  # no event field at all
+    await store.publish_event("a", e.AgentLoggedIn("a1", 2.0))
+    reader = asyncio.ensure_future(run_router_input(store, runtime, dispatcher, None))
+    try:
+        async with asyncio.timeout(10):
+            while engine.agent("a1").state != "ready":
+                await asyncio.sleep(0.05)
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+    dead = await redis_client.xrange(store.dead_key)
+    assert len(dead) == 4
+    assert {f[b"source"] for _, f in dead} == {store.input_key.encode()}
+    assert any(f.get(b"field:e") == wrong_type.encode() and b"caller" in f[b"error"] for _, f in dead)
+    assert runtime.faults.counts[("poison", "redis input")] == 4

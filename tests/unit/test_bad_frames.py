@@ -49,16 +49,19 @@ def make_adapter(submitted: list[e.Event]) -> StasisAdapter:
 def test_ari_bad_frames_are_logged_and_skipped(caplog: pytest.LogCaptureFixture) -> None:
     submitted: list[e.Event] = []
     adapter = make_adapter(submitted)
+    client = AriClient(None, "http://127.0.0.1:1", "u", "p", "cti")  # type: ignore[arg-type]
     with caplog.at_level(logging.INFO):
         for frame in ARI_CORPUS:
-            AriClient._deliver(frame, adapter.on_event)
+            client._deliver(frame, adapter.on_event)
+    # Each frame that did not decode is counted (cti_faults_total{kind="poison"}).
+    assert client.faults.counts[("poison", "ari frame")] >= 8
     assert "not JSON" in caplog.text and "no event type" in caplog.text
     # What was malformed produced nothing the core would misread...
     assert all(isinstance(ev, e.CallEntered) for ev in submitted)
     # ...and a good frame still goes through afterwards.
     good = {"type": "StasisStart", "channel": {"id": "good.1", "caller": {"number": "13800000000"}},
             "args": ["inbound", "200"]}
-    AriClient._deliver(json.dumps(good), adapter.on_event)
+    client._deliver(json.dumps(good), adapter.on_event)
     assert submitted[-1] == e.CallEntered("good.1", "13800000000", "200", 100.0)
 
 

@@ -232,3 +232,21 @@ def test_R10_a_held_call_that_overflows_to_a_queue_its_agent_does_not_serve_is_o
     eng.handle(e.AgentLoggedIn("a2", 21.0))
     out = eng.handle(e.Tick(50.0))  # overflow to q2
     assert of(c.OfferCall, out) == [c.OfferCall("k2", "a2", "PJSIP/a2", 10.0)]
+
+
+def test_R1_an_offer_asterisk_could_not_take_in_time_leaves_the_agent_ready() -> None:
+    """A phone that is busy or rejects goes not-ready (its failure); an offer the
+    engine abandoned because Asterisk did not answer within the deadline is not the
+    agent's failure: the agent stays ready and the call is offered again."""
+    from acd import AgentConfig, Engine, QueueConfig
+    from acd import commands as cmds
+    from acd import events as evs
+
+    eng = Engine([QueueConfig("q", wrap_up_s=0)], [AgentConfig("a1", "PJSIP/a1", ("q",))])
+    eng.handle(evs.AgentLoggedIn("a1", 1.0))
+    eng.handle(evs.CallArrived("k1", "q", "555", 2.0))
+    out = eng.handle(evs.OfferFailed("k1", "a1", "deadline", 3.0))
+    assert eng.agent("a1").state == "offered"
+    assert [x for x in out if isinstance(x, cmds.OfferCall)] == [cmds.OfferCall("k1", "a1", "PJSIP/a1", 10.0)]
+    eng.handle(evs.OfferFailed("k1", "a1", "busy", 4.0))
+    assert eng.agent("a1").state == "not-ready" and eng.agent("a1").reason == "busy"

@@ -39,7 +39,7 @@ def archived(archive: Archive, tmp: Path, call_id: str, ended: datetime, seconds
     end = ended.timestamp()
     archive.store(src, {"call_id": call_id, "caller": caller, "agent_id": "1001", "queue": "support",
                         "kind": "complaint", "started_at": end - seconds, "ended_at": end},
-                  inspect(src).duration_s)
+                  inspect(src))
 
 
 def test_add_months_is_calendar_exact() -> None:
@@ -132,7 +132,56 @@ def test_R5_a_legal_hold_needs_aware_timestamps_and_start_before_end(tmp_path: P
     assert archive.holds() == [hold] and hold.start is not None and hold.start.utcoffset() == timedelta(hours=8)
 
 
-def test_R5_an_unreadable_hold_file_stops_deletion_not_the_engine(tmp_path: Path) -> None:
+def test_R5_a_legal_hold_names_a_known_call_and_a_real_number(tmp_path: Path) -> None:
+    """A hold on a mistyped call id would hold nothing: refused. A caller number is
+    kept in one form (separators removed), so that it matches the archive's."""
+    from cti.recording.services import BadHold, place_hold
+
+    archive = Archive(tmp_path / "archive")
+    archived(archive, tmp_path, "c-known", datetime(2026, 1, 5, tzinfo=UTC))
+    known = lambda k: archive.get(k, missing_ok=True) is not None  # noqa: E731
+    with pytest.raises(BadHold, match="no call"):
+        place_hold(archive, "li", "dispute", call_id="c-typo", known=known)
+    with pytest.raises(BadHold, match="phone number"):
+        place_hold(archive, "li", "dispute", caller="call me maybe", known=known)
+    assert archive.holds() == []
+    assert place_hold(archive, "li", "dispute", call_id="c-known", known=known).call_id == "c-known"
+    assert place_hold(archive, "li", "dispute", caller="138-0000 0001", known=known).caller == "13800000001"
+
+
+def test_R4_the_audit_reads_what_was_found_at_archive_time_not_the_files(tmp_path: Path) -> None:
+    """Each WAV is inspected once, when archived; the audit uses the index. A recording
+    archived by an older version (no inspection stored) is inspected once, then kept."""
+    import dataclasses
+
+    from cti.recording.calllog import CallLog
+    from cti.recording.recorder import audit_archive
+
+    archive = Archive(tmp_path / "archive")
+    calls = CallLog(tmp_path / "calls.sqlite")
+    ended = datetime.now(UTC) - timedelta(minutes=5)
+    for call_id in ("c-new", "c-old"):
+        archived(archive, tmp_path, call_id, ended)
+        calls.answered(call_id, "13800000001", ended.timestamp() - 2.0)
+        calls.ended(call_id, ended.timestamp())
+    meta = archive.get("c-new")
+    assert meta is not None and meta.rms > 1000 and abs(meta.duration_s - 2.0) < 0.01 and meta.problem == ""
+    old = archive.get("c-old")
+    assert old is not None
+    archive._write(dataclasses.replace(old, rms=-1.0, peak=0))  # as an older version archived it
+    # The audio of the new one is replaced by silence: the audit does not read files,
+    # so it still trusts what was measured at archive time (integrity is the SHA-256's job).
+    (archive.root / meta.path).chmod(0o640)
+    write_wav(archive.root / meta.path, 2.0, amplitude=0)
+    since, until = ended.timestamp() - 60, ended.timestamp() + 60
+    report = audit_archive(archive, calls, 1.0, since, until)
+    assert report.answered == 2 and report.ok == 2, report.findings
+    refreshed = archive.get("c-old")
+    assert refreshed is not None and refreshed.rms > 1000  # inspected once and stored
+    assert archive.verify_all() == ["c-new"]  # the SHA-256 check catches the replaced file
+
+
+async def test_R5_an_unreadable_hold_file_stops_deletion_not_the_engine(tmp_path: Path) -> None:
     """An old holds.json with plain dates (written before they were refused) used to
     crash the engine's purge at every start. Now the purge deletes nothing and says why,
     the recorder's maintenance logs and counts it, and archiving goes on."""
@@ -154,9 +203,9 @@ def test_R5_an_unreadable_hold_file_stops_deletion_not_the_engine(tmp_path: Path
         archive.purge(now, 6, "scheduler")
     assert archive.get("old") is not None  # nothing deleted
     recorder = Recorder(RecordingConfig(tmp_path / "spool", "/spool", root), ami=None)  # type: ignore[arg-type]
-    recorder._maintain("the purge", lambda: recorder.archive.purge(now, 6, "engine-schedule"))
-    recorder._maintain("the purge", lambda: recorder.archive.purge(now, 6, "engine-schedule"))
+    await recorder._maintain("the purge", lambda: recorder.archive.purge(now, 6, "engine-schedule"))
+    await recorder._maintain("the purge", lambda: recorder.archive.purge(now, 6, "engine-schedule"))
     assert recorder.maintenance_errors == {"the purge": 2}
     assert recorder.archive.get("old") is not None
-    recorder._maintain("archiving", recorder.archive_finished)  # other steps still run
+    await recorder._maintain("archiving", recorder.archive_finished)  # other steps still run
     assert "archiving" not in recorder.maintenance_errors

@@ -4,6 +4,7 @@ and its HTTP API, log and health as a user sees them."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -104,7 +105,11 @@ class EngineStarter:
 
     def start(self, redis: bool = False, lease_ms: int = 1500, role: str = "leader",
               cluster: str | None = None, node: str = "local", app: str = "cti",
-              recording: bool = False, **kwargs: Any) -> Engine:
+              recording: bool = False, env: dict[str, str] | None = None, tail: str = "",
+              snapshot_every: int = 20,
+              **kwargs: Any) -> Engine:
+        """``env``: environment overrides (CTI_AMI_PORT=... to go through a fault
+        proxy); ``tail``: TOML appended to the config (a [deadlines] table...)."""
         port = free_port()
         cfg = self.tmp / f"engine-{len(self.started)}.toml"
         text = engine_config(port, **kwargs).replace('ari_user = "cti"', f'app = "{app}"\nari_user = "cti"', 1)
@@ -117,13 +122,15 @@ class EngineStarter:
                      f'reader_token = "{READER_TOKEN}"\naudit_interval_s = 2\n')
         if redis:  # every engine of one test shares the test's own keys
             text += (f'\n[redis]\nurl = "{REDIS_URL}"\nprefix = "{self.prefix}"\n'
-                     f'node_id = "node-{len(self.started)}"\nlease_ms = {lease_ms}\nsnapshot_every = 20\n')
-        cfg.write_text(text)
+                     f'node_id = "node-{len(self.started)}"\nlease_ms = {lease_ms}\nsnapshot_every = {snapshot_every}\n')
+        if "[notifications]" not in tail:  # one outbox per test, kept across its restarts
+            tail += f'\n[notifications]\noutbox_path = "{self.tmp / "outbox.sqlite"}"\n'
+        cfg.write_text(text + tail)
         log_path = self.tmp / f"engine-{len(self.started)}.log"
         proc = subprocess.Popen(
             [sys.executable, "-m", "cti.cli", "run", "--config", str(cfg)],
             stdout=log_path.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            text=True, cwd=ROOT, start_new_session=True,
+            text=True, cwd=ROOT, start_new_session=True, env={**os.environ, **(env or {})},
         )
         engine = Engine(proc, port, log_path, cfg)
         self.started.append(engine)

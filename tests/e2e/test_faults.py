@@ -1,0 +1,250 @@
+"""R6 under faults (issue 11): a loopback TCP fault proxy sits between the engine and
+AMI, ARI or Redis and drops, refuses, delays or blackholes the traffic. In each test a
+call placed during the fault is answered by an agent, and SIGTERM still stops the
+engine within 5 s."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import (
+    READER_TOKEN, REDIS_URL, AriObserver, Engine, FaultProxy, Sandbox, Webhook, call_with_keys, stop_group,
+    wait_for,
+)
+from tests.e2e.test_ivr import agents_toml
+from tests.e2e.test_ivr import config as ivr_config
+
+AGENTS = ["1001", "1002"]
+
+
+@pytest.fixture
+def proxies() -> Iterator[list[FaultProxy]]:
+    made: list[FaultProxy] = []
+    yield made
+    for proxy in made:
+        proxy.close()
+
+
+def proxy_to(proxies: list[FaultProxy], port: int) -> FaultProxy:
+    proxy = FaultProxy(port)
+    proxies.append(proxy)
+    return proxy
+
+
+def entered(engine: Engine, before: set[str], wait: float = 15.0) -> str:
+    """The id of the next call the engine saw enter (not in ``before``)."""
+    def new() -> str | None:
+        ids = {m.group(1) for m in re.finditer(r"call (\S+) from \S+ dialled", engine.log())}
+        fresh = ids - before
+        return next(iter(fresh)) if fresh else None
+    return str(wait_for(new, wait, "a new call to enter the engine"))
+
+
+def call_ids(engine: Engine) -> set[str]:
+    return {m.group(1) for m in re.finditer(r"call (\S+) from \S+ dialled", engine.log())}
+
+
+def answered_by_agent(engine: Engine, call_id: str, wait: float = 20.0) -> str:
+    found = engine.lines(rf"answered: call {re.escape(call_id)} by agent (\d+)", wait)
+    assert found, f"call {call_id} was never answered by an agent:\n{engine.log()[-3000:]}"
+    return found[0].group(1)
+
+
+def stops_within(engine: Engine, seconds: float) -> None:
+    """SIGTERM: the engine must be gone within ``seconds``, whatever the fault."""
+    started = time.monotonic()
+    engine.proc.send_signal(15)
+    try:
+        engine.proc.wait(seconds)
+    except subprocess.TimeoutExpired:
+        stop_group(engine.proc, 9)
+        engine._stopped = True
+        raise AssertionError(f"the engine ignored SIGTERM for {seconds} s:\n{engine.log()[-3000:]}") from None
+    engine._stopped = True
+    assert engine.proc.returncode == 0, engine.log()[-3000:]
+    assert time.monotonic() - started < seconds
+
+
+def test_R4_R6_ami_cut_mid_mixmonitor_then_refused(sandbox: Sandbox, start_engine, proxies) -> None:
+    """AMI cut while a MixMonitor is in flight, then refused for 10 s: the calls placed
+    meanwhile are offered and answered; once AMI is back new calls are recorded again,
+    and the audit reports exactly the calls that could not be recorded, with an alert."""
+    ami = proxy_to(proxies, 5038)
+    for agent_id in AGENTS:
+        sandbox.agent(agent_id)
+    engine = start_engine(agents=AGENTS, recording=True, wrap_up_s=0,
+                          env={"CTI_AMI_PORT": str(ami.port)})
+    ami.set("blackhole")  # the MixMonitor of the next call goes out and hangs...
+    first = sandbox.call(talk_ms=3000)
+    cut = entered(engine, set())
+    time.sleep(0.5)
+    ami.set("refuse")
+    ami.drop()  # ...and the connection is cut under it
+    # The pending action fails at once: the recorder says so, routing goes on.
+    assert engine.lines(rf"R4: recording call {re.escape(cut)} failed to start: .*AMI connection lost", 5)
+    answered_by_agent(engine, cut)
+    second = sandbox.call(talk_ms=3000)  # placed while AMI refuses every connection
+    refused = entered(engine, {cut})
+    answered_by_agent(engine, refused)
+    assert first.wait(30) == 0 and second.wait(30) == 0
+    assert not engine.lines(r"RONA", 0)  # nobody was marked ring-no-answer
+    time.sleep(max(0.0, 10 - 4))
+    ami.set("pass")
+    wait_for(lambda: engine.health()["ami"]["connected"], 20, "AMI to reconnect")
+    third = sandbox.call(talk_ms=3000)
+    recorded = entered(engine, {cut, refused})
+    answered_by_agent(engine, recorded)
+    assert third.wait(30) == 0
+    wait_for(lambda: any(r["call_id"] == recorded for r in engine.recordings()), 30,
+             "the call after AMI came back to be archived")
+    audit = engine.recordings("/audit")
+    missing = {f["call_id"] for f in audit["findings"]}
+    assert missing == {cut, refused}, audit
+    assert engine.lines(r"R4 ALERT: recording coverage", 10)
+    assert 'cti_faults_total{kind="lost",where="ami MixMonitor"} 1.0' in engine.text("/metrics")
+    assert "FullyBooted" not in engine.log()  # the AMI handler of old logged an error at every connect
+    stops_within(engine, 5)
+
+
+def test_R6_ari_delayed_two_seconds_per_request_for_ten_seconds(sandbox: Sandbox, start_engine, proxies) -> None:
+    """ARI answers 2 s late for 10 s (requests and events alike), then is healthy: no
+    call is lost, no agent ever has two calls at once, routing catches up."""
+    ari = proxy_to(proxies, 8088)
+    observer = AriObserver()
+    agents = ["1001", "1002", "1003", "1004"]
+    try:
+        for agent_id in agents:
+            sandbox.agent(agent_id)
+        engine = start_engine(agents=agents, wrap_up_s=0, ring_cycle_s=10,
+                              env={"CTI_ARI_URL": f"http://127.0.0.1:{ari.port}"})
+        ari.set("delay", 2.0)
+        # A caller's talk time runs from the engine's answer, before an agent is there.
+        callers = sandbox.call(talk_ms=25000, calls=4, rate=1)
+        time.sleep(10)
+        ari.set("pass")
+        assert callers.wait(90) == 0, callers.output()
+        ids = call_ids(engine)
+        assert len(ids) == 4
+        for call_id in ids:
+            answered_by_agent(engine, call_id, 30)
+        peaks = observer.agent_peaks()
+        assert peaks and all(n == 1 for n in peaks.values()), peaks
+        assert len(engine.lines(r"hung up: call \S+ handled by agent", 10)) == 4
+    finally:
+        observer.close()
+    # A stop during the fault, with a caller waiting: handed to the fallback queue.
+    for agent_id in agents:
+        engine.post(f"/agents/{agent_id}/pause", {"reason": "meeting"})
+    waiting = sandbox.call(talk_ms=4000)
+    waiting_id = entered(engine, ids)
+    wait_for(lambda: any(k["call_id"] == waiting_id for k in engine.get("/calls")), 10, "the caller to wait")
+    ari.set("delay", 2.0)
+    stops_within(engine, 5)
+    channel = wait_for(lambda: (ch := sandbox.ari("GET", f"/channels/{waiting_id}"))
+                       and ch["dialplan"]["app_name"] == "Queue" and ch, 10, "the caller in the fallback Queue()")
+    assert channel["state"] == "Up"
+    assert waiting.wait(60) == 0, waiting.output()
+
+
+def test_R5_hold_with_plain_dates_refused_and_a_bad_hold_file_reported(sandbox: Sandbox, start_engine,
+                                                                        tmp_path: Path) -> None:
+    """A legal hold with plain dates gets 400; an engine started with an old bad hold
+    file starts, routes, and reports it."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "holds.json").write_text('[{"hold_id": "h1", "start": "2024-01-01"')  # cut short
+    sandbox.agent("1001")
+    engine = start_engine(agents=["1001"], recording=True, wrap_up_s=0)
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{engine.port}/recordings/holds", method="POST",
+        data=json.dumps({"reason": "court order", "start": "2024-01-01", "end": "2025-01-01"}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {READER_TOKEN}",
+                 "X-CTI-User": "e2e"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=5)
+    assert refused.value.code == 400
+    assert "time zone" in json.loads(refused.value.read())["message"]
+    metrics = wait_for(lambda: (t := engine.text("/metrics")) and 'step="the purge"' in t and t, 15,
+                       "the failed purge to be counted")
+    assert re.search(r'cti_maintenance_errors_total\{step="the purge"\} [1-9]', metrics)
+    assert engine.lines(r"the purge failed: .*holds", 5)
+    caller = sandbox.call(talk_ms=1000)
+    answered_by_agent(engine, entered(engine, set()))
+    assert caller.wait(30) == 0
+    stops_within(engine, 5)
+
+
+def test_R6_redis_blackholed_longer_than_the_lease(sandbox: Sandbox, start_engine, proxies) -> None:
+    """Redis silent (no reset) for longer than the lease: as documented, the router
+    routes on while its lease is surely valid, then holds its commands until Redis
+    answers; nothing is lost or doubled after it returns."""
+    port = int(REDIS_URL.rsplit(":", 1)[1].split("/")[0])
+    redis = proxy_to(proxies, port)
+    sandbox.agent("1001")
+    engine = start_engine(agents=["1001"], redis=True, lease_ms=1500, wrap_up_s=0, snapshot_every=100_000,
+                          env={"CTI_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0"})
+    redis.set("blackhole")
+    time.sleep(3)  # past the lease
+    caller = sandbox.call(talk_ms=2000)
+    held = entered(engine, set())
+    time.sleep(3)
+    assert not engine.lines(rf"answered: call {re.escape(held)}", 0), "commands ran with no valid lease"
+    redis.set("pass")
+    answered_by_agent(engine, held)
+    assert caller.wait(30) == 0
+    wait_for(lambda: engine.lines(rf"hung up: call {re.escape(held)}", 0), 15, "the hang-up")
+    prefix = engine.config_path.read_text().split('prefix = "')[1].split('"')[0]
+    out = subprocess.run(["redis-cli", "-p", str(port), "XRANGE", f"{prefix}events", "-", "+"],
+                         capture_output=True, text=True, check=True).stdout
+    logged = [line for line in out.splitlines() if line.startswith("{")]
+    kinds = [json.loads(line)["type"] for line in logged]
+    assert kinds.count("CallEntered") == 1 and kinds.count("CallerHungUp") == 1, kinds
+    assert len(logged) == len(set(logged)), "an event was appended twice"
+    redis.set("blackhole")
+    stops_within(engine, 5)
+
+
+def test_R8_webhook_that_never_answers_delays_nobody_and_is_delivered_after_a_restart(
+        sandbox: Sandbox, start_engine, proxies) -> None:
+    """The emergency webhook's receiver goes silent (no answer, no reset): IVR callers
+    are still answered and routed meanwhile; the notification waits in the outbox
+    through an engine restart and is delivered when the receiver is back."""
+    webhook = Webhook()
+    silent = proxy_to(proxies, webhook.port)
+    try:
+        silent.set("blackhole")
+        for agent_id in ("1001", "1002"):
+            sandbox.agent(agent_id)
+        extra = ivr_config(f"http://127.0.0.1:{silent.port}/emergency") + agents_toml(["1001", "1002"])
+        engine = start_engine(agents=[], extra=extra)
+        emergency = call_with_keys(sandbox, "0", talk_ms=4000)
+        reported = entered(engine, set(), 20)
+        wait_for(lambda: engine.lines(rf"EMERGENCY reported on call {re.escape(reported)}", 0), 20,
+                 "the emergency to be reported")
+        ordinary = call_with_keys(sandbox, "1", talk_ms=3000)
+        routed = entered(engine, {reported}, 20)
+        assert engine.lines(rf"IVR routes call {re.escape(routed)} to support", 20)
+        answered_by_agent(engine, routed)
+        assert silent.accepted >= 1 and webhook.received == []  # served while the webhook hung
+        assert emergency.wait(40) == 0 and ordinary.wait(40) == 0
+        assert engine.stop() == 0  # restart with the notification still undelivered
+        engine = start_engine(agents=[], extra=extra)
+        silent.set("pass")
+        wait_for(lambda: webhook.received, 30, "the emergency notification after the restart")
+        ids = {note["id"] for note in webhook.received}
+        assert len(ids) == 1 and {note["call_id"] for note in webhook.received} == {reported}
+        assert {note["type"] for note in webhook.received} == {"emergency"}
+        wait_for(lambda: "cti_notifications_pending 0.0" in engine.text("/metrics"), 15, "an empty outbox")
+        silent.set("blackhole")
+        stops_within(engine, 5)
+    finally:
+        webhook.close()
