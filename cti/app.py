@@ -31,6 +31,7 @@ from acd import commands as c
 from acd import events as e
 from cti.agents import http as agents_http
 from cti.asterisk.ami import AmiClient
+from cti.auth import Auth
 from cti.asterisk.ari import AriClient
 from cti.calls.stasis import StasisAdapter, Submit
 from cti.config import Config
@@ -41,6 +42,7 @@ from cti.durable.store import RedisStore
 from cti.errors import AsteriskUnreachable, CtiError
 from cti.health import ConnectionState
 from cti.ivr.stasis import IvrRunner
+from cti.masking import redact_url
 from cti.lanes import Lanes
 from cti.notify import Notifier
 from cti.recording import http as recording_http
@@ -84,7 +86,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
                 await redis_client.ping()
             except (RedisError, OSError) as exc:
                 await redis_client.aclose()
-                raise AsteriskUnreachable(f"cannot reach Redis at {config.redis.url}: {exc}") from None
+                raise AsteriskUnreachable(f"cannot reach Redis at {redact_url(config.redis.url)}: {exc}") from None
             redis_state = ConnectionState("redis")
             redis_state.up()
             instance.connections.append(redis_state)
@@ -92,7 +94,10 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             if role != "adapter":
                 leadership = Leadership(store, config.redis.node_id, config.redis.lease_ms, redis_state)
 
-        runner = web.AppRunner(build_app(instance, config.http.admin_token, FEATURES), access_log=None)
+        auth = Auth(config.auth, {a.agent.agent_id: a.pin_hash for a in config.agents if a.pin_hash},
+                    {"admin": config.http.admin_token,
+                     "reader": config.recording.reader_token if config.recording is not None else None})
+        runner = web.AppRunner(build_app(instance, auth, FEATURES), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.http.host, config.http.port)
         try:
@@ -123,7 +128,9 @@ def _asterisk_node(config: Config, ari: AriClient, ami: AmiClient, submit: Submi
     lanes = Lanes(config.deadlines.command_s, ari.faults)
     recorder = Recorder(config.recording, ami) if config.recording is not None else None
     ivr = IvrRunner(ari, submit, time.time, config.ivr, lanes) if config.ivr is not None else None
-    return StasisAdapter(ari, submit, time.time, calls, ivr=ivr, recorder=recorder, lanes=lanes)
+    endpoints = frozenset(entry.agent.endpoint for entry in config.agents)
+    return StasisAdapter(ari, submit, time.time, calls, ivr=ivr, recorder=recorder, lanes=lanes,
+                         endpoints=endpoints)
 
 
 def _node_tasks(tg: asyncio.TaskGroup, ari: AriClient, ami: AmiClient, adapter: StasisAdapter) -> list[asyncio.Task[None]]:
@@ -219,7 +226,8 @@ async def _lead(
         "emergency": config.emergency.webhook_url,
         "callback-request": (config.ivr.callback_webhook_url if config.ivr is not None else None) or plan_hook,
         "standby-call-in": plan_hook, "PlanChanged": plan_hook, "PlanProposed": plan_hook,
-    }, outbox, config.notifications, config.deadlines.webhook_s)
+    }, outbox, config.notifications, config.deadlines.webhook_s, full_numbers=frozenset(
+        {"emergency"} | ({"callback-request"} if config.ivr is not None and config.ivr.callback_webhook_url else set())))
     runtime.notify = notifier.send
     adapter: StasisAdapter | None = None
     dispatcher: Dispatcher | None = None

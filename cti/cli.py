@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import getpass
 import json
 import logging
 import os
+import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,11 +17,13 @@ from typing import Any
 
 from cti import config as config_mod
 from cti.app import serve
+from cti.auth import hash_secret, token_digest
 from cti.errors import AsteriskUnreachable, ConfigError, CtiError
-from cti.masking import MaskingFilter
+from cti.masking import MaskingFormatter
 from cti.recording import services
 from cti.recording.calllog import CallLog
 from recording.archive import Archive, RecordingError
+from recording.audit import AuditLog
 
 EXIT_CONFIG = 2
 EXIT_UNREACHABLE = 3
@@ -27,6 +31,7 @@ EXIT_ERROR = 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o027)  # R14: what the engine and the CLI create is not world-readable
     parser = argparse.ArgumentParser(prog="cti", description="Contact-center engine on Asterisk")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the engine")
@@ -57,7 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     scope.add_argument("--between", nargs=2, metavar=("START", "END"), help="ISO dates")
     release = rsub.add_parser("release", help="release a legal hold")
     release.add_argument("hold_id")
+    rsub.add_parser("verify-audit", help="R5/R14: check the audit log's chain and anchor; exit 1 at the first bad line")
+    sub.add_parser("passwd", help="R14: read a PIN or password on standard input, print its argon2 hash "
+                                  "(for [[agents]] pin_hash or [[auth.accounts]] password_hash)")
+    sub.add_parser("token", help="R14: make an API token; prints the token (give it to the service) and "
+                                 "its SHA-256 (for [[auth.tokens]] sha256)")
     args = parser.parse_args(argv)
+    if args.command in ("passwd", "token"):
+        return secrets_command(args.command)
     if args.command == "recordings":
         try:
             cfg = config_mod.load(args.config)
@@ -92,11 +104,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def secrets_command(command: str) -> int:
+    if command == "token":
+        token = secrets.token_urlsafe(32)
+        print(f"token:  {token}\nsha256: {token_digest(token)}")
+        return 0
+    secret = getpass.getpass("PIN or password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    if len(secret) < 4:
+        print("cti: a PIN has 4 characters or more", file=sys.stderr)
+        return EXIT_ERROR
+    print(hash_secret(secret))
+    return 0
+
+
 def recordings_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     if cfg.recording is None:
         print("cti: no [recording] table in the configuration", file=sys.stderr)
         return EXIT_CONFIG
     rc = cfg.recording
+    if args.action == "verify-audit":
+        verdict = AuditLog(rc.archive_dir / "audit.log").verify()
+        if verdict.ok:
+            print(f"audit log intact: {verdict.lines} lines")
+            return 0
+        print(f"audit log broken at line {verdict.first_bad}: {verdict.reason}")
+        return 1
     archive = Archive(rc.archive_dir)
     if args.action == "purge":
         gone = services.purge(archive, rc, args.who, dry_run=args.dry_run)
@@ -134,8 +166,7 @@ def recordings_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
 
 def _setup_logging(level: str) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(MaskingFilter())
+    handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

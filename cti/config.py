@@ -17,7 +17,9 @@ from typing import Any
 
 from acd import AgentConfig, QueueConfig
 from acd.model import MAX_PRIORITY, HoldAction, Intake, RelaxStep, Route, Strategy
+from cti.auth import AuthSettings, check_hash, parse_auth
 from cti.configreader import Table
+from cti.deadlines import Deadlines, parse_deadlines
 from cti.errors import ConfigError
 from cti.ivr.settings import IvrSettings, parse_ivr
 from cti.notify import NotifySettings, parse_notifications
@@ -95,26 +97,10 @@ class EmergencyConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class Deadlines:
-    """How long each network operation may take before it is abandoned (README:
-    "Deadlines"). Measured on the sandbox (bench/deadline_probe.py), ARI and AMI
-    answer within 4 ms and Redis within 6 ms at worst: the defaults leave three orders
-    of magnitude."""
-
-    ari_request_s: float = 5.0
-    ami_action_s: float = 5.0
-    ami_ping_interval_s: float = 5.0
-    redis_s: float = 2.0
-    webhook_s: float = 5.0
-    # One call action on Asterisk (several requests: an offer waits up to 2 s for
-    # the agent's previous leg, a connect makes three): past this, abandoned.
-    command_s: float = 10.0
-
-
-@dataclass(frozen=True, slots=True)
 class AgentEntry:
     agent: AgentConfig
     login_at_start: bool
+    pin_hash: str | None = None  # argon2: the agent signs in with its id and PIN (R14)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +121,7 @@ class Config:
     supervision: SupervisionConfig = SupervisionConfig()
     deadlines: Deadlines = Deadlines()
     notifications: NotifySettings = NotifySettings()
+    auth: AuthSettings = AuthSettings()
 
     def intake(self) -> Intake:
         """How the core treats a call before it waits (``acd.intake``)."""
@@ -261,7 +248,9 @@ def _validate(root: Table) -> Config:
             agent_id, endpoint, member_of, a.skill_table("skills"),
             None if wrap < 0 else wrap, a.text("number", agent_id),
         )
-        agents.append(AgentEntry(agent, a.flag("login_at_start", False)))
+        pin = check_hash(f"{a.path}.pin_hash", a.text("pin_hash")) if "pin_hash" in a.data else None
+        a.used.add("pin_hash")
+        agents.append(AgentEntry(agent, a.flag("login_at_start", False), pin))
         a.check_unknown()
 
     redis_cfg: RedisConfig | None = None
@@ -328,15 +317,9 @@ def _validate(root: Table) -> Config:
         raise ConfigError("redis", f"a [redis] table (cluster.role = {cluster.role!r} needs it)", None)
     cl.check_unknown()
 
-    dl = root.table("deadlines")
-    deadlines = Deadlines(*(dl.number(key, default, 0.05) for key, default in (
-        ("ari_request_s", 5.0), ("ami_action_s", 5.0), ("ami_ping_interval_s", 5.0), ("redis_s", 2.0),
-        ("webhook_s", 5.0), ("command_s", 10.0))))
-    if deadlines.command_s <= deadlines.ari_request_s:
-        raise ConfigError("deadlines.command_s", f"more than deadlines.ari_request_s ({deadlines.ari_request_s:g})",
-                          deadlines.command_s)
-    dl.check_unknown()
+    deadlines = parse_deadlines(root.table("deadlines"))
     notifications = parse_notifications(root.table("notifications"))
+    auth = parse_auth(root.table("auth"))
 
     log_level = root.text("log_level", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -344,7 +327,7 @@ def _validate(root: Table) -> Config:
     root.check_unknown()
     return Config(
         asterisk, http, default_queue, routes, tuple(queues), tuple(agents), log_level, redis_cfg,
-        cluster, recording, ivr_settings, emergency, supervision, deadlines, notifications,
+        cluster, recording, ivr_settings, emergency, supervision, deadlines, notifications, auth,
     )
 
 

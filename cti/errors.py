@@ -32,8 +32,16 @@ class BadRequest(CtiError):
     """A request the API cannot take as it is (bad JSON, a missing field)."""
 
 
+class Unauthorized(CtiError):
+    """The request does not say who is asking, or the credentials are wrong (401)."""
+
+
 class Forbidden(CtiError):
     """The request lacks the role it needs."""
+
+
+class UnsupportedMedia(CtiError):
+    """A state change whose body is not JSON (415)."""
 
 
 class NotConfigured(CtiError):

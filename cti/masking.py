@@ -1,13 +1,17 @@
-"""R14: phone numbers never reach the logs in full."""
+"""R14: phone numbers never reach the logs (or any text for an unprivileged reader)
+in full; nor do passwords in URLs."""
 
 from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit, urlunsplit
+
 
 def mask_number(number: str) -> str:
-    """Keep at most the first 3 and last 4 digits: 13812345678 -> 138****5678."""
-    digits = number.strip()
+    """Keep at most the first 3 and last 4 digits: 13812345678 -> 138****5678;
+    separators are dropped first (138-1234-5678 -> 138****5678)."""
+    digits = re.sub(r"[\s().-]", "", number.strip())
     if len(digits) <= 4:
         return "*" * len(digits)
     if len(digits) <= 7:
@@ -15,15 +19,50 @@ def mask_number(number: str) -> str:
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
 
 
-class MaskingFilter(logging.Filter):
-    """A safety net for the whole log: any run of 7+ digits that looks like a phone
-    number is masked, whatever module logged it."""
+# A phone number inside text: 7 to 15 digits in a row, or written in groups as people
+# and phones do (138-1234-5678, 138 1234 5678, +86 138 1234 5678, (010) 1234-5678).
+# Not part of a longer token: no digit or letter around it, and a dot counts as part of
+# the token only when a digit follows it (a channel id 1732280000.12 stays; a number
+# before a full stop is masked). Dates (2026-12-02) have groups too short to match.
+_NUMBER = re.compile(
+    r"(?<![\w.])(?<!\d\.)"
+    r"(?:\+?\d{7,15}"
+    r"|(?:\+\d{1,3}[ -]?)?(?:\(\d{2,4}\)[ -]?|\d{3,4}[ -])\d{3,4}[ -]\d{4})"
+    r"(?![\w]|\.\d)"
+)
 
-    _RUN = re.compile(r"(?<![\d.])\+?\d{7,15}(?![\d.])")
+
+def mask_text(text: str) -> str:
+    """Every phone number in ``text`` masked."""
+    return _NUMBER.sub(lambda m: mask_number(m.group(0)), text)
+
+
+def redact_url(url: str) -> str:
+    """A URL with any password replaced (redis://user:secret@host -> redis://user:***@host)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<a URL that does not parse>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = (parts.username or "") + ":***"
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
+
+
+class MaskingFilter(logging.Filter):
+    """A safety net for one logger or handler: the message's numbers masked."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = self._RUN.sub(lambda m: mask_number(m.group(0)), message)
+        masked = mask_text(message)
         if masked != message:
             record.msg, record.args = masked, None
         return True
+
+
+class MaskingFormatter(logging.Formatter):
+    """The engine's log formatter: the whole line masked, traceback text included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_text(super().format(record))

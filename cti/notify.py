@@ -39,6 +39,7 @@ from acd import commands as c
 from cti.configreader import Table
 from cti.durable.outbox import Entry, Outbox
 from cti.errors import ConfigError
+from cti.masking import mask_number
 
 log = logging.getLogger("cti.notify")
 
@@ -87,10 +88,13 @@ class Notifier:
     def __init__(
         self, session: aiohttp.ClientSession, urls: Mapping[str, str | None], outbox: Outbox,
         settings: NotifySettings = NotifySettings(), timeout_s: float = 5.0, max_pending: int = 10_000,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, full_numbers: frozenset[str] = frozenset({"emergency"}),
     ) -> None:
         """``urls``: notification type ("emergency", "callback-request",
-        "standby-call-in", "PlanChanged", ...) -> webhook URL (None: not sent)."""
+        "standby-call-in", "PlanChanged", ...) -> webhook URL (None: not sent).
+        ``full_numbers``: the types whose receiver needs the caller's full number (the
+        emergency desk, a callback desk); every other receiver gets it masked (R14)."""
+        self._full_numbers = full_numbers
         self._session = session
         self._urls = dict(urls)
         self.outbox = outbox
@@ -122,6 +126,8 @@ class Notifier:
             self._fresh.popleft()
             self.dropped += 1
             log.error("notification queue full (%d): the oldest was dropped", self._max_pending)
+        if "caller" in doc and doc["type"] not in self._full_numbers:
+            doc = {**doc, "caller": mask_number(str(doc["caller"]))}
         entry_id = uuid.uuid4().hex
         now = self._clock()
         self._fresh.append(Entry(entry_id, url, {"id": entry_id, **doc}, now, 0, now))

@@ -1,5 +1,7 @@
-"""The engine's HTTP server: the aiohttp application, health, the token checks, and
-the one error middleware that maps every domain error to an HTTP status.
+"""The engine's HTTP server: the aiohttp application, health, who is asking (R14:
+``cti.auth``; every request but ``/health`` and the sign-in is authenticated here,
+before any handler), and the one error middleware that maps every domain error to an
+HTTP status.
 
 Features add their own routes (``cti/<feature>/http.py``: a ``routes(app)`` function
 each); ``cti.app`` composes them. Handlers raise domain errors and never build error
@@ -8,7 +10,6 @@ responses themselves.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -18,7 +19,8 @@ from typing import Any
 from aiohttp import web
 
 from acd import AcdError, InvalidTransition, UnknownAgent
-from cti.errors import BadRequest, Forbidden, NotConfigured, NotRouting
+from cti.auth import Auth, Identity
+from cti.errors import BadRequest, Forbidden, NotConfigured, NotRouting, Unauthorized, UnsupportedMedia
 from cti.health import ConnectionState, Faults
 from cti.recording.recorder import Recorder
 from cti.recording.services import BadHold
@@ -44,7 +46,9 @@ class Instance:
 
 
 INSTANCE: web.AppKey[Instance] = web.AppKey("instance")
-ADMIN_TOKEN: web.AppKey[str | None] = web.AppKey("admin_token")
+AUTH: web.AppKey[Auth] = web.AppKey("auth")
+IDENTITY: web.RequestKey[Identity] = web.RequestKey("identity")  # who is asking
+OPEN = {("GET", "/health"), ("POST", "/auth/login")}
 
 # Domain errors -> (HTTP status, error code): the only such table.
 _STATUSES: list[tuple[type[Exception], int, str]] = [
@@ -56,17 +60,22 @@ _STATUSES: list[tuple[type[Exception], int, str]] = [
     (BadHold, 400, "bad-request"),
     (RecordingError, 400, "bad-request"),
     (BadRequest, 400, "bad-request"),
+    (Unauthorized, 401, "unauthorized"),
     (Forbidden, 403, "forbidden"),
+    (UnsupportedMedia, 415, "unsupported-media-type"),
     (NotConfigured, 404, "not-configured"),
     (NotRouting, 503, "not-routing"),
 ]
 
 
-def build_app(instance: Instance, admin_token: str | None, features: Iterable[Callable[[web.Application], None]]) -> web.Application:
-    app = web.Application(middlewares=[_errors])
+def build_app(instance: Instance, auth: Auth, features: Iterable[Callable[[web.Application], None]]) -> web.Application:
+    app = web.Application(middlewares=[_errors, _authenticate])
     app[INSTANCE] = instance
-    app[ADMIN_TOKEN] = admin_token
+    app[AUTH] = auth
     app.router.add_get("/health", health)
+    app.router.add_post("/auth/login", sign_in)
+    app.router.add_post("/auth/logout", sign_out)
+    app.router.add_get("/auth/me", who_am_i)
     for add_routes in features:
         add_routes(app)
     return app
@@ -84,8 +93,29 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
                     log.error("R5 ALERT: %s", exc)
                 message = str(exc) if not isinstance(exc, NotRouting) else (
                     "this engine instance does not route calls (standby or adapter); ask the leader")
-                return error(status, code, message)
+                response = error(status, code, message)
+                if status == 401:
+                    response.headers["WWW-Authenticate"] = 'Basic realm="cti", Bearer'
+                return response
         raise
+
+
+@web.middleware
+async def _authenticate(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Who is asking, before any handler runs; state changes only as JSON (a cross-site
+    form cannot send that without the browser asking first)."""
+    auth = request.app[AUTH]
+    if (request.method, request.path) not in OPEN and not (
+            request.path == "/metrics" and request.method == "GET" and auth.settings.metrics_open):
+        found = await auth.identify(request.headers.get("Authorization", ""))
+        if found is None:
+            raise Unauthorized("sign in: Authorization: Basic (agent id and PIN, or account and password) "
+                               "or Bearer (a token)")
+        request[IDENTITY] = found
+    if request.method in ("POST", "PUT", "PATCH") and request.content_type != "application/json":
+        raise UnsupportedMedia("send JSON (Content-Type: application/json)")
+    response: web.StreamResponse = await handler(request)
+    return response
 
 
 def error(status: int, code: str, message: str) -> web.Response:
@@ -99,15 +129,23 @@ def runtime(request: web.Request) -> Runtime:
     return found
 
 
-def bearer(request: web.Request) -> str:
-    return request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+def identity(request: web.Request) -> Identity:
+    """Who is asking (set by the authentication middleware)."""
+    found: Identity | None = request.get(IDENTITY)
+    if found is None:
+        raise Unauthorized("sign in first")
+    return found
 
 
-def require_token(request: web.Request, token: str | None, what: str) -> None:
-    """Refuse (403, audited) unless the request bears ``token``."""
-    if token is None or not hmac.compare_digest(bearer(request).encode(), token.encode()):
-        audit.warning("%s refused to %s", what, request.remote)
-        raise Forbidden(f"{what} needs its token")
+def need(request: web.Request, *roles: str, agent_id: str | None = None) -> Identity:
+    """Refuse (403, audited) unless the caller has one of ``roles`` (admin always
+    does), or is the agent ``agent_id`` itself."""
+    who = identity(request)
+    if who.role == "admin" or who.role in roles or (agent_id is not None and who.agent_id == agent_id):
+        return who
+    audit.warning("%s (%s) refused %s %s", who.name, who.role, request.method, request.path)
+    allowed = " or ".join([*roles, "admin"] + ([f"agent {agent_id} itself"] if agent_id else []))
+    raise Forbidden(f"{request.method} {request.path} needs the role {allowed}")
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
@@ -115,11 +153,41 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         return {}
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest("body is not JSON") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        raise BadRequest("body is not JSON (or nested too deeply)") from None
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
     return body
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    """``{"name", "secret"}`` (an agent id and PIN, or an account and password) -> a
+    session token for ``Authorization: Bearer``."""
+    body = await json_body(request)
+    name, secret = body.get("name"), body.get("secret")
+    if not isinstance(name, str) or not isinstance(secret, str) or not name or len(name) > 200 or len(secret) > 1000:
+        raise BadRequest("sign in with a name and a secret (strings)")
+    auth = request.app[AUTH]
+    who = await auth.verify(name, secret)
+    if who is None:
+        raise Unauthorized("wrong name or secret")
+    audit.info("%s (%s) signed in from %s", who.name, who.role, request.remote)
+    return web.json_response({"token": auth.open_session(who), "name": who.name, "role": who.role,
+                              "expires_in_s": auth.settings.session_ttl_s})
+
+
+async def sign_out(request: web.Request) -> web.Response:
+    who = identity(request)
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        request.app[AUTH].close_session(header[7:].strip())
+    audit.info("%s signed out", who.name)
+    return web.json_response({"signed_out": who.name})
+
+
+async def who_am_i(request: web.Request) -> web.Response:
+    who = identity(request)
+    return web.json_response({"name": who.name, "role": who.role, "agent_id": who.agent_id})
 
 
 async def health(request: web.Request) -> web.Response:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -28,6 +29,8 @@ from typing import Any
 from recording.audit import AuditLog
 from recording.retention import Kept, LegalHold, due_for_deletion
 from recording.wav import WavInfo
+
+log = logging.getLogger("recording.archive")
 
 
 class RecordingError(Exception):
@@ -83,6 +86,7 @@ class Archive:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        os.chmod(root, 0o750)  # R14: callers' numbers and voices; group-readable at most
         self.audit = AuditLog(root / "audit.log")
         # One connection, used by one thread at a time (the engine's recording worker).
         self._db = sqlite3.connect(str(root / "index.sqlite"), check_same_thread=False)
@@ -96,6 +100,7 @@ class Archive:
             if column not in present:
                 default = next(f.default for f in dataclasses.fields(RecordingMeta) if f.name == column)
                 self._db.execute(f"ALTER TABLE recordings ADD COLUMN {column} DEFAULT {default!r}")
+        os.chmod(root / "index.sqlite", 0o640)
         self._db.execute("CREATE INDEX IF NOT EXISTS by_end ON recordings(ended_at)")
         self._db.execute("CREATE INDEX IF NOT EXISTS by_caller ON recordings(caller)")
         self._db.commit()
@@ -112,12 +117,20 @@ class Archive:
         existing = self.get(meta["call_id"], missing_ok=True)
         if existing is not None:
             return existing
+        if source.is_symlink():
+            raise NotARecording(f"{source} is a symbolic link: refused (it could point at any file)")
         ended = datetime.fromtimestamp(meta["ended_at"], timezone.utc)
         rel = Path(f"{ended:%Y/%m/%d}") / f"{_safe(meta['call_id'])}.wav"
         target = self.root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        for folder in reversed([target.parent, *list(target.parent.parents)[:2]]):
+            folder.mkdir(mode=0o750, exist_ok=True)
         tmp = target.with_suffix(".part")
-        shutil.copyfile(source, tmp)
+        try:  # O_NOFOLLOW: a link swapped in after the check is refused too
+            fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as exc:
+            raise NotARecording(f"{source}: {exc.strerror}") from None
+        with os.fdopen(fd, "rb") as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
         digest = sha256_of(tmp)
         os.chmod(tmp, 0o440)
         os.replace(tmp, target)
@@ -137,6 +150,7 @@ class Archive:
     def _write(self, record: RecordingMeta) -> None:
         sidecar = (self.root / record.path).with_suffix(".json")
         sidecar.write_text(json.dumps(dataclasses.asdict(record), indent=1, sort_keys=True))
+        os.chmod(sidecar, 0o640)
         self._index(record)
 
     def inspected(self, record: RecordingMeta, info: WavInfo | None, problem: str = "") -> RecordingMeta:
@@ -156,12 +170,19 @@ class Archive:
         self._db.commit()
 
     def rebuild_index(self) -> int:
-        """Rebuild the index from the sidecars alone; returns how many it found."""
+        """Rebuild the index from the sidecars alone; returns how many it found. A
+        sidecar whose recording lies outside the archive, or is a link, is ignored."""
         self._db.execute("DELETE FROM recordings")
         count = 0
+        root = self.root.resolve()
         for sidecar in sorted(self.root.glob("*/*/*/*.json")):
             data = json.loads(sidecar.read_text())
-            self._index(RecordingMeta(**data))
+            record = RecordingMeta(**data)
+            audio = self.root / record.path
+            if audio.is_symlink() or not audio.resolve().is_relative_to(root):
+                log.error("R14 ALERT: %s points outside the archive (%s): ignored", sidecar, record.path)
+                continue
+            self._index(record)
             count += 1
         return count
 
@@ -255,6 +276,7 @@ class Archive:
         ]
         tmp = self.root / "holds.json.part"
         tmp.write_text(json.dumps(data, indent=1))
+        os.chmod(tmp, 0o640)
         os.replace(tmp, self.root / "holds.json")
 
     def add_hold(self, hold: LegalHold) -> None:
@@ -293,6 +315,10 @@ class Archive:
 
 
 _DATES = {"created_at", "start", "end", "released_at"}
+
+
+class NotARecording(RecordingError):
+    """A spool entry that is not a regular file (a symbolic link): never archived."""
 
 
 class BadHoldFile(RecordingError):

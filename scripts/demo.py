@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -24,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SANDBOX = str(ROOT / "contrib" / "sandbox")
 CONFIG = ROOT / "config" / "sandbox.toml"
 HTTP = "http://127.0.0.1:8480"
+# The demo's own admin token for this run (R14: every request needs a role); given to
+# the engine through the environment, never written down.
+TOKEN = secrets.token_urlsafe(24)
 SHOWN = re.compile(r"offer call|announce|answered:|RONA|cancelled|hung up|agent \d+ is|overflow|hold|ERROR|WARNING|running")
 
 
@@ -55,7 +59,8 @@ def ari(method: str, path: str) -> bytes:
 
 
 def post(path: str) -> None:
-    req = urllib.request.Request(HTTP + path, method="POST", data=b"{}")
+    req = urllib.request.Request(HTTP + path, method="POST", data=b"{}", headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"})
     try:
         urllib.request.urlopen(req, timeout=3).read()
     except OSError:
@@ -81,7 +86,8 @@ def main() -> int:
             procs.append(sipp("-sf", scenario, "-i", "127.0.0.1", "-p", str(port),
                               "-mp", str(20000 + (port - 5070) * 100)))
         engine = spawn([sys.executable, "-m", "cti.cli", "run", "--config", str(CONFIG)],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT,
+                       env={**os.environ, "CTI_ADMIN_TOKEN": TOKEN})
         procs.append(engine)
         time.sleep(3)
         # One new caller every 7 s, each staying 20 s from the engine's answer (music on

@@ -1,5 +1,9 @@
 """The agent API and the live call list: agents log in, get ready, pause with a
-reason, log out and end wrap-up; the core decides what each request means."""
+reason, log out and end wrap-up; the core decides what each request means.
+
+R14: an agent acts on itself only; supervisors and admins on any agent; the call list
+is for supervisors (numbers masked), readers and admins (full numbers); ``/state`` for
+admins, audited."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from acd import InvalidTransition
 from acd import events as e
 from cti.errors import BadRequest
 from cti.masking import mask_number
-from cti.web import ADMIN_TOKEN, json_body, require_token, runtime
+from cti.web import json_body, need, runtime
 
 audit = logging.getLogger("cti.audit")
 
@@ -26,20 +30,25 @@ def routes(app: web.Application) -> None:
 
 
 async def list_agents(request: web.Request) -> web.Response:
+    need(request, "supervisor")
     return web.json_response([dataclasses.asdict(a) for a in runtime(request).engine.agents()])
 
 
 async def get_agent(request: web.Request) -> web.Response:
+    need(request, "supervisor", agent_id=request.match_info["agent_id"])
     view = runtime(request).engine.agent(request.match_info["agent_id"])
     return web.json_response(dataclasses.asdict(view))
 
 
 async def list_calls(request: web.Request) -> web.Response:
+    who = need(request, "supervisor", "reader")
     engine = runtime(request).engine
+    if who.sees_numbers:
+        audit.info("call list with numbers read by %s", who.name)
     return web.json_response([
         {
             **dataclasses.asdict(k),
-            "caller": mask_number(k.caller),  # R14
+            "caller": k.caller if who.sees_numbers else mask_number(k.caller),  # R14
             "position": engine.position(k.call_id),
             "expected_wait_s": engine.expected_wait_s(k.call_id),
         }
@@ -51,14 +60,15 @@ async def state(request: web.Request) -> web.Response:
     """The core's whole state (the snapshot a restarted router would rebuild), for
     operators and recovery checks. It holds callers' numbers (R14): only with the
     admin token, and every access is audited."""
-    require_token(request, request.app[ADMIN_TOKEN], "the state (http.admin_token)")
-    audit.info("state read by admin from %s", request.remote)
+    who = need(request)
+    audit.info("state read by %s from %s", who.name, request.remote)
     return web.json_response(runtime(request).engine.snapshot())
 
 
 async def agent_action(request: web.Request) -> web.Response:
-    rt = runtime(request)
     agent_id = request.match_info["agent_id"]
+    who = need(request, "supervisor", agent_id=agent_id)
+    rt = runtime(request)
     action = request.match_info["action"]
     now = rt.clock()
     body = await json_body(request)
@@ -84,4 +94,5 @@ async def agent_action(request: web.Request) -> web.Response:
     else:
         raise web.HTTPNotFound(text=f"no agent action {action!r}")
     rt.apply(event)
+    audit.info("agent %s: %s by %s", agent_id, action, who.name)
     return web.json_response(dataclasses.asdict(rt.engine.agent(agent_id)))

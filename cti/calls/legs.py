@@ -66,9 +66,12 @@ def parse_leg(chan_id: str) -> tuple[str, str] | None:
 
 class AgentLegs:
     def __init__(self, ari: AriClient, submit: Callable[[e.Event], None], clock: Callable[[], float],
-                 seq: itertools.count[int], check_endpoint: bool = False) -> None:
+                 seq: itertools.count[int], check_endpoint: bool = False,
+                 endpoints: frozenset[str] | None = None) -> None:
         self._ari = ari
         self._check_endpoint = check_endpoint
+        # R14: the only endpoints an offer may ring (the configured agents'); None: any.
+        self._endpoints = endpoints
         self._submit = submit
         self._clock = clock
         self._seq = seq
@@ -160,6 +163,13 @@ class AgentLegs:
         leg = self._legs.get(leg_id) if leg_id is not None else None
         if leg is None or leg.originated:
             return  # not planned (a direct call in tests plans it now), or done already
+        if self._endpoints is not None and cmd.endpoint not in self._endpoints:
+            # A forged command (whoever can write to Redis) must not make us dial anywhere.
+            log.error("R14 ALERT: offer of call %s to endpoint %r refused: not a configured agent's",
+                      cmd.call_id, cmd.endpoint)
+            self._drop(leg.channel_id)
+            self._submit(e.OfferFailed(cmd.call_id, cmd.agent_id, "refused-endpoint", self._clock()))
+            return
         if leg.waits:
             # The agent's previous leg is still being torn down: wait (briefly, in this
             # call's lane only) so that its phone never has two of our calls at once.

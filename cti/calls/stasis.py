@@ -60,6 +60,7 @@ class StasisAdapter:
         ivr: IvrRunner | None = None,
         recorder: Recorder | None = None,
         lanes: Lanes | None = None,
+        endpoints: frozenset[str] | None = None,
     ) -> None:
         self._ari = ari
         self._calls = calls
@@ -72,7 +73,7 @@ class StasisAdapter:
         self._names: dict[str, str] = {}  # call id -> channel name (for AMI)
         self._seq = itertools.count(1)
         # A cluster adapter (no core beside it) shares the phones with other adapters.
-        self._legs = AgentLegs(ari, submit, clock, self._seq, check_endpoint=calls is None)
+        self._legs = AgentLegs(ari, submit, clock, self._seq, check_endpoint=calls is None, endpoints=endpoints)
         self.lanes = lanes if lanes is not None else Lanes(10.0)
         self._media = WaitingMedia(ari, self._then, self._seq)
 

@@ -8,6 +8,7 @@ enough ago that no label is coming)."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ class CallLog:
     def __init__(self, path: Path) -> None:
         # One connection, used by one thread at a time (the engine's recording worker).
         self._db = sqlite3.connect(str(path), check_same_thread=False)
+        os.chmod(path, 0o640)  # R14: callers' numbers
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS calls (call_id PRIMARY KEY, caller, queue, kind, "
             "agent_id, answered_at, ended_at, recording)"

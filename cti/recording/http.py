@@ -1,5 +1,5 @@
-"""Recordings over HTTP (R4/R5, R14): only with the reader token; every access is
-audited with who asked. The use cases are ``cti.recording.services``; they run on the
+"""Recordings over HTTP (R4/R5, R14): only for the reader and admin roles; every
+access (and every refusal) is audited with the authenticated identity. The use cases are ``cti.recording.services``; they run on the
 recorder's worker thread (SQLite, files, hashing), never on the event loop."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from aiohttp import web
 from cti.errors import BadRequest, Forbidden, NotConfigured
 from cti.recording import services
 from cti.recording.recorder import Recorder
-from cti.web import INSTANCE, json_body, require_token
+from cti.web import INSTANCE, identity, json_body, need
 
 
 def routes(app: web.Application) -> None:
@@ -23,16 +23,17 @@ def routes(app: web.Application) -> None:
 
 
 async def _reader(request: web.Request) -> tuple[Recorder, str]:
-    """R14: recordings only for the role holding the reader token; returns who asks."""
+    """R14: recordings only for the reader and admin roles; returns who asks."""
     recorder = request.app[INSTANCE].recorder
+    who = f"{identity(request).name}@{request.remote}"
+    try:
+        need(request, "reader")
+    except Forbidden:
+        if recorder is not None:
+            await recorder.io(lambda: recorder.archive.audit.record(who, "access-refused", path=request.path))
+        raise
     if recorder is None:
         raise NotConfigured("recording is not configured on this engine instance")
-    who = f"{request.headers.get('X-CTI-User', 'unnamed')}@{request.remote}"
-    try:
-        require_token(request, recorder.config.reader_token, "recordings (the reader token)")
-    except Forbidden:
-        await recorder.io(lambda: recorder.archive.audit.record(who, "access-refused", path=request.path))
-        raise
     return recorder, who
 
 

@@ -147,6 +147,12 @@ class Recorder:
         now = time.time()
         for call_id, caller, queue, kind, agent_id, answered_at, ended_at in self.log.to_archive():
             src = self.config.spool_dir / f"{call_id}.wav"
+            if src.is_symlink():  # R14: could point at any file; never archived, never served
+                log.error("R14 ALERT: spool entry %s is a symbolic link: refused", src.name)
+                self.maintenance_errors["refused a linked spool file"] = (
+                    self.maintenance_errors.get("refused a linked spool file", 0) + 1)
+                self.log.mark(call_id, "refused")
+                continue
             if not src.exists():
                 if now - ended_at > 30:
                     log.error("R4: recording of call %s never appeared", call_id)

@@ -1,5 +1,7 @@
 """R13 figures (Prometheus ``/metrics``, ``/wallboard.json``) and the R9 supervisor
-controls (``/plan``; changes need the admin token and are audited)."""
+controls (``/plan``): supervisors and admins (``/metrics`` open only with ``[auth]
+metrics_open``); changes are audited with who made them; callers' numbers in the plan's
+callback list are masked except for readers and admins (R14)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,11 @@ from aiohttp import web
 from cti.errors import BadRequest, NotConfigured, NotRouting
 from cti.supervision.prometheus import prometheus_text
 from cti.supervision.services import Supervision
-from cti.web import ADMIN_TOKEN, INSTANCE, json_body, require_token
+from typing import Any
+
+from cti.auth import Identity
+from cti.masking import mask_number
+from cti.web import AUTH, INSTANCE, json_body, need
 
 audit = logging.getLogger("cti.audit")
 
@@ -32,26 +38,39 @@ def _supervision(request: web.Request) -> Supervision:
 
 async def metrics(request: web.Request) -> web.Response:
     """R13 for machines: Prometheus text format."""
+    if not request.app[AUTH].settings.metrics_open:
+        need(request, "supervisor")
     body = prometheus_text(_supervision(request).figures())
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
 async def wallboard(request: web.Request) -> web.Response:
     """R13 for people: the same figures as JSON."""
-    return web.json_response(_supervision(request).figures())
+    who = need(request, "supervisor")
+    figures = _supervision(request).figures()
+    figures["plan"] = _plan_for(who, figures["plan"])
+    return web.json_response(figures)
 
 
 async def get_plan(request: web.Request) -> web.Response:
-    return web.json_response(_supervision(request).figures()["plan"])
+    who = need(request, "supervisor")
+    return web.json_response(_plan_for(who, _supervision(request).figures()["plan"]))
+
+
+def _plan_for(who: Identity, plan: dict[str, Any] | None) -> dict[str, Any] | None:
+    """R14: the callback requests' numbers, masked unless the caller may see them."""
+    if plan is None or who.sees_numbers:
+        return plan
+    return {**plan, "callbacks": [{**k, "caller": mask_number(str(k.get("caller", "")))}
+                                  for k in plan.get("callbacks", [])]}
 
 
 async def plan_action(request: web.Request) -> web.Response:
-    """R9 supervisor controls (admin token): confirm, level {"level": "II" | null},
+    """R9 supervisor controls: confirm, level {"level": "II" | null},
     incident {"cause", "scope", "started_at"}."""
+    who = need(request, "supervisor").name
     supervision = _supervision(request)
     action = request.match_info["action"]
-    require_token(request, request.app[ADMIN_TOKEN], f"plan {action}")
-    who = request.headers.get("X-CTI-User", "supervisor")
     plan = supervision.plan
     if plan is None:
         raise NotConfigured("no [plan] is configured")
@@ -77,4 +96,4 @@ async def plan_action(request: web.Request) -> web.Response:
         audit.warning("R9 incident attached by %s: %s / %s", who, cause, scope)
     else:
         raise web.HTTPNotFound(text=f"no plan action {action!r}")
-    return web.json_response(supervision.figures()["plan"])
+    return web.json_response(_plan_for(need(request, "supervisor"), supervision.figures()["plan"]))

@@ -110,9 +110,10 @@ def test_R4_R14_removed_recording_is_reported_and_retrieval_needs_the_token(
         req = urllib.request.Request(f"http://127.0.0.1:{engine.port}/recordings{path}")
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(req, timeout=5)
-        assert info.value.code == 403
+        assert info.value.code == 401  # no credentials at all
     audit_log = (archive_dir(engine) / "audit.log").read_text()
-    assert '"access-refused"' in audit_log and '"retrieve"' in audit_log and "e2e-auditor" in audit_log
+    # The audit names the authenticated identity (the reader token), not a client header.
+    assert '"retrieve"' in audit_log and "reader-token@" in audit_log and "e2e-auditor" not in audit_log
 
 
 def test_R4_fifty_simultaneous_recorded_calls_none_lost_or_truncated(sandbox: Sandbox, start_engine) -> None:

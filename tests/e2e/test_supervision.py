@@ -10,7 +10,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.harness import AriObserver, Sandbox, call_with_keys, wait_for
+from tests.e2e.harness import ADMIN_TOKEN, AriObserver, Sandbox, call_with_keys, wait_for
 
 PLAN = """
 [[queues]]
@@ -64,7 +64,9 @@ CALLS = 16
 
 
 def scrape(engine) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{engine.port}/metrics", timeout=5) as resp:
+    req = urllib.request.Request(f"http://127.0.0.1:{engine.port}/metrics",
+                                 headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
         assert resp.headers.get_content_type() == "text/plain"
         return resp.read().decode()
 
@@ -164,10 +166,10 @@ def test_R9_supervisor_confirms_raises_and_ends_a_plan(sandbox: Sandbox, start_e
                                  data=b'{"level": "I"}', headers={"Content-Type": "application/json"})
     try:
         urllib.request.urlopen(req, timeout=5)
-        raise AssertionError("a plan change without the token was accepted")
+        raise AssertionError("a plan change without credentials was accepted")
     except urllib.error.HTTPError as exc:
-        assert exc.code == 403
-    assert "R9 plan" in engine.log() and "by supervisor" in engine.log()
+        assert exc.code == 401
+    assert "R9 plan" in engine.log() and "by admin-token" in engine.log()
 
 
 def test_R9_plan_offers_callbacks_a_waiting_caller_takes_one(

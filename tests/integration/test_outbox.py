@@ -100,3 +100,20 @@ async def test_a_notification_nobody_takes_is_given_up_after_its_maximum_age(tmp
     finally:
         store.close()
         hook.close()
+
+
+async def test_R14_only_receivers_that_need_the_number_get_it(tmp_path: Path) -> None:
+    """The emergency desk gets the caller's full number; a plan receiver that gets the
+    callback requests (no callback desk configured) gets it masked."""
+    store = SqliteOutbox(tmp_path / "outbox.sqlite")
+    try:
+        async with aiohttp.ClientSession() as session:
+            notifier = Notifier(session, {"emergency": "http://127.0.0.1:9/e", "callback-request": "http://127.0.0.1:9/p"},
+                                store, full_numbers=frozenset({"emergency"}))
+            notifier.post(DOC)
+            notifier.post({**DOC, "type": "callback-request"})
+            emergency, callback = (entry.doc for entry in notifier._fresh)
+        assert emergency["caller"] == "13800000000"
+        assert callback["caller"] == "138****0000"
+    finally:
+        store.close()

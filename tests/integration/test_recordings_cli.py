@@ -65,3 +65,9 @@ archive_dir = "{archive_dir}"
     actions = [e["action"] for e in log.entries()]
     assert actions == ["hold", "delete", "release", "delete", "retrieve", "audit"]
     assert {e["who"] for e in log.entries()} == {"auditor-zhang"}
+    verified = cti(cfg, "verify-audit")
+    assert verified.returncode == 0 and "intact: 6 lines" in verified.stdout
+    audit_log = archive_dir / "audit.log"
+    audit_log.write_bytes(b"".join(audit_log.read_bytes().splitlines(keepends=True)[:-2]))  # cut the end
+    broken = cti(cfg, "verify-audit")
+    assert broken.returncode == 1 and "broken at line 5" in broken.stdout

@@ -11,9 +11,18 @@ from aiohttp.test_utils import TestClient, TestServer
 from acd import AgentConfig, Engine, QueueConfig
 from acd import events as e
 from cti.app import FEATURES
+from cti.auth import Auth, AuthSettings
 from cti.health import ConnectionState
 from cti.runtime import Runtime
 from cti.web import Instance, build_app
+
+
+ADMIN = "s3cret-token-for-tests"
+AS_ADMIN = {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}
+
+
+def auth(admin_token: str | None = ADMIN) -> Auth:
+    return Auth(AuthSettings(), {}, {"admin": admin_token})
 
 
 @pytest.fixture
@@ -24,7 +33,7 @@ async def client() -> AsyncIterator[tuple[TestClient, Runtime]]:
     runtime = Runtime(engine, lambda: float(next(clock)))
     ari, ami = ConnectionState("ari"), ConnectionState("ami")
     instance = Instance("leader", runtime, [ari, ami])
-    async with TestClient(TestServer(build_app(instance, None, FEATURES))) as http:
+    async with TestClient(TestServer(build_app(instance, auth(), FEATURES)), headers=AS_ADMIN) as http:
         yield http, runtime
 
 
@@ -77,12 +86,17 @@ async def test_R14_state_needs_the_admin_token_and_calls_mask_numbers() -> None:
     runtime = Runtime(engine, lambda: 5.0)
     runtime.apply(e.CallArrived("k1", "q", "13812345678", 1.0))
     instance = Instance("leader", runtime, [])
-    async with TestClient(TestServer(build_app(instance, "s3cret-token-for-tests", FEATURES))) as http:
-        assert (await http.get("/state")).status == 403
-        assert (await http.get("/state", headers={"Authorization": "Bearer wrong"})).status == 403
-        resp = await http.get("/state", headers={"Authorization": "Bearer s3cret-token-for-tests"})
+    supervisor = Auth(AuthSettings(), {}, {"admin": ADMIN, "supervisor": "supervisor-token-for-tests"})
+    async with TestClient(TestServer(build_app(instance, supervisor, FEATURES))) as http:
+        assert (await http.get("/state")).status == 401
+        assert (await http.get("/state", headers={"Authorization": "Bearer wrong"})).status == 401
+        as_supervisor = {"Authorization": "Bearer supervisor-token-for-tests"}
+        assert (await http.get("/state", headers=as_supervisor)).status == 403
+        resp = await http.get("/state", headers={"Authorization": f"Bearer {ADMIN}"})
         assert resp.status == 200 and "k1" in (await resp.json())["calls"]
-        calls = await (await http.get("/calls")).json()
-        assert calls[0]["caller"] == "138****5678"
-    async with TestClient(TestServer(build_app(instance, None, FEATURES))) as http:  # no token configured
-        assert (await http.get("/state")).status == 403
+        calls = await (await http.get("/calls", headers=as_supervisor)).json()
+        assert calls[0]["caller"] == "138****5678"  # a supervisor sees it masked
+        calls = await (await http.get("/calls", headers={"Authorization": f"Bearer {ADMIN}"})).json()
+        assert calls[0]["caller"] == "13812345678"
+    async with TestClient(TestServer(build_app(instance, auth(None), FEATURES))) as http:  # no token configured
+        assert (await http.get("/state", headers={"Authorization": "Bearer "})).status == 401

@@ -150,3 +150,16 @@ async def test_an_offer_cancelled_before_its_lane_ran_never_rings() -> None:
     await adapter.lanes.drained()
     offers = [p["appArgs"] for _, path, p in ari.requests if path == "/channels"]
     assert offers == ["offer,y,1001"]
+
+
+async def test_R14_an_offer_to_an_endpoint_of_no_configured_agent_is_refused() -> None:
+    """Whoever can write a command (Redis) must not make the adapter dial anywhere."""
+    ari = SlowAri("none")
+    submitted: list[e.Event] = []
+    adapter = StasisAdapter(ari, submitted.append, lambda: NOW, lambda: [],  # type: ignore[arg-type]
+                            lanes=Lanes(5.0), endpoints=frozenset({"PJSIP/agent1001"}))
+    await adapter.execute(c.OfferCall("k1", "1001", "PJSIP/premium-rate-line", 10.0))
+    assert not any(path == "/channels" for _, path, _ in ari.requests)
+    assert submitted == [e.OfferFailed("k1", "1001", "refused-endpoint", NOW)]
+    await adapter.execute(c.OfferCall("k2", "1001", "PJSIP/agent1001", 10.0))
+    assert [p["endpoint"] for _, path, p in ari.requests if path == "/channels"] == ["PJSIP/agent1001"]

@@ -23,3 +23,50 @@ def test_R14_log_filter_masks_numbers_but_not_channel_ids(caplog: pytest.LogCapt
     assert "+8613812345678" not in caplog.text
     assert "+86*******5678" in caplog.text
     assert "1732280000.12" in caplog.text
+
+
+CORPUS = [
+    ("13812345678", "138****5678"),
+    ("+8613812345678", "+86*******5678"),
+    ("138-1234-5678", "138****5678"),
+    ("138 1234 5678", "138****5678"),
+    ("+86 138 1234 5678", "+86*******5678"),
+    ("(010) 1234-5678", "010****5678"),
+    ("0755-8888-1234", "075*****1234"),
+]
+
+
+@pytest.mark.parametrize(("shown", "masked"), CORPUS)
+def test_R14_every_shape_of_a_number_is_masked_in_text(shown: str, masked: str) -> None:
+    from cti.masking import mask_text
+
+    for text in (f"call from {shown}", f"call from {shown}.", f"{shown}, then hung up", f"caller={shown}",
+                 f"'{shown}'", f"({shown})"):
+        out = mask_text(text)
+        digits = "".join(ch for ch in shown if ch.isdigit())
+        assert digits not in "".join(ch for ch in out if ch.isdigit()), (text, out)
+        assert masked in out, (text, out)
+
+
+def test_R14_what_is_not_a_number_is_left_alone() -> None:
+    from cti.masking import mask_text
+
+    for text in ("call 1732280000.12 connected", "2026-12-02 01:40:04,712 INFO", "agent 1001 is ready",
+                 "cti-offer-1001-1796175607.31-abcx12", "port 5038", "sha256 9f86d081884c7d659a2feaa0c55ad015"):
+        assert mask_text(text) == text, text
+
+
+def test_R14_tracebacks_and_urls_are_masked_too() -> None:
+    from cti.masking import MaskingFormatter, redact_url
+
+    formatter = MaskingFormatter("%(message)s")
+    try:
+        raise ValueError("no route for caller 13812345678")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+    line = formatter.format(record)
+    assert "ValueError" in line and "13812345678" not in line and "138****5678" in line
+    assert redact_url("redis://cti:s3cret@127.0.0.1:6390/0") == "redis://cti:***@127.0.0.1:6390/0"
+    assert redact_url("redis://127.0.0.1:6390/0") == "redis://127.0.0.1:6390/0"

@@ -209,3 +209,42 @@ async def test_R5_an_unreadable_hold_file_stops_deletion_not_the_engine(tmp_path
     assert recorder.archive.get("old") is not None
     await recorder._maintain("archiving", recorder.archive_finished)  # other steps still run
     assert "archiving" not in recorder.maintenance_errors
+
+
+def test_R14_archive_files_are_private_and_links_are_refused(tmp_path: Path) -> None:
+    """Directories 0750, files 0640 (audio 0440); a symbolic link in the spool is never
+    archived (it could point at any file); the index rebuild ignores a sidecar whose
+    recording lies outside the archive."""
+    import json
+    import os
+    import stat
+
+    from recording.archive import NotARecording
+
+    os.umask(0o022)  # even with a permissive umask
+    root = tmp_path / "archive"
+    archive = Archive(root)
+    archived(archive, tmp_path, "c-1", datetime(2026, 1, 5, tzinfo=UTC))
+    meta = archive.get("c-1")
+    assert meta is not None
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    assert mode(root) == 0o750 and mode(root / "2026") == 0o750 and mode(root / "2026/01/05") == 0o750
+    assert mode(root / meta.path) == 0o440
+    assert mode((root / meta.path).with_suffix(".json")) == 0o640
+    assert mode(root / "index.sqlite") == 0o640
+    archive.audit.record("li", "list")
+    assert mode(root / "audit.log") == 0o640
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not a recording")
+    link = tmp_path / "c-2.wav"
+    link.symlink_to(secret)
+    with pytest.raises(NotARecording):
+        archive.store(link, {"call_id": "c-2", "started_at": 1.0, "ended_at": 2.0}, None)
+    assert archive.get("c-2", missing_ok=True) is None
+    forged = root / "2026/01/05/c-3.json"
+    forged.write_text(json.dumps({**json.loads((root / meta.path).with_suffix(".json").read_text()),
+                                  "call_id": "c-3", "path": "../../../../secret.txt"}))
+    assert archive.rebuild_index() == 1 and archive.get("c-3", missing_ok=True) is None

@@ -70,8 +70,8 @@ class AriObserver:
 
 
 class AmiWatcher:
-    def __init__(self, host: str = "127.0.0.1", port: int = 5038, user: str = "cti",
-                 secret: str = "cti-sandbox") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 5038, user: str = "cti-observer",
+                 secret: str = "cti-observer-sandbox") -> None:
         self.events: list[dict[str, str]] = []
         self._sock = socket.create_connection((host, port), timeout=5)
         self._sock.sendall(f"Action: Login\r\nUsername: {user}\r\nSecret: {secret}\r\nEvents: on\r\n\r\n".encode())

@@ -1,0 +1,213 @@
+"""R14 on the running engine: every endpoint but /health needs a role; agents act on
+themselves only; supervisors steer agents; only reader and admin see callers' full
+numbers, and a real number never leaks into the log, the figures or a webhook."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import urllib.error
+import urllib.request
+from typing import Any
+
+from argon2 import PasswordHasher
+
+from cti.auth import token_digest
+from tests.e2e.harness import ADMIN_TOKEN, Sandbox, Webhook, wait_for
+from tests.e2e.harness.sipp import sandbox_root
+
+FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+NUMBER = "13812345678"
+SUPERVISOR = ("li", "li-password-for-tests")
+READER = "reader-api-token-for-the-tests-only"
+
+
+def auth_config(webhook: str) -> str:
+    return f"""
+[[queues]]
+name = "support"
+wrap_up_s = 0
+announce_agent_id = false
+
+[[agents]]
+id = "1001"
+endpoint = "PJSIP/agent1001"
+queues = ["support"]
+login_at_start = true
+pin_hash = "{FAST.hash('4321')}"
+
+[[agents]]
+id = "1002"
+endpoint = "PJSIP/agent1002"
+queues = ["support"]
+login_at_start = true
+pin_hash = "{FAST.hash('8765')}"
+
+[[routes]]
+exten = "119"
+queue = "support"
+kind = "gas-leak"
+emergency = true
+
+[emergency]
+webhook_url = "{webhook}"
+
+[[auth.accounts]]
+name = "{SUPERVISOR[0]}"
+role = "supervisor"
+password_hash = "{FAST.hash(SUPERVISOR[1])}"
+
+[[auth.tokens]]
+name = "records-office"
+role = "reader"
+sha256 = "{token_digest(READER)}"
+"""
+
+
+def basic(user: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
+
+
+def call(port: int, method: str, path: str, authorization: str | None = None,
+         body: Any = None, content_type: str | None = "application/json") -> tuple[int, Any]:
+    headers = {}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    data = None
+    if method in ("POST", "DELETE"):
+        data = json.dumps(body or {}).encode() if not isinstance(body, bytes) else body
+        if content_type:
+            headers["Content-Type"] = content_type
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        raw, status = exc.read(), exc.code
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def number_caller(sandbox: Sandbox, exten: str, talk_ms: int) -> Any:
+    """A SIPp caller whose number is a real mobile number (endpoint of that name)."""
+    scenario = sandbox_root() / "opt/cti-sipp/caller-mobile.xml"
+    if not scenario.exists():
+        base = (sandbox_root() / "opt/cti-sipp/caller.xml").read_text()
+        scenario.write_text(base.replace("sip:caller@", f"sip:{NUMBER}@"))
+    sandbox._port += 1
+    return sandbox.sipp(
+        f"caller{sandbox._port}", "-sf", "caller-mobile.xml", "-i", "127.0.0.1", "-p", str(sandbox._port),
+        "-mp", str(30000 + (sandbox._port - 5100) * 100), "-s", exten, "-m", "1", "-d", str(talk_ms),
+        "-trace_err", "127.0.0.1:5060")
+
+
+def test_R14_roles_for_every_endpoint(sandbox: Sandbox, start_engine) -> None:
+    engine = start_engine(agents=[], extra=auth_config("http://127.0.0.1:9/none"))
+    port = engine.port
+    # Without credentials: 401 everywhere but /health.
+    for method, path in [
+        ("POST", "/agents/1001/logout"), ("POST", "/agents/1001/login"), ("POST", "/agents/1001/ready"),
+        ("POST", "/agents/1001/pause"), ("POST", "/agents/1001/end-wrap-up"), ("POST", "/plan/level"),
+        ("POST", "/plan/confirm"), ("POST", "/plan/incident"), ("POST", "/recordings/holds"),
+        ("DELETE", "/recordings/holds/h1"), ("POST", "/auth/logout"),
+        ("GET", "/agents"), ("GET", "/agents/1001"), ("GET", "/calls"), ("GET", "/state"),
+        ("GET", "/wallboard.json"), ("GET", "/plan"), ("GET", "/metrics"), ("GET", "/recordings"),
+        ("GET", "/auth/me"),
+    ]:
+        status, _ = call(port, method, path)
+        assert status == 401, (method, path, status)
+        status, _ = call(port, method, path, "Bearer wrong-token")
+        assert status == 401, (method, path, "wrong token", status)
+    assert call(port, "GET", "/health")[0] == 200
+    assert engine.agent("1001")["state"] == "ready"  # nothing above changed anything
+    # An agent acts on itself only.
+    me = basic("1001", "4321")
+    status, body = call(port, "POST", "/agents/1001/pause", me, {"reason": "lunch"})
+    assert status == 200 and body["state"] == "not-ready", body
+    assert call(port, "POST", "/agents/1002/pause", me, {"reason": "lunch"})[0] == 403
+    assert call(port, "GET", "/agents/1001", me)[0] == 200
+    for path in ("/agents", "/agents/1002", "/calls", "/state", "/wallboard.json", "/metrics", "/recordings"):
+        assert call(port, "GET", path, me)[0] == 403, path
+    assert call(port, "POST", "/agents/1001/ready", basic("1001", "0000"))[0] == 401  # wrong PIN
+    # A supervisor steers agents and reads the figures, not /state or recordings.
+    li = basic(*SUPERVISOR)
+    status, body = call(port, "POST", "/agents/1002/pause", li, {"reason": "coaching"})
+    assert status == 200 and body["state"] == "not-ready"
+    for path in ("/agents", "/calls", "/wallboard.json", "/plan", "/metrics"):
+        assert call(port, "GET", path, li)[0] in (200, 404), path  # /plan: 404 when no [plan]
+    assert call(port, "GET", "/state", li)[0] == 403
+    assert call(port, "GET", "/recordings", li)[0] in (403, 404)
+    # A session from a sign-in works like the credentials and ends at sign-out.
+    status, session = call(port, "POST", "/auth/login", None, {"name": "li", "secret": SUPERVISOR[1]})
+    assert status == 200 and session["role"] == "supervisor"
+    bearer = f"Bearer {session['token']}"
+    assert call(port, "GET", "/auth/me", bearer)[1]["name"] == "account:li"
+    assert call(port, "POST", "/auth/logout", bearer)[0] == 200
+    assert call(port, "GET", "/agents", bearer)[0] == 401
+    assert call(port, "POST", "/auth/login", None, {"name": "li", "secret": "guess"})[0] == 401
+    # Bad input: 400, not 500; a body that is not JSON is refused.
+    admin = f"Bearer {ADMIN_TOKEN}"
+    assert call(port, "POST", "/agents/1001/ready", admin, b"reason=x",
+                "application/x-www-form-urlencoded")[0] == 415
+    assert call(port, "POST", "/agents/1001/pause", admin, b"[" * 100_000 + b"]" * 100_000)[0] == 400
+    assert call(port, "GET", "/agents", "Bearer \u00e9t\u00e9".encode().decode("latin-1"))[0] == 401
+    assert call(port, "GET", "/agents", "Basic \u00ff\u00fe")[0] == 401
+    # The audit log names the authenticated identity, never a client header.
+    log = engine.log()
+    assert "account:li" in log and "agent:1001" in log
+    assert call(port, "GET", "/health")[0] == 200  # still running
+
+
+def test_R14_a_callers_number_reaches_only_reader_and_admin(sandbox: Sandbox, start_engine) -> None:
+    webhook = Webhook()
+    try:
+        engine = start_engine(agents=[], extra=auth_config(webhook.url))
+        port = engine.port
+        for agent_id in ("1001", "1002"):
+            engine.post(f"/agents/{agent_id}/pause", {"reason": "meeting"})
+        caller = number_caller(sandbox, "119", 15000)
+        wait_for(lambda: engine.get("/calls"), 20, "the caller to wait")
+        li = basic(*SUPERVISOR)
+        shown = {}
+        for path in ("/calls", "/wallboard.json", "/metrics"):
+            status, body = call(port, "GET", path, li)
+            assert status == 200, path
+            shown[path] = body if isinstance(body, str) else json.dumps(body)
+        assert all(NUMBER not in text for text in shown.values()), shown
+        assert re.search(r"138\*+5678", shown["/calls"])
+        full = call(port, "GET", "/calls", f"Bearer {ADMIN_TOKEN}")[1]
+        assert full[0]["caller"] == NUMBER
+        assert call(port, "GET", "/calls", f"Bearer {READER}")[1][0]["caller"] == NUMBER
+        wait_for(lambda: webhook.received, 20, "the emergency webhook")
+        assert webhook.received[0]["caller"] == NUMBER  # the emergency desk needs the number
+        assert caller.wait(40) == 0
+    finally:
+        webhook.close()
+    assert NUMBER not in engine.log()
+
+
+def test_R14_the_engines_ami_account_cannot_originate_or_run_commands(sandbox: Sandbox) -> None:
+    """Least privilege on the PBX: the engine's AMI user may start a MixMonitor (the
+    one action it sends) and nothing that dials or runs shell commands."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", 5038), timeout=5) as sock:
+        sock.sendall(b"Action: Login\r\nUsername: cti\r\nSecret: cti-sandbox\r\nEvents: off\r\n\r\n")
+        for action in (b"Action: Originate\r\nActionID: o1\r\nChannel: Local/s@default\r\n"
+                       b"Application: System\r\nData: touch /tmp/pwned\r\n\r\n",
+                       b"Action: Command\r\nActionID: c1\r\nCommand: core show version\r\n\r\n"):
+            sock.sendall(action)
+        seen = b""
+        while seen.count(b"ActionID:") < 2 or not seen.endswith(b"\r\n\r\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            seen += chunk
+    replies = {block.split(b"ActionID: ")[1].split(b"\r\n")[0]: block
+               for block in seen.split(b"\r\n\r\n") if b"ActionID: " in block}
+    for action_id in (b"o1", b"c1"):
+        assert b"Response: Error" in replies[action_id] and b"Permission denied" in replies[action_id], replies
