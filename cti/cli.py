@@ -131,7 +131,8 @@ def recordings_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
         return 1
     archive = Archive(rc.archive_dir)
     if args.action == "purge":
-        gone = services.purge(archive, rc, args.who, dry_run=args.dry_run)
+        gone = services.purge(archive, rc, args.who, dry_run=args.dry_run,
+                              calls=CallLog(rc.archive_dir / "calls.sqlite"))
         verb = "would delete" if args.dry_run else "deleted"
         print(f"{verb} {len(gone)} recording(s)" + "".join(f"\n  {k}" for k in gone))
         return 0

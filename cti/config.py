@@ -6,6 +6,7 @@ Everything is validated at start into frozen objects; a bad value stops the star
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import socket
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from acd import AgentConfig, QueueConfig
 from acd.model import MAX_PRIORITY, HoldAction, Intake, RelaxStep, Route, Strategy
@@ -290,6 +292,15 @@ def _validate(root: Table) -> Config:
     else:
         root.used.add("recording")
 
+    site = root.table("site")
+    zone = site.text("timezone", "UTC")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("site.timezone", "an IANA time zone such as Asia/Shanghai", zone) from None
+    site.check_unknown()
+    if recording is not None:
+        recording = dataclasses.replace(recording, timezone=zone)
     ivr_settings = parse_ivr(root, names) if "ivr" in root.data else None
     root.used.add("ivr")
     em = root.table("emergency")

@@ -22,7 +22,7 @@ import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -295,10 +295,12 @@ class Archive:
                           for h in holds])
         self.audit.record(who, "release", when=when, hold_id=hold_id)
 
-    def purge(self, now: datetime, months: int, who: str, dry_run: bool = False) -> list[str]:
-        """Delete what retention allows (R5); idempotent; each deletion audited."""
+    def purge(self, now: datetime, months: int, who: str, dry_run: bool = False,
+              zone: tzinfo = timezone.utc) -> list[str]:
+        """Delete what retention allows (R5), months counted in ``zone`` (the site's);
+        idempotent; each deletion audited."""
         kept = [Kept(m.call_id, m.caller, m.ended) for m in self.all()]
-        due = due_for_deletion(kept, self.holds(), now, months)
+        due = due_for_deletion(kept, self.holds(), now, months, zone)
         if dry_run:
             return [k.call_id for k in due]
         for k in due:

@@ -1,12 +1,14 @@
 """R5: recordings are kept 6 calendar months after the call ends, unless a legal hold
-covers them. Pure: time comes in as arguments."""
+covers them. Months are counted in the site's time zone (a call that ended on 1 March
+at 03:00 in Beijing is kept until 1 September 03:00 Beijing time, not until a UTC date
+three days earlier). Pure: time and zone come in as arguments."""
 
 from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -52,14 +54,16 @@ class Kept:
 
 
 def due_for_deletion(
-    recordings: Iterable[Kept], holds: Iterable[LegalHold], now: datetime, months: int = 6
+    recordings: Iterable[Kept], holds: Iterable[LegalHold], now: datetime, months: int = 6,
+    zone: tzinfo = timezone.utc,
 ) -> list[Kept]:
     """What the purge deletes at ``now``: past retention and under no active hold.
-    Never early: a recording is due only once ``now`` >= end + ``months``."""
+    Never early: a recording is due only once ``now`` >= end + ``months``, the months
+    counted on the calendar of ``zone`` (the site's time zone)."""
     active = [h for h in holds if h.released_at is None]
     return [
         r
         for r in recordings
-        if now >= add_months(r.ended_at, months)
+        if now >= add_months(r.ended_at.astimezone(zone), months)
         and not any(h.covers(r.call_id, r.caller, r.ended_at) for h in active)
     ]

@@ -13,7 +13,10 @@ import sqlite3
 import time
 from pathlib import Path
 
+from datetime import datetime, timezone, tzinfo
+
 from recording.completeness import AnsweredCall
+from recording.retention import Kept, LegalHold, due_for_deletion
 
 LABEL_GRACE_S = 30.0  # archive unlabelled recordings after this long
 
@@ -28,6 +31,17 @@ class CallLog:
             "agent_id, answered_at, ended_at, recording)"
         )
         self._db.commit()
+
+    def purge(self, holds: list[LegalHold], now: datetime, months: int, zone: tzinfo) -> int:
+        """R5/R14: call rows (callers' numbers) go with the same retention as the
+        recordings, unless a legal hold covers them; returns how many went."""
+        ended = [Kept(k, caller or "", datetime.fromtimestamp(at, timezone.utc))
+                 for k, caller, at in self._db.execute(
+                     "SELECT call_id, caller, ended_at FROM calls WHERE ended_at IS NOT NULL")]
+        due = due_for_deletion(ended, holds, now, months, zone)
+        self._db.executemany("DELETE FROM calls WHERE call_id = ?", [(k.call_id,) for k in due])
+        self._db.commit()
+        return len(due)
 
     def has(self, call_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM calls WHERE call_id = ?", (call_id,)).fetchone() is not None

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from cti.asterisk.ami import AmiClient
 from cti.recording.calllog import CallLog
@@ -122,8 +123,7 @@ class Recorder:
                     await self._maintain("the completeness audit", self.run_audit)
                     next_audit = now + self.config.audit_interval_s
                 if now >= next_purge:
-                    await self._maintain("the purge", lambda: self.archive.purge(
-                        datetime.now(timezone.utc), self.config.retention_months, "engine-schedule"))
+                    await self._maintain("the purge", self.purge)
                     next_purge = now + self.config.purge_interval_s
                 await asyncio.sleep(1.0)
         finally:
@@ -140,6 +140,14 @@ class Recorder:
                 log.error("%s failed: %s", what, exc)
             else:
                 log.exception("%s failed", what)
+
+    def purge(self) -> list[str]:
+        """R5: recordings and call rows past retention (in the site's time zone), not
+        under hold (worker thread)."""
+        now, zone = datetime.now(timezone.utc), ZoneInfo(self.config.timezone)
+        gone = self.archive.purge(now, self.config.retention_months, "engine-schedule", zone=zone)
+        self.log.purge(self.archive.holds(), now, self.config.retention_months, zone)
+        return gone
 
     def archive_finished(self, settle_s: float = 1.5) -> int:
         """Move every finished recording into the archive; returns how many."""

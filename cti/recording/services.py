@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cti.recording.calllog import CallLog
 from cti.recording.recorder import audit_archive
@@ -82,8 +83,15 @@ def release_hold(archive: Archive, hold_id: str, who: str) -> None:
     archive.release_hold(hold_id, who, datetime.now(timezone.utc))
 
 
-def purge(archive: Archive, config: RecordingConfig, who: str, dry_run: bool = False) -> list[str]:
-    return archive.purge(datetime.now(timezone.utc), config.retention_months, who, dry_run=dry_run)
+def purge(archive: Archive, config: RecordingConfig, who: str, dry_run: bool = False,
+          calls: CallLog | None = None) -> list[str]:
+    """R5: recordings (and, given ``calls``, call rows) past retention in the site's
+    time zone, not under hold."""
+    now, zone = datetime.now(timezone.utc), ZoneInfo(config.timezone)
+    gone = archive.purge(now, config.retention_months, who, dry_run=dry_run, zone=zone)
+    if calls is not None and not dry_run:
+        calls.purge(archive.holds(), now, config.retention_months, zone)
+    return gone
 
 
 def report_json(report: Report) -> dict[str, Any]:

@@ -15,4 +15,5 @@ class RecordingConfig:
     tolerance_s: float = 1.0
     audit_interval_s: float = 60.0
     purge_interval_s: float = 3600.0
-    reader_token: str | None = None  # R14: the role allowed to list and fetch
+    reader_token: str | None = None  # R14: a token of the reader role
+    timezone: str = "UTC"  # the site's ([site] timezone): retention months are counted in it

@@ -58,8 +58,11 @@ archive_dir = "{archive_dir}"
     assert cti(cfg, "get", "recent", "-o", str(out)).returncode == 0
     assert out.read_bytes()[:4] == b"RIFF"
     audit = cti(cfg, "audit")
-    assert audit.returncode == 1  # two answered calls' recordings were purged: reported missing
-    assert "coverage 0.3333" in audit.stdout and "expired: missing" in audit.stdout
+    # The purged calls' rows (callers' numbers) went with their recordings (R5/R14):
+    # only the recent call is left to audit, and it is complete.
+    assert audit.returncode == 0 and "coverage 1.0000: 1 of 1" in audit.stdout, audit.stdout
+    remaining = CallLog(archive_dir / "calls.sqlite")
+    assert remaining.has("recent") and not remaining.has("expired") and not remaining.has("held")
     log = Archive(archive_dir).audit
     assert log.verify_chain()
     actions = [e["action"] for e in log.entries()]

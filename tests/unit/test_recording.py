@@ -248,3 +248,49 @@ def test_R14_archive_files_are_private_and_links_are_refused(tmp_path: Path) -> 
     forged.write_text(json.dumps({**json.loads((root / meta.path).with_suffix(".json").read_text()),
                                   "call_id": "c-3", "path": "../../../../secret.txt"}))
     assert archive.rebuild_index() == 1 and archive.get("c-3", missing_ok=True) is None
+
+
+def test_R5_retention_months_are_counted_in_the_sites_time_zone(tmp_path: Path) -> None:
+    """A call ending 2026-03-01 03:00 in Beijing (2026-02-28 19:00 UTC) is kept until
+    2026-09-01 03:00 Beijing time: counted in UTC it would go three days early. The call
+    log's row (the caller's number) goes with the recording, unless held."""
+    from zoneinfo import ZoneInfo
+
+    from cti.recording.calllog import CallLog
+    from recording.retention import Kept, due_for_deletion
+
+    beijing = ZoneInfo("Asia/Shanghai")
+    ended = datetime(2026, 3, 1, 3, 0, tzinfo=beijing)
+    kept = [Kept("k1", "13800000001", ended.astimezone(UTC))]
+    three_days_early = datetime(2026, 8, 29, 12, 0, tzinfo=UTC)
+    assert due_for_deletion(kept, [], three_days_early, 6) == kept  # the UTC reading: too early
+    assert due_for_deletion(kept, [], three_days_early, 6, beijing) == []
+    assert due_for_deletion(kept, [], datetime(2026, 9, 1, 2, 59, tzinfo=beijing), 6, beijing) == []
+    assert due_for_deletion(kept, [], datetime(2026, 9, 1, 3, 0, tzinfo=beijing), 6, beijing) == kept
+    # Month ends: 31 August + 6 months is the last day of February, local time.
+    aug31 = [Kept("k2", "1", datetime(2026, 8, 31, 23, 30, tzinfo=beijing).astimezone(UTC))]
+    assert due_for_deletion(aug31, [], datetime(2027, 2, 28, 23, 29, tzinfo=beijing), 6, beijing) == []
+    assert due_for_deletion(aug31, [], datetime(2027, 2, 28, 23, 30, tzinfo=beijing), 6, beijing) == aug31
+    calls = CallLog(tmp_path / "calls.sqlite")
+    for call_id, caller in (("k1", "13800000001"), ("k3", "13900000003")):
+        calls.answered(call_id, caller, ended.timestamp() - 60)
+        calls.ended(call_id, ended.timestamp())
+    hold = LegalHold("h1", "dispute", "li", datetime(2026, 3, 2, tzinfo=UTC), caller="13900000003")
+    assert calls.purge([hold], datetime(2026, 9, 1, 2, 0, tzinfo=beijing), 6, beijing) == 0
+    assert calls.purge([hold], datetime(2026, 9, 1, 4, 0, tzinfo=beijing), 6, beijing) == 1
+    assert not calls.has("k1") and calls.has("k3")
+
+
+def test_R5_a_site_time_zone_that_does_not_exist_is_refused() -> None:
+    from cti.config import _validate
+    from cti.configreader import Table
+    from cti.errors import ConfigError
+
+    raw = {"asterisk": {"ari_user": "u", "ari_password": "p", "ami_user": "u", "ami_secret": "s"},
+           "queues": [{"name": "q"}], "site": {"timezone": "Asia/Beijing"}}
+    with pytest.raises(ConfigError, match="site.timezone"):
+        _validate(Table(raw, ""))
+    raw["site"] = {"timezone": "Asia/Shanghai"}
+    raw["recording"] = {"spool_dir": "/tmp/s", "archive_dir": "/tmp/a"}
+    config = _validate(Table(raw, ""))
+    assert config.recording is not None and config.recording.timezone == "Asia/Shanghai"
