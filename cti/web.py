@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -48,7 +49,8 @@ class Instance:
 INSTANCE: web.AppKey[Instance] = web.AppKey("instance")
 AUTH: web.AppKey[Auth] = web.AppKey("auth")
 IDENTITY: web.RequestKey[Identity] = web.RequestKey("identity")  # who is asking
-OPEN = {("GET", "/health"), ("POST", "/auth/login")}
+OPEN = {("GET", "/health"), ("GET", "/openapi.json"), ("POST", "/auth/login")}
+OPENAPI = Path(__file__).with_name("static") / "openapi.json"  # the API, described (kept in the repository)
 
 # Domain errors -> (HTTP status, error code): the only such table.
 _STATUSES: list[tuple[type[Exception], int, str]] = [
@@ -73,6 +75,7 @@ def build_app(instance: Instance, auth: Auth, features: Iterable[Callable[[web.A
     app[INSTANCE] = instance
     app[AUTH] = auth
     app.router.add_get("/health", health)
+    app.router.add_get("/openapi.json", openapi)
     app.router.add_post("/auth/login", sign_in)
     app.router.add_post("/auth/logout", sign_out)
     app.router.add_get("/auth/me", who_am_i)
@@ -158,6 +161,10 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
     return body
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(body=OPENAPI.read_bytes(), content_type="application/json")
 
 
 async def sign_in(request: web.Request) -> web.Response:
