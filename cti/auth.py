@@ -16,6 +16,10 @@ How a request proves who it is (``Authorization`` header):
   credential is remembered for a few minutes so that a client polling every second
   costs one check, not one per request. Five failures for one name within a minute
   lock that name for a minute.
+- A browser (the agent and supervisor pages): the session from ``POST /auth/login``
+  also comes as a cookie (``cti_session``: HttpOnly, SameSite=Strict, Secure unless
+  ``[auth] cookie_secure = false``); a request that changes state with the cookie must
+  carry the session's CSRF token (``X-CSRF-Token``, given at sign-in).
 - ``Bearer <token>``: services (``[[auth.tokens]]``, stored as SHA-256: a token is
   random and long, so a fast hash is enough) and sessions (``POST /auth/login`` with a
   name and secret returns one, valid ``session_ttl_s``). The legacy ``http.admin_token``
@@ -85,6 +89,7 @@ class AuthSettings:
     tokens: tuple[ApiToken, ...] = ()
     metrics_open: bool = False
     session_ttl_s: float = 8 * 3600.0
+    cookie_secure: bool = True
 
 
 def hash_secret(secret: str) -> str:
@@ -130,7 +135,7 @@ def parse_auth(t: Table) -> AuthSettings:
         if name in names[:i]:
             raise ConfigError(f"auth.accounts[{i}].name", "a name not used by another account", name)
     settings = AuthSettings(tuple(accounts), tuple(tokens), t.flag("metrics_open", False),
-                            t.number("session_ttl_s", 8 * 3600.0, 60.0))
+                            t.number("session_ttl_s", 8 * 3600.0, 60.0), t.flag("cookie_secure", True))
     t.check_unknown()
     return settings
 
@@ -159,6 +164,7 @@ class Auth:
         self._verified: collections.OrderedDict[bytes, tuple[Identity, float]] = collections.OrderedDict()
         self._failures: dict[str, collections.deque[float]] = {}
         self.max_sessions = 10_000
+        self._csrf_key = secrets.token_bytes(32)  # sessions live in this process only
 
     # ------------------------------------------------------------ requests
 
@@ -237,6 +243,21 @@ class Auth:
         token = secrets.token_urlsafe(32)
         self._sessions[hashlib.sha256(token.encode()).digest()] = (identity, now + self.settings.session_ttl_s)
         return token
+
+    def session(self, token: str) -> Identity | None:
+        """The identity of a session token (a cookie), or None."""
+        digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
+        found = self._sessions.get(digest)
+        if found is None or found[1] <= self._clock():
+            return None
+        return found[0]
+
+    def csrf_token(self, session_token: str) -> str:
+        """The CSRF token that goes with a session (derived, nothing stored)."""
+        return hmac.new(self._csrf_key, session_token.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
+
+    def csrf_ok(self, session_token: str, given: str) -> bool:
+        return hmac.compare_digest(self.csrf_token(session_token).encode(), given.encode("utf-8", "surrogateescape"))
 
     def close_session(self, token: str) -> None:
         self._sessions.pop(hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest(), None)

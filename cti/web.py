@@ -50,6 +50,7 @@ INSTANCE: web.AppKey[Instance] = web.AppKey("instance")
 AUTH: web.AppKey[Auth] = web.AppKey("auth")
 IDENTITY: web.RequestKey[Identity] = web.RequestKey("identity")  # who is asking
 OPEN = {("GET", "/health"), ("GET", "/openapi.json"), ("POST", "/auth/login")}
+SESSION_COOKIE = "cti_session"
 OPENAPI = Path(__file__).with_name("static") / "openapi.json"  # the API, described (kept in the repository)
 
 # Domain errors -> (HTTP status, error code): the only such table.
@@ -110,7 +111,15 @@ async def _authenticate(request: web.Request, handler: Any) -> web.StreamRespons
     auth = request.app[AUTH]
     if (request.method, request.path) not in OPEN and not (
             request.path == "/metrics" and request.method == "GET" and auth.settings.metrics_open):
-        found = await auth.identify(request.headers.get("Authorization", ""))
+        header = request.headers.get("Authorization")
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if header is None and cookie:  # a browser: the session cookie, and CSRF for changes
+            found = auth.session(cookie)
+            if found is not None and request.method not in ("GET", "HEAD") and not auth.csrf_ok(
+                    cookie, request.headers.get("X-CSRF-Token", "")):
+                raise Forbidden("a change from a browser session needs its X-CSRF-Token")
+        else:
+            found = await auth.identify(header or "")
         if found is None:
             raise Unauthorized("sign in: Authorization: Basic (agent id and PIN, or account and password) "
                                "or Bearer (a token)")
@@ -179,8 +188,12 @@ async def sign_in(request: web.Request) -> web.Response:
     if who is None:
         raise Unauthorized("wrong name or secret")
     audit.info("%s (%s) signed in from %s", who.name, who.role, request.remote)
-    return web.json_response({"token": auth.open_session(who), "name": who.name, "role": who.role,
-                              "expires_in_s": auth.settings.session_ttl_s})
+    token = auth.open_session(who)
+    response = web.json_response({"token": token, "csrf_token": auth.csrf_token(token), "name": who.name,
+                                  "role": who.role, "expires_in_s": auth.settings.session_ttl_s})
+    response.set_cookie(SESSION_COOKIE, token, max_age=int(auth.settings.session_ttl_s), path="/",
+                        httponly=True, samesite="Strict", secure=auth.settings.cookie_secure)
+    return response
 
 
 async def sign_out(request: web.Request) -> web.Response:
@@ -188,8 +201,13 @@ async def sign_out(request: web.Request) -> web.Response:
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
         request.app[AUTH].close_session(header[7:].strip())
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        request.app[AUTH].close_session(cookie)
     audit.info("%s signed out", who.name)
-    return web.json_response({"signed_out": who.name})
+    response = web.json_response({"signed_out": who.name})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
 
 
 async def who_am_i(request: web.Request) -> web.Response:

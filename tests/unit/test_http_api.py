@@ -100,3 +100,46 @@ async def test_R14_state_needs_the_admin_token_and_calls_mask_numbers() -> None:
         assert calls[0]["caller"] == "13812345678"
     async with TestClient(TestServer(build_app(instance, auth(None), FEATURES))) as http:  # no token configured
         assert (await http.get("/state", headers={"Authorization": "Bearer "})).status == 401
+
+
+async def test_R14_a_browser_session_needs_its_csrf_token_to_change_anything() -> None:
+    """Sign-in sets an HttpOnly, SameSite=Strict session cookie; with the cookie alone
+    a page may read, but a change (a cross-site form, a forged fetch) is refused unless
+    it carries the session's CSRF token; sign-out ends the session."""
+    from argon2 import PasswordHasher
+
+    from cti.auth import Account
+
+    engine = Engine([QueueConfig("q", announce_agent_id=False)], [AgentConfig("1001", "PJSIP/agent1001", ("q",))])
+    runtime = Runtime(engine, lambda: 5.0)
+    li = Account("li", "supervisor", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("pw-li"))
+    instance = Instance("leader", runtime, [])
+    app = build_app(instance, Auth(AuthSettings(accounts=(li,), cookie_secure=False), {}, {}), FEATURES)
+    async with TestClient(TestServer(app)) as http:
+        resp = await http.post("/auth/login", json={"name": "li", "secret": "pw-li"})
+        signed = await resp.json()
+        cookie = resp.cookies["cti_session"]
+        assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie.value == signed["token"]
+        assert (await http.get("/agents")).status == 200  # the cookie alone reads
+        resp = await http.post("/agents/1001/login", json={})
+        assert resp.status == 403 and "CSRF" in (await resp.json())["message"]
+        resp = await http.post("/agents/1001/login", json={}, headers={"X-CSRF-Token": "0" * 64})
+        assert resp.status == 403
+        resp = await http.post("/agents/1001/login", json={}, headers={"X-CSRF-Token": signed["csrf_token"]})
+        assert resp.status == 200 and engine.agent("1001").state == "ready"
+        resp = await http.post("/auth/logout", json={}, headers={"X-CSRF-Token": signed["csrf_token"]})
+        assert resp.status == 200
+        http.session.cookie_jar.update_cookies({"cti_session": signed["token"]})  # replayed after sign-out
+        assert (await http.get("/agents")).status == 401
+
+
+def test_R14_the_plans_callback_list_is_masked_for_supervisors() -> None:
+    from cti.auth import Identity
+    from cti.supervision.http import _plan_for
+
+    plan = {"level": "III", "callbacks": [{"type": "callback-request", "caller": "13812345678", "queue": "q"}]}
+    shown = _plan_for(Identity("account:li", "supervisor"), plan)
+    assert shown is not None and shown["callbacks"][0]["caller"] == "138****5678"
+    full = _plan_for(Identity("token:records", "reader"), plan)
+    assert full is not None and full["callbacks"][0]["caller"] == "13812345678"
+    assert plan["callbacks"][0]["caller"] == "13812345678"  # the figures themselves untouched
