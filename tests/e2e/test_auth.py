@@ -211,3 +211,81 @@ def test_R14_the_engines_ami_account_cannot_originate_or_run_commands(sandbox: S
                for block in seen.split(b"\r\n\r\n") if b"ActionID: " in block}
     for action_id in (b"o1", b"c1"):
         assert b"Response: Error" in replies[action_id] and b"Permission denied" in replies[action_id], replies
+
+
+def test_R14_redis_with_an_acl_user_and_a_password_that_is_never_shown(sandbox: Sandbox, start_engine) -> None:
+    """Redis with its own ACL user (keys of the engine's prefix only, no admin or
+    dangerous commands): the engine leads and routes; with a wrong password it stops at
+    start with one line that does not show the password."""
+    import subprocess
+    import sys
+    import uuid
+
+    from tests.e2e.harness import REDIS_URL, ROOT
+
+    user, password = f"cti-e2e-{uuid.uuid4().hex[:8]}", "redis-acl-password-e2e-only"
+    port = REDIS_URL.rsplit(":", 1)[1].split("/")[0]
+    subprocess.run(["redis-cli", "-p", port, "ACL", "SETUSER", user, "on", f">{password}", "~e2e-*",
+                    "+@all", "-@admin", "-@dangerous"], check=True, capture_output=True)
+    try:
+        sandbox.agent("1001")
+        url = f"redis://{user}:{password}@127.0.0.1:{port}/0"
+        engine = start_engine(agents=["1001"], redis=True, wrap_up_s=0, env={"CTI_REDIS_URL": url})
+        caller = sandbox.call(talk_ms=2000)
+        assert caller.wait(30) == 0
+        assert engine.lines(r"answered: call \S+ by agent 1001", 10)
+        assert password not in engine.log()
+        engine.stop()
+        wrong = subprocess.run([sys.executable, "-m", "cti.cli", "run", "--config", str(engine.config_path)],
+                               capture_output=True, text=True, timeout=60, cwd=ROOT,
+                               env={**__import__("os").environ,
+                                    "CTI_REDIS_URL": f"redis://{user}:not-the-password-123@127.0.0.1:{port}/0"})
+        assert wrong.returncode == 3, wrong.stderr
+        assert "not-the-password-123" not in wrong.stderr + wrong.stdout and ":***@" in wrong.stderr
+    finally:
+        subprocess.run(["redis-cli", "-p", port, "ACL", "DELUSER", user], capture_output=True)
+
+
+def test_R14_a_callback_request_reaches_the_plan_and_its_webhook_masked(sandbox: Sandbox, start_engine) -> None:
+    """The plan path: a caller from 13812345678 takes the callback a plan level offers.
+    A supervisor's /plan and the plan's webhook (not a callback desk) show the number
+    masked; the admin's /plan shows it whole."""
+    from tests.e2e.harness.sipp import keys_scenario
+    from tests.e2e.test_supervision import PLAN
+
+    webhook = Webhook()
+    try:
+        config = PLAN.replace('announcement = "incident-announcement"',
+                              'announcement = "incident-announcement"\noffer_callbacks = true')
+        config = config.replace('min_time_s = 3', f'min_time_s = 3\nwebhook_url = "{webhook.url}"')
+        config += f'''
+[[auth.accounts]]
+name = "{SUPERVISOR[0]}"
+role = "supervisor"
+password_hash = "{FAST.hash(SUPERVISOR[1])}"
+'''
+        engine = start_engine(agents=[], extra=config)
+        for agent_id in ("1001", "1002"):
+            engine.post(f"/agents/{agent_id}/pause", {"reason": "meeting"})
+        engine.post("/plan/level", {"level": "III"})
+        wait_for(lambda: engine.agent("1004")["state"] == "ready", 5, "the standby agent called in")
+        engine.post("/agents/1004/pause", {"reason": "not yet"})
+        name = keys_scenario("1", 9000)
+        mobile = sandbox_root() / "opt/cti-sipp" / name.replace(".xml", "-mobile.xml")
+        mobile.write_text((sandbox_root() / "opt/cti-sipp" / name).read_text().replace("sip:caller@", f"sip:{NUMBER}@"))
+        sandbox._port += 1
+        caller = sandbox.sipp(
+            f"caller{sandbox._port}", "-sf", mobile.name, "-i", "127.0.0.1", "-p", str(sandbox._port),
+            "-mp", str(30000 + (sandbox._port - 5100) * 100), "-s", "100", "-m", "1", "-d", "20000",
+            "-trace_err", "127.0.0.1:5060")
+        assert caller.wait(60) == 0, caller.output()
+        status, plan = call(engine.port, "GET", "/plan", basic(*SUPERVISOR))
+        assert status == 200 and [k["caller"] for k in plan["callbacks"]] == ["138****5678"], plan
+        assert call(engine.port, "GET", "/plan", f"Bearer {ADMIN_TOKEN}")[1]["callbacks"][0]["caller"] == NUMBER
+        wait_for(lambda: any(n.get("type") == "callback-request" for n in webhook.received), 20,
+                 "the callback request at the plan's webhook")
+        sent = json.dumps(webhook.received)
+        assert NUMBER not in sent and "138****5678" in sent
+        assert NUMBER not in engine.log()
+    finally:
+        webhook.close()
