@@ -20,6 +20,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -79,8 +80,9 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         leadership: Leadership | None = None
         store: RedisStore | None = None
         if config.redis is not None:
+            tls: dict[str, Any] = {"ssl_ca_certs": str(config.redis.ca_file)} if config.redis.ca_file else {}
             redis_client = aioredis.Redis.from_url(
-                config.redis.url, socket_timeout=deadlines.redis_s, socket_connect_timeout=deadlines.redis_s
+                config.redis.url, socket_timeout=deadlines.redis_s, socket_connect_timeout=deadlines.redis_s, **tls
             )
             try:
                 await redis_client.ping()

@@ -78,6 +78,7 @@ class RedisConfig:
     node_id: str
     lease_ms: int
     snapshot_every: int
+    ca_file: Path | None = None  # rediss://: the CA that signed the server's certificate
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +268,12 @@ def _validate(root: Table) -> Config:
             node_id=r.text("node_id", f"{socket.gethostname()}-{os.getpid()}"),
             lease_ms=r.integer("lease_ms", 5000, 500),
             snapshot_every=r.integer("snapshot_every", 1000, 1),
+            ca_file=Path(r.text("ca_file")) if "ca_file" in r.data else None,
         )
+        if redis_cfg.ca_file is not None and not url.startswith("rediss://"):
+            raise ConfigError("redis.ca_file", "a rediss:// url to go with it (TLS)", url)
+        if redis_cfg.ca_file is not None and not redis_cfg.ca_file.is_file():
+            raise ConfigError("redis.ca_file", "a readable CA certificate file", str(redis_cfg.ca_file))
         r.check_unknown()
     else:
         root.used.add("redis")

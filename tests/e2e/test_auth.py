@@ -289,3 +289,57 @@ password_hash = "{FAST.hash(SUPERVISOR[1])}"
         assert NUMBER not in engine.log()
     finally:
         webhook.close()
+
+
+def test_R14_redis_over_tls_with_the_sites_own_ca(sandbox: Sandbox, start_engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Redis over TLS (rediss://) with a private CA ([redis] ca_file): a TLS-only
+    redis-server of this test's own (its certificates made here with openssl, on a
+    loopback port, stopped by its PID); the engine leads and routes a call through it.
+    Without the CA the start fails: the server's certificate is checked."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    from tests.e2e.harness import ROOT, free_port
+
+    def ssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp_path)
+
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=cti-test-ca",
+        "-keyout", "ca.key", "-out", "ca.crt")
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "redis.key", "-out", "redis.csr")
+    (tmp_path / "san.ext").write_text("subjectAltName = IP:127.0.0.1\n")
+    ssl("x509", "-req", "-in", "redis.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1",
+        "-extfile", "san.ext", "-out", "redis.crt")
+    port = free_port()
+    server = subprocess.Popen(
+        [shutil.which("redis-server") or "redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+         "--tls-cert-file", "redis.crt", "--tls-key-file", "redis.key", "--tls-ca-cert-file", "ca.crt",
+         "--tls-auth-clients", "no", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while subprocess.run(["redis-cli", "--tls", "--cacert", str(tmp_path / "ca.crt"), "-p", str(port), "ping"],
+                             capture_output=True, text=True).stdout.strip() != "PONG":
+            assert time.monotonic() < deadline and server.poll() is None, "the TLS redis-server did not start"
+            time.sleep(0.1)
+        sandbox.agent("1001")
+        url = f"rediss://127.0.0.1:{port}/0"
+        engine = start_engine(agents=["1001"], redis=True, wrap_up_s=0, env={"CTI_REDIS_URL": url},
+                              tail=f'\n[notifications]\noutbox_path = "{tmp_path / "outbox.sqlite"}"\n',
+                              redis_ca=str(tmp_path / "ca.crt"))
+        caller = sandbox.call(talk_ms=2000)
+        assert caller.wait(30) == 0
+        assert engine.lines(r"answered: call \S+ by agent 1001", 10)
+        engine.stop()
+        text = engine.config_path.read_text().replace(f'ca_file = "{tmp_path / "ca.crt"}"\n', "")
+        untrusting = tmp_path / "no-ca.toml"
+        untrusting.write_text(text)
+        refused = subprocess.run([sys.executable, "-m", "cti.cli", "run", "--config", str(untrusting)],
+                                 capture_output=True, text=True, timeout=60, cwd=ROOT,
+                                 env={**__import__("os").environ, "CTI_REDIS_URL": url})
+        assert refused.returncode == 3 and "certificate" in refused.stderr.lower(), refused.stderr
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -195,3 +195,14 @@ def test_bad_ivr_settings_name_the_key(tmp_path: Path, change: tuple[str, str], 
     with pytest.raises(ConfigError) as info:
         load(write(tmp_path, IVR.replace(*change, 1)), environ={})
     assert str(info.value).startswith(key + ":"), str(info.value)
+
+
+def test_redis_tls_ca_needs_rediss_and_a_readable_file(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    good = BASE + f'\n[redis]\nurl = "rediss://127.0.0.1:6390/0"\nca_file = "{ca}"\n'
+    assert load(write(tmp_path, good), environ={}).redis.ca_file == ca  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match=r"^redis.ca_file: expected a rediss://"):
+        load(write(tmp_path, good.replace("rediss://", "redis://")), environ={})
+    with pytest.raises(ConfigError, match=r"^redis.ca_file: expected a readable CA"):
+        load(write(tmp_path, good.replace(str(ca), str(tmp_path / "missing.crt"))), environ={})

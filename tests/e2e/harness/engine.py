@@ -106,7 +106,7 @@ class EngineStarter:
     def start(self, redis: bool = False, lease_ms: int = 1500, role: str = "leader",
               cluster: str | None = None, node: str = "local", app: str = "cti",
               recording: bool = False, env: dict[str, str] | None = None, tail: str = "",
-              snapshot_every: int = 20,
+              snapshot_every: int = 20, redis_ca: str | None = None,
               **kwargs: Any) -> Engine:
         """``env``: environment overrides (CTI_AMI_PORT=... to go through a fault
         proxy); ``tail``: TOML appended to the config (a [deadlines] table...)."""
@@ -123,6 +123,8 @@ class EngineStarter:
         if redis:  # every engine of one test shares the test's own keys
             text += (f'\n[redis]\nurl = "{REDIS_URL}"\nprefix = "{self.prefix}"\n'
                      f'node_id = "node-{len(self.started)}"\nlease_ms = {lease_ms}\nsnapshot_every = {snapshot_every}\n')
+            if redis_ca is not None:
+                text += f'ca_file = "{redis_ca}"\n'
         if "[notifications]" not in tail:  # one outbox per test, kept across its restarts
             tail += f'\n[notifications]\noutbox_path = "{self.tmp / "outbox.sqlite"}"\n'
         cfg.write_text(text + tail)
