@@ -212,7 +212,8 @@ class Auth:
         if entry is not None:
             ok = await asyncio.to_thread(_matches, entry[0], secret)
         if not ok:
-            self._failures.setdefault(key, collections.deque()).append(now)
+            if entry is not None:  # only names that exist can be locked (bounded by the accounts)
+                self._failures.setdefault(key, collections.deque()).append(now)
             log.warning("sign-in failed for %s", key if entry is not None else "an unknown name")
             return None
         assert entry is not None

@@ -78,3 +78,12 @@ def test_R14_the_auth_config_refuses_what_it_cannot_honour() -> None:
     ):
         with pytest.raises(ConfigError, match=key):
             parse_auth(Table(bad, "auth"))
+
+
+async def test_R14_guessing_names_leaves_nothing_behind() -> None:
+    """Failed sign-ins under names that do not exist are not remembered: a spray of
+    random names cannot grow the engine's memory."""
+    auth = make_auth()
+    for i in range(200):
+        assert await auth.identify(basic(f"nobody-{i}", "x")) is None
+    assert auth._failures == {}
