@@ -181,14 +181,8 @@ async def _lead(
     intake = config.intake()
     journal: RedisJournal | None = None
     if leadership is not None:
-        waiting = asyncio.ensure_future(leadership.acquire())
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([waiting, stopping], return_when=asyncio.FIRST_COMPLETED)
-        if not waiting.done():
-            waiting.cancel()
-            await asyncio.gather(waiting, return_exceptions=True)
+        if not await _leader_unless_stopped(leadership, stop):
             return
-        stopping.cancel()
         started = time.monotonic()
         snapshot, replay = await leadership.store.load()
         engine = Engine(queues, agents, intake) if snapshot is None else Engine.restore(
@@ -282,6 +276,16 @@ async def _lead(
     finally:
         if isinstance(outbox, SqliteOutbox):
             outbox.close()
+
+
+async def _leader_unless_stopped(leadership: Leadership, stop: asyncio.Event) -> bool:
+    """Wait as a standby until this router leads (True) or a stop is asked for (False)."""
+    async with asyncio.TaskGroup() as tg:
+        waiting = tg.create_task(leadership.acquire())
+        stopping = tg.create_task(stop.wait())
+        await asyncio.wait([waiting, stopping], return_when=asyncio.FIRST_COMPLETED)
+        (stopping if waiting.done() else waiting).cancel()
+    return not waiting.cancelled()
 
 
 async def _hand_over(engine: Engine, adapter: StasisAdapter, within_s: float = 3.0) -> None:

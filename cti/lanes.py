@@ -82,6 +82,6 @@ class Lanes:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def drained(self) -> None:
-        """Wait until every lane is empty (tests, and the hand-over at stop)."""
+        """Wait until every lane is empty (for tests)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
