@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 SANDBOX := contrib/sandbox
 
-.PHONY: demo test venv sandbox sandbox-down redis redis-down tools typecheck unit e2e bench clean
+.PHONY: demo test venv sandbox sandbox-down redis redis-down postgres postgres-down tools typecheck unit e2e bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,19 +26,25 @@ redis:
 redis-down:
 	contrib/redis down
 
+postgres:
+	contrib/postgres up
+
+postgres-down:
+	contrib/postgres down
+
 typecheck: venv
-	$(VENV)/bin/mypy --strict acd ivr recording cti
+	$(VENV)/bin/mypy --strict acd ivr recording workorders cti
 
 unit: venv
 	$(PY) -m pytest -q tests/unit
 
-e2e: venv sandbox redis
+e2e: venv sandbox redis postgres tools
 	$(PY) -m pytest -q tests/e2e
 
 tools:
 	contrib/ensure-tools
 
-test: venv sandbox redis tools typecheck
+test: venv sandbox redis postgres tools typecheck
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: venv

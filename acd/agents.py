@@ -9,6 +9,7 @@ ready-agent indexes in step: an agent is in a queue's index exactly while READY.
 
     logged-out --login--> ready | not-ready
     ready --offer--> offered --answer--> on-call --hang-up--> wrap-up --timer--> ready
+    wrap-up --disposition recorded (when the call's queue says so, R12)--> ready
     offered --ring timeout (R1)--> not-ready (ring-no-answer) or logged-out, per the
               RONA policy, or stays ready below both thresholds
     offered --caller gone / answered elsewhere (ring-all)--> ready, same idle place
@@ -26,8 +27,9 @@ from typing import TYPE_CHECKING
 from acd import commands as c
 from acd import events as e
 from acd.errors import InvalidTransition
-from acd.model import AgentState, Strategy
+from acd.model import AgentState, QueueConfig, Strategy
 from acd.routing import Key
+from acd.timers import TimerKind
 from acd.state import Agent, Queue
 
 if TYPE_CHECKING:
@@ -59,6 +61,8 @@ def set_state(
         for name in agent.config.queues:
             queue = queues[name]
             queue.ready.add(agent_id, agent.profile, strategy_key(agent, queue))
+    if state is not agent.state or reason != agent.reason:
+        agent.since = at
     agent.state = state
     agent.reason = reason
     out.append(c.AgentStateChanged(agent_id, state.value, reason, at))
@@ -139,3 +143,30 @@ def become_ready(eng: Engine, agent: Agent, at: float, out: list[c.Command], idl
     agent.idle_since = at if idle_since is None else idle_since
     set_state(agent, AgentState.READY, None, at, eng._queues, out)
     eng._match_agent(agent, at, out)
+
+
+def start_wrap_up(eng: Engine, agent: Agent, queue: QueueConfig, call_id: str, at: float,
+                  out: list[c.Command]) -> None:
+    """The call is over: wrap-up as the call's queue says (``wrap_up_ends``), or
+    straight on when there is none."""
+    agent.last_call_id = call_id
+    wrap_up_s = agent.config.wrap_up_s if agent.config.wrap_up_s is not None else queue.wrap_up_s
+    agent.wrap_ends_on_disposition = queue.wrap_up_ends in ("disposition", "first")
+    agent.wrap_up_until = None
+    if queue.wrap_up_ends != "disposition":
+        if wrap_up_s <= 0:
+            leave_call(eng, agent, at, out)
+            return
+        agent.wrap_up_until = at + wrap_up_s
+        agent.wrap_gen = eng._new_gen()
+        eng._timers.push(agent.wrap_up_until, TimerKind.WRAP, agent.agent_id, agent.wrap_gen)
+    set_state(agent, AgentState.WRAP_UP, None, at, eng._queues, out)
+
+
+def disposition_recorded(eng: Engine, ev: e.DispositionRecorded, out: list[c.Command]) -> None:
+    """R12: a recorded disposition ends the agent's wrap-up if its queue says so."""
+    agent = eng._get_agent(ev.agent_id)
+    if agent.state is AgentState.WRAP_UP and agent.wrap_ends_on_disposition:
+        agent.wrap_up_until = None
+        agent.wrap_gen = eng._new_gen()
+        leave_call(eng, agent, ev.at, out)

@@ -221,6 +221,11 @@ class CallEnded:
     talked_s: float
     at: float
     queue: str = ""
+    # What the record of the call needs (R10 recent contacts, R12, R13).
+    caller: str = ""
+    kind: str = ""
+    emergency: bool = False
+    arrived_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,6 +105,9 @@ class Engine:
     def agents(self) -> list[AgentView]:
         return [AgentView.of(a) for a in self._agents.values()]
 
+    def queue_configs(self) -> list[QueueConfig]:
+        return [q.config for q in self._queues.values()]
+
     def calls(self) -> list[CallView]:
         return [CallView.of(k) for k in self._calls.values()]
 
@@ -172,6 +175,7 @@ class Engine:
         """Event type -> what handles it (one dict lookup per event)."""
         return {
             e.Tick: lambda ev, out: to.expire(self, ev.at, out),
+            e.DispositionRecorded: lambda ev, out: ag.disposition_recorded(self, ev, out),
             e.CallEntered: lambda ev, out: intake.call_entered(self, ev, out),
             e.IvrRouted: lambda ev, out: intake.ivr_routed(self, ev, out),
             e.IvrCallbackRequested: lambda ev, out: intake.ivr_callback_requested(self, ev, out),
@@ -465,16 +469,7 @@ class Engine:
                 if at - ended <= self._sticky_window:
                     break
                 self._last_agent.popitem(last=False)
-        wrap_up_s = agent.config.wrap_up_s
-        if wrap_up_s is None:
-            wrap_up_s = queue.config.wrap_up_s
-        if wrap_up_s > 0:
-            agent.wrap_up_until = at + wrap_up_s
-            agent.wrap_gen = self._new_gen()
-            self._timers.push(agent.wrap_up_until, T.WRAP, agent.agent_id, agent.wrap_gen)
-            self._set_state(agent, AgentState.WRAP_UP, None, at, out)
-        else:
-            ag.leave_call(self, agent, at, out)
+        ag.start_wrap_up(self, agent, queue.config, call.call_id, at, out)
 
     # ----------------------------------------------------------------- agents
 

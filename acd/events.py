@@ -199,8 +199,19 @@ class OutboundEnded:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class DispositionRecorded:
+    """The agent recorded what the call ``call_id`` was about (R12): wrap-up ends now
+    if the queue of that call says so (``QueueConfig.wrap_up_ends``)."""
+
+    agent_id: str
+    call_id: str
+    at: float
+
+
 Event = (
     Tick
+    | DispositionRecorded
     | AgentLoggedIn
     | AgentLoggedOut
     | AgentReady

@@ -135,7 +135,8 @@ def caller_chose_callback(eng: Engine, ev: e.CallerChoseCallback, out: list[c.Co
 def ended(call: Call, outcome: str, agent_id: str | None, waited: float, talked: float,
           at: float, out: list[c.Command]) -> None:
     """The call leaves the core: the notice, and the label of its recording."""
-    out.append(c.CallEnded(call.call_id, outcome, agent_id, waited, talked, at, call.queue))
+    out.append(c.CallEnded(call.call_id, outcome, agent_id, waited, talked, at, call.queue,
+                           call.caller, call.kind, call.emergency, call.arrived_at))
     if call.recorded:
         out.append(c.LabelRecording(call.call_id, call.queue, call.kind, agent_id))
 

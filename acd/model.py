@@ -104,6 +104,9 @@ class QueueConfig:
     hold_actions: tuple[HoldAction, ...] = (HoldAction.REMIND_AGENT, HoldAction.APOLOGIZE)
     outbound_max_rings: int = 6  # R2
     announce_agent_id: bool = True  # R15
+    # What ends wrap-up (R12): "timer" (wrap_up_s), "disposition" (the agent records
+    # the call; no timer), or "first" (whichever comes first).
+    wrap_up_ends: str = "timer"
 
     @property
     def ring_timeout_s(self) -> float:

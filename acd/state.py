@@ -22,6 +22,9 @@ class Agent:
     call_id: str | None = None
     wrap_up_until: float | None = None
     wrap_gen: int = 0
+    since: float = 0.0  # when the agent entered its current state
+    wrap_ends_on_disposition: bool = False  # the last call's queue ends wrap-up on a disposition
+    last_call_id: str | None = None  # the call this agent answered last (its disposition)
     # A pause or logout asked for during an offer or call; applied when it ends.
     pending: tuple[AgentState, str | None] | None = None
     consecutive_misses: int = 0
@@ -103,11 +106,18 @@ class AgentView:
     queues: tuple[str, ...]
     ring_no_answer_total: int
     hold_overruns: int
+    since: float = 0.0  # in the current state since (epoch s)
+    wrap_up_until: float | None = None  # wrap-up ends by timer then (None: no timer)
+    calls: int = 0  # calls answered since the core started
+    talk_time_s: float = 0.0
+    last_call_id: str | None = None
 
     @classmethod
     def of(cls, a: Agent) -> AgentView:
         return cls(a.agent_id, a.state.value, a.reason, a.call_id, a.config.queues,
-                   a.ring_no_answer_total, a.hold_overruns)
+                   a.ring_no_answer_total, a.hold_overruns, a.since,
+                   a.wrap_up_until if a.state.value == "wrap-up" else None,
+                   sum(a.calls_by_queue.values()), a.talk_time_s, a.last_call_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +139,12 @@ class CallView:
     emergency: bool
     waiting_prompts: tuple[str, ...]
     waiting_loop: bool
+    answered_at: float | None = None
+    hold_since: float | None = None
 
     @classmethod
     def of(cls, k: Call) -> CallView:
         return cls(k.call_id, k.queue, k.state.value, k.agent_id, k.arrived_at, k.priority,
                    k.kind, k.requirement, tuple(sorted(k.offered_to)), k.hold_since is not None,
                    k.sticky_agent, k.caller, k.bridged, k.node, k.emergency, k.waiting_prompts,
-                   k.waiting_loop)
+                   k.waiting_loop, k.answered_at, k.hold_since)

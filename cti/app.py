@@ -32,6 +32,8 @@ from acd import commands as c
 from acd import events as e
 from cti.agents import http as agents_http
 from cti.asterisk.ami import AmiClient
+from cti.desk import http as desk_http
+from cti.desk.live import Live
 from cti.auth import Auth
 from cti.asterisk.ari import AriClient
 from cti.calls.stasis import StasisAdapter, Submit
@@ -39,6 +41,7 @@ from cti.config import Config
 from cti.durable.cluster import AdapterNode, Dispatcher, run_router_input
 from cti.durable.journal import Leadership, RedisJournal
 from cti.durable.outbox import Outbox, RedisOutbox, SqliteOutbox
+from cti.durable.sql import Database, StoreUnavailable
 from cti.durable.store import RedisStore
 from cti.errors import AsteriskUnreachable, CtiError
 from cti.health import ConnectionState
@@ -52,9 +55,13 @@ from cti.runtime import Runtime
 from cti.supervision import http as supervision_http
 from cti.supervision.services import Supervision
 from cti.web import Instance, build_app
+from cti.workorders import http as workorders_http
+from cti.workorders.service import WorkOrders
+from cti.workorders.store import SCHEMA, WorkOrderStore
 
 log = logging.getLogger("cti.app")
-FEATURES = (agents_http.routes, recording_http.routes, supervision_http.routes)
+FEATURES = (agents_http.routes, recording_http.routes, supervision_http.routes, workorders_http.routes,
+            desk_http.routes)
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
@@ -63,7 +70,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     role = config.cluster.role
     deadlines = config.deadlines
     async with aiohttp.ClientSession() as session:
-        instance = Instance()
+        instance = Instance(desk=config.desk)
         faults = instance.faults
         ari: AriClient | None = None
         ami: AmiClient | None = None
@@ -99,7 +106,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         auth = Auth(config.auth, {a.agent.agent_id: a.pin_hash for a in config.agents if a.pin_hash},
                     {"admin": config.http.admin_token,
                      "reader": config.recording.reader_token if config.recording is not None else None})
-        runner = web.AppRunner(build_app(instance, auth, FEATURES), access_log=None)
+        runner = web.AppRunner(build_app(instance, auth, FEATURES), access_log=None, shutdown_timeout=3.0)
         await runner.setup()
         site = web.TCPSite(runner, config.http.host, config.http.port)
         try:
@@ -225,6 +232,22 @@ async def _lead(
     }, outbox, config.notifications, config.deadlines.webhook_s, full_numbers=frozenset(
         {"emergency"} | ({"callback-request"} if config.ivr is not None and config.ivr.callback_webhook_url else set())))
     runtime.notify = notifier.send
+    db = Database(config.store.url, config.store.timeout_s, SCHEMA)
+    try:
+        await db.open()
+    except (StoreUnavailable, OSError) as exc:
+        db.close()
+        raise CtiError(f"cannot open the store ([store] url): {exc}") from None
+    if config.store.postgres is False and leadership is not None:
+        log.warning("the store is SQLite (%s): engines on other machines will not see its records; "
+                    "use PostgreSQL ([store] url) there", config.store.sqlite_path)
+    workorders = WorkOrders(config.workorders, WorkOrderStore(db), notifier)
+    runtime.observers.append(workorders.observe)
+    await workorders.start()
+    live = Live(lambda who: desk_http.wallboard_figures(instance, who))
+    runtime.observers.append(live.observe)
+    workorders.listeners.append(live.order)
+    instance.workorders, instance.live = workorders, live
     adapter: StasisAdapter | None = None
     dispatcher: Dispatcher | None = None
     if ari is not None and ami is not None:
@@ -256,6 +279,8 @@ async def _lead(
                 tg.create_task(runtime.run_timers()),
                 tg.create_task(notifier.run()),
                 tg.create_task(supervision.run()),
+                tg.create_task(workorders.run()),
+                tg.create_task(live.run()),
             ]
             if ari is not None and ami is not None and adapter is not None:
                 tasks += _node_tasks(tg, ari, ami, adapter)
@@ -274,6 +299,8 @@ async def _lead(
             for task in tasks:
                 task.cancel()
     finally:
+        live.close_all()
+        db.close()
         if isinstance(outbox, SqliteOutbox):
             outbox.close()
 

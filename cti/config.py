@@ -22,11 +22,13 @@ from acd.model import MAX_PRIORITY, HoldAction, Intake, RelaxStep, Route, Strate
 from cti.auth import AuthSettings, check_hash, parse_auth
 from cti.configreader import Table
 from cti.deadlines import Deadlines, parse_deadlines
+from cti.desk.settings import DeskSettings, parse_desk
 from cti.errors import ConfigError
 from cti.ivr.settings import IvrSettings, parse_ivr
 from cti.notify import NotifySettings, parse_notifications
 from cti.recording.settings import RecordingConfig
 from cti.supervision.settings import SupervisionConfig, parse_plan
+from cti.workorders.settings import StoreSettings, WorkOrderSettings, parse_store, parse_workorders
 
 # Secrets may come from the environment so that none has to sit in a file.
 ENV_OVERRIDES = {
@@ -44,6 +46,7 @@ ENV_OVERRIDES = {
     "CTI_REDIS_URL": ("redis", "url"),
     "CTI_NODE_ID": ("redis", "node_id"),
     "CTI_WEBHOOK_SECRET": ("notifications", "signing_secret"),
+    "CTI_STORE_URL": ("store", "url"),
 }
 
 
@@ -125,6 +128,9 @@ class Config:
     deadlines: Deadlines = Deadlines()
     notifications: NotifySettings = NotifySettings()
     auth: AuthSettings = AuthSettings()
+    store: StoreSettings = StoreSettings()
+    workorders: WorkOrderSettings = WorkOrderSettings()
+    desk: DeskSettings = DeskSettings()
 
     def intake(self) -> Intake:
         """How the core treats a call before it waits (``acd.intake``)."""
@@ -275,8 +281,7 @@ def _validate(root: Table) -> Config:
         if redis_cfg.ca_file is not None and not redis_cfg.ca_file.is_file():
             raise ConfigError("redis.ca_file", "a readable CA certificate file", str(redis_cfg.ca_file))
         r.check_unknown()
-    else:
-        root.used.add("redis")
+    root.used.add("redis")
 
     recording: RecordingConfig | None = None
     if "recording" in root.data:
@@ -295,8 +300,7 @@ def _validate(root: Table) -> Config:
             reader_token=reader,
         )
         rc.check_unknown()
-    else:
-        root.used.add("recording")
+    root.used.add("recording")
 
     site = root.table("site")
     zone = site.text("timezone", "UTC")
@@ -321,8 +325,7 @@ def _validate(root: Table) -> Config:
     mt.check_unknown()
     if "plan" in root.data:
         supervision = parse_plan(root.table("plan"), names, {a.agent.agent_id for a in agents}, supervision)
-    else:
-        root.used.add("plan")
+    root.used.add("plan")
 
     cl = root.table("cluster")
     cluster = ClusterConfig(role=cl.text("role", "all"), node=cl.text("node", "local"))
@@ -337,6 +340,8 @@ def _validate(root: Table) -> Config:
     deadlines = parse_deadlines(root.table("deadlines"))
     notifications = parse_notifications(root.table("notifications"))
     auth = parse_auth(root.table("auth"))
+    more = (parse_store(root.table("store")), parse_workorders(
+        root.table("workorders"), recording.retention_months if recording else 6), parse_desk(root.table("desk")))
 
     log_level = root.text("log_level", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -344,7 +349,7 @@ def _validate(root: Table) -> Config:
     root.check_unknown()
     return Config(
         asterisk, http, default_queue, routes, tuple(queues), tuple(agents), log_level, redis_cfg,
-        cluster, recording, ivr_settings, emergency, supervision, deadlines, notifications, auth,
+        cluster, recording, ivr_settings, emergency, supervision, deadlines, notifications, auth, *more,
     )
 
 
@@ -390,4 +395,5 @@ def _queue(q: Table) -> QueueConfig:
         hold_max_s=q.number("hold_max_s", 30.0, 0.1),
         hold_actions=tuple(HoldAction(a) for a in actions),
         announce_agent_id=q.flag("announce_agent_id", True),
+        wrap_up_ends=q.one_of("wrap_up_ends", ("timer", "disposition", "first"), "timer"),
     )

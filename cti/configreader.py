@@ -77,6 +77,12 @@ class Table:
         except ValueError:
             raise ConfigError(self._key(key), f"one of {[m.value for m in enum]}", value) from None
 
+    def one_of(self, key: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self._get(key, default)
+        if value not in allowed:
+            raise ConfigError(self._key(key), f"one of {list(allowed)}", value)
+        return str(value)
+
     def skill_table(self, key: str) -> tuple[tuple[str, int], ...]:
         """A skills table such as { billing = 3, gas = 5 } (levels 1..5)."""
         value = self._get(key, {})

@@ -50,3 +50,11 @@ class NotConfigured(CtiError):
 
 class NotRouting(CtiError):
     """This engine instance does not route calls (a standby, or an adapter of a cluster)."""
+
+
+class Missing(CtiError):
+    """What the request names does not exist (404)."""
+
+
+class Conflict(CtiError):
+    """The request does not fit the current state (409)."""

@@ -109,6 +109,7 @@ class Notifier:
         self.dropped = 0
         self.retries = 0
         self.stored = 0  # waiting in the outbox (as of the last look)
+        self.delivered: list[Callable[[dict[str, Any]], None]] = []  # told each document a receiver took
 
     @property
     def pending(self) -> int:
@@ -120,15 +121,22 @@ class Notifier:
     def post(self, doc: dict[str, Any]) -> None:
         """Queue ``doc`` for the webhook of its ``type``; never waits."""
         url = self._urls.get(str(doc["type"]))
-        if url is None:
-            return
+        if url is not None:
+            self.post_to(url, doc, full_numbers=doc["type"] in self._full_numbers)
+
+    def post_to(self, url: str, doc: dict[str, Any], entry_id: str | None = None,
+                full_numbers: bool = False) -> None:
+        """Queue ``doc`` for ``url``; ``entry_id`` (the idempotency key) when the same
+        document may be queued again (a restart), else a new one."""
         if len(self._fresh) >= self._max_pending:
             self._fresh.popleft()
             self.dropped += 1
             log.error("notification queue full (%d): the oldest was dropped", self._max_pending)
-        if "caller" in doc and doc["type"] not in self._full_numbers:
-            doc = {**doc, "caller": mask_number(str(doc["caller"]))}
-        entry_id = uuid.uuid4().hex
+        if not full_numbers:
+            doc = {**doc, **{k: mask_number(str(doc[k])) for k in ("caller", "contact_number") if k in doc}}
+            if isinstance(doc.get("fields"), dict) and "contact_number" in doc["fields"]:
+                doc["fields"] = {**doc["fields"], "contact_number": mask_number(str(doc["fields"]["contact_number"]))}
+        entry_id = entry_id or uuid.uuid4().hex
         now = self._clock()
         self._fresh.append(Entry(entry_id, url, {"id": entry_id, **doc}, now, 0, now))
         self._wake.set()
@@ -170,6 +178,8 @@ class Notifier:
                 if resp.status < 300:
                     await self.outbox.remove(entry.entry_id)
                     self.sent += 1
+                    for tell in self.delivered:
+                        tell(entry.doc)
                     return
                 problem = f"answered {resp.status}"
         except (aiohttp.ClientError, TimeoutError) as exc:

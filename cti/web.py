@@ -15,19 +15,28 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from acd import AcdError, InvalidTransition, UnknownAgent
 from cti.auth import Auth, Identity
-from cti.errors import BadRequest, Forbidden, NotConfigured, NotRouting, Unauthorized, UnsupportedMedia
+from cti.durable.sql import StoreUnavailable
+from cti.errors import (
+    BadRequest, Conflict, Forbidden, Missing, NotConfigured, NotRouting, Unauthorized, UnsupportedMedia,
+)
 from cti.health import ConnectionState, Faults
 from cti.recording.recorder import Recorder
 from cti.recording.services import BadHold
 from cti.runtime import Runtime
 from cti.supervision.services import Supervision
 from recording.archive import IntegrityError, NotFound, RecordingError
+from workorders import BadDisposition, BadTransition
+
+if TYPE_CHECKING:
+    from cti.desk.live import Live
+    from cti.desk.settings import DeskSettings
+    from cti.workorders.service import WorkOrders
 
 log = logging.getLogger("cti.http")
 audit = logging.getLogger("cti.audit")
@@ -44,18 +53,28 @@ class Instance:
     recorder: Recorder | None = None
     supervision: Supervision | None = None
     faults: Faults = field(default_factory=Faults)
+    workorders: WorkOrders | None = None
+    live: Live | None = None
+    desk: DeskSettings | None = None
 
 
 INSTANCE: web.AppKey[Instance] = web.AppKey("instance")
 AUTH: web.AppKey[Auth] = web.AppKey("auth")
 IDENTITY: web.RequestKey[Identity] = web.RequestKey("identity")  # who is asking
-OPEN = {("GET", "/health"), ("GET", "/openapi.json"), ("POST", "/auth/login")}
+OPEN = {("GET", "/health"), ("GET", "/openapi.json"), ("POST", "/auth/login"),
+        ("GET", "/agent"), ("GET", "/wallboard")}  # the pages hold no data: they sign in first
+OPEN_PREFIX = "/static/"
 SESSION_COOKIE = "cti_session"
 OPENAPI = Path(__file__).with_name("static") / "openapi.json"  # the API, described (kept in the repository)
 
 # Domain errors -> (HTTP status, error code): the only such table.
 _STATUSES: list[tuple[type[Exception], int, str]] = [
     (UnknownAgent, 404, "unknown-agent"),
+    (Missing, 404, "not-found"),
+    (Conflict, 409, "conflict"),
+    (BadDisposition, 400, "bad-request"),
+    (BadTransition, 409, "invalid-transition"),
+    (StoreUnavailable, 503, "store-unavailable"),
     (InvalidTransition, 409, "invalid-transition"),
     (AcdError, 422, "refused"),
     (NotFound, 404, "not-found"),
@@ -98,7 +117,7 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
                 message = str(exc) if not isinstance(exc, NotRouting) else (
                     "this engine instance does not route calls (standby or adapter); ask the leader")
                 response = error(status, code, message)
-                if status == 401:
+                if status == 401 and "X-CTI-Page" not in request.headers:  # no browser prompt over a page
                     response.headers["WWW-Authenticate"] = 'Basic realm="cti", Bearer'
                 return response
         raise
@@ -109,7 +128,7 @@ async def _authenticate(request: web.Request, handler: Any) -> web.StreamRespons
     """Who is asking, before any handler runs; state changes only as JSON (a cross-site
     form cannot send that without the browser asking first)."""
     auth = request.app[AUTH]
-    if (request.method, request.path) not in OPEN and not (
+    if (request.method, request.path) not in OPEN and not request.path.startswith(OPEN_PREFIX) and not (
             request.path == "/metrics" and request.method == "GET" and auth.settings.metrics_open):
         header = request.headers.get("Authorization")
         cookie = request.cookies.get(SESSION_COOKIE)

@@ -16,7 +16,8 @@ from acd import InvalidTransition
 from acd import events as e
 from cti.errors import BadRequest
 from cti.masking import mask_number
-from cti.web import json_body, need, runtime
+from cti.desk.settings import DeskSettings
+from cti.web import INSTANCE, json_body, need, runtime
 
 audit = logging.getLogger("cti.audit")
 
@@ -88,8 +89,9 @@ async def agent_action(request: web.Request) -> web.Response:
         event = e.AgentReady(agent_id, now)
     elif action == "pause":
         reason = body.get("reason")
-        if not isinstance(reason, str) or not reason.strip() or len(reason) > 64:
-            raise BadRequest("'reason' must be a non-empty string (max 64)")
+        codes = (request.app[INSTANCE].desk or DeskSettings()).pause_codes
+        if not isinstance(reason, str) or reason.strip() not in codes:
+            raise BadRequest(f"'reason' is one of the pause codes {list(codes)}")
         event = e.AgentPaused(agent_id, reason.strip(), now)
     else:
         raise web.HTTPNotFound(text=f"no agent action {action!r}")

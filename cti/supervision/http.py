@@ -48,16 +48,16 @@ async def wallboard(request: web.Request) -> web.Response:
     """R13 for people: the same figures as JSON."""
     who = need(request, "supervisor")
     figures = _supervision(request).figures()
-    figures["plan"] = _plan_for(who, figures["plan"])
+    figures["plan"] = plan_for(who, figures["plan"])
     return web.json_response(figures)
 
 
 async def get_plan(request: web.Request) -> web.Response:
     who = need(request, "supervisor")
-    return web.json_response(_plan_for(who, _supervision(request).figures()["plan"]))
+    return web.json_response(plan_for(who, _supervision(request).figures()["plan"]))
 
 
-def _plan_for(who: Identity, plan: dict[str, Any] | None) -> dict[str, Any] | None:
+def plan_for(who: Identity, plan: dict[str, Any] | None) -> dict[str, Any] | None:
     """R14: the callback requests' numbers, masked unless the caller may see them."""
     if plan is None or who.sees_numbers:
         return plan
@@ -79,9 +79,11 @@ async def plan_action(request: web.Request) -> web.Response:
     if action == "confirm":
         supervision.apply(plan.confirm(who, now), who)
     elif action == "level":
-        level = body.get("level")
-        if level is not None and not isinstance(level, str):
-            raise BadRequest("'level' is III, II, I or null")
+        level, reason = body.get("level"), body.get("reason", "")
+        if (level is not None and not isinstance(level, str)) or not isinstance(reason, str) or len(reason) > 200:
+            raise BadRequest("'level' is III, II, I or null; 'reason' text (max 200)")
+        if reason:
+            audit.warning("R9 plan level %s asked by %s: %s", level or "none", who, reason)
         try:
             supervision.apply(plan.set_level(level, who, now), who)
         except ValueError as exc:
@@ -96,4 +98,4 @@ async def plan_action(request: web.Request) -> web.Response:
         audit.warning("R9 incident attached by %s: %s / %s", who, cause, scope)
     else:
         raise web.HTTPNotFound(text=f"no plan action {action!r}")
-    return web.json_response(_plan_for(need(request, "supervisor"), supervision.figures()["plan"]))
+    return web.json_response(plan_for(need(request, "supervisor"), supervision.figures()["plan"]))

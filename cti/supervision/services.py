@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from dataclasses import asdict
@@ -59,6 +60,9 @@ class Supervision:
         self.recording_coverage = recording_coverage
         self.loop_lag_s = 0.0
         self.changes: list[dict[str, Any]] = []
+        # The wallboard's trend: waiting calls and service level, every 30 s, 4 hours.
+        self.trend: collections.deque[dict[str, float]] = collections.deque(maxlen=480)
+        self._sampled = 0.0
 
     # ------------------------------------------------------------ figures
 
@@ -118,6 +122,15 @@ class Supervision:
             "notifications_pending": self.notifier.pending,
         }
 
+    def sample(self, now: float) -> None:
+        """One point of the trend: calls waiting now, service level of the last 15 min."""
+        self._sampled = now
+        figures = [self.book.queue_figures(q, now, "15m") for q in self.book.queues()]
+        answered = sum(f.answered for f in figures)
+        within = sum(f.answered_within_sl for f in figures)
+        self.trend.append({"at": now, "waiting": float(sum(1 for k in self.engine.calls() if k.state == "waiting")),
+                           "service_level": within / answered if answered else 1.0})
+
     # ------------------------------------------------------------ the plan
 
     async def run(self) -> None:
@@ -125,6 +138,8 @@ class Supervision:
             started = time.monotonic()
             await asyncio.sleep(1.0)
             self.loop_lag_s = max(0.0, time.monotonic() - started - 1.0)
+            if time.time() - self._sampled >= 30.0:
+                self.sample(time.time())
             if self.plan is not None:
                 self.apply(self.plan.evaluate(self.plan_figures(time.time()), time.time()), "auto")
 

@@ -183,7 +183,7 @@ def test_R9_plan_offers_callbacks_a_waiting_caller_takes_one(
     engine.post("/agents/1002/pause", {"reason": "meeting"})
     engine.post("/plan/level", {"level": "III"})
     wait_for(lambda: engine.agent("1004")["state"] == "ready", 5, "the standby agent called in")
-    engine.post("/agents/1004/pause", {"reason": "not yet"})
+    engine.post("/agents/1004/pause", {"reason": "other"})
     # Key 1 after the announcement and the offer.
     caller = call_with_keys(sandbox, "1", talk_ms=20000, gap_ms=9000)
     assert caller.wait(60) == 0, caller.output()

@@ -135,11 +135,11 @@ async def test_R14_a_browser_session_needs_its_csrf_token_to_change_anything() -
 
 def test_R14_the_plans_callback_list_is_masked_for_supervisors() -> None:
     from cti.auth import Identity
-    from cti.supervision.http import _plan_for
+    from cti.supervision.http import plan_for
 
     plan = {"level": "III", "callbacks": [{"type": "callback-request", "caller": "13812345678", "queue": "q"}]}
-    shown = _plan_for(Identity("account:li", "supervisor"), plan)
+    shown = plan_for(Identity("account:li", "supervisor"), plan)
     assert shown is not None and shown["callbacks"][0]["caller"] == "138****5678"
-    full = _plan_for(Identity("token:records", "reader"), plan)
+    full = plan_for(Identity("token:records", "reader"), plan)
     assert full is not None and full["callbacks"][0]["caller"] == "13812345678"
     assert plan["callbacks"][0]["caller"] == "13812345678"  # the figures themselves untouched

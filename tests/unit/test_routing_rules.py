@@ -395,7 +395,7 @@ def test_waiting_caller_choosing_a_callback_leaves_the_queue() -> None:
     out = eng.handle(e.CallerChoseCallback("k1", 5.0))
     assert out == [c.CallbackRequested("k1", "13800000001", "q", "complaint", 5.0),
                    c.Farewell("k1", "callback-taken", "callback-taken"),
-                   c.CallEnded("k1", "callback", None, 4.0, 0.0, 5.0, "q")]
+                   c.CallEnded("k1", "callback", None, 4.0, 0.0, 5.0, "q", "13800000001", "complaint", False, 1.0)]
     assert [k.call_id for k in eng.calls()] == ["k0"]
     assert offers(eng.handle(e.AgentLoggedIn("a1", 6.0))) == [("k0", "a1")]
     eng.handle(e.PlanLevelChanged("q", None, 6.5))

@@ -1,0 +1,200 @@
+// The agent desk: signs in (agent id + PIN), follows the engine through server-sent
+// events (/events) and reads its data from the same API an integration uses.
+"use strict";
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const STATES = {"ready": "就緒 Ready", "not-ready": "暫停 Paused", "offered": "振鈴 Ringing",
+    "on-call": "通話中 On call", "wrap-up": "話後處理 Wrap-up", "logged-out": "已簽出 Logged out"};
+  const PAUSES = {"break": "休息 Break", "lunch": "午餐 Lunch", "training": "培訓 Training", "meeting": "會議 Meeting",
+    "coaching": "輔導 Coaching", "after-call-work": "話後工作 After-call work", "other": "其他 Other"};
+  const URGENCY = {"emergency": "緊急 Emergency", "high": "高 High", "normal": "一般 Normal", "low": "低 Low"};
+  let me = null, desk = null, skew = 0, source = null, formFor = null;
+
+  function fmt(s) {
+    if (s === null || s === undefined || isNaN(s)) return "—";
+    s = Math.max(0, Math.floor(s));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    return (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + String(r).padStart(2, "0");
+  }
+  function ago(at) {
+    const s = Date.now() / 1000 + skew - at;
+    if (s < 3600) return Math.max(1, Math.round(s / 60)) + " 分鐘前 min ago";
+    if (s < 86400) return Math.round(s / 3600) + " 小時前 h ago";
+    return Math.round(s / 86400) + " 天前 days ago";
+  }
+  async function api(method, path, body) {
+    const headers = {"X-CTI-Page": "1"};
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const csrf = sessionStorage.getItem("cti-csrf");
+    if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
+    const resp = await fetch(path, {method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body)});
+    const data = await resp.json().catch(() => ({}));
+    if (resp.status === 401) { showSignIn(); }
+    if (!resp.ok) throw new Error(data.message || ("HTTP " + resp.status));
+    return data;
+  }
+  function showSignIn() {
+    if (source) { source.close(); source = null; }
+    $("app").hidden = true; $("signin").hidden = false;
+  }
+  async function start() {
+    try {
+      me = await api("GET", "/auth/me");
+    } catch (e) { showSignIn(); return; }
+    if (!me.agent_id) { $("signin-error").textContent = "請用坐席工號登入 Sign in with an agent ID"; showSignIn(); return; }
+    $("signin").hidden = true; $("app").hidden = false;
+    $("agent-id").textContent = me.agent_id;
+    follow();
+    await refresh();
+  }
+  function follow() {
+    if (source) source.close();
+    source = new EventSource("/events");
+    source.addEventListener("agent", () => { refresh(); });
+    source.onopen = () => { $("connection").textContent = ""; refresh(); };
+    source.onerror = () => {
+      $("connection").textContent = "連線中斷，重新連線中 Reconnecting…";
+      if (source.readyState === EventSource.CLOSED) {  // refused (signed out, or the engine is not leading)
+        setTimeout(() => { api("GET", "/auth/me").then(follow, () => {}); }, 2000);
+      }
+    };
+  }
+  async function refresh() {
+    if (!me) return;
+    try {
+      desk = await api("GET", "/desk/" + encodeURIComponent(me.agent_id));
+    } catch (e) { return; }
+    skew = desk.now - Date.now() / 1000;
+    render();
+  }
+  function render() {
+    const a = desk.agent;
+    $("state").textContent = STATES[a.state] || a.state;
+    $("state").className = "state s-" + a.state;
+    $("reason").textContent = a.reason ? (PAUSES[a.reason] || a.reason) : "";
+    const sel = $("pause-code");
+    if (sel.options.length !== desk.pause_codes.length) {
+      sel.innerHTML = "";
+      for (const code of desk.pause_codes) sel.add(new Option(PAUSES[code] || code, code));
+    }
+    const call = desk.call;
+    $("no-call").hidden = !!call; $("call").hidden = !call;
+    if (call) {
+      $("call-number").textContent = call.caller || "—";
+      $("call-state").textContent = {"offered": "振鈴 Ringing", "connected": "通話中 Connected", "ended": "已結束 Ended"}[call.state];
+      $("call-kind").textContent = call.kind || "—";
+      $("call-queue").textContent = call.queue;
+      $("emergency-flag").hidden = !call.emergency;
+    }
+    $("safety").hidden = !desk.safety_script;
+    $("safety-script").textContent = desk.safety_script || "";
+    const contacts = $("contacts"); contacts.innerHTML = "";
+    for (const k of desk.history.contacts) {
+      const li = document.createElement("li");
+      li.textContent = (k.agent_id === me.agent_id ? "您 You" : (k.agent_id ? "坐席 " + k.agent_id : "未接 Unanswered")) +
+        " · " + ago(k.ended_at) + " · " + (k.kind || k.queue) + " · " + k.outcome;
+      contacts.appendChild(li);
+    }
+    const orders = $("open-orders"); orders.innerHTML = "";
+    for (const o of desk.history.open_orders) {
+      const li = document.createElement("li");
+      li.textContent = o.order_id + " · " + o.kind + " · " + o.status + " · " + o.department;
+      orders.appendChild(li);
+    }
+    renderForm(call);
+    tick();
+  }
+  function renderForm(call) {
+    const kinds = $("f-kind");
+    if (kinds.options.length !== desk.form.kinds.length) {
+      kinds.innerHTML = "";
+      for (const k of desk.form.kinds) kinds.add(new Option(k.label || k.name, k.name));
+      const urg = $("f-urgency"); urg.innerHTML = "";
+      for (const u of desk.form.urgencies) urg.add(new Option(URGENCY[u] || u, u));
+      urg.value = "normal";
+    }
+    $("btn-dispose").disabled = !call;
+    const key = call ? call.call_id : null;
+    if (key !== formFor) {  // a new call: a fresh form, the IVR's kind and the caller's number filled in
+      formFor = key;
+      $("disposition").reset(); $("f-urgency").value = "normal"; $("dispose-result").textContent = "";
+      if (call) {
+        const match = desk.form.kinds.find((k) => k.name === call.kind) || (call.emergency && desk.form.kinds.find((k) => k.emergency));
+        if (match) kinds.value = match.name;
+        if (call.caller && call.caller.indexOf("*") < 0) $("f-contact_number").value = call.caller;
+      }
+      markRequired();
+    }
+    if (desk.disposition) $("dispose-result").textContent = "已記錄 Recorded" + (desk.disposition.order_id ? " · " + desk.disposition.order_id : "");
+  }
+  function markRequired() {
+    const kind = desk.form.kinds.find((k) => k.name === $("f-kind").value);
+    for (const f of desk.form.fields) {
+      const el = $("f-" + f); if (!el) continue;
+      el.required = !!kind && kind.required.indexOf(f) >= 0;
+      el.parentElement.classList.toggle("required", el.required);
+    }
+  }
+  function tick() {
+    if (!desk) return;
+    const now = Date.now() / 1000 + skew, a = desk.agent;
+    $("in-state").textContent = fmt(now - a.since);
+    const wrap = a.state === "wrap-up";
+    $("wrap-countdown").hidden = !wrap;
+    if (wrap) $("wrap-left").textContent = a.wrap_up_until ? fmt(a.wrap_up_until - now) : "待提交記錄 until the disposition";
+    const call = desk.call;
+    if (call) {
+      $("call-waited").textContent = fmt(call.waited_s !== undefined && call.state !== "offered" ? call.waited_s : now - call.arrived_at);
+      $("call-talk").textContent = call.answered_at ? fmt(now - call.answered_at) : (call.talked_s !== undefined ? fmt(call.talked_s) : "—");
+    }
+  }
+  async function act(path, body) {
+    $("action-error").textContent = "";
+    try { await api("POST", "/agents/" + encodeURIComponent(me.agent_id) + path, body || {}); }
+    catch (e) { $("action-error").textContent = e.message; }
+    refresh();
+  }
+  async function dispose(kind, fields) {
+    const result = $("dispose-result");
+    try {
+      const r = await api("POST", "/calls/" + encodeURIComponent(desk.call.call_id) + "/disposition", {kind, fields});
+      result.className = "ok";
+      result.textContent = "已記錄 Recorded" + (r.order ? " · 工單 Work order " + r.order.order_id + " → " + r.order.department : "");
+    } catch (e) { result.className = "error"; result.textContent = e.message; }
+    refresh();
+  }
+  $("signin-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("signin-error").textContent = "";
+    try {
+      const r = await api("POST", "/auth/login", {name: $("signin-name").value, secret: $("signin-secret").value});
+      sessionStorage.setItem("cti-csrf", r.csrf_token);
+      $("signin-secret").value = "";
+      start();
+    } catch (e) { $("signin-error").textContent = e.message; }
+  });
+  $("btn-ready").addEventListener("click", () =>
+    act(desk && desk.agent.state === "logged-out" ? "/login" : (desk && desk.agent.state === "wrap-up" ? "/end-wrap-up" : "/ready")));
+  $("btn-pause").addEventListener("click", () => act("/pause", {reason: $("pause-code").value}));
+  $("btn-logout").addEventListener("click", () => act("/logout"));
+  $("btn-signout").addEventListener("click", async () => {
+    try { await api("POST", "/auth/logout", {}); } catch (e) { /* signed out anyway */ }
+    sessionStorage.removeItem("cti-csrf"); me = null; showSignIn();
+  });
+  $("f-kind").addEventListener("change", markRequired);
+  $("disposition").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const fields = {};
+    for (const f of desk.form.fields) { const el = $("f-" + f); if (el && el.value.trim()) fields[f] = el.value.trim(); }
+    dispose($("f-kind").value, fields);
+  });
+  $("btn-emergency-order").addEventListener("click", () => {
+    const kind = desk.form.kinds.find((k) => k.emergency);
+    const fields = {};
+    for (const f of ["address", "content", "contact_number", "customer_name"]) { const v = $("f-" + f).value.trim(); if (v) fields[f] = v; }
+    dispose(kind ? kind.name : "emergency", fields);
+  });
+  setInterval(tick, 1000);  // the on-screen clocks only; data comes by the live stream
+  start();
+})();

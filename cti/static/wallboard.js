@@ -1,0 +1,172 @@
+// The supervisor wallboard: the figures arrive by server-sent events (/events, event
+// "figures") whenever something changes; nothing here polls the engine.
+"use strict";
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const STATES = {"ready": "就緒 Ready", "not-ready": "暫停 Paused", "offered": "振鈴 Ringing",
+    "on-call": "通話 On call", "wrap-up": "話後 Wrap-up", "logged-out": "簽出 Out"};
+  const ORDER = {"offered": 0, "on-call": 1, "wrap-up": 2, "ready": 3, "not-ready": 4, "logged-out": 5};
+  let me = null, source = null, figures = null, skew = 0;
+
+  function fmt(s) {
+    if (s === null || s === undefined || isNaN(s)) return "—";
+    s = Math.max(0, Math.floor(s));
+    const m = Math.floor(s / 60), r = s % 60;
+    return m + ":" + String(r).padStart(2, "0");
+  }
+  const pct = (x) => (x === null || x === undefined) ? "—" : Math.round(x * 100) + "%";
+  async function api(method, path, body) {
+    const headers = {"X-CTI-Page": "1"};
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const csrf = sessionStorage.getItem("cti-csrf");
+    if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
+    const resp = await fetch(path, {method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body)});
+    const data = await resp.json().catch(() => ({}));
+    if (resp.status === 401) showSignIn();
+    if (!resp.ok) throw new Error(data.message || ("HTTP " + resp.status));
+    return data;
+  }
+  function showSignIn() {
+    if (source) { source.close(); source = null; }
+    $("app").hidden = true; $("signin").hidden = false;
+  }
+  async function start() {
+    try { me = await api("GET", "/auth/me"); } catch (e) { showSignIn(); return; }
+    if (["supervisor", "admin"].indexOf(me.role) < 0) { $("signin-error").textContent = "需要班長帳號 A supervisor account is needed"; showSignIn(); return; }
+    $("signin").hidden = true; $("app").hidden = false; $("me").textContent = me.name;
+    follow();
+    try { render(await api("GET", "/wallboard/live")); } catch (e) { /* the stream brings it */ }
+  }
+  function follow() {
+    if (source) source.close();
+    source = new EventSource("/events");
+    source.addEventListener("figures", (ev) => render(JSON.parse(ev.data)));
+    source.addEventListener("alert", (ev) => alert(JSON.parse(ev.data)));
+    source.onopen = () => { $("connection").textContent = ""; };
+    source.onerror = () => {
+      $("connection").textContent = "連線中斷，重新連線中 Reconnecting…";
+      if (source.readyState === EventSource.CLOSED) setTimeout(() => { api("GET", "/auth/me").then(follow, () => {}); }, 2000);
+    };
+  }
+  function cell(tr, text, cls) { const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; tr.appendChild(td); return td; }
+  function tile(name, q) {
+    const w = q.windows.day, h = q.windows["15m"];
+    const div = document.createElement("div");
+    div.className = "tile" + (q.waiting > 0 && q.longest_wait_s > 20 ? " warn" : "");
+    div.id = "queue-" + name;
+    const rows = [
+      ["等待 Waiting", q.waiting, "waiting"], ["最長等待 Longest", fmt(q.longest_wait_s), "longest"],
+      ["服務水平 SL (15m)", pct(h.service_level), "sl"], ["平均應答 ASA", fmt(w.asa_s), "asa"],
+      ["接通率 Answer rate", pct(w.answer_rate), "answer-rate"], ["放棄率 Abandon", pct(w.abandon_rate), "abandon-rate"],
+      ["今日 Offered / Answered / Abandoned", w.offered + " / " + w.answered + " / " + w.abandoned, "today"],
+      ["需要 / 在崗 Needed / Staffed", (h.agents_needed === null ? "—" : h.agents_needed) + " / " + staffed(name), "staffing"]];
+    const h3 = document.createElement("h3"); h3.textContent = name; div.appendChild(h3);
+    for (const [label, value, key] of rows) {
+      const p = document.createElement("p"); p.className = "fig fig-" + key;
+      const l = document.createElement("span"); l.textContent = label;
+      const v = document.createElement("b"); v.textContent = value;
+      p.appendChild(l); p.appendChild(v); div.appendChild(p);
+    }
+    return div;
+  }
+  function staffed(queue) {
+    return figures.agent_list.filter((a) => a.queues.indexOf(queue) >= 0 && ["logged-out", "not-ready"].indexOf(a.state) < 0).length;
+  }
+  function render(doc) {
+    figures = doc; skew = doc.at - Date.now() / 1000;
+    const tiles = $("queues"); tiles.innerHTML = "";
+    for (const [name, q] of Object.entries(doc.queues)) tiles.appendChild(tile(name, q));
+    const waiting = $("waiting"); waiting.innerHTML = "";
+    for (const k of doc.waiting_calls.sort((a, b) => b.waited_s - a.waited_s)) {
+      const tr = document.createElement("tr"); tr.className = k.emergency ? "emergency-row" : "";
+      tr.dataset.call = k.call_id;
+      cell(tr, k.call_id.slice(0, 12)); cell(tr, k.queue); cell(tr, (k.emergency ? "緊急 EMERGENCY " : "") + (k.kind || "")); cell(tr, fmt(k.waited_s));
+      waiting.appendChild(tr);
+    }
+    const agents = $("agents"); agents.innerHTML = "";
+    const list = doc.agent_list.slice().sort((a, b) => (ORDER[a.state] - ORDER[b.state]) || (b.in_state_s - a.in_state_s));
+    for (const a of list) {
+      const tr = document.createElement("tr");
+      const hold = a.on_hold_s !== null && a.on_hold_s > (doc.hold_max_s[a.queues[0]] || 30);
+      const rona = a.reason === "ring-no-answer";
+      tr.className = "s-" + a.state + (hold ? " alarm" : "") + (rona ? " alarm" : "");
+      tr.id = "agent-" + a.agent_id;
+      cell(tr, a.agent_id); cell(tr, STATES[a.state] || a.state, "state");
+      cell(tr, hold ? "保留超時 HOLD " + fmt(a.on_hold_s) : (rona ? "未應答 RONA" : (a.reason || "")));
+      cell(tr, fmt(a.in_state_s)); cell(tr, fmt(a.call_s)); cell(tr, String(a.calls));
+      agents.appendChild(tr);
+    }
+    renderPlan(doc.plan); renderAlerts(doc); drawTrend(doc.trend);
+    $("clock").textContent = new Date(doc.at * 1000).toLocaleTimeString();
+  }
+  function renderAlerts(doc) {
+    const box = $("alerts"); box.innerHTML = "";
+    const items = [];
+    if (doc.recording_coverage !== null && doc.recording_coverage !== undefined && doc.recording_coverage < 1)
+      items.push("錄音覆蓋率 Recording coverage " + pct(doc.recording_coverage) + " (R4)");
+    if (doc.work_orders && doc.work_orders.overdue > 0) items.push("逾期工單 Overdue work orders: " + doc.work_orders.overdue + " (R12)");
+    const em = doc.waiting_calls.filter((k) => k.emergency).length;
+    if (em) items.push("緊急來電等待中 Emergency calls waiting: " + em + " (R8)");
+    for (const a of doc.alerts.slice(-5).reverse()) items.push(describe(a));
+    for (const text of items) { const p = document.createElement("p"); p.className = "alert"; p.textContent = text; box.appendChild(p); }
+  }
+  function describe(a) {
+    switch (a.type) {
+      case "RingNoAnswer": return "未應答 RONA: " + a.agent_id;
+      case "HoldOverrun": return "保留超時 Hold overrun: " + a.agent_id + " " + fmt(a.held_s) + " (R3)";
+      case "NotifyEmergency": return "緊急來電 Emergency call (R8) " + a.queue;
+      case "WorkOrderOverdue": return "工單逾期 Work order overdue: " + a.order_id + " · " + a.department;
+      default: return a.type + " " + (a.agent_id || "");
+    }
+  }
+  function alert(a) { if (figures) { figures.alerts.push(a); renderAlerts(figures); } }
+  function renderPlan(plan) {
+    const card = $("plan-card");
+    card.hidden = !plan;
+    if (!plan) return;
+    $("plan-level").textContent = plan.level || "無 None";
+    $("plan-proposed").textContent = plan.proposed || "—";
+    $("btn-plan-confirm").disabled = !plan.proposed;
+    const last = plan.changes.length ? plan.changes[plan.changes.length - 1] : null;
+    $("plan-why").textContent = last ? (last.reason || "") : "";
+    const ul = $("plan-changes"); ul.innerHTML = "";
+    for (const c of plan.changes.slice(-5).reverse()) {
+      const li = document.createElement("li");
+      li.textContent = new Date(c.at * 1000).toLocaleTimeString() + " · " + c.type + " " + (c.level || c.to || "") + " · " + (c.by || "") + " " + (c.reason || "");
+      ul.appendChild(li);
+    }
+  }
+  function drawTrend(points) {
+    const svg = $("trend"); svg.innerHTML = "";
+    if (!points || points.length < 2) return;
+    const t0 = points[0].at, t1 = points[points.length - 1].at, span = Math.max(1, t1 - t0);
+    const maxW = Math.max(1, ...points.map((p) => p.waiting));
+    const line = (key, scale, cls) => {
+      const d = points.map((p, i) => (i ? "L" : "M") + (10 + 580 * (p.at - t0) / span).toFixed(1) + " " + (150 - 140 * p[key] / scale).toFixed(1)).join(" ");
+      const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+      path.setAttribute("d", d); path.setAttribute("class", cls); svg.appendChild(path);
+    };
+    line("waiting", maxW, "l-wait"); line("service_level", 1, "l-sl");
+  }
+  async function plan(path, body) {
+    $("plan-error").textContent = "";
+    try { await api("POST", path, body); } catch (e) { $("plan-error").textContent = e.message; }
+  }
+  $("btn-plan-confirm").addEventListener("click", () => plan("/plan/confirm", {}));
+  $("btn-plan-set").addEventListener("click", () => plan("/plan/level", {level: $("plan-select").value || null, reason: $("plan-reason").value}));
+  $("signin-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("signin-error").textContent = "";
+    try {
+      const r = await api("POST", "/auth/login", {name: $("signin-name").value, secret: $("signin-secret").value});
+      sessionStorage.setItem("cti-csrf", r.csrf_token); $("signin-secret").value = ""; start();
+    } catch (e) { $("signin-error").textContent = e.message; }
+  });
+  $("btn-signout").addEventListener("click", async () => {
+    try { await api("POST", "/auth/logout", {}); } catch (e) { /* signed out anyway */ }
+    sessionStorage.removeItem("cti-csrf"); showSignIn();
+  });
+  setInterval(() => { if (figures) $("clock").textContent = new Date(Date.now()).toLocaleTimeString(); }, 1000);
+  start();
+})();

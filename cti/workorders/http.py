@@ -1,0 +1,154 @@
+"""R12 over HTTP: an agent records the disposition of its call
+(``POST /calls/{call_id}/disposition``); supervisors and readers search work orders;
+a department's system (its own token, role ``department``) reads its orders and reports
+progress (``POST /workorders/{id}/progress``). Callers' numbers are masked except for
+the roles allowed them (R14): readers and admins, the agent of the call, and the
+department the order is for (it calls the customer)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from acd import events as e
+from cti.auth import Identity
+from cti.errors import BadRequest, Conflict, Missing, NotRouting
+from cti.masking import mask_number
+from cti.web import INSTANCE, identity, json_body, need, runtime
+from cti.workorders.service import WorkOrders, public
+from cti.workorders.store import Search
+from workorders import STATUSES, WorkOrder
+
+audit = logging.getLogger("cti.audit")
+
+
+def routes(app: web.Application) -> None:
+    app.router.add_post("/calls/{call_id}/disposition", dispose)
+    app.router.add_get("/workorders", search)
+    app.router.add_get("/workorders/{order_id}", get_order)
+    app.router.add_post("/workorders/{order_id}/progress", progress)
+
+
+def service(request: web.Request) -> WorkOrders:
+    found = request.app[INSTANCE].workorders
+    if found is None:
+        raise NotRouting()
+    return found
+
+
+def department_of(who: Identity) -> str | None:
+    return who.name.removeprefix("token:") if who.role == "department" else None
+
+
+def shown(order: WorkOrder, who: Identity) -> dict[str, Any]:
+    """An order as ``who`` may see it (R14: phone numbers)."""
+    doc = public(order)
+    if who.sees_numbers or who.agent_id == order.agent_id or department_of(who) == order.department:
+        return doc
+    doc["caller"] = mask_number(order.caller)
+    if "contact_number" in doc["fields"]:
+        doc["fields"] = {**doc["fields"], "contact_number": mask_number(doc["fields"]["contact_number"])}
+    return doc
+
+
+async def dispose(request: web.Request) -> web.Response:
+    """``{"kind", "fields": {...}, "agent_id"?}``: the agent's own call (the one it is
+    on, or the last one, in wrap-up); a supervisor may record it for an agent."""
+    call_id = request.match_info["call_id"]
+    body = await json_body(request)
+    who = identity(request)
+    agent_id = who.agent_id or body.get("agent_id")
+    if not isinstance(agent_id, str):
+        raise BadRequest("name the agent whose call this was ('agent_id')")
+    who = need(request, "supervisor", agent_id=agent_id)
+    kind, fields = body.get("kind"), body.get("fields", {})
+    if not isinstance(kind, str) or not isinstance(fields, dict):
+        raise BadRequest("a disposition is {'kind': text, 'fields': {...}}")
+    rt = runtime(request)
+    wo = service(request)
+    view = rt.engine.agent(agent_id)
+    live = next((k for k in rt.engine.calls() if k.call_id == call_id and k.agent_id == agent_id), None)
+    if live is not None:
+        call: dict[str, Any] | None = {"call_id": call_id, "caller": live.caller, "arrived_at": live.arrived_at}
+    elif call_id == view.last_call_id:
+        call = await wo.ended_call(call_id)
+    else:
+        call = None
+    if call is None:
+        raise Conflict(f"call {call_id} is not agent {agent_id}'s current or last call")
+    disposition, order = await wo.dispose(call, agent_id, kind, fields, who.name)
+    if view.state == "wrap-up" and call_id == view.last_call_id:
+        rt.apply(e.DispositionRecorded(agent_id, call_id, rt.clock()))
+    return web.json_response({**disposition, "order": shown(order, who) if order else None,
+                              "agent": rt.engine.agent(agent_id).state}, status=201)
+
+
+def _epoch(value: str | None, name: str) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise BadRequest(f"{name} is an ISO 8601 date or epoch seconds") from None
+
+
+async def search(request: web.Request) -> web.Response:
+    """Filters: caller, kind, status, department, since, until (ISO 8601 or epoch s),
+    overdue=1, limit (<= 500), offset. A department sees its own orders only."""
+    who = need(request, "supervisor", "reader", "department")
+    q = request.query
+    status = q.get("status")
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status is one of {list(STATUSES)}")
+    try:
+        limit, offset = int(q.get("limit", "50")), int(q.get("offset", "0"))
+    except ValueError:
+        raise BadRequest("limit and offset are integers") from None
+    if not 1 <= limit <= 500 or not 0 <= offset <= 1_000_000:
+        raise BadRequest("limit is 1..500, offset 0..1000000")
+    wo = service(request)
+    caller = q.get("caller") or None
+    if caller is not None and not who.sees_numbers:
+        raise BadRequest("searching by a caller's number needs the reader role (R14)")
+    found = await wo.search(Search(
+        caller=caller, kind=q.get("kind") or None, status=status,
+        department=department_of(who) or q.get("department") or None,
+        since=_epoch(q.get("since"), "since"), until=_epoch(q.get("until"), "until"),
+        overdue_at=wo.clock() if q.get("overdue") in ("1", "true") else None, limit=limit, offset=offset))
+    if caller is not None:
+        audit.info("work orders of caller %s searched by %s", mask_number(caller), who.name)
+    return web.json_response([shown(o, who) for o in found])
+
+
+async def get_order(request: web.Request) -> web.Response:
+    who = identity(request)
+    order = await service(request).get(request.match_info["order_id"])
+    if order is None or (department_of(who) not in (None, order.department)):
+        raise Missing(f"no work order {request.match_info['order_id']}")
+    need(request, "supervisor", "reader", "department", agent_id=order.agent_id or None)
+    return web.json_response(shown(order, who))
+
+
+async def progress(request: web.Request) -> web.Response:
+    """``{"status": accepted | on-site | done | cancelled, "note"}``: the department's
+    system (its own orders) or a supervisor."""
+    who = need(request, "supervisor", "department")
+    body = await json_body(request)
+    status, note = body.get("status"), body.get("note", "")
+    if not isinstance(status, str) or not isinstance(note, str) or len(note) > 500:
+        raise BadRequest("progress is {'status': text, 'note': text (max 500)}")
+    if status in ("new", "dispatched"):
+        raise BadRequest("a department reports accepted, on-site, done or cancelled")
+    try:
+        order = await service(request).progress(request.match_info["order_id"], status, note, who.name,
+                                                department=department_of(who))
+    except KeyError:
+        raise Missing(f"no work order {request.match_info['order_id']}") from None
+    return web.json_response(shown(order, who))

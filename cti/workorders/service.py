@@ -1,0 +1,238 @@
+"""The use cases of R12: record a disposition (and the work order it becomes), dispatch
+orders to their department through the notification outbox, take the department's
+progress reports, alert on overdue orders, keep the contacts of callers (R10), purge
+with the call's record (R5).
+
+Dispatch is at least once: the order is stored (status new) before its webhook is
+queued; the webhook's entry id is derived from the order id, so a restart that queues
+it again sends the same idempotency key; the order becomes *dispatched* only when the
+department's system answered 2xx. Orders still new at a start are queued again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime, timezone
+from typing import Any
+
+from acd import commands as c
+from cti.notify import Notifier
+from cti.workorders.settings import WorkOrderSettings
+from cti.workorders.store import Search, WorkOrderStore
+from workorders import BadTransition, WorkOrder, check_disposition, next_status
+
+log = logging.getLogger("cti.workorders")
+audit = logging.getLogger("cti.audit")
+MONTH_S = 30.44 * 86400
+
+
+class WorkOrders:
+    def __init__(self, settings: WorkOrderSettings, store: WorkOrderStore, notifier: Notifier | None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.store = store
+        self.notifier = notifier
+        self.clock = clock
+        self.departments = {d.name: d for d in settings.departments}
+        self.overdue = 0  # open orders past due, as of the last check
+        self.alerts: collections.deque[dict[str, Any]] = collections.deque(maxlen=200)
+        self.created = 0
+        self.errors = 0  # maintenance steps that failed (logged, tried again)
+        self._contacts: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
+        self._dispatched: collections.deque[str] = collections.deque(maxlen=10_000)
+        self._wake = asyncio.Event()
+        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []  # (event, doc): the live pages
+        if notifier is not None:
+            notifier.delivered.append(self._delivered)
+
+    # ------------------------------------------------------------ inputs from the core
+
+    def observe(self, cmd: c.Command) -> None:
+        """The record of each call as it ends: the contacts of callers (R10)."""
+        if isinstance(cmd, c.CallEnded) and cmd.caller:
+            self._contacts.append({
+                "call_id": cmd.call_id, "caller": cmd.caller, "queue": cmd.queue, "kind": cmd.kind,
+                "emergency": int(cmd.emergency), "agent_id": cmd.agent_id, "outcome": cmd.outcome,
+                "arrived_at": cmd.arrived_at, "ended_at": cmd.at, "waited_s": cmd.waited_s, "talked_s": cmd.talked_s,
+            })
+            self._wake.set()
+
+    # ------------------------------------------------------------ use cases
+
+    async def dispose(self, call: dict[str, Any], agent_id: str, kind: str, given: dict[str, Any],
+                      who: str) -> tuple[dict[str, Any], WorkOrder | None]:
+        """Record what the call was about; a kind that needs action becomes an order.
+        ``call``: call_id, caller, arrived_at (the report time) of the agent's call."""
+        fields = check_disposition(self.settings.rules, kind, given)
+        now = self.clock()
+        disposition = {"call_id": call["call_id"], "agent_id": agent_id, "kind": kind, "fields": fields, "at": now}
+        order: WorkOrder | None = None
+        existing = await self.store.disposition(call["call_id"], agent_id)
+        if self.settings.enabled and self.settings.rules.kinds[kind].action and not (existing and existing["order_id"]):
+            rule = self.settings.rules.route(kind, fields["urgency"], fields.get("region", ""))
+            assert rule is not None  # every action kind is routed (checked at start)
+            order = WorkOrder(
+                _order_id(now), call["call_id"], kind, rule.department, "new", now, now + rule.due_s, agent_id,
+                str(call.get("caller") or ""), float(call.get("arrived_at") or now), fields, now,
+                history=[{"at": now, "status": "new", "who": who, "note": f"due in {rule.due_s / 3600:g} h"}])
+        await self.store.record(disposition, order)
+        audit.info("disposition of call %s (%s) recorded by %s%s", call["call_id"], kind, who,
+                   f": work order {order.order_id} for {order.department}" if order else "")
+        if order is not None:
+            self.created += 1
+            self._dispatch(order)
+            self._tell("order", public(order))
+        return {**disposition, "order_id": order.order_id if order else (existing or {}).get("order_id")}, order
+
+    async def progress(self, order_id: str, status: str, note: str, who: str,
+                       department: str | None = None) -> WorkOrder:
+        """A status change by the department (``department``: only its own orders) or
+        a supervisor; closing a repair or installation schedules a return visit (R11)."""
+        order = await self.store.get(order_id)
+        if order is None or (department is not None and order.department != department):
+            raise KeyError(order_id)
+        before = order.status
+        order.status = next_status(order, status)
+        now = self.clock()
+        order.updated_at = now
+        if status in ("done", "cancelled"):
+            order.closed_at = now
+            kind = self.settings.rules.kinds.get(order.kind)
+            if status == "done" and kind is not None and kind.return_visit:
+                order.return_visit_at = now + self.settings.return_visit_after_days * 86400
+        order.history.append({"at": now, "status": status, "who": who, "note": note[:500]})
+        if not await self.store.update(order, before):
+            raise BadTransition(f"order {order_id} changed meanwhile; read it again")
+        audit.info("work order %s: %s -> %s by %s", order_id, before, status, who)
+        self._tell("order", public(order))
+        return order
+
+    async def ended_call(self, call_id: str) -> dict[str, Any] | None:
+        """The record of a call that ended (for its disposition in wrap-up)."""
+        pending = [row for row in self._contacts if row["call_id"] == call_id]
+        if pending:
+            return pending[-1]
+        return await self.store.contact(call_id)
+
+    async def disposition(self, call_id: str, agent_id: str) -> dict[str, Any] | None:
+        return await self.store.disposition(call_id, agent_id)
+
+    async def get(self, order_id: str) -> WorkOrder | None:
+        return await self.store.get(order_id)
+
+    async def search(self, q: Search) -> list[WorkOrder]:
+        return await self.store.orders(q)
+
+    async def caller_context(self, caller: str, now: float) -> dict[str, Any]:
+        """The screen pop's history (R10): recent contacts (30 days) and open orders."""
+        if not caller:
+            return {"contacts": [], "open_orders": []}
+        contacts = await self.store.contacts(caller, now - 30 * 86400, 5)
+        orders = await self.store.open_orders(caller, 5)
+        return {"contacts": contacts, "open_orders": [public(o) for o in orders]}
+
+    # ------------------------------------------------------------ dispatch
+
+    def _dispatch(self, order: WorkOrder) -> None:
+        department = self.departments.get(order.department)
+        if self.notifier is None or department is None:
+            return
+        self.notifier.post_to(department.webhook_url, {"type": "work-order", **public(order)},
+                              entry_id=f"wo-{order.order_id}", full_numbers=True)
+
+    def _delivered(self, doc: dict[str, Any]) -> None:
+        if doc.get("type") == "work-order" and isinstance(doc.get("order_id"), str):
+            self._dispatched.append(doc["order_id"])
+            self._wake.set()
+
+    async def _mark_dispatched(self) -> None:
+        while self._dispatched:
+            order_id = self._dispatched[0]
+            order = await self.store.get(order_id)
+            if order is not None and order.status == "new":
+                now = self.clock()
+                order.status, order.updated_at = "dispatched", now
+                order.history.append({"at": now, "status": "dispatched", "who": "engine",
+                                      "note": f"taken by {order.department}'s system"})
+                if await self.store.update(order, "new"):
+                    self._tell("order", public(order))
+            self._dispatched.popleft()
+
+    # ------------------------------------------------------------ maintenance
+
+    async def check_overdue(self, now: float) -> list[WorkOrder]:
+        """Alert once for each order that has become overdue; count the overdue."""
+        late = await self.store.newly_overdue(now)
+        for order in late:
+            alert = {"order_id": order.order_id, "department": order.department, "kind": order.kind,
+                     "due_at": order.due_at, "status": order.status, "at": now}
+            self.alerts.append(alert)
+            log.warning("R12 ALERT: work order %s (%s, %s) is overdue since %s (status %s)", order.order_id,
+                        order.kind, order.department, _iso(order.due_at), order.status)
+            self._tell("overdue", alert)
+        self.overdue = await self.store.count_overdue(now)
+        return late
+
+    async def start(self) -> None:
+        """Queue again what a previous engine stored but may not have dispatched."""
+        for order in await self.store.undispatched():
+            self._dispatch(order)
+
+    async def run(self) -> None:
+        """Contacts written, deliveries marked, overdue orders alerted, old records
+        purged; a step that fails is logged, counted and tried again."""
+        last_check = last_purge = 0.0
+        while True:
+            try:
+                while self._contacts:
+                    await self.store.add_contact(self._contacts[0])
+                    self._contacts.popleft()
+                await self._mark_dispatched()
+                now = self.clock()
+                if now - last_check >= self.settings.check_interval_s:
+                    last_check = now
+                    await self.check_overdue(now)
+                if now - last_purge >= 3600:
+                    last_purge = now
+                    gone = await self.store.purge(now - self.settings.retention_months * MONTH_S)
+                    if gone:
+                        log.info("R5 retention: %d old work orders and contacts purged", gone)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.errors += 1
+                log.error("work orders maintenance failed (tried again): %s", exc)
+                await asyncio.sleep(1.0)
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(min(1.0, self.settings.check_interval_s)):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    def _tell(self, event: str, doc: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            listener(event, doc)
+
+
+def _order_id(now: float) -> str:
+    day = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%d")
+    return f"WO-{day}-{secrets.token_hex(4).upper()}"
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, timezone.utc).isoformat()
+
+
+def public(order: WorkOrder) -> dict[str, Any]:
+    """An order as the API and the department's system see it (times ISO 8601 and epoch)."""
+    doc = asdict(order)
+    doc.update(urgency=order.urgency, region=order.region, due=_iso(order.due_at),
+               reported=_iso(order.reported_at) if order.reported_at else None)
+    return doc

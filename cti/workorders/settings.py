@@ -1,0 +1,98 @@
+"""``[store]`` (where dispositions, work orders and the record of calls live) and
+``[workorders]`` (business kinds, departments, routing rules, return visits)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cti.configreader import Table
+from cti.errors import ConfigError
+from workorders import FIELDS, URGENCIES, Department, Kind, Rule, Rules
+from workorders.model import DEFAULT_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """``url``: ``sqlite:PATH`` (one machine; the default) or ``postgresql://...``
+    (several engines; its password from ``CTI_STORE_URL`` rather than the file)."""
+
+    url: str = "sqlite:var/cti.sqlite"
+    timeout_s: float = 5.0  # every statement's deadline
+
+    @property
+    def postgres(self) -> bool:
+        return self.url.startswith(("postgresql://", "postgres://"))
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.url.removeprefix("sqlite:"))
+
+
+@dataclass(frozen=True, slots=True)
+class WorkOrderSettings:
+    rules: Rules = field(default_factory=lambda: Rules({k.name: k for k in DEFAULT_KINDS}))
+    departments: tuple[Department, ...] = ()
+    check_interval_s: float = 30.0  # how often overdue orders are looked for
+    return_visit_after_days: float = 3.0
+    retention_months: int = 6  # R5: kept as long as the call's record
+    enabled: bool = False  # [workorders] configured: action kinds become orders
+
+
+def parse_store(t: Table) -> StoreSettings:
+    url = t.text("url", "sqlite:var/cti.sqlite")
+    if not url.startswith(("sqlite:", "postgresql://", "postgres://")) or url == "sqlite:":
+        raise ConfigError(f"{t.path}.url", "sqlite:PATH or a postgresql:// URL", "***")
+    settings = StoreSettings(url, t.number("timeout_s", 5.0, 0.1))
+    t.check_unknown()
+    return settings
+
+
+def parse_workorders(t: Table, retention_months: int) -> WorkOrderSettings:
+    if not t.data:
+        t.check_unknown()
+        return WorkOrderSettings(retention_months=retention_months)
+    kinds = {k.name: k for k in DEFAULT_KINDS}
+    given = t.tables("kinds")
+    if given:
+        kinds = {}
+        for k in given:
+            name = k.text("name")
+            required = tuple(k.data.get("required", []))
+            k.used.add("required")
+            bad = [f for f in required if f not in FIELDS]
+            if bad:
+                raise ConfigError(f"{k.path}.required", f"fields among {sorted(FIELDS)}", bad)
+            kinds[name] = Kind(name, k.text("label", name), required, k.flag("action", False),
+                               k.flag("emergency", False), k.flag("return_visit", False))
+            k.check_unknown()
+    departments: list[Department] = []
+    for d in t.tables("departments"):
+        url = d.text("webhook_url")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{d.path}.webhook_url", "an http:// or https:// URL", url)
+        departments.append(Department(d.text("name"), url))
+        d.check_unknown()
+    names = {d.name for d in departments}
+    rules: list[Rule] = []
+    for r in t.tables("rules"):
+        rule = Rule(r.text("department"), r.number("due_h", 24.0, 0.01) * 3600.0,
+                    r.text("kind", "*"), r.text("urgency", "*"), r.text("region", "*"))
+        if rule.department not in names:
+            raise ConfigError(f"{r.path}.department", f"one of the departments {sorted(names)}", rule.department)
+        if rule.kind != "*" and rule.kind not in kinds:
+            raise ConfigError(f"{r.path}.kind", f"* or one of the kinds {sorted(kinds)}", rule.kind)
+        if rule.urgency != "*" and rule.urgency not in URGENCIES:
+            raise ConfigError(f"{r.path}.urgency", f"* or one of {list(URGENCIES)}", rule.urgency)
+        rules.append(rule)
+        r.check_unknown()
+    table = Rules(kinds, tuple(rules))
+    missing = table.unrouted()
+    if missing:
+        raise ConfigError(f"{t.path}.rules", "a rule (region \"*\") for every action kind and urgency",
+                          [f"{k}/{u}" for k, u in missing[:6]])
+    settings = WorkOrderSettings(table, tuple(departments), t.number("check_interval_s", 30.0, 0.1),
+                                 t.number("return_visit_after_days", 3.0, 0.0),
+                                 t.integer("retention_months", retention_months, 1), True)
+    t.check_unknown()
+    return settings

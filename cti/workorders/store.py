@@ -1,0 +1,222 @@
+"""Where dispositions, work orders (with their history), return visits and the contacts
+of callers are kept: the same tables and queries on SQLite and PostgreSQL
+(``cti.durable.sql``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cti.durable.sql import Database, Row, Sql
+from workorders import WorkOrder
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS contacts (call_id TEXT PRIMARY KEY, caller TEXT NOT NULL, queue TEXT, "
+    "kind TEXT, emergency INTEGER, agent_id TEXT, outcome TEXT, arrived_at DOUBLE PRECISION, "
+    "ended_at DOUBLE PRECISION, waited_s DOUBLE PRECISION, talked_s DOUBLE PRECISION)",
+    "CREATE INDEX IF NOT EXISTS contacts_caller ON contacts (caller, ended_at)",
+    "CREATE INDEX IF NOT EXISTS contacts_ended ON contacts (ended_at)",
+    "CREATE TABLE IF NOT EXISTS dispositions (call_id TEXT NOT NULL, agent_id TEXT NOT NULL, "
+    "kind TEXT NOT NULL, fields TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, order_id TEXT, "
+    "PRIMARY KEY (call_id, agent_id))",
+    "CREATE TABLE IF NOT EXISTS work_orders (order_id TEXT PRIMARY KEY, call_id TEXT NOT NULL, "
+    "kind TEXT NOT NULL, department TEXT NOT NULL, status TEXT NOT NULL, caller TEXT, agent_id TEXT, "
+    "urgency TEXT, region TEXT, fields TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, "
+    "reported_at DOUBLE PRECISION, due_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION, "
+    "closed_at DOUBLE PRECISION, overdue_alerted INTEGER NOT NULL DEFAULT 0, return_visit_at DOUBLE PRECISION)",
+    "CREATE INDEX IF NOT EXISTS work_orders_caller ON work_orders (caller, created_at)",
+    "CREATE INDEX IF NOT EXISTS work_orders_open ON work_orders (status, due_at)",
+    "CREATE INDEX IF NOT EXISTS work_orders_created ON work_orders (created_at)",
+    "CREATE TABLE IF NOT EXISTS work_order_history (order_id TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, "
+    "status TEXT NOT NULL, who TEXT NOT NULL, note TEXT)",
+    "CREATE INDEX IF NOT EXISTS work_order_history_order ON work_order_history (order_id, at)",
+    "CREATE TABLE IF NOT EXISTS return_visits (order_id TEXT PRIMARY KEY, caller TEXT, "
+    "due_at DOUBLE PRECISION NOT NULL, created_at DOUBLE PRECISION NOT NULL, status TEXT NOT NULL)",
+)
+_ORDER_COLUMNS = ("order_id, call_id, kind, department, status, caller, agent_id, urgency, region, fields, "
+                  "created_at, reported_at, due_at, updated_at, closed_at, overdue_alerted, return_visit_at")
+OPEN = ("new", "dispatched", "accepted", "on-site")
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """What ``orders`` looks for; None is "any"."""
+
+    caller: str | None = None
+    kind: str | None = None
+    status: str | None = None
+    department: str | None = None
+    since: float | None = None  # created at or after (epoch s)
+    until: float | None = None  # created before
+    overdue_at: float | None = None  # open and due before this time
+    limit: int = 50
+    offset: int = 0
+
+
+def _order(row: Row, history: list[Row] | None = None) -> WorkOrder:
+    return WorkOrder(
+        row["order_id"], row["call_id"], row["kind"], row["department"], row["status"], row["created_at"],
+        row["due_at"], row["agent_id"] or "", row["caller"] or "", row["reported_at"] or 0.0,
+        json.loads(row["fields"]), row["updated_at"] or 0.0, row["closed_at"], bool(row["overdue_alerted"]),
+        row["return_visit_at"], history or [],
+    )
+
+
+def _order_params(o: WorkOrder) -> tuple[Any, ...]:
+    return (o.order_id, o.call_id, o.kind, o.department, o.status, o.caller, o.agent_id, o.urgency, o.region,
+            json.dumps(o.fields, ensure_ascii=False), o.created_at, o.reported_at, o.due_at, o.updated_at,
+            o.closed_at, int(o.overdue_alerted), o.return_visit_at)
+
+
+class WorkOrderStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ------------------------------------------------------------ contacts
+
+    async def add_contact(self, row: dict[str, Any]) -> None:
+        keys = ("call_id", "caller", "queue", "kind", "emergency", "agent_id", "outcome", "arrived_at",
+                "ended_at", "waited_s", "talked_s")
+        await self.db.do(lambda sql: sql.run(
+            f"INSERT INTO contacts ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))}) "
+            "ON CONFLICT (call_id) DO NOTHING", [row[k] for k in keys]))
+
+    async def contact(self, call_id: str) -> Row | None:
+        rows = await self.db.do(lambda sql: sql.rows("SELECT * FROM contacts WHERE call_id = ?", (call_id,)))
+        return rows[0] if rows else None
+
+    async def contacts(self, caller: str, since: float, limit: int = 10) -> list[Row]:
+        """The caller's recent contacts, newest first (R10)."""
+        return await self.db.do(lambda sql: sql.rows(
+            "SELECT * FROM contacts WHERE caller = ? AND ended_at >= ? ORDER BY ended_at DESC LIMIT ?",
+            (caller, since, limit)))
+
+    # ------------------------------------------------------------ dispositions and orders
+
+    async def record(self, disposition: dict[str, Any], order: WorkOrder | None) -> None:
+        """A disposition, and the order it became, in one transaction."""
+        def run(sql: Sql) -> None:
+            if order is not None:
+                sql.run(f"INSERT INTO work_orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 17)})",
+                        _order_params(order))
+                _history(sql, order)
+            sql.run("INSERT INTO dispositions (call_id, agent_id, kind, fields, at, order_id) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (call_id, agent_id) DO UPDATE SET kind = excluded.kind, fields = excluded.fields, "
+                    "at = excluded.at, order_id = COALESCE(excluded.order_id, dispositions.order_id)",
+                    (disposition["call_id"], disposition["agent_id"], disposition["kind"],
+                     json.dumps(disposition["fields"], ensure_ascii=False), disposition["at"],
+                     order.order_id if order else None))
+        await self.db.do(run)
+
+    async def disposition(self, call_id: str, agent_id: str) -> Row | None:
+        rows = await self.db.do(lambda sql: sql.rows(
+            "SELECT * FROM dispositions WHERE call_id = ? AND agent_id = ?", (call_id, agent_id)))
+        if not rows:
+            return None
+        return {**rows[0], "fields": json.loads(rows[0]["fields"])}
+
+    async def update(self, order: WorkOrder, expected_status: str) -> bool:
+        """Save ``order`` and its newest history entry if its status is still
+        ``expected_status`` (two updates at once: one wins, the other is told)."""
+        def run(sql: Sql) -> bool:
+            changed = sql.run(
+                "UPDATE work_orders SET status = ?, updated_at = ?, closed_at = ?, overdue_alerted = ?, "
+                "return_visit_at = ? WHERE order_id = ? AND status = ?",
+                (order.status, order.updated_at, order.closed_at, int(order.overdue_alerted),
+                 order.return_visit_at, order.order_id, expected_status))
+            if changed != 1:
+                return False
+            _history(sql, order)
+            if order.return_visit_at is not None:
+                sql.run("INSERT INTO return_visits (order_id, caller, due_at, created_at, status) "
+                        "VALUES (?, ?, ?, ?, 'scheduled') ON CONFLICT (order_id) DO NOTHING",
+                        (order.order_id, order.caller, order.return_visit_at, order.updated_at))
+            return True
+        return await self.db.do(run)
+
+    async def get(self, order_id: str) -> WorkOrder | None:
+        def run(sql: Sql) -> WorkOrder | None:
+            rows = sql.rows(f"SELECT {_ORDER_COLUMNS} FROM work_orders WHERE order_id = ?", (order_id,))
+            if not rows:
+                return None
+            history = sql.rows("SELECT at, status, who, note FROM work_order_history WHERE order_id = ? "
+                               "ORDER BY at, status", (order_id,))
+            return _order(rows[0], history)
+        return await self.db.do(run)
+
+    async def orders(self, q: Search) -> list[WorkOrder]:
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
+        for column, value in (("caller", q.caller), ("kind", q.kind), ("status", q.status),
+                              ("department", q.department)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if q.since is not None:
+            where.append("created_at >= ?")
+            params.append(q.since)
+        if q.until is not None:
+            where.append("created_at < ?")
+            params.append(q.until)
+        if q.overdue_at is not None:
+            where.append(f"status IN ({', '.join('?' * len(OPEN))}) AND due_at <= ?")
+            params += [*OPEN, q.overdue_at]
+        statement = (f"SELECT {_ORDER_COLUMNS} FROM work_orders WHERE {' AND '.join(where)} "
+                     "ORDER BY created_at DESC, order_id LIMIT ? OFFSET ?")
+        rows = await self.db.do(lambda sql: sql.rows(statement, [*params, q.limit, q.offset]))
+        return [_order(r) for r in rows]
+
+    async def open_orders(self, caller: str, limit: int = 10) -> list[WorkOrder]:
+        rows = await self.db.do(lambda sql: sql.rows(
+            f"SELECT {_ORDER_COLUMNS} FROM work_orders WHERE caller = ? AND status IN "
+            f"({', '.join('?' * len(OPEN))}) ORDER BY created_at DESC LIMIT ?", (caller, *OPEN, limit)))
+        return [_order(r) for r in rows]
+
+    async def newly_overdue(self, now: float, limit: int = 500) -> list[WorkOrder]:
+        """Open orders past due and not alerted yet, marked alerted in the same step."""
+        def run(sql: Sql) -> list[WorkOrder]:
+            rows = sql.rows(
+                f"SELECT {_ORDER_COLUMNS} FROM work_orders WHERE status IN ({', '.join('?' * len(OPEN))}) "
+                "AND due_at <= ? AND overdue_alerted = 0 ORDER BY due_at LIMIT ?", (*OPEN, now, limit))
+            sql.many("UPDATE work_orders SET overdue_alerted = 1 WHERE order_id = ?",
+                     [(r["order_id"],) for r in rows])
+            return [_order(r) for r in rows]
+        return await self.db.do(run)
+
+    async def count_overdue(self, now: float) -> int:
+        rows = await self.db.do(lambda sql: sql.rows(
+            f"SELECT COUNT(*) AS n FROM work_orders WHERE status IN ({', '.join('?' * len(OPEN))}) "
+            "AND due_at <= ?", (*OPEN, now)))
+        return int(rows[0]["n"])
+
+    async def undispatched(self, limit: int = 1000) -> list[WorkOrder]:
+        rows = await self.db.do(lambda sql: sql.rows(
+            f"SELECT {_ORDER_COLUMNS} FROM work_orders WHERE status = 'new' ORDER BY created_at LIMIT ?",
+            (limit,)))
+        return [_order(r) for r in rows]
+
+    async def return_visits(self, since: float, until: float) -> list[Row]:
+        return await self.db.do(lambda sql: sql.rows(
+            "SELECT * FROM return_visits WHERE due_at >= ? AND due_at < ? ORDER BY due_at", (since, until)))
+
+    async def purge(self, before: float) -> int:
+        """R5: forget what ended before ``before``: closed orders (and their history,
+        dispositions and return visits) and contacts. Open orders stay."""
+        def run(sql: Sql) -> int:
+            ids = [r["order_id"] for r in sql.rows(
+                "SELECT order_id FROM work_orders WHERE status IN ('done', 'cancelled') AND closed_at < ?",
+                (before,))]
+            for table in ("work_order_history", "return_visits", "work_orders"):
+                sql.many(f"DELETE FROM {table} WHERE order_id = ?", [(i,) for i in ids])
+            sql.run("DELETE FROM dispositions WHERE at < ? AND (order_id IS NULL OR order_id NOT IN "
+                    "(SELECT order_id FROM work_orders))", (before,))
+            return len(ids) + sql.run("DELETE FROM contacts WHERE ended_at < ?", (before,))
+        return await self.db.do(run)
+
+
+def _history(sql: Sql, order: WorkOrder) -> None:
+    if order.history:
+        h = order.history[-1]
+        sql.run("INSERT INTO work_order_history (order_id, at, status, who, note) VALUES (?, ?, ?, ?, ?)",
+                (order.order_id, h["at"], h["status"], h["who"], h.get("note") or ""))

@@ -1,0 +1,182 @@
+"""R12 as data and pure functions.
+
+Theory of operation
+-------------------
+An agent records a *disposition* for a call: its business kind and the fields the seeds
+ask for (customer name, address, contact number, content, time of occurrence, urgency,
+region, special requests). Which fields are required depends on the kind
+(``Kind.required``). A kind that needs action (``Kind.action``) becomes a *work order*:
+the first rule matching (kind, urgency, region) names the responsible department and
+the time it has (``Rule.due_s``); an emergency kind is always urgency "emergency".
+
+The order's status moves forward only, along
+
+    new --dispatched (the department's system took it)--> dispatched
+        --accepted--> accepted --on-site--> on-site --done--> done
+    any open status --cancelled--> cancelled
+
+A department may skip steps (accepted -> done) but never go back; done and cancelled
+are final. An open order past its due time is *overdue* (``overdue``); the service
+alerts once per order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUSES = ("new", "dispatched", "accepted", "on-site", "done", "cancelled")
+FINAL = frozenset({"done", "cancelled"})
+URGENCIES = ("emergency", "high", "normal", "low")
+# What a disposition can hold, besides its kind (all text; limits keep rows small).
+FIELDS: Mapping[str, int] = {
+    "customer_name": 100, "address": 300, "contact_number": 32, "content": 4000,
+    "occurred_at": 64, "urgency": 16, "region": 64, "special_requests": 1000,
+}
+
+
+class BadDisposition(ValueError):
+    """A disposition that cannot be recorded as it is (the message says why)."""
+
+
+class BadTransition(ValueError):
+    """A status change the order's status machine does not allow."""
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    name: str
+    label: str = ""
+    required: tuple[str, ...] = ()
+    action: bool = False  # becomes a work order
+    emergency: bool = False  # urgency "emergency", the safety script (R8)
+    return_visit: bool = False  # closing the order schedules a return visit (R11)
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    name: str
+    webhook_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """kind x urgency x region -> department and due time; "*" matches anything."""
+
+    department: str
+    due_s: float
+    kind: str = "*"
+    urgency: str = "*"
+    region: str = "*"
+
+    def matches(self, kind: str, urgency: str, region: str) -> bool:
+        return (self.kind in ("*", kind) and self.urgency in ("*", urgency)
+                and self.region in ("*", region))
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    kinds: Mapping[str, Kind]
+    rules: tuple[Rule, ...] = ()
+
+    def route(self, kind: str, urgency: str, region: str) -> Rule | None:
+        return next((r for r in self.rules if r.matches(kind, urgency, region)), None)
+
+    def unrouted(self) -> list[tuple[str, str]]:
+        """(kind, urgency) pairs of action kinds that no rule covers for every region:
+        a configuration that leaves an order without a department is refused."""
+        return [(k.name, u) for k in self.kinds.values() if k.action for u in URGENCIES
+                if not any(r.region == "*" and r.matches(k.name, u, "*") for r in self.rules)]
+
+
+DEFAULT_KINDS: tuple[Kind, ...] = (
+    Kind("consultation", "咨詢 Consultation", ("content",)),
+    Kind("service-request", "業務辦理 Service request",
+         ("customer_name", "address", "contact_number", "content", "region"), action=True, return_visit=True),
+    Kind("fault-report", "故障報修 Fault report",
+         ("customer_name", "address", "contact_number", "content", "occurred_at", "urgency", "region"),
+         action=True, return_visit=True),
+    Kind("complaint", "投訴 Complaint", ("customer_name", "contact_number", "content"), action=True),
+    Kind("suggestion", "建議 Suggestion", ("content",)),
+    Kind("emergency", "緊急搶修 Emergency", (), action=True, emergency=True),  # one click (R8)
+)
+
+
+@dataclass(slots=True)
+class WorkOrder:
+    order_id: str
+    call_id: str
+    kind: str
+    department: str
+    status: str
+    created_at: float
+    due_at: float
+    agent_id: str = ""
+    caller: str = ""
+    reported_at: float = 0.0  # when the customer reported it (the call's arrival)
+    fields: dict[str, str] = field(default_factory=dict)
+    updated_at: float = 0.0
+    closed_at: float | None = None
+    overdue_alerted: bool = False
+    return_visit_at: float | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def urgency(self) -> str:
+        return self.fields.get("urgency", "normal")
+
+    @property
+    def region(self) -> str:
+        return self.fields.get("region", "")
+
+
+def check_disposition(rules: Rules, kind_name: str, given: Mapping[str, Any]) -> dict[str, str]:
+    """The disposition's fields, cleaned, or ``BadDisposition`` naming what is wrong."""
+    kind = rules.kinds.get(kind_name)
+    if kind is None:
+        raise BadDisposition(f"unknown kind {kind_name!r}: one of {sorted(rules.kinds)}")
+    unknown = sorted(set(given) - set(FIELDS))
+    if unknown:
+        raise BadDisposition(f"unknown fields {unknown}: the fields are {sorted(FIELDS)}")
+    out: dict[str, str] = {}
+    for name, value in given.items():
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise BadDisposition(f"{name} must be text")
+        value = value.strip()
+        if len(value) > FIELDS[name]:
+            raise BadDisposition(f"{name} is longer than {FIELDS[name]} characters")
+        if value:
+            out[name] = value
+    if kind.emergency:
+        out["urgency"] = "emergency"
+    urgency = out.setdefault("urgency", "normal")
+    if urgency not in URGENCIES:
+        raise BadDisposition(f"urgency must be one of {list(URGENCIES)}")
+    missing = [f for f in kind.required if f not in out]
+    if missing:
+        raise BadDisposition(f"a {kind.name} needs {', '.join(missing)}")
+    return out
+
+
+def next_status(order: WorkOrder, status: str) -> str:
+    """``status`` if the order may move there, else ``BadTransition``."""
+    if status not in STATUSES:
+        raise BadTransition(f"unknown status {status!r}: one of {list(STATUSES)}")
+    if order.status in FINAL:
+        raise BadTransition(f"order {order.order_id} is {order.status}: it does not change any more")
+    if status != "cancelled" and STATUSES.index(status) <= STATUSES.index(order.status):
+        raise BadTransition(f"order {order.order_id} is {order.status}: it cannot go back to {status}")
+    return status
+
+
+def is_open(order: WorkOrder) -> bool:
+    return order.status not in FINAL
+
+
+def overdue(orders: Iterable[WorkOrder], now: float) -> list[WorkOrder]:
+    """Open orders past their due time that were not alerted yet, most overdue first."""
+    return sorted((o for o in orders if is_open(o) and o.due_at <= now and not o.overdue_alerted),
+                  key=lambda o: o.due_at)
