@@ -123,8 +123,8 @@ def parse_auth(t: Table) -> AuthSettings:
     tokens: list[ApiToken] = []
     for k in t.tables("tokens"):
         role = k.text("role")
-        if role not in ROLES[1:]:
-            raise ConfigError(f"{k.path}.role", "supervisor, reader or admin", role)
+        if role not in (*ROLES[1:], "department"):  # a department's system: its own work orders (R12)
+            raise ConfigError(f"{k.path}.role", "supervisor, reader, admin or department", role)
         digest = k.text("sha256").lower()
         if len(digest) != 64 or any(ch not in "0123456789abcdef" for ch in digest):
             raise ConfigError(f"{k.path}.sha256", "the SHA-256 of the token in hex (`cti token` makes one)", "***")

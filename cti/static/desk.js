@@ -126,7 +126,7 @@
       }
       markRequired();
     }
-    if (desk.disposition) $("dispose-result").textContent = "已記錄 Recorded" + (desk.disposition.order_id ? " · " + desk.disposition.order_id : "");
+    if (desk.disposition && !$("dispose-result").textContent) $("dispose-result").textContent = "已記錄 Recorded" + (desk.disposition.order_id ? " · " + desk.disposition.order_id : "");
   }
   function markRequired() {
     const kind = desk.form.kinds.find((k) => k.name === $("f-kind").value);

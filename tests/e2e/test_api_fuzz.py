@@ -61,7 +61,7 @@ def fuzzed(sandbox_running: None, tmp_path_factory: pytest.TempPathFactory) -> I
     starter.stop_all()
 
 
-@SCHEMA.parametrize()
+@SCHEMA.exclude(path="/events").parametrize()  # a stream that stays open: tested in test_desk_browser
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_R14_no_request_with_any_role_gets_a_server_error(case: schemathesis.Case, fuzzed: Engine) -> None:
     base = f"http://127.0.0.1:{fuzzed.port}"
@@ -71,5 +71,6 @@ def test_R14_no_request_with_any_role_gets_a_server_error(case: schemathesis.Cas
         assert response.status_code < 500, (role, case.method, case.formatted_path, response.status_code,
                                              response.text[:300])
         if authorization is None and (case.method, case.path) not in (
-                ("GET", "/health"), ("GET", "/openapi.json"), ("POST", "/auth/login")):
+                ("GET", "/health"), ("GET", "/openapi.json"), ("POST", "/auth/login"), ("GET", "/agent"),
+                ("GET", "/wallboard"), ("GET", "/static/{name}")):
             assert response.status_code == 401, (case.method, case.formatted_path, response.status_code)

@@ -125,6 +125,8 @@ class EngineStarter:
                      f'node_id = "node-{len(self.started)}"\nlease_ms = {lease_ms}\nsnapshot_every = {snapshot_every}\n')
             if redis_ca is not None:
                 text += f'ca_file = "{redis_ca}"\n'
+        if "[store]" not in tail:  # one store of records per test, kept across its restarts
+            tail += f'\n[store]\nurl = "sqlite:{self.tmp / "cti.sqlite"}"\n'
         if "[notifications]" not in tail:  # one outbox per test, kept across its restarts
             tail += f'\n[notifications]\noutbox_path = "{self.tmp / "outbox.sqlite"}"\n'
         cfg.write_text(text + tail)

@@ -75,11 +75,12 @@ class Sandbox:
         self._procs.append(proc)
         return Sipp(proc, name, log)
 
-    def agent(self, agent_id: str, scenario: str = "agent_answer.xml") -> Sipp:
+    def agent(self, agent_id: str, scenario: str = "agent_answer.xml", *extra: str) -> Sipp:
+        """``extra``: more SIPp arguments (``-set ring_ms 4000`` rings 4 s before answering)."""
         port = AGENT_PORTS[agent_id]
         sipp = self.sipp(
             f"agent{agent_id}", "-sf", scenario, "-i", "127.0.0.1", "-p", str(port),
-            "-mp", str(20000 + (port - 5070) * 100), "-trace_err",
+            "-mp", str(20000 + (port - 5070) * 100), "-trace_err", *extra,
         )
         # Asterisk qualifies agent contacts every second: wait until it sees this one.
         def online() -> bool:

@@ -1,0 +1,254 @@
+"""The agent desk and the supervisor wallboard in a real browser (Debian's headless
+Chromium through Selenium) against the engine on the sandbox, with SIPp callers and
+agents: R12 end to end (disposition -> work order -> the department's receiver ->
+progress back on the order), the screen pop with the R10 previous contact and R14
+masking per role, the live wallboard and the R9 plan confirmation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from selenium.webdriver.support.ui import Select
+
+from cti.auth import token_digest
+from tests.e2e.harness import ADMIN_TOKEN, Sandbox, Webhook, keys_scenario, wait_for
+from tests.e2e.harness.browser import Page, chromium
+from tests.e2e.harness.sipp import sandbox_root
+from tests.e2e.test_auth import basic, call
+
+FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+NUMBER = "13812345678"
+SUPERVISOR = ("li", "li-password-for-tests")
+DEPARTMENT_TOKEN = "north-repair-token-for-tests-only"
+
+
+def desk_config(department_url: str) -> str:
+    return f"""
+[[queues]]
+name = "support"
+wrap_up_s = 120
+wrap_up_ends = "first"
+sticky_window_s = 7200
+announce_agent_id = false
+
+[[agents]]
+id = "1001"
+endpoint = "PJSIP/agent1001"
+queues = ["support"]
+pin_hash = "{FAST.hash('4321')}"
+
+[ivr]
+extensions = ["100"]
+language = "en"
+greeting = ["greeting"]
+start = "main"
+[[ivr.menus]]
+name = "main"
+prompts = ["main-menu"]
+timeout_s = 3
+max_attempts = 3
+[ivr.menus.default]
+queue = "support"
+kind = "consultation"
+[[ivr.menus.options]]
+digit = "3"
+queue = "support"
+kind = "fault-report"
+
+[[workorders.departments]]
+name = "north-repair"
+webhook_url = "{department_url}"
+[[workorders.departments]]
+name = "service-desk"
+webhook_url = "{department_url}"
+[[workorders.rules]]
+kind = "fault-report"
+region = "north"
+department = "north-repair"
+due_h = 4
+[[workorders.rules]]
+department = "service-desk"
+due_h = 24
+
+[[auth.accounts]]
+name = "{SUPERVISOR[0]}"
+role = "supervisor"
+password_hash = "{FAST.hash(SUPERVISOR[1])}"
+[[auth.tokens]]
+name = "north-repair"
+role = "department"
+sha256 = "{token_digest(DEPARTMENT_TOKEN)}"
+[auth]
+cookie_secure = false
+"""
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    driver = chromium()
+    yield driver
+    driver.quit()
+
+
+def mobile_caller(sandbox: Sandbox, keys: str, talk_ms: int) -> Any:
+    """A caller from 13812345678 who presses ``keys`` in the IVR, then talks."""
+    name = keys_scenario(keys, 2500)
+    mobile = sandbox_root() / "opt/cti-sipp" / name.replace(".xml", "-mobile.xml")
+    mobile.write_text((sandbox_root() / "opt/cti-sipp" / name).read_text().replace("sip:caller@", f"sip:{NUMBER}@"))
+    sandbox._port += 1
+    return sandbox.sipp(
+        f"caller{sandbox._port}", "-sf", mobile.name, "-i", "127.0.0.1", "-p", str(sandbox._port),
+        "-mp", str(30000 + (sandbox._port - 5100) * 100), "-s", "100", "-m", "1", "-d", str(talk_ms),
+        "-trace_err", "127.0.0.1:5060")
+
+
+def test_R12_R10_R14_agent_desk_screen_pop_disposition_work_order_and_progress(
+        sandbox: Sandbox, start_engine, browser) -> None:  # type: ignore[no-untyped-def]
+    department = Webhook()
+    try:
+        sandbox.agent("1001", "agent_answer.xml", "-set", "ring_ms", "3000")
+        engine = start_engine(agents=[], extra=desk_config(department.url))
+        page = Page(browser, f"http://127.0.0.1:{engine.port}")
+        page.open("/agent")
+        page.sign_in("1001", "4321")
+        assert page.text("agent-id") == "1001"
+        page.until(lambda: "Logged out" in page.text("state"), 10, "the agent shown logged out")
+        page.el("btn-ready").click()
+        page.until(lambda: "Ready" in page.text("state"), 5, "the agent ready (live)")
+
+        # First call: 13812345678 presses 3 (fault report). Screen pop on the offer.
+        first = mobile_caller(sandbox, "3", 6000)
+        page.until(lambda: "Ringing" in page.text("call-state"), 30, "the screen pop on the offer")
+        assert page.text("call-number") == NUMBER  # the agent's own call: the full number
+        assert page.text("call-kind") == "fault-report"
+        page.until(lambda: "Connected" in page.text("call-state"), 10, "the pop on the answer")
+        assert Select(page.el("f-kind")).first_selected_option.get_attribute("value") == "fault-report"
+        assert page.el("f-contact_number").get_attribute("value") == NUMBER
+        assert first.wait(40) == 0, first.output()
+        page.until(lambda: page.visible("wrap-countdown"), 10, "the wrap-up countdown")
+        assert ":" in page.text("wrap-left")
+        for field, value in (("customer_name", "王小明"), ("address", "北區和平路 1 號"), ("content", "燃氣表漏氣"),
+                             ("occurred_at", "今晨 7 時"), ("region", "north")):
+            page.fill(f"f-{field}", value)
+        Select(page.el("f-urgency")).select_by_value("high")
+        page.el("btn-dispose").click()
+        page.until(lambda: "WO-" in page.text("dispose-result"), 10, "the work order made from the disposition")
+        order_id = next(w for w in page.text("dispose-result").split() if w.startswith("WO-"))
+        assert "north-repair" in page.text("dispose-result")
+        # wrap_up_ends = "first": the disposition ended wrap-up long before its 120 s.
+        page.until(lambda: "Ready" in page.text("state"), 5, "ready after the disposition")
+        assert engine.agent("1001")["state"] == "ready"
+
+        # The department's system receives it (signed outbox webhook) ...
+        got = wait_for(lambda: [d for d in department.received if d.get("order_id") == order_id], 15,
+                       "the work order at the department's receiver")
+        order = got[0]
+        assert order["department"] == "north-repair" and order["kind"] == "fault-report"
+        assert order["fields"]["address"] == "北區和平路 1 號" and order["fields"]["contact_number"] == NUMBER
+        wait_for(lambda: call(engine.port, "GET", f"/workorders/{order_id}", f"Bearer {ADMIN_TOKEN}")[1]["status"]
+                 == "dispatched", 10, "the order dispatched once the receiver took it")
+        # ... and reports progress with its own token.
+        dept = f"Bearer {DEPARTMENT_TOKEN}"
+        status, body = call(engine.port, "POST", f"/workorders/{order_id}/progress", dept,
+                            {"status": "accepted", "note": "crew 7 on the way"})
+        assert status == 200 and body["status"] == "accepted", body
+        assert call(engine.port, "POST", f"/workorders/{order_id}/progress", dept, {"status": "new"})[0] == 400
+
+        # Second call from the same number: R10, the desk shows the previous contact
+        # (this agent, minutes ago) and the open order with the department's progress.
+        second = mobile_caller(sandbox, "3", 15000)
+        page.until(lambda: "Connected" in page.text("call-state"), 40, "the second call answered")
+        page.until(lambda: "You" in page.text("contacts"), 5, "the R10 previous contact on the pop")
+        assert "min ago" in page.text("contacts")
+        page.until(lambda: order_id in page.text("open-orders"), 5, "the open work order on the pop")
+        assert "accepted" in page.text("open-orders")
+        page.shot("agent-desk")
+        # R14: the same desk read by a supervisor shows the number masked; by the admin, whole.
+        status, seen = call(engine.port, "GET", "/desk/1001", basic(*SUPERVISOR))
+        assert status == 200 and seen["call"]["caller"] == "138****5678", seen["call"]
+        assert NUMBER not in json.dumps(seen)
+        assert call(engine.port, "GET", "/desk/1001", f"Bearer {ADMIN_TOKEN}")[1]["call"]["caller"] == NUMBER
+        assert call(engine.port, "GET", "/desk/1001", "Bearer " + DEPARTMENT_TOKEN)[0] == 403
+        assert second.wait(40) == 0, second.output()
+        # The order's history, as a supervisor reads it: masked number, every step.
+        status, kept = call(engine.port, "GET", f"/workorders/{order_id}", basic(*SUPERVISOR))
+        assert [h["status"] for h in kept["history"]] == ["new", "dispatched", "accepted"]
+        assert kept["caller"] == "138****5678" and kept["fields"]["contact_number"] == "138****5678"
+        assert kept["history"][-1]["who"] == "token:north-repair"
+        # Signing out ends the session: the page asks to sign in again.
+        page.el("btn-signout").click()
+        page.until(lambda: page.visible("signin"), 5, "the sign-in form after signing out")
+        assert NUMBER not in engine.log()
+    finally:
+        department.close()
+
+
+WALL_CONFIG = f"""
+[[queues]]
+name = "support"
+wrap_up_s = 0
+announce_agent_id = false
+
+[[agents]]
+id = "1001"
+endpoint = "PJSIP/agent1001"
+queues = ["support"]
+login_at_start = true
+
+[plan]
+queue = "support"
+mode = "confirm"
+min_time_s = 1
+[plan.levels.III]
+enter = {{ waiting_at_least = 1 }}
+leave = {{ waiting_at_most = 0 }}
+
+[[auth.accounts]]
+name = "{SUPERVISOR[0]}"
+role = "supervisor"
+password_hash = "{FAST.hash(SUPERVISOR[1])}"
+[auth]
+cookie_secure = false
+"""
+
+
+def test_R13_R9_wallboard_follows_calls_and_agents_live_and_confirms_a_plan_level(
+        sandbox: Sandbox, start_engine, browser) -> None:  # type: ignore[no-untyped-def]
+    sandbox.agent("1001")
+    engine = start_engine(agents=[], extra=WALL_CONFIG)
+    engine.post("/agents/1001/pause", {"reason": "meeting"})
+    page = Page(browser, f"http://127.0.0.1:{engine.port}")
+    page.open("/wallboard")
+    page.sign_in(*SUPERVISOR)
+    page.until(lambda: "Paused" in page.text("agent-1001"), 5, "agent 1001 shown paused")
+    assert "meeting" in page.text("agent-1001")
+    page.until(lambda: page.visible("queue-support"), 5, "the support queue's tile")
+
+    caller = sandbox.call(talk_ms=30000)  # from the engine's answer: covers the wait
+    wait_for(lambda: [k for k in engine.get("/calls") if k["state"] == "waiting"], 20, "a caller waiting")
+    page.until(lambda: page.text("waiting"), 1.0, "the waiting call on the wallboard within 1 s")
+    # The plan proposes level III (one waiting, confirm mode): the supervisor confirms it.
+    page.until(lambda: page.el("btn-plan-confirm").is_enabled(), 10, "the proposed plan level")
+    assert page.text("plan-proposed") == "III"
+    page.shot("wallboard")
+    page.el("btn-plan-confirm").click()
+    page.until(lambda: page.text("plan-level") == "III", 5, "the plan at level III")
+    plan = engine.get("/plan")
+    assert plan["level"] == "III"
+    assert [c for c in plan["changes"] if c["type"] == "PlanChanged" and c.get("by") == "account:li"], plan["changes"]
+    assert engine.lines(r"R9 plan .*PlanChanged.* by account:li")
+
+    # The agent gets ready: the wallboard shows it, and the call leaves the waiting list.
+    engine.post("/agents/1001/ready")
+    wait_for(lambda: not [k for k in engine.get("/calls") if k["state"] == "waiting"], 10, "the call offered")
+    page.until(lambda: not page.text("waiting"), 1.0, "the call gone from the waiting list within 1 s")
+    page.until(lambda: "On call" in page.text("agent-1001") or "Ringing" in page.text("agent-1001"), 5,
+               "agent 1001 shown on the call")
+    assert caller.wait(60) == 0, caller.output()
+    page.until(lambda: "Ready" in page.text("agent-1001"), 10, "agent 1001 ready again")
+    status, figures = call(engine.port, "GET", "/wallboard/live", basic(*SUPERVISOR))
+    assert status == 200 and figures["queues"]["support"]["windows"]["day"]["answered"] == 1
