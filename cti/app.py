@@ -264,6 +264,7 @@ async def _lead(
                               (lambda: recorder.maintenance_errors) if recorder is not None else None,
                               instance.faults)
     instance.supervision = supervision
+    supervision.workorders_overdue = lambda: workorders.overdue
     if fresh:
         for entry in config.agents:
             if entry.login_at_start:

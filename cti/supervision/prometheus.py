@@ -73,6 +73,9 @@ def prometheus_text(figures: dict[str, Any]) -> bytes:
            [({"outcome": o}, n) for o, n in figures["notifications"].items()])
     family("cti_notifications_pending", "gauge", "Notifications waiting in the outbox for delivery.",
            [({}, figures.get("notifications_pending", 0))])
+    if figures.get("workorders_overdue") is not None:
+        family("cti_workorders_overdue", "gauge", "R12 open work orders past their due time.",
+               [({}, figures["workorders_overdue"])])
     family("cti_maintenance_errors_total", "counter",
            "Failed runs of a maintenance step (archiving, audit, purge); each is retried next cycle.",
            [({"step": step}, n) for step, n in figures.get("maintenance_errors", {}).items()])

@@ -60,6 +60,7 @@ class Supervision:
         self.recording_coverage = recording_coverage
         self.loop_lag_s = 0.0
         self.changes: list[dict[str, Any]] = []
+        self.workorders_overdue: Any = None  # () -> open orders past due, when work orders run
         # The wallboard's trend: waiting calls and service level, every 30 s, 4 hours.
         self.trend: collections.deque[dict[str, float]] = collections.deque(maxlen=480)
         self._sampled = 0.0
@@ -120,6 +121,7 @@ class Supervision:
             "notifications": {"sent": self.notifier.sent, "failed": self.notifier.failed,
                               "dropped": self.notifier.dropped, "retried": self.notifier.retries},
             "notifications_pending": self.notifier.pending,
+            "workorders_overdue": None if self.workorders_overdue is None else self.workorders_overdue(),
         }
 
     def sample(self, now: float) -> None:

@@ -28,7 +28,7 @@ def test_dashboard_and_rules_name_only_exposed_metrics() -> None:
         "agents": {"by_state": {"ready": 1}, "occupancy": 0.5, "ring_no_answer": {"a": 1}, "hold_overruns": {"a": 1}},
         "plan": {"level": "II"}, "recording_coverage": 1.0, "connections": {"ari": True},
         "event_loop_lag_s": 0.0, "notifications": {"sent": 1, "failed": 0, "dropped": 0},
-        "maintenance_errors": {"the purge": 1}, "notifications_pending": 0,
+        "maintenance_errors": {"the purge": 1}, "notifications_pending": 0, "workorders_overdue": 0,
         "faults": [{"kind": "deadline", "where": "ari POST", "count": 1}],
     }
     exposed = set(re.findall(r"^(cti_[a-z_]+)", prometheus_text(figures).decode(), re.M))

@@ -143,3 +143,13 @@ def test_R14_the_plans_callback_list_is_masked_for_supervisors() -> None:
     full = plan_for(Identity("token:records", "reader"), plan)
     assert full is not None and full["callbacks"][0]["caller"] == "13812345678"
     assert plan["callbacks"][0]["caller"] == "13812345678"  # the figures themselves untouched
+
+
+async def test_pause_takes_a_configured_pause_code_only(client: tuple[TestClient, Runtime]) -> None:
+    http, runtime = client
+    await http.post("/agents/1001/login")
+    resp = await http.post("/agents/1001/pause", json={"reason": "gone fishing"})
+    assert resp.status == 400 and "lunch" in (await resp.json())["message"]
+    assert runtime.engine.agent("1001").state == "ready"
+    resp = await http.post("/agents/1001/pause", json={"reason": "after-call-work"})
+    assert (await resp.json())["reason"] == "after-call-work"
