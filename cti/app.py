@@ -41,6 +41,7 @@ from cti.config import Config
 from cti.durable.cluster import AdapterNode, Dispatcher, run_router_input
 from cti.durable.journal import Leadership, RedisJournal
 from cti.durable.outbox import Outbox, RedisOutbox, SqliteOutbox
+from cti.durable import sessions
 from cti.durable.sql import Database, StoreUnavailable
 from cti.durable.store import RedisStore
 from cti.errors import AsteriskUnreachable, CtiError
@@ -120,7 +121,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
                 assert ari is not None and ami is not None and store is not None
                 await _adapt(config, instance, ari, ami, store, stop)
             else:
-                await _lead(config, instance, ari, ami, leadership, stop, session)
+                await _lead(config, instance, ari, ami, leadership, stop, session, auth)
         finally:
             if leadership is not None and instance.role == "leader":
                 await leadership.release()
@@ -183,6 +184,7 @@ async def _lead(
     leadership: Leadership | None,
     stop: asyncio.Event,
     session: aiohttp.ClientSession,
+    auth: Auth,
 ) -> None:
     queues, agents = list(config.queues), [entry.agent for entry in config.agents]
     intake = config.intake()
@@ -232,9 +234,11 @@ async def _lead(
     }, outbox, config.notifications, config.deadlines.webhook_s, full_numbers=frozenset(
         {"emergency"} | ({"callback-request"} if config.ivr is not None and config.ivr.callback_webhook_url else set())))
     runtime.notify = notifier.send
-    db = Database(config.store.url, config.store.timeout_s, SCHEMA)
+    db = Database(config.store.url, config.store.timeout_s, SCHEMA + sessions.SCHEMA)
     try:
         await db.open()
+        log.info("store open (%s); %d sessions kept", "PostgreSQL" if config.store.postgres else "SQLite",
+                 await sessions.restore(auth, db))
     except (StoreUnavailable, OSError) as exc:
         db.close()
         raise CtiError(f"cannot open the store ([store] url): {exc}") from None
@@ -282,6 +286,7 @@ async def _lead(
                 tg.create_task(supervision.run()),
                 tg.create_task(workorders.run()),
                 tg.create_task(live.run()),
+                tg.create_task(sessions.keep(auth, db)),
             ]
             if ari is not None and ami is not None and adapter is not None:
                 tasks += _node_tasks(tg, ari, ami, adapter)

@@ -41,6 +41,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -164,7 +165,10 @@ class Auth:
         self._verified: collections.OrderedDict[bytes, tuple[Identity, float]] = collections.OrderedDict()
         self._failures: dict[str, collections.deque[float]] = {}
         self.max_sessions = 10_000
-        self._csrf_key = secrets.token_bytes(32)  # sessions live in this process only
+        self._csrf_key = secrets.token_bytes(32)  # replaced by the store's (``restore``)
+        # Session changes for the store to keep (``cti.durable.sessions``), when one does:
+        # ("open", (sha256 hex, name, role, agent id, expires epoch s)) or ("close", sha256 hex).
+        self.kept: collections.deque[tuple[str, Any]] | None = None
 
     # ------------------------------------------------------------ requests
 
@@ -242,8 +246,21 @@ class Auth:
             while len(self._sessions) >= self.max_sessions:
                 self._sessions.pop(next(iter(self._sessions)))
         token = secrets.token_urlsafe(32)
-        self._sessions[hashlib.sha256(token.encode()).digest()] = (identity, now + self.settings.session_ttl_s)
+        digest = hashlib.sha256(token.encode()).digest()
+        self._sessions[digest] = (identity, now + self.settings.session_ttl_s)
+        if self.kept is not None:
+            self.kept.append(("open", (digest.hex(), identity.name, identity.role, identity.agent_id,
+                                       time.time() + self.settings.session_ttl_s)))
         return token
+
+    def restore(self, sessions: list[tuple[str, str, str, str | None, float]], csrf_key: bytes) -> None:
+        """Sessions kept by the store (a restarted or new leader honours them, so the
+        pages go on without signing in again) and the CSRF key they were given under."""
+        self._csrf_key = csrf_key
+        now, wall = self._clock(), time.time()
+        for digest, name, role, agent_id, expires in sessions[-self.max_sessions:]:
+            if expires > wall:
+                self._sessions[bytes.fromhex(digest)] = (Identity(name, role, agent_id), now + expires - wall)
 
     def session(self, token: str) -> Identity | None:
         """The identity of a session token (a cookie), or None."""
@@ -254,14 +271,18 @@ class Auth:
         return found[0]
 
     def csrf_token(self, session_token: str) -> str:
-        """The CSRF token that goes with a session (derived, nothing stored)."""
+        """The CSRF token that goes with a session (derived from the session and a key
+        the store keeps)."""
         return hmac.new(self._csrf_key, session_token.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
 
     def csrf_ok(self, session_token: str, given: str) -> bool:
         return hmac.compare_digest(self.csrf_token(session_token).encode(), given.encode("utf-8", "surrogateescape"))
 
     def close_session(self, token: str) -> None:
-        self._sessions.pop(hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest(), None)
+        digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
+        self._sessions.pop(digest, None)
+        if self.kept is not None:
+            self.kept.append(("close", digest.hex()))
 
 
 def _matches(hashed: str, secret: str) -> bool:

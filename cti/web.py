@@ -128,7 +128,8 @@ async def _authenticate(request: web.Request, handler: Any) -> web.StreamRespons
     """Who is asking, before any handler runs; state changes only as JSON (a cross-site
     form cannot send that without the browser asking first)."""
     auth = request.app[AUTH]
-    if (request.method, request.path) not in OPEN and not request.path.startswith(OPEN_PREFIX) and not (
+    if (request.method, request.path) not in OPEN and not (
+            request.method in ("GET", "HEAD") and request.path.startswith(OPEN_PREFIX)) and not (
             request.path == "/metrics" and request.method == "GET" and auth.settings.metrics_open):
         header = request.headers.get("Authorization")
         cookie = request.cookies.get(SESSION_COOKIE)

@@ -15,8 +15,7 @@ RULE = re.compile(r"(?<![A-Za-z0-9])R(\d{1,2})(?![0-9])")
 # Reviewed: rules with no end-to-end proof yet, and why.
 NOT_BUILT = {
     "R2": "issue 14: nothing dials out yet; only the core's ring cap for outbound attempts exists",
-    "R11": "issue 14: callbacks are listed, nobody is called back; no return visits",
-    "R12": "issue 13: no work orders yet",
+    "R11": "issue 14: callbacks are listed and return visits scheduled when a work order closes; nobody is dialled",
 }
 
 

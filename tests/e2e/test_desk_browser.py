@@ -179,6 +179,16 @@ def test_R12_R10_R14_agent_desk_screen_pop_disposition_work_order_and_progress(
         assert [h["status"] for h in kept["history"]] == ["new", "dispatched", "accepted"]
         assert kept["caller"] == "138****5678" and kept["fields"]["contact_number"] == "138****5678"
         assert kept["history"][-1]["who"] == "token:north-repair"
+        # The engine restarts (same port): the page reconnects by itself, the session and
+        # its CSRF token still hold (kept in the store), and the agent gets ready again.
+        assert engine.stop() == 0
+        page.until(lambda: "Reconnecting" in page.text("connection"), 10, "the page noticing the engine gone")
+        engine = start_engine(agents=[], extra=desk_config(department.url), port=engine.port)
+        page.until(lambda: "Logged out" in page.text("state") and not page.text("connection"), 20,
+                   "the page back on the restarted engine, still signed in")
+        page.el("btn-ready").click()
+        page.until(lambda: "Ready" in page.text("state"), 5, "ready on the restarted engine")
+        assert engine.agent("1001")["state"] == "ready"
         # Signing out ends the session: the page asks to sign in again.
         page.el("btn-signout").click()
         page.until(lambda: page.visible("signin"), 5, "the sign-in form after signing out")

@@ -106,11 +106,11 @@ class EngineStarter:
     def start(self, redis: bool = False, lease_ms: int = 1500, role: str = "leader",
               cluster: str | None = None, node: str = "local", app: str = "cti",
               recording: bool = False, env: dict[str, str] | None = None, tail: str = "",
-              snapshot_every: int = 20, redis_ca: str | None = None,
+              snapshot_every: int = 20, redis_ca: str | None = None, port: int | None = None,
               **kwargs: Any) -> Engine:
         """``env``: environment overrides (CTI_AMI_PORT=... to go through a fault
         proxy); ``tail``: TOML appended to the config (a [deadlines] table...)."""
-        port = free_port()
+        port = port or free_port()  # the same port: a restart the pages reconnect to
         cfg = self.tmp / f"engine-{len(self.started)}.toml"
         text = engine_config(port, **kwargs).replace('ari_user = "cti"', f'app = "{app}"\nari_user = "cti"', 1)
         if cluster:
