@@ -88,6 +88,7 @@
       $("emergency-flag").hidden = !call.emergency;
     }
     $("safety").hidden = !desk.safety_script;
+    $("btn-emergency-order").disabled = !call || call.state === "offered";  // once answered
     $("safety-script").textContent = desk.safety_script || "";
     const contacts = $("contacts"); contacts.innerHTML = "";
     for (const k of desk.history.contacts) {
@@ -114,7 +115,7 @@
       for (const u of desk.form.urgencies) urg.add(new Option(URGENCY[u] || u, u));
       urg.value = "normal";
     }
-    $("btn-dispose").disabled = !call;
+    $("btn-dispose").disabled = !call || call.state === "offered";
     const key = call ? call.call_id : null;
     if (key !== formFor) {  // a new call: a fresh form, the IVR's kind and the caller's number filled in
       formFor = key;

@@ -26,8 +26,9 @@ SUPERVISOR = ("li", "li-password-for-tests")
 DEPARTMENT_TOKEN = "north-repair-token-for-tests-only"
 
 
-def desk_config(department_url: str) -> str:
-    return f"""
+def desk_config(department_url: str, more: str = "") -> str:
+    """``more``: TOML put before the work-order rules (an emergency rule, routes)."""
+    return f"""{more}
 [[queues]]
 name = "support"
 wrap_up_s = 120
@@ -262,3 +263,47 @@ def test_R13_R9_wallboard_follows_calls_and_agents_live_and_confirms_a_plan_leve
     page.until(lambda: "Ready" in page.text("agent-1001"), 10, "agent 1001 ready again")
     status, figures = call(engine.port, "GET", "/wallboard/live", basic(*SUPERVISOR))
     assert status == 200 and figures["queues"]["support"]["windows"]["day"]["answered"] == 1
+
+
+def test_R8_R12_emergency_call_shows_the_safety_script_and_a_one_click_order(
+        sandbox: Sandbox, start_engine, browser) -> None:  # type: ignore[no-untyped-def]
+    """An emergency caller (R8: route with emergency = true) pops with the flag and the
+    safety script to read; one click makes an emergency work order, due in the
+    emergency rule's time, stamped with the time the customer reported it."""
+    department = Webhook()
+    try:
+        sandbox.agent("1001")
+        config = desk_config(department.url, """
+[[routes]]
+exten = "119"
+queue = "support"
+kind = "gas-leak"
+emergency = true
+[[workorders.rules]]
+kind = "emergency"
+department = "north-repair"
+due_h = 0.5
+""")
+        engine = start_engine(agents=[], extra=config)
+        engine.post("/agents/1001/login")
+        page = Page(browser, f"http://127.0.0.1:{engine.port}")
+        page.open("/agent")
+        page.sign_in("1001", "4321")
+        caller = sandbox.call(exten="119", talk_ms=15000)
+        page.until(lambda: page.visible("safety"), 20, "the safety script on the emergency pop")
+        assert page.visible("emergency-flag")
+        assert "關閉燃氣總閥" in page.text("safety-script") and "main gas valve" in page.text("safety-script")
+        arrived = engine.get("/calls")[0]["arrived_at"]
+        page.until(lambda: "Connected" in page.text("call-state"), 10, "the emergency call answered")
+        page.el("btn-emergency-order").click()
+        page.until(lambda: "WO-" in page.text("dispose-result"), 10, "the one-click emergency order")
+        order_id = next(w for w in page.text("dispose-result").split() if w.startswith("WO-"))
+        status, order = call(engine.port, "GET", f"/workorders/{order_id}", f"Bearer {ADMIN_TOKEN}")
+        assert status == 200 and order["kind"] == "emergency" and order["urgency"] == "emergency"
+        assert order["department"] == "north-repair" and abs(order["reported_at"] - arrived) < 0.001
+        assert abs(order["due_at"] - order["created_at"] - 1800) < 0.001
+        wait_for(lambda: [d for d in department.received if d.get("order_id") == order_id], 15,
+                 "the emergency order at the department")
+        assert caller.wait(40) == 0, caller.output()
+    finally:
+        department.close()
