@@ -25,10 +25,12 @@ class AnswerCall:
 
 @dataclass(frozen=True, slots=True)
 class StartRecording:
-    """R4: record the caller's channel from now until it ends."""
+    """R4: record the caller's channel from now until it ends (as ``recording_id``
+    when not the call's id: a callback's conversation, after its waiting part)."""
 
     call_id: str
     caller: str
+    recording_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +153,19 @@ class TakeOffHold:
 
 
 @dataclass(frozen=True, slots=True)
+class DialCustomer:
+    """R11: dial a callback's customer for the agent who took it (``number``, through
+    the trunk); R2: the core hangs it up at ``ring_timeout_s``. The customer's channel
+    takes the call's id."""
+
+    call_id: str
+    number: str
+    agent_id: str
+    ring_timeout_s: float
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
 class CancelOutbound:
     """R2: the outbound attempt rang its maximum: hang it up."""
 
@@ -229,6 +244,20 @@ class CallEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackAttempt:
+    """R11/R2: how one dial-out of a callback ended: answered, no-answer (R2's ring cap),
+    busy, rejected, unreachable, ...; ``next_at``: the retry, None when closed."""
+
+    call_id: str
+    queue: str
+    attempt: int
+    outcome: str
+    rang_s: float
+    at: float
+    next_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CallOverflowed:
     call_id: str
     from_queue: str
@@ -290,6 +319,7 @@ CallAction = (
     | PlayApology
     | TakeOffHold
     | CancelOutbound
+    | DialCustomer
 )
 Notification = NotifyEmergency | CallbackRequested | NotifyStandbyCallIn
 Action = CallAction | Notification
@@ -302,5 +332,6 @@ Notice = (
     | SupervisorAlert
     | OutboundNoAnswer
     | PlanApplied
+    | CallbackAttempt
 )
 Command = Action | Notice

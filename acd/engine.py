@@ -46,7 +46,7 @@ from typing import Any
 from acd import agents as ag
 from acd import commands as c
 from acd import events as e
-from acd import holds, intake, outbound, snapshot
+from acd import callbacks, holds, intake, outbound, snapshot
 from acd import timeouts as to
 from acd.errors import UnknownAgent, UnknownEvent
 from acd.model import (
@@ -176,6 +176,8 @@ class Engine:
         return {
             e.Tick: lambda ev, out: to.expire(self, ev.at, out),
             e.DispositionRecorded: lambda ev, out: ag.disposition_recorded(self, ev, out),
+            e.CustomerAnswered: lambda ev, out: callbacks.customer_answered(self, ev, out),
+            e.CustomerNotReached: lambda ev, out: callbacks.customer_not_reached(self, ev, out),
             e.CallEntered: lambda ev, out: intake.call_entered(self, ev, out),
             e.IvrRouted: lambda ev, out: intake.ivr_routed(self, ev, out),
             e.IvrCallbackRequested: lambda ev, out: intake.ivr_callback_requested(self, ev, out),
@@ -185,7 +187,7 @@ class Engine:
             e.OfferFailed: lambda ev, out: self._offer_failed(ev.call_id, ev.agent_id, ev.reason, ev.at, out),
             e.CallerHungUp: self._caller_hung_up,
             e.AgentHungUp: self._agent_hung_up,
-            e.CallerChoseCallback: lambda ev, out: intake.caller_chose_callback(self, ev, out),
+            e.CallerChoseCallback: lambda ev, out: callbacks.chose(self, ev, out),
             e.AnnouncementFinished: self._announcement_finished,
             e.HoldStarted: lambda ev, out: holds.hold_started(self, ev),
             e.HoldEnded: lambda ev, out: holds.hold_ended(self, ev),
@@ -397,7 +399,9 @@ class Engine:
             loser.call_id = None
             out.append(c.CancelOffer(call.call_id, loser_id, "answered-elsewhere"))
             ag.end_offer(self, loser, AgentState.READY, None, ev.at, out, loser.idle_since)
-        if self._queues[call.queue].config.announce_agent_id:
+        if call.callback:  # R11: agent first, then the customer is dialled
+            callbacks.dial(self, call, ev.agent_id, ev.at, out)
+        elif self._queues[call.queue].config.announce_agent_id:
             out.append(c.AnnounceAgent(call.call_id, ev.agent_id, agent.config.announced_number))
         else:
             call.bridged = True
@@ -421,6 +425,8 @@ class Engine:
             self._match_call(call, at, out)
 
     def _caller_left(self, ev: e.CallerHungUp, out: list[c.Command]) -> None:
+        if callbacks.caller_gone(self, ev, out):
+            return
         call = self._calls.pop(ev.call_id, None)
         if call is None:
             return

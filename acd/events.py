@@ -209,8 +209,28 @@ class DispositionRecorded:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class CustomerAnswered:
+    """R11: the customer of a callback answered the dial-out (the call id stays)."""
+
+    call_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerNotReached:
+    """R11/R2: the dial-out to a callback's customer ended before an answer (busy,
+    rejected, unreachable, refused by the trunk's rules ...)."""
+
+    call_id: str
+    reason: str
+    at: float
+
+
 Event = (
     Tick
+    | CustomerAnswered
+    | CustomerNotReached
     | DispositionRecorded
     | AgentLoggedIn
     | AgentLoggedOut

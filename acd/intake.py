@@ -121,17 +121,6 @@ def arrive(
     eng._queue_new(call, at, out)
 
 
-def caller_chose_callback(eng: Engine, ev: e.CallerChoseCallback, out: list[c.Command]) -> None:
-    call = eng._calls.get(ev.call_id)
-    if call is None or call.state is not CallState.WAITING or not call.callback_offered:
-        return
-    del eng._calls[call.call_id]
-    eng._unindex(call)
-    out.append(c.CallbackRequested(call.call_id, call.caller, call.queue, call.kind, ev.at))
-    out.append(c.Farewell(call.call_id, eng.intake.callback_taken_prompt, "callback-taken"))
-    ended(call, "callback", None, ev.at - call.arrived_at, 0.0, ev.at, out)
-
-
 def ended(call: Call, outcome: str, agent_id: str | None, waited: float, talked: float,
           at: float, out: list[c.Command]) -> None:
     """The call leaves the core: the notice, and the label of its recording."""
@@ -139,6 +128,8 @@ def ended(call: Call, outcome: str, agent_id: str | None, waited: float, talked:
                            call.caller, call.kind, call.emergency, call.arrived_at))
     if call.recorded:
         out.append(c.LabelRecording(call.call_id, call.queue, call.kind, agent_id))
+        if call.callback and call.answered_at is not None:  # R11: the conversation's own file
+            out.append(c.LabelRecording(f"{call.call_id}-callback", call.queue, call.kind, agent_id))
 
 
 def plan_level_changed(eng: Engine, ev: e.PlanLevelChanged, out: list[c.Command]) -> None:

@@ -61,6 +61,9 @@ class MetricsBook:
         self.ring_no_answer: collections.Counter[str] = collections.Counter()
         self.hold_overruns: collections.Counter[str] = collections.Counter()
         self.calls_total: collections.Counter[tuple[str, str]] = collections.Counter()
+        # R11: callbacks requested per queue, and their dial-outs by outcome (R2: no-answer).
+        self.callbacks_total: collections.Counter[str] = collections.Counter()
+        self.callback_attempts: collections.Counter[tuple[str, str]] = collections.Counter()
 
     def observe(self, cmd: c.Command) -> None:
         match cmd:
@@ -73,6 +76,10 @@ class MetricsBook:
                 kept.append(at)
                 while kept and kept[0] < at - OVERFLOW_WINDOW_S:  # read every second: keep it short
                     kept.popleft()
+            case c.CallbackRequested(queue=q):
+                self.callbacks_total[q] += 1
+            case c.CallbackAttempt(queue=q, outcome=o):
+                self.callback_attempts[(q, o)] += 1
             case c.RingNoAnswer(agent_id=a):
                 self.ring_no_answer[a] += 1
             case c.HoldOverrun(agent_id=a):

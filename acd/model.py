@@ -33,6 +33,8 @@ class CallState(enum.Enum):
     WAITING = "waiting"
     OFFERED = "offered"
     CONNECTED = "connected"
+    DIALING = "dialing"  # R11: a callback's agent answered; the customer is being dialled (R2)
+    RETRY = "retry"  # R11: a callback not reached waits for its next attempt
 
 
 class Strategy(enum.Enum):
@@ -107,6 +109,9 @@ class QueueConfig:
     # What ends wrap-up (R12): "timer" (wrap_up_s), "disposition" (the agent records
     # the call; no timer), or "first" (whichever comes first).
     wrap_up_ends: str = "timer"
+    # R11 queued callbacks: the next attempt after a customer not reached, and how many.
+    callback_retry_s: float = 120.0
+    callback_max_attempts: int = 3
 
     @property
     def ring_timeout_s(self) -> float:

@@ -69,6 +69,10 @@ class Call:
     # What the caller hears while waiting (PlayWaitingMedia), to resume it after a resync.
     waiting_prompts: tuple[str, ...] = ()
     waiting_loop: bool = False
+    callback: bool = False  # R11: the caller hung up and is to be called back, in this place
+    attempts: int = 0  # R11: dial attempts made to the customer
+    dial_gen: int = 0  # the R2 timer of the current attempt
+    dialed_at: float | None = None
 
     @property
     def order(self) -> Order:
@@ -141,10 +145,12 @@ class CallView:
     waiting_loop: bool
     answered_at: float | None = None
     hold_since: float | None = None
+    callback: bool = False
+    attempts: int = 0
 
     @classmethod
     def of(cls, k: Call) -> CallView:
         return cls(k.call_id, k.queue, k.state.value, k.agent_id, k.arrived_at, k.priority,
                    k.kind, k.requirement, tuple(sorted(k.offered_to)), k.hold_since is not None,
                    k.sticky_agent, k.caller, k.bridged, k.node, k.emergency, k.waiting_prompts,
-                   k.waiting_loop, k.answered_at, k.hold_since)
+                   k.waiting_loop, k.answered_at, k.hold_since, k.callback, k.attempts)

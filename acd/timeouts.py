@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from acd import agents as ag
 from acd import commands as c
-from acd import holds, outbound
+from acd import callbacks, holds, outbound
 from acd.model import RING_NO_ANSWER, AgentState, CallState
 from acd.state import Agent, Call
 from acd.timers import TimerKind
@@ -46,7 +46,11 @@ def timer_valid(eng: Engine, kind: TimerKind, key: str, gen: int) -> bool:
             steps = eng._queues[call.queue].config.relaxation
             return call.queue_gen == gen and call.relax_step < len(steps)
         case T.OVERFLOW:  # while not answered in the queue that armed it
-            return call.queue_gen == gen and call.state is not CallState.CONNECTED
+            return call.queue_gen == gen and call.state in (CallState.WAITING, CallState.OFFERED)
+        case T.DIAL:
+            return callbacks.dial_timer_valid(call, gen)
+        case T.RETRY:
+            return callbacks.retry_timer_valid(call, gen)
     raise AssertionError(kind)
 
 
@@ -64,7 +68,7 @@ def expire(eng: Engine, at: float, out: list[c.Command]) -> None:
         eng._timers.pop()
         if not timer_valid(eng, kind, key, gen):
             continue
-        if kind in (T.WRAP, T.HOLD, T.OUTBOUND) or due != current:
+        if kind in (T.WRAP, T.HOLD, T.OUTBOUND, T.DIAL) or due != current:
             rematch(eng, parked, rejoin, at, out)
         current = due
         if kind is T.WRAP:
@@ -75,6 +79,11 @@ def expire(eng: Engine, at: float, out: list[c.Command]) -> None:
             outbound.outbound_expired(eng, key, due, at, out)
         elif kind is T.HOLD:
             holds.hold_overrun(eng, eng._calls[key], at, out)
+        elif kind is T.DIAL:
+            callbacks.dial_expired(eng, eng._calls[key], due, out)
+        elif kind is T.RETRY:
+            callbacks.retry_due(eng, eng._calls[key])
+            parked.append(eng._calls[key])
         elif kind is T.OFFER:
             call = eng._calls[key]
             rejoin += ring_no_answer(eng, call, at, out)

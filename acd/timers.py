@@ -18,6 +18,8 @@ class TimerKind(enum.Enum):
     RELAX = "relax"  # the next skill relaxation step
     OVERFLOW = "overflow"  # overflow by waiting time
     OUTBOUND = "outbound"  # R2: an outbound attempt rang its maximum
+    DIAL = "dial"  # R2: a callback's customer rang outbound_max_rings x ring_cycle_s
+    RETRY = "retry"  # R11: a callback not reached waits again in its queue
 
 
 Entry = tuple[float, int, TimerKind, str, int]

@@ -140,7 +140,7 @@ def _asterisk_node(config: Config, ari: AriClient, ami: AmiClient, submit: Submi
     ivr = IvrRunner(ari, submit, time.time, config.ivr, lanes) if config.ivr is not None else None
     endpoints = frozenset(entry.agent.endpoint for entry in config.agents)
     return StasisAdapter(ari, submit, time.time, calls, ivr=ivr, recorder=recorder, lanes=lanes,
-                         endpoints=endpoints)
+                         endpoints=endpoints, trunk=config.trunks[0] if config.trunks else None)
 
 
 def _node_tasks(tg: asyncio.TaskGroup, ari: AriClient, ami: AmiClient, adapter: StasisAdapter) -> list[asyncio.Task[None]]:

@@ -21,6 +21,7 @@ from acd import AgentConfig, QueueConfig
 from acd.model import MAX_PRIORITY, HoldAction, Intake, RelaxStep, Route, Strategy
 from cti.auth import AuthSettings, check_hash, parse_auth
 from cti.configreader import Table
+from cti.calls.trunks import Trunk, parse_trunks
 from cti.deadlines import Deadlines, parse_deadlines
 from cti.desk.settings import DeskSettings, parse_desk
 from cti.errors import ConfigError
@@ -131,6 +132,7 @@ class Config:
     store: StoreSettings = StoreSettings()
     workorders: WorkOrderSettings = WorkOrderSettings()
     desk: DeskSettings = DeskSettings()
+    trunks: tuple[Trunk, ...] = ()  # dialling out (R11 callbacks, R2)
 
     def intake(self) -> Intake:
         """How the core treats a call before it waits (``acd.intake``)."""
@@ -193,10 +195,8 @@ def _validate(root: Table) -> Config:
     token = http_t.text("admin_token", "-") if "admin_token" in http_t.data else None
     if token is not None and len(token) < 16:
         raise ConfigError("http.admin_token", "a token of 16 characters or more", "***")
-    http = HttpConfig(
-        host=http_t.text("host", "127.0.0.1"), port=http_t.integer("port", 8480, 0, 65535),
-        admin_token=token,
-    )
+    http = HttpConfig(host=http_t.text("host", "127.0.0.1"), port=http_t.integer("port", 8480, 0, 65535),
+                      admin_token=token)
     http_t.check_unknown()
 
     queues: list[QueueConfig] = []
@@ -341,7 +341,10 @@ def _validate(root: Table) -> Config:
     notifications = parse_notifications(root.table("notifications"))
     auth = parse_auth(root.table("auth"))
     more = (parse_store(root.table("store")), parse_workorders(
-        root.table("workorders"), recording.retention_months if recording else 6), parse_desk(root.table("desk")))
+        root.table("workorders"), recording.retention_months if recording else 6), parse_desk(root.table("desk")),
+            parse_trunks(root))
+    if not more[3] and supervision.plan is not None and any(v.offer_callbacks for v in supervision.plan.levels.values()):
+        raise ConfigError("trunks", "a [[trunks]] to dial callbacks back (a plan level offers them)", None)
 
     log_level = root.text("log_level", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -354,10 +357,6 @@ def _validate(root: Table) -> Config:
 
 
 def _queue(q: Table) -> QueueConfig:
-    if "outbound_max_rings" in q.data:  # accepted keys must take effect
-        raise ConfigError(f"{q.path}.outbound_max_rings",
-                          "no such key yet: nothing dials out, so R2's ring cap would not be applied",
-                          q.data["outbound_max_rings"])
     strategy = q.choice("strategy", Strategy, Strategy.LONGEST_IDLE)
     steps: list[RelaxStep] = []
     for step in q.tables("relaxation"):
@@ -396,4 +395,6 @@ def _queue(q: Table) -> QueueConfig:
         hold_actions=tuple(HoldAction(a) for a in actions),
         announce_agent_id=q.flag("announce_agent_id", True),
         wrap_up_ends=q.one_of("wrap_up_ends", ("timer", "disposition", "first"), "timer"),
+        outbound_max_rings=q.integer("outbound_max_rings", 6, 1, 20), callback_retry_s=q.number(
+            "callback_retry_s", 120.0, 1.0), callback_max_attempts=q.integer("callback_max_attempts", 3, 1, 20),
     )

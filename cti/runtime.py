@@ -144,6 +144,9 @@ def _log_command(cmd: c.Command) -> None:
             log.info("announce agent %s to call %s", n, k)
         case c.SupervisorAlert(agent_id=a, reason=r):
             log.warning("supervisor alert: agent %s %s", a, r)
+        case c.CallbackAttempt(call_id=k, attempt=n, outcome=o, rang_s=s, next_at=t):
+            log.info("callback %s: attempt %d %s after %.1f s%s", k, n, o, s,
+                     f"; next attempt in {t - cmd.at:.0f} s" if t is not None else "")
         case c.OutboundNoAnswer(attempt_id=k, rang_s=s):
             log.info("outbound %s: no answer after %.1f s", k, s)
         case _:

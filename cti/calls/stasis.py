@@ -33,7 +33,8 @@ from acd import CallView
 from acd import commands as c
 from acd import events as e
 from cti.asterisk.ari import AriClient
-from cti.calls.legs import AgentLegs
+from cti.calls.legs import CAUSES, AgentLegs
+from cti.calls.trunks import Trunk
 from cti.calls.media import WaitingMedia
 from cti.errors import AriError
 from cti.lanes import Lanes
@@ -61,8 +62,12 @@ class StasisAdapter:
         recorder: Recorder | None = None,
         lanes: Lanes | None = None,
         endpoints: frozenset[str] | None = None,
+        trunk: Trunk | None = None,
     ) -> None:
         self._ari = ari
+        self.trunk = trunk  # R11: where callbacks are dialled
+        self._customers: dict[str, str] = {}  # call id -> number: callbacks' customers still ringing
+        self._recordings: dict[str, str] = {}  # call id -> recording id, when not the call's
         self._calls = calls
         self._submit = submit
         self._clock = clock
@@ -138,6 +143,15 @@ class StasisAdapter:
             self._names[chan_id] = str(channel.get("name") or "")
             log.info("call %s from %s dialled %s", chan_id, mask_number(caller), exten)
             self._submit(e.CallEntered(chan_id, caller, exten, self._clock()))
+        elif role == "customer":  # R11: a callback's customer answered; from now on the call's channel
+            number = self._customers.pop(chan_id, None)
+            if number is None:
+                self._then(chan_id, "hang-up of a stray customer leg",
+                           lambda: self._ari.request_quiet("DELETE", f"/channels/{chan_id}"))
+                return
+            self._callers[chan_id] = number
+            self._names[chan_id] = str(channel.get("name") or "")
+            self._submit(e.CustomerAnswered(chan_id, self._clock()))
         elif role == "offer":
             leg = self._legs.answered(chan_id)
             if leg is None:
@@ -151,7 +165,10 @@ class StasisAdapter:
 
     def _channel_gone(self, chan_id: str, cause: int) -> None:
         now = self._clock()
-        if chan_id in self._callers:
+        if chan_id in self._customers:  # a callback's customer, before answering
+            del self._customers[chan_id]
+            self._submit(e.CustomerNotReached(chan_id, CAUSES.get(cause, f"cause-{cause}"), now))
+        elif chan_id in self._callers:
             self._caller_gone(chan_id, now)
         else:
             self._legs.gone(chan_id, cause, now)
@@ -163,7 +180,7 @@ class StasisAdapter:
         if self.ivr is not None:
             self.ivr.hung_up(call_id)
         if self.recorder is not None:
-            self.recorder.channel_gone(call_id, at)
+            self.recorder.channel_gone(self._recordings.pop(call_id, call_id), at)
         self._submit(e.CallerHungUp(call_id, at))
 
     async def resync(self) -> None:
@@ -254,11 +271,13 @@ class StasisAdapter:
         match cmd:
             case c.AnswerCall(call_id=call_id):
                 await self._ari.request_quiet("POST", f"/channels/{call_id}/answer")
-            case c.StartRecording(call_id=call_id, caller=caller):
+            case c.StartRecording(call_id=call_id, caller=caller, recording_id=recording_id):
                 if self.recorder is None:
                     log.error("R4: call %s should be recorded but this adapter has no [recording]", call_id)
                 else:
-                    await self.recorder.start(call_id, caller, self.channel_name(call_id))
+                    if recording_id:  # its channel's end ends that recording too
+                        self._recordings[call_id] = recording_id
+                    await self.recorder.start(recording_id or call_id, caller, self.channel_name(call_id))
             case c.LabelRecording(call_id=call_id, queue=queue, kind=kind, agent_id=agent_id):
                 if self.recorder is not None:
                     self.recorder.label(call_id, queue, kind, agent_id)
@@ -326,10 +345,36 @@ class StasisAdapter:
             case c.TakeOffHold(call_id=call_id):
                 for leg_id in self._legs.of_call(call_id):
                     await self._ari.request_quiet("DELETE", f"/channels/{leg_id}/hold")
+            case c.DialCustomer():
+                await self._dial_customer(cmd)
             case c.CancelOutbound(attempt_id=attempt_id):
                 await self._ari.request_quiet("DELETE", f"/channels/{attempt_id}")
             case _:
                 assert_never(cmd)
+
+    async def _dial_customer(self, cmd: c.DialCustomer) -> None:
+        """R11: ring the callback's customer through the trunk, as the call's channel
+        (R2: the core hangs it up at its ring cap); the agent hears ringing meanwhile.
+        R14: a number the trunk's rules refuse is never dialled."""
+        endpoint = self.trunk.dial_string(cmd.number) if self.trunk is not None else None
+        if endpoint is None or self.trunk is None:
+            log.error("R14: callback %s: %s is not a number the trunk may dial", cmd.call_id, mask_number(cmd.number))
+            self._submit(e.CustomerNotReached(cmd.call_id, "refused-number", self._clock()))
+            return
+        leg_id = self._legs.of(cmd.call_id, cmd.agent_id)
+        if leg_id is not None:
+            await self._ari.request_quiet("POST", f"/channels/{leg_id}/ring")
+        self._customers[cmd.call_id] = cmd.number
+        log.info("callback %s: dialling %s for agent %s (attempt %d, ring cap %g s)", cmd.call_id,
+                 mask_number(cmd.number), cmd.agent_id, cmd.attempt, cmd.ring_timeout_s)
+        try:
+            await self._ari.request("POST", "/channels", endpoint=endpoint, app=self._ari.app,
+                                    appArgs=f"customer,{cmd.call_id}", channelId=cmd.call_id,
+                                    callerId=self.trunk.caller_id or None, timeout=int(cmd.ring_timeout_s) + 5)
+        except AriError as exc:
+            log.error("callback %s: dialling failed: %s", cmd.call_id, exc)
+            if self._customers.pop(cmd.call_id, None) is not None:
+                self._submit(e.CustomerNotReached(cmd.call_id, "originate-failed", self._clock()))
 
     async def _connect(self, call_id: str, agent_id: str) -> None:
         if self._legs.of(call_id, agent_id) is not None:

@@ -33,6 +33,12 @@ def prometheus_text(figures: dict[str, Any]) -> bytes:
            [({"queue": q}, v["longest_wait_s"]) for q, v in queues.items()])
     family("cti_queue_calls_total", "counter", "Calls ended, by outcome.",
            [({"queue": q, "outcome": o}, n) for q, v in queues.items() for o, n in v["calls_total"].items()])
+    family("cti_queue_callbacks_waiting", "gauge", "R11 callbacks keeping their place (or between attempts).",
+           [({"queue": q}, v.get("callbacks_waiting", 0)) for q, v in queues.items()])
+    family("cti_queue_callbacks_total", "counter", "R11 callbacks requested by waiting callers.",
+           [({"queue": q}, v.get("callbacks_total", 0)) for q, v in queues.items()])
+    family("cti_callback_attempts_total", "counter", "R11 dial-outs to customers by outcome (R2: no-answer).",
+           [({"queue": q, "outcome": o}, n) for q, v in queues.items() for o, n in v.get("callback_attempts", {}).items()])
     per_window = [
         ("cti_queue_offered_calls", "offered", "Calls offered (ended) in the window."),
         ("cti_queue_answered_calls", "answered", "Calls answered in the window."),

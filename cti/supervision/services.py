@@ -93,6 +93,10 @@ class Supervision:
                 "longest_wait_s": max((now - k.arrived_at for k in waiting), default=0.0),
                 "windows": {w: asdict(self.book.queue_figures(q, now, w)) for w in WINDOWS},
                 "calls_total": {o: n for (qq, o), n in self.book.calls_total.items() if qq == q},
+                # R11: callbacks waiting (their place kept, or between attempts), requested, dialled
+                "callbacks_waiting": sum(1 for k in calls if k.queue == q and k.callback and k.state != "connected"),
+                "callbacks_total": self.book.callbacks_total.get(q, 0),
+                "callback_attempts": {o: n for (qq, o), n in self.book.callback_attempts.items() if qq == q},
             }
         by_state: dict[str, int] = {}
         for a in agents:

@@ -251,12 +251,12 @@ def test_R14_a_callback_request_reaches_the_plan_and_its_webhook_masked(sandbox:
     A supervisor's /plan and the plan's webhook (not a callback desk) show the number
     masked; the admin's /plan shows it whole."""
     from tests.e2e.harness.sipp import keys_scenario
-    from tests.e2e.test_supervision import PLAN
+    from tests.e2e.test_supervision import PLAN, TRUNK
 
     webhook = Webhook()
     try:
         config = PLAN.replace('announcement = "incident-announcement"',
-                              'announcement = "incident-announcement"\noffer_callbacks = true')
+                              'announcement = "incident-announcement"\noffer_callbacks = true') + TRUNK
         config = config.replace('min_time_s = 3', f'min_time_s = 3\nwebhook_url = "{webhook.url}"')
         config += f'''
 [[auth.accounts]]

@@ -172,12 +172,20 @@ def test_R9_supervisor_confirms_raises_and_ends_a_plan(sandbox: Sandbox, start_e
     assert "R9 plan" in engine.log() and "by admin-token" in engine.log()
 
 
+TRUNK = """
+[[trunks]]
+name = "customers"
+endpoint = "PJSIP/{number}@customers"
+"""
+
+
 def test_R9_plan_offers_callbacks_a_waiting_caller_takes_one(
         sandbox: Sandbox, start_engine, observer: AriObserver) -> None:
     """R9: at a level that offers callbacks, a waiting caller hears the offer, presses 1,
-    is thanked and leaves the queue; the request is recorded and counted."""
+    is thanked and hangs up; the callback keeps the place (R11), counted apart from the
+    abandoned calls; nobody is dialled while no agent is free."""
     config = PLAN.replace('announcement = "incident-announcement"',
-                          'announcement = "incident-announcement"\noffer_callbacks = true')
+                          'announcement = "incident-announcement"\noffer_callbacks = true') + TRUNK
     engine = start_engine(agents=[], extra=config)
     engine.post("/agents/1001/pause", {"reason": "meeting"})
     engine.post("/agents/1002/pause", {"reason": "meeting"})
@@ -192,7 +200,10 @@ def test_R9_plan_offers_callbacks_a_waiting_caller_takes_one(
     offered = [ev for ev in observer.of("PlaybackStarted") if ev["playback"]["media_uri"] == "sound:cti/callback-offer"]
     thanked = [ev for ev in observer.of("PlaybackStarted") if ev["playback"]["media_uri"] == "sound:cti/callback-taken"]
     assert offered and thanked
-    totals = samples(scrape(engine), "cti_queue_calls_total")
-    assert totals[(("outcome", "callback"), ("queue", "support"))] == 1.0
-    assert engine.get("/calls") == []
+    figures = scrape(engine)
+    assert samples(figures, "cti_queue_callbacks_waiting")[(("queue", "support"),)] == 1.0
+    assert samples(figures, "cti_queue_callbacks_total")[(("queue", "support"),)] == 1.0
+    assert (("outcome", "abandoned"), ("queue", "support")) not in samples(figures, "cti_queue_calls_total")
+    (kept,) = engine.get("/calls")
+    assert kept["callback"] and kept["state"] == "waiting" and kept["call_id"] == request["call_id"]
     sandbox.assert_no_channels()

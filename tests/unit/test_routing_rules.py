@@ -383,9 +383,9 @@ def test_position_and_expected_wait_from_live_rates() -> None:
     assert eng.position("k0") is None
 
 
-def test_waiting_caller_choosing_a_callback_leaves_the_queue() -> None:
+def test_waiting_caller_choosing_a_callback_keeps_the_place() -> None:
     """R9 plan action (and R11's entry): a waiting caller offered a callback presses 1
-    to be called back; a caller never offered one cannot take it."""
+    to be called back and keeps the place; a caller never offered one cannot take it."""
     eng = Engine([queue()], [agent("a1")])
     eng.handle(e.CallArrived("k0", "q", "13800000009", 0.5, kind="complaint"))
     assert eng.handle(e.CallerChoseCallback("k0", 0.7)) == []  # no plan: no offer
@@ -394,9 +394,9 @@ def test_waiting_caller_choosing_a_callback_leaves_the_queue() -> None:
     assert c.PlayWaitingMedia("k1", ("callback-offer",), offer_callback=True) in out
     out = eng.handle(e.CallerChoseCallback("k1", 5.0))
     assert out == [c.CallbackRequested("k1", "13800000001", "q", "complaint", 5.0),
-                   c.Farewell("k1", "callback-taken", "callback-taken"),
-                   c.CallEnded("k1", "callback", None, 4.0, 0.0, 5.0, "q", "13800000001", "complaint", False, 1.0)]
-    assert [k.call_id for k in eng.calls()] == ["k0"]
+                   c.Farewell("k1", "callback-taken", "callback-taken")]
+    assert eng.handle(e.CallerHungUp("k1", 5.5)) == []  # the caller hangs up: nothing ends
+    assert [(k.call_id, k.callback) for k in eng.calls()] == [("k0", False), ("k1", True)]
     assert offers(eng.handle(e.AgentLoggedIn("a1", 6.0))) == [("k0", "a1")]
     eng.handle(e.PlanLevelChanged("q", None, 6.5))
     eng.handle(e.CallArrived("k2", "q", "", 7.0))  # waits, but the plan has ended

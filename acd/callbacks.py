@@ -1,0 +1,138 @@
+"""R11 queued callbacks (virtual hold) and R2 on their dial-outs.
+
+Theory of operation
+-------------------
+A waiting caller offered a callback presses the key: the call stays in its queue with
+its original enqueue time, priority and sequence (it keeps its place) and is marked
+``callback``; the caller hears the farewell and hangs up, and that hang-up ends
+nothing. When the callback reaches the head and an agent is free it is offered to the
+agent like any call (agent first: the agent answers before the customer is dialled).
+Then
+
+    waiting --offer--> offered --agent answers--> dialing (DialCustomer; R2 timer)
+    dialing --customer answers--> connected (bridged and recorded like any call)
+    dialing --R2: outbound_max_rings x ring_cycle_s, or busy/rejected/unreachable-->
+        retry (the agent is released, ready) --callback_retry_s--> waiting, same place
+        ... after callback_max_attempts: the call ends, outcome "callback-unreached"
+
+Each attempt's end is a ``CallbackAttempt`` notice (answered, no-answer, busy, ...).
+The customer's channel takes the call's id, so bridging, recording and hang-up are
+those of any call.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from acd import agents as ag
+from acd import commands as c
+from acd import events as e
+from acd import intake
+from acd.model import CallState
+from acd.state import Call
+from acd.timers import TimerKind
+
+if TYPE_CHECKING:
+    from acd.engine import Engine
+
+
+def chose(eng: Engine, ev: e.CallerChoseCallback, out: list[c.Command]) -> None:
+    """A waiting caller offered a callback pressed the key: it keeps its place; the
+    caller may hang up."""
+    call = eng._calls.get(ev.call_id)
+    if call is None or call.state is not CallState.WAITING or not call.callback_offered:
+        return
+    at = ev.at
+    call.callback = True
+    call.callback_offered = False
+    out.append(c.CallbackRequested(call.call_id, call.caller, call.queue, call.kind, at))
+    out.append(c.Farewell(call.call_id, eng.intake.callback_taken_prompt, "callback-taken"))
+
+
+def caller_gone(eng: Engine, ev: e.CallerHungUp, out: list[c.Command]) -> bool:
+    """A callback's channel went: the original caller (nothing ends), or the customer
+    before answering (not reached). False: an ordinary hang-up, for the engine."""
+    call = eng._calls.get(ev.call_id)
+    if call is None or not call.callback or call.state is CallState.CONNECTED:
+        return False
+    if call.state is CallState.DIALING:
+        not_reached(eng, call, "hung-up", ev.at, out)
+    return True
+
+
+def dial(eng: Engine, call: Call, agent_id: str, at: float, out: list[c.Command]) -> None:
+    """The agent took the callback: dial the customer, at most R2's ring time."""
+    cfg = eng._queues[call.queue].config
+    call.state = CallState.DIALING
+    call.attempts += 1
+    call.dial_gen = eng._new_gen()
+    call.dialed_at = at
+    eng._timers.push(at + cfg.outbound_ring_timeout_s, TimerKind.DIAL, call.call_id, call.dial_gen)
+    out.append(c.DialCustomer(call.call_id, call.caller, agent_id, cfg.outbound_ring_timeout_s, call.attempts))
+
+
+def customer_answered(eng: Engine, ev: e.CustomerAnswered, out: list[c.Command]) -> None:
+    call = eng._calls.get(ev.call_id)
+    if call is None or call.state is not CallState.DIALING or call.agent_id is None:
+        out.append(c.HangUpCaller(ev.call_id, "callback-no-longer-dialled"))
+        return
+    rang = ev.at - (call.dialed_at or ev.at)
+    call.state = CallState.CONNECTED
+    call.answered_at = ev.at
+    call.bridged = True
+    call.dial_gen = eng._new_gen()
+    out.append(c.CallbackAttempt(call.call_id, call.queue, call.attempts, "answered", rang, ev.at))
+    if eng.intake.record:  # R4: the conversation is recorded like any call, in a file of its own
+        call.recorded = True
+        out.append(c.StartRecording(call.call_id, call.caller, f"{call.call_id}-callback"))
+    out.append(c.ConnectCall(call.call_id, call.agent_id))
+
+
+def customer_not_reached(eng: Engine, ev: e.CustomerNotReached, out: list[c.Command]) -> None:
+    call = eng._calls.get(ev.call_id)
+    if call is not None and call.state is CallState.DIALING:
+        not_reached(eng, call, ev.reason, ev.at, out)
+
+
+def dial_expired(eng: Engine, call: Call, at: float, out: list[c.Command]) -> None:
+    """R2: the customer rang the maximum: hang up, recorded as no-answer."""
+    out.append(c.HangUpCaller(call.call_id, "R2 ring cap"))
+    not_reached(eng, call, "no-answer", at, out)
+
+
+def dial_timer_valid(call: Call, gen: int) -> bool:
+    return call.state is CallState.DIALING and call.dial_gen == gen
+
+
+def not_reached(eng: Engine, call: Call, reason: str, at: float, out: list[c.Command]) -> None:
+    """The attempt failed: the agent is free again (no fault of theirs); the callback
+    tries again later in its place, or ends after its last attempt."""
+    assert call.agent_id is not None
+    cfg = eng._queues[call.queue].config
+    agent = eng._agents[call.agent_id]
+    out.append(c.HangUpAgent(call.call_id, agent.agent_id))
+    agent.call_id = None
+    call.agent_id = None
+    call.dial_gen = eng._new_gen()
+    rang = at - (call.dialed_at or at)
+    ag.leave_call(eng, agent, at, out)
+    if call.attempts < cfg.callback_max_attempts:
+        call.state = CallState.RETRY
+        call.gen = eng._new_gen()
+        next_at = at + cfg.callback_retry_s
+        eng._timers.push(next_at, TimerKind.RETRY, call.call_id, call.gen)
+        out.append(c.CallbackAttempt(call.call_id, call.queue, call.attempts, reason, rang, at, next_at))
+    else:
+        out.append(c.CallbackAttempt(call.call_id, call.queue, call.attempts, reason, rang, at))
+        del eng._calls[call.call_id]
+        intake.ended(call, "callback-unreached", None, at - call.arrived_at, 0.0, at, out)
+
+
+def retry_timer_valid(call: Call, gen: int) -> bool:
+    return call.state is CallState.RETRY and call.gen == gen
+
+
+def retry_due(eng: Engine, call: Call) -> None:
+    """The next attempt: the callback waits again at its original place."""
+    call.state = CallState.WAITING
+    eng._park(call)

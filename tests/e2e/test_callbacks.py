@@ -1,0 +1,157 @@
+"""R11 queued callbacks and R2 on their dial-outs, on the sandbox: a SIPp UAS on the
+`customers` trunk (127.0.0.1:5090) stands for the customers."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.harness import Sandbox, keys_scenario, wait_for
+from tests.e2e.harness.sipp import Sipp, sandbox_root
+
+NUMBER = "13812345678"
+CONFIG = """
+[[queues]]
+name = "support"
+ring_cycle_s = {ring}
+wrap_up_s = 0
+announce_agent_id = false
+callback_retry_s = {retry}
+callback_max_attempts = 2
+
+[[agents]]
+id = "1001"
+endpoint = "PJSIP/agent1001"
+queues = ["support"]
+login_at_start = true
+
+[[trunks]]
+name = "customers"
+endpoint = "PJSIP/{{number}}@customers"
+region = "CN"
+allowed_prefixes = ["13"]
+
+[plan]
+queue = "support"
+mode = "confirm"
+[plan.levels.III]
+enter = {{ waiting_at_least = 50 }}
+leave = {{ waiting_at_most = 0 }}
+offer_callbacks = true
+"""
+
+
+def customers(sandbox: Sandbox, scenario: str, tmp: str) -> tuple[Sipp, Path]:
+    """The customers' SIPp UAS, tracing every SIP message with its time."""
+    trace = f"customers-{tmp}.log"
+    sipp = sandbox.sipp("customers", "-sf", scenario, "-i", "127.0.0.1", "-p", "5090", "-mp", "29000",
+                        "-trace_msg", "-message_file", trace, "-trace_err")
+    return sipp, sandbox_root() / "opt/cti-sipp" / trace
+
+
+def received(trace: Path, method: str) -> list[float]:
+    """When the customers' UAS received each ``method`` request (SIPp's message trace)."""
+    text = trace.read_text(errors="replace") if trace.exists() else ""
+    stamps = []
+    for block in text.split("----------------------------------------------- ")[1:]:
+        head, _, rest = block.partition("\n")
+        if "message received" in rest.split("\n", 1)[0] and re.search(rf"^\s*{method} sip:", rest, re.M):
+            stamps.append(datetime.fromisoformat(head.strip()[:26]).timestamp())
+    return stamps
+
+
+def mobile_keys_caller(sandbox: Sandbox, keys: str, talk_ms: int) -> Sipp:
+    name = keys_scenario(keys, 2500)
+    mobile = sandbox_root() / "opt/cti-sipp" / name.replace(".xml", "-mobile.xml")
+    mobile.write_text((sandbox_root() / "opt/cti-sipp" / name).read_text().replace("sip:caller@", f"sip:{NUMBER}@"))
+    sandbox._port += 1
+    return sandbox.sipp(
+        f"caller{sandbox._port}", "-sf", mobile.name, "-i", "127.0.0.1", "-p", str(sandbox._port),
+        "-mp", str(30000 + (sandbox._port - 5100) * 100), "-s", "100", "-m", "1", "-d", str(talk_ms),
+        "-trace_err", "127.0.0.1:5060")
+
+
+def callback_waiting(engine: Any) -> str:
+    found = [k for k in engine.get("/calls") if k["callback"]]
+    assert found, "no callback waiting"
+    return str(found[0]["call_id"])
+
+
+def test_R11_queued_callback_keeps_its_place_and_is_bridged_and_recorded(
+        sandbox: Sandbox, start_engine) -> None:  # type: ignore[no-untyped-def]
+    sandbox.agent("1001")
+    customer, trace = customers(sandbox, "customer_answer.xml", "answer")
+    engine = start_engine(agents=[], extra=CONFIG.format(ring=5, retry=30), recording=True)
+    engine.post("/agents/1001/pause", {"reason": "meeting"})
+    engine.post("/plan/level", {"level": "III"})  # callbacks offered to new callers
+    first = sandbox.call(talk_ms=20000)
+    wait_for(lambda: len(engine.get("/calls")) == 1, 15, "the first caller waiting")
+    second = mobile_keys_caller(sandbox, "1", 30000)
+    wait_for(lambda: [k for k in engine.get("/calls") if k["callback"]], 25, "the second caller's callback")
+    callback = callback_waiting(engine)
+    second.wait(30)  # the farewell hangs the caller up
+    third = sandbox.call(talk_ms=20000)
+    wait_for(lambda: len(engine.get("/calls")) == 3, 15, "the third caller waiting")
+    # Hanging up after taking the callback abandoned nothing: three calls, in arrival order.
+    calls = engine.get("/calls")
+    assert [k["callback"] for k in sorted(calls, key=lambda k: k["arrived_at"])] == [False, True, False]
+    assert not engine.lines(rf"hung up: call {callback} abandoned", wait=0)
+
+    engine.post("/agents/1001/ready")
+    (offer_first,) = engine.lines(r"offer call (\S+) to agent 1001", wait=15)[:1]
+    first_id = offer_first.group(1)
+    assert first_id != callback
+    sandbox.ari("DELETE", f"/channels/{first_id}")  # the first conversation ends
+    # Next: the callback, before the third caller. The agent answers, then the customer.
+    wait_for(lambda: engine.lines(rf"offer call {callback} to agent 1001", wait=0), 15, "the callback offered")
+    wait_for(lambda: engine.lines(rf"callback {callback}: attempt 1 answered", wait=0), 20, "the customer answered")
+    wait_for(lambda: [b for b in sandbox.bridges() if b["id"] == f"cti-{callback}" and len(b["channels"]) == 2],
+             10, "the agent and the customer bridged")
+    assert received(trace, "INVITE"), "the customer's phone was never rung"
+    time.sleep(2.0)  # two seconds of conversation on the recording
+    sandbox.ari("DELETE", f"/channels/{callback}")  # the customer hangs up
+    wait_for(lambda: engine.lines(rf"hung up: call {callback} handled by agent 1001", wait=0), 10,
+             "the callback handled")
+    offers = [m.group(1) for m in engine.lines(r"offer call (\S+) to agent 1001", wait=10)]
+    wait_for(lambda: len([m for m in engine.lines(r"offer call (\S+) to agent 1001", wait=0)]) >= 3, 15,
+             "the third caller offered after the callback")
+    offers = [m.group(1) for m in engine.lines(r"offer call (\S+) to agent 1001", wait=0)]
+    assert offers[:2] == [first_id, callback] and offers[2] not in (first_id, callback)
+    # R4: the conversation has a recording of its own, with audio in it, labelled.
+    def recording() -> Any:
+        found = [m for m in engine.recordings() if m["call_id"] == f"{callback}-callback"]
+        return found[0] if found else None
+    meta = wait_for(recording, 30, "the callback's recording archived")
+    assert meta["duration_s"] >= 1.5 and meta["rms"] > 0 and not meta["problem"], meta
+    assert (meta["agent_id"], meta["queue"], meta["caller"]) == ("1001", "support", NUMBER)
+    sandbox.ari("DELETE", f"/channels/{offers[2]}")
+    for sipp in (first, third):
+        sipp.wait(40)
+
+
+def test_R2_R11_a_customer_who_never_answers_is_cancelled_at_six_rings_and_retried(
+        sandbox: Sandbox, start_engine) -> None:  # type: ignore[no-untyped-def]
+    sandbox.agent("1001")
+    customer, trace = customers(sandbox, "agent_noanswer.xml", "noanswer")
+    engine = start_engine(agents=[], extra=CONFIG.format(ring=1, retry=3))
+    engine.post("/agents/1001/pause", {"reason": "meeting"})
+    engine.post("/plan/level", {"level": "III"})
+    caller = mobile_keys_caller(sandbox, "1", 30000)
+    wait_for(lambda: [k for k in engine.get("/calls") if k["callback"]], 25, "the callback")
+    callback = callback_waiting(engine)
+    caller.wait(30)
+    engine.post("/agents/1001/ready")
+    wait_for(lambda: len(received(trace, "CANCEL")) >= 2, 40, "two attempts, each cancelled")
+    invites, cancels = received(trace, "INVITE"), received(trace, "CANCEL")
+    rang = cancels[0] - invites[0]
+    assert abs(rang - 6 * 1.0) <= 0.5, f"R2: rang {rang:.2f} s, not 6 rings x 1 s"  # measured on the wire
+    assert abs((cancels[1] - invites[1]) - 6.0) <= 0.5
+    assert invites[1] - cancels[0] >= 3.0  # the retry waited callback_retry_s
+    assert engine.lines(rf"callback {callback}: attempt 1 no-answer after 6\.0 s; next attempt in 3 s")
+    wait_for(lambda: engine.lines(rf"callback {callback}: attempt 2 no-answer", wait=0), 10, "the second no-answer")
+    wait_for(lambda: engine.lines(rf"hung up: call {callback} callback-unreached", wait=0), 10,
+             "the callback closed after its last attempt")
+    assert engine.get("/calls") == [] and engine.agent("1001")["state"] == "ready"

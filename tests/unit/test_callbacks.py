@@ -1,0 +1,99 @@
+"""R11 queued callbacks and R2 on their dial-outs, in the core: the callback keeps its
+place, the agent is offered it first, the customer is dialled for at most
+outbound_max_rings x ring_cycle_s, then bridged (and recorded), or retried after the
+delay, up to the maximum of attempts."""
+
+from __future__ import annotations
+
+from acd import AgentConfig, Engine, QueueConfig
+from acd import commands as c
+from acd import events as e
+from acd.model import Intake
+
+
+def engine(**queue: float) -> Engine:
+    cfg = QueueConfig("q", ring_cycle_s=5.0, outbound_max_rings=6, wrap_up_s=0, announce_agent_id=False,
+                      callback_retry_s=60.0, callback_max_attempts=2, **queue)  # type: ignore[arg-type]
+    eng = Engine([cfg], [AgentConfig("a1", "PJSIP/a1", ("q",))], Intake(default_queue="q", record=True))
+    eng.handle(e.PlanLevelChanged("q", "III", 0.0, offer_callbacks=True))
+    return eng
+
+
+def of(kind: type, out: list[c.Command]) -> list[c.Command]:
+    return [cmd for cmd in out if isinstance(cmd, kind)]
+
+
+def test_R11_the_callback_keeps_its_place_between_two_callers() -> None:
+    eng = engine()
+    for i, number in enumerate(("13800000001", "13800000002", "13800000003")):
+        eng.handle(e.CallArrived(f"k{i + 1}", "q", number, float(i + 1)))
+    eng.handle(e.CallerChoseCallback("k2", 5.0))
+    eng.handle(e.CallerHungUp("k2", 6.0))
+    out = eng.handle(e.AgentLoggedIn("a1", 10.0))
+    assert [(o.call_id, o.agent_id) for o in of(c.OfferCall, out)] == [("k1", "a1")]
+    eng.handle(e.OfferAnswered("k1", "a1", 11.0))
+    out = eng.handle(e.CallerHungUp("k1", 20.0))  # k1 served; the callback is next, before k3
+    assert [o.call_id for o in of(c.OfferCall, out)] == ["k2"]
+    out = eng.handle(e.OfferAnswered("k2", "a1", 21.0))  # agent first ...
+    assert of(c.DialCustomer, out) == [c.DialCustomer("k2", "13800000002", "a1", 30.0, 1)]  # ... then the customer
+    assert of(c.ConnectCall, out) == []
+    out = eng.handle(e.CustomerAnswered("k2", 24.0))
+    assert c.ConnectCall("k2", "a1") in out and c.StartRecording("k2", "13800000002", "k2-callback") in out  # R4
+    assert of(c.CallbackAttempt, out) == [c.CallbackAttempt("k2", "q", 1, "answered", 3.0, 24.0)]
+    out = eng.handle(e.CallerHungUp("k2", 90.0))
+    (ended,) = of(c.CallEnded, out)
+    assert (ended.outcome, ended.agent_id, ended.arrived_at) == ("handled", "a1", 2.0)
+    assert [o.call_id for o in of(c.OfferCall, out)] == ["k3"]
+
+
+def test_R2_R11_no_answer_at_six_rings_then_retried_after_the_delay() -> None:
+    eng = engine()
+    eng.handle(e.CallArrived("k1", "q", "13800000001", 1.0))
+    eng.handle(e.CallerChoseCallback("k1", 2.0))
+    eng.handle(e.CallerHungUp("k1", 3.0))
+    eng.handle(e.AgentLoggedIn("a1", 4.0))
+    eng.handle(e.OfferAnswered("k1", "a1", 5.0))
+    assert eng.next_deadline() == 35.0  # R2: 6 rings x 5 s from the dial
+    assert eng.handle(e.Tick(34.9)) == []
+    out = eng.handle(e.Tick(35.0))
+    assert c.HangUpCaller("k1", "R2 ring cap") in out and c.HangUpAgent("k1", "a1") in out
+    assert of(c.CallbackAttempt, out) == [c.CallbackAttempt("k1", "q", 1, "no-answer", 30.0, 35.0, 95.0)]
+    assert eng.agent("a1").state == "ready"  # not the agent's fault
+    assert eng.calls()[0].state == "retry"
+    late = eng.handle(e.CustomerAnswered("k1", 36.0))  # the customer's phone answered too late
+    assert late == [c.HangUpCaller("k1", "callback-no-longer-dialled")]
+    out = eng.handle(e.Tick(95.0))
+    assert [(o.call_id, o.agent_id) for o in of(c.OfferCall, out)] == [("k1", "a1")]
+    out = eng.handle(e.OfferAnswered("k1", "a1", 96.0))
+    assert of(c.DialCustomer, out)[0].attempt == 2
+
+
+def test_R11_after_the_last_attempt_the_callback_ends_with_its_outcome() -> None:
+    eng = engine()
+    eng.handle(e.CallArrived("k1", "q", "13800000001", 1.0))
+    eng.handle(e.CallerChoseCallback("k1", 2.0))
+    eng.handle(e.AgentLoggedIn("a1", 4.0))
+    eng.handle(e.OfferAnswered("k1", "a1", 5.0))
+    out = eng.handle(e.CustomerNotReached("k1", "busy", 6.0))
+    assert of(c.CallbackAttempt, out)[0].outcome == "busy"
+    eng.handle(e.Tick(66.0))
+    eng.handle(e.OfferAnswered("k1", "a1", 67.0))
+    out = eng.handle(e.CustomerNotReached("k1", "unreachable", 68.0))
+    assert of(c.CallbackAttempt, out) == [c.CallbackAttempt("k1", "q", 2, "unreachable", 1.0, 68.0, None)]
+    (ended,) = of(c.CallEnded, out)
+    assert ended.outcome == "callback-unreached" and eng.calls() == []
+
+
+def test_R11_a_restored_core_goes_on_with_the_dial_and_its_R2_timer() -> None:
+    eng = engine()
+    eng.handle(e.CallArrived("k1", "q", "13800000001", 1.0))
+    eng.handle(e.CallerChoseCallback("k1", 2.0))
+    eng.handle(e.AgentLoggedIn("a1", 4.0))
+    eng.handle(e.OfferAnswered("k1", "a1", 5.0))
+    cfg = QueueConfig("q", ring_cycle_s=5.0, outbound_max_rings=6, wrap_up_s=0, announce_agent_id=False,
+                      callback_retry_s=60.0, callback_max_attempts=2)
+    again = Engine.restore([cfg], [AgentConfig("a1", "PJSIP/a1", ("q",))], eng.snapshot(),
+                           Intake(default_queue="q", record=True))
+    assert again.calls() == eng.calls() and again.calls()[0].state == "dialing"
+    assert again.next_deadline() == 35.0
+    assert of(c.CallbackAttempt, again.handle(e.Tick(35.0)))[0].outcome == "no-answer"
