@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from acd import commands as c
 from acd import events as e
-from acd.model import AgentState, CallState, PlanActions, Route
+from acd.model import AgentState, PlanActions, Route
 from acd.state import Call, Entering
 
 if TYPE_CHECKING:
