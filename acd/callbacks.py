@@ -27,13 +27,27 @@ from typing import TYPE_CHECKING
 from acd import agents as ag
 from acd import commands as c
 from acd import events as e
-from acd import intake
-from acd.model import CallState
+from acd.model import AgentState, CallState, PlanActions
 from acd.state import Call
 from acd.timers import TimerKind
 
 if TYPE_CHECKING:
     from acd.engine import Engine
+
+
+def offered(eng: Engine, queue_name: str, plan: PlanActions | None) -> bool:
+    """Whether a caller starting to wait in ``queue_name`` is offered a callback: at a
+    plan level that offers them (R9), always, or above an expected wait."""
+    queue = eng._queues[queue_name]
+    policy = queue.config.offer_callbacks
+    if (plan is not None and plan.offer_callbacks) or policy == "always":
+        return True
+    if policy != "above-wait" or not queue.handle_times:
+        return False
+    aht = sum(queue.handle_times) / len(queue.handle_times)
+    staffed = sum(1 for aid in queue.positions
+                  if eng._agents[aid].state not in (AgentState.LOGGED_OUT, AgentState.NOT_READY))
+    return (len(queue.waiting) + 1) * aht / max(1, staffed) >= queue.config.callback_above_wait_s
 
 
 def chose(eng: Engine, ev: e.CallerChoseCallback, out: list[c.Command]) -> None:
@@ -125,6 +139,8 @@ def not_reached(eng: Engine, call: Call, reason: str, at: float, out: list[c.Com
     else:
         out.append(c.CallbackAttempt(call.call_id, call.queue, call.attempts, reason, rang, at))
         del eng._calls[call.call_id]
+        from acd import intake  # (intake asks ``offered`` at arrival: imported here, no cycle)
+
         intake.ended(call, "callback-unreached", None, at - call.arrived_at, 0.0, at, out)
 
 

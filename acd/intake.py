@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from acd import callbacks
 from acd import commands as c
 from acd import events as e
 from acd.model import AgentState, PlanActions, Route
@@ -111,7 +112,7 @@ def arrive(
         prompts: tuple[str, ...] = ()
         if plan is not None and plan.announcement:
             prompts += (plan.announcement,)
-        offer = plan is not None and plan.offer_callbacks
+        offer = callbacks.offered(eng, queue, plan)
         if offer:
             prompts += (eng.intake.callback_offer_prompt,)
         call.callback_offered = offer

@@ -112,6 +112,10 @@ class QueueConfig:
     # R11 queued callbacks: the next attempt after a customer not reached, and how many.
     callback_retry_s: float = 120.0
     callback_max_attempts: int = 3
+    # When waiting callers are offered a callback: "plan" (only at a plan level that
+    # offers them), "always", or "above-wait" (expected wait >= callback_above_wait_s).
+    offer_callbacks: str = "plan"
+    callback_above_wait_s: float = 60.0
 
     @property
     def ring_timeout_s(self) -> float:

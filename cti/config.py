@@ -342,9 +342,7 @@ def _validate(root: Table) -> Config:
     auth = parse_auth(root.table("auth"))
     more = (parse_store(root.table("store")), parse_workorders(
         root.table("workorders"), recording.retention_months if recording else 6), parse_desk(root.table("desk")),
-            parse_trunks(root))
-    if not more[3] and supervision.plan is not None and any(v.offer_callbacks for v in supervision.plan.levels.values()):
-        raise ConfigError("trunks", "a [[trunks]] to dial callbacks back (a plan level offers them)", None)
+            parse_trunks(root, queues, supervision.plan))
 
     log_level = root.text("log_level", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -397,4 +395,5 @@ def _queue(q: Table) -> QueueConfig:
         wrap_up_ends=q.one_of("wrap_up_ends", ("timer", "disposition", "first"), "timer"),
         outbound_max_rings=q.integer("outbound_max_rings", 6, 1, 20), callback_retry_s=q.number(
             "callback_retry_s", 120.0, 1.0), callback_max_attempts=q.integer("callback_max_attempts", 3, 1, 20),
-    )
+        offer_callbacks=q.one_of("offer_callbacks", ("plan", "always", "above-wait"), "plan"),
+        callback_above_wait_s=q.number("callback_above_wait_s", 60.0, 1.0))

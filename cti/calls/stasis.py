@@ -206,6 +206,12 @@ class StasisAdapter:
             self._caller_gone(call_id, now)
         self._callers = {k: caller for k, caller in known.items() if k in channels}
         self._names = {k: str(channels[k].get("name") or "") for k in self._callers}
+        for k in calls.values():  # R11: a callback's customer still ringing is not a caller yet
+            if k.state == "dialing" and k.call_id in self._callers:
+                if channels[k.call_id].get("state") == "Up":  # answered while nobody listened
+                    self._submit(e.CustomerAnswered(k.call_id, now))
+                else:
+                    self._customers[k.call_id] = self._callers.pop(k.call_id)
         if self.recorder is not None:
             self.recorder.resync(channels, now)
         orphans = self._legs.resync(channels, calls)

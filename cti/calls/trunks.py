@@ -10,10 +10,13 @@ must start with one of ``allowed_prefixes``. The endpoint is the template with
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import phonenumbers
 
+from acd import QueueConfig
+from acd.plans import PlanConfig
 from cti.configreader import Table
 from cti.errors import ConfigError
 
@@ -45,7 +48,9 @@ class Trunk:
         return self.endpoint.replace("{number}", digits)
 
 
-def parse_trunks(root: Table) -> tuple[Trunk, ...]:
+def parse_trunks(root: Table, queues: Iterable[QueueConfig] = (), plan: PlanConfig | None = None) -> tuple[Trunk, ...]:
+    """The trunks; a configuration that offers callbacks (a queue's policy, or a plan
+    level) without one to dial them is refused."""
     trunks: list[Trunk] = []
     for t in root.tables("trunks"):
         endpoint = t.text("endpoint")
@@ -61,4 +66,9 @@ def parse_trunks(root: Table) -> tuple[Trunk, ...]:
         trunks.append(Trunk(t.text("name"), endpoint, t.text("caller_id", "-") if "caller_id" in t.data else "",
                             region, prefixes, t.flag("international", False)))
         t.check_unknown()
+    offering = [q.name for q in queues if q.offer_callbacks != "plan"]
+    if plan is not None and any(level.offer_callbacks for level in plan.levels.values()):
+        offering.append(f"plan of {plan.queue}")
+    if offering and not trunks:
+        raise ConfigError("trunks", f"a [[trunks]] to dial back the callbacks offered ({', '.join(offering)})", None)
     return tuple(trunks)

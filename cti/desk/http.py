@@ -102,7 +102,8 @@ async def desk(request: web.Request) -> web.Response:
         call = {"call_id": live.call_id, "caller": live.caller, "queue": live.queue, "kind": live.kind,
                 "emergency": live.emergency, "arrived_at": live.arrived_at, "answered_at": live.answered_at,
                 "state": "offered" if live.agent_id != agent_id else "connected", "on_hold": live.on_hold,
-                "hold_since": live.hold_since, "waited_s": (live.answered_at or now) - live.arrived_at}
+                "hold_since": live.hold_since, "waited_s": (live.answered_at or now) - live.arrived_at,
+                "callback": live.callback, "attempts": live.attempts, "dialing": live.state == "dialing"}
     elif view.last_call_id and wo is not None:
         ended = await wo.ended_call(view.last_call_id)
         if ended is not None:
@@ -168,7 +169,8 @@ def wallboard_figures(instance: Instance, who: Identity) -> dict[str, Any]:
     figures["hold_max_s"] = hold_max
     figures["waiting_calls"] = [
         {"call_id": k.call_id, "queue": k.queue, "waited_s": now - k.arrived_at, "emergency": k.emergency,
-         "kind": k.kind, "priority": k.priority} for k in calls.values() if k.state == "waiting"]
+         "kind": k.kind, "priority": k.priority, "callback": k.callback, "attempts": k.attempts}
+        for k in calls.values() if k.state in ("waiting", "retry")]
     figures["trend"] = list(supervision.trend)
     wo = instance.workorders
     figures["work_orders"] = None if wo is None else {

@@ -82,7 +82,9 @@
     $("no-call").hidden = !!call; $("call").hidden = !call;
     if (call) {
       $("call-number").textContent = call.caller || "—";
-      $("call-state").textContent = {"offered": "振鈴 Ringing", "connected": "通話中 Connected", "ended": "已結束 Ended"}[call.state];
+      $("call-state").textContent = call.dialing ? "回撥中 Dialling the customer" :
+        ({"offered": "振鈴 Ringing", "connected": "通話中 Connected", "ended": "已結束 Ended"}[call.state]) +
+        (call.callback ? " · 預約回電 Callback" + (call.attempts ? " #" + call.attempts : "") : "");
       $("call-kind").textContent = call.kind || "—";
       $("call-queue").textContent = call.queue;
       $("emergency-flag").hidden = !call.emergency;

@@ -60,6 +60,7 @@
       ["服務水平 SL (15m)", pct(h.service_level), "sl"], ["平均應答 ASA", fmt(w.asa_s), "asa"],
       ["接通率 Answer rate", pct(w.answer_rate), "answer-rate"], ["放棄率 Abandon", pct(w.abandon_rate), "abandon-rate"],
       ["今日 Offered / Answered / Abandoned", w.offered + " / " + w.answered + " / " + w.abandoned, "today"],
+      ["預約回電 Callbacks waiting / today", (q.callbacks_waiting || 0) + " / " + (q.callbacks_total || 0), "callbacks"],
       ["需要 / 在崗 Needed / Staffed", (h.agents_needed === null ? "—" : h.agents_needed) + " / " + staffed(name), "staffing"]];
     const h3 = document.createElement("h3"); h3.textContent = name; div.appendChild(h3);
     for (const [label, value, key] of rows) {
@@ -81,7 +82,7 @@
     for (const k of doc.waiting_calls.sort((a, b) => b.waited_s - a.waited_s)) {
       const tr = document.createElement("tr"); tr.className = k.emergency ? "emergency-row" : "";
       tr.dataset.call = k.call_id;
-      cell(tr, k.call_id.slice(0, 12)); cell(tr, k.queue); cell(tr, (k.emergency ? "緊急 EMERGENCY " : "") + (k.kind || "")); cell(tr, fmt(k.waited_s));
+      cell(tr, k.call_id.slice(0, 12)); cell(tr, k.queue); cell(tr, (k.emergency ? "緊急 EMERGENCY " : "") + (k.callback ? "回電 Callback " : "") + (k.kind || "")); cell(tr, fmt(k.waited_s));
       waiting.appendChild(tr);
     }
     const agents = $("agents"); agents.innerHTML = "";

@@ -44,11 +44,12 @@ offer_callbacks = true
 """
 
 
-def customers(sandbox: Sandbox, scenario: str, tmp: str) -> tuple[Sipp, Path]:
+def customers(sandbox: Sandbox, scenario: str, tmp: str, *extra: str) -> tuple[Sipp, Path]:
     """The customers' SIPp UAS, tracing every SIP message with its time."""
     trace = f"customers-{tmp}.log"
+    (sandbox_root() / "opt/cti-sipp" / trace).unlink(missing_ok=True)
     sipp = sandbox.sipp("customers", "-sf", scenario, "-i", "127.0.0.1", "-p", "5090", "-mp", "29000",
-                        "-trace_msg", "-message_file", trace, "-trace_err")
+                        "-trace_msg", "-message_file", trace, "-trace_err", *extra)
     return sipp, sandbox_root() / "opt/cti-sipp" / trace
 
 
@@ -155,3 +156,40 @@ def test_R2_R11_a_customer_who_never_answers_is_cancelled_at_six_rings_and_retri
     wait_for(lambda: engine.lines(rf"hung up: call {callback} callback-unreached", wait=0), 10,
              "the callback closed after its last attempt")
     assert engine.get("/calls") == [] and engine.agent("1001")["state"] == "ready"
+
+
+def test_R11_kill_9_keeps_the_callbacks_place_and_never_dials_a_customer_twice(
+        sandbox: Sandbox, start_engine) -> None:  # type: ignore[no-untyped-def]
+    """kill -9 of the engine (Redis journal) twice: once with a callback waiting
+    behind nobody and a caller behind it, once while its customer's phone is ringing.
+    The callback keeps its place; the customer's phone rings once and the call is
+    bridged by the restarted engine."""
+    sandbox.agent("1001")
+    # The customer lets it ring 8 s (R2 allows 6 x 5 s): time for a crash and a restart.
+    _, trace = customers(sandbox, "customer_answer.xml", "restart", "-set", "ring_ms", "8000")
+    config = CONFIG.format(ring=5, retry=30)
+    first = start_engine(redis=True, agents=[], extra=config)
+    first.post("/agents/1001/pause", {"reason": "meeting"})
+    first.post("/plan/level", {"level": "III"})
+    caller = mobile_keys_caller(sandbox, "1", 30000)
+    wait_for(lambda: [k for k in first.get("/calls") if k["callback"]], 25, "the callback")
+    callback = callback_waiting(first)
+    caller.wait(30)
+    behind = sandbox.call(talk_ms=40000)
+    wait_for(lambda: len(first.get("/calls")) == 2, 15, "a caller waiting behind the callback")
+    first.kill()
+    second = start_engine(redis=True, agents=[], extra=config)
+    kept = sorted(second.get("/calls"), key=lambda k: k["arrived_at"])
+    assert [(k["call_id"], k["callback"]) for k in kept][0] == (callback, True)
+    second.post("/agents/1001/ready")
+    wait_for(lambda: received(trace, "INVITE"), 20, "the customer's phone ringing")
+    second.kill()  # while it rings
+    third = start_engine(redis=True, agents=[], extra=config)
+    wait_for(lambda: third.lines(rf"callback {callback}: attempt 1 answered", wait=0), 30,
+             "the customer answering, under the restarted engine")
+    wait_for(lambda: [b for b in sandbox.bridges() if b["id"] == f"cti-{callback}" and len(b["channels"]) == 2],
+             10, "the agent and the customer bridged")
+    assert len(received(trace, "INVITE")) == 1  # rung once, whatever the crashes
+    sandbox.ari("DELETE", f"/channels/{callback}")
+    wait_for(lambda: third.lines(rf"offer call (\S+) to agent 1001", wait=0), 15, "the caller behind served next")
+    behind.wait(60)

@@ -97,3 +97,21 @@ def test_R11_a_restored_core_goes_on_with_the_dial_and_its_R2_timer() -> None:
     assert again.calls() == eng.calls() and again.calls()[0].state == "dialing"
     assert again.next_deadline() == 35.0
     assert of(c.CallbackAttempt, again.handle(e.Tick(35.0)))[0].outcome == "no-answer"
+
+
+def test_R11_queues_offer_callbacks_always_or_above_an_expected_wait() -> None:
+    always = engine(offer_callbacks="always")  # type: ignore[arg-type]
+    always.handle(e.PlanLevelChanged("q", None, 0.5))
+    out = always.handle(e.CallArrived("k1", "q", "13800000001", 1.0))
+    assert c.PlayWaitingMedia("k1", ("callback-offer",), offer_callback=True) in out
+    above = engine(offer_callbacks="above-wait", callback_above_wait_s=100.0)  # type: ignore[arg-type]
+    above.handle(e.PlanLevelChanged("q", None, 0.5))
+    above.handle(e.AgentLoggedIn("a1", 1.0))
+    above.handle(e.CallArrived("k0", "q", "13800000000", 1.0))  # no handle time known yet: no offer
+    above.handle(e.OfferAnswered("k0", "a1", 2.0))
+    above.handle(e.CallerHungUp("k0", 62.0))  # one call of 60 s handled
+    above.handle(e.AgentPaused("a1", "break", 63.0))
+    out = above.handle(e.CallArrived("k1", "q", "13800000001", 64.0))  # 1 x 60 s / 1 agent < 100 s
+    assert c.PlayWaitingMedia("k1", (), offer_callback=False) in out
+    out = above.handle(e.CallArrived("k2", "q", "13800000002", 65.0))  # 2 x 60 s >= 100 s
+    assert c.PlayWaitingMedia("k2", ("callback-offer",), offer_callback=True) in out
