@@ -191,5 +191,7 @@ def test_R11_kill_9_keeps_the_callbacks_place_and_never_dials_a_customer_twice(
              10, "the agent and the customer bridged")
     assert len(received(trace, "INVITE")) == 1  # rung once, whatever the crashes
     sandbox.ari("DELETE", f"/channels/{callback}")
-    wait_for(lambda: third.lines(rf"offer call (\S+) to agent 1001", wait=0), 15, "the caller behind served next")
+    (served,) = wait_for(lambda: third.lines(r"offer call (\S+) to agent 1001", wait=0), 15,
+                         "the caller behind served next")
+    assert served.group(1) != callback
     behind.wait(60)
