@@ -35,6 +35,18 @@ if TYPE_CHECKING:
     from acd.engine import Engine
 
 
+def outbound_queued(eng: Engine, ev: e.OutboundQueued, out: list[c.Command]) -> None:
+    """A customer to call joins the queue (once: a repeated event changes nothing)."""
+    queue = eng._queues.get(ev.queue)
+    if ev.call_id in eng._calls or queue is None or not ev.number:
+        return
+    eng._seq += 1
+    call = Call(ev.call_id, ev.queue, ev.number, ev.kind, min(ev.priority, -1), (), (), ev.at, eng._seq, ev.at,
+                callback=True, outbound=True, max_attempts=max(1, ev.max_attempts))
+    eng._calls[call.call_id] = call
+    eng._enter_queue(call, queue, ev.at, out)
+
+
 def offered(eng: Engine, queue_name: str, plan: PlanActions | None) -> bool:
     """Whether a caller starting to wait in ``queue_name`` is offered a callback: at a
     plan level that offers them (R9), always, or above an expected wait."""
@@ -98,7 +110,7 @@ def customer_answered(eng: Engine, ev: e.CustomerAnswered, out: list[c.Command])
     out.append(c.CallbackAttempt(call.call_id, call.queue, call.attempts, "answered", rang, ev.at))
     if eng.intake.record:  # R4: the conversation is recorded like any call, in a file of its own
         call.recorded = True
-        out.append(c.StartRecording(call.call_id, call.caller, f"{call.call_id}-callback"))
+        out.append(c.StartRecording(call.call_id, call.caller, "" if call.outbound else f"{call.call_id}-callback"))
     out.append(c.ConnectCall(call.call_id, call.agent_id))
 
 
@@ -130,7 +142,7 @@ def not_reached(eng: Engine, call: Call, reason: str, at: float, out: list[c.Com
     call.dial_gen = eng._new_gen()
     rang = at - (call.dialed_at or at)
     ag.leave_call(eng, agent, at, out)
-    if call.attempts < cfg.callback_max_attempts:
+    if call.attempts < (call.max_attempts or cfg.callback_max_attempts):
         call.state = CallState.RETRY
         call.gen = eng._new_gen()
         next_at = at + cfg.callback_retry_s

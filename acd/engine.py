@@ -177,6 +177,7 @@ class Engine:
             e.Tick: lambda ev, out: to.expire(self, ev.at, out),
             e.DispositionRecorded: lambda ev, out: ag.disposition_recorded(self, ev, out),
             e.CustomerAnswered: lambda ev, out: callbacks.customer_answered(self, ev, out),
+            e.OutboundQueued: lambda ev, out: callbacks.outbound_queued(self, ev, out),
             e.CustomerNotReached: lambda ev, out: callbacks.customer_not_reached(self, ev, out),
             e.CallEntered: lambda ev, out: intake.call_entered(self, ev, out),
             e.IvrRouted: lambda ev, out: intake.ivr_routed(self, ev, out),

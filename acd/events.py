@@ -227,8 +227,25 @@ class CustomerNotReached:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class OutboundQueued:
+    """R11: a customer to call (a return visit) waits for an agent of ``queue`` like a
+    callback: offered to the agent first, then dialled (R2). Its ``priority`` is below
+    every inbound call's (emergencies and callers always win); ``max_attempts`` in this
+    pass (the return-visit schedule retries later, in its call window)."""
+
+    call_id: str
+    queue: str
+    number: str
+    at: float
+    kind: str = "return-visit"
+    priority: int = -1
+    max_attempts: int = 1
+
+
 Event = (
     Tick
+    | OutboundQueued
     | CustomerAnswered
     | CustomerNotReached
     | DispositionRecorded

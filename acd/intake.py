@@ -127,9 +127,9 @@ def ended(call: Call, outcome: str, agent_id: str | None, waited: float, talked:
     """The call leaves the core: the notice, and the label of its recording."""
     out.append(c.CallEnded(call.call_id, outcome, agent_id, waited, talked, at, call.queue,
                            call.caller, call.kind, call.emergency, call.arrived_at))
-    if call.recorded:
+    if call.recorded:  # (a return visit: recorded from the customer's answer, under its own id)
         out.append(c.LabelRecording(call.call_id, call.queue, call.kind, agent_id))
-        if call.callback and call.answered_at is not None:  # R11: the conversation's own file
+        if call.callback and not call.outbound and call.answered_at is not None:  # R11: the conversation's own file
             out.append(c.LabelRecording(f"{call.call_id}-callback", call.queue, call.kind, agent_id))
 
 

@@ -73,6 +73,8 @@ class Call:
     attempts: int = 0  # R11: dial attempts made to the customer
     dial_gen: int = 0  # the R2 timer of the current attempt
     dialed_at: float | None = None
+    outbound: bool = False  # R11: queued to be called (a return visit), not a caller who called
+    max_attempts: int = 0  # 0: the queue's callback_max_attempts
 
     @property
     def order(self) -> Order:

@@ -59,6 +59,7 @@ from cti.web import Instance, build_app
 from cti.workorders import http as workorders_http
 from cti.workorders.service import WorkOrders
 from cti.workorders.store import SCHEMA, WorkOrderStore
+from cti.workorders.visits import ReturnVisits
 
 log = logging.getLogger("cti.app")
 FEATURES = (agents_http.routes, recording_http.routes, supervision_http.routes, workorders_http.routes,
@@ -132,7 +133,8 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
 
 
 def _asterisk_node(config: Config, ari: AriClient, ami: AmiClient, submit: Submit,
-                   calls: Callable[[], list[CallView]] | None) -> StasisAdapter:
+                   calls: Callable[[], list[CallView]] | None,
+                   blocked: Callable[[str], bool] | None = None) -> StasisAdapter:
     """What runs beside one Asterisk node, the same alone or in a cluster: the ARI
     adapter, the IVR and the recorder, as configured, sharing the calls' lanes."""
     lanes = Lanes(config.deadlines.command_s, ari.faults)
@@ -140,7 +142,7 @@ def _asterisk_node(config: Config, ari: AriClient, ami: AmiClient, submit: Submi
     ivr = IvrRunner(ari, submit, time.time, config.ivr, lanes) if config.ivr is not None else None
     endpoints = frozenset(entry.agent.endpoint for entry in config.agents)
     return StasisAdapter(ari, submit, time.time, calls, ivr=ivr, recorder=recorder, lanes=lanes,
-                         endpoints=endpoints, trunk=config.trunks[0] if config.trunks else None)
+                         endpoints=endpoints, trunk=config.trunks[0] if config.trunks else None, blocked=blocked)
 
 
 def _node_tasks(tg: asyncio.TaskGroup, ari: AriClient, ami: AmiClient, adapter: StasisAdapter) -> list[asyncio.Task[None]]:
@@ -248,14 +250,17 @@ async def _lead(
     workorders = WorkOrders(config.workorders, WorkOrderStore(db), notifier)
     runtime.observers.append(workorders.observe)
     await workorders.start()
+    visits = ReturnVisits(config.return_visits, workorders.store, runtime)
+    runtime.observers.append(visits.observe)
+    await visits.start()
     live = Live(lambda who: desk_http.wallboard_figures(instance, who))
     runtime.observers.append(live.observe)
     workorders.listeners.append(live.order)
-    instance.workorders, instance.live = workorders, live
+    instance.workorders, instance.live, instance.visits = workorders, live, visits
     adapter: StasisAdapter | None = None
     dispatcher: Dispatcher | None = None
     if ari is not None and ami is not None:
-        adapter = _asterisk_node(config, ari, ami, runtime.submit, engine.calls)
+        adapter = _asterisk_node(config, ari, ami, runtime.submit, engine.calls, visits.blocked)
         runtime.executor = adapter.dispatch
         instance.recorder = adapter.recorder
     else:  # router of several nodes: call actions go to the adapters' streams
@@ -285,6 +290,7 @@ async def _lead(
                 tg.create_task(notifier.run()),
                 tg.create_task(supervision.run()),
                 tg.create_task(workorders.run()),
+                tg.create_task(visits.run()),
                 tg.create_task(live.run()),
                 tg.create_task(sessions.keep(auth, db)),
             ]

@@ -30,6 +30,7 @@ from cti.notify import NotifySettings, parse_notifications
 from cti.recording.settings import RecordingConfig
 from cti.supervision.settings import SupervisionConfig, parse_plan
 from cti.workorders.settings import StoreSettings, WorkOrderSettings, parse_store, parse_workorders
+from cti.workorders.visits import VisitSettings, parse_visits
 
 # Secrets may come from the environment so that none has to sit in a file.
 ENV_OVERRIDES = {
@@ -133,6 +134,7 @@ class Config:
     workorders: WorkOrderSettings = WorkOrderSettings()
     desk: DeskSettings = DeskSettings()
     trunks: tuple[Trunk, ...] = ()  # dialling out (R11 callbacks, R2)
+    return_visits: VisitSettings = VisitSettings()
 
     def intake(self) -> Intake:
         """How the core treats a call before it waits (``acd.intake``)."""
@@ -328,9 +330,7 @@ def _validate(root: Table) -> Config:
     root.used.add("plan")
 
     cl = root.table("cluster")
-    cluster = ClusterConfig(role=cl.text("role", "all"), node=cl.text("node", "local"))
-    if cluster.role not in ("all", "router", "adapter"):
-        raise ConfigError("cluster.role", "all, router or adapter", cluster.role)
+    cluster = ClusterConfig(role=cl.one_of("role", ("all", "router", "adapter"), "all"), node=cl.text("node", "local"))
     if not re.fullmatch(r"[A-Za-z0-9_.]+", cluster.node):
         raise ConfigError("cluster.node", "letters, digits, '_' or '.'", cluster.node)
     if cluster.role != "all" and redis_cfg is None:
@@ -342,7 +342,7 @@ def _validate(root: Table) -> Config:
     auth = parse_auth(root.table("auth"))
     more = (parse_store(root.table("store")), parse_workorders(
         root.table("workorders"), recording.retention_months if recording else 6), parse_desk(root.table("desk")),
-            parse_trunks(root, queues, supervision.plan))
+            parse_trunks(root, queues, supervision.plan), parse_visits(root.table("return_visits"), names, zone))
 
     log_level = root.text("log_level", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -4,8 +4,10 @@ and validates the whole)."""
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Any
 
+from acd.hours import DAYS
 from acd.model import skills
 from cti.errors import ConfigError
 
@@ -92,6 +94,23 @@ class Table:
             if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 5:
                 raise ConfigError(f"{self._key(key)}.{name}", "a level from 1 to 5", level)
         return skills(value)
+
+    def weekly_spans(self) -> dict[str, tuple[tuple[time, time], ...]]:
+        """Opening spans per day: ``mon = ["08:00-12:00", "13:00-18:00"]`` ... ``sun``;
+        a day not given has none."""
+        weekly: dict[str, tuple[tuple[time, time], ...]] = {}
+        for day in DAYS:
+            spans = self.data.get(day)
+            self.used.add(day)
+            if spans is None:
+                continue
+            try:
+                weekly[day] = tuple(
+                    (time.fromisoformat(a), time.fromisoformat(b)) for a, b in (x.split("-") for x in spans)
+                )
+            except (ValueError, AttributeError, TypeError):
+                raise ConfigError(self._key(day), 'a list like ["08:00-18:00"]', spans) from None
+        return weekly
 
     def table(self, key: str) -> Table:
         self.used.add(key)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from cti.desk.live import Live
     from cti.desk.settings import DeskSettings
     from cti.workorders.service import WorkOrders
+    from cti.workorders.visits import ReturnVisits
 
 log = logging.getLogger("cti.http")
 audit = logging.getLogger("cti.audit")
@@ -56,6 +57,7 @@ class Instance:
     workorders: WorkOrders | None = None
     live: Live | None = None
     desk: DeskSettings | None = None
+    visits: ReturnVisits | None = None
 
 
 INSTANCE: web.AppKey[Instance] = web.AppKey("instance")

@@ -63,9 +63,11 @@ class StasisAdapter:
         lanes: Lanes | None = None,
         endpoints: frozenset[str] | None = None,
         trunk: Trunk | None = None,
+        blocked: Callable[[str], bool] | None = None,
     ) -> None:
         self._ari = ari
         self.trunk = trunk  # R11: where callbacks are dialled
+        self.blocked = blocked  # R11: the do-not-call list, checked at dial time
         self._customers: dict[str, str] = {}  # call id -> number: callbacks' customers still ringing
         self._recordings: dict[str, str] = {}  # call id -> recording id, when not the call's
         self._calls = calls
@@ -366,6 +368,10 @@ class StasisAdapter:
         if endpoint is None or self.trunk is None:
             log.error("R14: callback %s: %s is not a number the trunk may dial", cmd.call_id, mask_number(cmd.number))
             self._submit(e.CustomerNotReached(cmd.call_id, "refused-number", self._clock()))
+            return
+        if self.blocked is not None and self.blocked(cmd.number):
+            log.warning("callback %s: %s is on the do-not-call list: not dialled", cmd.call_id, mask_number(cmd.number))
+            self._submit(e.CustomerNotReached(cmd.call_id, "do-not-call", self._clock()))
             return
         leg_id = self._legs.of(cmd.call_id, cmd.agent_id)
         if leg_id is not None:

@@ -5,9 +5,9 @@ core's ``Intake`` gets them)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date
 
-from acd.hours import DAYS, BusinessHours
+from acd.hours import BusinessHours
 from acd.model import MAX_PRIORITY, Route
 from cti.configreader import Table
 from cti.errors import ConfigError
@@ -68,18 +68,7 @@ def parse_ivr(root: Table, names: list[str]) -> IvrSettings:
             raise ConfigError(f"{h.path}.queue", f"one of the queues {names}", queue)
         if queue in hours:
             raise ConfigError(f"{h.path}.queue", "a queue not given hours twice", queue)
-        weekly: dict[str, tuple[tuple[time, time], ...]] = {}
-        for day in DAYS:
-            spans = h.data.get(day)
-            h.used.add(day)
-            if spans is None:
-                continue
-            try:
-                weekly[day] = tuple(
-                    (time.fromisoformat(a), time.fromisoformat(b)) for a, b in (x.split("-") for x in spans)
-                )
-            except (ValueError, AttributeError, TypeError):
-                raise ConfigError(f"{h.path}.{day}", 'a list like ["08:00-18:00"]', spans) from None
+        weekly = h.weekly_spans()
         closed = h.data.get("closed", [])
         h.used.add("closed")
         try:

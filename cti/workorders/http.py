@@ -20,6 +20,7 @@ from cti.masking import mask_number
 from cti.web import INSTANCE, identity, json_body, need, runtime
 from cti.workorders.service import WorkOrders, public
 from cti.workorders.store import Search
+from cti.workorders.visits import ReturnVisits
 from workorders import STATUSES, WorkOrder
 
 audit = logging.getLogger("cti.audit")
@@ -30,6 +31,10 @@ def routes(app: web.Application) -> None:
     app.router.add_get("/workorders", search)
     app.router.add_get("/workorders/{order_id}", get_order)
     app.router.add_post("/workorders/{order_id}/progress", progress)
+    app.router.add_get("/return-visits", return_visits)
+    app.router.add_get("/do-not-call", do_not_call_list)
+    app.router.add_post("/do-not-call", do_not_call_add)
+    app.router.add_delete("/do-not-call/{number}", do_not_call_remove)
 
 
 def service(request: web.Request) -> WorkOrders:
@@ -152,3 +157,57 @@ async def progress(request: web.Request) -> web.Response:
     except KeyError:
         raise Missing(f"no work order {request.match_info['order_id']}") from None
     return web.json_response(shown(order, who))
+
+
+# ------------------------------------------------------------------ R11 return visits
+
+
+def _visits(request: web.Request) -> ReturnVisits:
+    found = request.app[INSTANCE].visits
+    if found is None:
+        raise NotRouting()
+    return found
+
+
+def _number(value: object) -> str:
+    number = "".join(ch for ch in str(value) if not ch.isspace() and ch != "-") if isinstance(value, str) else ""
+    if not 3 <= len(number) <= 32 or not number.lstrip("+").isdigit():
+        raise BadRequest("a phone number: digits, optionally a leading +")
+    return number
+
+
+async def return_visits(request: web.Request) -> web.Response:
+    """Scheduled, queued, done or closed return visits (R11), newest first."""
+    who = need(request, "supervisor", "reader")
+    status = request.query.get("status")
+    if status is not None and status not in ("scheduled", "queued", "done", "closed"):
+        raise BadRequest("status is scheduled, queued, done or closed")
+    rows = await _visits(request).store.visits(status)
+    return web.json_response([r if who.sees_numbers else {**r, "caller": mask_number(str(r["caller"] or ""))}
+                              for r in rows])
+
+
+async def do_not_call_list(request: web.Request) -> web.Response:
+    who = need(request, "reader")
+    audit.info("do-not-call list read by %s", who.name)
+    return web.json_response(sorted(_visits(request).numbers_blocked))
+
+
+async def do_not_call_add(request: web.Request) -> web.Response:
+    """``{"number", "reason"}``: never dial this number again (an agent records the
+    customer's wish; a supervisor an instruction)."""
+    who = need(request, "supervisor", "agent")
+    body = await json_body(request)
+    reason = body.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > 200:
+        raise BadRequest("'reason' is text (max 200)")
+    number = _number(body.get("number"))
+    await _visits(request).set_blocked(number, True, who.name, reason)
+    return web.json_response({"number": mask_number(number), "blocked": True}, status=201)
+
+
+async def do_not_call_remove(request: web.Request) -> web.Response:
+    who = need(request, "supervisor")
+    number = _number(request.match_info["number"])
+    await _visits(request).set_blocked(number, False, who.name)
+    return web.json_response({"number": mask_number(number), "blocked": False})

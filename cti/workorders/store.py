@@ -32,7 +32,11 @@ SCHEMA = (
     "status TEXT NOT NULL, who TEXT NOT NULL, note TEXT)",
     "CREATE INDEX IF NOT EXISTS work_order_history_order ON work_order_history (order_id, at)",
     "CREATE TABLE IF NOT EXISTS return_visits (order_id TEXT PRIMARY KEY, caller TEXT, "
-    "due_at DOUBLE PRECISION NOT NULL, created_at DOUBLE PRECISION NOT NULL, status TEXT NOT NULL)",
+    "due_at DOUBLE PRECISION NOT NULL, created_at DOUBLE PRECISION NOT NULL, status TEXT NOT NULL, "
+    "attempts INTEGER NOT NULL DEFAULT 0, call_id TEXT, outcome TEXT, updated_at DOUBLE PRECISION)",
+    "CREATE INDEX IF NOT EXISTS return_visits_due ON return_visits (status, due_at)",
+    "CREATE TABLE IF NOT EXISTS do_not_call (number TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL, "
+    "who TEXT NOT NULL, reason TEXT)",
 )
 _ORDER_COLUMNS = ("order_id, call_id, kind, department, status, caller, agent_id, urgency, region, fields, "
                   "created_at, reported_at, due_at, updated_at, closed_at, overdue_alerted, return_visit_at")
@@ -199,6 +203,40 @@ class WorkOrderStore:
     async def return_visits(self, since: float, until: float) -> list[Row]:
         return await self.db.do(lambda sql: sql.rows(
             "SELECT * FROM return_visits WHERE due_at >= ? AND due_at < ? ORDER BY due_at", (since, until)))
+
+    # ------------------------------------------------------------ return visits (R11)
+
+    async def due_visits(self, now: float, limit: int) -> list[Row]:
+        return await self.db.do(lambda sql: sql.rows(
+            "SELECT * FROM return_visits WHERE status = 'scheduled' AND due_at <= ? ORDER BY due_at LIMIT ?",
+            (now, limit)))
+
+    async def visits(self, status: str | None, limit: int = 200) -> list[Row]:
+        where, params = ("WHERE status = ?", (status, limit)) if status else ("", (limit,))
+        return await self.db.do(lambda sql: sql.rows(
+            f"SELECT * FROM return_visits {where} ORDER BY due_at DESC LIMIT ?", params))
+
+    async def visit_queued(self, order_id: str, call_id: str, attempts: int, now: float) -> bool:
+        """Scheduled -> queued (with the call's id), once: False if another engine took it."""
+        return await self.db.do(lambda sql: sql.run(
+            "UPDATE return_visits SET status = 'queued', call_id = ?, attempts = ?, updated_at = ? "
+            "WHERE order_id = ? AND status = 'scheduled'", (call_id, attempts, now, order_id)) == 1)
+
+    async def visit_outcome(self, call_id: str, status: str, outcome: str, due_at: float | None, now: float) -> None:
+        await self.db.do(lambda sql: sql.run(
+            "UPDATE return_visits SET status = ?, outcome = ?, due_at = COALESCE(?, due_at), updated_at = ? "
+            "WHERE call_id = ? AND status = 'queued'", (status, outcome, due_at, now, call_id)))
+
+    async def do_not_call(self) -> set[str]:
+        return {r["number"] for r in await self.db.do(lambda sql: sql.rows("SELECT number FROM do_not_call"))}
+
+    async def set_do_not_call(self, number: str, on: bool, who: str, reason: str, now: float) -> None:
+        if on:
+            await self.db.do(lambda sql: sql.run(
+                "INSERT INTO do_not_call (number, at, who, reason) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (number) DO NOTHING", (number, now, who, reason)))
+        else:
+            await self.db.do(lambda sql: sql.run("DELETE FROM do_not_call WHERE number = ?", (number,)))
 
     async def purge(self, before: float) -> int:
         """R5: forget what ended before ``before``: closed orders (and their history,

@@ -115,3 +115,28 @@ def test_R11_queues_offer_callbacks_always_or_above_an_expected_wait() -> None:
     assert c.PlayWaitingMedia("k1", (), offer_callback=False) in out
     out = above.handle(e.CallArrived("k2", "q", "13800000002", 65.0))  # 2 x 60 s >= 100 s
     assert c.PlayWaitingMedia("k2", ("callback-offer",), offer_callback=True) in out
+
+
+def test_R11_a_return_visit_waits_behind_every_inbound_caller_and_is_tried_once_per_pass() -> None:
+    eng = engine()
+    eng.handle(e.OutboundQueued("rv-WO-1-1", "q", "13800000009", 1.0))
+    assert eng.handle(e.OutboundQueued("rv-WO-1-1", "q", "13800000009", 1.5)) == []  # once
+    eng.handle(e.CallArrived("k1", "q", "13800000001", 2.0))  # later, but a caller: first
+    out = eng.handle(e.AgentLoggedIn("a1", 3.0))
+    assert [o.call_id for o in of(c.OfferCall, out)] == ["k1"]
+    eng.handle(e.OfferAnswered("k1", "a1", 4.0))
+    out = eng.handle(e.CallerHungUp("k1", 10.0))
+    assert [o.call_id for o in of(c.OfferCall, out)] == ["rv-WO-1-1"]
+    out = eng.handle(e.OfferAnswered("rv-WO-1-1", "a1", 11.0))
+    assert of(c.DialCustomer, out) == [c.DialCustomer("rv-WO-1-1", "13800000009", "a1", 30.0, 1)]
+    out = eng.handle(e.CustomerAnswered("rv-WO-1-1", 12.0))
+    assert c.StartRecording("rv-WO-1-1", "13800000009", "") in out  # recorded under its own id
+    out = eng.handle(e.CallerHungUp("rv-WO-1-1", 40.0))
+    (ended,) = of(c.CallEnded, out)
+    assert (ended.outcome, ended.kind) == ("handled", "return-visit")
+    assert of(c.LabelRecording, out) == [c.LabelRecording("rv-WO-1-1", "q", "return-visit", "a1")]
+    eng.handle(e.OutboundQueued("rv-WO-2-1", "q", "13800000008", 50.0))
+    eng.handle(e.OfferAnswered("rv-WO-2-1", "a1", 51.0))
+    out = eng.handle(e.CustomerNotReached("rv-WO-2-1", "busy", 52.0))
+    (ended,) = of(c.CallEnded, out)
+    assert ended.outcome == "callback-unreached" and eng.calls() == []  # the schedule retries later

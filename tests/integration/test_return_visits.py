@@ -1,0 +1,135 @@
+"""R11 return visits on the real stores (SQLite and PostgreSQL) with the real core and
+a virtual clock: closing a repair schedules a visit; due visits are handed to the core
+only inside the call window (site time zone, days of the week), never more than the
+queue's free agents (progressive pacing), never to a number on the do-not-call list;
+a visit not reached is tried again later, up to its maximum."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, time as dtime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from acd import AgentConfig, Engine, QueueConfig
+from acd import commands as c
+from acd import events as e
+from acd.hours import BusinessHours
+from cti.durable.sql import Database
+from cti.runtime import Runtime
+from cti.workorders.service import WorkOrders
+from cti.workorders.store import SCHEMA, WorkOrderStore
+from cti.workorders.visits import ReturnVisits, VisitSettings
+from tests.integration.test_workorders import REPAIR, settings
+
+ZONE = "Asia/Shanghai"
+WEEKDAYS = {d: ((dtime(9), dtime(20)),) for d in ("mon", "tue", "wed", "thu", "fri")}
+# Wednesday 2 December 2026, 10:00 in Shanghai: inside the window.
+OPEN = datetime(2026, 12, 2, 10, 0, tzinfo=ZoneInfo(ZONE)).timestamp()
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def world(store_url: str) -> AsyncIterator[tuple[ReturnVisits, WorkOrders, Runtime, Clock]]:
+    db = Database(store_url, 5.0, SCHEMA)
+    await db.open()
+    clock = Clock(OPEN - 3 * 86400 - 3600)
+    engine = Engine([QueueConfig("support", wrap_up_s=0, announce_agent_id=False)],
+                    [AgentConfig(a, f"PJSIP/agent{a}", ("support",)) for a in ("1001", "1002")])
+    runtime = Runtime(engine, clock)
+    wo = WorkOrders(settings(), WorkOrderStore(db), None, clock)
+    visits = ReturnVisits(VisitSettings("support", BusinessHours(WEEKDAYS), max_attempts=2, retry_s=4 * 3600,
+                                        timezone=ZONE), wo.store, runtime, clock)
+    runtime.observers.append(visits.observe)
+    await visits.start()
+    yield visits, wo, runtime, clock
+    db.close()
+
+
+async def closed_repairs(wo: WorkOrders, n: int) -> list[str]:
+    numbers = []
+    for i in range(n):
+        number = f"1380000{i:04d}"
+        _, order = await wo.dispose({"call_id": f"k{i}", "caller": number, "arrived_at": wo.clock()}, "1001",
+                                    "fault-report", {**REPAIR, "contact_number": number}, "agent:1001")
+        assert order is not None
+        await wo.progress(order.order_id, "done", "fixed", "token:repair", department=order.department)
+        numbers.append(number)
+    return numbers
+
+
+def queued(out: Any) -> list[e.OutboundQueued]:
+    return [ev for ev, _ in out if isinstance(ev, e.OutboundQueued)]
+
+
+async def test_R11_visits_paced_by_free_agents_in_the_window_never_to_do_not_call(world: Any) -> None:
+    visits, wo, runtime, clock = world
+    numbers = await closed_repairs(wo, 10)
+    await visits.set_blocked(numbers[1], True, "account:li", "asked not to be called")
+    runtime.apply(e.AgentLoggedIn("1001", clock.now))
+    runtime.apply(e.AgentLoggedIn("1002", clock.now))
+    assert await visits.step() == 0  # not due yet (3 days after closing)
+    clock.now = OPEN + 11 * 3600  # due, but 21:00: outside the window
+    assert await visits.step() == 0
+    clock.now = OPEN
+    assert await visits.step() == 2  # two agents free: two customers, no more
+    assert await visits.step() == 0  # both agents have one now
+    offers = [cmd for cmd in runtime.engine.calls() if cmd.state == "offered"]
+    assert len(offers) == 2 and {k.caller for k in offers} <= set(numbers) - {numbers[1]}
+    # The agents take them; the customers answer, talk and hang up: two more go out.
+    for k in offers:
+        runtime.apply(e.OfferAnswered(k.call_id, k.offered_to[0], clock.now))
+        runtime.apply(e.CustomerAnswered(k.call_id, clock.now + 5))
+        runtime.apply(e.CallerHungUp(k.call_id, clock.now + 60))
+    clock.now += 61
+    assert await visits.step() == 2
+    done = await wo.store.visits("done")
+    assert len(done) == 2 and all(v["outcome"] == "handled" for v in done)
+    # Saturday: the window is closed all day; agents free, visits due, nobody dialled.
+    clock.now = OPEN + 3 * 86400
+    for k in runtime.engine.calls():  # the two in progress end
+        runtime.apply(e.OfferAnswered(k.call_id, k.offered_to[0], clock.now))
+        runtime.apply(e.CustomerAnswered(k.call_id, clock.now + 5))
+        runtime.apply(e.CallerHungUp(k.call_id, clock.now + 60))
+    clock.now += 61
+    assert not visits.in_window(clock.now) and visits.free_agents() == 2
+    assert await visits.step() == 0
+    closed = await wo.store.visits("closed")
+    assert [(v["caller"], v["outcome"]) for v in closed] == [(numbers[1], "do-not-call")]
+    every = [ev.number for ev in queued(runtime._pending)]
+    assert numbers[1] not in every  # never handed to the core, let alone dialled
+
+
+async def test_R11_a_visit_not_reached_is_tried_again_later_then_closed(world: Any) -> None:
+    visits, wo, runtime, clock = world
+    (number,) = await closed_repairs(wo, 1)
+    runtime.apply(e.AgentLoggedIn("1001", clock.now))
+    clock.now = OPEN
+    assert await visits.step() == 1
+    (k,) = runtime.engine.calls()
+    runtime.apply(e.OfferAnswered(k.call_id, "1001", clock.now))
+    runtime.apply(e.CustomerNotReached(k.call_id, "busy", clock.now + 2))
+    await visits.step()
+    (visit,) = await wo.store.visits("scheduled")
+    assert visit["outcome"] == "callback-unreached" and visit["due_at"] == pytest.approx(clock.now + 4 * 3600)
+    assert await visits.step() == 0  # not before the retry delay
+    clock.now += 4 * 3600
+    assert await visits.step() == 1
+    (k2,) = runtime.engine.calls()
+    assert k2.call_id.endswith("-2") and k2.caller == number
+    runtime.apply(e.OfferAnswered(k2.call_id, "1001", clock.now))
+    runtime.apply(e.CustomerNotReached(k2.call_id, "no-answer", clock.now + 30))
+    await visits.step()
+    (visit,) = await wo.store.visits("closed")
+    assert visit["outcome"] == "unreached" and visit["attempts"] == 2
+    dialled = [cmd for _, cmds in runtime._pending for cmd in cmds if isinstance(cmd, c.DialCustomer)]
+    assert [d.number for d in dialled] == [number, number]
