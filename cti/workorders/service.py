@@ -222,8 +222,11 @@ class WorkOrders:
 
 
 def _order_id(now: float) -> str:
-    day = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%d")
-    return f"WO-{day}-{secrets.token_hex(4).upper()}"
+    """``WO-261202-K7Q2M9XA``: the day, then a letter and seven letters or digits, so
+    that no run of seven digits (a phone number to the log masking) appears in it."""
+    day = datetime.fromtimestamp(now, timezone.utc).strftime("%y%m%d")
+    letters = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+    return f"WO-{day}-{secrets.choice(letters)}{''.join(secrets.choice(letters + '23456789') for _ in range(7))}"
 
 
 def _iso(at: float) -> str:

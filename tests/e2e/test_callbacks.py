@@ -195,3 +195,59 @@ def test_R11_kill_9_keeps_the_callbacks_place_and_never_dials_a_customer_twice(
                          "the caller behind served next")
     assert served.group(1) != callback
     behind.wait(60)
+
+
+def test_R11_R12_closing_a_repair_order_makes_a_return_visit_that_is_dialled_agent_first(
+        sandbox: Sandbox, start_engine) -> None:  # type: ignore[no-untyped-def]
+    """The department closes a repair order; the return visit falls due (after 0 days
+    here), is queued to the free agent, who is rung first; then the customer is
+    dialled through the trunk, answers and is bridged with the agent; the visit is
+    done. (The do-not-call list's effect is proved in tests/integration.)"""
+    from tests.e2e.harness import ADMIN_TOKEN
+    from tests.e2e.test_auth import call, number_caller
+
+    sandbox.agent("1001")
+    _, trace = customers(sandbox, "customer_answer.xml", "visit")
+    config = CONFIG.format(ring=5, retry=30).split("[plan]")[0] + """
+[[workorders.departments]]
+name = "repair"
+webhook_url = "http://127.0.0.1:9/unreachable"
+[[workorders.rules]]
+department = "repair"
+due_h = 24
+[workorders]
+return_visit_after_days = 0
+
+[return_visits]
+queue = "support"
+poll_s = 0.5
+"""
+    engine = start_engine(agents=[], extra=config, recording=True)
+    admin = f"Bearer {ADMIN_TOKEN}"
+    engine.post("/agents/1001/pause", {"reason": "meeting"})
+    status, _ = call(engine.port, "POST", "/do-not-call", admin, {"number": "13900000000", "reason": "asked"})
+    assert status == 201
+    caller = number_caller(sandbox, "100", 1500)  # 13812345678 reports a fault
+    engine.post("/agents/1001/ready")
+    assert caller.wait(40) == 0, caller.output()
+    last = engine.agent("1001")["last_call_id"]
+    status, done = call(engine.port, "POST", f"/calls/{last}/disposition", admin, {
+        "agent_id": "1001", "kind": "fault-report", "fields": {
+            "customer_name": "王", "address": "1 號", "contact_number": NUMBER, "content": "漏氣",
+            "occurred_at": "今晨", "urgency": "normal", "region": "north"}})
+    assert status == 201, done
+    orders = [done["order"]["order_id"]]
+    status, closed = call(engine.port, "POST", f"/workorders/{orders[0]}/progress", admin, {"status": "done"})
+    assert status == 200 and closed["return_visit_at"] is not None
+    # The visit's customer is the caller of the order's call: dialled after the agent answered.
+    wait_for(lambda: engine.lines(r"return visit rv-\S+ queued", wait=0), 15, "the return visit queued")
+    visit_id = engine.lines(r"return visit (rv-\S+) queued", wait=0)[0].group(1)
+    wait_for(lambda: engine.lines(rf"callback {visit_id}: attempt 1 answered", wait=0), 30, "the customer answered")
+    wait_for(lambda: [b for b in sandbox.bridges() if b["id"] == f"cti-{visit_id}" and len(b["channels"]) == 2],
+             10, "the agent and the customer bridged")
+    assert len(received(trace, "INVITE")) == 1
+    sandbox.ari("DELETE", f"/channels/{visit_id}")
+    wait_for(lambda: call(engine.port, "GET", "/return-visits?status=done", admin)[1], 15, "the visit done")
+    (visit,) = call(engine.port, "GET", "/return-visits?status=done", admin)[1]
+    assert visit["order_id"] == orders[0] and visit["outcome"] == "handled"
+    assert call(engine.port, "GET", "/do-not-call", admin)[1] == ["13900000000"]

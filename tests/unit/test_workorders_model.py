@@ -80,3 +80,12 @@ def test_R12_a_configuration_that_leaves_orders_unrouted_is_refused() -> None:
         parse_workorders(Table({**config, "rules": [{"department": "nobody"}]}, "workorders"), 6)
     with pytest.raises(ConfigError, match="fields among"):
         parse_workorders(Table({**config, "kinds": [{"name": "x", "required": ["mood"]}]}, "workorders"), 6)
+
+
+def test_R14_order_ids_are_never_taken_for_phone_numbers_by_the_log_masking() -> None:
+    from cti.masking import mask_text
+    from cti.workorders.service import _order_id
+
+    ids = {_order_id(1_796_000_000.0 + i) for i in range(5000)}
+    assert len(ids) == 5000
+    assert all(mask_text(f"order {i} and rv-{i}-1.") == f"order {i} and rv-{i}-1." for i in ids)
