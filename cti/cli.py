@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   "(for [[agents]] pin_hash or [[auth.accounts]] password_hash)")
     sub.add_parser("token", help="R14: make an API token; prints the token (give it to the service) and "
                                  "its SHA-256 (for [[auth.tokens]] sha256)")
+    camp = sub.add_parser("campaign", help="R11: import a CSV list of customers as a campaign (number[,name] per line)")
+    camp.add_argument("--config", required=True)
+    camp.add_argument("--name", required=True)
+    camp.add_argument("--queue", required=True)
+    camp.add_argument("--script", default="", help="what the agent says (shown on the desk)")
+    camp.add_argument("--max-attempts", type=int, default=3)
+    camp.add_argument("--retry-h", type=float, default=4.0)
+    camp.add_argument("csv", help="the CSV file")
     args = parser.parse_args(argv)
+    if args.command == "campaign":
+        try:
+            return campaign_command(config_mod.load(args.config), args)
+        except ConfigError as exc:
+            print(f"cti: config error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
     if args.command in ("passwd", "token"):
         return secrets_command(args.command)
     if args.command == "recordings":
@@ -101,6 +116,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 0
+    return 0
+
+
+def campaign_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
+    """Writes the campaign into the engine's store; the running engine takes it up
+    within ten seconds."""
+    from cti.durable.sql import Database, StoreUnavailable
+    from cti.workorders.store import SCHEMA, WorkOrderStore
+    from cti.workorders.visits import campaign_from_csv
+
+    if args.queue not in {q.name for q in cfg.queues}:
+        print(f"cti: no queue {args.queue!r} in {args.config}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        text = open(args.csv, encoding="utf-8-sig").read()
+        campaign, entries, refused = campaign_from_csv(args.name, args.queue, text, time.time(), args.script, None,
+                                                       args.max_attempts, args.retry_h * 3600)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"cti: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+    async def store() -> None:
+        db = Database(cfg.store.url, cfg.store.timeout_s, SCHEMA)
+        try:
+            await WorkOrderStore(db).add_campaign(campaign, entries)
+        finally:
+            db.close()
+    try:
+        asyncio.run(store())
+    except StoreUnavailable as exc:
+        print(f"cti: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"campaign {campaign['campaign_id']}: {len(entries)} customers"
+          + (f"; lines refused (not a number): {', '.join(map(str, refused[:20]))}" if refused else ""))
     return 0
 
 

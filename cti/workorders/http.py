@@ -20,7 +20,7 @@ from cti.masking import mask_number
 from cti.web import INSTANCE, identity, json_body, need, runtime
 from cti.workorders.service import WorkOrders, public
 from cti.workorders.store import Search
-from cti.workorders.visits import ReturnVisits
+from cti.workorders.visits import ReturnVisits, campaign_from_csv
 from workorders import STATUSES, WorkOrder
 
 audit = logging.getLogger("cti.audit")
@@ -32,6 +32,9 @@ def routes(app: web.Application) -> None:
     app.router.add_get("/workorders/{order_id}", get_order)
     app.router.add_post("/workorders/{order_id}/progress", progress)
     app.router.add_get("/return-visits", return_visits)
+    app.router.add_get("/campaigns", campaigns)
+    app.router.add_post("/campaigns", campaign_add)
+    app.router.add_post("/campaigns/{campaign_id}/{action}", campaign_action)
     app.router.add_get("/do-not-call", do_not_call_list)
     app.router.add_post("/do-not-call", do_not_call_add)
     app.router.add_delete("/do-not-call/{number}", do_not_call_remove)
@@ -211,3 +214,54 @@ async def do_not_call_remove(request: web.Request) -> web.Response:
     number = _number(request.match_info["number"])
     await _visits(request).set_blocked(number, False, who.name)
     return web.json_response({"number": mask_number(number), "blocked": False})
+
+
+async def campaigns(request: web.Request) -> web.Response:
+    """Campaigns with their progress (entries by status)."""
+    need(request, "supervisor", "reader")
+    return web.json_response(await _visits(request).store.campaigns())
+
+
+async def campaign_add(request: web.Request) -> web.Response:
+    """``{"name", "queue", "csv", "script"?, "hours"?, "max_attempts"?, "retry_h"?}``: a
+    campaign from a CSV list of customers (``number[,name]``)."""
+    who = need(request, "supervisor")
+    body = await json_body(request)
+    visits = _visits(request)
+    name, queue, text, script = body.get("name"), body.get("queue"), body.get("csv"), body.get("script", "")
+    hours, attempts, retry_h = body.get("hours"), body.get("max_attempts", 3), body.get("retry_h", 4)
+    if not all(isinstance(v, str) for v in (name, queue, text, script)) or (
+            hours is not None and not isinstance(hours, dict)) or isinstance(attempts, bool) or not isinstance(
+            attempts, int) or isinstance(retry_h, bool) or not isinstance(retry_h, (int, float)):
+        raise BadRequest("a campaign is {name, queue, csv: text, script?, hours?, max_attempts?, retry_h?}")
+    assert isinstance(name, str) and isinstance(queue, str) and isinstance(text, str) and isinstance(script, str)
+    if queue not in {q.name for q in runtime(request).engine.queue_configs()}:
+        raise BadRequest(f"no queue {queue!r}")
+    if len(text) > 5_000_000:
+        raise BadRequest("the CSV is larger than 5 MB")
+    try:
+        campaign, entries, refused = campaign_from_csv(name, queue, text, visits.clock(), script, hours,
+                                                       attempts, float(retry_h) * 3600)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    await visits.store.add_campaign(campaign, entries)
+    await visits.reload()
+    audit.info("campaign %s (%s, %d customers) created by %s", campaign["campaign_id"], name, len(entries), who.name)
+    return web.json_response({"campaign_id": campaign["campaign_id"], "entries": len(entries),
+                              "refused_lines": refused[:100]}, status=201)
+
+
+async def campaign_action(request: web.Request) -> web.Response:
+    """pause | resume a campaign."""
+    who = need(request, "supervisor")
+    action = request.match_info["action"]
+    if action not in ("pause", "resume"):
+        raise Missing(f"no campaign action {action!r}")
+    visits = _visits(request)
+    if not await visits.store.set_campaign_status(request.match_info["campaign_id"],
+                                                  "paused" if action == "pause" else "active"):
+        raise Missing(f"no campaign {request.match_info['campaign_id']}")
+    await visits.reload()
+    audit.info("campaign %s %sd by %s", request.match_info["campaign_id"], action, who.name)
+    return web.json_response({"campaign_id": request.match_info["campaign_id"], "status":
+                              "paused" if action == "pause" else "active"})

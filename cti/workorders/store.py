@@ -31,10 +31,17 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS work_order_history (order_id TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, "
     "status TEXT NOT NULL, who TEXT NOT NULL, note TEXT)",
     "CREATE INDEX IF NOT EXISTS work_order_history_order ON work_order_history (order_id, at)",
-    "CREATE TABLE IF NOT EXISTS return_visits (order_id TEXT PRIMARY KEY, caller TEXT, "
-    "due_at DOUBLE PRECISION NOT NULL, created_at DOUBLE PRECISION NOT NULL, status TEXT NOT NULL, "
-    "attempts INTEGER NOT NULL DEFAULT 0, call_id TEXT, outcome TEXT, updated_at DOUBLE PRECISION)",
-    "CREATE INDEX IF NOT EXISTS return_visits_due ON return_visits (status, due_at)",
+    # R11: customers to call: return visits (entry id = the work order's id) and
+    # campaign lists (entry id = "<campaign>.<n>"), each with its attempts and outcome.
+    "CREATE TABLE IF NOT EXISTS outbound_entries (entry_id TEXT PRIMARY KEY, campaign_id TEXT NOT NULL, "
+    "order_id TEXT, caller TEXT, name TEXT, due_at DOUBLE PRECISION NOT NULL, created_at DOUBLE PRECISION NOT NULL, "
+    "status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, call_id TEXT, outcome TEXT, "
+    "updated_at DOUBLE PRECISION)",
+    "CREATE INDEX IF NOT EXISTS outbound_entries_due ON outbound_entries (campaign_id, status, due_at)",
+    "CREATE INDEX IF NOT EXISTS outbound_entries_call ON outbound_entries (call_id)",
+    "CREATE TABLE IF NOT EXISTS campaigns (campaign_id TEXT PRIMARY KEY, name TEXT NOT NULL, queue TEXT NOT NULL, "
+    "script TEXT, hours TEXT NOT NULL, max_attempts INTEGER NOT NULL, retry_s DOUBLE PRECISION NOT NULL, "
+    "status TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL)",
     "CREATE TABLE IF NOT EXISTS do_not_call (number TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL, "
     "who TEXT NOT NULL, reason TEXT)",
 )
@@ -133,9 +140,11 @@ class WorkOrderStore:
                 return False
             _history(sql, order)
             if order.return_visit_at is not None:
-                sql.run("INSERT INTO return_visits (order_id, caller, due_at, created_at, status) "
-                        "VALUES (?, ?, ?, ?, 'scheduled') ON CONFLICT (order_id) DO NOTHING",
-                        (order.order_id, order.caller, order.return_visit_at, order.updated_at))
+                sql.run("INSERT INTO outbound_entries (entry_id, campaign_id, order_id, caller, name, due_at, "
+                        "created_at, status) VALUES (?, 'return-visits', ?, ?, ?, ?, ?, 'scheduled') "
+                        "ON CONFLICT (entry_id) DO NOTHING",
+                        (order.order_id, order.order_id, order.caller, order.fields.get("customer_name", ""),
+                         order.return_visit_at, order.updated_at))
             return True
         return await self.db.do(run)
 
@@ -202,30 +211,65 @@ class WorkOrderStore:
 
     async def return_visits(self, since: float, until: float) -> list[Row]:
         return await self.db.do(lambda sql: sql.rows(
-            "SELECT * FROM return_visits WHERE due_at >= ? AND due_at < ? ORDER BY due_at", (since, until)))
+            "SELECT * FROM outbound_entries WHERE campaign_id = 'return-visits' AND due_at >= ? AND due_at < ? "
+            "ORDER BY due_at", (since, until)))
 
     # ------------------------------------------------------------ return visits (R11)
 
-    async def due_visits(self, now: float, limit: int) -> list[Row]:
+    async def due_visits(self, campaign_id: str, now: float, limit: int) -> list[Row]:
         return await self.db.do(lambda sql: sql.rows(
-            "SELECT * FROM return_visits WHERE status = 'scheduled' AND due_at <= ? ORDER BY due_at LIMIT ?",
-            (now, limit)))
+            "SELECT * FROM outbound_entries WHERE campaign_id = ? AND status = 'scheduled' AND due_at <= ? "
+            "ORDER BY due_at, entry_id LIMIT ?", (campaign_id, now, limit)))
 
-    async def visits(self, status: str | None, limit: int = 200) -> list[Row]:
-        where, params = ("WHERE status = ?", (status, limit)) if status else ("", (limit,))
+    async def visits(self, status: str | None, campaign_id: str = "return-visits", limit: int = 200) -> list[Row]:
+        where, params = ("AND status = ?", (campaign_id, status, limit)) if status else ("", (campaign_id, limit))
         return await self.db.do(lambda sql: sql.rows(
-            f"SELECT * FROM return_visits {where} ORDER BY due_at DESC LIMIT ?", params))
+            f"SELECT * FROM outbound_entries WHERE campaign_id = ? {where} ORDER BY due_at DESC, entry_id LIMIT ?",
+            params))
 
-    async def visit_queued(self, order_id: str, call_id: str, attempts: int, now: float) -> bool:
+    async def visit_queued(self, entry_id: str, call_id: str, attempts: int, now: float) -> bool:
         """Scheduled -> queued (with the call's id), once: False if another engine took it."""
         return await self.db.do(lambda sql: sql.run(
-            "UPDATE return_visits SET status = 'queued', call_id = ?, attempts = ?, updated_at = ? "
-            "WHERE order_id = ? AND status = 'scheduled'", (call_id, attempts, now, order_id)) == 1)
+            "UPDATE outbound_entries SET status = 'queued', call_id = ?, attempts = ?, updated_at = ? "
+            "WHERE entry_id = ? AND status = 'scheduled'", (call_id, attempts, now, entry_id)) == 1)
 
     async def visit_outcome(self, call_id: str, status: str, outcome: str, due_at: float | None, now: float) -> None:
         await self.db.do(lambda sql: sql.run(
-            "UPDATE return_visits SET status = ?, outcome = ?, due_at = COALESCE(?, due_at), updated_at = ? "
+            "UPDATE outbound_entries SET status = ?, outcome = ?, due_at = COALESCE(?, due_at), updated_at = ? "
             "WHERE call_id = ? AND status = 'queued'", (status, outcome, due_at, now, call_id)))
+
+    async def entry_by_call(self, call_id: str) -> Row | None:
+        rows = await self.db.do(lambda sql: sql.rows("SELECT * FROM outbound_entries WHERE call_id = ?", (call_id,)))
+        return rows[0] if rows else None
+
+    async def add_campaign(self, campaign: dict[str, Any], entries: list[tuple[str, str]]) -> None:
+        """A campaign and its list (number, name) in one transaction."""
+        def run(sql: Sql) -> None:
+            sql.run("INSERT INTO campaigns (campaign_id, name, queue, script, hours, max_attempts, retry_s, status, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?)",
+                    (campaign["campaign_id"], campaign["name"], campaign["queue"], campaign["script"],
+                     json.dumps(campaign["hours"]), campaign["max_attempts"], campaign["retry_s"],
+                     campaign["created_at"]))
+            sql.many("INSERT INTO outbound_entries (entry_id, campaign_id, caller, name, due_at, created_at, status) "
+                     "VALUES (?, ?, ?, ?, ?, ?, 'scheduled')",
+                     [(f"{campaign['campaign_id']}.{i + 1}", campaign["campaign_id"], number, name,
+                       campaign["created_at"], campaign["created_at"]) for i, (number, name) in enumerate(entries)])
+        await self.db.do(run)
+
+    async def campaigns(self) -> list[Row]:
+        def run(sql: Sql) -> list[Row]:
+            rows = sql.rows("SELECT * FROM campaigns ORDER BY created_at")
+            counts = sql.rows("SELECT campaign_id, status, COUNT(*) AS n FROM outbound_entries "
+                              "GROUP BY campaign_id, status")
+            for row in rows:
+                row["hours"] = json.loads(row["hours"])
+                row["progress"] = {c["status"]: int(c["n"]) for c in counts if c["campaign_id"] == row["campaign_id"]}
+            return rows
+        return await self.db.do(run)
+
+    async def set_campaign_status(self, campaign_id: str, status: str) -> bool:
+        return await self.db.do(lambda sql: sql.run(
+            "UPDATE campaigns SET status = ? WHERE campaign_id = ?", (status, campaign_id)) == 1)
 
     async def do_not_call(self) -> set[str]:
         return {r["number"] for r in await self.db.do(lambda sql: sql.rows("SELECT number FROM do_not_call"))}
@@ -245,7 +289,7 @@ class WorkOrderStore:
             ids = [r["order_id"] for r in sql.rows(
                 "SELECT order_id FROM work_orders WHERE status IN ('done', 'cancelled') AND closed_at < ?",
                 (before,))]
-            for table in ("work_order_history", "return_visits", "work_orders"):
+            for table in ("work_order_history", "outbound_entries", "work_orders"):
                 sql.many(f"DELETE FROM {table} WHERE order_id = ?", [(i,) for i in ids])
             sql.run("DELETE FROM dispositions WHERE at < ? AND (order_id IS NULL OR order_id NOT IN "
                     "(SELECT order_id FROM work_orders))", (before,))

@@ -1,12 +1,17 @@
-"""R11 return visits: closing a repair or service order schedules a call back to the
-customer (``return_visit_after_days``); this schedule hands each due visit to the core
-as an ``OutboundQueued`` call, agent first, in the call window of the site's time zone,
-never to a number on the do-not-call list, and never more at once than agents of the
-queue are free (progressive: no customer is ever dialled without an agent waiting).
+"""R11 outbound calls: return visits and campaigns.
 
-A visit not reached in one pass is tried again ``retry_h`` later, up to
-``max_attempts``; the outcome (handled, unreached, do-not-call) is kept on the visit.
-Each visit is taken by one engine only (a conditional update in the store), and its
+Closing a repair or service order schedules a return visit (``return_visit_after_days``,
+campaign ``return-visits``, configured in ``[return_visits]``); a campaign is a list of
+customers imported from CSV (API or CLI) with its own queue, script, call window,
+attempts and retry delay. This schedule hands each due entry to the core as an
+``OutboundQueued`` call, agent first, in its call window (the site's time zone), never
+to a number on the do-not-call list, and never more at once than agents of the queue
+are free (progressive: no customer is ever dialled without an agent waiting; inbound
+callers take the agents first).
+
+An entry not reached in one pass is tried again ``retry_s`` later, up to
+``max_attempts``; the outcome (handled, unreached, do-not-call) is kept on the entry.
+Each entry is taken by one engine only (a conditional update in the store), and its
 call id names the attempt, so a repeated hand-over changes nothing in the core.
 """
 
@@ -14,11 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import csv
+import io
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
 from acd import commands as c
@@ -32,7 +41,23 @@ from cti.workorders.store import WorkOrderStore
 
 log = logging.getLogger("cti.visits")
 audit = logging.getLogger("cti.audit")
-PREFIX = "rv-"
+PREFIX = "rv"
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    campaign_id: str
+    queue: str
+    window: BusinessHours
+    max_attempts: int
+    retry_s: float
+    script: str = ""
+    name: str = ""
+
+
+def call_id_for(entry_id: str, attempt: int) -> str:
+    """``rv<attempt>.<entry>`` without hyphens (agents' legs are named with them)."""
+    return f"{PREFIX}{attempt}.{entry_id.replace('-', '')}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +97,7 @@ class ReturnVisits:
         self._ended: collections.deque[c.CallEnded] = collections.deque(maxlen=10_000)
         self.queued = 0
         self.errors = 0
+        self.campaigns: dict[str, Campaign] = {}
 
     def blocked(self, number: str) -> bool:
         """R11: checked when the visit is queued and again at dial time."""
@@ -81,19 +107,35 @@ class ReturnVisits:
         if isinstance(cmd, c.CallEnded) and cmd.call_id.startswith(PREFIX):
             self._ended.append(cmd)
 
-    def in_window(self, at: float) -> bool:
-        return self.settings.window.is_open(datetime.fromtimestamp(at, self.zone).replace(tzinfo=None))
+    def in_window(self, at: float, window: BusinessHours | None = None) -> bool:
+        window = window if window is not None else self.settings.window
+        return window.is_open(datetime.fromtimestamp(at, self.zone).replace(tzinfo=None))
 
-    def free_agents(self) -> int:
+    def free_agents(self, queue: str | None = None) -> int:
         """Agents of the queue ready now, less the calls already waiting for them
-        (inbound callers first; visits already handed over)."""
-        q = self.settings.queue
+        (inbound callers first; entries already handed over)."""
+        q = queue or self.settings.queue
         ready = sum(1 for a in self.runtime.engine.agents() if a.state == "ready" and q in a.queues)
         waiting = sum(1 for k in self.runtime.engine.calls() if k.queue == q and k.state in ("waiting", "offered"))
         return max(0, ready - waiting)
 
     async def start(self) -> None:
         self.numbers_blocked = await self.store.do_not_call()
+        await self.reload()
+
+    async def reload(self) -> None:
+        """The campaigns in the store (after a change, and at start)."""
+        self.campaigns = {}
+        for row in await self.store.campaigns():
+            if row["status"] == "active":
+                self.campaigns[row["campaign_id"]] = Campaign(
+                    row["campaign_id"], row["queue"], _window(row["hours"]), int(row["max_attempts"]),
+                    float(row["retry_s"]), row["script"] or "", row["name"])
+
+    def active(self) -> list[Campaign]:
+        builtin = [Campaign("return-visits", self.settings.queue, self.settings.window, self.settings.max_attempts,
+                            self.settings.retry_s, name="return visits")] if self.settings.queue else []
+        return builtin + list(self.campaigns.values())
 
     async def set_blocked(self, number: str, on: bool, who: str, reason: str = "") -> None:
         await self.store.set_do_not_call(number, on, who, reason, self.clock())
@@ -102,47 +144,65 @@ class ReturnVisits:
                    f" ({reason})" if reason else "")
 
     async def step(self) -> int:
-        """Record what ended; hand due visits to the core. Returns how many were queued."""
+        """Record what ended; hand due entries to the core. Returns how many were queued."""
         now = self.clock()
         while self._ended:
-            ended = self._ended[0]
-            await self._outcome(ended, now)
+            await self._outcome(self._ended[0], now)
             self._ended.popleft()
-        if not self.settings.queue or not self.in_window(now):
-            return 0
-        budget = self.free_agents()
-        if budget == 0:
-            return 0
+        budgets: dict[str, int] = {}
         queued = 0
-        for visit in await self.store.due_visits(now, budget + 50):  # numbers blocked take no agent
-            if queued >= budget:
-                break
-            number = str(visit["caller"] or "")
-            attempt = int(visit["attempts"]) + 1
-            call_id = f"{PREFIX}{visit['order_id']}-{attempt}"
-            if not await self.store.visit_queued(visit["order_id"], call_id, attempt, now):
-                continue  # another engine took it
-            if not number or self.blocked(number):
-                await self.store.visit_outcome(call_id, "closed", "do-not-call" if number else "no-number", None, now)
+        for campaign in self.active():
+            if not self.in_window(now, campaign.window):
                 continue
-            self.runtime.apply(e.OutboundQueued(call_id, self.settings.queue, number, now))
-            log.info("return visit %s queued for %s (attempt %d)", call_id, mask_number(number), attempt)
-            queued += 1
+            if campaign.queue not in budgets:
+                budgets[campaign.queue] = self.free_agents(campaign.queue)
+            if budgets[campaign.queue] > 0:
+                n = await self._hand_over(campaign, budgets[campaign.queue], now)
+                budgets[campaign.queue] -= n
+                queued += n
         self.queued += queued
         return queued
 
+    async def _hand_over(self, campaign: Campaign, budget: int, now: float) -> int:
+        queued = 0
+        for entry in await self.store.due_visits(campaign.campaign_id, now, budget + 50):
+            number = str(entry["caller"] or "")
+            refused = not number or self.blocked(number)
+            if queued >= budget and not refused:
+                continue  # (blocked numbers are closed whatever the budget: they take no agent)
+            attempt = int(entry["attempts"]) + 1
+            call_id = call_id_for(entry["entry_id"], attempt)
+            if not await self.store.visit_queued(entry["entry_id"], call_id, attempt, now):
+                continue  # another engine took it
+            if refused:
+                await self.store.visit_outcome(call_id, "closed", "do-not-call" if number else "no-number", None, now)
+                continue
+            kind = "return-visit" if campaign.campaign_id == "return-visits" else "campaign"
+            self.runtime.apply(e.OutboundQueued(call_id, campaign.queue, number, now, kind))
+            log.info("%s %s queued for %s (attempt %d)", kind, call_id, mask_number(number), attempt)
+            queued += 1
+        return queued
+
     async def _outcome(self, ended: c.CallEnded, now: float) -> None:
-        attempt = int(ended.call_id.rsplit("-", 1)[-1]) if ended.call_id.rsplit("-", 1)[-1].isdigit() else 1
+        entry = await self.store.entry_by_call(ended.call_id)
+        if entry is None:
+            return
+        campaign = next((k for k in self.active() if k.campaign_id == entry["campaign_id"]), None)
+        limit, retry = (campaign.max_attempts, campaign.retry_s) if campaign else (int(entry["attempts"]), 0.0)
         if ended.outcome == "handled":
             await self.store.visit_outcome(ended.call_id, "done", "handled", None, now)
-        elif attempt < self.settings.max_attempts:
-            await self.store.visit_outcome(ended.call_id, "scheduled", ended.outcome, now + self.settings.retry_s, now)
+        elif int(entry["attempts"]) < limit:
+            await self.store.visit_outcome(ended.call_id, "scheduled", ended.outcome, now + retry, now)
         else:
             await self.store.visit_outcome(ended.call_id, "closed", "unreached", None, now)
 
     async def run(self) -> None:
+        reloaded = 0.0
         while True:
             try:
+                if time.monotonic() - reloaded > 10.0:  # campaigns added by the CLI, or another engine
+                    reloaded = time.monotonic()
+                    await self.reload()
                 await self.step()
             except asyncio.CancelledError:
                 raise
@@ -150,3 +210,52 @@ class ReturnVisits:
                 self.errors += 1
                 log.error("return visits step failed (tried again): %s", exc)
             await asyncio.sleep(self.settings.poll_s)
+
+
+def _window(hours: dict[str, list[str]] | None) -> BusinessHours:
+    """A campaign's call window as stored: {"mon": ["09:00-20:00"], ...}; none: always."""
+    if not hours:
+        return BusinessHours()
+    return BusinessHours({day: tuple((dtime.fromisoformat(a), dtime.fromisoformat(b))
+                                     for a, b in (span.split("-") for span in spans))
+                          for day, spans in hours.items()})
+
+
+def campaign_from_csv(name: str, queue: str, csv_text: str, now: float, script: str = "",
+                      hours: dict[str, list[str]] | None = None, max_attempts: int = 3,
+                      retry_s: float = 4 * 3600.0) -> tuple[dict[str, object], list[tuple[str, str]], list[int]]:
+    """A new campaign from a CSV list (``number[,name]`` per line; a header line
+    ``number,...`` is skipped). Returns the campaign, its entries, and the lines
+    refused (not a phone number). Raises ``ValueError`` for a bad setting."""
+    if not name or len(name) > 100 or not queue:
+        raise ValueError("a campaign needs a name (max 100) and a queue")
+    if not 1 <= max_attempts <= 20 or retry_s < 1:
+        raise ValueError("max_attempts is 1..20, retry at least 1 s")
+    try:
+        _window(hours)
+    except (ValueError, TypeError, AttributeError):
+        raise ValueError('hours are {"mon": ["09:00-20:00"], ...}') from None
+    if hours and set(hours) - {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}:
+        raise ValueError("hours name days mon..sun")
+    entries: list[tuple[str, str]] = []
+    refused: list[int] = []
+    seen: set[str] = set()
+    for line_no, row in enumerate(csv.reader(io.StringIO(csv_text)), start=1):
+        if not row or not "".join(row).strip():
+            continue
+        number = "".join(ch for ch in row[0] if ch.isdigit() or ch == "+")
+        if line_no == 1 and not number:
+            continue  # a header
+        if not 5 <= len(number) <= 20:
+            refused.append(line_no)
+            continue
+        if number not in seen:  # a customer once per campaign
+            seen.add(number)
+            entries.append((number, (row[1].strip() if len(row) > 1 else "")[:100]))
+    if len(entries) > 100_000:
+        raise ValueError("at most 100,000 customers per campaign")
+    letters = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+    campaign = {"campaign_id": "C" + "".join(secrets.choice(letters) for _ in range(7)), "name": name,
+                "queue": queue, "script": script[:4000], "hours": hours or {}, "max_attempts": max_attempts,
+                "retry_s": retry_s, "created_at": now}
+    return campaign, entries, refused

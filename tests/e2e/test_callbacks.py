@@ -240,8 +240,8 @@ poll_s = 0.5
     status, closed = call(engine.port, "POST", f"/workorders/{orders[0]}/progress", admin, {"status": "done"})
     assert status == 200 and closed["return_visit_at"] is not None
     # The visit's customer is the caller of the order's call: dialled after the agent answered.
-    wait_for(lambda: engine.lines(r"return visit rv-\S+ queued", wait=0), 15, "the return visit queued")
-    visit_id = engine.lines(r"return visit (rv-\S+) queued", wait=0)[0].group(1)
+    wait_for(lambda: engine.lines(r"return-visit rv1\.\S+ queued", wait=0), 15, "the return visit queued")
+    visit_id = engine.lines(r"return-visit (rv1\.\S+) queued", wait=0)[0].group(1)
     wait_for(lambda: engine.lines(rf"callback {visit_id}: attempt 1 answered", wait=0), 30, "the customer answered")
     wait_for(lambda: [b for b in sandbox.bridges() if b["id"] == f"cti-{visit_id}" and len(b["channels"]) == 2],
              10, "the agent and the customer bridged")
@@ -249,5 +249,5 @@ poll_s = 0.5
     sandbox.ari("DELETE", f"/channels/{visit_id}")
     wait_for(lambda: call(engine.port, "GET", "/return-visits?status=done", admin)[1], 15, "the visit done")
     (visit,) = call(engine.port, "GET", "/return-visits?status=done", admin)[1]
-    assert visit["order_id"] == orders[0] and visit["outcome"] == "handled"
+    assert visit["order_id"] == orders[0] and visit["outcome"] == "handled" and visit["attempts"] == 1
     assert call(engine.port, "GET", "/do-not-call", admin)[1] == ["13900000000"]

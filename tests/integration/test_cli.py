@@ -58,3 +58,43 @@ def test_unreachable_asterisk_gives_one_line_and_exit_3(tmp_path: Path) -> None:
     assert result.returncode == 3
     line = one_line(result.stderr)
     assert line.startswith(f"cti: cannot reach Asterisk ARI at http://127.0.0.1:{port}/ari")
+
+
+def test_R11_campaign_import_from_the_command_line(tmp_path: Path) -> None:
+    """`cti campaign` writes a CSV list into the engine's store (the running engine
+    takes it up); lines that are not numbers are named; a queue that does not exist is
+    refused."""
+    import asyncio
+
+    from cti.durable.sql import Database
+    from cti.workorders.store import SCHEMA, WorkOrderStore
+
+    store = tmp_path / "cti.sqlite"
+    config = tmp_path / "cti.toml"
+    config.write_text(f"""
+[asterisk]
+ari_user = "u"
+ari_password = "p"
+ami_user = "u"
+ami_secret = "s"
+[[queues]]
+name = "support"
+[store]
+url = "sqlite:{store}"
+""")
+    listing = tmp_path / "customers.csv"
+    listing.write_text("number,name\n13900000001,王\n13900000002,李\nnobody,x\n13900000001,again\n", encoding="utf-8")
+    done = run_cti("campaign", "--config", str(config), "--name", "回訪", "--queue", "support", str(listing))
+    assert done.returncode == 0, done.stderr
+    assert "2 customers" in done.stdout and "lines refused (not a number): 4" in done.stdout
+
+    async def read() -> list[dict[str, object]]:
+        db = Database(f"sqlite:{store}", 5.0, SCHEMA)
+        try:
+            return await WorkOrderStore(db).campaigns()
+        finally:
+            db.close()
+    (campaign,) = asyncio.run(read())
+    assert campaign["name"] == "回訪" and campaign["progress"] == {"scheduled": 2}
+    wrong = run_cti("campaign", "--config", str(config), "--name", "x", "--queue", "nope", str(listing))
+    assert wrong.returncode != 0 and "no queue 'nope'" in wrong.stderr

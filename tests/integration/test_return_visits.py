@@ -125,7 +125,7 @@ async def test_R11_a_visit_not_reached_is_tried_again_later_then_closed(world: A
     clock.now += 4 * 3600
     assert await visits.step() == 1
     (k2,) = runtime.engine.calls()
-    assert k2.call_id.endswith("-2") and k2.caller == number
+    assert k2.call_id.startswith("rv2.") and k2.caller == number
     runtime.apply(e.OfferAnswered(k2.call_id, "1001", clock.now))
     runtime.apply(e.CustomerNotReached(k2.call_id, "no-answer", clock.now + 30))
     await visits.step()
@@ -133,3 +133,48 @@ async def test_R11_a_visit_not_reached_is_tried_again_later_then_closed(world: A
     assert visit["outcome"] == "unreached" and visit["attempts"] == 2
     dialled = [cmd for _, cmds in runtime._pending for cmd in cmds if isinstance(cmd, c.DialCustomer)]
     assert [d.number for d in dialled] == [number, number]
+
+
+async def test_R11_campaign_of_ten_with_two_agents_never_more_than_two_at_once(world: Any) -> None:
+    """A CSV of 10 customers (one on the do-not-call list, one line not a number) with
+    two agents: at no moment more than two customers are being called; the blocked
+    number is never handed to the core; outside the window nothing is; all the others
+    are handled."""
+    from cti.workorders.visits import campaign_from_csv
+
+    visits, wo, runtime, clock = world
+    lines = ["number,name"] + [f"1390000{i:04d},客戶{i}" for i in range(10)] + ["not-a-number,x"]
+    campaign, entries, refused = campaign_from_csv(
+        "燃氣安全回訪", "support", "\n".join(lines), clock.now, "您好，這裡是燃氣公司回訪…",
+        {d: ["09:00-20:00"] for d in ("mon", "tue", "wed", "thu", "fri")}, 2, 3600.0)
+    assert len(entries) == 10 and refused == [12]
+    await wo.store.add_campaign(campaign, entries)
+    await visits.set_blocked("13900000003", True, "account:li", "do not call")
+    await visits.reload()
+    runtime.apply(e.AgentLoggedIn("1001", clock.now))
+    runtime.apply(e.AgentLoggedIn("1002", clock.now))
+    clock.now = OPEN - 2 * 3600  # 08:00: before the window
+    assert await visits.step() == 0
+    clock.now = OPEN
+    most = 0
+    for _ in range(30):
+        await visits.step()
+        outbound = [k for k in runtime.engine.calls() if k.call_id.startswith("rv")]
+        most = max(most, len(outbound))
+        for k in outbound:  # each customer: agent answers, customer answers, talks, hangs up
+            if k.state == "offered":
+                runtime.apply(e.OfferAnswered(k.call_id, k.offered_to[0], clock.now))
+            elif k.state == "dialing":
+                runtime.apply(e.CustomerAnswered(k.call_id, clock.now))
+            elif k.state == "connected":
+                runtime.apply(e.CallerHungUp(k.call_id, clock.now))
+        clock.now += 30
+    assert most == 2  # progressive: never more customers than agents
+    rows = await wo.store.visits(None, campaign["campaign_id"])
+    by_number = {r["caller"]: (r["status"], r["outcome"]) for r in rows}
+    assert by_number.pop("13900000003") == ("closed", "do-not-call")
+    assert set(by_number.values()) == {("done", "handled")} and len(by_number) == 9
+    dialled = [cmd.number for _, cmds in runtime._pending for cmd in cmds if isinstance(cmd, c.DialCustomer)]
+    assert "13900000003" not in dialled and len(dialled) == 9 == len(set(dialled))
+    (listed,) = await wo.store.campaigns()
+    assert listed["progress"] == {"done": 9, "closed": 1} and listed["script"].startswith("您好")
