@@ -111,6 +111,15 @@ async def desk(request: web.Request) -> web.Response:
                     "kind": ended["kind"], "emergency": bool(ended["emergency"]), "arrived_at": ended["arrived_at"],
                     "state": "ended", "ended_at": ended["ended_at"], "waited_s": ended["waited_s"],
                     "talked_s": ended["talked_s"]}
+    visits = instance.visits
+    if call is not None and live is not None and live.callback and live.call_id.startswith("rv") and visits:
+        entry = await visits.store.entry_by_call(live.call_id)  # R11: whom the agent calls, and what to say
+        if entry is not None:
+            campaign = next((k for k in visits.active() if k.campaign_id == entry["campaign_id"]), None)
+            call["customer_name"] = entry["name"] or ""
+            call["campaign"] = campaign.name if campaign else entry["campaign_id"]
+            call["script"] = campaign.script if campaign else ""
+            call["order_id"] = entry["order_id"]
     history: dict[str, Any] = {"contacts": [], "open_orders": []}
     disposition = None
     if call is not None and wo is not None:

@@ -89,6 +89,11 @@
       $("call-queue").textContent = call.queue;
       $("emergency-flag").hidden = !call.emergency;
     }
+    $("script-box").hidden = !(call && call.campaign);
+    if (call && call.campaign) {
+      $("campaign").textContent = call.campaign; $("customer-name").textContent = call.customer_name || "";
+      $("script").textContent = call.script || "";
+    }
     $("safety").hidden = !desk.safety_script;
     $("btn-emergency-order").disabled = !call || call.state === "offered";  // once answered
     $("safety-script").textContent = desk.safety_script || "";

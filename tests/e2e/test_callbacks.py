@@ -9,10 +9,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from argon2 import PasswordHasher
+
 from tests.e2e.harness import Sandbox, keys_scenario, wait_for
 from tests.e2e.harness.sipp import Sipp, sandbox_root
 
 NUMBER = "13812345678"
+PIN = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("4321")
 CONFIG = """
 [[queues]]
 name = "support"
@@ -27,6 +30,8 @@ id = "1001"
 endpoint = "PJSIP/agent1001"
 queues = ["support"]
 login_at_start = true
+
+pin_hash = "{pin}"
 
 [[trunks]]
 name = "customers"
@@ -85,7 +90,7 @@ def test_R11_queued_callback_keeps_its_place_and_is_bridged_and_recorded(
         sandbox: Sandbox, start_engine) -> None:  # type: ignore[no-untyped-def]
     sandbox.agent("1001")
     customer, trace = customers(sandbox, "customer_answer.xml", "answer")
-    engine = start_engine(agents=[], extra=CONFIG.format(ring=5, retry=30), recording=True)
+    engine = start_engine(agents=[], extra=CONFIG.format(ring=5, retry=30, pin=PIN), recording=True)
     engine.post("/agents/1001/pause", {"reason": "meeting"})
     engine.post("/plan/level", {"level": "III"})  # callbacks offered to new callers
     first = sandbox.call(talk_ms=20000)
@@ -137,7 +142,7 @@ def test_R2_R11_a_customer_who_never_answers_is_cancelled_at_six_rings_and_retri
         sandbox: Sandbox, start_engine) -> None:  # type: ignore[no-untyped-def]
     sandbox.agent("1001")
     customer, trace = customers(sandbox, "agent_noanswer.xml", "noanswer")
-    engine = start_engine(agents=[], extra=CONFIG.format(ring=1, retry=3))
+    engine = start_engine(agents=[], extra=CONFIG.format(ring=1, retry=3, pin=PIN))
     engine.post("/agents/1001/pause", {"reason": "meeting"})
     engine.post("/plan/level", {"level": "III"})
     caller = mobile_keys_caller(sandbox, "1", 30000)
@@ -167,7 +172,7 @@ def test_R11_kill_9_keeps_the_callbacks_place_and_never_dials_a_customer_twice(
     sandbox.agent("1001")
     # The customer lets it ring 8 s (R2 allows 6 x 5 s): time for a crash and a restart.
     _, trace = customers(sandbox, "customer_answer.xml", "restart", "-set", "ring_ms", "8000")
-    config = CONFIG.format(ring=5, retry=30)
+    config = CONFIG.format(ring=5, retry=30, pin=PIN)
     first = start_engine(redis=True, agents=[], extra=config)
     first.post("/agents/1001/pause", {"reason": "meeting"})
     first.post("/plan/level", {"level": "III"})
@@ -204,11 +209,11 @@ def test_R11_R12_closing_a_repair_order_makes_a_return_visit_that_is_dialled_age
     dialled through the trunk, answers and is bridged with the agent; the visit is
     done. (The do-not-call list's effect is proved in tests/integration.)"""
     from tests.e2e.harness import ADMIN_TOKEN
-    from tests.e2e.test_auth import call, number_caller
+    from tests.e2e.test_auth import basic, call, number_caller
 
     sandbox.agent("1001")
     _, trace = customers(sandbox, "customer_answer.xml", "visit")
-    config = CONFIG.format(ring=5, retry=30).split("[plan]")[0] + """
+    config = CONFIG.format(ring=5, retry=30, pin=PIN).split("[plan]")[0] + """
 [[workorders.departments]]
 name = "repair"
 webhook_url = "http://127.0.0.1:9/unreachable"
@@ -246,6 +251,10 @@ poll_s = 0.5
     wait_for(lambda: [b for b in sandbox.bridges() if b["id"] == f"cti-{visit_id}" and len(b["channels"]) == 2],
              10, "the agent and the customer bridged")
     assert len(received(trace, "INVITE")) == 1
+    status, desk = call(engine.port, "GET", "/desk/1001", basic("1001", "4321"))  # the agent's screen
+    assert status == 200 and desk["call"]["campaign"] == "return visits", desk["call"]
+    assert desk["call"]["customer_name"] == "王" and desk["call"]["order_id"] == orders[0]
+    assert desk["call"]["caller"] == NUMBER and desk["call"]["state"] == "connected"
     sandbox.ari("DELETE", f"/channels/{visit_id}")
     wait_for(lambda: call(engine.port, "GET", "/return-visits?status=done", admin)[1], 15, "the visit done")
     (visit,) = call(engine.port, "GET", "/return-visits?status=done", admin)[1]
