@@ -32,8 +32,10 @@ URGENCIES = ("emergency", "high", "normal", "low")
 # What a disposition can hold, besides its kind (all text; limits keep rows small).
 FIELDS: Mapping[str, int] = {
     "customer_name": 100, "address": 300, "contact_number": 32, "content": 4000,
-    "occurred_at": 64, "urgency": 16, "region": 64, "special_requests": 1000,
+    "occurred_at": 64, "urgency": 16, "region": 64, "special_requests": 1000, "outcome": 32,
 }
+# R11: how a return visit or campaign call ended, as the agent records it.
+OUTCOMES = ("satisfied", "not-solved", "no-answer", "wrong-number", "do-not-call")
 
 
 class BadDisposition(ValueError):
@@ -52,6 +54,10 @@ class Kind:
     action: bool = False  # becomes a work order
     emergency: bool = False  # urgency "emergency", the safety script (R8)
     return_visit: bool = False  # closing the order schedules a return visit (R11)
+    action_outcomes: tuple[str, ...] = ()  # outcomes that make it a work order after all
+
+    def needs_order(self, fields: Mapping[str, str]) -> bool:
+        return self.action or fields.get("outcome", "") in self.action_outcomes
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +92,7 @@ class Rules:
     def unrouted(self) -> list[tuple[str, str]]:
         """(kind, urgency) pairs of action kinds that no rule covers for every region:
         a configuration that leaves an order without a department is refused."""
-        return [(k.name, u) for k in self.kinds.values() if k.action for u in URGENCIES
+        return [(k.name, u) for k in self.kinds.values() if k.action or k.action_outcomes for u in URGENCIES
                 if not any(r.region == "*" and r.matches(k.name, u, "*") for r in self.rules)]
 
 
@@ -100,6 +106,8 @@ DEFAULT_KINDS: tuple[Kind, ...] = (
     Kind("complaint", "投訴 Complaint", ("customer_name", "contact_number", "content"), action=True),
     Kind("suggestion", "建議 Suggestion", ("content",)),
     Kind("emergency", "緊急搶修 Emergency", (), action=True, emergency=True),  # one click (R8)
+    # R11: a return visit's or campaign's outcome; "not solved" opens a new work order.
+    Kind("return-visit", "回訪 Return visit", ("outcome",), action_outcomes=("not-solved",)),
 )
 
 
@@ -155,6 +163,8 @@ def check_disposition(rules: Rules, kind_name: str, given: Mapping[str, Any]) ->
     urgency = out.setdefault("urgency", "normal")
     if urgency not in URGENCIES:
         raise BadDisposition(f"urgency must be one of {list(URGENCIES)}")
+    if "outcome" in out and out["outcome"] not in OUTCOMES:
+        raise BadDisposition(f"outcome must be one of {list(OUTCOMES)}")
     missing = [f for f in kind.required if f not in out]
     if missing:
         raise BadDisposition(f"a {kind.name} needs {', '.join(missing)}")

@@ -88,6 +88,9 @@ async def dispose(request: web.Request) -> web.Response:
     if call is None:
         raise Conflict(f"call {call_id} is not agent {agent_id}'s current or last call")
     disposition, order = await wo.dispose(call, agent_id, kind, fields, who.name)
+    visits = request.app[INSTANCE].visits
+    if disposition["fields"].get("outcome") == "do-not-call" and visits is not None and call.get("caller"):
+        await visits.set_blocked(str(call["caller"]), True, who.name, f"the customer asked, call {call_id}")
     if view.state == "wrap-up" and call_id == view.last_call_id:
         rt.apply(e.DispositionRecorded(agent_id, call_id, rt.clock()))
     return web.json_response({**disposition, "order": shown(order, who) if order else None,

@@ -74,7 +74,8 @@ class WorkOrders:
         disposition = {"call_id": call["call_id"], "agent_id": agent_id, "kind": kind, "fields": fields, "at": now}
         order: WorkOrder | None = None
         existing = await self.store.disposition(call["call_id"], agent_id)
-        if self.settings.enabled and self.settings.rules.kinds[kind].action and not (existing and existing["order_id"]):
+        if self.settings.enabled and self.settings.rules.kinds[kind].needs_order(fields) and not (
+                existing and existing["order_id"]):
             rule = self.settings.rules.route(kind, fields["urgency"], fields.get("region", ""))
             assert rule is not None  # every action kind is routed (checked at start)
             order = WorkOrder(

@@ -9,7 +9,7 @@ from pathlib import Path
 from cti.configreader import Table
 from cti.errors import ConfigError
 from workorders import FIELDS, URGENCIES, Department, Kind, Rule, Rules
-from workorders.model import DEFAULT_KINDS
+from workorders.model import DEFAULT_KINDS, OUTCOMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +63,12 @@ def parse_workorders(t: Table, retention_months: int) -> WorkOrderSettings:
             bad = [f for f in required if f not in FIELDS]
             if bad:
                 raise ConfigError(f"{k.path}.required", f"fields among {sorted(FIELDS)}", bad)
+            outcomes = tuple(k.data.get("action_outcomes", []))
+            k.used.add("action_outcomes")
+            if any(o not in OUTCOMES for o in outcomes):
+                raise ConfigError(f"{k.path}.action_outcomes", f"outcomes among {list(OUTCOMES)}", list(outcomes))
             kinds[name] = Kind(name, k.text("label", name), required, k.flag("action", False),
-                               k.flag("emergency", False), k.flag("return_visit", False))
+                               k.flag("emergency", False), k.flag("return_visit", False), outcomes)
             k.check_unknown()
     departments: list[Department] = []
     for d in t.tables("departments"):

@@ -238,6 +238,9 @@ class WorkOrderStore:
             "UPDATE outbound_entries SET status = ?, outcome = ?, due_at = COALESCE(?, due_at), updated_at = ? "
             "WHERE call_id = ? AND status = 'queued'", (status, outcome, due_at, now, call_id)))
 
+    async def queued_entries(self) -> list[Row]:
+        return await self.db.do(lambda sql: sql.rows("SELECT * FROM outbound_entries WHERE status = 'queued'"))
+
     async def entry_by_call(self, call_id: str) -> Row | None:
         rows = await self.db.do(lambda sql: sql.rows("SELECT * FROM outbound_entries WHERE call_id = ?", (call_id,)))
         return rows[0] if rows else None

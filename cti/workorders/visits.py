@@ -122,6 +122,25 @@ class ReturnVisits:
     async def start(self) -> None:
         self.numbers_blocked = await self.store.do_not_call()
         await self.reload()
+        await self.reconcile()
+
+    async def reconcile(self) -> None:
+        """After a restart: entries handed to a core that no longer has their call.
+        The record of calls says how they ended; one with no record (the engine died
+        between the core and the record) is tried again (the core never dialled it
+        twice: it is not there)."""
+        known = {k.call_id for k in self.runtime.engine.calls()}
+        now = self.clock()
+        for entry in await self.store.queued_entries():
+            if entry["call_id"] in known:
+                continue
+            ended = await self.store.contact(entry["call_id"])
+            if ended is not None:
+                await self._outcome(c.CallEnded(entry["call_id"], str(ended["outcome"]), ended["agent_id"], 0.0, 0.0,
+                                                float(ended["ended_at"] or now)), now)
+            else:
+                log.warning("outbound %s: no record of its call after a restart; scheduled again", entry["call_id"])
+                await self.store.visit_outcome(entry["call_id"], "scheduled", "lost", now, now)
 
     async def reload(self) -> None:
         """The campaigns in the store (after a change, and at start)."""

@@ -259,4 +259,8 @@ poll_s = 0.5
     wait_for(lambda: call(engine.port, "GET", "/return-visits?status=done", admin)[1], 15, "the visit done")
     (visit,) = call(engine.port, "GET", "/return-visits?status=done", admin)[1]
     assert visit["order_id"] == orders[0] and visit["outcome"] == "handled" and visit["attempts"] == 1
-    assert call(engine.port, "GET", "/do-not-call", admin)[1] == ["13900000000"]
+    # The customer asks not to be called again: the agent records it; the number is blocked.
+    status, _ = call(engine.port, "POST", f"/calls/{visit_id}/disposition", basic("1001", "4321"),
+                     {"kind": "return-visit", "fields": {"outcome": "do-not-call"}})
+    assert status == 201
+    assert call(engine.port, "GET", "/do-not-call", admin)[1] == sorted(["13900000000", NUMBER])

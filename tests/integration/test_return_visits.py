@@ -178,3 +178,25 @@ async def test_R11_campaign_of_ten_with_two_agents_never_more_than_two_at_once(w
     assert "13900000003" not in dialled and len(dialled) == 9 == len(set(dialled))
     (listed,) = await wo.store.campaigns()
     assert listed["progress"] == {"done": 9, "closed": 1} and listed["script"].startswith("您好")
+
+
+async def test_R11_after_a_crash_handed_over_entries_are_settled_from_the_record_of_calls(world: Any) -> None:
+    """kill -9 without Redis: the new core knows none of the calls handed over. One
+    had ended (its record says handled): done, not dialled again. One has no record
+    (the call was lost with the engine): scheduled again."""
+    visits, wo, runtime, clock = world
+    await closed_repairs(wo, 2)
+    runtime.apply(e.AgentLoggedIn("1001", clock.now))
+    runtime.apply(e.AgentLoggedIn("1002", clock.now))
+    clock.now = OPEN
+    assert await visits.step() == 2
+    first, second = sorted(k.call_id for k in runtime.engine.calls())
+    await wo.store.add_contact({"call_id": first, "caller": "13800000000", "queue": "support", "kind": "return-visit",
+                                "emergency": 0, "agent_id": "1001", "outcome": "handled", "arrived_at": clock.now,
+                                "ended_at": clock.now + 60, "waited_s": 0.0, "talked_s": 55.0})
+    fresh = Runtime(Engine([QueueConfig("support")], [AgentConfig("1001", "PJSIP/agent1001", ("support",))]), clock)
+    again = ReturnVisits(visits.settings, wo.store, fresh, clock)
+    await again.start()
+    rows = {r["call_id"]: (r["status"], r["outcome"]) for r in await wo.store.visits(None)}
+    assert rows[first] == ("done", "handled")
+    assert rows[second] == ("scheduled", "lost")

@@ -266,3 +266,14 @@ async def test_a_database_that_does_not_answer_fails_the_call_in_time(tmp_path: 
         await db.open()
     sock.close()
     db._thread.shutdown(wait=False)
+
+
+async def test_R11_R12_a_return_visit_not_solved_opens_a_new_order_satisfied_does_not(service: Any) -> None:
+    wo, _ = service
+    _, none = await wo.dispose(CALL, "1001", "return-visit", {"outcome": "satisfied"}, "agent:1001")
+    assert none is None
+    _, again = await wo.dispose({**CALL, "call_id": "rv1.x"}, "1001", "return-visit",
+                                {"outcome": "not-solved", "content": "仍然漏氣"}, "agent:1001")
+    assert again is not None and again.kind == "return-visit" and again.department == "service"
+    with pytest.raises(BadDisposition, match="outcome"):
+        await wo.dispose({**CALL, "call_id": "rv2.x"}, "1001", "return-visit", {"outcome": "maybe"}, "agent:1001")
