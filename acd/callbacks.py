@@ -70,8 +70,9 @@ def chose(eng: Engine, ev: e.CallerChoseCallback, out: list[c.Command]) -> None:
         return
     at = ev.at
     call.callback = True
+    call.callback_number = ev.number
     call.callback_offered = False
-    out.append(c.CallbackRequested(call.call_id, call.caller, call.queue, call.kind, at))
+    out.append(c.CallbackRequested(call.call_id, call.callback_number or call.caller, call.queue, call.kind, at))
     out.append(c.Farewell(call.call_id, eng.intake.callback_taken_prompt, "callback-taken"))
 
 
@@ -94,7 +95,8 @@ def dial(eng: Engine, call: Call, agent_id: str, at: float, out: list[c.Command]
     call.dial_gen = eng._new_gen()
     call.dialed_at = at
     eng._timers.push(at + cfg.outbound_ring_timeout_s, TimerKind.DIAL, call.call_id, call.dial_gen)
-    out.append(c.DialCustomer(call.call_id, call.caller, agent_id, cfg.outbound_ring_timeout_s, call.attempts))
+    out.append(c.DialCustomer(call.call_id, call.callback_number or call.caller, agent_id,
+                              cfg.outbound_ring_timeout_s, call.attempts))
 
 
 def customer_answered(eng: Engine, ev: e.CustomerAnswered, out: list[c.Command]) -> None:
@@ -110,7 +112,8 @@ def customer_answered(eng: Engine, ev: e.CustomerAnswered, out: list[c.Command])
     out.append(c.CallbackAttempt(call.call_id, call.queue, call.attempts, "answered", rang, ev.at))
     if eng.intake.record:  # R4: the conversation is recorded like any call, in a file of its own
         call.recorded = True
-        out.append(c.StartRecording(call.call_id, call.caller, "" if call.outbound else f"{call.call_id}-callback"))
+        out.append(c.StartRecording(call.call_id, call.callback_number or call.caller,
+                                    "" if call.outbound else f"{call.call_id}-callback"))
     out.append(c.ConnectCall(call.call_id, call.agent_id))
 
 

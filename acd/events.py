@@ -143,10 +143,12 @@ class CallerHungUp:
 
 @dataclass(frozen=True, slots=True)
 class CallerChoseCallback:
-    """A waiting caller who was offered a callback (R9 plan action) took it."""
+    """A waiting caller who was offered a callback took it (R11), confirming the
+    number it called from (``number`` empty) or keying in another."""
 
     call_id: str
     at: float
+    number: str = ""
 
 
 @dataclass(frozen=True, slots=True)

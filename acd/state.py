@@ -74,6 +74,7 @@ class Call:
     dial_gen: int = 0  # the R2 timer of the current attempt
     dialed_at: float | None = None
     outbound: bool = False  # R11: queued to be called (a return visit), not a caller who called
+    callback_number: str = ""  # R11: the number the caller keyed in to be called back on
     max_attempts: int = 0  # 0: the queue's callback_max_attempts
 
     @property

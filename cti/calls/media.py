@@ -22,6 +22,15 @@ Then = Callable[[str, str, Callable[[], Awaitable[None]]], None]  # (call id, wh
 
 
 @dataclass(slots=True)
+class _Dialog:
+    """R11: a caller taking a callback confirms the number or keys in another."""
+
+    step: str = "confirm"  # then "enter"
+    digits: str = ""
+    tries: int = 0
+
+
+@dataclass(slots=True)
 class _Waiting:
     prompts: tuple[str, ...]
     loop: bool
@@ -34,19 +43,63 @@ class WaitingMedia:
         self._then = then
         self._seq = seq
         self._waiting: dict[str, _Waiting] = {}
-        self._may_call_back: set[str] = set()  # R9: key 1 takes a callback
+        self._may_call_back: set[str] = set()  # R9/R11: key 1 takes a callback
+        self._dialogs: dict[str, _Dialog] = {}
 
-    def chose_callback(self, call_id: str, digit: str) -> bool:
-        """Whether this key press takes the callback offered to this caller (once)."""
-        if digit != "1" or call_id not in self._may_call_back:
-            return False
+    def callback_key(self, call_id: str, digit: str, caller: str) -> tuple[str] | None:
+        """A key from a caller offered a callback. Key 1 reads back the number the
+        caller called from: 1 confirms it, 2 asks for another, keyed in and ended by #.
+        Returns ``(number,)`` when the callback is taken ("" for the caller's own
+        number), None while the dialogue goes on (or the key means nothing)."""
+        dialog = self._dialogs.get(call_id)
+        if dialog is None:
+            if digit != "1" or call_id not in self._may_call_back:
+                return None
+            self._dialogs[call_id] = _Dialog()
+            readback = [f"digit-{d}" for d in caller if d.isdigit()]
+            prompts = ["callback-your-number", *readback, "callback-confirm-keys"] if readback else [
+                "callback-enter-number"]
+            if not readback:
+                self._dialogs[call_id].step = "enter"
+            self._then(call_id, "callback number", lambda: self.say(call_id, tuple(prompts)))
+            return None
+        if dialog.step == "confirm":
+            if digit == "1":
+                return self._taken(call_id, "")
+            if digit == "2":
+                dialog.step = "enter"
+                self._then(call_id, "callback number", lambda: self.say(call_id, ("callback-enter-number",)))
+            return None
+        if digit.isdigit() and len(dialog.digits) < 20:
+            dialog.digits += digit
+        elif digit == "#":
+            if len(dialog.digits) >= 5:
+                return self._taken(call_id, dialog.digits)
+            dialog.digits, dialog.tries = "", dialog.tries + 1
+            if dialog.tries >= 3:  # no callback after all: the caller keeps waiting
+                self._dialogs.pop(call_id, None)
+                self._may_call_back.discard(call_id)
+            else:
+                self._then(call_id, "callback number", lambda: self.say(call_id, ("callback-enter-number",)))
+        return None
+
+    def _taken(self, call_id: str, number: str) -> tuple[str]:
+        self._dialogs.pop(call_id, None)
         self._may_call_back.discard(call_id)
-        return True
+        return (number,)
+
+    async def say(self, call_id: str, prompts: tuple[str, ...]) -> None:
+        """Prompts now, instead of what the caller hears; then music again."""
+        await self.stop_prompts(call_id, keep_offer=True)
+        await self._ari.request_quiet("DELETE", f"/channels/{call_id}/moh")
+        self._waiting[call_id] = _Waiting(prompts, False)
+        await self._play(call_id)
 
     def forget(self, call_id: str) -> None:
         """The caller's channel is gone."""
         self._waiting.pop(call_id, None)
         self._may_call_back.discard(call_id)
+        self._dialogs.pop(call_id, None)
 
     def finished(self, name: str) -> None:
         """Playback ``cti-wait-<name>`` finished: loop again, or music."""
@@ -92,10 +145,12 @@ class WaitingMedia:
         await self.stop_prompts(call_id)
         await self._ari.request_quiet("DELETE", f"/channels/{call_id}/moh")
 
-    async def stop_prompts(self, call_id: str) -> None:
+    async def stop_prompts(self, call_id: str, keep_offer: bool = False) -> None:
         """The prompts stop (a playback holds the channel's ARI commands until it ends;
         music does not)."""
         waiting = self._waiting.pop(call_id, None)
-        self._may_call_back.discard(call_id)
+        if not keep_offer:
+            self._may_call_back.discard(call_id)
+            self._dialogs.pop(call_id, None)
         if waiting is not None and waiting.n:
             await self._ari.request_quiet("DELETE", f"/playbacks/cti-wait-{call_id}-{waiting.n}")

@@ -113,8 +113,8 @@ class StasisAdapter:
             digit = str(ev.get("digit", ""))
             if self.ivr is not None and self.ivr.active(chan_id):
                 self.ivr.digit(chan_id, digit)
-            elif self._media.chose_callback(chan_id, digit):
-                self._submit(e.CallerChoseCallback(chan_id, self._clock()))
+            elif (taken := self._media.callback_key(chan_id, digit, self._callers.get(chan_id, ""))) is not None:
+                self._submit(e.CallerChoseCallback(chan_id, self._clock(), taken[0]))
         elif kind in ("ChannelHold", "ChannelUnhold"):
             # R3: the agent's phone put the caller on hold (SIP re-INVITE) or took it off.
             leg = self._legs.get(chan_id)

@@ -270,7 +270,7 @@ password_hash = "{FAST.hash(SUPERVISOR[1])}"
         engine.post("/plan/level", {"level": "III"})
         wait_for(lambda: engine.agent("1004")["state"] == "ready", 5, "the standby agent called in")
         engine.post("/agents/1004/pause", {"reason": "other"})
-        name = keys_scenario("1", 9000)
+        name = keys_scenario("11", 9000, 4000)  # 1: the callback; 1: "call me back on this number"
         mobile = sandbox_root() / "opt/cti-sipp" / name.replace(".xml", "-mobile.xml")
         mobile.write_text((sandbox_root() / "opt/cti-sipp" / name).read_text().replace("sip:caller@", f"sip:{NUMBER}@"))
         sandbox._port += 1

@@ -69,8 +69,10 @@ def received(trace: Path, method: str) -> list[float]:
     return stamps
 
 
-def mobile_keys_caller(sandbox: Sandbox, keys: str, talk_ms: int) -> Sipp:
-    name = keys_scenario(keys, 2500)
+def mobile_keys_caller(sandbox: Sandbox, keys: str, talk_ms: int, then_ms: int | None = None) -> Sipp:
+    """13812345678 presses ``keys`` (1 takes the callback; then 1 confirms the number,
+    or 2 and another number ended by #)."""
+    name = keys_scenario(keys, 2500, then_ms)
     mobile = sandbox_root() / "opt/cti-sipp" / name.replace(".xml", "-mobile.xml")
     mobile.write_text((sandbox_root() / "opt/cti-sipp" / name).read_text().replace("sip:caller@", f"sip:{NUMBER}@"))
     sandbox._port += 1
@@ -95,7 +97,7 @@ def test_R11_queued_callback_keeps_its_place_and_is_bridged_and_recorded(
     engine.post("/plan/level", {"level": "III"})  # callbacks offered to new callers
     first = sandbox.call(talk_ms=20000)
     wait_for(lambda: len(engine.get("/calls")) == 1, 15, "the first caller waiting")
-    second = mobile_keys_caller(sandbox, "1", 30000)
+    second = mobile_keys_caller(sandbox, "11", 30000, 4000)
     wait_for(lambda: [k for k in engine.get("/calls") if k["callback"]], 25, "the second caller's callback")
     callback = callback_waiting(engine)
     second.wait(30)  # the farewell hangs the caller up
@@ -145,13 +147,15 @@ def test_R2_R11_a_customer_who_never_answers_is_cancelled_at_six_rings_and_retri
     engine = start_engine(agents=[], extra=CONFIG.format(ring=1, retry=3, pin=PIN))
     engine.post("/agents/1001/pause", {"reason": "meeting"})
     engine.post("/plan/level", {"level": "III"})
-    caller = mobile_keys_caller(sandbox, "1", 30000)
-    wait_for(lambda: [k for k in engine.get("/calls") if k["callback"]], 25, "the callback")
+    # 1: the callback; 2: another number; keyed in, ended by #: that number is dialled.
+    caller = mobile_keys_caller(sandbox, "1213912345678#", 30000, 700)
+    wait_for(lambda: [k for k in engine.get("/calls") if k["callback"]], 40, "the callback")
     callback = callback_waiting(engine)
     caller.wait(30)
     engine.post("/agents/1001/ready")
     wait_for(lambda: len(received(trace, "CANCEL")) >= 2, 40, "two attempts, each cancelled")
     invites, cancels = received(trace, "INVITE"), received(trace, "CANCEL")
+    assert "INVITE sip:13912345678@" in trace.read_text(errors="replace")  # the number keyed in
     rang = cancels[0] - invites[0]
     assert abs(rang - 6 * 1.0) <= 0.5, f"R2: rang {rang:.2f} s, not 6 rings x 1 s"  # measured on the wire
     assert abs((cancels[1] - invites[1]) - 6.0) <= 0.5
@@ -176,8 +180,8 @@ def test_R11_kill_9_keeps_the_callbacks_place_and_never_dials_a_customer_twice(
     first = start_engine(redis=True, agents=[], extra=config)
     first.post("/agents/1001/pause", {"reason": "meeting"})
     first.post("/plan/level", {"level": "III"})
-    caller = mobile_keys_caller(sandbox, "1", 30000)
-    wait_for(lambda: [k for k in first.get("/calls") if k["callback"]], 25, "the callback")
+    caller = mobile_keys_caller(sandbox, "11", 30000, 4000)
+    wait_for(lambda: [k for k in first.get("/calls") if k["callback"]], 30, "the callback")
     callback = callback_waiting(first)
     caller.wait(30)
     behind = sandbox.call(talk_ms=40000)

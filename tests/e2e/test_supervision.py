@@ -182,7 +182,7 @@ endpoint = "PJSIP/{number}@customers"
 def test_R9_plan_offers_callbacks_a_waiting_caller_takes_one(
         sandbox: Sandbox, start_engine, observer: AriObserver) -> None:
     """R9: at a level that offers callbacks, a waiting caller hears the offer, presses 1,
-    is thanked and hangs up; the callback keeps the place (R11), counted apart from the
+    keys in the number to be called back on (R11), is thanked and hangs up; the callback keeps the place (R11), counted apart from the
     abandoned calls; nobody is dialled while no agent is free."""
     config = PLAN.replace('announcement = "incident-announcement"',
                           'announcement = "incident-announcement"\noffer_callbacks = true') + TRUNK
@@ -192,13 +192,18 @@ def test_R9_plan_offers_callbacks_a_waiting_caller_takes_one(
     engine.post("/plan/level", {"level": "III"})
     wait_for(lambda: engine.agent("1004")["state"] == "ready", 5, "the standby agent called in")
     engine.post("/agents/1004/pause", {"reason": "other"})
-    # Key 1 after the announcement and the offer.
-    caller = call_with_keys(sandbox, "1", talk_ms=20000, gap_ms=9000)
-    assert caller.wait(60) == 0, caller.output()
+    # Key 1 after the announcement and the offer; this caller's id is not a number, so
+    # the engine asks for one (R11): keyed in, ended by #.
+    caller = call_with_keys(sandbox, "113912345678#", talk_ms=20000, gap_ms=9000, then_ms=700)
+    assert caller.wait(90) == 0, caller.output()
     (request,) = engine.get("/plan")["callbacks"]
     assert request["queue"] == "support" and request["type"] == "callback-request"
+    assert request["caller"] == "13912345678"  # the number keyed in (the admin sees it whole)
     offered = [ev for ev in observer.of("PlaybackStarted") if ev["playback"]["media_uri"] == "sound:cti/callback-offer"]
     thanked = [ev for ev in observer.of("PlaybackStarted") if ev["playback"]["media_uri"] == "sound:cti/callback-taken"]
+    asked = [ev for ev in observer.of("PlaybackStarted")
+             if "sound:cti/callback-enter-number" in str(ev["playback"]["media_uri"])]
+    assert asked, "the caller was not asked for a number"
     assert offered and thanked
     figures = scrape(engine)
     assert samples(figures, "cti_queue_callbacks_waiting")[(("queue", "support"),)] == 1.0

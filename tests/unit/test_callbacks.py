@@ -140,3 +140,36 @@ def test_R11_a_return_visit_waits_behind_every_inbound_caller_and_is_tried_once_
     out = eng.handle(e.CustomerNotReached("rv-WO-2-1", "busy", 52.0))
     (ended,) = of(c.CallEnded, out)
     assert ended.outcome == "callback-unreached" and eng.calls() == []  # the schedule retries later
+
+
+def test_R11_a_keyed_in_number_is_the_one_dialled() -> None:
+    eng = engine()
+    eng.handle(e.CallArrived("k1", "q", "13800000001", 1.0))
+    out = eng.handle(e.CallerChoseCallback("k1", 2.0, "13912345678"))
+    assert of(c.CallbackRequested, out)[0].caller == "13912345678"
+    eng.handle(e.AgentLoggedIn("a1", 3.0))
+    out = eng.handle(e.OfferAnswered("k1", "a1", 4.0))
+    assert of(c.DialCustomer, out)[0].number == "13912345678"
+
+
+def test_R11_the_callback_dialogue_confirms_the_number_or_takes_another() -> None:
+    import itertools
+    from typing import Any
+
+    from cti.calls.media import WaitingMedia
+
+    said: list[str] = []
+    media = WaitingMedia(None, lambda call_id, what, step: said.append(what), itertools.count())  # type: ignore[arg-type]
+    media._may_call_back.update({"k1", "k2", "k3"})
+    assert media.callback_key("k1", "5", "13800000001") is None  # only 1 starts it
+    assert media.callback_key("k1", "1", "13800000001") is None and said == ["callback number"]  # read back
+    assert media.callback_key("k1", "1", "13800000001") == ("",)  # confirmed: the caller's own number
+    assert media.callback_key("k1", "1", "13800000001") is None  # once
+    media.callback_key("k2", "1", "13800000002")
+    media.callback_key("k2", "2", "13800000002")  # another number
+    keys: Any = [media.callback_key("k2", d, "13800000002") for d in "13912345678"]
+    assert keys == [None] * 11 and media.callback_key("k2", "#", "13800000002") == ("13912345678",)
+    media.callback_key("k3", "1", "caller")  # no number to read back: asked for one at once
+    assert media.callback_key("k3", "1", "caller") is None  # a digit of the number, not a confirmation
+    assert [media.callback_key("k3", "#", "caller") for _ in range(3)] == [None, None, None]  # too short, 3 times
+    assert "k3" not in media._may_call_back  # no callback after all: the caller keeps waiting

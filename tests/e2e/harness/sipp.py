@@ -56,17 +56,19 @@ def sandbox_root() -> Path:
 AUDIO = '  <nop><action><exec play_pcap_audio="/opt/cti-sipp/caller-audio.pcap" /></action></nop>\n'
 
 
-def keys_scenario(keys: str, gap_ms: int = 2500) -> str:
-    """A caller scenario that talks, presses ``keys`` (``gap_ms`` apart) inside its
-    audio stream as a phone does (Asterisk's strict RTP learns the stream first), then
-    talks on for -d ms."""
-    name = f"caller-keys-{keys.replace('*', 'star').replace('#', 'pound')}.xml"
+def keys_scenario(keys: str, gap_ms: int = 2500, then_ms: int | None = None) -> str:
+    """A caller scenario that talks, presses ``keys`` (the first after ``gap_ms``, the
+    others ``then_ms`` apart, ``gap_ms`` by default) inside its audio stream as a phone
+    does (Asterisk's strict RTP learns the stream first), then talks on for -d ms."""
+    name = f"caller-keys-{keys.replace('*', 'star').replace('#', 'pound')}" + (
+        f"-{gap_ms}-{then_ms}.xml" if then_ms is not None else ".xml")
+    gaps = [gap_ms] + [then_ms if then_ms is not None else gap_ms] * (len(keys) - 1)
     base = (sandbox_root() / SANDBOX_SIPP / "caller.xml").read_text()
     presses = "".join(
-        f'  <pause milliseconds="{gap_ms}" />\n  <nop><action><exec play_pcap_audio='
+        f'  <pause milliseconds="{gap}" />\n  <nop><action><exec play_pcap_audio='
         f'"/usr/share/sip-tester/dtmf_2833_{ {"*": "star", "#": "pound"}.get(k, k)}.pcap" />'
         f"</action></nop>\n  <pause milliseconds=\"300\" />\n" + AUDIO
-        for k in keys
+        for k, gap in zip(keys, gaps)
     )
     marker = "  <!-- real audio for the whole call"
     start = base.index(marker)
@@ -76,9 +78,9 @@ def keys_scenario(keys: str, gap_ms: int = 2500) -> str:
 
 
 def call_with_keys(sandbox: Sandbox, keys: str, talk_ms: int = 3000, exten: str = "100",
-                   gap_ms: int = 2500) -> Sipp:
+                   gap_ms: int = 2500, then_ms: int | None = None) -> Sipp:
     """A caller who dials ``exten``, presses ``keys`` and talks on for ``talk_ms``."""
-    scenario = keys_scenario(keys, gap_ms)
+    scenario = keys_scenario(keys, gap_ms, then_ms)
     sandbox._port += 1
     return sandbox.sipp(
         f"caller{sandbox._port}", "-sf", scenario, "-i", "127.0.0.1", "-p", str(sandbox._port),
