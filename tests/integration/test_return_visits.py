@@ -200,3 +200,45 @@ async def test_R11_after_a_crash_handed_over_entries_are_settled_from_the_record
     rows = {r["call_id"]: (r["status"], r["outcome"]) for r in await wo.store.visits(None)}
     assert rows[first] == ("done", "handled")
     assert rows[second] == ("scheduled", "lost")
+
+
+async def test_R11_campaigns_and_do_not_call_through_the_http_api(store_url: str) -> None:
+    """POST /campaigns (CSV in JSON), GET /campaigns with progress, pause, and the
+    do-not-call list: what the API says is what the store holds."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from cti.app import FEATURES
+    from cti.auth import Auth, AuthSettings
+    from cti.web import Instance, build_app
+
+    db = Database(store_url, 5.0, SCHEMA)
+    await db.open()
+    clock = Clock(OPEN)
+    engine = Engine([QueueConfig("support")], [AgentConfig("1001", "PJSIP/agent1001", ("support",))])
+    runtime = Runtime(engine, clock)
+    visits = ReturnVisits(VisitSettings(), WorkOrderStore(db), runtime, clock)
+    await visits.start()
+    instance = Instance("leader", runtime, [], visits=visits)
+    admin = {"Authorization": "Bearer admin-token-for-the-http-test", "Content-Type": "application/json"}
+    app = build_app(instance, Auth(AuthSettings(), {}, {"admin": "admin-token-for-the-http-test"}), FEATURES)
+    async with TestClient(TestServer(app), headers=admin) as http:
+        resp = await http.post("/campaigns", json={"name": "回訪", "queue": "support", "script": "您好",
+                                                   "csv": "number,name\n13900000001,王\nx,y\n", "max_attempts": 2,
+                                                   "hours": {"mon": ["09:00-20:00"]}})
+        made = await resp.json()
+        assert resp.status == 201 and made["entries"] == 1 and made["refused_lines"] == [3]
+        assert (await http.post("/campaigns", json={"name": "x", "queue": "nope", "csv": ""})).status == 400
+        assert (await http.post("/campaigns", json={"name": "x", "queue": "support", "csv": "",
+                                                    "hours": {"someday": ["9-5"]}})).status == 400
+        (listed,) = await (await http.get("/campaigns")).json()
+        assert listed["progress"] == {"scheduled": 1} and listed["hours"] == {"mon": ["09:00-20:00"]}
+        assert made["campaign_id"] in visits.campaigns
+        resp = await http.post(f"/campaigns/{made['campaign_id']}/pause", json={})
+        assert resp.status == 200 and made["campaign_id"] not in visits.campaigns
+        assert (await http.post("/campaigns/nope/pause", json={})).status == 404
+        assert (await http.post("/do-not-call", json={"number": "139 0000 0002"})).status == 201
+        assert await (await http.get("/do-not-call")).json() == ["13900000002"]
+        assert (await http.post("/do-not-call", json={"number": "call me"})).status == 400
+        assert (await http.delete("/do-not-call/13900000002")).status == 200
+        assert await (await http.get("/do-not-call")).json() == []
+    db.close()

@@ -127,7 +127,7 @@ def test_R1_an_offer_asterisk_gave_up_on_is_a_failed_offer_with_the_q850_reason(
     asyncio.run(run())
 
 
-def test_R3_R9_a_key_takes_an_offered_callback_and_the_phone_hold_is_reported() -> None:
+def test_R3_R9_R11_a_key_takes_an_offered_callback_and_the_phone_hold_is_reported() -> None:
     async def run() -> None:
         h = Harness()
         events = load("caller_presses_a_key_and_agent_holds")
@@ -137,9 +137,12 @@ def test_R3_R9_a_key_takes_an_offered_callback_and_the_phone_hold_is_reported() 
         h.feed(head)
         await h.adapter.execute(c.PlayWaitingMedia(call, ("callback-offer",), offer_callback=True))
         head, rest = split(rest, "ChannelDtmfReceived", call)
-        h.feed(head)
-        h.feed(head[-1:])  # the same key again: one request only
-        assert h.submitted[1:] == [e.CallerChoseCallback(call, NOW)]
+        h.feed(head)  # key 1: this caller id is no number, so the engine asks for one (R11)
+        assert h.submitted[1:] == []
+        key = head[-1]
+        h.feed([{**key, "digit": d} for d in "13912345678#"])
+        h.feed([{**key, "digit": "#"}])  # the same key again: one request only
+        assert h.submitted[1:] == [e.CallerChoseCallback(call, NOW, "13912345678")]
         await h.offer(call, "1002", leg)
         head, rest = split(rest, "StasisEnd", leg)  # hold, unhold, then the agent's leg ends
         h.feed(head)
