@@ -274,6 +274,7 @@ async def _lead(
                               instance.faults)
     instance.supervision = supervision
     supervision.workorders_overdue = lambda: workorders.overdue
+    supervision.campaigns = lambda: visits.progress
     if fresh:
         for entry in config.agents:
             if entry.login_at_start:

@@ -98,8 +98,19 @@
       cell(tr, fmt(a.in_state_s)); cell(tr, fmt(a.call_s)); cell(tr, String(a.calls));
       agents.appendChild(tr);
     }
-    renderPlan(doc.plan); renderAlerts(doc); drawTrend(doc.trend);
+    renderPlan(doc.plan); renderAlerts(doc); drawTrend(doc.trend); renderCampaigns(doc.campaigns || {});
     $("clock").textContent = new Date(doc.at * 1000).toLocaleTimeString();
+  }
+  function renderCampaigns(campaigns) {
+    const ids = Object.keys(campaigns);
+    $("campaigns-card").hidden = !ids.length;
+    const body = $("campaigns"); body.innerHTML = "";
+    for (const id of ids) {
+      const k = campaigns[id], tr = document.createElement("tr");
+      cell(tr, k.name); cell(tr, k.status);
+      for (const st of ["scheduled", "queued", "done", "closed"]) cell(tr, String(k[st] || 0));
+      body.appendChild(tr);
+    }
   }
   function renderAlerts(doc) {
     const box = $("alerts"); box.innerHTML = "";

@@ -79,6 +79,9 @@ def prometheus_text(figures: dict[str, Any]) -> bytes:
            [({"outcome": o}, n) for o, n in figures["notifications"].items()])
     family("cti_notifications_pending", "gauge", "Notifications waiting in the outbox for delivery.",
            [({}, figures.get("notifications_pending", 0))])
+    family("cti_campaign_entries", "gauge", "R11 customers of each campaign by status (scheduled, queued, done, closed).",
+           [({"campaign": cid, "status": st}, n) for cid, camp in (figures.get("campaigns") or {}).items()
+            for st, n in camp.items() if st not in ("name", "status")])
     if figures.get("workorders_overdue") is not None:
         family("cti_workorders_overdue", "gauge", "R12 open work orders past their due time.",
                [({}, figures["workorders_overdue"])])

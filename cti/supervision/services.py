@@ -61,6 +61,7 @@ class Supervision:
         self.loop_lag_s = 0.0
         self.changes: list[dict[str, Any]] = []
         self.workorders_overdue: Any = None  # () -> open orders past due, when work orders run
+        self.campaigns: Any = None  # () -> campaign -> {name, status, entries by status} (R11)
         # The wallboard's trend: waiting calls and service level, every 30 s, 4 hours.
         self.trend: collections.deque[dict[str, float]] = collections.deque(maxlen=480)
         self._sampled = 0.0
@@ -126,6 +127,7 @@ class Supervision:
                               "dropped": self.notifier.dropped, "retried": self.notifier.retries},
             "notifications_pending": self.notifier.pending,
             "workorders_overdue": None if self.workorders_overdue is None else self.workorders_overdue(),
+            "campaigns": {} if self.campaigns is None else self.campaigns(),
         }
 
     def sample(self, now: float) -> None:

@@ -98,6 +98,7 @@ class ReturnVisits:
         self.queued = 0
         self.errors = 0
         self.campaigns: dict[str, Campaign] = {}
+        self.progress: dict[str, dict[str, object]] = {}  # campaign -> entries by status (as of the last reload)
 
     def blocked(self, number: str) -> bool:
         """R11: checked when the visit is queued and again at dial time."""
@@ -145,7 +146,10 @@ class ReturnVisits:
     async def reload(self) -> None:
         """The campaigns in the store (after a change, and at start)."""
         self.campaigns = {}
-        for row in await self.store.campaigns():
+        rows = await self.store.campaigns()
+        self.progress = {row["campaign_id"]: {"name": row["name"], "status": row["status"], **row["progress"]}
+                         for row in rows[-50:]}  # the newest fifty, for the wallboard and /metrics
+        for row in rows:
             if row["status"] == "active":
                 self.campaigns[row["campaign_id"]] = Campaign(
                     row["campaign_id"], row["queue"], _window(row["hours"]), int(row["max_attempts"]),

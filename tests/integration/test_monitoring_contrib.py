@@ -29,6 +29,7 @@ def test_dashboard_and_rules_name_only_exposed_metrics() -> None:
         "plan": {"level": "II"}, "recording_coverage": 1.0, "connections": {"ari": True},
         "event_loop_lag_s": 0.0, "notifications": {"sent": 1, "failed": 0, "dropped": 0},
         "maintenance_errors": {"the purge": 1}, "notifications_pending": 0, "workorders_overdue": 0,
+        "campaigns": {"CABCDEFG": {"name": "n", "status": "active", "done": 1}},
         "faults": [{"kind": "deadline", "where": "ari POST", "count": 1}],
     }
     exposed = set(re.findall(r"^(cti_[a-z_]+)", prometheus_text(figures).decode(), re.M))

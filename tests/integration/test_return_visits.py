@@ -233,6 +233,13 @@ async def test_R11_campaigns_and_do_not_call_through_the_http_api(store_url: str
         (listed,) = await (await http.get("/campaigns")).json()
         assert listed["progress"] == {"scheduled": 1} and listed["hours"] == {"mon": ["09:00-20:00"]}
         assert made["campaign_id"] in visits.campaigns
+        assert visits.progress[made["campaign_id"]] == {"name": "回訪", "status": "active", "scheduled": 1}
+        from cti.supervision.prometheus import prometheus_text
+        text = prometheus_text({"queues": {}, "agents": {"by_state": {}, "occupancy": 0.0, "ring_no_answer": {},
+                                "hold_overruns": {}}, "plan": None, "recording_coverage": None, "connections": {},
+                                "event_loop_lag_s": 0.0, "notifications": {"sent": 0, "failed": 0, "dropped": 0},
+                                "maintenance_errors": {}, "faults": [], "campaigns": visits.progress}).decode()
+        assert f'cti_campaign_entries{{campaign="{made["campaign_id"]}",status="scheduled"}} 1.0' in text
         resp = await http.post(f"/campaigns/{made['campaign_id']}/pause", json={})
         assert resp.status == 200 and made["campaign_id"] not in visits.campaigns
         assert (await http.post("/campaigns/nope/pause", json={})).status == 404
