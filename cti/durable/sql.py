@@ -114,8 +114,8 @@ class Database:
         if conn is not None:
             try:
                 conn.close()
-            except Exception:  # already broken
-                pass
+            except Exception as exc:  # already broken: it is dropped all the same
+                log.debug("closing a broken store connection: %s", exc)
 
     # ------------------------------------------------------------ the loop
 

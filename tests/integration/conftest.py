@@ -30,36 +30,14 @@ def prefix() -> str:
     return f"test-{uuid.uuid4().hex[:8]}:"
 
 
-def postgres_url() -> str:
-    """The test PostgreSQL that `make test` starts (contrib/postgres); fails without it."""
-    import subprocess
-    from pathlib import Path
-
-    found = subprocess.run([str(Path(__file__).resolve().parents[2] / "contrib" / "postgres"), "url"],
-                           capture_output=True, text=True)
-    if found.returncode != 0:
-        pytest.fail(f"PostgreSQL is not set up (`contrib/postgres up`): {found.stderr.strip()}")
-    return found.stdout.strip()
-
 
 @pytest.fixture
 def fresh_postgres() -> Iterator[str]:
     """A database of the test's own on the test PostgreSQL, dropped afterwards."""
-    import psycopg
+    from tests.e2e.harness.postgres import postgres_database
 
-    base = postgres_url()
-    name = f"cti_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(base, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL does not answer at {base.split('@')[-1]} (`contrib/postgres up`): {exc}")
-    admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield base.rsplit("/", 1)[0] + "/" + name
-    finally:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
-
+    with postgres_database() as url:
+        yield url
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
