@@ -11,6 +11,8 @@ Then
 
     waiting --offer--> offered --agent answers--> dialing (DialCustomer; R2 timer)
     dialing --customer answers--> connected (bridged and recorded like any call)
+    dialing --line answers, machine detection on the trunk--> screening (the R2 timer is
+        replaced by SCREENING_S) --a person--> connected; --a machine--> as not reached
     dialing --R2: outbound_max_rings x ring_cycle_s, or busy/rejected/unreachable-->
         retry (the agent is released, ready) --callback_retry_s--> waiting, same place
         ... after callback_max_attempts: the call ends, outcome "callback-unreached"
@@ -33,6 +35,10 @@ from acd.timers import TimerKind
 
 if TYPE_CHECKING:
     from acd.engine import Engine
+
+# R11: how long Asterisk's answering-machine detection may listen before the attempt
+# is given up ("screening-timeout"): AMD decides within its total_analysis_time (5 s).
+SCREENING_S = 15.0
 
 
 def outbound_queued(eng: Engine, ev: e.OutboundQueued, out: list[c.Command]) -> None:
@@ -94,6 +100,7 @@ def dial(eng: Engine, call: Call, agent_id: str, at: float, out: list[c.Command]
     call.attempts += 1
     call.dial_gen = eng._new_gen()
     call.dialed_at = at
+    call.screened_at = None
     eng._timers.push(at + cfg.outbound_ring_timeout_s, TimerKind.DIAL, call.call_id, call.dial_gen)
     out.append(c.DialCustomer(call.call_id, call.callback_number or call.caller, agent_id,
                               cfg.outbound_ring_timeout_s, call.attempts))
@@ -104,7 +111,7 @@ def customer_answered(eng: Engine, ev: e.CustomerAnswered, out: list[c.Command])
     if call is None or call.state is not CallState.DIALING or call.agent_id is None:
         out.append(c.HangUpCaller(ev.call_id, "callback-no-longer-dialled"))
         return
-    rang = ev.at - (call.dialed_at or ev.at)
+    rang = (call.screened_at or ev.at) - (call.dialed_at or ev.at)
     call.state = CallState.CONNECTED
     call.answered_at = ev.at
     call.bridged = True
@@ -117,6 +124,16 @@ def customer_answered(eng: Engine, ev: e.CustomerAnswered, out: list[c.Command])
     out.append(c.ConnectCall(call.call_id, call.agent_id))
 
 
+def screening(eng: Engine, ev: e.CustomerScreening) -> None:
+    """The customer's line answered: the ringing (R2) is over; detection gets SCREENING_S."""
+    call = eng._calls.get(ev.call_id)
+    if call is None or call.state is not CallState.DIALING or call.screened_at is not None:
+        return
+    call.screened_at = ev.at
+    call.dial_gen = eng._new_gen()
+    eng._timers.push(ev.at + SCREENING_S, TimerKind.DIAL, call.call_id, call.dial_gen)
+
+
 def customer_not_reached(eng: Engine, ev: e.CustomerNotReached, out: list[c.Command]) -> None:
     call = eng._calls.get(ev.call_id)
     if call is not None and call.state is CallState.DIALING:
@@ -124,9 +141,11 @@ def customer_not_reached(eng: Engine, ev: e.CustomerNotReached, out: list[c.Comm
 
 
 def dial_expired(eng: Engine, call: Call, at: float, out: list[c.Command]) -> None:
-    """R2: the customer rang the maximum: hang up, recorded as no-answer."""
-    out.append(c.HangUpCaller(call.call_id, "R2 ring cap"))
-    not_reached(eng, call, "no-answer", at, out)
+    """R2: the customer rang the maximum: hang up, recorded as no-answer (or the
+    machine detection took too long: screening-timeout)."""
+    screened = call.screened_at is not None
+    out.append(c.HangUpCaller(call.call_id, "screening timeout" if screened else "R2 ring cap"))
+    not_reached(eng, call, "screening-timeout" if screened else "no-answer", at, out)
 
 
 def dial_timer_valid(call: Call, gen: int) -> bool:
@@ -143,7 +162,7 @@ def not_reached(eng: Engine, call: Call, reason: str, at: float, out: list[c.Com
     agent.call_id = None
     call.agent_id = None
     call.dial_gen = eng._new_gen()
-    rang = at - (call.dialed_at or at)
+    rang = (call.screened_at or at) - (call.dialed_at or at)
     ag.leave_call(eng, agent, at, out)
     if call.attempts < (call.max_attempts or cfg.callback_max_attempts):
         call.state = CallState.RETRY

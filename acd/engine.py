@@ -179,6 +179,7 @@ class Engine:
             e.CustomerAnswered: lambda ev, out: callbacks.customer_answered(self, ev, out),
             e.OutboundQueued: lambda ev, out: callbacks.outbound_queued(self, ev, out),
             e.CustomerNotReached: lambda ev, out: callbacks.customer_not_reached(self, ev, out),
+            e.CustomerScreening: lambda ev, out: callbacks.screening(self, ev),
             e.CallEntered: lambda ev, out: intake.call_entered(self, ev, out),
             e.IvrRouted: lambda ev, out: intake.ivr_routed(self, ev, out),
             e.IvrCallbackRequested: lambda ev, out: intake.ivr_callback_requested(self, ev, out),

@@ -220,6 +220,16 @@ class CustomerAnswered:
 
 
 @dataclass(frozen=True, slots=True)
+class CustomerScreening:
+    """R11: the customer's line answered and Asterisk's answering-machine detection
+    listens (a trunk with ``detect_machines``): the ringing is over (R2's cap no longer
+    applies); a person is ``CustomerAnswered``, a machine ``CustomerNotReached("machine")``."""
+
+    call_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerNotReached:
     """R11/R2: the dial-out to a callback's customer ended before an answer (busy,
     rejected, unreachable, refused by the trunk's rules ...)."""
@@ -249,6 +259,7 @@ Event = (
     Tick
     | OutboundQueued
     | CustomerAnswered
+    | CustomerScreening
     | CustomerNotReached
     | DispositionRecorded
     | AgentLoggedIn

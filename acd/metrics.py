@@ -65,6 +65,12 @@ class MetricsBook:
         self.callbacks_total: collections.Counter[str] = collections.Counter()
         self.callback_attempts: collections.Counter[tuple[str, str]] = collections.Counter()
 
+    def connect_rate(self, queue: str) -> float | None:
+        """R11: dial-outs the customer answered (a person: R2 no-answer, busy and
+        answering machines are not) / dial-outs, since start; None before any."""
+        tried = sum(n for (q, _), n in self.callback_attempts.items() if q == queue)
+        return self.callback_attempts.get((queue, "answered"), 0) / tried if tried else None
+
     def observe(self, cmd: c.Command) -> None:
         match cmd:
             case c.CallEnded(outcome=outcome, waited_s=w, talked_s=t, at=at, queue=queue):

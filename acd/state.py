@@ -73,6 +73,7 @@ class Call:
     attempts: int = 0  # R11: dial attempts made to the customer
     dial_gen: int = 0  # the R2 timer of the current attempt
     dialed_at: float | None = None
+    screened_at: float | None = None  # R11: answered, Asterisk telling a person from a machine
     outbound: bool = False  # R11: queued to be called (a return visit), not a caller who called
     callback_number: str = ""  # R11: the number the caller keyed in to be called back on
     max_attempts: int = 0  # 0: the queue's callback_max_attempts

@@ -36,6 +36,7 @@ from cti.desk import http as desk_http
 from cti.desk.live import Live
 from cti.auth import Auth
 from cti.asterisk.ari import AriClient
+from cti.calls.customers import require_amd
 from cti.calls.stasis import StasisAdapter, Submit
 from cti.config import Config
 from cti.durable.cluster import AdapterNode, Dispatcher, run_router_input
@@ -83,6 +84,8 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
                             deadlines.ami_action_s, deadlines.ami_ping_interval_s, faults)
             info = await ari.probe(ast.connect_timeout_s)
             await ami.probe(ast.connect_timeout_s)
+            if any(t.detect_machines for t in config.trunks):
+                await require_amd(ari)
             log.info("Asterisk %s reachable", (info.get("system") or {}).get("version", "?"))
             instance.connections += [ari.state, ami.state]
         redis_client: aioredis.Redis | None = None

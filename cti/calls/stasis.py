@@ -33,7 +33,8 @@ from acd import CallView
 from acd import commands as c
 from acd import events as e
 from cti.asterisk.ari import AriClient
-from cti.calls.legs import CAUSES, AgentLegs
+from cti.calls.legs import AgentLegs
+from cti.calls.customers import Customers
 from cti.calls.trunks import Trunk
 from cti.calls.media import WaitingMedia
 from cti.errors import AriError
@@ -66,9 +67,6 @@ class StasisAdapter:
         blocked: Callable[[str], bool] | None = None,
     ) -> None:
         self._ari = ari
-        self.trunk = trunk  # R11: where callbacks are dialled
-        self.blocked = blocked  # R11: the do-not-call list, checked at dial time
-        self._customers: dict[str, str] = {}  # call id -> number: callbacks' customers still ringing
         self._recordings: dict[str, str] = {}  # call id -> recording id, when not the call's
         self._calls = calls
         self._submit = submit
@@ -83,6 +81,7 @@ class StasisAdapter:
         self._legs = AgentLegs(ari, submit, clock, self._seq, check_endpoint=calls is None, endpoints=endpoints)
         self.lanes = lanes if lanes is not None else Lanes(10.0)
         self._media = WaitingMedia(ari, self._then, self._seq)
+        self.customers = Customers(ari, submit, clock, self._then, trunk, blocked)  # R11, R2
 
     async def run(self) -> None:
         """Own the calls' lanes (a supervised task of the engine)."""
@@ -108,7 +107,8 @@ class StasisAdapter:
             self._stasis_start(chan_id, channel, args if isinstance(args, list) else [])
         elif kind in ("StasisEnd", "ChannelDestroyed"):
             cause = ev.get("cause")
-            self._channel_gone(chan_id, cause if isinstance(cause, int) else 0)
+            if not self.customers.gone(chan_id, cause if isinstance(cause, int) else 0, kind):
+                self._channel_gone(chan_id, cause if isinstance(cause, int) else 0)
         elif kind == "ChannelDtmfReceived":
             digit = str(ev.get("digit", ""))
             if self.ivr is not None and self.ivr.active(chan_id):
@@ -145,13 +145,12 @@ class StasisAdapter:
             self._names[chan_id] = str(channel.get("name") or "")
             log.info("call %s from %s dialled %s", chan_id, mask_number(caller), exten)
             self._submit(e.CallEntered(chan_id, caller, exten, self._clock()))
-        elif role == "customer":  # R11: a callback's customer answered; from now on the call's channel
-            number = self._customers.pop(chan_id, None)
+        elif role in ("customer", "screened"):  # R11: a callback's customer answered (a person?)
+            number = (self.customers.answered(chan_id) if role == "customer"
+                      else self.customers.screened(chan_id, args))
             if number is None:
-                self._then(chan_id, "hang-up of a stray customer leg",
-                           lambda: self._ari.request_quiet("DELETE", f"/channels/{chan_id}"))
                 return
-            self._callers[chan_id] = number
+            self._callers[chan_id] = number  # from now on the call's channel
             self._names[chan_id] = str(channel.get("name") or "")
             self._submit(e.CustomerAnswered(chan_id, self._clock()))
         elif role == "offer":
@@ -167,16 +166,14 @@ class StasisAdapter:
 
     def _channel_gone(self, chan_id: str, cause: int) -> None:
         now = self._clock()
-        if chan_id in self._customers:  # a callback's customer, before answering
-            del self._customers[chan_id]
-            self._submit(e.CustomerNotReached(chan_id, CAUSES.get(cause, f"cause-{cause}"), now))
-        elif chan_id in self._callers:
+        if chan_id in self._callers:
             self._caller_gone(chan_id, now)
         else:
             self._legs.gone(chan_id, cause, now)
 
     def _caller_gone(self, call_id: str, at: float) -> None:
         self._callers.pop(call_id, None)
+        self.customers.forget(call_id)
         self._names.pop(call_id, None)
         self._media.forget(call_id)
         if self.ivr is not None:
@@ -210,10 +207,10 @@ class StasisAdapter:
         self._names = {k: str(channels[k].get("name") or "") for k in self._callers}
         for k in calls.values():  # R11: a callback's customer still ringing is not a caller yet
             if k.state == "dialing" and k.call_id in self._callers:
-                if channels[k.call_id].get("state") == "Up":  # answered while nobody listened
-                    self._submit(e.CustomerAnswered(k.call_id, now))
+                if self.customers.adopt(k.call_id, self._callers[k.call_id], channels[k.call_id]):
+                    self._submit(e.CustomerAnswered(k.call_id, now))  # answered while nobody listened
                 else:
-                    self._customers[k.call_id] = self._callers.pop(k.call_id)
+                    del self._callers[k.call_id]
         if self.recorder is not None:
             self.recorder.resync(channels, now)
         orphans = self._legs.resync(channels, calls)
@@ -354,39 +351,14 @@ class StasisAdapter:
                 for leg_id in self._legs.of_call(call_id):
                     await self._ari.request_quiet("DELETE", f"/channels/{leg_id}/hold")
             case c.DialCustomer():
-                await self._dial_customer(cmd)
+                leg_id = self._legs.of(cmd.call_id, cmd.agent_id)
+                if leg_id is not None:  # the agent hears ringing meanwhile
+                    await self._ari.request_quiet("POST", f"/channels/{leg_id}/ring")
+                await self.customers.dial(cmd)
             case c.CancelOutbound(attempt_id=attempt_id):
                 await self._ari.request_quiet("DELETE", f"/channels/{attempt_id}")
             case _:
                 assert_never(cmd)
-
-    async def _dial_customer(self, cmd: c.DialCustomer) -> None:
-        """R11: ring the callback's customer through the trunk, as the call's channel
-        (R2: the core hangs it up at its ring cap); the agent hears ringing meanwhile.
-        R14: a number the trunk's rules refuse is never dialled."""
-        endpoint = self.trunk.dial_string(cmd.number) if self.trunk is not None else None
-        if endpoint is None or self.trunk is None:
-            log.error("R14: callback %s: %s is not a number the trunk may dial", cmd.call_id, mask_number(cmd.number))
-            self._submit(e.CustomerNotReached(cmd.call_id, "refused-number", self._clock()))
-            return
-        if self.blocked is not None and self.blocked(cmd.number):
-            log.warning("callback %s: %s is on the do-not-call list: not dialled", cmd.call_id, mask_number(cmd.number))
-            self._submit(e.CustomerNotReached(cmd.call_id, "do-not-call", self._clock()))
-            return
-        leg_id = self._legs.of(cmd.call_id, cmd.agent_id)
-        if leg_id is not None:
-            await self._ari.request_quiet("POST", f"/channels/{leg_id}/ring")
-        self._customers[cmd.call_id] = cmd.number
-        log.info("callback %s: dialling %s for agent %s (attempt %d, ring cap %g s)", cmd.call_id,
-                 mask_number(cmd.number), cmd.agent_id, cmd.attempt, cmd.ring_timeout_s)
-        try:
-            await self._ari.request("POST", "/channels", endpoint=endpoint, app=self._ari.app,
-                                    appArgs=f"customer,{cmd.call_id}", channelId=cmd.call_id,
-                                    callerId=self.trunk.caller_id or None, timeout=int(cmd.ring_timeout_s) + 5)
-        except AriError as exc:
-            log.error("callback %s: dialling failed: %s", cmd.call_id, exc)
-            if self._customers.pop(cmd.call_id, None) is not None:
-                self._submit(e.CustomerNotReached(cmd.call_id, "originate-failed", self._clock()))
 
     async def _connect(self, call_id: str, agent_id: str) -> None:
         if self._legs.of(call_id, agent_id) is not None:

@@ -29,6 +29,7 @@ class Trunk:
     region: str = "CN"
     allowed_prefixes: tuple[str, ...] = ()  # national digits; () = any valid number
     international: bool = False  # numbers of other countries may be dialled
+    detect_machines: bool = False  # answered legs go through Asterisk's AMD (cti.calls.customers)
 
     def dial_string(self, number: str) -> str | None:
         """The endpoint to dial ``number`` on, or None when the rules refuse it."""
@@ -64,7 +65,7 @@ def parse_trunks(root: Table, queues: Iterable[QueueConfig] = (), plan: PlanConf
         if not all(p.isdigit() for p in prefixes):
             raise ConfigError(f"{t.path}.allowed_prefixes", "digit strings", list(prefixes))
         trunks.append(Trunk(t.text("name"), endpoint, t.text("caller_id", "-") if "caller_id" in t.data else "",
-                            region, prefixes, t.flag("international", False)))
+                            region, prefixes, t.flag("international", False), t.flag("detect_machines", False)))
         t.check_unknown()
     offering = [q.name for q in queues if q.offer_callbacks != "plan"]
     if plan is not None and any(level.offer_callbacks for level in plan.levels.values()):

@@ -61,6 +61,7 @@
       ["接通率 Answer rate", pct(w.answer_rate), "answer-rate"], ["放棄率 Abandon", pct(w.abandon_rate), "abandon-rate"],
       ["今日 Offered / Answered / Abandoned", w.offered + " / " + w.answered + " / " + w.abandoned, "today"],
       ["預約回電 Callbacks waiting / today", (q.callbacks_waiting || 0) + " / " + (q.callbacks_total || 0), "callbacks"],
+      ["外撥接通率 Connect rate", q.connect_rate === null || q.connect_rate === undefined ? "—" : pct(q.connect_rate), "connect-rate"],
       ["需要 / 在崗 Needed / Staffed", (h.agents_needed === null ? "—" : h.agents_needed) + " / " + staffed(name), "staffing"]];
     const h3 = document.createElement("h3"); h3.textContent = name; div.appendChild(h3);
     for (const [label, value, key] of rows) {

@@ -39,6 +39,8 @@ def prometheus_text(figures: dict[str, Any]) -> bytes:
            [({"queue": q}, v.get("callbacks_total", 0)) for q, v in queues.items()])
     family("cti_callback_attempts_total", "counter", "R11 dial-outs to customers by outcome (R2: no-answer).",
            [({"queue": q, "outcome": o}, n) for q, v in queues.items() for o, n in v.get("callback_attempts", {}).items()])
+    family("cti_callback_connect_ratio", "gauge", "R11 dial-outs answered by a person / dial-outs.",
+           [({"queue": q}, v["connect_rate"]) for q, v in queues.items() if v.get("connect_rate") is not None])
     per_window = [
         ("cti_queue_offered_calls", "offered", "Calls offered (ended) in the window."),
         ("cti_queue_answered_calls", "answered", "Calls answered in the window."),

@@ -98,6 +98,7 @@ class Supervision:
                 "callbacks_waiting": sum(1 for k in calls if k.queue == q and k.callback and k.state != "connected"),
                 "callbacks_total": self.book.callbacks_total.get(q, 0),
                 "callback_attempts": {o: n for (qq, o), n in self.book.callback_attempts.items() if qq == q},
+                "connect_rate": self.book.connect_rate(q),
             }
         by_state: dict[str, int] = {}
         for a in agents:

@@ -270,6 +270,12 @@ class WorkOrderStore:
             return rows
         return await self.db.do(run)
 
+    async def entry_counts(self, campaign_id: str) -> dict[str, int]:
+        """A list's entries by status (the return visits, which have no campaign row)."""
+        rows = await self.db.do(lambda sql: sql.rows(
+            "SELECT status, COUNT(*) AS n FROM outbound_entries WHERE campaign_id = ? GROUP BY status", (campaign_id,)))
+        return {r["status"]: int(r["n"]) for r in rows}
+
     async def set_campaign_status(self, campaign_id: str, status: str) -> bool:
         return await self.db.do(lambda sql: sql.run(
             "UPDATE campaigns SET status = ? WHERE campaign_id = ?", (status, campaign_id)) == 1)

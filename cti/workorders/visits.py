@@ -95,6 +95,7 @@ class ReturnVisits:
         self.clock = clock
         self.numbers_blocked: set[str] = set()  # the do-not-call list, as of the last change
         self._ended: collections.deque[c.CallEnded] = collections.deque(maxlen=10_000)
+        self._reasons: dict[str, str] = {}  # call id -> why its last attempt failed (machine, busy ...)
         self.queued = 0
         self.errors = 0
         self.campaigns: dict[str, Campaign] = {}
@@ -107,6 +108,9 @@ class ReturnVisits:
     def observe(self, cmd: c.Command) -> None:
         if isinstance(cmd, c.CallEnded) and cmd.call_id.startswith(PREFIX):
             self._ended.append(cmd)
+        elif isinstance(cmd, c.CallbackAttempt) and cmd.call_id.startswith(PREFIX) and cmd.outcome != "answered":
+            if len(self._reasons) < 10_000:
+                self._reasons[cmd.call_id] = cmd.outcome
 
     def in_window(self, at: float, window: BusinessHours | None = None) -> bool:
         window = window if window is not None else self.settings.window
@@ -149,6 +153,10 @@ class ReturnVisits:
         rows = await self.store.campaigns()
         self.progress = {row["campaign_id"]: {"name": row["name"], "status": row["status"], **row["progress"]}
                          for row in rows[-50:]}  # the newest fifty, for the wallboard and /metrics
+        if self.settings.queue:  # return visits from closed orders: the builtin list, shown first
+            counts: dict[str, object] = {"name": "回訪 return visits", "status": "active"}
+            counts.update(await self.store.entry_counts("return-visits"))
+            self.progress = {"return-visits": counts, **self.progress}
         for row in rows:
             if row["status"] == "active":
                 self.campaigns[row["campaign_id"]] = Campaign(
@@ -207,6 +215,7 @@ class ReturnVisits:
         return queued
 
     async def _outcome(self, ended: c.CallEnded, now: float) -> None:
+        reason = self._reasons.pop(ended.call_id, ended.outcome)  # no-answer, busy, machine ... when unreached
         entry = await self.store.entry_by_call(ended.call_id)
         if entry is None:
             return
@@ -215,7 +224,7 @@ class ReturnVisits:
         if ended.outcome == "handled":
             await self.store.visit_outcome(ended.call_id, "done", "handled", None, now)
         elif int(entry["attempts"]) < limit:
-            await self.store.visit_outcome(ended.call_id, "scheduled", ended.outcome, now + retry, now)
+            await self.store.visit_outcome(ended.call_id, "scheduled", reason, now + retry, now)
         else:
             await self.store.visit_outcome(ended.call_id, "closed", "unreached", None, now)
 

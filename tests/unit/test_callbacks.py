@@ -173,3 +173,38 @@ def test_R11_the_callback_dialogue_confirms_the_number_or_takes_another() -> Non
     assert media.callback_key("k3", "1", "caller") is None  # a digit of the number, not a confirmation
     assert [media.callback_key("k3", "#", "caller") for _ in range(3)] == [None, None, None]  # too short, 3 times
     assert "k3" not in media._may_call_back  # no callback after all: the caller keeps waiting
+
+
+def test_R2_R11_a_line_that_answers_stops_the_ring_cap_and_a_machine_is_told_apart() -> None:
+    """Machine detection on the trunk: the line answering ends R2's ringing (the cap
+    no longer hangs up a customer being screened); a machine is an attempt not reached
+    ("machine", retried like no-answer); a person is bridged and recorded."""
+    eng = engine()
+    eng.handle(e.CallArrived("k1", "q", "13800000001", 1.0))
+    eng.handle(e.CallerChoseCallback("k1", 2.0))
+    eng.handle(e.AgentLoggedIn("a1", 4.0))
+    eng.handle(e.OfferAnswered("k1", "a1", 5.0))
+    assert eng.handle(e.CustomerScreening("k1", 33.0)) == []  # answered at 28 s of ringing
+    assert eng.handle(e.Tick(35.0)) == []  # R2's cap (35 s) no longer applies
+    out = eng.handle(e.CustomerNotReached("k1", "machine", 37.0))
+    assert of(c.CallbackAttempt, out) == [c.CallbackAttempt("k1", "q", 1, "machine", 28.0, 37.0, 97.0)]
+    assert c.HangUpAgent("k1", "a1") in out and eng.agent("a1").state == "ready"
+    eng.handle(e.Tick(97.0))
+    eng.handle(e.OfferAnswered("k1", "a1", 98.0))
+    eng.handle(e.CustomerScreening("k1", 100.0))
+    out = eng.handle(e.CustomerAnswered("k1", 102.0))  # a person
+    assert of(c.CallbackAttempt, out) == [c.CallbackAttempt("k1", "q", 2, "answered", 2.0, 102.0)]
+    assert c.ConnectCall("k1", "a1") in out
+
+
+def test_R11_detection_that_never_decides_is_given_up() -> None:
+    eng = engine()
+    eng.handle(e.CallArrived("k1", "q", "13800000001", 1.0))
+    eng.handle(e.CallerChoseCallback("k1", 2.0))
+    eng.handle(e.AgentLoggedIn("a1", 4.0))
+    eng.handle(e.OfferAnswered("k1", "a1", 5.0))
+    eng.handle(e.CustomerScreening("k1", 10.0))
+    assert eng.next_deadline() == 25.0  # SCREENING_S after the line answered
+    out = eng.handle(e.Tick(25.0))
+    assert c.HangUpCaller("k1", "screening timeout") in out
+    assert of(c.CallbackAttempt, out)[0].outcome == "screening-timeout"

@@ -179,3 +179,35 @@ async def test_malformed_frames_are_ignored_and_lose_nothing() -> None:
     h.feed(events)  # the adapter still works
     assert h.submitted[0] == e.CallEntered(call, "caller", "300", NOW)
     assert h.submitted[-1] == e.CallerHungUp(call, NOW)
+
+
+async def test_R11_an_answered_customer_is_screened_by_AMD_and_a_machine_is_hung_up() -> None:
+    """A trunk with detect_machines: the answered leg leaves Stasis for the cti-screen
+    context (subscribed first, so its hang-up still reaches us); the StasisEnd that
+    brings is no hang-up; AMD's MACHINE is an attempt not reached and the leg is hung
+    up; HUMAN makes the leg the call's; a hang-up during detection is not reached."""
+    from cti.calls.trunks import Trunk
+
+    h = Harness()
+    h.adapter.customers.trunk = Trunk("customers", "PJSIP/{number}@customers", detect_machines=True)
+    up = {"state": "Up", "name": "PJSIP/customers-00000001"}
+    for call_id in ("cb1", "cb2", "cb3"):
+        await h.adapter.execute(c.DialCustomer(call_id, "13812345678", "1001", 30.0, 1))
+        h.feed([{"type": "StasisStart", "args": ["customer", call_id], "channel": {"id": call_id, **up}}])
+    await h.follow_ups()
+    assert h.submitted == [e.CustomerScreening(k, NOW) for k in ("cb1", "cb2", "cb3")]
+    assert ("POST", "/applications/cti/subscription", {"eventSource": "channel:cb1"}) in h.ari.requests
+    assert ("POST", "/channels/cb1/continue", {"context": "cti-screen", "extension": "cti", "priority": 1}) \
+        in h.ari.requests
+    h.submitted.clear()
+    h.feed([{"type": "StasisEnd", "channel": {"id": k, **up}} for k in ("cb1", "cb2", "cb3")])
+    assert h.submitted == []  # handed to AMD, not gone
+    h.feed([{"type": "StasisStart", "args": ["screened", "cb1", "MACHINE", "LONGGREETING-1500-1500"],
+             "channel": {"id": "cb1", **up}},
+            {"type": "StasisStart", "args": ["screened", "cb2", "HUMAN", "HUMAN-800-800"],
+             "channel": {"id": "cb2", **up}},
+            {"type": "ChannelDestroyed", "cause": 16, "channel": {"id": "cb3", **up}}])
+    await h.follow_ups()
+    assert h.submitted == [e.CustomerNotReached("cb1", "machine", NOW), e.CustomerAnswered("cb2", NOW),
+                           e.CustomerNotReached("cb3", "hung-up", NOW)]
+    assert ("DELETE", "/channels/cb1", {}) in h.ari.requests and ("DELETE", "/channels/cb2", {}) not in h.ari.requests
