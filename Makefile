@@ -33,7 +33,7 @@ postgres-down:
 	contrib/postgres down
 
 typecheck: venv
-	$(VENV)/bin/mypy --strict acd ivr recording workorders cti
+	$(VENV)/bin/mypy --strict acd ivr recording reports workorders cti
 
 unit: venv
 	$(PY) -m pytest -q tests/unit

@@ -241,6 +241,8 @@ class CallEnded:
     kind: str = ""
     emergency: bool = False
     arrived_at: float = 0.0
+    held_s: float = 0.0  # on hold, within talked_s
+    ended_by: str = ""  # "caller" or "agent" hung up ("": neither, the engine ended it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -435,7 +435,7 @@ class Engine:
         if call.state is CallState.CONNECTED:
             assert call.agent_id is not None
             out.append(c.HangUpAgent(call.call_id, call.agent_id))
-            self._finish_call(call, self._agents[call.agent_id], ev.at, out)
+            self._finish_call(call, self._agents[call.agent_id], ev.at, out, "caller")
             return
         if call.state is CallState.WAITING:
             self._unindex(call)
@@ -445,7 +445,7 @@ class Engine:
             out.append(c.CancelOffer(call.call_id, agent_id, "caller-gone"))
             # The agent did nothing wrong: ready again in the same idle position.
             ag.end_offer(self, agent, AgentState.READY, None, ev.at, out, agent.idle_since)
-        intake.ended(call, "abandoned", None, ev.at - call.arrived_at, 0.0, ev.at, out)
+        intake.ended(call, "abandoned", None, ev.at - call.arrived_at, 0.0, ev.at, out, "caller")
 
     def _agent_hung_up(self, ev: e.AgentHungUp, out: list[c.Command]) -> None:
         call = self._calls.get(ev.call_id)
@@ -458,9 +458,9 @@ class Engine:
             return
         del self._calls[call.call_id]
         out.append(c.HangUpCaller(call.call_id, "agent-hung-up"))
-        self._finish_call(call, self._agents[ev.agent_id], ev.at, out)
+        self._finish_call(call, self._agents[ev.agent_id], ev.at, out, "agent")
 
-    def _finish_call(self, call: Call, agent: Agent, at: float, out: list[c.Command]) -> None:
+    def _finish_call(self, call: Call, agent: Agent, at: float, out: list[c.Command], by: str) -> None:
         assert call.answered_at is not None
         talked = at - call.answered_at
         agent.call_id = None
@@ -468,7 +468,7 @@ class Engine:
         agent.calls_by_queue[call.queue] = agent.calls_by_queue.get(call.queue, 0) + 1
         queue = self._queues[call.queue]
         queue.handle_times.append(talked)
-        intake.ended(call, "handled", agent.agent_id, call.answered_at - call.arrived_at, talked, at, out)
+        intake.ended(call, "handled", agent.agent_id, call.answered_at - call.arrived_at, talked, at, out, by)
         if call.caller and self._sticky_window > 0:
             self._last_agent.pop(call.caller, None)
             self._last_agent[call.caller] = (agent.agent_id, at)

@@ -26,6 +26,8 @@ def erlang_c(agents: int, traffic_erlangs: float) -> float:
 
 def service_level(agents: int, arrival_rate: float, handle_time_s: float, target_s: float) -> float:
     """Share of calls answered within ``target_s``."""
+    if handle_time_s <= 0:  # calls that take no time never wait
+        return 1.0
     a = arrival_rate * handle_time_s
     if agents <= a:
         return 0.0

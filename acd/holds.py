@@ -29,6 +29,7 @@ def hold_started(eng: Engine, ev: e.HoldStarted) -> None:
 def hold_ended(eng: Engine, ev: e.HoldEnded) -> None:
     call = eng._calls.get(ev.call_id)
     if call is not None and call.hold_since is not None:
+        call.held_s += max(0.0, ev.at - call.hold_since)
         call.hold_since = None
         call.hold_gen = eng._new_gen()
 
@@ -47,6 +48,7 @@ def hold_overrun(eng: Engine, call: Call, at: float, out: list[c.Command]) -> No
         elif action is HoldAction.UNHOLD:
             out.append(c.TakeOffHold(call.call_id))
     if HoldAction.UNHOLD in cfg.hold_actions:
+        call.held_s += held
         call.hold_since = None
         call.hold_gen = eng._new_gen()
     else:  # come back again after another hold_max_s

@@ -123,10 +123,11 @@ def arrive(
 
 
 def ended(call: Call, outcome: str, agent_id: str | None, waited: float, talked: float,
-          at: float, out: list[c.Command]) -> None:
+          at: float, out: list[c.Command], ended_by: str = "") -> None:
     """The call leaves the core: the notice, and the label of its recording."""
+    held = call.held_s + (max(0.0, at - call.hold_since) if call.hold_since is not None else 0.0)
     out.append(c.CallEnded(call.call_id, outcome, agent_id, waited, talked, at, call.queue,
-                           call.caller, call.kind, call.emergency, call.arrived_at))
+                           call.caller, call.kind, call.emergency, call.arrived_at, held, ended_by))
     if call.recorded:  # (a return visit: recorded from the customer's answer, under its own id)
         out.append(c.LabelRecording(call.call_id, call.queue, call.kind, agent_id))
         if call.callback and not call.outbound and call.answered_at is not None:  # R11: the conversation's own file

@@ -60,6 +60,7 @@ class Call:
     bridged: bool = False
     hold_since: float | None = None
     hold_gen: int = 0
+    held_s: float = 0.0  # R13: holds that ended (the one going on is hold_since)
     sticky_agent: str | None = None
     visited: tuple[str, ...] = ()
     node: str = ""

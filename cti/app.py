@@ -37,6 +37,9 @@ from cti.desk.live import Live
 from cti.auth import Auth
 from cti.asterisk.ari import AriClient
 from cti.calls.customers import require_amd
+from cti.history.service import History
+from cti.history import store as history_store
+from cti.history.store import HistoryStore
 from cti.calls.stasis import StasisAdapter, Submit
 from cti.config import Config
 from cti.durable.cluster import AdapterNode, Dispatcher, run_router_input
@@ -239,7 +242,7 @@ async def _lead(
     }, outbox, config.notifications, config.deadlines.webhook_s, full_numbers=frozenset(
         {"emergency"} | ({"callback-request"} if config.ivr is not None and config.ivr.callback_webhook_url else set())))
     runtime.notify = notifier.send
-    db = Database(config.store.url, config.store.timeout_s, SCHEMA + sessions.SCHEMA)
+    db = Database(config.store.url, config.store.timeout_s, SCHEMA + sessions.SCHEMA + history_store.SCHEMA)
     try:
         await db.open()
         log.info("store open (%s); %d sessions kept", "PostgreSQL" if config.store.postgres else "SQLite",
@@ -253,6 +256,9 @@ async def _lead(
     workorders = WorkOrders(config.workorders, WorkOrderStore(db), notifier)
     runtime.observers.append(workorders.observe)
     await workorders.start()
+    history = History(HistoryStore(db, config.supervision.sl_threshold_s))  # R13: the record
+    runtime.observers.append(history.observe)
+    history.seed([(a.agent_id, a.state, a.reason, a.since) for a in engine.agents() if a.since > 0])
     visits = ReturnVisits(config.return_visits, workorders.store, runtime)
     runtime.observers.append(visits.observe)
     await visits.start()
@@ -276,6 +282,10 @@ async def _lead(
                               (lambda: recorder.maintenance_errors) if recorder is not None else None,
                               instance.faults)
     instance.supervision = supervision
+    try:
+        await history.restore(supervision.book)  # R13: today's figures go on after a restart
+    except StoreUnavailable as exc:
+        log.error("R13: the live windows start empty: the store is away (%s)", exc)
     supervision.workorders_overdue = lambda: workorders.overdue
     supervision.campaigns = lambda: visits.progress
     if fresh:
@@ -297,6 +307,7 @@ async def _lead(
                 tg.create_task(visits.run()),
                 tg.create_task(live.run()),
                 tg.create_task(sessions.keep(auth, db)),
+                tg.create_task(history.run()),
             ]
             if ari is not None and ami is not None and adapter is not None:
                 tasks += _node_tasks(tg, ari, ami, adapter)
@@ -314,6 +325,7 @@ async def _lead(
                 log.info("stopping: calls stay in Stasis for the next leader")
             for task in tasks:
                 task.cancel()
+            await history.stop()
     finally:
         live.close_all()
         db.close()

@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("acd", "cti", "ivr", "recording", "workorders")
+PACKAGES = ("acd", "cti", "ivr", "recording", "reports", "workorders")
 
 
 def modules() -> dict[str, Path]:

@@ -15,7 +15,7 @@ REDIS_URL = os.environ.get("CTI_TEST_REDIS_URL", "redis://127.0.0.1:6390/0")
 
 @pytest.fixture
 async def redis_client() -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(REDIS_URL)
+    client = aioredis.Redis.from_url(REDIS_URL, socket_timeout=5, socket_connect_timeout=5)  # never a hung test
     try:
         await client.ping()
     except Exception as exc:  # fail loudly: the test needs the real server

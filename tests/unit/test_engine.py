@@ -163,7 +163,7 @@ def test_abandoned_while_waiting() -> None:
     eng = make_engine(1)
     eng.handle(e.CallArrived("c1", "support", "5551234", at=1.0))
     out = eng.handle(e.CallerHungUp("c1", at=9.0))
-    assert of(c.CallEnded, out) == [c.CallEnded("c1", "abandoned", None, 8.0, 0.0, 9.0, "support", "5551234", "", False, 1.0)]
+    assert of(c.CallEnded, out) == [c.CallEnded("c1", "abandoned", None, 8.0, 0.0, 9.0, "support", "5551234", "", False, 1.0, 0.0, "caller")]
     out = eng.handle(e.AgentLoggedIn("1001", at=10.0))
     assert of(c.OfferCall, out) == []
 

@@ -1,0 +1,88 @@
+"""R13: the engine's side of the record: follow the core's notices, write what ended
+to the store every ``FLUSH_S``, and after a restart or a take-over refill the live
+windows from it (a supervisor never sees today's figures start again from zero).
+
+Writing runs on the store's worker thread; a store that is away delays the record
+(kept in memory, at most ``MAX_PENDING`` rows, the oldest dropped and counted) and
+never the calls. A failed step is logged, counted and tried again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from acd import commands as c
+from acd.metrics import WINDOWS, MetricsBook
+from cti.history.store import HistoryStore
+from reports.records import AgentSpan, CallRecord, RecordBuilder
+
+log = logging.getLogger("cti.history")
+
+FLUSH_S = 0.5
+MAX_PENDING = 200_000
+
+
+class History:
+    def __init__(self, store: HistoryStore, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.builder = RecordBuilder(clock)
+        self.clock = clock
+        self._calls: list[CallRecord] = []
+        self._spans: list[AgentSpan] = []
+        self.written = 0
+        self.dropped = 0
+        self.errors = 0
+
+    def observe(self, cmd: c.Command) -> None:
+        self.builder.observe(cmd)
+
+    def seed(self, agents: list[tuple[str, str, str | None, float]]) -> None:
+        """The agents' states as the core has them at start (their spans go on)."""
+        for agent_id, state, reason, since in agents:
+            self.builder.observe(c.AgentStateChanged(agent_id, state, reason, since))
+
+    async def restore(self, book: MetricsBook) -> int:
+        """Refill the live windows with the calls that ended in the last day."""
+        now = self.clock()
+        records = await self.store.calls_since(now - WINDOWS["day"])
+        added = book.restore([r.ended() for r in records], now)
+        log.info("R13: live windows refilled from the record: %d calls of the last day", added)
+        return added
+
+    async def flush(self) -> int:
+        calls, spans = self.builder.take()
+        self._calls += calls
+        self._spans += spans
+        excess = len(self._calls) + len(self._spans) - MAX_PENDING
+        if excess > 0:  # the store has been away long: keep the newest
+            self.dropped += excess
+            log.error("R13: the store is away; %d records dropped", excess)
+            self._calls = self._calls[max(0, excess):]
+            self._spans = self._spans[max(0, excess - len(calls)):]
+        if not self._calls and not self._spans:
+            return 0
+        new = await self.store.write(self._calls, self._spans)
+        self._calls, self._spans = [], []
+        self.written += new
+        return new
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.errors += 1
+                log.error("R13: writing the record failed (tried again): %s", exc)
+            await asyncio.sleep(FLUSH_S)
+
+    async def stop(self) -> None:
+        """At a clean stop: what ended last goes to the store too."""
+        try:
+            await self.flush()
+        except Exception as exc:
+            log.error("R13: the last records could not be written: %s", exc)

@@ -1,0 +1,148 @@
+"""R13: the record in the real stores (SQLite and PostgreSQL): a virtual day of the
+real core's calls written through the engine's History, the buckets the store kept
+equal to the buckets computed in memory (so every report is the same), each call
+counted once when written again, and a new live book refilled from the store equal
+to the book that watched the calls."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections.abc import AsyncIterator
+
+import pytest
+
+from acd import AcdError, AgentConfig, Engine, QueueConfig
+from acd import events as e
+from acd.metrics import MetricsBook
+from cti.durable.sql import Database
+from cti.history.service import History
+from cti.history.store import SCHEMA, HistoryStore
+from reports.intervals import Buckets, report
+
+DAY0 = 1_796_169_600.0  # 2026-12-02 00:00 UTC
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = DAY0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def history(store_url: str) -> AsyncIterator[tuple[History, Clock]]:
+    db = Database(store_url, 10.0, SCHEMA)
+    await db.open()
+    clock = Clock()
+    yield History(HistoryStore(db), clock), clock
+    db.close()
+
+
+def simulate(history: History, clock: Clock, book: MetricsBook, calls: int, seed: int) -> None:
+    """Poisson arrivals over the day, two agents, talks of a few minutes, callers whose
+    patience runs out, holds, either side hanging up, wrap-up: the real core on a
+    virtual clock."""
+    rng = random.Random(seed)
+    eng = Engine([QueueConfig("gas", wrap_up_s=20, hold_max_s=60, announce_agent_id=False),
+                  QueueConfig("bill", wrap_up_s=0, announce_agent_id=False)],
+                 [AgentConfig("a1", "PJSIP/a1", ("gas", "bill")), AgentConfig("a2", "PJSIP/a2", ("gas",))])
+
+    def feed(event: e.Event) -> None:
+        try:
+            out = eng.handle(event)
+        except AcdError:
+            return
+        for cmd in out:
+            history.observe(cmd)
+            book.observe(cmd)
+
+    for a in ("a1", "a2"):
+        feed(e.AgentLoggedIn(a, clock.now))
+    plan: list[tuple[float, int, str, str, str]] = []  # when, order, what, call, agent
+    seq = itertools.count()
+    at = clock.now
+    for i in range(calls):
+        at += rng.expovariate(1 / 240)
+        heapq.heappush(plan, (at, next(seq), "arrive", f"k{i}", ""))
+    answering: set[str] = set()  # calls with an answer coming
+    while plan:
+        at, _, what, call_id, agent = heapq.heappop(plan)
+        clock.now = at
+        if what == "answer":
+            answering.discard(call_id)
+        feed(e.Tick(at))
+        live = {k.call_id: k for k in eng.calls()}
+        k = live.get(call_id)
+        if what == "arrive":
+            feed(e.CallArrived(call_id, rng.choice(["gas", "gas", "bill"]), f"138{rng.randrange(10**8):08d}", at,
+                               kind=rng.choice(["repair", "billing", "leak"])))
+            heapq.heappush(plan, (at + rng.expovariate(1 / 240), next(seq), "patience", call_id, ""))
+        elif what == "patience" and k is not None and k.state == "waiting":
+            feed(e.CallerHungUp(call_id, at))
+        elif what == "answer" and k is not None and k.state == "offered" and agent in k.offered_to:
+            feed(e.OfferAnswered(call_id, agent, at))
+            heapq.heappush(plan, (at + rng.uniform(60, 600), next(seq), "hang-up", call_id, agent))
+            if rng.random() < 0.3:
+                heapq.heappush(plan, (at + 20, next(seq), "hold", call_id, ""))
+                heapq.heappush(plan, (at + 20 + rng.uniform(5, 90), next(seq), "unhold", call_id, ""))
+        elif what in ("hold", "unhold") and k is not None:
+            feed((e.HoldStarted if what == "hold" else e.HoldEnded)(call_id, at))
+        elif what == "hang-up" and k is not None:
+            feed(e.AgentHungUp(call_id, agent, at) if rng.random() < 0.5 else e.CallerHungUp(call_id, at))
+        for k in eng.calls():  # an agent rung answers after a few seconds
+            if k.state == "offered" and k.call_id not in answering:
+                answering.add(k.call_id)
+                heapq.heappush(plan, (at + rng.uniform(1, 8), next(seq), "answer", k.call_id, k.offered_to[0]))
+        for a in eng.agents():  # an agent set not ready by ring-no-answer comes back
+            if a.state == "not-ready" and a.agent_id not in answering:
+                answering.add(a.agent_id)
+                heapq.heappush(plan, (at + 30, next(seq), "ready", "", a.agent_id))
+        if what == "ready":
+            answering.discard(agent)
+            feed(e.AgentReady(agent, at))
+        if not plan and eng.calls():  # agents in wrap-up: time goes on until every call ended
+            heapq.heappush(plan, (at + 30, next(seq), "tick", "", ""))
+    clock.now += 3600
+    feed(e.Tick(clock.now))
+    for a in ("a1", "a2"):
+        feed(e.AgentPaused(a, "lunch", clock.now))
+
+
+async def test_R13_the_stored_record_makes_the_same_reports_and_live_windows(history: tuple[History, Clock]) -> None:
+    hist, clock = history
+    book = MetricsBook()
+    simulate(hist, clock, book, 250, seed=7)
+    memory = Buckets()
+    for rec in hist.builder.calls:
+        memory.add_call(rec)
+    for span in hist.builder.spans:
+        memory.add_span(span)
+    ended, spans = len(hist.builder.calls), len(hist.builder.spans)
+    assert ended == 250
+    assert await hist.flush() == ended + spans  # all new
+    stored = await hist.store.buckets(DAY0 - 86400, clock.now + 86400)
+    in_memory = [(q, k, t, s) for (q, k, t), s in memory.sums.items()]
+    for interval in ("15m", "hour", "day"):
+        for by in ("queue", "kind", "all"):
+            got, want = report(stored, interval, "Asia/Shanghai", by), report(in_memory, interval, "Asia/Shanghai", by)
+            assert len(got) == len(want) > 0
+            for a, b in zip(got, want, strict=True):
+                assert a.keys() == b.keys() and all(
+                    a[k] == (pytest.approx(b[k]) if isinstance(b[k], float) else b[k]) for k in a), (interval, by, a, b)
+    (day,) = report(stored, "day", "UTC", "all")
+    assert day["offered"] == ended and day["answered"] + day["abandoned"] == ended
+    assert day["wrap_s"] > 0 and day["hold_s"] > 0 and day["rona"] > 0 and day["hold_overruns"] > 0
+    # Written again (a restart replaying what it had): nothing counted twice.
+    records = await hist.store.calls_since(DAY0 - 1)
+    assert len(records) == ended
+    assert await hist.store.write(records, []) == 0
+    assert await hist.store.buckets(DAY0 - 86400, clock.now + 86400) == stored
+    # A restarted engine's live book, refilled from the store, shows the same windows.
+    fresh = MetricsBook()
+    assert await hist.restore(fresh) == len([r for r in records if r.ended_at >= clock.now - 86400])
+    for queue in ("gas", "bill"):
+        for window in ("15m", "1h", "day"):
+            assert fresh.queue_figures(queue, clock.now, window) == book.queue_figures(queue, clock.now, window)
