@@ -60,6 +60,7 @@ from cti.runtime import Runtime
 from cti.supervision import http as supervision_http
 from cti.supervision.services import Supervision
 from cti.web import Instance, build_app
+from cti.history import http as history_http
 from cti.workorders import http as workorders_http
 from cti.workorders.service import WorkOrders
 from cti.workorders.store import SCHEMA, WorkOrderStore
@@ -67,7 +68,7 @@ from cti.workorders.visits import ReturnVisits
 
 log = logging.getLogger("cti.app")
 FEATURES = (agents_http.routes, recording_http.routes, supervision_http.routes, workorders_http.routes,
-            desk_http.routes)
+            desk_http.routes, history_http.routes)
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
@@ -256,7 +257,7 @@ async def _lead(
     workorders = WorkOrders(config.workorders, WorkOrderStore(db), notifier)
     runtime.observers.append(workorders.observe)
     await workorders.start()
-    history = History(HistoryStore(db, config.supervision.sl_threshold_s))  # R13: the record
+    history = History(HistoryStore(db, config.supervision.sl_threshold_s), timezone=config.timezone)  # R13
     runtime.observers.append(history.observe)
     history.seed([(a.agent_id, a.state, a.reason, a.since) for a in engine.agents() if a.since > 0])
     visits = ReturnVisits(config.return_visits, workorders.store, runtime)
@@ -265,7 +266,7 @@ async def _lead(
     live = Live(lambda who: desk_http.wallboard_figures(instance, who))
     runtime.observers.append(live.observe)
     workorders.listeners.append(live.order)
-    instance.workorders, instance.live, instance.visits = workorders, live, visits
+    instance.workorders, instance.live, instance.visits, instance.history = workorders, live, visits, history
     adapter: StasisAdapter | None = None
     dispatcher: Dispatcher | None = None
     if ari is not None and ami is not None:

@@ -76,10 +76,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     camp.add_argument("--max-attempts", type=int, default=3)
     camp.add_argument("--retry-h", type=float, default=4.0)
     camp.add_argument("csv", help="the CSV file")
+    rep = sub.add_parser("report", help="R13: a report from the engine's record, on standard output")
+    rep.add_argument("what", choices=["queues"])
+    rep.add_argument("--config", required=True)
+    for name, text in (("from", "first day, YYYY-MM-DD (site time zone; default today)"), ("to", "last day"),
+                       ("interval", "15m, hour, day (default), week, month"), ("by", "queue (default), kind, all"),
+                       ("weekdays", "only these days: mon,tue,..."), ("between", "only this time of day: 08:00-12:00")):
+        rep.add_argument(f"--{name}", dest=f"q_{name}", help=text)
+    rep.add_argument("--format", choices=["csv", "json"], default="csv")
     args = parser.parse_args(argv)
-    if args.command == "campaign":
+    if args.command in ("campaign", "report"):
         try:
-            return campaign_command(config_mod.load(args.config), args)
+            cfg = config_mod.load(args.config)
+            return campaign_command(cfg, args) if args.command == "campaign" else report_command(cfg, args)
         except ConfigError as exc:
             print(f"cti: config error: {exc}", file=sys.stderr)
             return EXIT_CONFIG
@@ -150,6 +159,39 @@ def campaign_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
         return EXIT_ERROR
     print(f"campaign {campaign['campaign_id']}: {len(entries)} customers"
           + (f"; lines refused (not a number): {', '.join(map(str, refused[:20]))}" if refused else ""))
+    return 0
+
+
+def report_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
+    """Reads the record in the engine's store (the engine may be running)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from cti.durable.sql import Database, StoreUnavailable
+    from cti.history.store import SCHEMA, HistoryStore
+    from reports.intervals import report
+    from reports.query import parse_query, to_csv
+
+    params = {k.removeprefix("q_"): v for k, v in vars(args).items() if k.startswith("q_") and v is not None}
+    try:
+        query = parse_query(params, cfg.timezone, datetime.now(ZoneInfo(cfg.timezone)).date())
+    except ValueError as exc:
+        print(f"cti: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+    async def read() -> list[dict[str, object]]:
+        db = Database(cfg.store.url, cfg.store.timeout_s, SCHEMA)
+        try:
+            buckets = await HistoryStore(db).buckets(query.since, query.until)
+        finally:
+            db.close()
+        return report(buckets, query.interval, cfg.timezone, query.by, query.where)
+    try:
+        rows = asyncio.run(read())
+    except StoreUnavailable as exc:
+        print(f"cti: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    sys.stdout.write(to_csv(rows) if args.format == "csv" else json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
     return 0
 
 

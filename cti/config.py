@@ -135,6 +135,7 @@ class Config:
     desk: DeskSettings = DeskSettings()
     trunks: tuple[Trunk, ...] = ()  # dialling out (R11 callbacks, R2)
     return_visits: VisitSettings = VisitSettings()
+    timezone: str = "UTC"  # [site]: reports' days, call windows, recordings' folders
 
     def intake(self) -> Intake:
         """How the core treats a call before it waits (``acd.intake``)."""
@@ -342,7 +343,7 @@ def _validate(root: Table) -> Config:
     auth = parse_auth(root.table("auth"))
     more = (parse_store(root.table("store")), parse_workorders(
         root.table("workorders"), recording.retention_months if recording else 6), parse_desk(root.table("desk")),
-            parse_trunks(root, queues, supervision.plan), parse_visits(root.table("return_visits"), names, zone))
+            parse_trunks(root, queues, supervision.plan), parse_visits(root.table("return_visits"), names, zone), zone)
 
     log_level = root.text("log_level", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -35,6 +35,7 @@ from workorders import BadDisposition, BadTransition
 
 if TYPE_CHECKING:
     from cti.desk.live import Live
+    from cti.history.service import History
     from cti.desk.settings import DeskSettings
     from cti.workorders.service import WorkOrders
     from cti.workorders.visits import ReturnVisits
@@ -58,6 +59,7 @@ class Instance:
     live: Live | None = None
     desk: DeskSettings | None = None
     visits: ReturnVisits | None = None
+    history: History | None = None
 
 
 INSTANCE: web.AppKey[Instance] = web.AppKey("instance")

@@ -26,8 +26,9 @@ MAX_PENDING = 200_000
 
 
 class History:
-    def __init__(self, store: HistoryStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: HistoryStore, clock: Callable[[], float] = time.time, timezone: str = "UTC") -> None:
         self.store = store
+        self.timezone = timezone  # the site's: reports' days
         self.builder = RecordBuilder(clock)
         self.clock = clock
         self._calls: list[CallRecord] = []

@@ -237,3 +237,26 @@ def test_R13_the_live_windows_restored_from_the_record_equal_those_before_a_rest
     for queue in ("q1", "q2"):
         for window in ("15m", "1h", "day"):
             assert fresh.queue_figures(queue, world.now, window) == world.book.queue_figures(queue, world.now, window)
+
+
+def test_R13_report_queries_are_checked_with_clear_messages() -> None:
+    from datetime import date
+
+    from reports.query import parse_query, to_csv
+
+    today = date(2026, 12, 2)
+    q = parse_query({"from": "2026-12-01", "to": "2026-12-02", "interval": "hour", "weekdays": "mon,tue",
+                     "between": "08:00-12:30"}, "Asia/Shanghai", today)
+    assert (q.since, q.until) == (datetime(2026, 12, 1, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp(),
+                                  datetime(2026, 12, 3, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp())
+    assert q.where.weekdays == {0, 1} and q.interval == "hour" and q.by == "queue"
+    assert parse_query({}, "UTC", today).first == today
+    for bad, message in ((({"from": "yesterday"}), "dates"), ({"from": "2026-12-02", "to": "2026-12-01"}, "1 to"),
+                         ({"interval": "year"}, "interval"), ({"by": "agent"}, "by is"), ({"weekdays": "someday"}, "weekdays"),
+                         ({"between": "25:00-26:00"}, "between"), ({"between": "12:00-08:00"}, "after"),
+                         ({"from": "9999-12-31"}, "years"),
+                         ({"colour": "red"}, "unknown")):
+        with pytest.raises(ValueError, match=message):
+            parse_query(bad, "UTC", today)
+    assert to_csv([{"period": "2026-12-01", "offered": 3, "asa_s": 1.23456}]) == \
+        "period,offered,asa_s\r\n2026-12-01,3,1.235\r\n"
