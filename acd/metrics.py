@@ -107,11 +107,10 @@ class Sums:
             self.abandoned_short += waited_s < SHORT_ABANDON_S
 
     def merge(self, other: Sums) -> None:
+        longest = max(self.longest_wait_s, other.longest_wait_s)
         for name in self.__dataclass_fields__:
-            if name == "longest_wait_s":
-                self.longest_wait_s = max(self.longest_wait_s, other.longest_wait_s)
-            else:
-                setattr(self, name, getattr(self, name) + getattr(other, name))
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.longest_wait_s = longest
 
 
 def rates(s: Sums) -> dict[str, float]:

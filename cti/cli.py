@@ -182,7 +182,7 @@ def report_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     async def read() -> list[dict[str, object]]:
         db = Database(cfg.store.url, cfg.store.timeout_s, SCHEMA)
         try:
-            buckets = await HistoryStore(db).buckets(query.since, query.until)
+            buckets = await HistoryStore(db).buckets(query.since, query.until, query.by)
         finally:
             db.close()
         return report(buckets, query.interval, cfg.timezone, query.by, query.where)

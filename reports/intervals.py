@@ -114,14 +114,18 @@ def report(buckets: Iterable[tuple[str, str, float, QueueSums]], interval: str, 
     all (``"all"``), oldest first, each with its sums and figures."""
     tz = ZoneInfo(zone)
     merged: dict[tuple[datetime, str], QueueSums] = {}
+    periods: dict[float, datetime | None] = {}  # bucket start -> its period (None: filtered out)
     for queue, kind, start, sums in buckets:
-        local = datetime.fromtimestamp(start, tz)
-        if not where.takes(local):
+        period = periods.get(start, tz)  # (tz: not looked up yet)
+        if period is tz:
+            local = datetime.fromtimestamp(start, tz)
+            period = periods[start] = period_of(local, interval) if where.takes(local) else None
+        if period is None:
             continue
         name = queue if by == "queue" else kind if by == "kind" else ""
         if by == "kind" and not kind and not sums.offered:  # wrap-up is counted per queue only
             continue
-        key = (period_of(local, interval), name)
+        key = (period, name)
         target = merged.get(key)
         if target is None:
             target = merged[key] = QueueSums()

@@ -43,7 +43,7 @@ async def queues(request: web.Request) -> web.Response:
     fmt = request.query.get("format", "json")
     if fmt not in ("json", "csv"):
         raise BadRequest("format is json or csv")
-    buckets = await history.store.buckets(query.since, query.until)
+    buckets = await history.store.buckets(query.since, query.until, query.by)
     rows = report(buckets, query.interval, zone, query.by, query.where)
     audit.info("report queues %s..%s by %s per %s read by %s", query.first, query.last, query.by, query.interval,
                who.name)

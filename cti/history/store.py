@@ -108,11 +108,23 @@ class HistoryStore:
             "SELECT * FROM call_records WHERE ended_at >= ? ORDER BY ended_at LIMIT ?", (since, limit)))
         return [record_of(r) for r in rows]
 
-    async def buckets(self, since: float, until: float) -> list[tuple[str, str, float, QueueSums]]:
-        """The buckets that start in [since, until)."""
-        rows = await self.db.do(lambda sql: sql.rows(
-            "SELECT * FROM queue_buckets WHERE start >= ? AND start < ?", (since, until)))
-        return [(r["queue"], r["kind"], float(r["start"]), QueueSums(**{n: r[n] for n in SUMS})) for r in rows]
+    async def buckets(self, since: float, until: float, by: str = "") -> list[tuple[str, str, float, QueueSums]]:
+        """The buckets that start in [since, until); with ``by`` (queue, kind, all) the
+        store adds them up per quarter hour and that name first (fewer rows to read)."""
+        if by not in ("", "queue", "kind", "all"):
+            raise ValueError(f"by {by!r}")
+        if not by:
+            rows = await self.db.do(lambda sql: sql.rows(
+                "SELECT * FROM queue_buckets WHERE start >= ? AND start < ?", (since, until)))
+        else:
+            keys = {"queue": "queue, '' AS kind", "kind": "'' AS queue, kind", "all": "'' AS queue, '' AS kind"}[by]
+            group = {"queue": "queue, start", "kind": "kind, start", "all": "start"}[by]
+            sums = ", ".join(f"MAX({n}) AS {n}" if n == "longest_wait_s" else f"SUM({n}) AS {n}" for n in SUMS)
+            rows = await self.db.do(lambda sql: sql.rows(
+                f"SELECT {keys}, start, {sums} FROM queue_buckets WHERE start >= ? AND start < ? GROUP BY {group}",
+                (since, until)))
+        return [(r["queue"], r["kind"], float(r["start"]),
+                 QueueSums(**{n: (float(r[n]) if n.endswith("_s") else int(r[n])) for n in SUMS})) for r in rows]
 
     async def purge(self, before: float) -> int:
         """Forget what ended before ``before`` (the record's retention)."""
