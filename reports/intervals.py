@@ -116,8 +116,9 @@ def report(buckets: Iterable[tuple[str, str, float, QueueSums]], interval: str, 
     merged: dict[tuple[datetime, str], QueueSums] = {}
     periods: dict[float, datetime | None] = {}  # bucket start -> its period (None: filtered out)
     for queue, kind, start, sums in buckets:
-        period = periods.get(start, tz)  # (tz: not looked up yet)
-        if period is tz:
+        if start in periods:
+            period = periods[start]
+        else:
             local = datetime.fromtimestamp(start, tz)
             period = periods[start] = period_of(local, interval) if where.takes(local) else None
         if period is None:

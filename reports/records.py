@@ -47,6 +47,7 @@ class CallRecord:
     overflowed_from: tuple[str, ...] = ()
     callback: bool = False
     offers: tuple[Offer, ...] = ()
+    overflowed_at: tuple[float, ...] = ()  # when it left each of overflowed_from
 
     @property
     def answered_at(self) -> float | None:
@@ -75,6 +76,7 @@ class _Open:
     rona: int = 0
     hold_overruns: int = 0
     overflowed_from: list[str] = field(default_factory=list)
+    overflowed_at: list[float] = field(default_factory=list)
     callback: bool = False
 
 
@@ -118,8 +120,9 @@ class RecordBuilder:
                 self._offer_ends(k, a, "no-answer", at)
             case c.HoldOverrun(call_id=k):
                 self._call(k).hold_overruns += 1
-            case c.CallOverflowed(call_id=k, from_queue=q):
+            case c.CallOverflowed(call_id=k, from_queue=q, at=at):
                 self._call(k).overflowed_from.append(q)
+                self._call(k).overflowed_at.append(at)
             case c.CallbackRequested(call_id=k):
                 self._call(k).callback = True
             case c.CallEnded():
@@ -142,7 +145,11 @@ class RecordBuilder:
         self.calls.append(CallRecord(
             cmd.call_id, cmd.queue, cmd.caller, cmd.kind, cmd.emergency, cmd.arrived_at, cmd.at, cmd.outcome,
             cmd.agent_id, cmd.waited_s, cmd.talked_s, cmd.held_s, cmd.ended_by, k.rona, k.hold_overruns,
-            tuple(k.overflowed_from), k.callback, offers))
+            tuple(k.overflowed_from), k.callback, offers, tuple(k.overflowed_at)))
+
+    def open_spans(self, now: float) -> list[AgentSpan]:
+        """The agents' states going on now, as spans up to ``now``."""
+        return [AgentSpan(a, state, reason, since, now) for a, (state, reason, since) in self._agents.items()]
 
     def take(self) -> tuple[list[CallRecord], list[AgentSpan]]:
         calls, spans = self.calls, self.spans

@@ -3,6 +3,7 @@ period and queue, business kind or all, as JSON or CSV (``format=csv``: a downlo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -11,15 +12,22 @@ from aiohttp import web
 
 from cti.errors import BadRequest, NotRouting
 from cti.history.service import History
-from cti.web import INSTANCE, need
+from cti.masking import mask_number
+from cti.web import INSTANCE, need, runtime
+from reports.agents import agent_report
 from reports.intervals import report
-from reports.query import parse_query, to_csv
+from reports.query import Query, parse_query, to_csv
+from reports.queue_log import queue_log
+
+MAX_LOG_DAYS = 31  # one file per month at most: a month of a busy site is a large file
 
 audit = logging.getLogger("cti.audit")
 
 
 def routes(app: web.Application) -> None:
     app.router.add_get("/reports/queues", queues)
+    app.router.add_get("/reports/queue_log", queue_log_file)
+    app.router.add_get("/reports/agents", agents)
 
 
 def _history(request: web.Request) -> History:
@@ -29,6 +37,63 @@ def _history(request: web.Request) -> History:
     return found
 
 
+def _query(request: web.Request, history: History) -> Query:
+    zone = history.timezone
+    try:
+        return parse_query(dict(request.query), zone, datetime.now(ZoneInfo(zone)).date())
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+async def queue_log_file(request: web.Request) -> web.Response:
+    """The calls that ended from ``from`` to ``to`` (at most 31 days) and the agents'
+    states as an Asterisk queue_log. R14: callers' numbers whole for readers, masked
+    for supervisors; every export is audited with who asked."""
+    who = need(request, "supervisor", "reader")
+    history = _history(request)
+    query = _query(request, history)
+    if (query.last - query.first).days >= MAX_LOG_DAYS:
+        raise BadRequest(f"a queue_log covers at most {MAX_LOG_DAYS} days")
+    calls = await history.store.calls_between(query.since, query.until)
+    spans = await history.store.spans_between(query.since, query.until)
+    now = history.clock()
+    live = [s for s in history.builder.open_spans(now) if s.started_at < query.until and now >= query.since]
+    queues = {a.agent_id: a.queues for a in runtime(request).engine.agents()}
+    whole = who.role in ("reader", "admin")
+    text = await asyncio.to_thread(queue_log, calls, spans, queues, (lambda n: n) if whole else mask_number, live)
+    audit.info("queue_log %s..%s (%d calls) exported by %s (%s)", query.first, query.last, len(calls), who.name,
+               "numbers whole" if whole else "numbers masked")
+    return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={
+        "Content-Disposition": f'attachment; filename="queue_log-{query.first}-{query.last}"'})
+
+
+async def agents(request: web.Request) -> web.Response:
+    """Per period and agent: logged-in, ready, paused (by reason), ringing, talking and
+    wrap-up time, occupancy, calls answered, talk and hold, RONA, hold overruns and the
+    dispositions recorded by kind."""
+    who = need(request, "supervisor", "reader")
+    history = _history(request)
+    query = _query(request, history)
+    fmt = request.query.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise BadRequest("format is json or csv")
+    times, calls = await history.store.agent_buckets(query.since, query.until)
+    wo = request.app[INSTANCE].workorders
+    recorded = await wo.store.dispositions_between(query.since, query.until) if wo is not None else []
+    rows = agent_report(times, calls, query.interval, history.timezone, query.where, recorded)
+    audit.info("report agents %s..%s per %s read by %s", query.first, query.last, query.interval, who.name)
+    if fmt == "csv":
+        flat = [{**{k: v for k, v in r.items() if not isinstance(v, dict)},
+                 **{f"pause_{k or 'unspecified'}_s": v for k, v in dict(r["pause_by_reason"]).items()},  # type: ignore[call-overload]
+                 **{f"dispositions_{k}": v for k, v in dict(r["dispositions"]).items()}} for r in rows]  # type: ignore[call-overload]
+        keys = sorted({k for r in flat for k in r}, key=lambda k: (k not in ("period", "agent"), k))
+        name = f"cti-agents-{query.first}-{query.last}-{query.interval}.csv"
+        return web.Response(text=to_csv([{k: r.get(k, 0) for k in keys} for r in flat]), content_type="text/csv",
+                            charset="utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return web.json_response({"timezone": history.timezone, "from": query.first.isoformat(),
+                              "to": query.last.isoformat(), "interval": query.interval, "rows": rows})
+
+
 async def queues(request: web.Request) -> web.Response:
     """Offered, answered, abandoned (short apart), service level, answer rate, ASA,
     longest wait, handle times, RONA, hold overruns, overflows, callbacks and
@@ -36,10 +101,7 @@ async def queues(request: web.Request) -> web.Response:
     who = need(request, "supervisor", "reader")
     history = _history(request)
     zone = history.timezone
-    try:
-        query = parse_query(dict(request.query), zone, datetime.now(ZoneInfo(zone)).date())
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from None
+    query = _query(request, history)
     fmt = request.query.get("format", "json")
     if fmt not in ("json", "csv"):
         raise BadRequest("format is json or csv")

@@ -17,6 +17,7 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from cti.durable.sql import Database, Row, Sql
+from reports.agents import CallRow, CallSums, TimeRow, call_pieces, pieces
 from reports.intervals import QueueSums, bucket_of, call_sums
 from reports.records import AgentSpan, CallRecord, Offer
 
@@ -36,7 +37,30 @@ SCHEMA = (
     + ", ".join(f"{name} {'DOUBLE PRECISION' if name.endswith('_s') else 'INTEGER'} NOT NULL DEFAULT 0" for name in SUMS)
     + ", PRIMARY KEY (queue, kind, start))",
     "CREATE INDEX IF NOT EXISTS queue_buckets_start ON queue_buckets (start)",
+    "CREATE TABLE IF NOT EXISTS agent_time (agent_id TEXT NOT NULL, start DOUBLE PRECISION NOT NULL, "
+    "state TEXT NOT NULL, reason TEXT NOT NULL, seconds DOUBLE PRECISION NOT NULL, "
+    "PRIMARY KEY (agent_id, start, state, reason))",
+    "CREATE INDEX IF NOT EXISTS agent_time_start ON agent_time (start)",
+    "CREATE TABLE IF NOT EXISTS agent_calls (agent_id TEXT NOT NULL, start DOUBLE PRECISION NOT NULL, "
+    "answered INTEGER NOT NULL, talk_s DOUBLE PRECISION NOT NULL, hold_s DOUBLE PRECISION NOT NULL, "
+    "rona INTEGER NOT NULL, hold_overruns INTEGER NOT NULL, PRIMARY KEY (agent_id, start))",
+    "CREATE INDEX IF NOT EXISTS agent_calls_start ON agent_calls (start)",
 )
+
+
+def _agent_call(sql: Sql, agent: str, start: float, s: CallSums) -> None:
+    sql.run("INSERT INTO agent_calls VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id, start) DO UPDATE SET "
+            "answered = agent_calls.answered + excluded.answered, talk_s = agent_calls.talk_s + excluded.talk_s, "
+            "hold_s = agent_calls.hold_s + excluded.hold_s, rona = agent_calls.rona + excluded.rona, "
+            "hold_overruns = agent_calls.hold_overruns + excluded.hold_overruns",
+            (agent, start, s.answered, s.talk_s, s.hold_s, s.rona, s.hold_overruns))
+
+
+def _agent_time(sql: Sql, s: AgentSpan) -> None:
+    for start, seconds in pieces(s):
+        sql.run("INSERT INTO agent_time VALUES (?, ?, ?, ?, ?) ON CONFLICT (agent_id, start, state, reason) "
+                "DO UPDATE SET seconds = agent_time.seconds + excluded.seconds",
+                (s.agent_id, start, s.state, s.reason or "", seconds))
 
 
 def _bump(sql: Sql, queue: str, kind: str, start: float, sums: QueueSums) -> None:
@@ -51,17 +75,25 @@ def _bump(sql: Sql, queue: str, kind: str, start: float, sums: QueueSums) -> Non
 
 def _record_row(r: CallRecord) -> tuple[Any, ...]:
     return (r.call_id, r.queue, r.caller, r.kind, int(r.emergency), r.arrived_at, r.ended_at, r.outcome, r.agent_id,
-            r.waited_s, r.talked_s, r.held_s, r.ended_by, r.rona, r.hold_overruns, json.dumps(list(r.overflowed_from)),
+            r.waited_s, r.talked_s, r.held_s, r.ended_by, r.rona, r.hold_overruns, json.dumps([list(x) for x in zip(r.overflowed_from, r.overflowed_at, strict=False)]),
             int(r.callback), json.dumps([asdict(o) for o in r.offers]))
 
 
+def _sums(row: Row) -> QueueSums:
+    sums = QueueSums()
+    for n in SUMS:
+        setattr(sums, n, float(row[n]) if n.endswith("_s") else int(row[n]))
+    return sums
+
+
 def record_of(row: Row) -> CallRecord:
+    moves = json.loads(row["overflowed_from"])  # [[queue, when], ...]
     return CallRecord(
         row["call_id"], row["queue"], row["caller"], row["kind"], bool(row["emergency"]), float(row["arrived_at"]),
         float(row["ended_at"]), row["outcome"], row["agent_id"], float(row["waited_s"]), float(row["talked_s"]),
         float(row["held_s"]), row["ended_by"], int(row["rona"]), int(row["hold_overruns"]),
-        tuple(json.loads(row["overflowed_from"])), bool(row["callback"]),
-        tuple(Offer(**o) for o in json.loads(row["offers"])))
+        tuple(str(q) for q, _ in moves), bool(row["callback"]),
+        tuple(Offer(**o) for o in json.loads(row["offers"])), tuple(float(t) for _, t in moves))
 
 
 class HistoryStore:
@@ -90,12 +122,15 @@ class HistoryStore:
                     moved = QueueSums()
                     moved.overflowed = 1
                     _bump(sql, left, r.kind, bucket_of(r.ended_at), moved)
+                for agent, start, sums in call_pieces(r):
+                    _agent_call(sql, agent, start, sums)
             for s in spans:
                 if not sql.run("INSERT INTO agent_spans VALUES (?, ?, ?, ?, ?, ?) "
                                "ON CONFLICT (agent_id, started_at) DO NOTHING",
                                (s.agent_id, s.started_at, s.state, s.reason, s.ended_at, s.queue)):
                     continue
                 new += 1
+                _agent_time(sql, s)
                 if s.state == "wrap-up" and s.queue:
                     wrap = QueueSums()
                     wrap.wrap_s = s.ended_at - s.started_at
@@ -104,9 +139,20 @@ class HistoryStore:
         return await self.db.do(run) if calls or spans else 0
 
     async def calls_since(self, since: float, limit: int = 2_000_000) -> list[CallRecord]:
-        rows = await self.db.do(lambda sql: sql.rows(
-            "SELECT * FROM call_records WHERE ended_at >= ? ORDER BY ended_at LIMIT ?", (since, limit)))
-        return [record_of(r) for r in rows]
+        return await self.calls_between(since, float("inf"), limit)
+
+    async def calls_between(self, since: float, until: float, limit: int = 2_000_000) -> list[CallRecord]:
+        """The calls that ended in [since, until), oldest first (decoded on the worker)."""
+        return await self.db.do(lambda sql: [record_of(r) for r in sql.rows(
+            "SELECT * FROM call_records WHERE ended_at >= ? AND ended_at < ? ORDER BY ended_at LIMIT ?",
+            (since, min(until, 1e18), limit))])
+
+    async def spans_between(self, since: float, until: float) -> list[AgentSpan]:
+        """The agents' state spans that overlap [since, until)."""
+        return await self.db.do(lambda sql: [
+            AgentSpan(r["agent_id"], r["state"], r["reason"], float(r["started_at"]), float(r["ended_at"]), r["queue"])
+            for r in sql.rows("SELECT * FROM agent_spans WHERE ended_at >= ? AND started_at < ? "
+                              "ORDER BY started_at", (since, min(until, 1e18)))])
 
     async def buckets(self, since: float, until: float, by: str = "") -> list[tuple[str, str, float, QueueSums]]:
         """The buckets that start in [since, until); with ``by`` (queue, kind, all) the
@@ -123,13 +169,26 @@ class HistoryStore:
             rows = await self.db.do(lambda sql: sql.rows(
                 f"SELECT {keys}, start, {sums} FROM queue_buckets WHERE start >= ? AND start < ? GROUP BY {group}",
                 (since, until)))
-        return [(r["queue"], r["kind"], float(r["start"]),
-                 QueueSums(**{n: (float(r[n]) if n.endswith("_s") else int(r[n])) for n in SUMS})) for r in rows]
+        return [(r["queue"], r["kind"], float(r["start"]), _sums(r)) for r in rows]
+
+    async def agent_buckets(self, since: float, until: float) -> tuple[list[TimeRow], list[CallRow]]:
+        """The agents' quarter hours that start in [since, until)."""
+        def run(sql: Sql) -> tuple[list[TimeRow], list[CallRow]]:
+            times = [(r["agent_id"], float(r["start"]), r["state"], r["reason"], float(r["seconds"]))
+                     for r in sql.rows("SELECT * FROM agent_time WHERE start >= ? AND start < ?", (since, until))]
+            calls = [(r["agent_id"], float(r["start"]), CallSums(int(r["answered"]), float(r["talk_s"]),
+                                                                  float(r["hold_s"]), int(r["rona"]),
+                                                                  int(r["hold_overruns"])))
+                     for r in sql.rows("SELECT * FROM agent_calls WHERE start >= ? AND start < ?", (since, until))]
+            return times, calls
+        return await self.db.do(run)
 
     async def purge(self, before: float) -> int:
         """Forget what ended before ``before`` (the record's retention)."""
         def run(sql: Sql) -> int:
             n = sql.run("DELETE FROM call_records WHERE ended_at < ?", (before,))
             n += sql.run("DELETE FROM agent_spans WHERE ended_at < ?", (before,))
-            return n + sql.run("DELETE FROM queue_buckets WHERE start < ?", (bucket_of(before),))
+            for table in ("queue_buckets", "agent_time", "agent_calls"):
+                n += sql.run(f"DELETE FROM {table} WHERE start < ?", (bucket_of(before),))
+            return n
         return await self.db.do(run)

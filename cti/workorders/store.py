@@ -270,6 +270,12 @@ class WorkOrderStore:
             return rows
         return await self.db.do(run)
 
+    async def dispositions_between(self, since: float, until: float) -> list[tuple[str, float, str]]:
+        """(agent, when, kind) of the dispositions recorded in [since, until) (R13)."""
+        rows = await self.db.do(lambda sql: sql.rows(
+            "SELECT agent_id, at, kind FROM dispositions WHERE at >= ? AND at < ?", (since, until)))
+        return [(r["agent_id"], float(r["at"]), r["kind"]) for r in rows]
+
     async def entry_counts(self, campaign_id: str) -> dict[str, int]:
         """A list's entries by status (the return visits, which have no campaign row)."""
         rows = await self.db.do(lambda sql: sql.rows(

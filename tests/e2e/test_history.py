@@ -14,7 +14,8 @@ import time
 import urllib.request
 from typing import Any
 
-from tests.e2e.harness import ADMIN_TOKEN, ROOT, Sandbox, wait_for
+from tests.e2e.harness import ADMIN_TOKEN, READER_TOKEN, ROOT, Sandbox, wait_for
+from tests.unit.test_queue_log import counts, read_queue_log
 
 
 def day_figures(engine: Any) -> dict[str, float]:
@@ -51,6 +52,19 @@ def test_R13_kill_9_keeps_the_days_figures_and_the_report_matches_them(
     assert row["asa_s"] == before["average_speed_of_answer_seconds"] or abs(
         row["asa_s"] - before["average_speed_of_answer_seconds"]) < 1e-6
     assert row["talk_s"] > 3 * 0.5 and row["aht_s"] == row["talk_s"] / 3  # no wrap-up configured
+    # The queue_log export, read by a reader of Asterisk's format, says the same.
+    req = urllib.request.Request(f"http://127.0.0.1:{engine.port}/reports/queue_log",
+                                 headers={"Authorization": f"Bearer {READER_TOKEN}"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        entries = read_queue_log(resp.read().decode())
+    events = counts(entries)
+    assert events["ENTERQUEUE"] == row["offered"] == 4 and events["CONNECT"] == row["answered"] == 3
+    assert events.get("COMPLETEAGENT", 0) + events.get("COMPLETECALLER", 0) == 3
+    assert events["ABANDON"] == row["abandoned"] == 1
+    assert sorted((e.agent, e.data["reason"]) for e in entries if e.event == "PAUSE") == [
+        ("1001", "meeting"), ("1002", "meeting")]
+    assert {e.queue for e in entries} == {"support"}
+    assert all(e.data["callerid"] for e in entries if e.event == "ENTERQUEUE")
     engine.kill()  # no Redis: the core's state is gone; the record is in the store
     again = start_engine(agents=["1001", "1002"], wrap_up_s=0)
     assert "live windows refilled from the record: 4 calls" in again.log()

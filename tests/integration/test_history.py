@@ -121,6 +121,7 @@ async def test_R13_the_stored_record_makes_the_same_reports_and_live_windows(his
     for span in hist.builder.spans:
         memory.add_span(span)
     ended, spans = len(hist.builder.calls), len(hist.builder.spans)
+    hist_calls, hist_spans = list(hist.builder.calls), list(hist.builder.spans)
     assert ended == 250
     assert await hist.flush() == ended + spans  # all new
     stored = await hist.store.buckets(DAY0 - 86400, clock.now + 86400)
@@ -134,6 +135,19 @@ async def test_R13_the_stored_record_makes_the_same_reports_and_live_windows(his
                 for a, b in zip(got, want, strict=True):
                     assert a.keys() == b.keys() and all(
                         a[k] == (pytest.approx(b[k]) if isinstance(b[k], float) else b[k]) for k in a), (interval, by)
+    # Per agent: the store's quarter hours make the report the spans and calls make.
+    from reports.agents import agent_report, call_pieces, pieces
+
+    times, sums = await hist.store.agent_buckets(DAY0 - 86400, clock.now + 86400)
+    want_agents = agent_report([(s.agent_id, t, s.state, s.reason or "", x) for s in hist_spans for t, x in pieces(s)],
+                               [p for r in hist_calls for p in call_pieces(r)], "day", "UTC")
+    got_agents = agent_report(times, sums, "day", "UTC")
+    assert len(got_agents) == len(want_agents) == 2
+    for a, b in zip(got_agents, want_agents, strict=True):
+        assert a["agent"] == b["agent"] and a["answered"] == b["answered"] and a["rona"] == b["rona"]
+        for name in ("login_s", "ready_s", "pause_s", "on_call_s", "wrap_s", "talk_s", "hold_s", "occupancy"):
+            assert a[name] == pytest.approx(b[name]), name
+    assert sum(int(a["answered"]) for a in got_agents) == sum(1 for r in hist_calls if r.outcome == "handled")
     (day,) = report(stored, "day", "UTC", "all")
     assert day["offered"] == ended and day["answered"] + day["abandoned"] == ended
     assert day["wrap_s"] > 0 and day["hold_s"] > 0 and day["rona"] > 0 and day["hold_overruns"] > 0

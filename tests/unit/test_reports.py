@@ -260,3 +260,50 @@ def test_R13_report_queries_are_checked_with_clear_messages() -> None:
             parse_query(bad, "UTC", today)
     assert to_csv([{"period": "2026-12-01", "offered": 3, "asa_s": 1.23456}]) == \
         "period,offered,asa_s\r\n2026-12-01,3,1.235\r\n"
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(step, min_size=5, max_size=100))
+def test_R13_agent_reports_equal_the_spans_and_calls_added_up_by_hand(steps: list) -> None:
+    """Per agent and day: logged-in, ready, paused (by reason), ringing, talking and
+    wrap-up time equal the agents' state spans added up; answered calls, talk, hold and
+    ring-no-answers equal the raw notices."""
+    from reports.agents import agent_report, call_pieces, pieces
+
+    world = World()
+    world.run(steps)
+    for v in world.engine.calls():
+        world.feed(e.CallerHungUp(v.call_id, world.now + 0.25))
+    world.now += 1.0
+    for a in AGENTS:
+        world.feed(e.AgentLoggedOut(a.agent_id, world.now))  # every span closed
+    calls, spans = world.builder.take()
+    times = [(s.agent_id, start, s.state, s.reason or "", secs) for s in spans for start, secs in pieces(s)]
+    sums = [row for r in calls for row in call_pieces(r)]
+    rows = report_rows = agent_report(times, sums, "month", "UTC")
+    assert report_rows == agent_report(times, sums, "month", "UTC")
+    by_agent: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for s in spans:  # by hand
+        d = s.ended_at - s.started_at
+        if s.state != "logged-out":
+            by_agent[s.agent_id]["login_s"] += d
+        if s.state == "not-ready":
+            by_agent[s.agent_id]["pause_s"] += d
+        if s.state == "on-call":
+            by_agent[s.agent_id]["on_call_s"] += d
+    for cmd in world.raw:
+        if isinstance(cmd, c.CallEnded) and cmd.outcome == "handled":
+            by_agent[str(cmd.agent_id)]["answered"] += 1
+            by_agent[str(cmd.agent_id)]["talk_s"] += cmd.talked_s
+            by_agent[str(cmd.agent_id)]["hold_s"] += cmd.held_s
+        elif isinstance(cmd, c.RingNoAnswer):
+            by_agent[cmd.agent_id]["rona"] += 1
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for row in rows:
+        for name in ("login_s", "pause_s", "on_call_s", "answered", "talk_s", "hold_s", "rona"):
+            totals[str(row["agent"])][name] += float(row[name])  # type: ignore[arg-type]
+        assert 0.0 <= float(row["occupancy"]) <= 1.0 + 1e-9  # type: ignore[arg-type]
+        assert sum(row["pause_by_reason"].values()) == pytest.approx(row["pause_s"])  # type: ignore[union-attr]
+    for agent in set(by_agent) | set(totals):
+        for name in ("login_s", "pause_s", "on_call_s", "answered", "talk_s", "hold_s", "rona"):
+            assert totals[agent][name] == pytest.approx(by_agent[agent][name]), (agent, name)
