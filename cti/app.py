@@ -257,7 +257,8 @@ async def _lead(
     workorders = WorkOrders(config.workorders, WorkOrderStore(db), notifier)
     runtime.observers.append(workorders.observe)
     await workorders.start()
-    history = History(HistoryStore(db, config.supervision.sl_threshold_s), timezone=config.timezone)  # R13
+    history = History(HistoryStore(db, config.supervision.sl_threshold_s), timezone=config.timezone,
+                      keep_months=config.workorders.retention_months)  # R13: the record
     runtime.observers.append(history.observe)
     history.seed([(a.agent_id, a.state, a.reason, a.since) for a in engine.agents() if a.since > 0])
     visits = ReturnVisits(config.return_visits, workorders.store, runtime)

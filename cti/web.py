@@ -66,7 +66,7 @@ INSTANCE: web.AppKey[Instance] = web.AppKey("instance")
 AUTH: web.AppKey[Auth] = web.AppKey("auth")
 IDENTITY: web.RequestKey[Identity] = web.RequestKey("identity")  # who is asking
 OPEN = {("GET", "/health"), ("GET", "/openapi.json"), ("POST", "/auth/login"),
-        ("GET", "/agent"), ("GET", "/wallboard")}  # the pages hold no data: they sign in first
+        ("GET", "/agent"), ("GET", "/wallboard"), ("GET", "/reports")}  # the pages hold no data: they sign in first
 OPEN_PREFIX = "/static/"
 SESSION_COOKIE = "cti_session"
 OPENAPI = Path(__file__).with_name("static") / "openapi.json"  # the API, described (kept in the repository)

@@ -30,7 +30,7 @@ from cti.web import INSTANCE, Instance, identity, need, runtime
 from workorders import FIELDS, URGENCIES
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
-ASSETS = ("desk.js", "wallboard.js", "style.css")
+ASSETS = ("desk.js", "wallboard.js", "reports.js", "style.css")
 
 
 def _versions() -> dict[str, str]:
@@ -51,6 +51,11 @@ def routes(app: web.Application) -> None:
 
     app.router.add_get("/agent", agent_page)
     app.router.add_get("/wallboard", wallboard_page)
+
+    async def reports_page(request: web.Request) -> web.Response:
+        return await _page(request, "reports.html", versions)
+
+    app.router.add_get("/reports", reports_page)
     app.router.add_get("/static/{name}", static)
     app.router.add_get("/events", events)
     app.router.add_get("/desk/{agent_id}", desk)

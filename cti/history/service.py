@@ -26,8 +26,11 @@ MAX_PENDING = 200_000
 
 
 class History:
-    def __init__(self, store: HistoryStore, clock: Callable[[], float] = time.time, timezone: str = "UTC") -> None:
+    def __init__(self, store: HistoryStore, clock: Callable[[], float] = time.time, timezone: str = "UTC",
+                 keep_months: int = 6) -> None:
         self.store = store
+        self.keep_months = keep_months  # R5: the record is kept as long as the calls' other records
+        self._purged = 0.0
         self.timezone = timezone  # the site's: reports' days
         self.builder = RecordBuilder(clock)
         self.clock = clock
@@ -70,10 +73,22 @@ class History:
         self.written += new
         return new
 
+    async def purge(self) -> int:
+        """Forget what ended more than ``keep_months`` ago (at most once an hour)."""
+        now = self.clock()
+        if now - self._purged < 3600:
+            return 0
+        self._purged = now
+        gone = await self.store.purge(now - self.keep_months * 31 * 86400)
+        if gone:
+            log.info("R13: %d records older than %d months purged", gone, self.keep_months)
+        return gone
+
     async def run(self) -> None:
         while True:
             try:
                 await self.flush()
+                await self.purge()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -307,3 +307,30 @@ due_h = 0.5
         assert caller.wait(40) == 0, caller.output()
     finally:
         department.close()
+
+
+def test_R13_reports_page_shows_the_day_by_hour_and_downloads_csv(
+        sandbox: Sandbox, start_engine, browser) -> None:  # type: ignore[no-untyped-def]
+    """After two answered calls the supervisor's reports page shows today's hour with
+    two offered and answered, a bar per figure in the chart, the agent's row, and links
+    that download the same report as CSV."""
+    sandbox.agent("1001")
+    engine = start_engine(agents=[], extra=WALL_CONFIG)
+    for _ in range(2):
+        assert sandbox.call(talk_ms=1200).wait(30) == 0
+    wait_for(lambda: engine.get("/reports/queues?by=all")["rows"], 10, "the calls in the record")
+    page = Page(browser, f"http://127.0.0.1:{engine.port}")
+    page.open("/reports")
+    page.sign_in(*SUPERVISOR)
+    page.until(lambda: page.text("report-rows"), 5, "the report's rows")
+    cells = [td.text for td in page.el("report-rows").find_elements("css selector", "td")]
+    assert cells[2:5] == ["2", "2", "0"], cells  # offered, answered, abandoned
+    bars = page.el("chart").find_elements("css selector", "rect")
+    assert len(bars) == 2 and {b.get_attribute("class") for b in bars} == {"b-offered", "b-answered"}
+    page.until(lambda: "1001" in page.text("agent-rows"), 5, "the agent's row")
+    href = page.el("dl-queues").get_attribute("href")
+    assert "format=csv" in href
+    page.shot("reports")
+    status, text = call(engine.port, "GET", href.split(str(engine.port), 1)[1], basic(*SUPERVISOR))
+    assert status == 200 and text.splitlines()[0].startswith("period,") and ",2," in text.splitlines()[1]
+    assert not [m for m in page.console() if m.get("level") == "SEVERE"], page.console()

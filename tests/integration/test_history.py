@@ -162,3 +162,16 @@ async def test_R13_the_stored_record_makes_the_same_reports_and_live_windows(his
     for queue in ("gas", "bill"):
         for window in ("15m", "1h", "day"):
             assert fresh.queue_figures(queue, clock.now, window) == book.queue_figures(queue, clock.now, window)
+
+
+async def test_R5_R13_the_record_is_purged_after_its_retention(history: tuple[History, Clock]) -> None:
+    hist, clock = history
+    book = MetricsBook()
+    simulate(hist, clock, book, 20, seed=3)
+    await hist.flush()
+    assert await hist.purge() == 0  # nothing is old yet
+    clock.now += 7 * 31 * 86400  # seven months on
+    assert await hist.purge() > 20  # calls, spans and their quarter hours
+    assert await hist.store.calls_since(0) == [] and await hist.store.buckets(0, clock.now) == []
+    assert await hist.store.agent_buckets(0, clock.now) == ([], [])
+    assert await hist.purge() == 0  # (not again within the hour)

@@ -1,0 +1,101 @@
+// The supervisors' reports page (R13): the day by interval as a chart and tables, from
+// GET /reports/queues and /reports/agents; the same rows download as CSV.
+"use strict";
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const pct = (x) => Math.round(x * 100) + "%";
+  const fmt = (s) => { s = Math.max(0, Math.round(s)); return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0"); };
+  async function api(method, path, body) {
+    const headers = {"X-CTI-Page": "1"};
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const csrf = sessionStorage.getItem("cti-csrf");
+    if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
+    const resp = await fetch(path, {method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body)});
+    const data = await resp.json().catch(() => ({}));
+    if (resp.status === 401) { $("app").hidden = true; $("signin").hidden = false; }
+    if (!resp.ok) throw new Error(data.message || ("HTTP " + resp.status));
+    return data;
+  }
+  function today() {
+    const d = new Date(); d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+    return d.toISOString().slice(0, 10);
+  }
+  function query(extra) {
+    const p = new URLSearchParams({from: $("q-from").value, to: $("q-to").value, interval: $("q-interval").value});
+    for (const [k, v] of Object.entries(extra || {})) p.set(k, v);
+    return p.toString();
+  }
+  function cell(tr, text) { const td = document.createElement("td"); td.textContent = text; tr.appendChild(td); }
+  function chart(rows) {
+    const svg = $("chart"); svg.innerHTML = "";
+    const byPeriod = new Map();
+    for (const r of rows) {
+      const x = byPeriod.get(r.period) || {offered: 0, answered: 0};
+      x.offered += r.offered; x.answered += r.answered; byPeriod.set(r.period, x);
+    }
+    const items = [...byPeriod.entries()], top = Math.max(1, ...items.map(([, x]) => x.offered));
+    const w = 580 / Math.max(1, items.length);
+    items.forEach(([period, x], i) => {
+      for (const [key, cls, dx] of [["offered", "b-offered", 0], ["answered", "b-answered", w / 2]]) {
+        const h = 150 * x[key] / top, rect = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+        rect.setAttribute("x", (10 + i * w + dx).toFixed(1)); rect.setAttribute("y", (160 - h).toFixed(1));
+        rect.setAttribute("width", Math.max(1, w / 2 - 1).toFixed(1)); rect.setAttribute("height", h.toFixed(1));
+        rect.setAttribute("class", cls);
+        const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
+        title.textContent = period + " " + key + " " + x[key]; rect.appendChild(title); svg.appendChild(rect);
+      }
+    });
+  }
+  async function load() {
+    $("report-error").textContent = "";
+    const by = $("q-by").value;
+    $("dl-queues").href = "/reports/queues?" + query({by, format: "csv"});
+    $("dl-agents").href = "/reports/agents?" + query({format: "csv"});
+    $("dl-queue-log").href = "/reports/queue_log?" + new URLSearchParams({from: $("q-from").value, to: $("q-to").value});
+    try {
+      const q = await api("GET", "/reports/queues?" + query({by}));
+      const body = $("report-rows"); body.innerHTML = "";
+      for (const r of q.rows) {
+        const tr = document.createElement("tr");
+        [r.period.slice(0, 16).replace("T", " "), r.queue || r.kind || "—", r.offered, r.answered, r.abandoned,
+         pct(r.service_level), pct(r.answer_rate), fmt(r.asa_s), fmt(r.longest_wait_s), fmt(r.aht_s)]
+          .forEach((v) => cell(tr, String(v)));
+        body.appendChild(tr);
+      }
+      chart(q.rows);
+      const a = await api("GET", "/reports/agents?" + query());
+      const ab = $("agent-rows"); ab.innerHTML = "";
+      for (const r of a.rows) {
+        const tr = document.createElement("tr");
+        [r.period.slice(0, 16).replace("T", " "), r.agent, fmt(r.login_s), fmt(r.pause_s), r.answered, fmt(r.talk_s),
+         pct(r.occupancy), r.rona].forEach((v) => cell(tr, String(v)));
+        ab.appendChild(tr);
+      }
+    } catch (e) { $("report-error").textContent = e.message; }
+  }
+  async function start() {
+    let me;
+    try { me = await api("GET", "/auth/me"); } catch (e) { $("signin").hidden = false; return; }
+    if (["supervisor", "reader", "admin"].indexOf(me.role) < 0) {
+      $("signin-error").textContent = "需要班長帳號 A supervisor account is needed"; $("signin").hidden = false; return;
+    }
+    $("signin").hidden = true; $("app").hidden = false; $("me").textContent = me.name;
+    if (!$("q-from").value) { $("q-from").value = today(); $("q-to").value = today(); }
+    load();
+  }
+  $("query").addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
+  $("signin-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("signin-error").textContent = "";
+    try {
+      const r = await api("POST", "/auth/login", {name: $("signin-name").value, secret: $("signin-secret").value});
+      sessionStorage.setItem("cti-csrf", r.csrf_token); $("signin-secret").value = ""; start();
+    } catch (e) { $("signin-error").textContent = e.message; }
+  });
+  $("btn-signout").addEventListener("click", async () => {
+    try { await api("POST", "/auth/logout", {}); } catch (e) { /* signed out anyway */ }
+    sessionStorage.removeItem("cti-csrf"); $("app").hidden = true; $("signin").hidden = false;
+  });
+  start();
+})();
