@@ -15,6 +15,7 @@ from cti.history.service import History
 from cti.masking import mask_number
 from cti.web import INSTANCE, need, runtime
 from reports.agents import agent_report
+from reports.departments import department_report
 from reports.intervals import report
 from reports.query import Query, parse_query, to_csv
 from reports.queue_log import queue_log
@@ -28,6 +29,7 @@ def routes(app: web.Application) -> None:
     app.router.add_get("/reports/queues", queues)
     app.router.add_get("/reports/queue_log", queue_log_file)
     app.router.add_get("/reports/agents", agents)
+    app.router.add_get("/reports/departments", departments)
 
 
 def _history(request: web.Request) -> History:
@@ -90,6 +92,28 @@ async def agents(request: web.Request) -> web.Response:
         name = f"cti-agents-{query.first}-{query.last}-{query.interval}.csv"
         return web.Response(text=to_csv([{k: r.get(k, 0) for k in keys} for r in flat]), content_type="text/csv",
                             charset="utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return web.json_response({"timezone": history.timezone, "from": query.first.isoformat(),
+                              "to": query.last.isoformat(), "interval": query.interval, "rows": rows})
+
+
+async def departments(request: web.Request) -> web.Response:
+    """Per period (of creation) and work-order department: orders created (by kind),
+    done, cancelled, open, overdue, and the mean hours to done (R12)."""
+    who = need(request, "supervisor", "reader")
+    history = _history(request)
+    query = _query(request, history)
+    wo = request.app[INSTANCE].workorders
+    if wo is None:
+        raise NotRouting()
+    if request.query.get("format", "json") not in ("json", "csv"):
+        raise BadRequest("format is json or csv")
+    orders = await wo.store.orders_between(query.since, query.until)
+    rows = department_report(orders, query.interval, history.timezone, history.clock(), query.where)
+    audit.info("report departments %s..%s read by %s", query.first, query.last, who.name)
+    if request.query.get("format", "json") == "csv":
+        flat = [{**{k: v for k, v in r.items() if k != "kinds"}} for r in rows]
+        return web.Response(text=to_csv(flat), content_type="text/csv", charset="utf-8", headers={
+            "Content-Disposition": f'attachment; filename="cti-departments-{query.first}-{query.last}.csv"'})
     return web.json_response({"timezone": history.timezone, "from": query.first.isoformat(),
                               "to": query.last.isoformat(), "interval": query.interval, "rows": rows})
 

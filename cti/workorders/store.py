@@ -276,6 +276,16 @@ class WorkOrderStore:
             "SELECT agent_id, at, kind FROM dispositions WHERE at >= ? AND at < ?", (since, until)))
         return [(r["agent_id"], float(r["at"]), r["kind"]) for r in rows]
 
+    async def orders_between(self, since: float, until: float) -> list[tuple[str, str, str, float, float | None,
+                                                                             float]]:
+        """(department, kind, status, created, closed, due) of the orders made in
+        [since, until) (R13 department reports)."""
+        rows = await self.db.do(lambda sql: sql.rows(
+            "SELECT department, kind, status, created_at, closed_at, due_at FROM work_orders "
+            "WHERE created_at >= ? AND created_at < ?", (since, until)))
+        return [(r["department"], r["kind"], r["status"], float(r["created_at"]),
+                 None if r["closed_at"] is None else float(r["closed_at"]), float(r["due_at"])) for r in rows]
+
     async def entry_counts(self, campaign_id: str) -> dict[str, int]:
         """A list's entries by status (the return visits, which have no campaign row)."""
         rows = await self.db.do(lambda sql: sql.rows(

@@ -277,3 +277,28 @@ async def test_R11_R12_a_return_visit_not_solved_opens_a_new_order_satisfied_doe
     assert again is not None and again.kind == "return-visit" and again.department == "service"
     with pytest.raises(BadDisposition, match="outcome"):
         await wo.dispose({**CALL, "call_id": "rv2.x"}, "1001", "return-visit", {"outcome": "maybe"}, "agent:1001")
+
+
+async def test_R13_R12_department_report_counts_orders_and_times_to_close(service: Any) -> None:
+    """Three orders for north-repair (one done in 2 h, one done after its 4 h due time,
+    one still open past it) and one for repair: the report per department says so."""
+    from reports.departments import department_report
+
+    wo, clock = service
+    made = []
+    for i, fields in enumerate((REPAIR, REPAIR, REPAIR, {**REPAIR, "urgency": "normal"})):
+        _, order = await wo.dispose({**CALL, "call_id": f"call-{i}"}, "1001", "fault-report", fields, "agent:1001")
+        assert order is not None
+        made.append(order)
+    clock.now += 2 * HOUR
+    await wo.progress(made[0].order_id, "done", "", "token:north-repair", department="north-repair")
+    clock.now += 3 * HOUR
+    await wo.progress(made[1].order_id, "done", "", "token:north-repair", department="north-repair")
+    orders = await wo.store.orders_between(T0 - 1, T0 + 1)
+    rows = department_report(orders, "day", "UTC", clock.now)
+    by = {r["department"]: r for r in rows}
+    assert by["north-repair"]["created"] == 3 and by["north-repair"]["done"] == 2 and by["north-repair"]["open"] == 1
+    assert by["north-repair"]["overdue"] == 2  # one closed late, one open past its due time
+    assert by["north-repair"]["mean_close_h"] == pytest.approx((2 + 5) / 2)
+    assert by["repair"]["created"] == 1 and by["repair"]["overdue"] == 0  # due in 24 h
+    assert by["north-repair"]["kinds"] == {"fault-report": 3}
