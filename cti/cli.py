@@ -77,8 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     camp.add_argument("--retry-h", type=float, default=4.0)
     camp.add_argument("csv", help="the CSV file")
     rep = sub.add_parser("report", help="R13: a report from the engine's record, on standard output")
-    rep.add_argument("what", choices=["queues", "queue_log"],
-                     help="queues: figures per period; queue_log: Asterisk's queue_log format (numbers masked)")
+    rep.add_argument("what", choices=["queues", "agents", "queue_log"],
+                     help="queues or agents: figures per period; queue_log: Asterisk's format (numbers masked)")
     rep.add_argument("--config", required=True)
     for name, text in (("from", "first day, YYYY-MM-DD (site time zone; default today)"), ("to", "last day"),
                        ("interval", "15m, hour, day (default), week, month"), ("by", "queue (default), kind, all"),
@@ -171,6 +171,7 @@ def report_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     from cti.durable.sql import Database, StoreUnavailable
     from cti.history.store import SCHEMA, HistoryStore
     from cti.masking import mask_number
+    from reports.agents import agent_report, flat
     from reports.intervals import report
     from reports.query import parse_query, to_csv
     from reports.queue_log import queue_log
@@ -190,8 +191,14 @@ def report_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
                 calls = await store.calls_between(query.since, query.until)
                 spans = await store.spans_between(query.since, query.until)
                 return queue_log(calls, spans, {a.agent.agent_id: a.agent.queues for a in cfg.agents}, mask_number)
-            rows = report(await store.buckets(query.since, query.until, query.by), query.interval, cfg.timezone,
-                          query.by, query.where)
+            if args.what == "agents":
+                times, sums = await store.agent_buckets(query.since, query.until)
+                rows = agent_report(times, sums, query.interval, cfg.timezone, query.where)
+                if args.format == "csv":
+                    rows = flat(rows)
+            else:
+                rows = report(await store.buckets(query.since, query.until, query.by), query.interval, cfg.timezone,
+                              query.by, query.where)
         finally:
             db.close()
         return to_csv(rows) if args.format == "csv" else json.dumps(rows, ensure_ascii=False, indent=1) + "\n"

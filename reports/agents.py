@@ -115,3 +115,17 @@ def agent_report(times: Iterable[TimeRow], calls: Iterable[CallRow], interval: s
         busy = float(r["on_call_s"]) + float(r["wrap_s"]) + float(r["ringing_s"])  # type: ignore[arg-type]
         r["occupancy"] = busy / available if available > 0 else 0.0
     return [rows[k] for k in sorted(rows)]
+
+
+def flat(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The rows with one column per pause reason and per disposition kind, every row
+    with every column (for CSV)."""
+    out = []
+    for r in rows:
+        reasons, kinds = r.get("pause_by_reason", {}), r.get("dispositions", {})
+        assert isinstance(reasons, dict) and isinstance(kinds, dict)
+        out.append({**{k: v for k, v in r.items() if not isinstance(v, dict)},
+                    **{f"pause_{k or 'unspecified'}_s": v for k, v in reasons.items()},
+                    **{f"dispositions_{k}": v for k, v in kinds.items()}})
+    keys = ["period", "agent"] + sorted({k for r in out for k in r} - {"period", "agent"})
+    return [{k: r.get(k, 0) for k in keys} for r in out]

@@ -14,7 +14,7 @@ from cti.errors import BadRequest, NotRouting
 from cti.history.service import History
 from cti.masking import mask_number
 from cti.web import INSTANCE, need, runtime
-from reports.agents import agent_report
+from reports.agents import agent_report, flat
 from reports.departments import department_report
 from reports.intervals import report
 from reports.query import Query, parse_query, to_csv
@@ -85,12 +85,8 @@ async def agents(request: web.Request) -> web.Response:
     rows = agent_report(times, calls, query.interval, history.timezone, query.where, recorded)
     audit.info("report agents %s..%s per %s read by %s", query.first, query.last, query.interval, who.name)
     if fmt == "csv":
-        flat = [{**{k: v for k, v in r.items() if not isinstance(v, dict)},
-                 **{f"pause_{k or 'unspecified'}_s": v for k, v in dict(r["pause_by_reason"]).items()},  # type: ignore[call-overload]
-                 **{f"dispositions_{k}": v for k, v in dict(r["dispositions"]).items()}} for r in rows]  # type: ignore[call-overload]
-        keys = sorted({k for r in flat for k in r}, key=lambda k: (k not in ("period", "agent"), k))
         name = f"cti-agents-{query.first}-{query.last}-{query.interval}.csv"
-        return web.Response(text=to_csv([{k: r.get(k, 0) for k in keys} for r in flat]), content_type="text/csv",
+        return web.Response(text=to_csv(flat(rows)), content_type="text/csv",
                             charset="utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return web.json_response({"timezone": history.timezone, "from": query.first.isoformat(),
                               "to": query.last.isoformat(), "interval": query.interval, "rows": rows})
@@ -111,8 +107,8 @@ async def departments(request: web.Request) -> web.Response:
     rows = department_report(orders, query.interval, history.timezone, history.clock(), query.where)
     audit.info("report departments %s..%s read by %s", query.first, query.last, who.name)
     if request.query.get("format", "json") == "csv":
-        flat = [{**{k: v for k, v in r.items() if k != "kinds"}} for r in rows]
-        return web.Response(text=to_csv(flat), content_type="text/csv", charset="utf-8", headers={
+        plain = [{**{k: v for k, v in r.items() if k != "kinds"}} for r in rows]
+        return web.Response(text=to_csv(plain), content_type="text/csv", charset="utf-8", headers={
             "Content-Disposition": f'attachment; filename="cti-departments-{query.first}-{query.last}.csv"'})
     return web.json_response({"timezone": history.timezone, "from": query.first.isoformat(),
                               "to": query.last.isoformat(), "interval": query.interval, "rows": rows})

@@ -307,3 +307,18 @@ def test_R13_agent_reports_equal_the_spans_and_calls_added_up_by_hand(steps: lis
     for agent in set(by_agent) | set(totals):
         for name in ("login_s", "pause_s", "on_call_s", "answered", "talk_s", "hold_s", "rona"):
             assert totals[agent][name] == pytest.approx(by_agent[agent][name]), (agent, name)
+
+
+def test_R13_agent_rows_flatten_to_one_column_per_reason_for_csv() -> None:
+    from reports.agents import agent_report, flat
+    from reports.query import to_csv
+
+    rows = agent_report([("1001", 900.0, "not-ready", "lunch", 60.0), ("1002", 900.0, "not-ready", "", 30.0),
+                         ("1002", 900.0, "ready", "", 600.0)], [], "day", "UTC",
+                        dispositions=[("1001", 950.0, "fault-report")])
+    table = flat(rows)
+    assert [set(r) == set(table[0]) for r in table] == [True, True]
+    assert table[0]["pause_lunch_s"] == 60.0 and table[1]["pause_lunch_s"] == 0
+    assert table[1]["pause_unspecified_s"] == 30.0 and table[0]["dispositions_fault-report"] == 1
+    assert table[1]["occupancy"] == 0.0 and table[1]["login_s"] == 630.0
+    assert to_csv(table).splitlines()[0].startswith("period,agent,")
