@@ -61,11 +61,12 @@ class History:
         self._calls += calls
         self._spans += spans
         excess = len(self._calls) + len(self._spans) - MAX_PENDING
-        if excess > 0:  # the store has been away long: keep the newest
+        if excess > 0:  # the store has been away long: the oldest go first
             self.dropped += excess
             log.error("R13: the store is away; %d records dropped", excess)
-            self._calls = self._calls[max(0, excess):]
-            self._spans = self._spans[max(0, excess - len(calls)):]
+            from_calls = min(excess, len(self._calls))
+            self._calls = self._calls[from_calls:]
+            self._spans = self._spans[excess - from_calls:]
         if not self._calls and not self._spans:
             return 0
         new = await self.store.write(self._calls, self._spans)

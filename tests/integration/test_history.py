@@ -175,3 +175,31 @@ async def test_R5_R13_the_record_is_purged_after_its_retention(history: tuple[Hi
     assert await hist.store.calls_since(0) == [] and await hist.store.buckets(0, clock.now) == []
     assert await hist.store.agent_buckets(0, clock.now) == ([], [])
     assert await hist.purge() == 0  # (not again within the hour)
+
+
+async def test_R13_a_store_away_delays_the_record_and_loses_nothing_within_the_bound(
+        history: tuple[History, Clock], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store does not answer: flushing fails (counted by the run loop), the rows wait
+    in memory and go in when it is back; beyond the bound the oldest are dropped."""
+    from cti.durable.sql import StoreUnavailable
+    from cti.history import service
+
+    hist, clock = history
+    simulate(hist, clock, MetricsBook(), 30, seed=5)
+    real = hist.store.write
+
+    async def away(*_: object) -> int:
+        raise StoreUnavailable("store: away")
+    monkeypatch.setattr(hist.store, "write", away)
+    with pytest.raises(StoreUnavailable):
+        await hist.flush()
+    waiting = len(hist._calls) + len(hist._spans)
+    assert len(hist._calls) == 30 and waiting > 30
+    monkeypatch.setattr(hist.store, "write", real)
+    assert await hist.flush() == waiting and len(await hist.store.calls_since(0)) == 30
+    monkeypatch.setattr(service, "MAX_PENDING", 10)
+    monkeypatch.setattr(hist.store, "write", away)
+    simulate(hist, clock, MetricsBook(), 5, seed=6)
+    with pytest.raises(StoreUnavailable):
+        await hist.flush()
+    assert len(hist._calls) + len(hist._spans) == 10 and hist.dropped > 0
