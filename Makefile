@@ -45,7 +45,7 @@ tools:
 	contrib/ensure-tools
 
 test: venv sandbox redis postgres tools typecheck
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15 tests
 
 bench: venv
 	$(PY) bench/routing_bench.py
