@@ -172,10 +172,12 @@ def wallboard_figures(instance: Instance, who: Identity) -> dict[str, Any]:
     figures["plan"] = plan_for(who, figures["plan"])
     now = figures["at"]
     calls = {k.call_id: k for k in instance.runtime.engine.calls()}
+    today = instance.history.answered_today if instance.history is not None else None
     agents = []
     for a in instance.runtime.engine.agents():
         current = calls.get(a.call_id or "")
         agents.append({**dataclasses.asdict(a), "in_state_s": now - a.since if a.since else None,
+                       "calls": a.calls if today is None else today.get(a.agent_id, 0),  # R13: today, from the record
                        "call_s": now - current.answered_at if current and current.answered_at else None,
                        "on_hold_s": now - current.hold_since if current and current.hold_since else None})
     hold_max = {q.name: q.hold_max_s for q in instance.runtime.engine.queue_configs()}

@@ -13,6 +13,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from acd import commands as c
 from acd.metrics import WINDOWS, MetricsBook
@@ -34,6 +36,9 @@ class History:
         self.timezone = timezone  # the site's: reports' days
         self.builder = RecordBuilder(clock)
         self.clock = clock
+        self._tz = ZoneInfo(timezone)
+        self.day = ""  # the site's local date that answered_today counts
+        self.answered_today: dict[str, int] = {}  # agent -> calls answered today (the wallboard's)
         self._calls: list[CallRecord] = []
         self._spans: list[AgentSpan] = []
         self.written = 0
@@ -42,6 +47,11 @@ class History:
 
     def observe(self, cmd: c.Command) -> None:
         self.builder.observe(cmd)
+        if isinstance(cmd, c.CallEnded) and cmd.outcome == "handled" and cmd.agent_id is not None:
+            day = datetime.fromtimestamp(cmd.at, self._tz).date().isoformat()
+            if day != self.day:  # a new day in the site's time zone
+                self.day, self.answered_today = day, {}
+            self.answered_today[cmd.agent_id] = self.answered_today.get(cmd.agent_id, 0) + 1
 
     def seed(self, agents: list[tuple[str, str, str | None, float]]) -> None:
         """The agents' states as the core has them at start (their spans go on)."""
@@ -49,8 +59,15 @@ class History:
             self.builder.observe(c.AgentStateChanged(agent_id, state, reason, since))
 
     async def restore(self, book: MetricsBook) -> int:
-        """Refill the live windows with the calls that ended in the last day."""
+        """Refill the live windows with the calls that ended in the last day, and each
+        agent's calls answered today."""
         now = self.clock()
+        local = datetime.fromtimestamp(now, self._tz)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        _, sums = await self.store.agent_buckets(midnight, now + 900)  # (local midnights are quarter hours)
+        self.day, self.answered_today = local.date().isoformat(), {}
+        for agent, _, part in sums:
+            self.answered_today[agent] = self.answered_today.get(agent, 0) + part.answered
         records = await self.store.calls_since(now - WINDOWS["day"])
         added = book.restore([r.ended() for r in records], now)
         log.info("R13: live windows refilled from the record: %d calls of the last day", added)

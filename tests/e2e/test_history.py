@@ -71,6 +71,8 @@ def test_R13_kill_9_keeps_the_days_figures_and_the_report_matches_them(
     assert "live windows refilled from the record: 4 calls" in again.log()
     after = day_figures(again)
     assert after == before  # the day's figures did not start again from zero
+    board = again.get("/wallboard/live")  # and each agent's calls today
+    assert sorted(a["calls"] for a in board["agent_list"]) == [1, 2]
     (same,) = report(again)["rows"]
     assert same == row
     # The same report as a CSV download, for the tools a supervisor already uses.

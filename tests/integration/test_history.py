@@ -156,12 +156,18 @@ async def test_R13_the_stored_record_makes_the_same_reports_and_live_windows(his
     assert len(records) == ended
     assert await hist.store.write(records, []) == 0
     assert await hist.store.buckets(DAY0 - 86400, clock.now + 86400) == stored
-    # A restarted engine's live book, refilled from the store, shows the same windows.
+    # A restarted engine's live book, refilled from the store, shows the same windows,
+    # and each agent's calls answered today (the wallboard's).
+    today = dict(hist.answered_today)
+    assert sum(today.values()) == day["answered"] and set(today) == {"a1", "a2"}
     fresh = MetricsBook()
     assert await hist.restore(fresh) == len([r for r in records if r.ended_at >= clock.now - 86400])
     for queue in ("gas", "bill"):
         for window in ("15m", "1h", "day"):
             assert fresh.queue_figures(queue, clock.now, window) == book.queue_figures(queue, clock.now, window)
+    again = History(hist.store, clock)
+    await again.restore(MetricsBook())
+    assert again.answered_today == today
 
 
 async def test_R5_R13_the_record_is_purged_after_its_retention(history: tuple[History, Clock]) -> None:
