@@ -30,7 +30,7 @@ from cti.web import INSTANCE, Instance, identity, need, runtime
 from workorders import FIELDS, URGENCIES
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
-ASSETS = ("desk.js", "wallboard.js", "reports.js", "style.css")
+ASSETS = ("page.js", "desk.js", "wallboard.js", "reports.js", "style.css")
 
 
 def _versions() -> dict[str, str]:

@@ -22,22 +22,7 @@
     if (s < 86400) return Math.round(s / 3600) + " 小時前 h ago";
     return Math.round(s / 86400) + " 天前 days ago";
   }
-  async function api(method, path, body) {
-    const headers = {"X-CTI-Page": "1"};
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const csrf = sessionStorage.getItem("cti-csrf");
-    if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
-    const resp = await fetch(path, {method, headers, credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body)});
-    const data = await resp.json().catch(() => ({}));
-    if (resp.status === 401) { showSignIn(); }
-    if (!resp.ok) throw new Error(data.message || ("HTTP " + resp.status));
-    return data;
-  }
-  function showSignIn() {
-    if (source) { source.close(); source = null; }
-    $("app").hidden = true; $("signin").hidden = false;
-  }
+  const api = CtiPage.api, showSignIn = CtiPage.showSignIn;
   async function start() {
     try {
       me = await api("GET", "/auth/me");
@@ -172,24 +157,11 @@
     } catch (e) { result.className = "error"; result.textContent = e.message; }
     refresh();
   }
-  $("signin-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    $("signin-error").textContent = "";
-    try {
-      const r = await api("POST", "/auth/login", {name: $("signin-name").value, secret: $("signin-secret").value});
-      sessionStorage.setItem("cti-csrf", r.csrf_token);
-      $("signin-secret").value = "";
-      start();
-    } catch (e) { $("signin-error").textContent = e.message; }
-  });
   $("btn-ready").addEventListener("click", () =>
     act(desk && desk.agent.state === "logged-out" ? "/login" : (desk && desk.agent.state === "wrap-up" ? "/end-wrap-up" : "/ready")));
   $("btn-pause").addEventListener("click", () => act("/pause", {reason: $("pause-code").value}));
   $("btn-logout").addEventListener("click", () => act("/logout"));
-  $("btn-signout").addEventListener("click", async () => {
-    try { await api("POST", "/auth/logout", {}); } catch (e) { /* signed out anyway */ }
-    sessionStorage.removeItem("cti-csrf"); me = null; showSignIn();
-  });
+  CtiPage.setup(start, () => { if (source) { source.close(); source = null; } me = null; });
   $("f-kind").addEventListener("change", markRequired);
   $("disposition").addEventListener("submit", (ev) => {
     ev.preventDefault();

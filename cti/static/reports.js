@@ -5,18 +5,7 @@
   const $ = (id) => document.getElementById(id);
   const pct = (x) => Math.round(x * 100) + "%";
   const fmt = (s) => { s = Math.max(0, Math.round(s)); return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0"); };
-  async function api(method, path, body) {
-    const headers = {"X-CTI-Page": "1"};
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const csrf = sessionStorage.getItem("cti-csrf");
-    if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
-    const resp = await fetch(path, {method, headers, credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body)});
-    const data = await resp.json().catch(() => ({}));
-    if (resp.status === 401) { $("app").hidden = true; $("signin").hidden = false; }
-    if (!resp.ok) throw new Error(data.message || ("HTTP " + resp.status));
-    return data;
-  }
+  const api = CtiPage.api;
   function today() {
     const d = new Date(); d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
     return d.toISOString().slice(0, 10);
@@ -76,26 +65,15 @@
   }
   async function start() {
     let me;
-    try { me = await api("GET", "/auth/me"); } catch (e) { $("signin").hidden = false; return; }
+    try { me = await api("GET", "/auth/me"); } catch (e) { CtiPage.showSignIn(); return; }
     if (["supervisor", "reader", "admin"].indexOf(me.role) < 0) {
-      $("signin-error").textContent = "需要班長帳號 A supervisor account is needed"; $("signin").hidden = false; return;
+      $("signin-error").textContent = "需要班長帳號 A supervisor account is needed"; CtiPage.showSignIn(); return;
     }
     $("signin").hidden = true; $("app").hidden = false; $("me").textContent = me.name;
     if (!$("q-from").value) { $("q-from").value = today(); $("q-to").value = today(); }
     load();
   }
   $("query").addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
-  $("signin-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    $("signin-error").textContent = "";
-    try {
-      const r = await api("POST", "/auth/login", {name: $("signin-name").value, secret: $("signin-secret").value});
-      sessionStorage.setItem("cti-csrf", r.csrf_token); $("signin-secret").value = ""; start();
-    } catch (e) { $("signin-error").textContent = e.message; }
-  });
-  $("btn-signout").addEventListener("click", async () => {
-    try { await api("POST", "/auth/logout", {}); } catch (e) { /* signed out anyway */ }
-    sessionStorage.removeItem("cti-csrf"); $("app").hidden = true; $("signin").hidden = false;
-  });
+  CtiPage.setup(start);
   start();
 })();

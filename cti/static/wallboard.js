@@ -15,22 +15,7 @@
     return m + ":" + String(r).padStart(2, "0");
   }
   const pct = (x) => (x === null || x === undefined) ? "—" : Math.round(x * 100) + "%";
-  async function api(method, path, body) {
-    const headers = {"X-CTI-Page": "1"};
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const csrf = sessionStorage.getItem("cti-csrf");
-    if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
-    const resp = await fetch(path, {method, headers, credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body)});
-    const data = await resp.json().catch(() => ({}));
-    if (resp.status === 401) showSignIn();
-    if (!resp.ok) throw new Error(data.message || ("HTTP " + resp.status));
-    return data;
-  }
-  function showSignIn() {
-    if (source) { source.close(); source = null; }
-    $("app").hidden = true; $("signin").hidden = false;
-  }
+  const api = CtiPage.api, showSignIn = CtiPage.showSignIn;
   async function start() {
     try { me = await api("GET", "/auth/me"); } catch (e) { showSignIn(); return; }
     if (["supervisor", "admin"].indexOf(me.role) < 0) { $("signin-error").textContent = "需要班長帳號 A supervisor account is needed"; showSignIn(); return; }
@@ -168,18 +153,7 @@
   }
   $("btn-plan-confirm").addEventListener("click", () => plan("/plan/confirm", {}));
   $("btn-plan-set").addEventListener("click", () => plan("/plan/level", {level: $("plan-select").value || null, reason: $("plan-reason").value}));
-  $("signin-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    $("signin-error").textContent = "";
-    try {
-      const r = await api("POST", "/auth/login", {name: $("signin-name").value, secret: $("signin-secret").value});
-      sessionStorage.setItem("cti-csrf", r.csrf_token); $("signin-secret").value = ""; start();
-    } catch (e) { $("signin-error").textContent = e.message; }
-  });
-  $("btn-signout").addEventListener("click", async () => {
-    try { await api("POST", "/auth/logout", {}); } catch (e) { /* signed out anyway */ }
-    sessionStorage.removeItem("cti-csrf"); showSignIn();
-  });
+  CtiPage.setup(start, () => { if (source) { source.close(); source = null; } });
   setInterval(() => { if (figures) $("clock").textContent = new Date(Date.now()).toLocaleTimeString(); }, 1000);
   start();
 })();
