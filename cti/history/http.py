@@ -1,5 +1,6 @@
-"""R13 over HTTP: ``GET /reports/queues`` (supervisors and readers), the report per
-period and queue, business kind or all, as JSON or CSV (``format=csv``: a download)."""
+"""R13 over HTTP (supervisors and readers, every read audited): ``GET /reports/queues``,
+``/reports/agents`` and ``/reports/departments`` per period, as JSON or CSV
+(``format=csv``: a download), and ``/reports/queue_log``."""
 
 from __future__ import annotations
 
@@ -41,10 +42,24 @@ def _history(request: web.Request) -> History:
 
 def _query(request: web.Request, history: History) -> Query:
     zone = history.timezone
+    if request.query.get("format", "json") not in ("json", "csv"):
+        raise BadRequest("format is json or csv")
     try:
         return parse_query(dict(request.query), zone, datetime.now(ZoneInfo(zone)).date())
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
+
+
+def _answer(request: web.Request, history: History, query: Query, what: str, rows: list[dict[str, object]],
+            table: list[dict[str, object]] | None = None) -> web.Response:
+    """The rows as JSON, or ``table`` (the rows by default) as a CSV download."""
+    if request.query.get("format", "json") == "csv":
+        name = f"cti-{what}-{query.first}-{query.last}-{query.interval}.csv"
+        return web.Response(text=to_csv(rows if table is None else table), content_type="text/csv",
+                            charset="utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return web.json_response({"timezone": history.timezone, "from": query.first.isoformat(),
+                              "to": query.last.isoformat(), "interval": query.interval,
+                              **({"by": query.by} if what == "queues" else {}), "rows": rows})
 
 
 async def queue_log_file(request: web.Request) -> web.Response:
@@ -76,20 +91,12 @@ async def agents(request: web.Request) -> web.Response:
     who = need(request, "supervisor", "reader")
     history = _history(request)
     query = _query(request, history)
-    fmt = request.query.get("format", "json")
-    if fmt not in ("json", "csv"):
-        raise BadRequest("format is json or csv")
     times, calls = await history.store.agent_buckets(query.since, query.until)
     wo = request.app[INSTANCE].workorders
     recorded = await wo.store.dispositions_between(query.since, query.until) if wo is not None else []
     rows = agent_report(times, calls, query.interval, history.timezone, query.where, recorded)
     audit.info("report agents %s..%s per %s read by %s", query.first, query.last, query.interval, who.name)
-    if fmt == "csv":
-        name = f"cti-agents-{query.first}-{query.last}-{query.interval}.csv"
-        return web.Response(text=to_csv(flat(rows)), content_type="text/csv",
-                            charset="utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    return web.json_response({"timezone": history.timezone, "from": query.first.isoformat(),
-                              "to": query.last.isoformat(), "interval": query.interval, "rows": rows})
+    return _answer(request, history, query, "agents", rows, flat(rows))
 
 
 async def departments(request: web.Request) -> web.Response:
@@ -101,17 +108,11 @@ async def departments(request: web.Request) -> web.Response:
     wo = request.app[INSTANCE].workorders
     if wo is None:
         raise NotRouting()
-    if request.query.get("format", "json") not in ("json", "csv"):
-        raise BadRequest("format is json or csv")
     orders = await wo.store.orders_between(query.since, query.until)
     rows = department_report(orders, query.interval, history.timezone, history.clock(), query.where)
     audit.info("report departments %s..%s read by %s", query.first, query.last, who.name)
-    if request.query.get("format", "json") == "csv":
-        plain = [{**{k: v for k, v in r.items() if k != "kinds"}} for r in rows]
-        return web.Response(text=to_csv(plain), content_type="text/csv", charset="utf-8", headers={
-            "Content-Disposition": f'attachment; filename="cti-departments-{query.first}-{query.last}.csv"'})
-    return web.json_response({"timezone": history.timezone, "from": query.first.isoformat(),
-                              "to": query.last.isoformat(), "interval": query.interval, "rows": rows})
+    return _answer(request, history, query, "departments", rows,
+                   [{k: v for k, v in r.items() if k != "kinds"} for r in rows])
 
 
 async def queues(request: web.Request) -> web.Response:
@@ -120,18 +121,9 @@ async def queues(request: web.Request) -> web.Response:
     emergencies per period: the definitions of the live figures."""
     who = need(request, "supervisor", "reader")
     history = _history(request)
-    zone = history.timezone
     query = _query(request, history)
-    fmt = request.query.get("format", "json")
-    if fmt not in ("json", "csv"):
-        raise BadRequest("format is json or csv")
     buckets = await history.store.buckets(query.since, query.until, query.by)
-    rows = report(buckets, query.interval, zone, query.by, query.where)
+    rows = report(buckets, query.interval, history.timezone, query.by, query.where)
     audit.info("report queues %s..%s by %s per %s read by %s", query.first, query.last, query.by, query.interval,
                who.name)
-    if fmt == "csv":
-        name = f"cti-queues-{query.first}-{query.last}-{query.interval}.csv"
-        return web.Response(text=to_csv(rows), content_type="text/csv", charset="utf-8",
-                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    return web.json_response({"timezone": zone, "from": query.first.isoformat(), "to": query.last.isoformat(),
-                              "interval": query.interval, "by": query.by, "rows": rows})
+    return _answer(request, history, query, "queues", rows)
