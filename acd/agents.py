@@ -54,10 +54,10 @@ def set_state(
     agent_id = agent.config.agent_id
     if state not in TRANSITIONS[agent.state]:
         raise InvalidTransition(agent_id, agent.state.value, f"become {state.value}")
-    if agent.state is S.READY:
+    if agent.state is S.READY and agent.reachable:  # (only a reachable one is indexed)
         for name in agent.config.queues:
             queues[name].ready.remove(agent_id)
-    if state is S.READY:
+    if state is S.READY and agent.reachable:  # (an unreachable phone is offered nothing)
         for name in agent.config.queues:
             queue = queues[name]
             queue.ready.add(agent_id, agent.profile, strategy_key(agent, queue))

@@ -303,6 +303,41 @@ class PlanApplied:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class HoldCaller:
+    """R3: the engine holds the caller (asked from the desk or the API, or while the
+    agent consults a transfer's target): out of the agent's hearing, with music.
+    ``TakeOffHold`` brings it back."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectConsult:
+    """An attended transfer's target answered: join its leg to the transferring agent
+    (the caller stays on hold)."""
+
+    call_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DropAgentLeg:
+    """Hang up one agent's leg of a call that goes on (a transfer's agent leaving)."""
+
+    call_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferOut:
+    """Dial ``number`` through the trunk and bridge the caller with it: the call has
+    left the core (a blind transfer to an external number)."""
+
+    call_id: str
+    number: str
+
+
 CallAction = (
     AnswerCall
     | StartRecording
@@ -322,11 +357,32 @@ CallAction = (
     | TakeOffHold
     | CancelOutbound
     | DialCustomer
+    | HoldCaller
+    | ConnectConsult
+    | DropAgentLeg
+    | TransferOut
 )
 Notification = NotifyEmergency | CallbackRequested | NotifyStandbyCallIn
 Action = CallAction | Notification
+@dataclass(frozen=True, slots=True)
+class CallTransferred:
+    """An agent's part of a call ended in a transfer (R13 credits each agent with its
+    part: ``talked_s`` from its answer to the transfer, ``held_s`` within it)."""
+
+    call_id: str
+    agent_id: str
+    to: str  # agent, queue, external
+    target: str
+    attended: bool
+    talked_s: float
+    held_s: float
+    at: float
+    queue: str = ""
+
+
 Notice = (
-    AgentStateChanged
+    CallTransferred
+    | AgentStateChanged
     | RingNoAnswer
     | CallEnded
     | CallOverflowed

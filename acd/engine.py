@@ -46,7 +46,7 @@ from typing import Any
 from acd import agents as ag
 from acd import commands as c
 from acd import events as e
-from acd import callbacks, holds, intake, outbound, snapshot
+from acd import callbacks, holds, intake, outbound, snapshot, transfers
 from acd import timeouts as to
 from acd.errors import UnknownAgent, UnknownEvent
 from acd.model import (
@@ -125,10 +125,8 @@ class Engine:
     def expected_wait_s(self, call_id: str) -> float | None:
         """Expected wait from the queue's recent handle times and its staffed agents."""
         place = self.position(call_id)
-        if place is None:
-            return None
-        queue = self._queues[self._calls[call_id].queue]
-        if not queue.handle_times:
+        queue = self._queues[self._calls[call_id].queue] if place is not None else None
+        if place is None or queue is None or not queue.handle_times:
             return None
         aht = sum(queue.handle_times) / len(queue.handle_times)
         staffed = sum(1 for aid in queue.positions
@@ -202,6 +200,7 @@ class Engine:
             e.AgentReady: lambda ev, out: ag.request(self, ev.agent_id, AgentState.READY, None, ev.at, "get ready", out),
             e.AgentPaused: lambda ev, out: ag.request(self, 
                 ev.agent_id, AgentState.NOT_READY, ev.reason, ev.at, "pause", out),
+            **transfers.handlers(self),
         }
 
     # ----------------------------------------------------------------- calls
@@ -311,7 +310,7 @@ class Engine:
         queue = self._queues[call.queue]
         if call.sticky_agent is not None:
             agent = self._agents[call.sticky_agent]
-            if agent.state is AgentState.READY:
+            if transfers.available(agent):
                 self._offer(call, [agent], queue, at, out)
             else:
                 self._park(call)
@@ -340,6 +339,8 @@ class Engine:
 
     def _match_agent(self, agent: Agent, at: float, out: list[c.Command]) -> None:
         """A ready agent takes the best call it can serve, if any."""
+        if not agent.reachable:
+            return
         best: tuple[tuple[object, ...], str, WaitingCalls] | None = None
         sticky = self._sticky.get(agent.agent_id)
         if sticky is not None:
@@ -383,8 +384,8 @@ class Engine:
     def _offer_answered(self, ev: e.OfferAnswered, out: list[c.Command]) -> None:
         call = self._calls.get(ev.call_id)
         if call is None or call.state is not CallState.OFFERED or ev.agent_id not in call.offered_to:
-            # Answered after the offer was taken back: that leg must not stay up.
-            out.append(c.HangUpAgent(ev.call_id, ev.agent_id))
+            if call is None or not transfers.consult_answered(self, call, ev.agent_id, ev.at, out):
+                out.append(c.HangUpAgent(ev.call_id, ev.agent_id))  # answered after the offer was taken back
             return
         agent = self._agents[ev.agent_id]
         losers = sorted(call.offered_to - {ev.agent_id})
@@ -392,7 +393,7 @@ class Engine:
         call.offered_to = set()
         call.gen = self._new_gen()
         call.agent_id = ev.agent_id
-        call.answered_at = ev.at
+        transfers.answered(call, ev.at)
         call.callback_offered = False
         agent.consecutive_misses = 0
         self._set_state(agent, AgentState.ON_CALL, None, ev.at, out)
@@ -412,6 +413,8 @@ class Engine:
     def _offer_failed(self, call_id: str, agent_id: str, reason: str, at: float, out: list[c.Command]) -> None:
         call = self._calls.get(call_id)
         if call is None or call.state is not CallState.OFFERED or agent_id not in call.offered_to:
+            if call is not None and call.state is CallState.CONNECTED:
+                transfers.consult_failed(self, call, agent_id, reason, at, out)
             return  # an offer already taken back
         agent = self._agents[agent_id]
         call.offered_to.discard(agent_id)
@@ -434,6 +437,7 @@ class Engine:
             return
         if call.state is CallState.CONNECTED:
             assert call.agent_id is not None
+            transfers.caller_left(self, call, ev.at, out)
             out.append(c.HangUpAgent(call.call_id, call.agent_id))
             self._finish_call(call, self._agents[call.agent_id], ev.at, out, "caller")
             return
@@ -449,26 +453,25 @@ class Engine:
 
     def _agent_hung_up(self, ev: e.AgentHungUp, out: list[c.Command]) -> None:
         call = self._calls.get(ev.call_id)
-        if call is None:
-            return
-        if call.state is CallState.OFFERED:
+        if call is not None and call.state is CallState.OFFERED:
             self._offer_failed(ev.call_id, ev.agent_id, "offer-rejected", ev.at, out)
             return
-        if call.state is not CallState.CONNECTED or call.agent_id != ev.agent_id:
+        if (call is None or call.state is not CallState.CONNECTED
+                or transfers.agent_left(self, call, ev.agent_id, ev.at, out) or call.agent_id != ev.agent_id):
             return
         del self._calls[call.call_id]
         out.append(c.HangUpCaller(call.call_id, "agent-hung-up"))
         self._finish_call(call, self._agents[ev.agent_id], ev.at, out, "agent")
 
     def _finish_call(self, call: Call, agent: Agent, at: float, out: list[c.Command], by: str) -> None:
-        assert call.answered_at is not None
-        talked = at - call.answered_at
+        waited, talked = transfers.totals(call, at)
+        part = talked - call.parts_talk_s  # this agent's part (R13: the earlier ones were counted)
         agent.call_id = None
-        agent.talk_time_s += talked
+        agent.talk_time_s += part
         agent.calls_by_queue[call.queue] = agent.calls_by_queue.get(call.queue, 0) + 1
         queue = self._queues[call.queue]
         queue.handle_times.append(talked)
-        intake.ended(call, "handled", agent.agent_id, call.answered_at - call.arrived_at, talked, at, out, by)
+        intake.ended(call, "handled", agent.agent_id, waited, talked, at, out, by)
         if call.caller and self._sticky_window > 0:
             self._last_agent.pop(call.caller, None)
             self._last_agent[call.caller] = (agent.agent_id, at)

@@ -21,3 +21,8 @@ class InvalidTransition(AcdError):
 class UnknownEvent(AcdError):
     def __init__(self, kind: str) -> None:
         super().__init__(f"the core has no handler for {kind} events")
+
+
+class TransferRefused(AcdError):
+    """A transfer or hold the call's state does not allow (not connected to that
+    agent, a transfer already going on, a target that cannot take it)."""

@@ -255,8 +255,64 @@ class OutboundQueued:
     max_attempts: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class TransferRequested:
+    """The agent on ``call_id`` (desk, API, or the phone's REFER) transfers it to
+    ``target``: an agent id (``to`` = "agent"), a queue ("queue") or an external
+    number ("external"). Blind: the agent leaves at once. Attended: the caller waits
+    on hold while the agent consults the target; ``TransferCompleted`` joins them,
+    ``TransferCancelled`` (or the target not answering) returns the caller."""
+
+    call_id: str
+    agent_id: str
+    to: str
+    target: str
+    attended: bool
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TransferCompleted:
+    call_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TransferCancelled:
+    call_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRequested:
+    """R3: the agent asks (desk, API) to put the caller on hold (``hold``) or take it
+    off; the engine holds the caller itself (music, out of the agent's hearing)."""
+
+    call_id: str
+    agent_id: str
+    hold: bool
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReachable:
+    """The agent's phone registered (``reachable``) or went away: an unreachable
+    agent is not offered calls, whatever its state."""
+
+    agent_id: str
+    reachable: bool
+    at: float
+
+
 Event = (
     Tick
+    | TransferRequested
+    | TransferCompleted
+    | TransferCancelled
+    | HoldRequested
+    | AgentReachable
     | OutboundQueued
     | CustomerAnswered
     | CustomerScreening

@@ -70,7 +70,7 @@ def restore(eng: Engine, data: dict[str, Any]) -> None:
     for name, tp in ENGINE_FIELDS.items():
         setattr(eng, f"_{name}", load(tp, data.get(name, {})))
     for a in eng._agents.values():  # indexes: ready agents, then waiting calls
-        if a.state is AgentState.READY:
+        if a.state is AgentState.READY and a.reachable:
             for name in a.config.queues:
                 queue = eng._queues[name]
                 queue.ready.add(a.agent_id, a.profile, ag.strategy_key(a, queue))

@@ -32,6 +32,7 @@ class Agent:
     hold_overruns: int = 0
     calls_by_queue: dict[str, int] = field(default_factory=dict)
     talk_time_s: float = 0.0
+    reachable: bool = True  # the phone is registered (an unreachable agent is offered nothing)
 
     @property
     def agent_id(self) -> str:
@@ -78,6 +79,15 @@ class Call:
     outbound: bool = False  # R11: queued to be called (a return visit), not a caller who called
     callback_number: str = ""  # R11: the number the caller keyed in to be called back on
     max_attempts: int = 0  # 0: the queue's callback_max_attempts
+    # Transfers: the first answer (waited_s), the earlier agents' parts (R13), and an
+    # attended transfer's target while the agent consults it (the caller on hold).
+    first_answered_at: float | None = None
+    parts_talk_s: float = 0.0
+    parts_held_s: float = 0.0
+    consult: str = ""  # "agent:<id>" while consulting an agent
+    consult_answered: bool = False
+    consult_gen: int = 0
+    engine_hold: bool = False  # the engine holds the caller (desk/API hold, consult)
 
     @property
     def order(self) -> Order:
@@ -152,10 +162,13 @@ class CallView:
     hold_since: float | None = None
     callback: bool = False
     attempts: int = 0
+    consult: str = ""
+    consult_answered: bool = False
 
     @classmethod
     def of(cls, k: Call) -> CallView:
         return cls(k.call_id, k.queue, k.state.value, k.agent_id, k.arrived_at, k.priority,
                    k.kind, k.requirement, tuple(sorted(k.offered_to)), k.hold_since is not None,
                    k.sticky_agent, k.caller, k.bridged, k.node, k.emergency, k.waiting_prompts,
-                   k.waiting_loop, k.answered_at, k.hold_since, k.callback, k.attempts)
+                   k.waiting_loop, k.answered_at, k.hold_since, k.callback, k.attempts, k.consult,
+                   k.consult_answered)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from acd import agents as ag
 from acd import commands as c
-from acd import callbacks, holds, outbound
+from acd import callbacks, holds, outbound, transfers
 from acd.model import RING_NO_ANSWER, AgentState, CallState
 from acd.state import Agent, Call
 from acd.timers import TimerKind
@@ -51,6 +51,8 @@ def timer_valid(eng: Engine, kind: TimerKind, key: str, gen: int) -> bool:
             return callbacks.dial_timer_valid(call, gen)
         case T.RETRY:
             return callbacks.retry_timer_valid(call, gen)
+        case T.CONSULT:
+            return transfers.consult_timer_valid(call, gen)
     raise AssertionError(kind)
 
 
@@ -68,7 +70,7 @@ def expire(eng: Engine, at: float, out: list[c.Command]) -> None:
         eng._timers.pop()
         if not timer_valid(eng, kind, key, gen):
             continue
-        if kind in (T.WRAP, T.HOLD, T.OUTBOUND, T.DIAL) or due != current:
+        if kind in (T.WRAP, T.HOLD, T.OUTBOUND, T.DIAL, T.CONSULT) or due != current:
             rematch(eng, parked, rejoin, at, out)
         current = due
         if kind is T.WRAP:
@@ -81,6 +83,8 @@ def expire(eng: Engine, at: float, out: list[c.Command]) -> None:
             holds.hold_overrun(eng, eng._calls[key], at, out)
         elif kind is T.DIAL:
             callbacks.dial_expired(eng, eng._calls[key], due, out)
+        elif kind is T.CONSULT:
+            transfers.consult_timed_out(eng, eng._calls[key], at, out)
         elif kind is T.RETRY:
             callbacks.retry_due(eng, eng._calls[key])
             parked.append(eng._calls[key])

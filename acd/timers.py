@@ -20,6 +20,7 @@ class TimerKind(enum.Enum):
     OUTBOUND = "outbound"  # R2: an outbound attempt rang its maximum
     DIAL = "dial"  # R2: a callback's customer rang outbound_max_rings x ring_cycle_s
     RETRY = "retry"  # R11: a callback not reached waits again in its queue
+    CONSULT = "consult"  # R1: an attended transfer's target rang its ring timeout
 
 
 Entry = tuple[float, int, TimerKind, str, int]

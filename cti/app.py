@@ -31,6 +31,7 @@ from acd import AcdError, CallView, Engine
 from acd import commands as c
 from acd import events as e
 from cti.agents import http as agents_http
+from cti.calls import http as calls_http
 from cti.asterisk.ami import AmiClient
 from cti.desk import http as desk_http
 from cti.desk.live import Live
@@ -68,7 +69,7 @@ from cti.workorders.visits import ReturnVisits
 
 log = logging.getLogger("cti.app")
 FEATURES = (agents_http.routes, recording_http.routes, supervision_http.routes, workorders_http.routes,
-            desk_http.routes, history_http.routes)
+            desk_http.routes, history_http.routes, calls_http.routes)
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
@@ -148,8 +149,13 @@ def _asterisk_node(config: Config, ari: AriClient, ami: AmiClient, submit: Submi
     recorder = Recorder(config.recording, ami) if config.recording is not None else None
     ivr = IvrRunner(ari, submit, time.time, config.ivr, lanes) if config.ivr is not None else None
     endpoints = frozenset(entry.agent.endpoint for entry in config.agents)
-    return StasisAdapter(ari, submit, time.time, calls, ivr=ivr, recorder=recorder, lanes=lanes,
-                         endpoints=endpoints, trunk=config.trunks[0] if config.trunks else None, blocked=blocked)
+    adapter = StasisAdapter(ari, submit, time.time, calls, ivr=ivr, recorder=recorder, lanes=lanes,
+                            endpoints=endpoints, trunk=config.trunks[0] if config.trunks else None, blocked=blocked)
+    # A phone's REFER names an agent by id or announced number, or a queue.
+    adapter.transfers.agents = {**{x.agent.announced_number: x.agent.agent_id for x in config.agents},
+                                **{x.agent.agent_id: x.agent.agent_id for x in config.agents}}
+    adapter.transfers.queues = frozenset(q.name for q in config.queues)
+    return adapter
 
 
 def _node_tasks(tg: asyncio.TaskGroup, ari: AriClient, ami: AmiClient, adapter: StasisAdapter) -> list[asyncio.Task[None]]:
@@ -268,10 +274,12 @@ async def _lead(
     runtime.observers.append(live.observe)
     workorders.listeners.append(live.order)
     instance.workorders, instance.live, instance.visits, instance.history = workorders, live, visits, history
+    instance.trunk = config.trunks[0] if config.trunks else None
     adapter: StasisAdapter | None = None
     dispatcher: Dispatcher | None = None
     if ari is not None and ami is not None:
         adapter = _asterisk_node(config, ari, ami, runtime.submit, engine.calls, visits.blocked)
+        adapter.transfers.ask = runtime.accepted  # a refused REFER is declined to the phone
         runtime.executor = adapter.dispatch
         instance.recorder = adapter.recorder
     else:  # router of several nodes: call actions go to the adapters' streams

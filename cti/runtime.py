@@ -79,6 +79,15 @@ class Runtime:
         except AcdError as exc:
             log.warning("event %s refused: %s", type(event).__name__, exc)
 
+    def accepted(self, event: e.Event) -> bool:
+        """Handle one event from the wire; False when the core refused it."""
+        try:
+            self.apply(event)
+        except AcdError as exc:
+            log.warning("event %s refused: %s", type(event).__name__, exc)
+            return False
+        return True
+
     async def run_commands(self) -> None:
         assert self.executor is not None
         while True:

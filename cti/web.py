@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from acd import AcdError, InvalidTransition, UnknownAgent
+from acd.errors import TransferRefused
 from cti.auth import Auth, Identity
 from cti.durable.sql import StoreUnavailable
 from cti.errors import (
@@ -34,6 +35,7 @@ from recording.archive import IntegrityError, NotFound, RecordingError
 from workorders import BadDisposition, BadTransition
 
 if TYPE_CHECKING:
+    from cti.calls.trunks import Trunk
     from cti.desk.live import Live
     from cti.history.service import History
     from cti.desk.settings import DeskSettings
@@ -60,6 +62,7 @@ class Instance:
     desk: DeskSettings | None = None
     visits: ReturnVisits | None = None
     history: History | None = None
+    trunk: Trunk | None = None  # where transfers to external numbers are dialled
 
 
 INSTANCE: web.AppKey[Instance] = web.AppKey("instance")
@@ -80,6 +83,7 @@ _STATUSES: list[tuple[type[Exception], int, str]] = [
     (BadTransition, 409, "invalid-transition"),
     (StoreUnavailable, 503, "store-unavailable"),
     (InvalidTransition, 409, "invalid-transition"),
+    (TransferRefused, 409, "transfer-refused"),
     (AcdError, 422, "refused"),
     (NotFound, 404, "not-found"),
     (IntegrityError, 409, "integrity"),

@@ -51,8 +51,12 @@ class CallSums:
 def call_pieces(r: CallRecord) -> list[tuple[str, float, CallSums]]:
     """What a call adds to agents' buckets: (agent, quarter hour, sums)."""
     out = [(o.agent_id, bucket_of(o.at + o.rang_s), CallSums(rona=1)) for o in r.offers if o.result == "no-answer"]
+    for t in r.transfers:  # each agent its own part (R13)
+        out.append((t.agent_id, bucket_of(t.at), CallSums(1, t.talked_s, t.held_s)))
     if r.outcome == "handled" and r.agent_id is not None:
-        out.append((r.agent_id, bucket_of(r.ended_at), CallSums(1, r.talked_s, r.held_s, 0, r.hold_overruns)))
+        talk = r.talked_s - sum(t.talked_s for t in r.transfers)
+        held = r.held_s - sum(t.held_s for t in r.transfers)
+        out.append((r.agent_id, bucket_of(r.ended_at), CallSums(1, talk, held, 0, r.hold_overruns)))
     return out
 
 

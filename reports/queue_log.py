@@ -10,6 +10,9 @@ documented format; time in whole epoch seconds; agent ``NONE`` where there is no
   which it ENTERQUEUEs at once)
 - CONNECT|holdtime|bridged channel id|ringtime (holdtime: the wait, whole seconds)
 - COMPLETEAGENT|holdtime|calltime|origposition, or COMPLETECALLER (the side that hung up)
+- TRANSFER|extension|context|holdtime|calltime|origposition (an agent's part ending in a
+  transfer: the target agent, queue or number, masked unless allowed; context
+  cti-agent, cti-queue or cti-external), the next agent's CONNECT following
 - ABANDON|position|origposition|waittime
 - ADDMEMBER and REMOVEMEMBER (an agent logging in and out), PAUSE|reason and
   UNPAUSE|reason, per queue of the agent (callid NONE).
@@ -43,15 +46,28 @@ def call_lines(r: CallRecord, number: Callable[[str], str]) -> list[tuple[float,
         if offer.result == "no-answer":
             out.append(_line(offer.at + offer.rang_s, r.call_id, r.queue, offer.agent_id, "RINGNOANSWER",
                              int(offer.rang_s * 1000)))
-    if r.outcome == "handled" and r.agent_id is not None:
-        rang = next((o.rang_s for o in reversed(r.offers) if o.agent_id == r.agent_id and o.result == "answered"), 0.0)
+    if r.outcome == "handled":
         answered = r.arrived_at + r.waited_s
-        out.append(_line(answered, r.call_id, r.queue, r.agent_id, "CONNECT", int(r.waited_s), r.call_id, int(rang)))
-        event = "COMPLETECALLER" if r.ended_by == "caller" else "COMPLETEAGENT"
-        out.append(_line(r.ended_at, r.call_id, r.queue, r.agent_id, event, int(r.waited_s), int(r.talked_s), 1))
+        for t in r.transfers:  # each agent's part: CONNECT, then TRANSFER|extension|context|holdtime|calltime
+            out.append(_connect(r, t.agent_id, answered))
+            target = number(t.target) if t.to == "external" else t.target
+            out.append(_line(t.at, r.call_id, r.queue, t.agent_id, "TRANSFER", target, f"cti-{t.to}",
+                             int(r.waited_s), int(t.talked_s), 1))
+            # The next part starts when its agent answered (blind), or at the transfer (attended).
+            answered = next((o.at + o.rang_s for o in r.offers if o.result == "answered" and o.at >= t.at), t.at)
+        if r.agent_id is not None:
+            out.append(_connect(r, r.agent_id, answered))
+            event = "COMPLETECALLER" if r.ended_by == "caller" else "COMPLETEAGENT"
+            part = r.talked_s - sum(t.talked_s for t in r.transfers)
+            out.append(_line(r.ended_at, r.call_id, r.queue, r.agent_id, event, int(r.waited_s), int(part), 1))
     elif r.outcome == "abandoned":
         out.append(_line(r.ended_at, r.call_id, r.queue, "", "ABANDON", 1, 1, int(r.waited_s)))
     return out
+
+
+def _connect(r: CallRecord, agent: str, at: float) -> tuple[float, str]:
+    rang = next((o.rang_s for o in reversed(r.offers) if o.agent_id == agent and o.result == "answered"), 0.0)
+    return _line(at, r.call_id, r.queue, agent, "CONNECT", int(r.waited_s), r.call_id, int(rang))
 
 
 def span_lines(s: AgentSpan, queues: Iterable[str], closed: bool = True) -> list[tuple[float, str]]:

@@ -28,6 +28,19 @@ class Offer:
 
 
 @dataclass(frozen=True, slots=True)
+class Transfer:
+    """An agent's part of a call that ended in a transfer."""
+
+    agent_id: str
+    at: float
+    to: str  # agent, queue, external
+    target: str
+    attended: bool
+    talked_s: float
+    held_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class CallRecord:
     call_id: str
     queue: str
@@ -48,6 +61,7 @@ class CallRecord:
     callback: bool = False
     offers: tuple[Offer, ...] = ()
     overflowed_at: tuple[float, ...] = ()  # when it left each of overflowed_from
+    transfers: tuple[Transfer, ...] = ()  # the earlier agents' parts (talked_s and held_s include them)
 
     @property
     def answered_at(self) -> float | None:
@@ -78,6 +92,7 @@ class _Open:
     overflowed_from: list[str] = field(default_factory=list)
     overflowed_at: list[float] = field(default_factory=list)
     callback: bool = False
+    transfers: list[Transfer] = field(default_factory=list)
 
 
 class RecordBuilder:
@@ -111,7 +126,8 @@ class RecordBuilder:
         match cmd:
             case c.OfferCall(call_id=k, agent_id=a):
                 self._call(k).offers.append([a, self.clock(), 0.0, ""])
-            case c.ConnectCall(call_id=k, agent_id=a) | c.AnnounceAgent(call_id=k, agent_id=a):
+            case (c.ConnectCall(call_id=k, agent_id=a) | c.AnnounceAgent(call_id=k, agent_id=a)
+                  | c.ConnectConsult(call_id=k, agent_id=a)):
                 self._offer_ends(k, a, "answered", self.clock())  # (the announcement first: R15)
             case c.CancelOffer(call_id=k, agent_id=a, reason=why):
                 self._offer_ends(k, a, why, self.clock())
@@ -125,6 +141,9 @@ class RecordBuilder:
                 self._call(k).overflowed_at.append(at)
             case c.CallbackRequested(call_id=k):
                 self._call(k).callback = True
+            case c.CallTransferred(call_id=k):
+                self._call(k).transfers.append(Transfer(cmd.agent_id, cmd.at, cmd.to, cmd.target, cmd.attended,
+                                                        cmd.talked_s, cmd.held_s))
             case c.CallEnded():
                 self._ended(cmd)
             case c.AgentStateChanged(agent_id=a, state=state, reason=reason, at=at):
@@ -145,7 +164,7 @@ class RecordBuilder:
         self.calls.append(CallRecord(
             cmd.call_id, cmd.queue, cmd.caller, cmd.kind, cmd.emergency, cmd.arrived_at, cmd.at, cmd.outcome,
             cmd.agent_id, cmd.waited_s, cmd.talked_s, cmd.held_s, cmd.ended_by, k.rona, k.hold_overruns,
-            tuple(k.overflowed_from), k.callback, offers, tuple(k.overflowed_at)))
+            tuple(k.overflowed_from), k.callback, offers, tuple(k.overflowed_at), tuple(k.transfers)))
 
     def open_spans(self, now: float) -> list[AgentSpan]:
         """The agents' states going on now, as spans up to ``now``."""

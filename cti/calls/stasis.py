@@ -37,6 +37,7 @@ from cti.calls.legs import AgentLegs
 from cti.calls.customers import Customers
 from cti.calls.trunks import Trunk
 from cti.calls.media import WaitingMedia
+from cti.calls.transfers import EXTERNAL_PREFIX, Transfers
 from cti.errors import AriError
 from cti.lanes import Lanes
 from cti.masking import mask_number
@@ -82,6 +83,7 @@ class StasisAdapter:
         self.lanes = lanes if lanes is not None else Lanes(10.0)
         self._media = WaitingMedia(ari, self._then, self._seq)
         self.customers = Customers(ari, submit, clock, self._then, trunk, blocked)  # R11, R2
+        self.transfers = Transfers(ari, self._legs, submit, clock, trunk)
 
     async def run(self) -> None:
         """Own the calls' lanes (a supervised task of the engine)."""
@@ -98,6 +100,9 @@ class StasisAdapter:
             playback = ev.get("playback")
             self._playback_finished(playback if isinstance(playback, dict) else {})
             return
+        if kind == "ChannelTransfer":  # the agent's phone sent a REFER
+            self._refer(ev)
+            return
         channel = ev.get("channel")
         if not isinstance(channel, dict) or not isinstance(channel.get("id"), str):
             return  # nothing the core needs
@@ -106,6 +111,9 @@ class StasisAdapter:
             args = ev.get("args")
             self._stasis_start(chan_id, channel, args if isinstance(args, list) else [])
         elif kind in ("StasisEnd", "ChannelDestroyed"):
+            if (other := self.transfers.gone(chan_id)) is not None:  # an external transfer's other side
+                self._then(other, "hang-up of the other side", lambda: self._ari.request_quiet(
+                    "DELETE", f"/channels/{other}"))
             cause = ev.get("cause")
             if not self.customers.gone(chan_id, cause if isinstance(cause, int) else 0, kind):
                 self._channel_gone(chan_id, cause if isinstance(cause, int) else 0)
@@ -121,6 +129,15 @@ class StasisAdapter:
             if leg is not None and leg.answered and not leg.cancelled:
                 event = e.HoldStarted if kind == "ChannelHold" else e.HoldEnded
                 self._submit(event(leg.call_id, self._clock()))
+
+    def _refer(self, ev: dict[str, Any]) -> None:
+        by = ev.get("referred_by")
+        source = ((by.get("source_channel") or {}).get("id") if isinstance(by, dict) else None) or ""
+        leg = self._legs.get(str(source))
+        asked = self.transfers.refer(ev, (leg.call_id, leg.agent_id) if leg is not None and leg.answered else None)
+        if asked is not None:
+            self._then(source, "transfer progress", lambda: self._ari.request_quiet(
+                "POST", f"/channels/{source}/transfer_progress", states=asked))
 
     def _playback_finished(self, playback: dict[str, Any]) -> None:
         playback_id = str(playback.get("id", ""))
@@ -161,6 +178,12 @@ class StasisAdapter:
                            lambda: self._ari.request_quiet("DELETE", f"/channels/{chan_id}"))
                 return
             self._submit(e.OfferAnswered(leg.call_id, leg.agent_id, self._clock()))
+            # The phone's transfers (SIP REFER) come to the engine, not to Asterisk's core.
+            self._then(chan_id, "transfer handling", lambda: self._ari.request_quiet(
+                "POST", f"/channels/{chan_id}/variable", variable="PJSIP_TRANSFER_HANDLING()", value="ari-only"))
+        elif role == "external" and chan_id.startswith(EXTERNAL_PREFIX):
+            self._then(chan_id.removeprefix(EXTERNAL_PREFIX), "external transfer answered",
+                       lambda: self.transfers.external_answered(chan_id))
         else:
             log.warning("channel %s entered Stasis with unknown args %r; ignored", chan_id, args)
 
@@ -264,7 +287,7 @@ class StasisAdapter:
         legs (an offer must know which of the agent's legs are being released)."""
         if isinstance(cmd, c.OfferCall):
             self._legs.plan(cmd)
-        elif isinstance(cmd, (c.CancelOffer, c.HangUpAgent)):
+        elif isinstance(cmd, (c.CancelOffer, c.HangUpAgent, c.DropAgentLeg)):
             self._legs.cancelling(cmd.call_id, cmd.agent_id)
 
     def _offer_abandoned(self, cmd: c.OfferCall) -> None:
@@ -348,8 +371,17 @@ class StasisAdapter:
                     media="sound:cti/apology",
                 )
             case c.TakeOffHold(call_id=call_id):
-                for leg_id in self._legs.of_call(call_id):
-                    await self._ari.request_quiet("DELETE", f"/channels/{leg_id}/hold")
+                if not await self.transfers.unhold(call_id):  # else the phone held it
+                    for leg_id in self._legs.of_call(call_id):
+                        await self._ari.request_quiet("DELETE", f"/channels/{leg_id}/hold")
+            case c.HoldCaller(call_id=call_id):
+                await self.transfers.hold(call_id)
+            case c.ConnectConsult(call_id=call_id, agent_id=agent_id):
+                await self.transfers.join_consult(call_id, agent_id)
+            case c.DropAgentLeg(call_id=call_id, agent_id=agent_id):
+                await self._legs.release(call_id, agent_id)
+            case c.TransferOut():
+                await self.transfers.out(cmd, self._callers.get(cmd.call_id, ""))
             case c.DialCustomer():
                 leg_id = self._legs.of(cmd.call_id, cmd.agent_id)
                 if leg_id is not None:  # the agent hears ringing meanwhile
@@ -362,5 +394,6 @@ class StasisAdapter:
 
     async def _connect(self, call_id: str, agent_id: str) -> None:
         if self._legs.of(call_id, agent_id) is not None:
+            self.transfers.connected(call_id)
             await self._media.stop(call_id)
             await self._legs.connect(call_id, agent_id)

@@ -19,7 +19,7 @@ from typing import Any
 from cti.durable.sql import Database, Row, Sql
 from reports.agents import CallRow, CallSums, TimeRow, call_pieces, pieces
 from reports.intervals import QueueSums, bucket_of, call_sums
-from reports.records import AgentSpan, CallRecord, Offer
+from reports.records import AgentSpan, CallRecord, Offer, Transfer
 
 SUMS = tuple(f.name for f in fields(QueueSums))
 
@@ -45,6 +45,9 @@ SCHEMA = (
     "answered INTEGER NOT NULL, talk_s DOUBLE PRECISION NOT NULL, hold_s DOUBLE PRECISION NOT NULL, "
     "rona INTEGER NOT NULL, hold_overruns INTEGER NOT NULL, PRIMARY KEY (agent_id, start))",
     "CREATE INDEX IF NOT EXISTS agent_calls_start ON agent_calls (start)",
+    "CREATE TABLE IF NOT EXISTS call_transfers (call_id TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, "
+    "agent_id TEXT NOT NULL, to_kind TEXT NOT NULL, target TEXT NOT NULL, attended INTEGER NOT NULL, "
+    "talked_s DOUBLE PRECISION NOT NULL, held_s DOUBLE PRECISION NOT NULL, PRIMARY KEY (call_id, at, agent_id))",
 )
 
 
@@ -86,14 +89,14 @@ def _sums(row: Row) -> QueueSums:
     return sums
 
 
-def record_of(row: Row) -> CallRecord:
+def record_of(row: Row, transfers: tuple[Transfer, ...] = ()) -> CallRecord:
     moves = json.loads(row["overflowed_from"])  # [[queue, when], ...]
     return CallRecord(
         row["call_id"], row["queue"], row["caller"], row["kind"], bool(row["emergency"]), float(row["arrived_at"]),
         float(row["ended_at"]), row["outcome"], row["agent_id"], float(row["waited_s"]), float(row["talked_s"]),
         float(row["held_s"]), row["ended_by"], int(row["rona"]), int(row["hold_overruns"]),
         tuple(str(q) for q, _ in moves), bool(row["callback"]),
-        tuple(Offer(**o) for o in json.loads(row["offers"])), tuple(float(t) for _, t in moves))
+        tuple(Offer(**o) for o in json.loads(row["offers"])), tuple(float(t) for _, t in moves), transfers)
 
 
 class HistoryStore:
@@ -112,6 +115,9 @@ class HistoryStore:
                                "ON CONFLICT (call_id) DO NOTHING", _record_row(r)):
                     continue
                 new += 1
+                for t in r.transfers:
+                    sql.run("INSERT INTO call_transfers VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                            (r.call_id, t.at, t.agent_id, t.to, t.target, int(t.attended), t.talked_s, t.held_s))
                 _bump(sql, r.queue, r.kind, bucket_of(r.ended_at), call_sums(r, self.sl_threshold_s))
                 for offer in r.offers:
                     if offer.result == "no-answer":
@@ -143,9 +149,19 @@ class HistoryStore:
 
     async def calls_between(self, since: float, until: float, limit: int = 2_000_000) -> list[CallRecord]:
         """The calls that ended in [since, until), oldest first (decoded on the worker)."""
-        return await self.db.do(lambda sql: [record_of(r) for r in sql.rows(
-            "SELECT * FROM call_records WHERE ended_at >= ? AND ended_at < ? ORDER BY ended_at LIMIT ?",
-            (since, min(until, 1e18), limit))])
+        until = min(until, 1e18)
+
+        def run(sql: Sql) -> list[CallRecord]:
+            moved: dict[str, list[Transfer]] = {}
+            for t in sql.rows("SELECT t.* FROM call_transfers t JOIN call_records r ON r.call_id = t.call_id "
+                              "WHERE r.ended_at >= ? AND r.ended_at < ? ORDER BY t.at", (since, until)):
+                moved.setdefault(t["call_id"], []).append(Transfer(
+                    t["agent_id"], float(t["at"]), t["to_kind"], t["target"], bool(t["attended"]),
+                    float(t["talked_s"]), float(t["held_s"])))
+            return [record_of(r, tuple(moved.get(r["call_id"], ()))) for r in sql.rows(
+                "SELECT * FROM call_records WHERE ended_at >= ? AND ended_at < ? ORDER BY ended_at LIMIT ?",
+                (since, until, limit))]
+        return await self.db.do(run)
 
     async def spans_between(self, since: float, until: float) -> list[AgentSpan]:
         """The agents' state spans that overlap [since, until)."""
@@ -188,6 +204,7 @@ class HistoryStore:
         def run(sql: Sql) -> int:
             n = sql.run("DELETE FROM call_records WHERE ended_at < ?", (before,))
             n += sql.run("DELETE FROM agent_spans WHERE ended_at < ?", (before,))
+            n += sql.run("DELETE FROM call_transfers WHERE call_id NOT IN (SELECT call_id FROM call_records)")
             for table in ("queue_buckets", "agent_time", "agent_calls"):
                 n += sql.run(f"DELETE FROM {table} WHERE start < ?", (bucket_of(before),))
             return n

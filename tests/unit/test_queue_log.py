@@ -16,6 +16,7 @@ PARAMS = {  # event -> its documented parameters
     "ABANDON": ("position", "origposition", "waittime"), "RINGNOANSWER": ("ringtime",),
     "EXITWITHTIMEOUT": ("position", "origposition", "waittime"), "PAUSE": ("reason",), "UNPAUSE": ("reason",),
     "ADDMEMBER": ("",), "REMOVEMEMBER": ("",),
+    "TRANSFER": ("extension", "context", "holdtime", "calltime", "origposition"),
 }
 
 

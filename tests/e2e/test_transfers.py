@@ -1,0 +1,147 @@
+"""Transfers and holds from the API on real calls: SIPp callers and agents through the
+sandbox, the engine's bridges read back from Asterisk's ARI."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from typing import Any
+
+from recording.wav import SILENCE_RMS, inspect
+from tests.e2e.harness import Sandbox, wait_for
+from tests.e2e.harness.toml import ADMIN_TOKEN
+from tests.e2e.test_recording import archive_dir
+from tests.unit.test_queue_log import read_queue_log
+
+
+def agents_toml(*specs: str) -> str:
+    return "".join(f"\n[[agents]]\n{spec}\n" for spec in specs)
+
+
+def connected_call(engine: Any, agent_id: str) -> dict[str, Any]:
+    return wait_for(lambda: next((k for k in engine.get("/calls") if k["agent_id"] == agent_id
+                                  and k["state"] == "connected" and k["bridged"]), None),
+                    20, f"a call bridged with agent {agent_id}")
+
+
+def in_bridge(sandbox: Sandbox, call_id: str) -> set[str]:
+    """Who is in the call's bridge: "caller", and the agents whose legs are there."""
+    try:
+        bridge = sandbox.ari("GET", f"/bridges/cti-{call_id}")
+    except OSError:
+        return set()
+    return {"caller" if ch == call_id else ch.split("-")[2] for ch in bridge["channels"]}
+
+
+def test_attended_transfer_cancel_then_complete_one_recording_both_agents(
+        sandbox: Sandbox, start_engine) -> None:  # type: ignore[no-untyped-def]
+    """Attended from the API: the caller is held out of the bridge while the agents
+    talk; cancel returns the caller to the first agent; a second consult completes.
+    The call is recorded in one file across both parts, and the record (queue_log)
+    credits each agent with its part."""
+    sandbox.agent("1001")
+    sandbox.agent("1002")
+    engine = start_engine(agents=[], recording=True, extra="""
+[[queues]]
+name = "support"
+wrap_up_s = 1
+announce_agent_id = false
+hold_max_s = 60
+""" + agents_toml('id = "1001"\nendpoint = "PJSIP/agent1001"\nqueues = ["support"]\nlogin_at_start = true',
+                  'id = "1002"\nendpoint = "PJSIP/agent1002"\nqueues = ["support"]\nlogin_at_start = false'))
+    caller = sandbox.call(talk_ms=16000)
+    call_id = connected_call(engine, "1001")["call_id"]
+    assert in_bridge(sandbox, call_id) == {"caller", "1001"}
+    time.sleep(2.0)  # agent 1001 talks a while
+    engine.post("/agents/1002/login")
+    engine.post(f"/calls/{call_id}/transfer", {"to": "agent", "target": "1002", "attended": True})
+    # The consult: both agents in the bridge, the caller out of it (on hold, music).
+    wait_for(lambda: in_bridge(sandbox, call_id) == {"1001", "1002"}, 15, "the agents to consult")
+    (view,) = engine.get("/calls")
+    assert view["on_hold"] and view["consult"] == "1002" and view["consult_answered"]
+    engine.post(f"/calls/{call_id}/transfer/cancel")
+    wait_for(lambda: in_bridge(sandbox, call_id) == {"caller", "1001"}, 15, "the caller back with agent 1001")
+    assert engine.agent("1002")["state"] == "ready" and engine.agent("1001")["state"] == "on-call"
+    # Again, and this time complete it.
+    engine.post(f"/calls/{call_id}/transfer", {"to": "agent", "target": "1002", "attended": True})
+    wait_for(lambda: in_bridge(sandbox, call_id) == {"1001", "1002"}, 15, "the second consult")
+    engine.post(f"/calls/{call_id}/transfer/complete")
+    wait_for(lambda: in_bridge(sandbox, call_id) == {"caller", "1002"}, 15, "the caller with agent 1002")
+    assert engine.get("/calls")[0]["agent_id"] == "1002"
+    assert engine.agent("1001")["state"] in ("wrap-up", "ready")
+    assert caller.wait(40) == 0, caller.output()  # the caller heard the call through, then hung up
+    # R4: one continuous recording of the whole call, not silent, filed under agent 1002.
+    (meta,) = wait_for(lambda: engine.recordings() or None, 30, "the recording archived")
+    assert meta["call_id"] == call_id and meta["agent_id"] == "1002"
+    info = inspect(archive_dir(engine) / meta["path"])
+    assert info.duration_s >= 14.0 and info.rms > SILENCE_RMS, info
+    # R13: the record shows the transfer; each agent has its part.
+    req = urllib.request.Request(f"http://127.0.0.1:{engine.port}/reports/queue_log",
+                                 headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+
+    def entries() -> list[Any]:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return read_queue_log(resp.read().decode())
+    log = wait_for(lambda: [x for x in entries() if x.callid == call_id and x.event.startswith("COMPLETE")]
+                   and [x for x in entries() if x.callid == call_id], 10, "the call in the record")
+    events = [(x.event, x.agent) for x in log if x.event in ("CONNECT", "TRANSFER") or x.event.startswith("COMPLETE")]
+    assert events[0] == ("CONNECT", "1001") and events[1] == ("TRANSFER", "1001")
+    assert events[2] == ("CONNECT", "1002") and events[3][1] == "1002" and len(events) == 4
+    (moved,) = [x for x in log if x.event == "TRANSFER"]
+    assert moved.data["extension"] == "1002" and int(moved.data["calltime"]) >= 2
+    agents = wait_for(lambda: {r["agent"]: r for r in engine.get("/reports/agents?interval=day")["rows"]
+                               if r["answered"]}, 10, "the agents' report")
+    assert agents["1001"]["answered"] == 1 and agents["1002"]["answered"] == 1
+    assert agents["1001"]["talk_s"] > 2 and agents["1002"]["talk_s"] > 2
+    sandbox.assert_no_channels()
+
+
+def test_blind_transfer_to_a_queue_keeps_priority_and_hold_from_the_api(
+        sandbox: Sandbox, start_engine) -> None:  # type: ignore[no-untyped-def]
+    """A call transferred to another queue keeps its priority there: it is served
+    before a lower-priority caller who waited longer. R3: a hold from the API takes
+    the caller out of the agent's bridge and back."""
+    sandbox.agent("1001")
+    sandbox.agent("1003")
+    engine = start_engine(agents=[], extra="""
+[[queues]]
+name = "support"
+wrap_up_s = 0
+announce_agent_id = false
+[[queues]]
+name = "gas"
+wrap_up_s = 0
+announce_agent_id = false
+[[routes]]
+exten = "100"
+queue = "support"
+priority = 7
+kind = "complaint"
+[[routes]]
+exten = "300"
+queue = "gas"
+priority = 1
+kind = "repair"
+""" + agents_toml('id = "1001"\nendpoint = "PJSIP/agent1001"\nqueues = ["support"]\nlogin_at_start = true',
+                  'id = "1003"\nendpoint = "PJSIP/agent1003"\nqueues = ["gas"]\nlogin_at_start = false'))
+    early = sandbox.call("300", talk_ms=20000)  # waits in gas: nobody there yet
+    wait_for(lambda: len(engine.get("/calls")) == 1, 15, "the gas caller waiting")
+    caller = sandbox.call("100", talk_ms=12000)
+    call_id = connected_call(engine, "1001")["call_id"]
+    engine.post(f"/calls/{call_id}/hold")  # R3 from the API
+    wait_for(lambda: in_bridge(sandbox, call_id) == {"1001"}, 10, "the caller out of the bridge")
+    assert next(k for k in engine.get("/calls") if k["call_id"] == call_id)["on_hold"]
+    engine.post(f"/calls/{call_id}/unhold")
+    wait_for(lambda: in_bridge(sandbox, call_id) == {"caller", "1001"}, 10, "the caller back")
+    engine.post(f"/calls/{call_id}/transfer", {"to": "queue", "target": "gas"})
+    calls = {k["call_id"]: k for k in engine.get("/calls")}
+    assert (calls[call_id]["queue"], calls[call_id]["state"], calls[call_id]["priority"],
+            calls[call_id]["kind"]) == ("gas", "waiting", 7, "complaint")
+    assert calls[call_id]["position"] == 1  # ahead of the caller who waited longer
+    wait_for(lambda: engine.agent("1001")["state"] == "ready", 10, "agent 1001 free again")
+    engine.post("/agents/1003/login")
+    wait_for(lambda: in_bridge(sandbox, call_id) == {"caller", "1003"}, 15, "the transferred call with 1003")
+    offers = engine.lines(r"offer call (\S+) to agent 1003")
+    assert offers[0].group(1) == call_id
+    assert caller.wait(40) == 0, caller.output()
+    early.wait(40)
