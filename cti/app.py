@@ -31,6 +31,7 @@ from acd import AcdError, CallView, Engine
 from acd import commands as c
 from acd import events as e
 from cti.agents import http as agents_http
+from cti.agents.phone import Phones
 from cti.calls import http as calls_http
 from cti.asterisk.ami import AmiClient
 from cti.desk import http as desk_http
@@ -128,7 +129,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         try:
             if role == "adapter":
                 assert ari is not None and ami is not None and store is not None
-                await _adapt(config, instance, ari, ami, store, stop)
+                await _adapt(config, instance, ari, ami, store, stop, auth)
             else:
                 await _lead(config, instance, ari, ami, leadership, stop, session, auth)
         finally:
@@ -141,8 +142,9 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
 
 
 def _asterisk_node(config: Config, ari: AriClient, ami: AmiClient, submit: Submit,
-                   calls: Callable[[], list[CallView]] | None,
-                   blocked: Callable[[str], bool] | None = None) -> StasisAdapter:
+                   calls: Callable[[], list[CallView]] | None, auth: Auth,
+                   blocked: Callable[[str], bool] | None = None,
+                   ask: Callable[[Any], bool] | None = None) -> StasisAdapter:
     """What runs beside one Asterisk node, the same alone or in a cluster: the ARI
     adapter, the IVR and the recorder, as configured, sharing the calls' lanes."""
     lanes = Lanes(config.deadlines.command_s, ari.faults)
@@ -155,6 +157,16 @@ def _asterisk_node(config: Config, ari: AriClient, ami: AmiClient, submit: Submi
     adapter.transfers.agents = {**{x.agent.announced_number: x.agent.agent_id for x in config.agents},
                                 **{x.agent.agent_id: x.agent.agent_id for x in config.agents}}
     adapter.transfers.queues = frozenset(q.name for q in config.queues)
+    if ask is not None:
+        adapter.transfers.ask = ask  # a refused REFER is declined to the phone
+
+    async def pin_ok(agent_id: str, pin: str) -> bool:
+        who = await auth.verify(f"agent:{agent_id}", pin)
+        return who is not None and who.agent_id == agent_id
+
+    adapter.phones = Phones(ari, ask or adapter.transfers.ask, time.time, adapter.then,
+                            {x.agent.endpoint: x.agent.agent_id for x in config.agents}, pin_ok,
+                            config.desk.pause_codes)
     return adapter
 
 
@@ -173,12 +185,12 @@ def _node_tasks(tg: asyncio.TaskGroup, ari: AriClient, ami: AmiClient, adapter: 
 
 async def _adapt(
     config: Config, instance: Instance, ari: AriClient, ami: AmiClient, store: RedisStore,
-    stop: asyncio.Event,
+    stop: asyncio.Event, auth: Auth,
 ) -> None:
     """An adapter of one Asterisk node: ARI/AMI <-> the router's Redis streams; no decisions here."""
     redis_state = next(s for s in instance.connections if s.name == "redis")
     member = AdapterNode(store, config.cluster.node, redis_state)
-    adapter = _asterisk_node(config, ari, ami, member.submit, None)
+    adapter = _asterisk_node(config, ari, ami, member.submit, None, auth)
     instance.role, instance.recorder = "adapter", adapter.recorder
     log.info("adapter for node %s running (app %s)", config.cluster.node, ari.app)
     async with asyncio.TaskGroup() as tg:
@@ -278,8 +290,8 @@ async def _lead(
     adapter: StasisAdapter | None = None
     dispatcher: Dispatcher | None = None
     if ari is not None and ami is not None:
-        adapter = _asterisk_node(config, ari, ami, runtime.submit, engine.calls, visits.blocked)
-        adapter.transfers.ask = runtime.accepted  # a refused REFER is declined to the phone
+        adapter = _asterisk_node(config, ari, ami, runtime.submit, engine.calls, auth, visits.blocked,
+                                 runtime.accepted)
         runtime.executor = adapter.dispatch
         instance.recorder = adapter.recorder
     else:  # router of several nodes: call actions go to the adapters' streams

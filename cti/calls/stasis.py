@@ -43,6 +43,7 @@ from cti.lanes import Lanes
 from cti.masking import mask_number
 
 if TYPE_CHECKING:
+    from cti.agents.phone import Phones
     from cti.ivr.stasis import IvrRunner
     from cti.recording.recorder import Recorder
 
@@ -81,27 +82,31 @@ class StasisAdapter:
         # A cluster adapter (no core beside it) shares the phones with other adapters.
         self._legs = AgentLegs(ari, submit, clock, self._seq, check_endpoint=calls is None, endpoints=endpoints)
         self.lanes = lanes if lanes is not None else Lanes(10.0)
-        self._media = WaitingMedia(ari, self._then, self._seq)
-        self.customers = Customers(ari, submit, clock, self._then, trunk, blocked)  # R11, R2
-        self.transfers = Transfers(ari, self._legs, submit, clock, trunk)
+        self._media = WaitingMedia(ari, self.then, self._seq)
+        self.customers = Customers(ari, submit, clock, self.then, trunk, blocked)  # R11, R2
+        self.transfers = Transfers(ari, self._legs, submit, clock, trunk, self.then)
+        self.phones: Phones | None = None  # the agents' phones (cti.agents.phone), when configured
 
     async def run(self) -> None:
         """Own the calls' lanes (a supervised task of the engine)."""
         await self.lanes.run()
 
-    def _then(self, call_id: str, what: str, step: Callable[[], Awaitable[None]]) -> None:
+    def then(self, call_id: str, what: str, step: Callable[[], Awaitable[None]]) -> None:
+        """Run ``step`` in the lane of ``call_id`` (a call's, or any channel's)."""
         self.lanes.put(call_id, what, step)
 
     # ------------------------------------------------------------ wire -> core
 
     def on_event(self, ev: dict[str, Any]) -> None:
         kind = ev["type"]
+        if self.phones is not None and self.phones.on_event(ev):
+            return  # phones' states, feature codes
         if kind == "PlaybackFinished":
             playback = ev.get("playback")
             self._playback_finished(playback if isinstance(playback, dict) else {})
             return
         if kind == "ChannelTransfer":  # the agent's phone sent a REFER
-            self._refer(ev)
+            self.transfers.refer(ev)
             return
         channel = ev.get("channel")
         if not isinstance(channel, dict) or not isinstance(channel.get("id"), str):
@@ -112,7 +117,7 @@ class StasisAdapter:
             self._stasis_start(chan_id, channel, args if isinstance(args, list) else [])
         elif kind in ("StasisEnd", "ChannelDestroyed"):
             if (other := self.transfers.gone(chan_id)) is not None:  # an external transfer's other side
-                self._then(other, "hang-up of the other side", lambda: self._ari.request_quiet(
+                self.then(other, "hang-up of the other side", lambda: self._ari.request_quiet(
                     "DELETE", f"/channels/{other}"))
             cause = ev.get("cause")
             if not self.customers.gone(chan_id, cause if isinstance(cause, int) else 0, kind):
@@ -130,15 +135,6 @@ class StasisAdapter:
                 event = e.HoldStarted if kind == "ChannelHold" else e.HoldEnded
                 self._submit(event(leg.call_id, self._clock()))
 
-    def _refer(self, ev: dict[str, Any]) -> None:
-        by = ev.get("referred_by")
-        source = ((by.get("source_channel") or {}).get("id") if isinstance(by, dict) else None) or ""
-        leg = self._legs.get(str(source))
-        asked = self.transfers.refer(ev, (leg.call_id, leg.agent_id) if leg is not None and leg.answered else None)
-        if asked is not None:
-            self._then(source, "transfer progress", lambda: self._ari.request_quiet(
-                "POST", f"/channels/{source}/transfer_progress", states=asked))
-
     def _playback_finished(self, playback: dict[str, Any]) -> None:
         playback_id = str(playback.get("id", ""))
         if playback_id.startswith("cti-announce-"):
@@ -146,7 +142,7 @@ class StasisAdapter:
             self._submit(e.AnnouncementFinished(call_id, self._clock()))
         elif playback_id.startswith("cti-bye-"):
             call_id = playback_id.removeprefix("cti-bye-")
-            self._then(call_id, "hang-up after farewell",
+            self.then(call_id, "hang-up after farewell",
                        lambda: self._ari.request_quiet("DELETE", f"/channels/{call_id}"))
         elif playback_id.startswith("cti-ivr-") and self.ivr is not None:
             self.ivr.playback_finished(playback_id)
@@ -174,15 +170,15 @@ class StasisAdapter:
             leg = self._legs.answered(chan_id)
             if leg is None:
                 log.warning("answered leg %s is not one of ours; hanging it up", chan_id)
-                self._then(chan_id, "hang-up of a stray leg",
+                self.then(chan_id, "hang-up of a stray leg",
                            lambda: self._ari.request_quiet("DELETE", f"/channels/{chan_id}"))
                 return
             self._submit(e.OfferAnswered(leg.call_id, leg.agent_id, self._clock()))
             # The phone's transfers (SIP REFER) come to the engine, not to Asterisk's core.
-            self._then(chan_id, "transfer handling", lambda: self._ari.request_quiet(
+            self.then(chan_id, "transfer handling", lambda: self._ari.request_quiet(
                 "POST", f"/channels/{chan_id}/variable", variable="PJSIP_TRANSFER_HANDLING()", value="ari-only"))
         elif role == "external" and chan_id.startswith(EXTERNAL_PREFIX):
-            self._then(chan_id.removeprefix(EXTERNAL_PREFIX), "external transfer answered",
+            self.then(chan_id.removeprefix(EXTERNAL_PREFIX), "external transfer answered",
                        lambda: self.transfers.external_answered(chan_id))
         else:
             log.warning("channel %s entered Stasis with unknown args %r; ignored", chan_id, args)
@@ -207,6 +203,8 @@ class StasisAdapter:
 
     async def resync(self) -> None:
         """Make the wire view match the core's calls and Asterisk's channels."""
+        if self.phones is not None:
+            await self.phones.resync()
         listed = await self._ari.request("GET", "/channels")
         channels = {ch["id"]: ch for ch in listed if isinstance(ch, dict) and "id" in ch}
         self._legs.released_meanwhile(channels)

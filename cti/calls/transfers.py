@@ -21,7 +21,7 @@ decides; this carries out and reports).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from acd import commands as c
@@ -39,8 +39,9 @@ EXTERNAL_PREFIX = "cti-ext-"
 
 class Transfers:
     def __init__(self, ari: AriClient, legs: AgentLegs, submit: Callable[[e.Event], None],
-                 clock: Callable[[], float], trunk: Trunk | None) -> None:
-        self._ari, self._legs, self._submit, self._clock = ari, legs, submit, clock
+                 clock: Callable[[], float], trunk: Trunk | None,
+                 then: Callable[[str, str, Callable[[], Awaitable[None]]], None]) -> None:
+        self._ari, self._legs, self._submit, self._clock, self._then = ari, legs, submit, clock, then
         self.trunk = trunk
         self.held: set[str] = set()  # calls whose caller the engine holds out of the bridge
         self.external: dict[str, str] = {}  # external leg id -> call id
@@ -142,14 +143,28 @@ class Transfers:
 
     # ------------------------------------------------------------ the phone's REFER
 
-    def refer(self, ev: Mapping[str, Any], leg_call: tuple[str, str] | None) -> str | None:
-        """``ChannelTransfer`` (a REFER) on an agent's answered leg: the transfer is
-        asked of the core; returns the progress to tell the phone (None: not ours).
+    def refer(self, ev: Mapping[str, Any]) -> None:
+        """``ChannelTransfer``: a REFER from an agent's phone; the phone is told how it
+        went (``transfer_progress``)."""
+        by = ev.get("referred_by")
+        source = str(((by.get("source_channel") or {}).get("id") if isinstance(by, dict) else None) or "")
+        leg = self._legs.get(source)
+        if leg is None or not leg.answered:
+            return
+        said: list[str] = []  # the phone is told before the call's lane carries the transfer out
+
+        async def tell() -> None:
+            if said:
+                await self._ari.request_quiet("POST", f"/channels/{source}/transfer_progress", states=said[0])
+        self._then(leg.call_id, "transfer progress", tell)
+        said.append(self._asked(ev, (leg.call_id, leg.agent_id)))
+
+    def _asked(self, ev: Mapping[str, Any], leg_call: tuple[str, str]) -> str:
+        """The transfer a REFER on an agent's answered leg asks of the core; returns
+        the progress to tell the phone.
         A blind REFER names an agent (id or announced number), a queue, or a number
         the trunk may dial; an attended one (the phone joining two calls of its own)
         is declined: the engine's consult is made from the desk or the API."""
-        if leg_call is None:
-            return None
         call_id, agent_id = leg_call
         to = ev.get("refer_to")
         wanted = to.get("requested_destination") if isinstance(to, dict) else None

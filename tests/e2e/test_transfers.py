@@ -7,11 +7,17 @@ import time
 import urllib.request
 from typing import Any
 
+from argon2 import PasswordHasher
+
 from recording.wav import SILENCE_RMS, inspect
 from tests.e2e.harness import Sandbox, wait_for
+from tests.e2e.harness.softphone import Softphone
 from tests.e2e.harness.toml import ADMIN_TOKEN
 from tests.e2e.test_recording import archive_dir
 from tests.unit.test_queue_log import read_queue_log
+
+
+FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 
 
 def agents_toml(*specs: str) -> str:
@@ -145,3 +151,62 @@ kind = "repair"
     assert offers[0].group(1) == call_id
     assert caller.wait(40) == 0, caller.output()
     early.wait(40)
+
+
+def test_softphone_registers_logs_in_by_feature_code_and_transfers_by_refer(
+        sandbox: Sandbox, start_engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A real softphone (baresip) registers as agent 2001 with digest authentication,
+    logs in with *45 and its PIN, answers a caller by itself and blind-transfers the
+    call by SIP REFER to agent 1002, who answers. The recording is one file over both
+    parts; the record shows both agents. Agent 2002 is logged in but its phone is not
+    registered: it is first in the queue's order, yet never offered the call."""
+    sandbox.agent("1002")
+    pin = FAST.hash("2468")
+    engine = start_engine(agents=[], recording=True, extra="""
+[[queues]]
+name = "support"
+strategy = "linear"
+wrap_up_s = 1
+announce_agent_id = false
+""" + agents_toml(
+        'id = "2002"\nendpoint = "PJSIP/agent2002"\nqueues = ["support"]\nlogin_at_start = true',
+        f'id = "2001"\nendpoint = "PJSIP/agent2001"\nqueues = ["support"]\nlogin_at_start = false\npin_hash = "{pin}"',
+        'id = "1002"\nendpoint = "PJSIP/agent1002"\nqueues = ["support"]\nlogin_at_start = false'))
+    phone = Softphone("2001", tmp_path)
+    try:
+        phone.registered()
+        contacts = sandbox.ari("GET", "/endpoints/PJSIP/agent2001")
+        assert contacts["state"] == "online"
+        wait_for(lambda: "agent 2002: phone unreachable" in engine.log(), 10, "agent 2002's phone seen away")
+        # *45 and a wrong PIN: refused, still logged out (the refusal is audited).
+        for keys, state in (("1111#", "logged-out"), ("2468#", "ready")):
+            mark = len(phone.events)
+            phone.command("dial", "*45")
+            phone.event("CALL_ESTABLISHED", mark)
+            time.sleep(1.0)  # the prompt starts
+            phone.command("sndcode", keys)
+            phone.event("CALL_CLOSED", mark, timeout=20)  # the engine says how it went and hangs up
+            assert engine.agent("2001")["state"] == state, engine.log()
+        assert "agent 2001: login from the phone refused (wrong PIN)" in engine.log()
+        assert "agent 2001: login from the phone" in engine.log()
+        caller = sandbox.call(talk_ms=16000)
+        call_id = connected_call(engine, "2001")["call_id"]
+        assert not engine.lines(r"offer call \S+ to agent 2002", wait=0)  # the unregistered phone skipped
+        assert engine.agent("2002")["state"] == "ready"
+        time.sleep(2.0)
+        engine.post("/agents/1002/login")
+        mark = len(phone.events)
+        phone.command("transfer", "sip:1002@127.0.0.1")  # the phone's own transfer: SIP REFER
+        wait_for(lambda: in_bridge(sandbox, call_id) == {"caller", "1002"}, 20, "the caller with agent 1002")
+        phone.event("CALL_CLOSED", mark)  # the softphone's leg ended
+        assert engine.lines(rf"call {call_id}: agent 2001's phone transferred it to agent 1002")
+        assert caller.wait(40) == 0, caller.output()
+    finally:
+        phone.close()
+    (meta,) = wait_for(lambda: engine.recordings() or None, 30, "the recording archived")
+    info = inspect(archive_dir(engine) / meta["path"])
+    assert meta["call_id"] == call_id and info.duration_s >= 14.0 and info.rms > SILENCE_RMS, info
+    agents = wait_for(lambda: {r["agent"]: r for r in engine.get("/reports/agents?interval=day")["rows"]
+                               if r["answered"]}, 10, "the agents' report")
+    assert set(agents) == {"2001", "1002"}
+    sandbox.assert_no_channels()

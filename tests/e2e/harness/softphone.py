@@ -1,0 +1,120 @@
+"""baresip (Debian's package, installed in the sandbox root by its set-up) as an agent's
+real softphone: it REGISTERs with the agent's SIP password (digest authentication),
+answers calls by itself, sends a tone as its voice, writes what it hears to a
+WAV file, and is driven over its ``ctrl_tcp`` socket (netstring JSON commands; its
+events are collected). Stopped by its own process group."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.harness.sandbox import ARI, ARI_AUTH, SANDBOX, SANDBOX_ROOT, free_port, wait_for
+from tests.e2e.harness.sipp import stop_group
+
+PASSWORD_FILE = SANDBOX_ROOT.parent / "agent-sip-password"  # written by `contrib/sandbox up`
+
+
+class Softphone:
+    def __init__(self, agent_id: str, tmp: Path, tone_hz: int = 700) -> None:
+        self.agent_id = agent_id
+        self.inside = f"/tmp/cti-baresip-{agent_id}-{int(time.time() * 1000)}"
+        self.dir = SANDBOX_ROOT / self.inside.lstrip("/")
+        self.dir.mkdir(parents=True)
+        self.ctrl_port = free_port()
+        sip_port = free_port()
+        rtp = 40000 + (sip_port % 200) * 100
+        self.heard = self.dir / "heard.wav"
+        (self.dir / "config").write_text("\n".join([
+            "poll_method epoll", f"sip_listen 127.0.0.1:{sip_port}", "net_interface 127.0.0.1",
+            "sip_trans_def udp", f"audio_player aufile,{self.inside}/heard.wav",
+            f"audio_source aufile,{self.inside}/voice.wav",
+            "audio_alert aufile,/dev/null", f"rtp_ports {rtp}-{rtp + 98}", "module_path /usr/lib/baresip/modules",
+            "module g711.so", "module aufile.so", "module ctrl_tcp.so",
+            "module_app account.so", "module_app menu.so", f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}", ""]))
+        # Its voice: a tone (8 kHz, as the calls' G.711), two minutes of it.
+        subprocess.run([str(SANDBOX), "exec", "sox", "-n", "-r", "8000", "-c", "1", "-b", "16",
+                        f"{self.inside}/voice.wav", "synth", "120", "sine", str(tone_hz), "vol", "0.5"],
+                       check=True, capture_output=True, timeout=30)
+        password = PASSWORD_FILE.read_text().strip()
+        (self.dir / "accounts").write_text(
+            f"<sip:agent{agent_id}@127.0.0.1>;auth_pass={password};regint=60;answermode=auto;"
+            "audio_codecs=PCMU,PCMA\n")
+        self.log = tmp / f"baresip-{agent_id}.log"
+        self.proc = subprocess.Popen([str(SANDBOX), "exec", "baresip", "-f", self.inside],
+                                     stdout=self.log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        self.events: list[dict[str, Any]] = []
+        self._responses: list[dict[str, Any]] = []
+        self._sock = wait_for(self._connect, 10, f"baresip {agent_id}'s control socket")
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _connect(self) -> socket.socket | None:
+        assert self.proc.poll() is None, f"baresip exited:\n{self.output()}"
+        try:
+            return socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=5)
+        except OSError:
+            return None
+
+    def _read(self) -> None:
+        buf = b""
+        self._sock.settimeout(None)
+        while True:
+            try:
+                data = self._sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            buf += data
+            while b":" in buf:
+                size, _, rest = buf.partition(b":")
+                if not size.isdigit() or len(rest) < int(size) + 1:
+                    break
+                message = json.loads(rest[:int(size)])
+                buf = rest[int(size) + 1:]
+                (self._responses if message.get("response") else self.events).append(message)
+
+    def command(self, command: str, params: str = "") -> dict[str, Any]:
+        before = len(self._responses)
+        body = json.dumps({"command": command, "params": params, "token": command}).encode()
+        self._sock.sendall(str(len(body)).encode() + b":" + body + b",")
+        return dict(wait_for(lambda: self._responses[before] if len(self._responses) > before else None,
+                             10, f"baresip's answer to {command}"))
+
+    def event(self, kind: str, after: int = 0, timeout: float = 15.0) -> dict[str, Any]:
+        """The first event of ``kind`` from index ``after`` on."""
+        return dict(wait_for(lambda: next((x for x in self.events[after:] if x.get("type") == kind), None),
+                             timeout, f"baresip {self.agent_id}: {kind}"))
+
+    def registered(self, timeout: float = 15.0) -> None:
+        """Asterisk has the phone's registration (its endpoint is online)."""
+        def online() -> bool:
+            assert self.proc.poll() is None, f"baresip exited:\n{self.output()}"
+            req = urllib.request.Request(f"{ARI}/endpoints/PJSIP/agent{self.agent_id}",
+                                         headers={"Authorization": ARI_AUTH})
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return bool(json.loads(resp.read())["state"] == "online")
+        wait_for(online, timeout, f"agent{self.agent_id}'s softphone registered")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+    def close(self) -> None:
+        try:
+            self.command("quit")
+        except (AssertionError, OSError):
+            pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            stop_group(self.proc)
+        self._sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
