@@ -298,12 +298,14 @@ class HoldRequested:
 
 @dataclass(frozen=True, slots=True)
 class AgentReachable:
-    """The agent's phone registered (``reachable``) or went away: an unreachable
-    agent is not offered calls, whatever its state."""
+    """The agent's phone registered (``reachable``) or went away, as Asterisk node
+    ``node`` sees it: an agent unreachable on every node that reported is not offered
+    calls, whatever its state."""
 
     agent_id: str
     reachable: bool
     at: float
+    node: str = ""
 
 
 Event = (

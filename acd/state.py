@@ -33,6 +33,7 @@ class Agent:
     calls_by_queue: dict[str, int] = field(default_factory=dict)
     talk_time_s: float = 0.0
     reachable: bool = True  # the phone is registered (an unreachable agent is offered nothing)
+    phones: dict[str, bool] = field(default_factory=dict)  # node -> reachable there (as reported)
 
     @property
     def agent_id(self) -> str:

@@ -61,18 +61,20 @@ def reachable(eng: Engine, ev: e.AgentReachable, out: list[c.Command]) -> None:
     """The agent's phone registered or went away: while away it is in no queue's
     ready index (its state is kept: it comes back as it was)."""
     agent = eng._get_agent(ev.agent_id)
-    if agent.reachable == ev.reachable:
+    agent.phones[ev.node] = ev.reachable
+    reachable = any(agent.phones.values())  # registered on some node
+    if agent.reachable == reachable:
         return
-    agent.reachable = ev.reachable
+    agent.reachable = reachable
     if agent.state is not AgentState.READY:
         return
     for name in agent.config.queues:
         queue = eng._queues[name]
-        if ev.reachable:
+        if reachable:
             queue.ready.add(agent.agent_id, agent.profile, ag.strategy_key(agent, queue))
         else:
             queue.ready.remove(agent.agent_id)
-    if ev.reachable:
+    if reachable:
         eng._match_agent(agent, ev.at, out)
 
 

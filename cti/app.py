@@ -164,9 +164,11 @@ def _asterisk_node(config: Config, ari: AriClient, ami: AmiClient, submit: Submi
         who = await auth.verify(f"agent:{agent_id}", pin)
         return who is not None and who.agent_id == agent_id
 
+    adapter.listening.tone = config.desk.listen_tone
     adapter.phones = Phones(ari, ask or adapter.transfers.ask, time.time, adapter.then,
                             {x.agent.endpoint: x.agent.agent_id for x in config.agents}, pin_ok,
                             config.desk.pause_codes)
+    adapter.hooks.insert(0, adapter.phones.on_event)
     return adapter
 
 
@@ -293,7 +295,7 @@ async def _lead(
         adapter = _asterisk_node(config, ari, ami, runtime.submit, engine.calls, auth, visits.blocked,
                                  runtime.accepted)
         runtime.executor = adapter.dispatch
-        instance.recorder = adapter.recorder
+        instance.recorder, instance.adapter = adapter.recorder, adapter
     else:  # router of several nodes: call actions go to the adapters' streams
         assert leadership is not None
         dispatcher = Dispatcher(leadership.store, leadership, engine)

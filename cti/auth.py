@@ -38,6 +38,7 @@ import collections
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -73,6 +74,7 @@ class Account:
     name: str
     role: str
     password_hash: str  # argon2id
+    phone: str = ""  # a supervisor's phone (PJSIP/...): rung to listen to calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +121,11 @@ def parse_auth(t: Table) -> AuthSettings:
         role = a.text("role")
         if role not in ROLES[1:]:
             raise ConfigError(f"{a.path}.role", "supervisor, reader or admin", role)
-        accounts.append(Account(a.text("name"), role, check_hash(f"{a.path}.password_hash", a.text("password_hash"))))
+        phone = a.text("phone", "")
+        if phone and not re.fullmatch(r"[A-Za-z]+/[A-Za-z0-9_.@-]+", phone):
+            raise ConfigError(f"{a.path}.phone", "a channel endpoint such as PJSIP/sup3001", phone)
+        accounts.append(Account(a.text("name"), role, check_hash(f"{a.path}.password_hash", a.text("password_hash")),
+                                phone))
         a.check_unknown()
     tokens: list[ApiToken] = []
     for k in t.tables("tokens"):
@@ -151,6 +157,7 @@ class Auth:
         self._secrets: dict[str, tuple[str, Identity]] = {
             f"agent:{agent}": (pin, Identity(f"agent:{agent}", "agent", agent)) for agent, pin in agent_pins.items()
         }
+        self._phones = {f"account:{a.name}": a.phone for a in settings.accounts if a.phone}
         for account in settings.accounts:
             self._secrets[account.name] = (account.password_hash, Identity(f"account:{account.name}", account.role))
         self._tokens: list[tuple[bytes, Identity]] = [
@@ -171,6 +178,13 @@ class Auth:
         self.kept: collections.deque[tuple[str, Any]] | None = None
 
     # ------------------------------------------------------------ requests
+
+    def phone_of(self, who: Identity) -> str:
+        """The phone configured for a person's account ("" when none)."""
+        return self._phones.get(who.name, "")
+
+    def phones(self) -> frozenset[str]:
+        return frozenset(self._phones.values())
 
     async def identify(self, authorization: str) -> Identity | None:
         """The identity an ``Authorization`` header proves, or None."""

@@ -35,6 +35,7 @@ from recording.archive import IntegrityError, NotFound, RecordingError
 from workorders import BadDisposition, BadTransition
 
 if TYPE_CHECKING:
+    from cti.calls.stasis import StasisAdapter
     from cti.calls.trunks import Trunk
     from cti.desk.live import Live
     from cti.history.service import History
@@ -63,6 +64,7 @@ class Instance:
     visits: ReturnVisits | None = None
     history: History | None = None
     trunk: Trunk | None = None  # where transfers to external numbers are dialled
+    adapter: StasisAdapter | None = None  # the node's adapter, when one runs in this process
 
 
 INSTANCE: web.AppKey[Instance] = web.AppKey("instance")

@@ -1,4 +1,5 @@
-"""The agent's call controls over HTTP: transfers (blind and attended) and holds.
+"""The agent's call controls over HTTP: transfers (blind and attended) and holds;
+and supervisors listening to a call, coaching its agent, or joining it.
 
 The agent on the call acts on it (its session or token), supervisors and admins on
 any call; the core decides (``acd.transfers``) and refuses what the call's state does
@@ -15,9 +16,10 @@ from aiohttp import web
 
 from acd import CallView
 from acd import events as e
-from cti.errors import BadRequest, NotConfigured
+from cti.calls.listening import MODES, Session
+from cti.errors import BadRequest, Conflict, Missing, NotConfigured
 from cti.masking import mask_number
-from cti.web import INSTANCE, json_body, need, runtime
+from cti.web import AUTH, INSTANCE, json_body, need, runtime
 
 audit = logging.getLogger("cti.audit")
 
@@ -27,6 +29,8 @@ def routes(app: web.Application) -> None:
     app.router.add_post("/calls/{call_id}/transfer/{step}", transfer_step)
     app.router.add_post("/calls/{call_id}/hold", hold)
     app.router.add_post("/calls/{call_id}/unhold", hold)
+    app.router.add_post("/calls/{call_id}/listen", listen)
+    app.router.add_post("/calls/{call_id}/listen/stop", listen_stop)
 
 
 def _call(request: web.Request) -> CallView:
@@ -99,3 +103,52 @@ def _view(request: web.Request, call_id: str) -> web.Response:
     if call is None:
         return web.json_response({"call_id": call_id, "state": "ended"})
     return web.json_response({**dataclasses.asdict(call), "caller": mask_number(call.caller)})
+
+
+async def listen(request: web.Request) -> web.Response:
+    """``{"mode": "listen"|"whisper"|"barge", "phone": ...}``: a supervisor listens to
+    the call (its phone rings; answered, it hears both sides), coaches the agent, or
+    joins the call; asked again with another mode, it switches without hanging up.
+    The phone is the one configured for the supervisor's account; the admin names one
+    of the configured phones. Audited (R14)."""
+    who = need(request, "supervisor")
+    call = _call(request)
+    assert call.agent_id is not None
+    body = await json_body(request)
+    mode = body.get("mode", "listen")
+    if mode not in MODES:
+        raise BadRequest(f"'mode' is one of {list(MODES)}")
+    adapter = request.app[INSTANCE].adapter
+    if adapter is None:
+        raise NotConfigured("listening runs beside the Asterisk node: not on a cluster router")
+    listening = adapter.listening
+    if call.call_id in listening.sessions:
+        session = listening.change(call.call_id, mode, who.name)
+        return web.json_response(_session(session))
+    auth = request.app[AUTH]
+    phone = auth.phone_of(who)
+    asked = body.get("phone")
+    if who.role == "admin" and isinstance(asked, str) and asked in auth.phones():
+        phone = asked
+    if not phone:
+        raise BadRequest("no phone configured for this account ([[auth.accounts]] phone)")
+    leg = adapter.agent_leg(call.call_id, call.agent_id)
+    if leg is None:
+        raise Conflict("the agent's leg of this call is not known here")
+    listening.start(call.call_id, call.agent_id, leg, phone, mode, who.name)
+    return web.json_response(_session(listening.sessions[call.call_id]))
+
+
+async def listen_stop(request: web.Request) -> web.Response:
+    who = need(request, "supervisor")
+    adapter = request.app[INSTANCE].adapter
+    call_id = request.match_info["call_id"]
+    if adapter is None or call_id not in adapter.listening.sessions:
+        raise Missing(f"nobody listens to call {call_id!r}")
+    adapter.listening.stop(call_id, who.name)
+    return web.json_response({"call_id": call_id, "mode": None})
+
+
+def _session(session: Session) -> dict[str, object]:
+    return {"call_id": session.call_id, "agent_id": session.agent_id, "mode": session.mode, "by": session.who,
+            "answered": session.answered}

@@ -1,19 +1,18 @@
 """The ARI adapter of one Asterisk node: ARI events -> core events, call actions ->
 ARI requests (and AMI through the recorder, the IVR through its runner).
 
-It translates only; every decision is the core's. What it keeps is the wire mapping:
-the call id is the caller's channel id; the agents' legs and bridges are
-``cti.calls.legs``, what a waiting caller hears is ``cti.calls.media``. Playbacks
-are named for what follows them: ``cti-wait-<call>-<n>`` (waiting media: again if it
-loops, else music), ``cti-bye-<call>`` (a farewell: then hang up),
-``cti-announce-<call>`` (R15: then the core bridges).
+It translates only; every decision is the core's. The call id is the caller's
+channel id; the agents' legs and bridges are ``cti.calls.legs``, what a waiting caller
+hears ``cti.calls.media``, transfers ``cti.calls.transfers``; ``hooks`` take the events
+of the phones (``cti.agents.phone``) and of supervisors listening
+(``cti.calls.listening``). Playbacks are named for what follows them: ``cti-wait-``
+(again if it loops, else music), ``cti-bye-`` (then hang up), ``cti-announce-`` (R15).
 
 Lanes (``cti.lanes``): ``dispatch`` carries out each call's actions in that call's
 own lane, in the core's order, each within the command deadline; a call never waits
 for another call's work, nor for recording (a lane of its own per call). What follows
-an ARI event without a new decision (the hang-up after a farewell, the next loop of
-the safety instructions, the music after an announcement) goes into the call's lane
-too. An offer that misses its deadline is reported to the core as failed.
+an ARI event without a new decision goes into the call's lane too. An offer that
+misses its deadline is reported to the core as failed.
 
 ``resync`` rebuilds the mapping from the core's calls and Asterisk's channel list: at
 every websocket (re)connect and when a restarted or standby router takes over. What
@@ -37,6 +36,7 @@ from cti.calls.legs import AgentLegs
 from cti.calls.customers import Customers
 from cti.calls.trunks import Trunk
 from cti.calls.media import WaitingMedia
+from cti.calls.listening import Listening
 from cti.calls.transfers import EXTERNAL_PREFIX, Transfers
 from cti.errors import AriError
 from cti.lanes import Lanes
@@ -86,6 +86,8 @@ class StasisAdapter:
         self.customers = Customers(ari, submit, clock, self.then, trunk, blocked)  # R11, R2
         self.transfers = Transfers(ari, self._legs, submit, clock, trunk, self.then)
         self.phones: Phones | None = None  # the agents' phones (cti.agents.phone), when configured
+        self.listening = Listening(ari, self.then)  # supervisors (cti.calls.listening)
+        self.hooks: list[Callable[[dict[str, Any]], bool]] = [self.listening.on_event, self.transfers.on_event]
 
     async def run(self) -> None:
         """Own the calls' lanes (a supervised task of the engine)."""
@@ -99,14 +101,11 @@ class StasisAdapter:
 
     def on_event(self, ev: dict[str, Any]) -> None:
         kind = ev["type"]
-        if self.phones is not None and self.phones.on_event(ev):
-            return  # phones' states, feature codes
+        if any(hook(ev) for hook in self.hooks):
+            return  # phones' states and feature codes, supervisors listening
         if kind == "PlaybackFinished":
             playback = ev.get("playback")
             self._playback_finished(playback if isinstance(playback, dict) else {})
-            return
-        if kind == "ChannelTransfer":  # the agent's phone sent a REFER
-            self.transfers.refer(ev)
             return
         channel = ev.get("channel")
         if not isinstance(channel, dict) or not isinstance(channel.get("id"), str):
@@ -116,9 +115,6 @@ class StasisAdapter:
             args = ev.get("args")
             self._stasis_start(chan_id, channel, args if isinstance(args, list) else [])
         elif kind in ("StasisEnd", "ChannelDestroyed"):
-            if (other := self.transfers.gone(chan_id)) is not None:  # an external transfer's other side
-                self.then(other, "hang-up of the other side", lambda: self._ari.request_quiet(
-                    "DELETE", f"/channels/{other}"))
             cause = ev.get("cause")
             if not self.customers.gone(chan_id, cause if isinstance(cause, int) else 0, kind):
                 self._channel_gone(chan_id, cause if isinstance(cause, int) else 0)
@@ -257,6 +253,9 @@ class StasisAdapter:
                     await self._connect(k.call_id, k.agent_id)
         for chan_id in orphans:
             await self._ari.request_quiet("DELETE", f"/channels/{chan_id}")
+
+    def agent_leg(self, call_id: str, agent_id: str) -> str | None:
+        return self._legs.of(call_id, agent_id)
 
     def channel_name(self, call_id: str) -> str | None:
         return self._names.get(call_id) or None

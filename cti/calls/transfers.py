@@ -141,6 +141,21 @@ class Transfers:
         self.held.discard(chan_id)
         return None
 
+    def on_event(self, ev: Mapping[str, Any]) -> bool:
+        """A REFER (taken: True); the end of an external transfer's side, whose other
+        side is hung up (left for the adapter too: False)."""
+        kind = ev.get("type")
+        if kind == "ChannelTransfer":
+            self.refer(ev)
+            return True
+        channel = ev.get("channel")
+        if kind in ("StasisEnd", "ChannelDestroyed") and isinstance(channel, dict):
+            other = self.gone(str(channel.get("id")))
+            if other is not None:
+                self._then(other, "hang-up of the other side",
+                           lambda: self._ari.request_quiet("DELETE", f"/channels/{other}"))
+        return False
+
     # ------------------------------------------------------------ the phone's REFER
 
     def refer(self, ev: Mapping[str, Any]) -> None:

@@ -22,6 +22,7 @@ PAUSE_CODES = ("break", "lunch", "training", "meeting", "coaching", "after-call-
 class DeskSettings:
     pause_codes: tuple[str, ...] = PAUSE_CODES
     safety_script: str = SAFETY_SCRIPT
+    listen_tone: bool = False  # the agent hears a beep when a supervisor starts listening
 
 
 def parse_desk(t: Table) -> DeskSettings:
@@ -30,6 +31,6 @@ def parse_desk(t: Table) -> DeskSettings:
     for code in codes:
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", code):
             raise ConfigError(f"{t.path}.pause_codes", "codes of lowercase letters, digits and '-'", code)
-    settings = DeskSettings(codes, t.text("safety_script", SAFETY_SCRIPT))
+    settings = DeskSettings(codes, t.text("safety_script", SAFETY_SCRIPT), t.flag("listen_tone", False))
     t.check_unknown()
     return settings

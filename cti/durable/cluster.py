@@ -107,7 +107,7 @@ class AdapterNode:
         self.highest_token = 0
 
     def submit(self, event: e.Event) -> None:
-        if isinstance(event, (e.CallEntered, e.CallArrived)):
+        if isinstance(event, (e.CallEntered, e.CallArrived, e.AgentReachable)):
             event = dataclasses.replace(event, node=self.node)
         if self.outbox.qsize() >= self.max_outbox:
             lost = self.outbox.get_nowait()

@@ -269,3 +269,17 @@ def test_R13_records_credit_each_agent_with_its_part() -> None:
     assert (record.talked_s, record.held_s, record.agent_id) == (70.0, 10.0, "1002")
     credited = {agent: (s.answered, s.talk_s, s.hold_s) for agent, _, s in call_pieces(record)}
     assert credited == {"1001": (1, 40.0, 10.0), "1002": (1, 30.0, 0.0)}
+
+
+def test_an_agent_is_reachable_while_some_node_sees_its_phone() -> None:
+    """Several Asterisk nodes: the phone registers on one; the others report it
+    offline. The agent is offered calls while any node sees it."""
+    eng = engine()
+    eng.handle(e.AgentLoggedIn("1001", at=0.0))
+    eng.handle(e.AgentReachable("1001", False, at=1.0, node="b"))
+    assert eng.snapshot()["agents"]["1001"]["reachable"] is False
+    eng.handle(e.AgentReachable("1001", True, at=2.0, node="a"))
+    out = eng.handle(e.CallArrived("k1", "support", "5550001", at=3.0))
+    assert of(c.OfferCall, out)[0].agent_id == "1001"
+    eng.handle(e.AgentReachable("1001", False, at=4.0, node="b"))  # b again: a still sees it
+    assert eng.snapshot()["agents"]["1001"]["reachable"] is True

@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tests.e2e.harness.sandbox import ARI, ARI_AUTH, SANDBOX, SANDBOX_ROOT, free_port, wait_for
 from tests.e2e.harness.sipp import stop_group
 
@@ -23,7 +25,9 @@ PASSWORD_FILE = SANDBOX_ROOT.parent / "agent-sip-password"  # written by `contri
 
 
 class Softphone:
-    def __init__(self, agent_id: str, tmp: Path, tone_hz: int = 700) -> None:
+    def __init__(self, agent_id: str, tmp: Path, tone_hz: int = 700, user: str = "") -> None:
+        """``user``: a SIP user without registration (the sandbox's "caller") instead
+        of agent ``agent_id``'s registered account."""
         self.agent_id = agent_id
         self.inside = f"/tmp/cti-baresip-{agent_id}-{int(time.time() * 1000)}"
         self.dir = SANDBOX_ROOT / self.inside.lstrip("/")
@@ -31,7 +35,7 @@ class Softphone:
         self.ctrl_port = free_port()
         sip_port = free_port()
         rtp = 40000 + (sip_port % 200) * 100
-        self.heard = self.dir / "heard.wav"
+        self.heard_file = self.dir / "heard.wav"
         (self.dir / "config").write_text("\n".join([
             "poll_method epoll", f"sip_listen 127.0.0.1:{sip_port}", "net_interface 127.0.0.1",
             "sip_trans_def udp", f"audio_player aufile,{self.inside}/heard.wav",
@@ -43,10 +47,11 @@ class Softphone:
         subprocess.run([str(SANDBOX), "exec", "sox", "-n", "-r", "8000", "-c", "1", "-b", "16",
                         f"{self.inside}/voice.wav", "synth", "120", "sine", str(tone_hz), "vol", "0.5"],
                        check=True, capture_output=True, timeout=30)
-        password = PASSWORD_FILE.read_text().strip()
-        (self.dir / "accounts").write_text(
-            f"<sip:agent{agent_id}@127.0.0.1>;auth_pass={password};regint=60;answermode=auto;"
-            "audio_codecs=PCMU,PCMA\n")
+        if user:
+            account = f"<sip:{user}@127.0.0.1>;regint=0"
+        else:
+            account = f"<sip:agent{agent_id}@127.0.0.1>;auth_pass={PASSWORD_FILE.read_text().strip()};regint=60"
+        (self.dir / "accounts").write_text(f"{account};answermode=auto;audio_codecs=PCMU,PCMA\n")
         self.log = tmp / f"baresip-{agent_id}.log"
         self.proc = subprocess.Popen([str(SANDBOX), "exec", "baresip", "-f", self.inside],
                                      stdout=self.log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -79,6 +84,7 @@ class Softphone:
                 if not size.isdigit() or len(rest) < int(size) + 1:
                     break
                 message = json.loads(rest[:int(size)])
+                message["_at"] = time.time()  # when it came (wall clock)
                 buf = rest[int(size) + 1:]
                 (self._responses if message.get("response") else self.events).append(message)
 
@@ -103,6 +109,11 @@ class Softphone:
             with urllib.request.urlopen(req, timeout=5) as resp:
                 return bool(json.loads(resp.read())["state"] == "online")
         wait_for(online, timeout, f"agent{self.agent_id}'s softphone registered")
+
+    def heard(self) -> np.ndarray[Any, Any]:
+        """What the phone heard in its last call (8 kHz samples), once that call ended."""
+        data = self.heard_file.read_bytes()
+        return np.frombuffer(data[44:len(data) - (len(data) - 44) % 2], dtype="<i2").astype(np.float64)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
