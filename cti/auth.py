@@ -121,7 +121,7 @@ def parse_auth(t: Table) -> AuthSettings:
         role = a.text("role")
         if role not in ROLES[1:]:
             raise ConfigError(f"{a.path}.role", "supervisor, reader or admin", role)
-        phone = a.text("phone", "")
+        phone = a.text("phone") if "phone" in a.data else ""
         if phone and not re.fullmatch(r"[A-Za-z]+/[A-Za-z0-9_.@-]+", phone):
             raise ConfigError(f"{a.path}.phone", "a channel endpoint such as PJSIP/sup3001", phone)
         accounts.append(Account(a.text("name"), role, check_hash(f"{a.path}.password_hash", a.text("password_hash")),
