@@ -285,6 +285,7 @@ async def _lead(
     runtime.observers.append(visits.observe)
     await visits.start()
     live = Live(lambda who: desk_http.wallboard_figures(instance, who))
+    live.agent_of = lambda call_id: next((k.agent_id for k in engine.calls() if k.call_id == call_id), None)
     runtime.observers.append(live.observe)
     workorders.listeners.append(live.order)
     instance.workorders, instance.live, instance.visits, instance.history = workorders, live, visits, history

@@ -101,14 +101,18 @@ async def desk(request: web.Request) -> web.Response:
     now = rt.clock()
     full = who.sees_numbers or who.agent_id == agent_id
     call: dict[str, Any] | None = None
-    live = next((k for k in rt.engine.calls() if k.agent_id == agent_id or agent_id in k.offered_to), None)
+    live = next((k for k in rt.engine.calls()
+                 if k.agent_id == agent_id or agent_id in k.offered_to or k.consult == agent_id), None)
     wo = instance.workorders
     if live is not None:
         call = {"call_id": live.call_id, "caller": live.caller, "queue": live.queue, "kind": live.kind,
                 "emergency": live.emergency, "arrived_at": live.arrived_at, "answered_at": live.answered_at,
                 "state": "offered" if live.agent_id != agent_id else "connected", "on_hold": live.on_hold,
                 "hold_since": live.hold_since, "waited_s": (live.answered_at or now) - live.arrived_at,
-                "callback": live.callback, "attempts": live.attempts, "dialing": live.state == "dialing"}
+                "callback": live.callback, "attempts": live.attempts, "dialing": live.state == "dialing",
+                "consult": live.consult, "consult_answered": live.consult_answered}
+        if live.consult == agent_id:  # consulted by the call's agent (an attended transfer)
+            call["state"] = "consulted" if live.consult_answered else "offered"
     elif view.last_call_id and wo is not None:
         ended = await wo.ended_call(view.last_call_id)
         if ended is not None:
@@ -147,6 +151,10 @@ async def desk(request: web.Request) -> web.Response:
         "pause_codes": list(desk_settings.pause_codes),
         "safety_script": desk_settings.safety_script if call is not None and call["emergency"] else None,
         "wrap_up_ends": queue_modes,
+        # Where a call may be transferred now: ready agents, queues (a number: the trunk's rules).
+        "transfer_to": {"agents": sorted(a.agent_id for a in rt.engine.agents()
+                                         if a.state == "ready" and a.agent_id != agent_id),
+                        "queues": sorted(queue_modes), "external": instance.trunk is not None},
     })
 
 
@@ -182,6 +190,9 @@ def wallboard_figures(instance: Instance, who: Identity) -> dict[str, Any]:
                        "on_hold_s": now - current.hold_since if current and current.hold_since else None})
     hold_max = {q.name: q.hold_max_s for q in instance.runtime.engine.queue_configs()}
     figures["agent_list"] = agents
+    adapter = instance.adapter  # who listens to which call (R14: the supervisors may know)
+    figures["listening"] = {} if adapter is None else {
+        k: {"mode": v.mode, "by": v.who, "answered": v.answered} for k, v in adapter.listening.sessions.items()}
     figures["hold_max_s"] = hold_max
     figures["waiting_calls"] = [
         {"call_id": k.call_id, "queue": k.queue, "waited_s": now - k.arrived_at, "emergency": k.emergency,

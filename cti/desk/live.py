@@ -49,6 +49,7 @@ class Live:
                  min_interval_s: float = 0.25) -> None:
         """``figures(who)``: the wallboard's figures as ``who`` may see them."""
         self._figures = figures
+        self.agent_of: Callable[[str], str | None] = lambda call_id: None  # a call's agent (the core's)
         self.max_streams = max_streams
         self.min_interval_s = min_interval_s
         self.streams: set[Stream] = set()
@@ -96,8 +97,10 @@ class Live:
                 agent_id = a
             case c.CancelOffer(agent_id=a) | c.RingNoAnswer(agent_id=a) | c.HoldOverrun(agent_id=a):
                 agent_id = a
-            case c.CallEnded(agent_id=a):
+            case c.CallEnded(agent_id=a) | c.CallTransferred(agent_id=a):
                 agent_id = a
+            case c.ConnectConsult(call_id=k) | c.HoldCaller(call_id=k) | c.TakeOffHold(call_id=k):
+                agent_id = self.agent_of(k)  # the call's agent: its consult answered, its caller held
         if agent_id is not None:
             for stream in list(self.streams):
                 if stream.who.agent_id == agent_id:

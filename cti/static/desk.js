@@ -74,6 +74,7 @@
       $("call-queue").textContent = call.queue;
       $("emergency-flag").hidden = !call.emergency;
     }
+    renderControls(call);
     $("script-box").hidden = !(call && call.campaign);
     if (call && call.campaign) {
       $("campaign").textContent = call.campaign; $("customer-name").textContent = call.customer_name || "";
@@ -97,6 +98,39 @@
     }
     renderForm(call);
     tick();
+  }
+  function renderControls(call) {
+    // Hold and transfers, for the agent on a connected call; complete or cancel while consulting.
+    const mine = !!call && call.state === "connected" && !call.dialing;
+    $("call-controls").hidden = !mine || !!call.consult;
+    $("consult-controls").hidden = !mine || !call.consult;
+    if (!mine) return;
+    $("btn-hold").textContent = call.on_hold ? "取回 Resume" : "保持 Hold";
+    $("consult-state").textContent = call.consult ? "諮詢 Consulting " + call.consult +
+      (call.consult_answered ? " · 已接通 answered" : " · 振鈴 ringing") : "";
+    $("btn-complete").disabled = !call.consult_answered;
+    const sel = $("transfer-target"), t = desk.transfer_to, keep = sel.value;
+    const options = t.agents.map((a) => ["agent:" + a, "坐席 Agent " + a])
+      .concat(t.queues.map((q) => ["queue:" + q, "隊列 Queue " + q]))
+      .concat(t.external ? [["external:", "外線 External number"]] : []);
+    if (sel.dataset.options !== JSON.stringify(options)) {
+      sel.dataset.options = JSON.stringify(options);
+      sel.innerHTML = "";
+      for (const [value, label] of options) sel.add(new Option(label, value));
+      if (options.some((o) => o[0] === keep)) sel.value = keep;
+    }
+    $("transfer-number").hidden = sel.value !== "external:";
+    $("btn-consult").disabled = !sel.value.startsWith("agent:");
+  }
+  async function callAct(path, body) {
+    $("action-error").textContent = "";
+    try { await api("POST", "/calls/" + encodeURIComponent(desk.call.call_id) + path, body || {}); }
+    catch (e) { $("action-error").textContent = e.message; }
+    refresh();
+  }
+  function transfer(attended) {
+    const [to, target] = $("transfer-target").value.split(/:(.*)/s);
+    callAct("/transfer", {to, target: to === "external" ? $("transfer-number").value.trim() : target, attended});
   }
   function renderForm(call) {
     const kinds = $("f-kind");
@@ -161,6 +195,12 @@
     act(desk && desk.agent.state === "logged-out" ? "/login" : (desk && desk.agent.state === "wrap-up" ? "/end-wrap-up" : "/ready")));
   $("btn-pause").addEventListener("click", () => act("/pause", {reason: $("pause-code").value}));
   $("btn-logout").addEventListener("click", () => act("/logout"));
+  $("btn-hold").addEventListener("click", () => callAct(desk.call.on_hold ? "/unhold" : "/hold"));
+  $("transfer-target").addEventListener("change", () => renderControls(desk.call));
+  $("btn-transfer").addEventListener("click", () => transfer(false));
+  $("btn-consult").addEventListener("click", () => transfer(true));
+  $("btn-complete").addEventListener("click", () => callAct("/transfer/complete"));
+  $("btn-cancel").addEventListener("click", () => callAct("/transfer/cancel"));
   CtiPage.setup(start, () => { if (source) { source.close(); source = null; } me = null; });
   $("f-kind").addEventListener("change", markRequired);
   $("disposition").addEventListener("submit", (ev) => {

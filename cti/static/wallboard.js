@@ -82,10 +82,34 @@
       cell(tr, a.agent_id); cell(tr, STATES[a.state] || a.state, "state");
       cell(tr, hold ? "保留超時 HOLD " + fmt(a.on_hold_s) : (rona ? "未應答 RONA" : (a.reason || "")));
       cell(tr, fmt(a.in_state_s)); cell(tr, fmt(a.call_s)); cell(tr, String(a.calls));
+      listenCell(cell(tr, ""), a, (doc.listening || {})[a.call_id]);
       agents.appendChild(tr);
     }
     renderPlan(doc.plan); renderAlerts(doc); drawTrend(doc.trend); renderCampaigns(doc.campaigns || {});
     $("clock").textContent = new Date(doc.at * 1000).toLocaleTimeString();
+  }
+  const MODES = {"listen": "監聽 Listen", "whisper": "耳語 Whisper", "barge": "插話 Barge"};
+  function listenCell(td, a, session) {
+    // A supervisor listens to an agent's call, coaches it, joins it; switches; stops (audited).
+    if (a.state !== "on-call" || !a.call_id) return;
+    for (const [mode, label] of Object.entries(MODES)) {
+      const b = document.createElement("button");
+      b.type = "button"; b.textContent = label; b.id = "listen-" + mode + "-" + a.agent_id;
+      b.disabled = !!session && session.mode === mode;
+      b.addEventListener("click", () => listen("/calls/" + encodeURIComponent(a.call_id) + "/listen", {mode}));
+      td.appendChild(b);
+    }
+    if (session) {
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "quiet"; b.textContent = "停止 Stop"; b.id = "listen-stop-" + a.agent_id;
+      b.addEventListener("click", () => listen("/calls/" + encodeURIComponent(a.call_id) + "/listen/stop", {}));
+      td.appendChild(b);
+      td.appendChild(document.createTextNode(" " + (MODES[session.mode] || session.mode) + " · " + session.by));
+    }
+  }
+  async function listen(path, body) {
+    $("listen-error").textContent = "";
+    try { await api("POST", path, body); } catch (e) { $("listen-error").textContent = e.message; }
   }
   function renderCampaigns(campaigns) {
     const ids = Object.keys(campaigns);

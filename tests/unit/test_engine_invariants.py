@@ -3,13 +3,14 @@
 Checked after every event: no agent holds two offers or calls; work conservation (no
 ready agent and a waiting call it could serve coexist); each offer takes the best
 waiting call by priority then FIFO; agents in wrap-up or paused get no offer; every
-ring-no-answer is counted."""
+ring-no-answer is counted. Transfers (blind and attended), holds asked by the agent
+and phones coming and going are among the random events."""
 
 from __future__ import annotations
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from acd import AcdError, AgentConfig, Engine, QueueConfig
 from acd import commands as c
@@ -61,13 +62,16 @@ class EngineMachine(RuleBasedStateMachine):
             elif isinstance(cmd, c.OfferCall):
                 assert all(cmd.agent_id not in v for v in self.offers.values()), "agent offered twice"
                 self.offers.setdefault(cmd.call_id, set()).add(cmd.agent_id)
-                self.check_best_call(calls[cmd.call_id], cmd.agent_id, calls)
+                if not isinstance(event, e.TransferRequested):  # (a transfer names its agent)
+                    self.check_best_call(calls[cmd.call_id], cmd.agent_id, calls)
             elif isinstance(cmd, c.CancelOffer):
                 self.offers[cmd.call_id].remove(cmd.agent_id)
             elif isinstance(cmd, c.RingNoAnswer):
                 self.misses += 1
             elif isinstance(cmd, c.AnnounceAgent | c.ConnectCall):
                 self.offers.pop(cmd.call_id, None)
+            elif isinstance(cmd, c.ConnectConsult):
+                self.offers[cmd.call_id].remove(cmd.agent_id)
         for call_id in [k for k, v in self.offers.items() if not v]:
             del self.offers[call_id]
 
@@ -144,11 +148,59 @@ class EngineMachine(RuleBasedStateMachine):
     def hold(self, call: str, on: bool) -> None:
         self.feed(e.HoldStarted(call, self.now) if on else e.HoldEnded(call, self.now))
 
+    @precondition(lambda self: any(k.offered_to or (k.consult and not k.consult_answered)
+                                   for k in self.engine.calls()))
+    @rule(pick=st.integers(0, 7))
+    def answer_and_bridge(self, pick: int) -> None:
+        """An offer (or a consult) answered and bridged (so that transfers have calls to
+        work on)."""
+        offered = sorted([(k.call_id, k.offered_to[0]) for k in self.engine.calls() if k.offered_to]
+                         + [(k.call_id, k.consult) for k in self.engine.calls() if k.consult and not k.consult_answered])
+        if offered:
+            call, agent = offered[pick % len(offered)]
+            self.feed(e.OfferAnswered(call, agent, self.now))
+            self.feed(e.AnnouncementFinished(call, self.now))
+
+    @precondition(lambda self: any(k.agent_id for k in self.engine.calls()))
+    @rule(pick=st.integers(0, 7), agent=st.sampled_from(sorted(AGENTS)),
+          to=st.sampled_from(["agent", "queue", "external"]), attended=st.booleans(),
+          queue=st.sampled_from(["q1", "q2", "q3"]))
+    def transfer(self, pick: int, agent: str, to: str, attended: bool, queue: str) -> None:
+        connected = sorted((k.call_id, k.agent_id) for k in self.engine.calls() if k.agent_id)
+        call, current = connected[pick % len(connected)] if connected else ("c0", agent)
+        ready = [a.agent_id for a in self.engine.agents() if a.state == "ready" and a.agent_id != current]
+        if ready and pick % 4:  # mostly an agent who can take it (sometimes any: refused)
+            agent = ready[pick % len(ready)]
+        target = {"agent": agent, "queue": queue, "external": "13800000000"}[to]
+        self.feed(e.TransferRequested(call, current, to, target, attended, self.now))
+
+    @precondition(lambda self: any(k.consult for k in self.engine.calls()))
+    @rule(call=st.sampled_from(CALLS), complete=st.booleans())
+    def consult_ends(self, call: str, complete: bool) -> None:
+        consulting = sorted((k.call_id, k.agent_id) for k in self.engine.calls() if k.consult)
+        pick, current = next(((k, a) for k, a in consulting if k == call), consulting[0])
+        assert current is not None
+        self.feed(e.TransferCompleted(pick, current, self.now) if complete
+                  else e.TransferCancelled(pick, current, self.now))
+
+    @precondition(lambda self: any(k.agent_id for k in self.engine.calls()))
+    @rule(pick=st.integers(0, 7), on=st.booleans())
+    def hold_asked(self, pick: int, on: bool) -> None:
+        connected = sorted((k.call_id, k.agent_id) for k in self.engine.calls() if k.agent_id)
+        call, current = connected[pick % len(connected)]
+        assert current is not None
+        self.feed(e.HoldRequested(call, current, on, self.now))
+
+    @rule(agent=st.sampled_from(sorted(AGENTS)), reachable=st.booleans())
+    def phone(self, agent: str, reachable: bool) -> None:
+        self.feed(e.AgentReachable(agent, reachable, self.now))
+
     @invariant()
     def one_call_per_agent(self) -> None:
         calls = self.engine.calls()
         for a in self.engine.agents():
-            holding = [k for k in calls if a.agent_id in k.offered_to or k.agent_id == a.agent_id]
+            holding = [k for k in calls if a.agent_id in k.offered_to or k.agent_id == a.agent_id
+                       or k.consult == a.agent_id]
             assert len(holding) <= 1, f"{a.agent_id} holds {holding}"
             assert (a.call_id is not None) == (a.state in ("offered", "on-call")), a
             if holding:
@@ -158,7 +210,7 @@ class EngineMachine(RuleBasedStateMachine):
     def work_conservation(self) -> None:
         waiting = [k for k in self.engine.calls() if k.state == "waiting"]
         for a in self.engine.agents():
-            if a.state != "ready":
+            if a.state != "ready" or not self.engine._agents[a.agent_id].reachable:
                 continue
             for k in waiting:
                 if k.sticky_agent is not None:
@@ -170,9 +222,24 @@ class EngineMachine(RuleBasedStateMachine):
     @invariant()
     def offers_match_commands(self) -> None:
         for k in self.engine.calls():
-            assert set(k.offered_to) == self.offers.get(k.call_id, set()), k
+            ringing = set(k.offered_to) | ({k.consult} if k.consult and not k.consult_answered else set())
+            assert ringing == self.offers.get(k.call_id, set()), k
         assert sum(a.ring_no_answer_total for a in self.engine.agents()) == self.misses
 
 
 TestEngineInvariants = EngineMachine.TestCase
 TestEngineInvariants.settings = settings(max_examples=300, stateful_step_count=60, deadline=None)
+
+
+class BusyEngineMachine(EngineMachine):
+    """The same rules and invariants, every agent logged in at the start: answered
+    calls are common, so transfers, consults and holds happen often."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for agent in sorted(AGENTS):
+            self.feed(e.AgentLoggedIn(agent, self.now))
+
+
+TestBusyEngineInvariants = BusyEngineMachine.TestCase
+TestBusyEngineInvariants.settings = settings(max_examples=300, stateful_step_count=60, deadline=None)

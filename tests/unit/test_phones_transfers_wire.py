@@ -1,0 +1,170 @@
+"""The wire side of transfers, holds, the agents' phones and listening (cti.calls.transfers,
+cti.agents.phone, cti.calls.listening) through the ARI adapter: ARI events in, core
+events and ARI requests out. ARI is a recording stand-in; the e2e tests run the same
+code against real Asterisk, softphones included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from acd import commands as c
+from acd import events as e
+from cti.agents.phone import Phones
+from tests.unit.test_stasis_adapter import NOW, Harness
+
+
+async def offered(h: Harness, call: str, agent: str) -> str:
+    h.adapter.on_event({"type": "StasisStart", "args": ["inbound", "100"],
+                        "channel": {"id": call, "caller": {"number": "13800000000"}, "name": "PJSIP/caller-1"}})
+    await h.adapter.execute(c.OfferCall(call, agent, f"PJSIP/agent{agent}", 10.0))
+    leg = str(h.ari.requests[-1][2]["channelId"])
+    h.adapter.on_event({"type": "StasisStart", "args": ["offer", call, agent], "channel": {"id": leg}})
+    return leg
+
+
+def refer(source: str, destination: str = "", protocol_id: str = "") -> dict[str, Any]:
+    wanted = {"destination": destination} if destination else {"protocol_id": protocol_id}
+    return {"type": "ChannelTransfer", "referred_by": {"source_channel": {"id": source}},
+            "refer_to": {"requested_destination": wanted}}
+
+
+async def test_a_blind_refer_asks_the_core_and_tells_the_phone() -> None:
+    h = Harness()
+    h.adapter.transfers.agents = {"1002": "1002", "8002": "1002"}
+    h.adapter.transfers.queues = frozenset({"gas"})
+    leg = await offered(h, "k1", "1001")
+    await h.follow_ups()
+    # The phone's transfers come to the engine: set on the answered leg.
+    assert ("POST", f"/channels/{leg}/variable", {"variable": "PJSIP_TRANSFER_HANDLING()", "value": "ari-only"}) \
+        in h.ari.requests
+    h.adapter.on_event(refer(leg, "8002"))  # by the agent's announced number
+    h.adapter.on_event(refer(leg, "sip:gas@127.0.0.1"))
+    await h.follow_ups()
+    asked = [x for x in h.submitted if isinstance(x, e.TransferRequested)]
+    assert asked == [e.TransferRequested("k1", "1001", "agent", "1002", False, NOW),
+                     e.TransferRequested("k1", "1001", "queue", "gas", False, NOW)]
+    told = [r for r in h.ari.requests if r[1].endswith("/transfer_progress")]
+    assert told == [("POST", f"/channels/{leg}/transfer_progress", {"states": "channel_answered"})] * 2
+
+
+async def test_a_refer_the_engine_cannot_do_is_declined_and_changes_nothing() -> None:
+    h = Harness()
+    h.adapter.transfers.agents = {"1002": "1002"}
+    leg = await offered(h, "k1", "1001")
+    refused: list[e.Event] = []
+    h.adapter.transfers.ask = lambda event: bool(refused.append(event))  # the core says no
+    for ev in (refer(leg, "nobody"), refer(leg, protocol_id="abc@host"), refer(leg, "1002"),
+               refer("not-a-leg-of-ours", "1002"), {"type": "ChannelTransfer"}):
+        h.adapter.on_event(ev)
+    await h.follow_ups()
+    assert refused == [e.TransferRequested("k1", "1001", "agent", "1002", False, NOW)]
+    told = [r[2]["states"] for r in h.ari.requests if r[1].endswith("/transfer_progress")]
+    assert told == ["channel_declined"] * 3
+    assert not [x for x in h.submitted if isinstance(x, e.TransferRequested)]
+
+
+async def test_R3_an_engine_hold_takes_the_caller_out_of_the_bridge_and_back() -> None:
+    h = Harness()
+    leg = await offered(h, "k1", "1001")
+    await h.adapter.execute(c.ConnectCall("k1", "1001"))
+    await h.adapter.execute(c.HoldCaller("k1"))
+    assert h.ari.requests[-2:] == [("POST", "/bridges/cti-k1/removeChannel", {"channel": "k1"}),
+                                   ("POST", "/channels/k1/moh", {})]
+    await h.adapter.execute(c.ConnectConsult("k1", "1001"))
+    assert h.ari.requests[-1] == ("POST", "/bridges/cti-k1/addChannel", {"channel": leg})
+    await h.adapter.execute(c.TakeOffHold("k1"))
+    assert h.ari.requests[-2:] == [("DELETE", "/channels/k1/moh", {}),
+                                   ("POST", "/bridges/cti-k1/addChannel", {"channel": "k1"})]
+    await h.adapter.execute(c.TakeOffHold("k1"))  # not the engine's hold now: the phone's (R3 unhold)
+    assert h.ari.requests[-1] == ("DELETE", f"/channels/{leg}/hold", {})
+    await h.adapter.execute(c.DropAgentLeg("k1", "1001"))
+    assert h.ari.requests[-1] == ("DELETE", f"/channels/{leg}", {})  # the bridge stays for the call
+
+
+def phones(h: Harness, asked: list[e.Event], pins: dict[str, str]) -> Phones:
+    async def verify(agent: str, pin: str) -> bool:
+        return pins.get(agent) == pin
+
+    def ask(event: e.Event) -> bool:
+        asked.append(event)
+        return True
+    p = Phones(h.ari, ask, lambda: NOW, h.adapter.then, {"PJSIP/agent2001": "2001"}, verify,  # type: ignore[arg-type]
+               ("break", "lunch", "training"))
+    h.adapter.phones = p
+    h.adapter.hooks.insert(0, p.on_event)
+    return p
+
+
+async def test_feature_codes_log_in_with_the_pin_and_pause_with_a_reason_number() -> None:
+    h = Harness()
+    asked: list[e.Event] = []
+    phones(h, asked, {"2001": "2468"})
+
+    async def dial(chan: str, what: str, keys: str) -> list[tuple[str, str, dict[str, Any]]]:
+        before = len(h.ari.requests)
+        h.adapter.on_event({"type": "StasisStart", "args": ["feature", what],
+                            "channel": {"id": chan, "name": "PJSIP/agent2001-0000002a"}})
+        for key in keys:
+            h.adapter.on_event({"type": "ChannelDtmfReceived", "digit": key, "channel": {"id": chan}})
+        await h.follow_ups()
+        return h.ari.requests[before:]
+
+    sent = await dial("f1", "login", "1111#")
+    assert ("POST", "/channels/f1/play/cti-feature-ask-f1", {"media": "sound:cti/agent-pin"}) in sent
+    assert sent[-1] == ("POST", "/channels/f1/play/cti-feature-end-f1", {"media": "sound:cti/agent-refused"})
+    assert asked == []  # a wrong PIN changes nothing
+    sent = await dial("f2", "login", "2468#")
+    assert asked == [e.AgentLoggedIn("2001", NOW)]
+    assert sent[-1] == ("POST", "/channels/f2/play/cti-feature-end-f2", {"media": "sound:cti/agent-logged-in"})
+    h.adapter.on_event({"type": "PlaybackFinished", "playback": {"id": "cti-feature-end-f2"}})
+    await h.follow_ups()
+    assert h.ari.requests[-1] == ("DELETE", "/channels/f2", {})  # said, then hung up
+    await dial("f3", "pause", "2#")
+    await dial("f4", "pause", "9#")  # no such reason: refused
+    await dial("f5", "ready", "")
+    assert asked[1:] == [e.AgentPaused("2001", "lunch", NOW), e.AgentReady("2001", NOW)]
+    # Not an agent's phone: refused, nothing asked.
+    h.adapter.on_event({"type": "StasisStart", "args": ["feature", "login"],
+                        "channel": {"id": "f6", "name": "PJSIP/caller-00000001"}})
+    await h.follow_ups()
+    assert h.ari.requests[-1][1] == "/channels/f6/play/cti-feature-end-f6" and len(asked) == 3
+    assert h.submitted == []  # none of it reached the call handling
+
+
+async def test_phones_away_and_back_become_reachability_once_each() -> None:
+    h = Harness()
+    asked: list[e.Event] = []
+    phones(h, asked, {})
+    for state in ("UNAVAILABLE", "UNAVAILABLE", "NOT_INUSE", "INUSE", "UNKNOWN"):
+        h.adapter.on_event({"type": "DeviceStateChanged", "device_state": {"name": "PJSIP/agent2001", "state": state}})
+    h.adapter.on_event({"type": "DeviceStateChanged", "device_state": {"name": "PJSIP/caller", "state": "NOT_INUSE"}})
+    assert asked == [e.AgentReachable("2001", False, NOW), e.AgentReachable("2001", True, NOW)]
+
+
+async def test_listening_rings_the_supervisor_then_snoops_and_switches_without_dropping() -> None:
+    h = Harness()
+    leg = await offered(h, "k1", "1001")
+    h.adapter.listening.start("k1", "1001", leg, "PJSIP/sup1", "listen", "account:li")
+    await h.follow_ups()
+    ring = h.ari.requests[-1]
+    assert ring[:2] == ("POST", "/channels") and ring[2]["endpoint"] == "PJSIP/sup1"
+    phone = ring[2]["channelId"]
+    h.adapter.on_event({"type": "StasisStart", "args": ["supervise", "k1"], "channel": {"id": phone}})
+    await h.follow_ups()
+    snoops = [r for r in h.ari.requests if r[1] == f"/channels/{leg}/snoop"]
+    assert [(r[2]["spy"], r[2]["whisper"]) for r in snoops] == [("both", "none")]
+    first = snoops[0][2]["snoopId"]
+    h.adapter.on_event({"type": "StasisStart", "args": ["snoop", "k1"], "channel": {"id": first}})  # ours: kept
+    h.adapter.listening.change("k1", "barge", "account:li")
+    await h.follow_ups()
+    snoops = [r for r in h.ari.requests if r[1] == f"/channels/{leg}/snoop"]
+    assert [(r[2]["spy"], r[2]["whisper"]) for r in snoops] == [("both", "none"), ("both", "both")]
+    assert ("DELETE", f"/channels/{first}", {}) in h.ari.requests
+    assert ("DELETE", f"/channels/{phone}", {}) not in h.ari.requests  # the supervisor stays on
+    h.adapter.on_event({"type": "StasisEnd", "channel": {"id": first}})  # the replaced one ending ends nothing
+    assert "k1" in h.adapter.listening.sessions
+    h.adapter.on_event({"type": "StasisEnd", "channel": {"id": leg}})  # the agent's call ends
+    await h.follow_ups()
+    assert "k1" not in h.adapter.listening.sessions
+    assert ("DELETE", f"/channels/{phone}", {}) in h.ari.requests
+    assert h.submitted[-1] == e.AgentHungUp("k1", "1001", NOW)  # and the core still hears of it
