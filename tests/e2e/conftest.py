@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.harness import SANDBOX, AriObserver, Engine, EngineStarter, Sandbox
+from tests.e2e.harness.browser import chromium
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +44,11 @@ def start_engine(sandbox_running: None, tmp_path: Path) -> Iterator[Callable[...
     starter = EngineStarter(tmp_path)
     yield starter.start
     starter.stop_all()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium (Selenium)."""
+    driver = chromium()
+    yield driver
+    driver.quit()

@@ -7,16 +7,14 @@ masking per role, the live wallboard and the R9 plan confirmation."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from argon2 import PasswordHasher
 from selenium.webdriver.support.ui import Select
 
 from cti.auth import token_digest
 from tests.e2e.harness import ADMIN_TOKEN, Sandbox, Webhook, keys_scenario, wait_for
-from tests.e2e.harness.browser import Page, chromium
+from tests.e2e.harness.browser import Page
 from tests.e2e.harness.sipp import sandbox_root
 from tests.e2e.test_auth import basic, call
 
@@ -86,13 +84,6 @@ sha256 = "{token_digest(DEPARTMENT_TOKEN)}"
 [auth]
 cookie_secure = false
 """
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    driver = chromium()
-    yield driver
-    driver.quit()
 
 
 def mobile_caller(sandbox: Sandbox, keys: str, talk_ms: int) -> Any:

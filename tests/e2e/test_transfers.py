@@ -4,13 +4,16 @@ sandbox, the engine's bridges read back from Asterisk's ARI."""
 from __future__ import annotations
 
 import time
+import urllib.error
 import urllib.request
 from typing import Any
 
 from argon2 import PasswordHasher
+from selenium.webdriver.support.ui import Select
 
 from recording.wav import SILENCE_RMS, inspect
 from tests.e2e.harness import Sandbox, wait_for
+from tests.e2e.harness.browser import Page
 from tests.e2e.harness.softphone import Softphone
 from tests.e2e.harness.toml import ADMIN_TOKEN
 from tests.e2e.test_recording import archive_dir
@@ -209,4 +212,107 @@ announce_agent_id = false
     agents = wait_for(lambda: {r["agent"]: r for r in engine.get("/reports/agents?interval=day")["rows"]
                                if r["answered"]}, 10, "the agents' report")
     assert set(agents) == {"2001", "1002"}
+    sandbox.assert_no_channels()
+
+
+def test_desk_holds_consults_and_completes_and_the_wallboard_listens(
+        sandbox: Sandbox, start_engine, browser) -> None:  # type: ignore[no-untyped-def]
+    """In Chromium: the agent holds the caller and takes it back, consults agent 1002
+    and completes the transfer from the desk; the supervisor listens to the call from
+    the wallboard, switches to whisper and stops (the supervisor's phone: SIPp 1003)."""
+    for agent_id in ("1001", "1002", "1003"):
+        sandbox.agent(agent_id)
+    engine = start_engine(agents=[], extra="""
+[[queues]]
+name = "support"
+wrap_up_s = 1
+announce_agent_id = false
+""" + agents_toml(f'id = "1001"\nendpoint = "PJSIP/agent1001"\nqueues = ["support"]\npin_hash = "{FAST.hash("4321")}"',
+                  'id = "1002"\nendpoint = "PJSIP/agent1002"\nqueues = ["support"]\nlogin_at_start = false') + f"""
+[auth]
+cookie_secure = false
+[[auth.accounts]]
+name = "li"
+role = "supervisor"
+password_hash = "{FAST.hash("li-password-for-tests")}"
+phone = "PJSIP/agent1003"
+""")
+    page = Page(browser, f"http://127.0.0.1:{engine.port}")
+    page.open("/agent")
+    page.sign_in("1001", "4321")
+    caller = sandbox.call(talk_ms=25000)
+    call_id = connected_call(engine, "1001")["call_id"]
+    page.until(lambda: page.visible("call-controls"), 10, "the call controls")
+    page.el("btn-hold").click()
+    wait_for(lambda: in_bridge(sandbox, call_id) == {"1001"}, 10, "the caller held out of the bridge")
+    page.until(lambda: "Resume" in page.text("btn-hold"), 5, "the hold shown")
+    page.el("btn-hold").click()
+    wait_for(lambda: in_bridge(sandbox, call_id) == {"caller", "1001"}, 10, "the caller back")
+    engine.post("/agents/1002/login")
+    page.until(lambda: "agent:1002" in page.el("transfer-target").get_attribute("innerHTML"), 10,
+               "agent 1002 offered as a target")
+    Select(page.el("transfer-target")).select_by_value("agent:1002")
+    page.el("btn-consult").click()
+    page.until(lambda: page.visible("consult-controls") and "answered" in page.text("consult-state"), 15,
+               "the consult answered, shown live")
+    assert in_bridge(sandbox, call_id) == {"1001", "1002"}
+    page.shot("desk-consult")
+    page.el("btn-complete").click()
+    wait_for(lambda: in_bridge(sandbox, call_id) == {"caller", "1002"}, 10, "the transfer completed")
+    page.until(lambda: "Wrap-up" in page.text("state") or "Ready" in page.text("state"), 5, "agent 1001 freed")
+    # The supervisor, on the wallboard.
+    page.open("/wallboard")
+    page.sign_in("li", "li-password-for-tests")
+    page.until(lambda: page.visible("listen-listen-1002"), 10, "the listen button of agent 1002")
+    page.el("listen-listen-1002").click()
+    wait_for(lambda: len(sandbox.ari("GET", f"/bridges/cti-sup-{call_id}")["channels"]) == 2, 10,
+             "the supervisor's phone bridged with the snoop")
+    page.until(lambda: "Listen · account:li" in page.text("agent-1002"), 10, "the listening shown")
+    page.el("listen-whisper-1002").click()
+    page.until(lambda: "Whisper · account:li" in page.text("agent-1002"), 10, "the whisper shown")
+    page.shot("wallboard-listening")
+    page.el("listen-stop-1002").click()
+    wait_for(lambda: not [b for b in sandbox.bridges() if b["id"] == f"cti-sup-{call_id}"], 10,
+             "the supervisor's bridge gone")
+    log = engine.log()
+    assert "account:li starts to listen to agent 1002" in log and "account:li stops to whisper" in log
+    assert caller.wait(40) == 0, caller.output()
+
+
+def test_blind_transfer_to_an_external_number_through_the_trunk(
+        sandbox: Sandbox, start_engine) -> None:  # type: ignore[no-untyped-def]
+    """To a number: the trunk's rules (R14) refuse one it may not dial; an allowed one
+    is dialled, answered and bridged with the caller; the agent is free; the caller
+    hanging up ends the external side; one recording covers the whole call."""
+    from tests.e2e.test_callbacks import customers
+    sandbox.agent("1001")
+    customer, trace = customers(sandbox, "customer_answer.xml", "transfer-out")
+    engine = start_engine(agents=["1001"], recording=True, wrap_up_s=1, tail="""
+[[trunks]]
+name = "customers"
+endpoint = "PJSIP/{number}@customers"
+region = "CN"
+allowed_prefixes = ["13"]
+""")
+    caller = sandbox.call(talk_ms=14000)
+    call_id = connected_call(engine, "1001")["call_id"]
+    time.sleep(1.5)
+    try:
+        engine.post(f"/calls/{call_id}/transfer", {"to": "external", "target": "02012345678"})
+        raise AssertionError("a number the trunk may not dial was accepted")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 400
+    assert in_bridge(sandbox, call_id) == {"caller", "1001"}  # nothing changed
+    answer = engine.post(f"/calls/{call_id}/transfer", {"to": "external", "target": "13812345678"})
+    assert answer["state"] == "ended"  # it left the engine's routing
+    wait_for(lambda: {ch for ch in sandbox.ari("GET", f"/bridges/cti-{call_id}")["channels"]}
+             == {call_id, f"cti-ext-{call_id}"}, 15, "the caller bridged with the external number")
+    wait_for(lambda: engine.agent("1001")["state"] in ("wrap-up", "ready"), 5, "the agent free")
+    assert "INVITE sip:13812345678@" in trace.read_text()
+    assert caller.wait(40) == 0, caller.output()
+    wait_for(lambda: "BYE sip:" in trace.read_text(), 10, "the external side hung up after the caller")
+    (meta,) = wait_for(lambda: engine.recordings() or None, 30, "the recording archived")
+    info = inspect(archive_dir(engine) / meta["path"])
+    assert meta["call_id"] == call_id and info.duration_s >= 12.0 and info.rms > SILENCE_RMS, info
+    assert engine.lines(rf"call {call_id}: transferred to an external number")
     sandbox.assert_no_channels()

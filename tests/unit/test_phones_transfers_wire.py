@@ -144,6 +144,7 @@ async def test_phones_away_and_back_become_reachability_once_each() -> None:
 async def test_listening_rings_the_supervisor_then_snoops_and_switches_without_dropping() -> None:
     h = Harness()
     leg = await offered(h, "k1", "1001")
+    h.adapter.listening.tone = True  # [desk] listen_tone: the agent hears a beep
     h.adapter.listening.start("k1", "1001", leg, "PJSIP/sup1", "listen", "account:li")
     await h.follow_ups()
     ring = h.ari.requests[-1]
@@ -154,6 +155,7 @@ async def test_listening_rings_the_supervisor_then_snoops_and_switches_without_d
     snoops = [r for r in h.ari.requests if r[1] == f"/channels/{leg}/snoop"]
     assert [(r[2]["spy"], r[2]["whisper"]) for r in snoops] == [("both", "none")]
     first = snoops[0][2]["snoopId"]
+    assert ("POST", f"/channels/{leg}/play", {"media": "sound:beep"}) in h.ari.requests
     h.adapter.on_event({"type": "StasisStart", "args": ["snoop", "k1"], "channel": {"id": first}})  # ours: kept
     h.adapter.listening.change("k1", "barge", "account:li")
     await h.follow_ups()
