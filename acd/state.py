@@ -165,6 +165,7 @@ class CallView:
     attempts: int = 0
     consult: str = ""
     consult_answered: bool = False
+    engine_hold: bool = False  # the engine holds the caller out of the bridge
 
     @classmethod
     def of(cls, k: Call) -> CallView:
@@ -172,4 +173,4 @@ class CallView:
                    k.kind, k.requirement, tuple(sorted(k.offered_to)), k.hold_since is not None,
                    k.sticky_agent, k.caller, k.bridged, k.node, k.emergency, k.waiting_prompts,
                    k.waiting_loop, k.answered_at, k.hold_since, k.callback, k.attempts, k.consult,
-                   k.consult_answered)
+                   k.consult_answered, k.engine_hold)

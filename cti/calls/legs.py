@@ -127,7 +127,8 @@ class AgentLegs:
                 continue
             agent_id, call_id = parsed
             owner = calls.get(call_id)
-            if owner is None or (agent_id not in owner.offered_to and owner.agent_id != agent_id):
+            if owner is None or (agent_id not in owner.offered_to and owner.agent_id != agent_id
+                                 and owner.consult != agent_id):
                 log.info("leg %s belongs to no call of ours; hanging it up", chan_id)
                 orphans.append(chan_id)
                 continue

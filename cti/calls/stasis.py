@@ -249,7 +249,7 @@ class StasisAdapter:
                     self._submit(e.AgentHungUp(k.call_id, k.agent_id, now))
                 elif not k.bridged:
                     self._submit(e.AnnouncementFinished(k.call_id, now))
-                else:
+                elif not self.transfers.resync(k, now):  # (held by the engine, consulting: as it was)
                     await self._connect(k.call_id, k.agent_id)
         for chan_id in orphans:
             await self._ari.request_quiet("DELETE", f"/channels/{chan_id}")

@@ -24,6 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from acd import CallView
 from acd import commands as c
 from acd import events as e
 from cti.asterisk.ari import AriClient
@@ -72,6 +73,22 @@ class Transfers:
             await self._ari.request("POST", f"/bridges/cti-{call_id}/addChannel", channel=call_id)
         except AriError as exc:  # the bridge went with the last agent: the hang-up follows
             log.warning("call %s: back from hold failed: %s", call_id, exc)
+        return True
+
+    def resync(self, call: CallView, now: float) -> bool:
+        """After a reconnect or a restart, a connected call the engine holds stays held
+        (True: nothing to re-bridge); a consult's leg that went meanwhile is a failed
+        consult, one answered meanwhile an answer."""
+        if call.consult:
+            leg_id = self._legs.of(call.call_id, call.consult)
+            leg = self._legs.get(leg_id) if leg_id is not None else None
+            if leg is None:
+                self._submit(e.OfferFailed(call.call_id, call.consult, "lost", now))
+            elif leg.answered and not call.consult_answered:
+                self._submit(e.OfferAnswered(call.call_id, call.consult, now))
+        if not call.engine_hold:
+            return False
+        self.held.add(call.call_id)
         return True
 
     def connected(self, call_id: str) -> None:

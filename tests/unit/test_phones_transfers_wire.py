@@ -170,3 +170,31 @@ async def test_listening_rings_the_supervisor_then_snoops_and_switches_without_d
     assert "k1" not in h.adapter.listening.sessions
     assert ("DELETE", f"/channels/{phone}", {}) in h.ari.requests
     assert h.submitted[-1] == e.AgentHungUp("k1", "1001", NOW)  # and the core still hears of it
+
+
+async def test_a_resync_mid_consult_keeps_the_caller_held_and_reports_the_consult_leg() -> None:
+    """After a reconnect (or a restart) during a consult: the caller stays out of the
+    bridge, the consulted agent's leg is kept (not hung up as a stray), and what
+    happened to it meanwhile is reported: answered, or gone (the caller returns)."""
+    from acd import CallView
+
+    for consult_leg_there in (True, False):
+        h = Harness()
+        a_leg, b_leg = "cti-offer-1001-k1-x1", "cti-offer-1002-k1-x2"
+        listed = [{"id": "k1", "state": "Up"}, {"id": a_leg, "state": "Up"}]
+        if consult_leg_there:
+            listed.append({"id": b_leg, "state": "Up"})
+
+        async def request(method: str, path: str, _listed: list[Any] = listed, _h: Harness = h, **params: Any) -> Any:
+            _h.ari.requests.append((method, path, params))
+            return _listed if (method, path) == ("GET", "/channels") else {}
+        h.ari.request = request  # type: ignore[method-assign]
+        view = CallView("k1", "support", "connected", "1001", 0.0, 0, "", (), (), True, None, "5550001", True, "",
+                        False, (), False, 1.0, 1.0, False, 0, "1002", False, True)
+        h.adapter._calls = lambda: [view]
+        await h.adapter.resync()
+        assert not [r for r in h.ari.requests if r[1] == "/bridges/cti-k1/addChannel"]  # the caller stays held
+        assert ("DELETE", f"/channels/{b_leg}", {}) not in h.ari.requests
+        assert "k1" in h.adapter.transfers.held
+        expected = e.OfferAnswered("k1", "1002", NOW) if consult_leg_there else e.OfferFailed("k1", "1002", "lost", NOW)
+        assert h.submitted == [expected]
