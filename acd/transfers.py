@@ -90,12 +90,19 @@ def available(agent: Agent) -> bool:
     return agent.state is AgentState.READY and agent.reachable
 
 
-def requested(eng: Engine, ev: e.TransferRequested, out: list[c.Command]) -> None:
-    call = _connected(eng, ev.call_id, ev.agent_id)
+def _settled(eng: Engine, call_id: str, agent_id: str) -> Call:
+    """The agent's call, bridged, with no transfer going on (what a transfer or a hold
+    starts from)."""
+    call = _connected(eng, call_id, agent_id)
     if call.consult:
-        raise TransferRefused(f"call {ev.call_id!r} already has a transfer going on")
+        raise TransferRefused(f"call {call_id!r} already has a transfer going on")
     if not call.bridged:
-        raise TransferRefused(f"call {ev.call_id!r} is not bridged yet")
+        raise TransferRefused(f"call {call_id!r} is not bridged yet")
+    return call
+
+
+def requested(eng: Engine, ev: e.TransferRequested, out: list[c.Command]) -> None:
+    call = _settled(eng, ev.call_id, ev.agent_id)
     if ev.to not in KINDS:
         raise TransferRefused(f"a transfer goes to one of {list(KINDS)}, not {ev.to!r}")
     target: Agent | None = None
@@ -194,12 +201,7 @@ def hold(eng: Engine, call: Call, on: bool, at: float, out: list[c.Command]) -> 
 
 
 def hold_requested(eng: Engine, ev: e.HoldRequested, out: list[c.Command]) -> None:
-    call = _connected(eng, ev.call_id, ev.agent_id)
-    if call.consult:
-        raise TransferRefused(f"call {ev.call_id!r}: the caller is held for a transfer")
-    if not call.bridged:
-        raise TransferRefused(f"call {ev.call_id!r} is not bridged yet")
-    hold(eng, call, ev.hold, ev.at, out)
+    hold(eng, _settled(eng, ev.call_id, ev.agent_id), ev.hold, ev.at, out)
 
 
 def consult_answered(eng: Engine, call: Call, agent_id: str, at: float, out: list[c.Command]) -> bool:
