@@ -43,6 +43,7 @@ class Session:
     mode: str
     phone_leg: str
     snoop: str = ""
+    pending: str = ""  # the snoop made for the mode now asked, until it enters the application
     answered: bool = False
     old: set[str] = field(default_factory=set)  # snoops being replaced (their end ends nothing)
 
@@ -93,7 +94,7 @@ class Listening:
         if why:
             audit.info("call %s: %s's %s to agent %s ends: %s", session.call_id, session.who, session.mode,
                        session.agent_id, why)
-        channels = [session.phone_leg, session.snoop, *session.old]
+        channels = [session.phone_leg, session.snoop, session.pending, *session.old]
 
         async def clear() -> None:
             for channel in channels:
@@ -103,15 +104,23 @@ class Listening:
         self._then(session.phone_leg, "end the listening", clear)
 
     async def _snoop(self, session: Session) -> None:
-        """A snoop channel in the mode now asked, in place of the one before."""
+        """A snoop channel in the mode now asked; it joins the bridge, in place of the one
+        before, when it has entered the application (``_joined``)."""
         snoop = f"cti-snoop-{session.call_id}-{next(self._seq)}"
+        session.pending = snoop
         try:
             await self._ari.request("POST", f"/channels/{session.agent_leg}/snoop", spy="both",
                                     whisper=MODES[session.mode], app=self._ari.app,
                                     appArgs=f"snoop,{session.call_id}", snoopId=snoop)
-            await self._ari.request("POST", f"/bridges/cti-sup-{session.call_id}/addChannel", channel=snoop)
         except AriError as exc:
             log.warning("call %s: snooping on the agent's leg failed: %s", session.call_id, exc)
+            self._ended(session, "the agent's leg cannot be listened to")
+
+    async def _joined(self, session: Session, snoop: str) -> None:
+        try:
+            await self._ari.request("POST", f"/bridges/cti-sup-{session.call_id}/addChannel", channel=snoop)
+        except AriError as exc:
+            log.warning("call %s: the snoop could not join the supervisor: %s", session.call_id, exc)
             self._ended(session, "the agent's leg cannot be listened to")
             return
         old, session.snoop = session.snoop, snoop
@@ -153,10 +162,13 @@ class Listening:
                 session.answered = True
                 answered = session
                 self._then(session.phone_leg, "the supervisor answered", lambda: self._answered(answered))
+            elif chan_id == session.pending:  # the new snoop is ready: into the supervisor's bridge
+                joining = session
+                self._then(session.phone_leg, "the snoop joins", lambda: self._joined(joining, chan_id))
         elif kind in ("StasisEnd", "ChannelDestroyed") and session is not None:
             if chan_id == session.phone_leg:
                 self._ended(session, "the supervisor hung up")
-            elif chan_id == session.snoop:
+            elif chan_id in (session.snoop, session.pending):
                 self._ended(session, "the agent's call ended")
             else:
                 session.old.discard(chan_id)

@@ -197,6 +197,7 @@
   $("btn-logout").addEventListener("click", () => act("/logout"));
   $("btn-hold").addEventListener("click", () => callAct(desk.call.on_hold ? "/unhold" : "/hold"));
   $("transfer-target").addEventListener("change", () => renderControls(desk.call));
+  $("transfer-target").addEventListener("focus", refresh);  // who is ready now
   $("btn-transfer").addEventListener("click", () => transfer(false));
   $("btn-consult").addEventListener("click", () => transfer(true));
   $("btn-complete").addEventListener("click", () => callAct("/transfer/complete"));

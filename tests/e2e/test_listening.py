@@ -19,7 +19,7 @@ from tests.e2e.harness.softphone import Softphone
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 CALLER_HZ, AGENT_HZ, SUPERVISOR_HZ = 400, 700, 1100
-PHASE_S = 4.0
+PHASE_S = 3.0
 
 
 def tone(samples: np.ndarray[Any, Any], hz: int) -> float:

@@ -156,11 +156,18 @@ async def test_listening_rings_the_supervisor_then_snoops_and_switches_without_d
     assert [(r[2]["spy"], r[2]["whisper"]) for r in snoops] == [("both", "none")]
     first = snoops[0][2]["snoopId"]
     assert ("POST", f"/channels/{leg}/play", {"media": "sound:beep"}) in h.ari.requests
-    h.adapter.on_event({"type": "StasisStart", "args": ["snoop", "k1"], "channel": {"id": first}})  # ours: kept
+    assert ("POST", "/bridges/cti-sup-k1/addChannel", {"channel": first}) not in h.ari.requests  # not in Stasis yet
+    h.adapter.on_event({"type": "StasisStart", "args": ["snoop", "k1"], "channel": {"id": first}})  # now it is
+    await h.follow_ups()
+    assert ("POST", "/bridges/cti-sup-k1/addChannel", {"channel": first}) in h.ari.requests
     h.adapter.listening.change("k1", "barge", "account:li")
     await h.follow_ups()
     snoops = [r for r in h.ari.requests if r[1] == f"/channels/{leg}/snoop"]
     assert [(r[2]["spy"], r[2]["whisper"]) for r in snoops] == [("both", "none"), ("both", "both")]
+    second = snoops[1][2]["snoopId"]
+    assert ("DELETE", f"/channels/{first}", {}) not in h.ari.requests  # the old one until the new one is in
+    h.adapter.on_event({"type": "StasisStart", "args": ["snoop", "k1"], "channel": {"id": second}})
+    await h.follow_ups()
     assert ("DELETE", f"/channels/{first}", {}) in h.ari.requests
     assert ("DELETE", f"/channels/{phone}", {}) not in h.ari.requests  # the supervisor stays on
     h.adapter.on_event({"type": "StasisEnd", "channel": {"id": first}})  # the replaced one ending ends nothing
