@@ -47,8 +47,9 @@ tools:
 test: venv sandbox redis postgres tools typecheck
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15 tests
 
-bench: venv
+bench: venv sandbox redis
 	$(PY) bench/routing_bench.py
+	$(PY) bench/load_bench.py --agents 100 --calls 2000
 
 demo: venv sandbox redis
 	$(PY) scripts/demo.py
