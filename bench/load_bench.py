@@ -72,7 +72,7 @@ def parse_trace(path: Path) -> list[Msg]:
     """SIPp's -trace_msg file: each message after a line with its time."""
     from datetime import datetime, timezone
     out: list[Msg] = []
-    at, sent, lines = 0.0, False, []
+    at, sent, lines = 0.0, False, list[str]()
 
     def flush() -> None:
         if lines:
