@@ -6,6 +6,7 @@ events are collected). Stopped by its own process group."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import socket
@@ -22,6 +23,7 @@ from tests.e2e.harness.sandbox import ARI, ARI_AUTH, SANDBOX, SANDBOX_ROOT, free
 from tests.e2e.harness.sipp import stop_group
 
 PASSWORD_FILE = SANDBOX_ROOT.parent / "agent-sip-password"  # written by `contrib/sandbox up`
+_RTP = itertools.count()  # each phone its own 100 media ports
 
 
 class Softphone:
@@ -34,7 +36,7 @@ class Softphone:
         self.dir.mkdir(parents=True)
         self.ctrl_port = free_port()
         sip_port = free_port()
-        rtp = 40000 + (sip_port % 200) * 100
+        rtp = 38000 + next(_RTP) % 20 * 100  # below Asterisk's own RTP ports (40000-59999)
         self.heard_file = self.dir / "heard.wav"
         (self.dir / "config").write_text("\n".join([
             "poll_method epoll", f"sip_listen 127.0.0.1:{sip_port}", "net_interface 127.0.0.1",
