@@ -188,10 +188,15 @@ def pct(values: list[float], q: float) -> float:
 
 # ------------------------------------------------------------------ processes
 
+STARTED: list[subprocess.Popen[bytes]] = []  # stopped at exit, whatever ends the run
+
+
 def sipp(name: str, *args: str) -> subprocess.Popen[bytes]:
     log = open(SIPP_DIR / f"{name}.out", "wb")
-    return subprocess.Popen([str(SANDBOX), "sipp", *args, "-nostdin"], stdout=log, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen([str(SANDBOX), "sipp", *args, "-nostdin"], stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
+    STARTED.append(proc)
+    return proc
 
 
 def stop(proc: subprocess.Popen[Any]) -> None:
@@ -463,7 +468,13 @@ def main() -> None:
     if subprocess.run([str(SANDBOX), "status"], capture_output=True).returncode != 0:
         raise SystemExit("the sandbox is not running: contrib/sandbox up (make bench does it)")
     configure(args.agents)
-    passes = [run_app_queue(args), run_engine(args)]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # (so that the finally below runs)
+    try:
+        passes = [run_app_queue(args), run_engine(args)]
+    finally:
+        for proc in STARTED:
+            stop(proc)
+        ast("channel request hangup all")  # what an interrupted run left in Asterisk
     text = table(passes, args)
     print(text)
     if args.write:

@@ -69,6 +69,7 @@ from cti.workorders.store import SCHEMA, WorkOrderStore
 from cti.workorders.visits import ReturnVisits
 
 log = logging.getLogger("cti.app")
+ARI_CONNECTIONS = 32
 FEATURES = (agents_http.routes, recording_http.routes, supervision_http.routes, workorders_http.routes,
             desk_http.routes, history_http.routes, calls_http.routes)
 
@@ -78,7 +79,11 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     ast = config.asterisk
     role = config.cluster.role
     deadlines = config.deadlines
-    async with aiohttp.ClientSession() as session:
+    # Per host (an Asterisk's HTTP server) at most ARI_CONNECTIONS at once, well below its
+    # sessionlimit; idle ones closed before Asterisk closes them (15 s), so that a request
+    # never goes out on a connection the server is closing.
+    connector = aiohttp.TCPConnector(limit_per_host=ARI_CONNECTIONS, keepalive_timeout=5.0)
+    async with aiohttp.ClientSession(connector=connector) as session:
         instance = Instance(desk=config.desk)
         faults = instance.faults
         ari: AriClient | None = None

@@ -59,11 +59,15 @@ class AriClient:
         (status 0: no answer within the deadline, unreachable, or not JSON)."""
         query = {k: _param(v) for k, v in params.items() if v is not None}
         try:
-            async with self._session.request(
-                method, self._base + path, params=query, headers=self._auth, timeout=self._timeout
-            ) as resp:
-                text = await resp.text()
-                status = resp.status
+            try:
+                text, status = await self._send(method, path, query)
+            except aiohttp.ServerDisconnectedError:
+                if method not in ("GET", "DELETE"):
+                    raise
+                # The server closed the connection without answering (a kept-alive one it
+                # was closing, or past its session limit): once more, on a fresh one.
+                self.faults.count("retried", f"ari {method}")
+                text, status = await self._send(method, path, query)
         except TimeoutError:
             self.faults.count("deadline", f"ari {method}")
             raise AriError(method, path, 0, f"no answer within {self.request_timeout_s:g} s") from None
@@ -78,6 +82,12 @@ class AriClient:
         except ValueError:
             self.faults.count("poison", "ari reply")
             raise AriError(method, path, 0, f"a reply that is not JSON: {text[:80]!r}") from None
+
+    async def _send(self, method: str, path: str, query: dict[str, str]) -> tuple[str, int]:
+        async with self._session.request(
+            method, self._base + path, params=query, headers=self._auth, timeout=self._timeout
+        ) as resp:
+            return await resp.text(), resp.status
 
     async def request_quiet(self, method: str, path: str, **params: Any) -> None:
         """A request whose target may already be gone (404/409/422): not an error."""
