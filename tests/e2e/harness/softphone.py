@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import shutil
 import socket
 import subprocess
@@ -26,6 +27,26 @@ PASSWORD_FILE = SANDBOX_ROOT.parent / "agent-sip-password"  # written by `contri
 _RTP = itertools.count()  # each phone its own 100 media ports
 
 
+def sip_ports() -> int:
+    """A port p where baresip can listen: SIP over UDP and TCP on p and TLS on p + 1
+    (baresip 1.1 always opens all three)."""
+    for _ in range(200):
+        port = random.randrange(34000, 35998, 2)
+        taken = []
+        try:
+            for kind, at in ((socket.SOCK_DGRAM, port), (socket.SOCK_STREAM, port), (socket.SOCK_STREAM, port + 1)):
+                probe = socket.socket(socket.AF_INET, kind)
+                taken.append(probe)
+                probe.bind(("127.0.0.1", at))
+            return port
+        except OSError:
+            continue
+        finally:
+            for probe in taken:
+                probe.close()
+    raise AssertionError("no free SIP ports for baresip in 34000-35999")
+
+
 class Softphone:
     def __init__(self, agent_id: str, tmp: Path, tone_hz: int = 700, user: str = "") -> None:
         """``user``: a SIP user without registration (the sandbox's "caller") instead
@@ -35,7 +56,7 @@ class Softphone:
         self.dir = SANDBOX_ROOT / self.inside.lstrip("/")
         self.dir.mkdir(parents=True)
         self.ctrl_port = free_port()
-        sip_port = free_port()
+        sip_port = sip_ports()
         rtp = 38000 + next(_RTP) % 20 * 100  # below Asterisk's own RTP ports (40000-59999)
         self.heard_file = self.dir / "heard.wav"
         (self.dir / "config").write_text("\n".join([
