@@ -74,15 +74,12 @@ class Runtime:
 
     def submit(self, event: e.Event, input_id: str | None = None) -> None:
         """Handle one event from the wire, where a refusal is only worth a log line."""
-        try:
-            self.apply(event, input_id)
-        except AcdError as exc:
-            log.warning("event %s refused: %s", type(event).__name__, exc)
+        self.accepted(event, input_id)
 
-    def accepted(self, event: e.Event) -> bool:
+    def accepted(self, event: e.Event, input_id: str | None = None) -> bool:
         """Handle one event from the wire; False when the core refused it."""
         try:
-            self.apply(event)
+            self.apply(event, input_id)
         except AcdError as exc:
             log.warning("event %s refused: %s", type(event).__name__, exc)
             return False
