@@ -2,7 +2,12 @@
 
 A customer is dialled through the trunk as the call's own channel (the channel id is
 the call id), so once answered the call is bridged, recorded and hung up like any
-call. Before that the leg is
+call. It is dialled into the dialplan context ``cti-customer``, which hands the
+answered leg to this application and, when the application is not there at that
+moment (the engine restarting, a standby taking over), plays music and knocks again
+every second for 30 s: a customer answering during a restart is not dropped. The
+application subscribes to the leg as soon as it exists, so that a busy or rejected
+line is heard. Before the answer the leg is
 
     ringing --answered (StasisStart "customer")--> a person: CustomerAnswered
     ringing --gone (busy, rejected, unreachable ...)--> CustomerNotReached(cause)
@@ -16,8 +21,12 @@ brings it back into this application with the verdict):
     screening --MACHINE--> hung up; CustomerNotReached("machine")
     screening --gone--> CustomerNotReached("hung-up")
 
-The dialplan context every Asterisk node needs for it (in the sandbox's
-extensions.conf)::
+The dialplan contexts every Asterisk node needs (in the sandbox's extensions.conf;
+``cti-customer`` with its retries there)::
+
+    [cti-customer]
+    exten => _[a-z].,1,Stasis(${EXTEN},customer,${UNIQUEID})
+     same => n,Hangup()
 
     [cti-screen]
     exten => _[a-z].,1,AMD()
@@ -42,6 +51,7 @@ from cti.masking import mask_number
 log = logging.getLogger("cti.customers")
 
 SCREEN_CONTEXT = "cti-screen"
+CUSTOMER_CONTEXT = "cti-customer"
 PERSON = ("HUMAN", "NOTSURE")  # AMD unsure: an agent rather than a lost customer
 
 
@@ -85,13 +95,29 @@ class Customers:
         log.info("callback %s: dialling %s for agent %s (attempt %d, ring cap %g s)", cmd.call_id,
                  mask_number(cmd.number), cmd.agent_id, cmd.attempt, cmd.ring_timeout_s)
         try:
-            await self._ari.request("POST", "/channels", endpoint=endpoint, app=self._ari.app,
-                                    appArgs=f"customer,{cmd.call_id}", channelId=cmd.call_id,
+            await self._ari.request("POST", "/channels", endpoint=endpoint, context=CUSTOMER_CONTEXT,
+                                    extension=self._ari.app, priority=1, channelId=cmd.call_id,
                                     callerId=self.trunk.caller_id or None, timeout=int(cmd.ring_timeout_s) + 5)
         except AriError as exc:
             log.error("callback %s: dialling failed: %s", cmd.call_id, exc)
             if self.ringing.pop(cmd.call_id, None) is not None:
                 self._submit(e.CustomerNotReached(cmd.call_id, "originate-failed", self._clock()))
+            return
+        await self._subscribe(cmd.call_id)
+
+    async def _subscribe(self, call_id: str) -> None:
+        """Hear the leg's end before it is in Stasis (busy, rejected, the customer
+        hanging up while the dialplan knocks). A leg already gone (a line that refused
+        at once) cannot be subscribed to: reported as not reached."""
+        try:
+            await self._ari.request("POST", f"/applications/{self._ari.app}/subscription",
+                                    eventSource=f"channel:{call_id}")
+        except AriError as exc:
+            if exc.status in (404, 422) and self.ringing.pop(call_id, None) is not None:
+                log.info("callback %s: the line ended before it could be followed", call_id)
+                self._submit(e.CustomerNotReached(call_id, "hung-up", self._clock()))
+            elif exc.status not in (404, 422):
+                log.warning("callback %s: following the line failed (%s); the ring cap ends it", call_id, exc)
 
     def answered(self, call_id: str) -> str | None:
         """The customer's line answered (StasisStart "customer"): the number when it is
@@ -159,11 +185,15 @@ class Customers:
 
     def adopt(self, call_id: str, number: str, channel: dict[str, Any]) -> bool:
         """After a restart, a dialling call's channel: True when answered by a person
-        while nobody listened (the call's from now on); else ringing or screening."""
-        if channel.get("state") != "Up":
+        and in Stasis while nobody listened (the call's from now on); else ringing,
+        knocking (answered, in ``cti-customer``: its StasisStart comes) or screening."""
+        dialplan = channel.get("dialplan") or {}
+        if channel.get("state") != "Up" or (dialplan.get("context") == CUSTOMER_CONTEXT
+                                             and dialplan.get("app_name") != "Stasis"):
             self.ringing[call_id] = number
+            self._then(call_id, "subscription to a dialled leg", lambda: self._subscribe(call_id))
             return False
-        if (channel.get("dialplan") or {}).get("context") == SCREEN_CONTEXT:
+        if dialplan.get("context") == SCREEN_CONTEXT:
             self.screening[call_id] = number
             self._then(call_id, "subscription to a screened leg", lambda: self._ari.request_quiet(
                 "POST", f"/applications/{self._ari.app}/subscription", eventSource=f"channel:{call_id}"))

@@ -53,6 +53,7 @@ class Leg:
     answered: bool = False
     cancelled: bool = False
     originated: bool = False  # the originate request was sent
+    sent: bool = False  # ... and Asterisk answered it (the channel exists or existed)
     waits: tuple[asyncio.Event, ...] = ()  # the agent's legs being released when planned
 
 
@@ -118,8 +119,16 @@ class AgentLegs:
     def resync(self, channels: Mapping[str, dict[str, Any]], calls: Mapping[str, CallView]) -> list[str]:
         """Rebuild the mapping from Asterisk's channels; returns the legs that belong
         to no call of ours (to hang up)."""
+        # Offers the core made while the listing was being read: not in it yet, ours.
+        in_flight = [leg for leg in self._legs.values()
+                     if not leg.sent and not leg.cancelled and leg.channel_id not in channels]
         self._legs.clear()
         self._leg_of.clear()
+        for leg in in_flight:
+            owner = calls.get(leg.call_id)
+            if owner is not None and leg.agent_id in owner.offered_to:
+                self._legs[leg.channel_id] = leg
+                self._leg_of[(leg.call_id, leg.agent_id)] = leg.channel_id
         orphans: list[str] = []
         for chan_id, ch in channels.items():
             parsed = parse_leg(chan_id)
@@ -133,7 +142,7 @@ class AgentLegs:
                 orphans.append(chan_id)
                 continue
             self._legs[chan_id] = Leg(chan_id, call_id, agent_id, answered=ch.get("state") == "Up",
-                                      originated=True)
+                                      originated=True, sent=True)
             self._leg_of[(call_id, agent_id)] = chan_id
         return orphans
 
@@ -199,6 +208,7 @@ class AgentLegs:
                 # Asterisk's own limit is only a backstop: the core cancels at R1's timeout.
                 timeout=int(cmd.ring_timeout_s) + 5,
             )
+            leg.sent = True
         except AriError as exc:
             log.error("offering call %s to agent %s failed: %s", cmd.call_id, cmd.agent_id, exc)
             if exc.status == 0:  # no answer in time: the leg may exist; hang it up if so

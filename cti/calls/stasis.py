@@ -23,6 +23,7 @@ bridges are re-made where they are missing. Nothing waits for a lost event.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -68,14 +69,9 @@ class StasisAdapter:
         trunk: Trunk | None = None,
         blocked: Callable[[str], bool] | None = None,
     ) -> None:
-        self._ari = ari
+        self._ari, self._calls, self._submit, self._clock = ari, calls, submit, clock
         self._recordings: dict[str, str] = {}  # call id -> recording id, when not the call's
-        self._calls = calls
-        self._submit = submit
-        self._clock = clock
-        self._fallback_label = fallback_label
-        self.ivr = ivr
-        self.recorder = recorder
+        self._fallback_label, self.ivr, self.recorder = fallback_label, ivr, recorder
         self._callers: dict[str, str] = {}  # call id -> caller number (until the channel goes)
         self._names: dict[str, str] = {}  # call id -> channel name (for AMI)
         self._seq = itertools.count(1)
@@ -155,6 +151,8 @@ class StasisAdapter:
             log.info("call %s from %s dialled %s", chan_id, mask_number(caller), exten)
             self._submit(e.CallEntered(chan_id, caller, exten, self._clock()))
         elif role in ("customer", "screened"):  # R11: a callback's customer answered (a person?)
+            if chan_id in self._callers:
+                return  # adopted at a restart, answered meanwhile: the call's already
             number = (self.customers.answered(chan_id) if role == "customer"
                       else self.customers.screened(chan_id, args))
             if number is None:
@@ -216,7 +214,8 @@ class StasisAdapter:
         now = self._clock()
         known = dict(self._callers)  # callers the core knows, and those in the IVR
         for call_id, view in calls.items():
-            known.setdefault(call_id, view.caller)
+            if not (view.callback and view.state in ("waiting", "offered", "retry")):  # (not dialled yet)
+                known.setdefault(call_id, view.caller)
         for call_id in [k for k in known if k not in channels]:
             log.info("call %s ended while nobody listened", call_id)
             self._caller_gone(call_id, now)
@@ -228,6 +227,9 @@ class StasisAdapter:
                     self._submit(e.CustomerAnswered(k.call_id, now))  # answered while nobody listened
                 else:
                     del self._callers[k.call_id]
+        for call_id in [k for k in self._callers if channels[k].get("state") != "Up"]:  # answer lost in a crash
+            self.then(call_id, "answer",
+                      functools.partial(self._ari.request_quiet, "POST", f"/channels/{call_id}/answer"))
         if self.recorder is not None:
             self.recorder.resync(channels, now)
         orphans = self._legs.resync(channels, calls)
@@ -244,12 +246,12 @@ class StasisAdapter:
                         self._submit(e.OfferFailed(k.call_id, agent_id, "lost", now))
                     elif (leg := self._legs.get(leg_id)) is not None and leg.answered:
                         self._submit(e.OfferAnswered(k.call_id, agent_id, now))
-            elif k.agent_id is not None:  # connected
+            elif k.agent_id is not None:  # connected, or its customer being dialled
                 if self._legs.of(k.call_id, k.agent_id) is None:
                     self._submit(e.AgentHungUp(k.call_id, k.agent_id, now))
-                elif not k.bridged:
+                elif not k.bridged and k.state != "dialing":
                     self._submit(e.AnnouncementFinished(k.call_id, now))
-                elif not self.transfers.resync(k, now):  # (held by the engine, consulting: as it was)
+                elif k.state != "dialing" and not self.transfers.resync(k, now):  # (held, consulting: as it was)
                     await self._connect(k.call_id, k.agent_id)
         for chan_id in orphans:
             await self._ari.request_quiet("DELETE", f"/channels/{chan_id}")

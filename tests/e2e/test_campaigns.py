@@ -190,8 +190,10 @@ def test_R2_R11_an_answering_machine_is_told_apart_then_a_person_is_bridged(
 def test_R11_kill_9_with_a_campaign_running_dials_nobody_twice(
         sandbox: Sandbox, start_engine) -> None:  # type: ignore[no-untyped-def]
     """kill -9 of the engine (Redis journal, SQLite store) while a campaign customer's
-    phone rings: the restarted engine adopts the ringing leg and bridges it, goes on
-    with the rest, and every customer is INVITEd exactly once."""
+    phone rings, and the customer answers before the engine is back (the dialplan
+    keeps the answered leg, knocking until the engine is there): the restarted engine
+    takes the answered customer and bridges them, goes on with the rest, and every
+    customer is INVITEd exactly once."""
     sandbox.agent("1001")
     sandbox.agent("1002")
     _, trace = customers(sandbox, "customer_answer.xml", "killed", "-set", "ring_ms", "4000")
@@ -202,6 +204,10 @@ def test_R11_kill_9_with_a_campaign_running_dials_nobody_twice(
     desk.until(lambda: progress(first, campaign_id).get("done", 0) >= 2, 60, "two customers handled")
     desk.until(lambda: any(k["state"] == "dialing" for k in first.get("/calls")), 30, "a customer ringing")
     first.kill()
+    wait_for(lambda: any(ch.get("state") == "Up" for ch in sandbox.channels()
+                         if str(ch.get("name", "")).startswith("PJSIP/customers-")), 15,
+             "the ringing customer answering while no engine is there")
+    time.sleep(1.5)  # a knock or two at the door
     second = start_engine(redis=True, agents=[], extra=config())
     desk = Desk(sandbox, second)
     desk.until(lambda: progress(second, campaign_id).get("done", 0) == 6, 90, "every customer handled")

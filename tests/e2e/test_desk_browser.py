@@ -109,7 +109,7 @@ def test_R12_R10_R14_agent_desk_screen_pop_disposition_work_order_and_progress(
         page.sign_in("1001", "4321")
         assert page.text("agent-id") == "1001"
         page.until(lambda: "Logged out" in page.text("state"), 10, "the agent shown logged out")
-        page.el("btn-ready").click()
+        page.click("btn-ready")
         page.until(lambda: "Ready" in page.text("state"), 5, "the agent ready (live)")
 
         # First call: 13812345678 presses 3 (fault report). Screen pop on the offer.
@@ -127,7 +127,7 @@ def test_R12_R10_R14_agent_desk_screen_pop_disposition_work_order_and_progress(
                              ("occurred_at", "今晨 7 時"), ("region", "north")):
             page.fill(f"f-{field}", value)
         Select(page.el("f-urgency")).select_by_value("high")
-        page.el("btn-dispose").click()
+        page.click("btn-dispose")
         page.until(lambda: "WO-" in page.text("dispose-result"), 10, "the work order made from the disposition")
         order_id = next(w for w in page.text("dispose-result").split() if w.startswith("WO-"))
         assert "north-repair" in page.text("dispose-result")
@@ -178,11 +178,11 @@ def test_R12_R10_R14_agent_desk_screen_pop_disposition_work_order_and_progress(
         engine = start_engine(agents=[], extra=desk_config(department.url), port=engine.port)
         page.until(lambda: "Logged out" in page.text("state") and not page.text("connection"), 20,
                    "the page back on the restarted engine, still signed in")
-        page.el("btn-ready").click()
+        page.click("btn-ready")
         page.until(lambda: "Ready" in page.text("state"), 5, "ready on the restarted engine")
         assert engine.agent("1001")["state"] == "ready"
         # Signing out ends the session: the page asks to sign in again.
-        page.el("btn-signout").click()
+        page.click("btn-signout")
         page.until(lambda: page.visible("signin"), 5, "the sign-in form after signing out")
         assert NUMBER not in engine.log()
     finally:
@@ -237,7 +237,7 @@ def test_R13_R9_wallboard_follows_calls_and_agents_live_and_confirms_a_plan_leve
     page.until(lambda: page.el("btn-plan-confirm").is_enabled(), 10, "the proposed plan level")
     assert page.text("plan-proposed") == "III"
     page.shot("wallboard")
-    page.el("btn-plan-confirm").click()
+    page.click("btn-plan-confirm")
     page.until(lambda: page.text("plan-level") == "III", 5, "the plan at level III")
     plan = engine.get("/plan")
     assert plan["level"] == "III"
@@ -286,7 +286,7 @@ due_h = 0.5
         assert "關閉燃氣總閥" in page.text("safety-script") and "main gas valve" in page.text("safety-script")
         arrived = engine.get("/calls")[0]["arrived_at"]
         page.until(lambda: "Connected" in page.text("call-state"), 10, "the emergency call answered")
-        page.el("btn-emergency-order").click()
+        page.click("btn-emergency-order")
         page.until(lambda: "WO-" in page.text("dispose-result"), 10, "the one-click emergency order")
         order_id = next(w for w in page.text("dispose-result").split() if w.startswith("WO-"))
         status, order = call(engine.port, "GET", f"/workorders/{order_id}", f"Bearer {ADMIN_TOKEN}")

@@ -247,40 +247,40 @@ phone = "PJSIP/agent1003"
     page.open("/agent")
     page.sign_in("1001", "4321")
     page.until(lambda: "Logged out" in page.text("state"), 10, "the agent shown logged out")
-    page.el("btn-ready").click()  # logs in
+    page.click("btn-ready")  # logs in
     page.until(lambda: "Ready" in page.text("state"), 5, "the agent ready")
     caller = sandbox.call(talk_ms=25000)
     call_id = connected_call(engine, "1001")["call_id"]
     page.until(lambda: page.visible("call-controls"), 10, "the call controls")
-    page.el("btn-hold").click()
+    page.click("btn-hold")
     wait_for(lambda: in_bridge(sandbox, call_id) == {"1001"}, 10, "the caller held out of the bridge")
     page.until(lambda: "Resume" in page.text("btn-hold"), 5, "the hold shown")
-    page.el("btn-hold").click()
+    page.click("btn-hold")
     wait_for(lambda: in_bridge(sandbox, call_id) == {"caller", "1001"}, 10, "the caller back")
     engine.post("/agents/1002/login")
-    page.el("transfer-target").click()  # the list is read again when opened
+    page.click("transfer-target")  # the list is read again when opened
     page.until(lambda: "agent:1002" in page.el("transfer-target").get_attribute("innerHTML"), 10,
                "agent 1002 offered as a target")
     Select(page.el("transfer-target")).select_by_value("agent:1002")
-    page.el("btn-consult").click()
+    page.click("btn-consult")
     page.until(lambda: page.visible("consult-controls") and "answered" in page.text("consult-state"), 15,
                "the consult answered, shown live")
     assert in_bridge(sandbox, call_id) == {"1001", "1002"}
     page.shot("desk-consult")
-    page.el("btn-complete").click()
+    page.click("btn-complete")
     wait_for(lambda: in_bridge(sandbox, call_id) == {"caller", "1002"}, 10, "the transfer completed")
     page.until(lambda: "Wrap-up" in page.text("state") or "Ready" in page.text("state"), 5, "agent 1001 freed")
     # The supervisor, on the wallboard.
     page.open("/wallboard")
     page.sign_in("li", "li-password-for-tests")
     page.until(lambda: page.visible("listen-listen-1002"), 10, "the listen button of agent 1002")
-    page.el("listen-listen-1002").click()
+    page.click("listen-listen-1002")
     wait_for(lambda: len(bridge(sandbox, f"cti-sup-{call_id}")) == 2, 10, "the supervisor's phone bridged with the snoop")
     page.until(lambda: "Listen · account:li" in page.text("agent-1002"), 10, "the listening shown")
-    page.el("listen-whisper-1002").click()
+    page.click("listen-whisper-1002")
     page.until(lambda: "Whisper · account:li" in page.text("agent-1002"), 10, "the whisper shown")
     page.shot("wallboard-listening")
-    page.el("listen-stop-1002").click()
+    page.click("listen-stop-1002")
     wait_for(lambda: not [b for b in sandbox.bridges() if b["id"] == f"cti-sup-{call_id}"], 10,
              "the supervisor's bridge gone")
     log = engine.log()

@@ -211,3 +211,91 @@ async def test_R11_an_answered_customer_is_screened_by_AMD_and_a_machine_is_hung
     assert h.submitted == [e.CustomerNotReached("cb1", "machine", NOW), e.CustomerAnswered("cb2", NOW),
                            e.CustomerNotReached("cb3", "hung-up", NOW)]
     assert ("DELETE", "/channels/cb1", {}) in h.ari.requests and ("DELETE", "/channels/cb2", {}) not in h.ari.requests
+
+
+def callback_view(call_id: str, state: str, offered_to: tuple[str, ...] = (), agent_id: str | None = None) -> Any:
+    from acd.state import CallView
+
+    return CallView(call_id=call_id, queue="support", state=state, agent_id=agent_id, arrived_at=NOW - 5,
+                    priority=0, kind="return-visit", requirement=(), offered_to=offered_to, on_hold=False,
+                    sticky_agent=None, caller="13812345678", bridged=False, node="", emergency=False,
+                    waiting_prompts=(), waiting_loop=False, callback=True, attempts=1)
+
+
+class ListingAri(RecordingAri):
+    """Lists the given channels."""
+
+    def __init__(self, channels: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.channels = channels
+
+    async def request(self, method: str, path: str, **params: Any) -> Any:
+        self.requests.append((method, path, params))
+        return list(self.channels) if (method, path) == ("GET", "/channels") else {}
+
+
+async def test_R11_a_customer_is_dialled_into_the_knocking_context_and_followed_at_once() -> None:
+    """The customer's leg goes to the dialplan context cti-customer (which hands it to
+    the engine when answered, and knocks again while the engine restarts), and the
+    application subscribes to it as soon as it exists (a busy line is heard)."""
+    from cti.calls.trunks import Trunk
+
+    h = Harness()
+    h.adapter.customers.trunk = Trunk("customers", "PJSIP/{number}@customers")
+    await h.adapter.execute(c.DialCustomer("cb1", "13812345678", "1001", 30.0, 1))
+    (dial,) = [p for m, path, p in h.ari.requests if (m, path) == ("POST", "/channels")]
+    assert dial["context"] == "cti-customer" and dial["extension"] == "cti" and dial["priority"] == 1
+    assert "app" not in dial and dial["channelId"] == "cb1" and dial["endpoint"] == "PJSIP/13812345678@customers"
+    assert h.ari.requests[-1] == ("POST", "/applications/cti/subscription", {"eventSource": "channel:cb1"})
+    h.feed([{"type": "ChannelDestroyed", "cause": 17, "channel": {"id": "cb1", "state": "Busy"}}])
+    assert h.submitted == [e.CustomerNotReached("cb1", "busy", NOW)]
+
+
+async def test_R11_after_a_restart_an_answer_during_the_gap_is_kept_and_offers_in_flight_are_ours() -> None:
+    """What a restarted engine finds: a customer who answered while no engine was there
+    (the leg knocks in cti-customer; its StasisStart comes) is the call's once it
+    enters; one who entered Stasis before the listing is the call's at once and its
+    late StasisStart is no stray; a callback not dialled yet is no hang-up; an offer the
+    core made while the listing was read is ours when its agent answers."""
+    knocking = {"id": "cb1", "state": "Up", "name": "PJSIP/customers-1",
+                "dialplan": {"context": "cti-customer", "exten": "cti", "priority": 7, "app_name": "Wait"}}
+    entered = {"id": "cb2", "state": "Up", "name": "PJSIP/customers-2",
+               "dialplan": {"context": "cti-customer", "exten": "cti", "priority": 2, "app_name": "Stasis"}}
+    calls = [callback_view("cb1", "dialing", agent_id="1001"), callback_view("cb2", "dialing", agent_id="1002"),
+             callback_view("cb3", "offered", offered_to=("1003",))]
+    agents = [{"id": f"cti-offer-{agent}-{call}-a1", "state": "Up", "name": f"PJSIP/agent{agent}-1"}
+              for agent, call in (("1001", "cb1"), ("1002", "cb2"))]  # the agents waiting for their customers
+    ari = ListingAri([knocking, entered, *agents])
+    submitted: list[e.Event] = []
+    adapter = StasisAdapter(ari, submitted.append, lambda: NOW, lambda: calls)  # type: ignore[arg-type]
+    await adapter.dispatch(c.OfferCall("cb3", "1003", "PJSIP/agent1003", 10.0))  # made as the engine came up
+    await adapter.resync()
+    await adapter.lanes.drained()
+    assert submitted == [e.CustomerAnswered("cb2", NOW)]  # cb1 knocks; cb3 has no customer leg yet
+    assert ("POST", "/applications/cti/subscription", {"eventSource": "channel:cb1"}) in ari.requests
+    (offer,) = [p for m, path, p in ari.requests if (m, path) == ("POST", "/channels")]
+    assert offer["appArgs"] == "offer,cb3,1003"
+    adapter.on_event({"type": "StasisStart", "args": ["customer", "cb1"], "channel": knocking})
+    adapter.on_event({"type": "StasisStart", "args": ["customer", "cb2"], "channel": entered})
+    adapter.on_event({"type": "StasisStart", "args": ["offer", "cb3", "1003"],
+                      "channel": {"id": offer["channelId"], "state": "Up"}})
+    await adapter.lanes.drained()
+    assert submitted[1:] == [e.CustomerAnswered("cb1", NOW), e.OfferAnswered("cb3", "1003", NOW)]
+    assert not [path for m, path, _ in ari.requests if m == "DELETE"]  # nothing taken for a stray
+
+
+async def test_a_caller_whose_answer_was_lost_in_a_crash_is_answered_by_the_restarted_engine() -> None:
+    """The engine died between a caller's entry (journaled) and its answer: the caller's
+    channel still rings. The restarted engine answers it (a caller bridged unanswered
+    would never hear the agent); an answered caller is not answered twice."""
+    import dataclasses
+
+    ringing = {"id": "in1", "state": "Ring", "name": "PJSIP/caller-1"}
+    answered = {"id": "in2", "state": "Up", "name": "PJSIP/caller-2"}
+    calls = [dataclasses.replace(callback_view(k, "waiting"), callback=False, kind="general") for k in ("in1", "in2")]
+    ari = ListingAri([ringing, answered])
+    adapter = StasisAdapter(ari, [].append, lambda: NOW, lambda: calls)  # type: ignore[arg-type]
+    await adapter.resync()
+    await adapter.lanes.drained()
+    answers = [path for m, path, _ in ari.requests if m == "POST" and path.endswith("/answer")]
+    assert answers == ["/channels/in1/answer"]

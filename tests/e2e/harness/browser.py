@@ -64,6 +64,18 @@ class Page:
             self.shot(f"failed-{what[:40].replace(' ', '-')}")
             raise AssertionError(f"{what} (within {timeout} s): {exc}\nconsole: {self.console()}") from None
 
+    def click(self, element_id: str, timeout: float = 5.0) -> None:
+        """Clicks the element with this id; a page that re-renders it between the lookup
+        and the click (the wallboard redraws its tables on every update) is looked up
+        again, until the click lands or the timeout passes."""
+        def clicked() -> bool:
+            try:
+                self.el(element_id).click()
+                return True
+            except StaleElementReferenceException:
+                return False
+        self.until(clicked, timeout, f"a click on {element_id}")
+
     def fill(self, element_id: str, value: str) -> None:
         field = self.el(element_id)
         field.clear()
@@ -73,7 +85,7 @@ class Page:
         self.until(lambda: self.visible("signin"), 10, "the sign-in form")
         self.fill("signin-name", name)
         self.fill("signin-secret", secret)
-        self.el("signin-submit").click()
+        self.click("signin-submit")
         self.until(lambda: self.visible("app"), 10, f"{name} signed in")
 
     def shot(self, name: str) -> Path:
