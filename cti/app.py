@@ -50,6 +50,7 @@ from cti.durable.outbox import Outbox, RedisOutbox, SqliteOutbox
 from cti.durable import sessions
 from cti.durable.sql import Database, StoreUnavailable
 from cti.durable.store import RedisStore
+from cti.durable.store import connect as connect_redis
 from cti.errors import AsteriskUnreachable, CtiError
 from cti.health import ConnectionState
 from cti.ivr.stasis import IvrRunner
@@ -103,19 +104,17 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         leadership: Leadership | None = None
         store: RedisStore | None = None
         if config.redis is not None:
-            tls: dict[str, Any] = {"ssl_ca_certs": str(config.redis.ca_file)} if config.redis.ca_file else {}
-            redis_client = aioredis.Redis.from_url(
-                config.redis.url, socket_timeout=deadlines.redis_s, socket_connect_timeout=deadlines.redis_s, **tls
-            )
+            redis_client = connect_redis(config.redis, deadlines.redis_s)
             try:
                 await redis_client.ping()
             except (RedisError, OSError) as exc:
                 await redis_client.aclose()
-                raise AsteriskUnreachable(f"cannot reach Redis at {redact_url(config.redis.url)}: {exc}") from None
+                raise AsteriskUnreachable(f"cannot reach Redis at {redact_url(config.redis.where)}: {exc}") from None
             redis_state = ConnectionState("redis")
             redis_state.up()
             instance.connections.append(redis_state)
-            store = RedisStore(redis_client, config.redis.prefix)
+            store = RedisStore(redis_client, config.redis.prefix, config.redis.replicas_ack,
+                               config.redis.replica_wait_ms)
             if role != "adapter":
                 leadership = Leadership(store, config.redis.node_id, config.redis.lease_ms, redis_state)
 

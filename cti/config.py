@@ -84,6 +84,20 @@ class RedisConfig:
     lease_ms: int
     snapshot_every: int
     ca_file: Path | None = None  # rediss://: the CA that signed the server's certificate
+    # Redis Sentinel: where the sentinels listen and the name of the service they watch;
+    # the engine asks them for the primary and follows a failover.
+    sentinels: tuple[tuple[str, int], ...] = ()
+    service: str = "cti"
+    # The journal waits until this many replicas have each batch of events (WAIT)
+    # before its commands are carried out, at most replica_wait_ms.
+    replicas_ack: int = 0
+    replica_wait_ms: int = 500
+
+    @property
+    def where(self) -> str:
+        if self.sentinels:
+            return f"service {self.service!r} of sentinels " + ", ".join(f"{h}:{p}" for h, p in self.sentinels)
+        return self.url
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,9 +282,14 @@ def _validate(root: Table) -> Config:
     redis_cfg: RedisConfig | None = None
     if "redis" in root.data:
         r = root.table("redis")
-        url = r.text("url")
-        if not url.startswith(("redis://", "rediss://", "unix://")):
+        sentinels = _sentinels(r) if "sentinels" in r.data else ()
+        if sentinels and "url" in r.data:
+            raise ConfigError("redis.url", "no url when sentinels are given (they name the primary)", r.data["url"])
+        url = r.text("url") if not sentinels else ""
+        if not sentinels and not url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("redis.url", "a redis:// URL", url)
+        if sentinels and "ca_file" in r.data:
+            raise ConfigError("redis.ca_file", "no TLS with sentinels (not supported yet)", r.data["ca_file"])
         redis_cfg = RedisConfig(
             url=url,
             prefix=r.text("prefix", "cti:"),
@@ -278,6 +297,10 @@ def _validate(root: Table) -> Config:
             lease_ms=r.integer("lease_ms", 5000, 500),
             snapshot_every=r.integer("snapshot_every", 1000, 1),
             ca_file=Path(r.text("ca_file")) if "ca_file" in r.data else None,
+            sentinels=sentinels,
+            service=r.text("service", "cti"),
+            replicas_ack=r.integer("replicas_ack", 0, 0, 5),
+            replica_wait_ms=r.integer("replica_wait_ms", 500, 1, 10_000),
         )
         if redis_cfg.ca_file is not None and not url.startswith("rediss://"):
             raise ConfigError("redis.ca_file", "a rediss:// url to go with it (TLS)", url)
@@ -398,3 +421,14 @@ def _queue(q: Table) -> QueueConfig:
             "callback_retry_s", 120.0, 1.0), callback_max_attempts=q.integer("callback_max_attempts", 3, 1, 20),
         offer_callbacks=q.one_of("offer_callbacks", ("plan", "always", "above-wait"), "plan"),
         callback_above_wait_s=q.number("callback_above_wait_s", 60.0, 1.0))
+
+
+def _sentinels(r: Table) -> tuple[tuple[str, int], ...]:
+    """``sentinels = ["127.0.0.1:26379", ...]``: host:port of each sentinel."""
+    found: list[tuple[str, int]] = []
+    for item in r.str_list("sentinels"):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError("redis.sentinels", 'a list of "host:port"', item)
+        found.append((host, int(port)))
+    return tuple(found)

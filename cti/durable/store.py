@@ -21,15 +21,25 @@ A restarting or standby router rebuilds by snapshot + replay of the entries afte
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
 from redis.exceptions import ResponseError
 
 from acd import codec
 from acd import events as e
 from cti.errors import CtiError
+
+log = logging.getLogger("cti.durability")
+
+if TYPE_CHECKING:
+    from cti.config import RedisConfig
 
 
 class Fenced(CtiError):
@@ -104,9 +114,39 @@ return 0
 """
 
 
+def connect(cfg: RedisConfig, timeout_s: float) -> aioredis.Redis:
+    """The client of the engine's Redis: the URL's server, or the primary that Redis
+    Sentinel names (asked again on every new connection, so that after a failover the
+    engine's next connection goes to the promoted replica).
+
+    A command that fails on a connection is tried once more at once, on a new one (a
+    pooled connection to a server that restarted or died), and then fails: redis-py's
+    default (ten tries with back-off, up to about ten seconds) would hold the journal,
+    and so the routing, for that long; the engine's own loops decide what comes next."""
+    def limits() -> dict[str, Any]:
+        return {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s, "retry": Retry(NoBackoff(), 1)}
+
+    if cfg.sentinels:
+        sentinel = Sentinel(list(cfg.sentinels), sentinel_kwargs=limits(),  # type: ignore[no-untyped-call]
+                            **limits())
+        client: aioredis.Redis = sentinel.master_for(cfg.service, **limits())
+        return client
+    tls: dict[str, Any] = {"ssl_ca_certs": str(cfg.ca_file)} if cfg.ca_file else {}
+    return aioredis.Redis.from_url(cfg.url, **limits(), **tls)
+
+
 class RedisStore:
-    def __init__(self, client: aioredis.Redis, prefix: str = "cti:") -> None:
+    def __init__(self, client: aioredis.Redis, prefix: str = "cti:", replicas_ack: int = 0,
+                 replica_wait_ms: int = 500) -> None:
         self.client = client
+        # Each append is acknowledged by this many replicas (WAIT) before it counts.
+        self.replicas_ack, self.replica_wait_ms = replicas_ack, replica_wait_ms
+        self.unreplicated = 0  # appends that fewer replicas acknowledged in time
+        # After a shortfall (no replica: the one promoted after a failover has none yet)
+        # appends do not wait for this long, so that routing does not pay the wait on
+        # every batch; then they wait again.
+        self.replica_retry_s = 5.0
+        self._unreplicated_until = 0.0
         self.events_key = prefix + "events"
         self.snapshot_key = prefix + "snapshot"
         self.leader_key = prefix + "leader"
@@ -154,11 +194,25 @@ class RedisStore:
         payload = [json.dumps(codec.encode(ev), separators=(",", ":")) for ev in events]
         if first_seq is None:
             first_seq = await self.appended_seq() + 1
+        keys, args = [self.events_key, self.fence_key, self.appended_key], [str(token), input_id or "",
+                                                                            str(first_seq), *payload]
         try:
-            last = await self._append(
-                keys=[self.events_key, self.fence_key, self.appended_key],
-                args=[str(token), input_id or "", str(first_seq), *payload],
-            )
+            if self.replicas_ack and time.monotonic() >= self._unreplicated_until:
+                # WAIT counts the replicas that have this connection's writes: the
+                # append and its WAIT go on one connection.
+                async with self.client.pipeline(transaction=False) as pipe:
+                    await self._append(keys=keys, args=args, client=pipe)
+                    pipe.wait(self.replicas_ack, self.replica_wait_ms)
+                    last, acked = await pipe.execute()
+                if int(acked) < self.replicas_ack:
+                    self._unreplicated_until = time.monotonic() + self.replica_retry_s
+                    self.unreplicated += 1
+                    log.warning("Redis: %d of %d replicas acknowledged an append within %d ms: a failover "
+                                "now could lose what is appended in the next %g s", int(acked),
+                                self.replicas_ack, self.replica_wait_ms, self.replica_retry_s)
+            else:
+                last = await self._append(keys=keys, args=args)
+                self.unreplicated += bool(self.replicas_ack)
         except ResponseError as exc:
             if "FENCED" in str(exc):
                 raise Fenced(f"fencing token {token} is no longer current") from None

@@ -138,10 +138,14 @@ def test_R6_redis_restart_under_load_no_double_assignment_state_consistent(
     assert sum(m.group(2) == "handled" for m in ended) >= 8
     # The state a new router would rebuild from Redis is the live state.
     time.sleep(1.0)  # let the last events commit
-    live = engine.get("/state")
+    assert rebuilt(engine, redis.Redis.from_url(REDIS_URL)) == engine.get("/state")
+
+
+def rebuilt(engine: Any, client: redis.Redis) -> dict[str, Any]:
+    """The core's state as a new router would rebuild it from what ``client`` holds
+    (snapshot and events under the engine's prefix)."""
     cfg = load(engine.config_path)
     assert cfg.redis is not None
-    client = redis.Redis.from_url(REDIS_URL)
     try:
         raw = client.get(cfg.redis.prefix + "snapshot")
         snapshot = json.loads(raw) if raw else None
@@ -156,4 +160,4 @@ def test_R6_redis_restart_under_load_no_double_assignment_state_consistent(
             core.handle(codec.decode_event(json.loads(fields[b"e"])))
         except Exception:
             pass
-    assert core.snapshot() == live
+    return dict(core.snapshot())

@@ -64,7 +64,7 @@ hold_max_s = 60
                   'id = "1002"\nendpoint = "PJSIP/agent1002"\nqueues = ["support"]\nlogin_at_start = false'))
     caller = sandbox.call(talk_ms=12000)
     call_id = connected_call(engine, "1001")["call_id"]
-    assert in_bridge(sandbox, call_id) == {"caller", "1001"}
+    wait_for(lambda: in_bridge(sandbox, call_id) == {"caller", "1001"}, 10, "the caller bridged with 1001")
     time.sleep(2.0)  # agent 1001 talks a while
     engine.post("/agents/1002/login")
     engine.post(f"/calls/{call_id}/transfer", {"to": "agent", "target": "1002", "attended": True})
@@ -265,7 +265,7 @@ phone = "PJSIP/agent1003"
     page.click("btn-consult")
     page.until(lambda: page.visible("consult-controls") and "answered" in page.text("consult-state"), 15,
                "the consult answered, shown live")
-    assert in_bridge(sandbox, call_id) == {"1001", "1002"}
+    wait_for(lambda: in_bridge(sandbox, call_id) == {"1001", "1002"}, 10, "the agents consulting")
     page.shot("desk-consult")
     page.click("btn-complete")
     wait_for(lambda: in_bridge(sandbox, call_id) == {"caller", "1002"}, 10, "the transfer completed")

@@ -120,3 +120,32 @@ async def test_R6_a_poison_entry_in_the_router_input_is_set_aside_and_the_router
     assert {f[b"source"] for _, f in dead} == {store.input_key.encode()}
     assert any(f.get(b"field:e") == wrong_type.encode() and b"caller" in f[b"error"] for _, f in dead)
     assert runtime.faults.counts[("poison", "redis input")] == 4
+
+
+async def test_R6_an_append_waits_for_a_replica_and_counts_those_none_acknowledged(
+        redis_client: aioredis.Redis, prefix: str) -> None:
+    """replicas_ack: the append and its WAIT go on one connection; this server has no
+    replica, so WAIT gives 0 after replica_wait_ms: the append stands (it is in the
+    log, fenced as ever), and is counted as unreplicated; the next appends within
+    replica_retry_s do not wait (routing does not pay the wait on every batch), later
+    ones wait again. A fenced append still fails."""
+    async def waits() -> int:  # WAITs the server has seen
+        return int((await redis_client.info("commandstats")).get("cmdstat_wait", {}).get("calls", 0))
+
+    store = RedisStore(redis_client, prefix, replicas_ack=1, replica_wait_ms=50)
+    store.replica_retry_s = 1.0
+    token = await store.try_acquire("node-a", 5000)
+    assert token is not None
+    before = await waits()
+    await store.append(token, [e.Tick(1.0)], None, 1)
+    assert await waits() == before + 1
+    await store.append(token, [e.Tick(2.0), e.Tick(3.0)], None, 2)
+    assert await waits() == before + 1  # not again at once
+    await asyncio.sleep(1.1)
+    await store.append(token, [e.Tick(4.0)], None, 4)
+    assert await waits() == before + 2  # and again later
+    _, replay = await store.load()
+    assert [ev for _, ev in replay] == [e.Tick(1.0), e.Tick(2.0), e.Tick(3.0), e.Tick(4.0)]
+    assert store.unreplicated == 3
+    with pytest.raises(Fenced):
+        await store.append(token + 1, [e.Tick(5.0)], None, 5)

@@ -206,3 +206,26 @@ def test_redis_tls_ca_needs_rediss_and_a_readable_file(tmp_path: Path) -> None:
         load(write(tmp_path, good.replace("rediss://", "redis://")), environ={})
     with pytest.raises(ConfigError, match=r"^redis.ca_file: expected a readable CA"):
         load(write(tmp_path, good.replace(str(ca), str(tmp_path / "missing.crt"))), environ={})
+
+
+def test_redis_through_sentinels_and_the_replicas_to_wait_for(tmp_path: Path) -> None:
+    """[redis] sentinels (host:port) and service instead of url; replicas_ack and
+    replica_wait_ms for the journal's WAIT. Both url and sentinels, a malformed
+    sentinel, TLS with sentinels: refused with the key named."""
+    good = BASE + ('\n[redis]\nsentinels = ["127.0.0.1:26391", "::1:26392"]\nservice = "contact"\n'
+                   'replicas_ack = 1\nreplica_wait_ms = 250\n')
+    redis = load(write(tmp_path, good), environ={}).redis
+    assert redis is not None
+    assert redis.sentinels == (("127.0.0.1", 26391), ("::1", 26392)) and redis.service == "contact"
+    assert (redis.replicas_ack, redis.replica_wait_ms) == (1, 250) and "127.0.0.1:26391" in redis.where
+    plain = load(write(tmp_path, BASE + '\n[redis]\nurl = "redis://127.0.0.1:6390/0"\n'), environ={}).redis
+    assert plain is not None and (plain.sentinels, plain.replicas_ack) == ((), 0)
+    for bad, message in (
+        ('url = "redis://127.0.0.1:6390/0"\nsentinels = ["127.0.0.1:26391"]', r"^redis.url: expected no url when"),
+        ('sentinels = ["127.0.0.1"]', r'^redis.sentinels: expected a list of "host:port"'),
+        ('sentinels = []', r"^redis.sentinels: expected a non-empty list"),
+        ('sentinels = ["127.0.0.1:26391"]\nca_file = "/etc/ssl/ca.pem"', r"^redis.ca_file: expected no TLS"),
+        ('sentinels = ["127.0.0.1:26391"]\nreplicas_ack = 9', r"^redis.replicas_ack: expected an integer <= 5"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            load(write(tmp_path, BASE + f"\n[redis]\n{bad}\n"), environ={})

@@ -107,9 +107,11 @@ class EngineStarter:
               cluster: str | None = None, node: str = "local", app: str = "cti",
               recording: bool = False, env: dict[str, str] | None = None, tail: str = "",
               snapshot_every: int = 20, redis_ca: str | None = None, port: int | None = None,
-              **kwargs: Any) -> Engine:
+              redis_where: str | None = None, **kwargs: Any) -> Engine:
         """``env``: environment overrides (CTI_AMI_PORT=... to go through a fault
-        proxy); ``tail``: TOML appended to the config (a [deadlines] table...)."""
+        proxy); ``tail``: TOML appended to the config (a [deadlines] table...);
+        ``redis_where``: the [redis] keys that say where Redis is (sentinels...),
+        instead of the shared server's url."""
         port = port or free_port()  # the same port: a restart the pages reconnect to
         cfg = self.tmp / f"engine-{len(self.started)}.toml"
         text = engine_config(port, **kwargs).replace('ari_user = "cti"', f'app = "{app}"\nari_user = "cti"', 1)
@@ -121,7 +123,8 @@ class EngineStarter:
             text += (f'\n[recording]\nspool_dir = "{SPOOL}"\narchive_dir = "{archive}"\n'
                      f'reader_token = "{READER_TOKEN}"\naudit_interval_s = 2\n')
         if redis:  # every engine of one test shares the test's own keys
-            text += (f'\n[redis]\nurl = "{REDIS_URL}"\nprefix = "{self.prefix}"\n'
+            where = redis_where if redis_where is not None else f'url = "{REDIS_URL}"\n'
+            text += (f'\n[redis]\n{where}prefix = "{self.prefix}"\n'
                      f'node_id = "node-{len(self.started)}"\nlease_ms = {lease_ms}\nsnapshot_every = {snapshot_every}\n')
             if redis_ca is not None:
                 text += f'ca_file = "{redis_ca}"\n'
