@@ -44,8 +44,10 @@ e2e: venv sandbox redis postgres tools
 tools:
 	contrib/ensure-tools
 
+# The e2e tests run in order (they share the one sandbox); the unit and integration
+# tests run meanwhile in a second pytest at a lower CPU priority (scripts/test-all).
 test: venv sandbox redis postgres tools typecheck
-	$(PY) -m pytest -q -p no:cacheprovider --durations=15 tests
+	scripts/test-all $(PY)
 
 bench: venv sandbox redis
 	$(PY) bench/routing_bench.py
