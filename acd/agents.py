@@ -30,7 +30,7 @@ from acd.errors import InvalidTransition
 from acd.model import AgentState, QueueConfig, Strategy
 from acd.routing import Key
 from acd.timers import TimerKind
-from acd.state import Agent, Queue
+from acd.state import Agent, Call, Queue
 
 if TYPE_CHECKING:
     from acd.engine import Engine
@@ -170,3 +170,13 @@ def disposition_recorded(eng: Engine, ev: e.DispositionRecorded, out: list[c.Com
         agent.wrap_up_until = None
         agent.wrap_gen = eng._new_gen()
         leave_call(eng, agent, ev.at, out)
+
+
+def offer(call: Call, agent: Agent, ring_timeout_s: float) -> c.OfferCall:
+    """The offer of ``call`` to ``agent``. Several Asterisk nodes, one agent pool: an
+    agent whose phone the call's node does not see is rung through the node that does
+    (``via``); one node, or a phone the call's node sees: rung directly."""
+    via = ""
+    if agent.phones and not agent.phones.get(call.node, False):
+        via = next((node for node, up in sorted(agent.phones.items()) if up), "")
+    return c.OfferCall(call.call_id, agent.agent_id, agent.config.endpoint, ring_timeout_s, via)

@@ -65,12 +65,15 @@ class PlayWaitingMedia:
 
 @dataclass(frozen=True, slots=True)
 class OfferCall:
-    """Ring ``endpoint`` for ``call_id``; the core cancels it after ``ring_timeout_s``."""
+    """Ring ``endpoint`` for ``call_id``; the core cancels it after ``ring_timeout_s``.
+    ``via``: the Asterisk node the agent's phone is registered on, when the call's own
+    node does not see it (the call's node rings it through its trunk to that node)."""
 
     call_id: str
     agent_id: str
     endpoint: str
     ring_timeout_s: float
+    via: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -379,7 +379,7 @@ class Engine:
             agent.call_id = call.call_id
             self._set_state(agent, AgentState.OFFERED, None, at, out)
             queue.rr_last = float(queue.positions[agent.agent_id])
-            out.append(c.OfferCall(call.call_id, agent.agent_id, agent.config.endpoint, cfg.ring_timeout_s))
+            out.append(ag.offer(call, agent, cfg.ring_timeout_s))
 
     def _offer_answered(self, ev: e.OfferAnswered, out: list[c.Command]) -> None:
         call = self._calls.get(ev.call_id)

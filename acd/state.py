@@ -131,13 +131,14 @@ class AgentView:
     calls: int = 0  # calls answered since the core started
     talk_time_s: float = 0.0
     last_call_id: str | None = None
+    reachable: bool = True  # the phone is registered on some node (else offered nothing)
 
     @classmethod
     def of(cls, a: Agent) -> AgentView:
         return cls(a.agent_id, a.state.value, a.reason, a.call_id, a.config.queues,
                    a.ring_no_answer_total, a.hold_overruns, a.since,
                    a.wrap_up_until if a.state.value == "wrap-up" else None,
-                   sum(a.calls_by_queue.values()), a.talk_time_s, a.last_call_id)
+                   sum(a.calls_by_queue.values()), a.talk_time_s, a.last_call_id, a.reachable)
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,7 +158,7 @@ def _offer_to(eng: Engine, call: Call, agent: Agent, at: float, out: list[c.Comm
     eng._timers.push(at + cfg.ring_timeout_s, TimerKind.OFFER, call.call_id, call.gen)
     agent.call_id = call.call_id
     eng._set_state(agent, AgentState.OFFERED, None, at, out)
-    out.append(c.OfferCall(call.call_id, agent.agent_id, agent.config.endpoint, cfg.ring_timeout_s))
+    out.append(ag.offer(call, agent, cfg.ring_timeout_s))
 
 
 def _part_ends(eng: Engine, call: Call, agent: Agent, to: str, target: str, attended: bool, at: float,
@@ -185,7 +185,7 @@ def _consult(eng: Engine, call: Call, target: Agent, at: float, out: list[c.Comm
     eng._timers.push(at + cfg.ring_timeout_s, TimerKind.CONSULT, call.call_id, call.consult_gen)
     target.call_id = call.call_id
     eng._set_state(target, AgentState.OFFERED, None, at, out)
-    out.append(c.OfferCall(call.call_id, target.agent_id, target.config.endpoint, cfg.ring_timeout_s))
+    out.append(ag.offer(call, target, cfg.ring_timeout_s))
 
 
 def hold(eng: Engine, call: Call, on: bool, at: float, out: list[c.Command]) -> None:

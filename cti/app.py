@@ -156,7 +156,8 @@ def _asterisk_node(config: Config, ari: AriClient, ami: AmiClient, submit: Submi
     ivr = IvrRunner(ari, submit, time.time, config.ivr, lanes) if config.ivr is not None else None
     endpoints = frozenset(entry.agent.endpoint for entry in config.agents)
     adapter = StasisAdapter(ari, submit, time.time, calls, ivr=ivr, recorder=recorder, lanes=lanes,
-                            endpoints=endpoints, trunk=config.trunks[0] if config.trunks else None, blocked=blocked)
+                            endpoints=endpoints, trunk=config.trunks[0] if config.trunks else None, blocked=blocked,
+                            peers=dict(config.cluster.peers))
     # A phone's REFER names an agent by id or announced number, or a queue.
     adapter.transfers.agents = {**{x.agent.announced_number: x.agent.agent_id for x in config.agents},
                                 **{x.agent.agent_id: x.agent.agent_id for x in config.agents}}
@@ -178,7 +179,8 @@ def _asterisk_node(config: Config, ari: AriClient, ami: AmiClient, submit: Submi
 
 def _node_tasks(tg: asyncio.TaskGroup, ari: AriClient, ami: AmiClient, adapter: StasisAdapter) -> list[asyncio.Task[None]]:
     tasks = [
-        tg.create_task(ari.run_events(adapter.on_event, adapter.resync)),
+        tg.create_task(ari.run_events(adapter.on_event, adapter.resync,
+                                      on_lost=adapter.phones.lost if adapter.phones is not None else None)),
         tg.create_task(ami.run()),
         tg.create_task(adapter.run()),
     ]

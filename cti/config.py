@@ -81,6 +81,10 @@ class ClusterConfig:
 
     role: str = "all"
     node: str = "local"
+    # An adapter's trunks to the other Asterisk nodes: node name -> the PJSIP endpoint
+    # on this Asterisk that reaches it. An agent whose phone is on another node is rung
+    # as PJSIP/<agent's endpoint resource>@<trunk> (one agent pool across nodes).
+    peers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,9 +304,17 @@ def _validate(root: Table) -> Config:
     root.used.add("plan")
 
     cl = root.table("cluster")
-    cluster = ClusterConfig(role=cl.one_of("role", ("all", "router", "adapter"), "all"), node=cl.text("node", "local"))
+    peers = cl.data.get("peers", {})
+    cl.used.add("peers")
+    if not isinstance(peers, dict) or not all(isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_.-]+", v)
+                                              for v in peers.values()):
+        raise ConfigError("cluster.peers", 'a table of node = "PJSIP endpoint of the trunk to it"', peers)
+    cluster = ClusterConfig(role=cl.one_of("role", ("all", "router", "adapter"), "all"), node=cl.text("node", "local"),
+                            peers=tuple(sorted(peers.items())))
     if not re.fullmatch(r"[A-Za-z0-9_.]+", cluster.node):
         raise ConfigError("cluster.node", "letters, digits, '_' or '.'", cluster.node)
+    if cluster.peers and cluster.role != "adapter":
+        raise ConfigError("cluster.peers", 'trunks to other nodes on an adapter (role = "adapter")', peers)
     if cluster.role != "all" and redis_cfg is None:
         raise ConfigError("redis", f"a [redis] table (cluster.role = {cluster.role!r} needs it)", None)
     cl.check_unknown()

@@ -88,6 +88,13 @@ class Phones:
         if state in ("online", "offline"):
             self._reachable(f"{endpoint.get('technology')}/{endpoint.get('resource')}", state == "online")
 
+    def lost(self) -> None:
+        """This node's Asterisk is out of reach (its events stopped): the phones it saw
+        are not reachable through it; the next resync reports them again."""
+        for name, agent_id in self._agents.items():
+            if self.reachable.get(agent_id):
+                self._reachable(name, False)
+
     def _reachable(self, name: str, reachable: bool) -> None:
         agent_id = self._agents.get(name)
         if agent_id is not None and self.reachable.get(agent_id) != reachable:

@@ -118,6 +118,7 @@ class AriClient:
         on_event: EventHandler,
         on_connected: Callable[[], Awaitable[None]],
         backoff_max_s: float = 10.0,
+        on_lost: Callable[[], None] | None = None,
     ) -> None:
         ws_url = self._base.replace("http", "ws", 1) + "/events"
         params = {"app": self.app, "subscribeAll": "false"}
@@ -147,6 +148,8 @@ class AriClient:
                 log.exception("ARI resync failed")
                 self.state.down(f"{type(exc).__name__}: {exc}")
             log.warning("ARI events down (%s); retrying in %.1f s", self.state.last_error, delay)
+            if on_lost is not None and delay == 0.2:  # once per outage, at its start
+                on_lost()
             await asyncio.sleep(delay)
             delay = min(delay * 2, backoff_max_s)
 

@@ -68,8 +68,9 @@ def parse_leg(chan_id: str) -> tuple[str, str] | None:
 class AgentLegs:
     def __init__(self, ari: AriClient, submit: Callable[[e.Event], None], clock: Callable[[], float],
                  seq: itertools.count[int], check_endpoint: bool = False,
-                 endpoints: frozenset[str] | None = None) -> None:
+                 endpoints: frozenset[str] | None = None, peers: Mapping[str, str] | None = None) -> None:
         self._ari = ari
+        self.peers = dict(peers or {})  # node -> this Asterisk's trunk to it (agents on other nodes)
         self._check_endpoint = check_endpoint
         # R14: the only endpoints an offer may ring (the configured agents'); None: any.
         self._endpoints = endpoints
@@ -190,7 +191,18 @@ class AgentLegs:
             except TimeoutError:
                 log.warning("agent %s: previous leg not gone after 2 s; offering anyway", cmd.agent_id)
                 self._releasing.pop(cmd.agent_id, None)
-        if self._check_endpoint:
+        endpoint = cmd.endpoint
+        if cmd.via:  # the agent's phone is on another node: through this node's trunk to it
+            trunk = self.peers.get(cmd.via)
+            tech, _, resource = cmd.endpoint.partition("/")
+            if trunk is None or tech != "PJSIP":
+                log.error("offering call %s to agent %s: no trunk to node %r (cluster.peers)", cmd.call_id,
+                          cmd.agent_id, cmd.via)
+                self._drop(leg.channel_id)
+                self._submit(e.OfferFailed(cmd.call_id, cmd.agent_id, "no-route-to-node", self._clock()))
+                return
+            endpoint = f"PJSIP/{resource}@{trunk}"
+        elif self._check_endpoint:  # (another node's endpoint: not seen from here)
             await self._endpoint_free(cmd.endpoint, cmd.agent_id)
         if leg.cancelled:  # released before it rang
             self._drop(leg.channel_id)
@@ -200,7 +212,7 @@ class AgentLegs:
             await self._ari.request(
                 "POST",
                 "/channels",
-                endpoint=cmd.endpoint,
+                endpoint=endpoint,
                 app=self._ari.app,
                 appArgs=f"offer,{cmd.call_id},{cmd.agent_id}",
                 channelId=leg.channel_id,

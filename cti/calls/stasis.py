@@ -68,6 +68,7 @@ class StasisAdapter:
         endpoints: frozenset[str] | None = None,
         trunk: Trunk | None = None,
         blocked: Callable[[str], bool] | None = None,
+        peers: dict[str, str] | None = None,  # node -> this Asterisk's trunk to it ([cluster] peers)
     ) -> None:
         self._ari, self._calls, self._submit, self._clock = ari, calls, submit, clock
         self._recordings: dict[str, str] = {}  # call id -> recording id, when not the call's
@@ -76,7 +77,8 @@ class StasisAdapter:
         self._names: dict[str, str] = {}  # call id -> channel name (for AMI)
         self._seq = itertools.count(1)
         # A cluster adapter (no core beside it) shares the phones with other adapters.
-        self._legs = AgentLegs(ari, submit, clock, self._seq, check_endpoint=calls is None, endpoints=endpoints)
+        self._legs = AgentLegs(ari, submit, clock, self._seq, check_endpoint=calls is None, endpoints=endpoints,
+                                peers=peers)
         self.lanes = lanes if lanes is not None else Lanes(10.0)
         self._media = WaitingMedia(ari, self.then, self._seq)
         self.customers = Customers(ari, submit, clock, self.then, trunk, blocked)  # R11, R2

@@ -40,9 +40,14 @@ def observer(sandbox_running: None) -> Iterator[AriObserver]:
 
 
 @pytest.fixture
-def start_engine(sandbox_running: None, tmp_path: Path) -> Iterator[Callable[..., Engine]]:
+def start_engine(sandbox: Sandbox, tmp_path: Path) -> Iterator[Callable[..., Engine]]:
     starter = EngineStarter(tmp_path)
-    yield starter.start
+
+    def start(*args: Any, **kwargs: Any) -> Engine:
+        sandbox.settle()  # the agents the test started are online before the engine looks
+        return starter.start(*args, **kwargs)
+
+    yield start
     starter.stop_all()
 
 

@@ -203,7 +203,10 @@ def test_R11_kill_9_keeps_the_callbacks_place_and_never_dials_a_customer_twice(
     (served,) = wait_for(lambda: third.lines(r"offer call (\S+) to agent 1001", wait=0), 15,
                          "the caller behind served next")
     assert served.group(1) != callback
-    behind.wait(60)
+    wait_for(lambda: third.lines(rf"answered: call {served.group(1)} by agent 1001", wait=0), 15,
+             "the caller behind answered")
+    sandbox.ari("DELETE", f"/channels/{served.group(1)}")  # done: hung up from the PBX's side
+    assert behind.wait(20) == 0, behind.output()
 
 
 def test_R11_R12_closing_a_repair_order_makes_a_return_visit_that_is_dialled_agent_first(

@@ -128,7 +128,7 @@ def test_R6_ari_delayed_two_seconds_per_request_for_ten_seconds(sandbox: Sandbox
                               env={"CTI_ARI_URL": f"http://127.0.0.1:{ari.port}"})
         ari.set("delay", 2.0)
         # A caller's talk time runs from the engine's answer, before an agent is there.
-        callers = sandbox.call(talk_ms=25000, calls=4, rate=1)
+        callers = sandbox.call(talk_ms=18000, calls=4, rate=1)
         time.sleep(10)
         ari.set("pass")
         assert callers.wait(90) == 0, callers.output()

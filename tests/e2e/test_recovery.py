@@ -43,9 +43,9 @@ def test_R6_engine_killed_with_calls_waiting_ringing_and_bridged_loses_none(
     first.post("/agents/1003/pause", {"reason": "meeting"})
     bridged = sandbox.call(talk_ms=12000)
     wait_for(lambda: first.agent("1001")["state"] == "on-call", 15, "the first call bridged")
-    ringing = sandbox.call(talk_ms=40000)
+    ringing = sandbox.call(talk_ms=25000)
     wait_for(lambda: first.agent("1002")["state"] == "offered", 15, "the second call ringing")
-    waiting = sandbox.call(talk_ms=40000)
+    waiting = sandbox.call(talk_ms=25000)
     wait_for(lambda: len(calls_by_state(first).get("waiting", [])) == 1, 15, "the third call waiting")
     ids = {k["state"]: k["call_id"] for k in first.get("/calls")}
     first.kill()

@@ -229,3 +229,15 @@ def test_redis_through_sentinels_and_the_replicas_to_wait_for(tmp_path: Path) ->
     ):
         with pytest.raises(ConfigError, match=message):
             load(write(tmp_path, BASE + f"\n[redis]\n{bad}\n"), environ={})
+
+
+def test_cluster_peers_name_an_adapters_trunks_to_the_other_nodes(tmp_path: Path) -> None:
+    """[cluster] peers = { a = "node-a" } on an adapter; on any other role, or with a
+    value that is no endpoint name: refused with the key named."""
+    redis = '\n[redis]\nurl = "redis://127.0.0.1:6390/0"\n'
+    good = BASE + redis + '\n[cluster]\nrole = "adapter"\nnode = "b"\npeers = { a = "node-a" }\n'
+    assert load(write(tmp_path, good), environ={}).cluster.peers == (("a", "node-a"),)
+    for bad, message in ((good.replace('role = "adapter"', 'role = "router"'), r"^cluster.peers: expected trunks"),
+                         (good.replace('"node-a"', '"node a;"'), r"^cluster.peers: expected a table")):
+        with pytest.raises(ConfigError, match=message):
+            load(write(tmp_path, bad), environ={})

@@ -139,6 +139,12 @@ async def test_phones_away_and_back_become_reachability_once_each() -> None:
         h.adapter.on_event({"type": "DeviceStateChanged", "device_state": {"name": "PJSIP/agent2001", "state": state}})
     h.adapter.on_event({"type": "DeviceStateChanged", "device_state": {"name": "PJSIP/caller", "state": "NOT_INUSE"}})
     assert asked == [e.AgentReachable("2001", False, NOW), e.AgentReachable("2001", True, NOW)]
+    # The node's Asterisk out of reach: the phones it saw are not reachable through it.
+    p = h.adapter.phones
+    assert p is not None
+    p.lost()
+    p.lost()
+    assert asked[2:] == [e.AgentReachable("2001", False, NOW)]
 
 
 async def test_listening_rings_the_supervisor_then_snoops_and_switches_without_dropping() -> None:

@@ -299,3 +299,19 @@ async def test_a_caller_whose_answer_was_lost_in_a_crash_is_answered_by_the_rest
     await adapter.lanes.drained()
     answers = [path for m, path, _ in ari.requests if m == "POST" and path.endswith("/answer")]
     assert answers == ["/channels/in1/answer"]
+
+
+async def test_an_agent_on_another_node_is_rung_through_the_trunk_to_it() -> None:
+    """A cluster adapter ([cluster] peers = { a = "node-a" }): an offer via node a rings
+    PJSIP/<the agent's resource>@node-a (Asterisk's trunk to a), without looking for the
+    endpoint here; an offer via a node it has no trunk to fails at once, nothing rung."""
+    ari = RecordingAri()
+    submitted: list[e.Event] = []
+    adapter = StasisAdapter(ari, submitted.append, lambda: NOW, None, peers={"a": "node-a"})  # type: ignore[arg-type]
+    await adapter.execute(c.OfferCall("k1", "1001", "PJSIP/agent1001", 10.0, via="a"))
+    (dial,) = [p for m, path, p in ari.requests if (m, path) == ("POST", "/channels")]
+    assert dial["endpoint"] == "PJSIP/agent1001@node-a" and dial["appArgs"] == "offer,k1,1001"
+    assert not [path for _, path, _ in ari.requests if path.startswith("/endpoints/")]
+    await adapter.execute(c.OfferCall("k2", "1002", "PJSIP/agent1002", 10.0, via="c"))
+    assert submitted == [e.OfferFailed("k2", "1002", "no-route-to-node", NOW)]
+    assert len([1 for m, path, _ in ari.requests if (m, path) == ("POST", "/channels")]) == 1

@@ -283,3 +283,28 @@ def test_an_agent_is_reachable_while_some_node_sees_its_phone() -> None:
     assert of(c.OfferCall, out)[0].agent_id == "1001"
     eng.handle(e.AgentReachable("1001", False, at=4.0, node="b"))  # b again: a still sees it
     assert eng.snapshot()["agents"]["1001"]["reachable"] is True
+
+
+def test_one_agent_pool_across_nodes_a_call_rings_the_agent_through_the_node_that_sees_its_phone() -> None:
+    """A call on node b, agent 1001's phone registered on node a only: the offer goes
+    via a (b's adapter rings it through its trunk to a); agent 1002's phone on b: rung
+    directly; one node (no node named): no via. A phone that moves is followed."""
+    eng = engine()
+    for agent, node in (("1001", "a"), ("1002", "b")):
+        eng.handle(e.AgentLoggedIn(agent, at=0.0))
+        for seen in ("a", "b"):
+            eng.handle(e.AgentReachable(agent, seen == node, at=0.5, node=seen))
+    out = eng.handle(e.CallEntered("k1", "5550001", "100", at=1.0, node="b"))
+    out += eng.handle(e.CallEntered("k2", "5550002", "100", at=1.1, node="b"))
+    offers = {o.agent_id: o.via for o in of(c.OfferCall, out)}
+    assert offers == {"1001": "a", "1002": ""}
+    single = engine()
+    single.handle(e.AgentLoggedIn("1003", at=0.0))
+    single.handle(e.AgentReachable("1003", True, at=0.5))
+    (offer,) = of(c.OfferCall, single.handle(e.CallArrived("k3", "support", "5550003", at=1.0)))
+    assert offer.via == ""
+    eng.handle(e.OfferFailed("k1", "1001", "busy", at=2.0))  # 1001 not-ready now; its phone moves to b
+    eng.handle(e.AgentReachable("1001", True, at=2.5, node="b"))
+    eng.handle(e.AgentReachable("1001", False, at=2.6, node="a"))
+    out = eng.handle(e.AgentReady("1001", at=3.0))
+    assert [(o.agent_id, o.via) for o in of(c.OfferCall, out)] == [("1001", "")]

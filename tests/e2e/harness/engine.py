@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.harness.sandbox import ROOT, SPOOL, free_port, wait_for
+from tests.e2e.harness.sandbox import ROOT, SANDBOX_ROOT, SPOOL, free_port, wait_for
 from tests.e2e.harness.sipp import stop_group
 from tests.e2e.harness.toml import ADMIN_TOKEN, READER_TOKEN, engine_config
 
@@ -107,7 +107,8 @@ class EngineStarter:
               cluster: str | None = None, node: str = "local", app: str = "cti",
               recording: bool = False, env: dict[str, str] | None = None, tail: str = "",
               snapshot_every: int = 20, redis_ca: str | None = None, port: int | None = None,
-              redis_where: str | None = None, **kwargs: Any) -> Engine:
+              redis_where: str | None = None, peers: str = "", spool: Path | None = None,
+              **kwargs: Any) -> Engine:
         """``env``: environment overrides (CTI_AMI_PORT=... to go through a fault
         proxy); ``tail``: TOML appended to the config (a [deadlines] table...);
         ``redis_where``: the [redis] keys that say where Redis is (sentinels...),
@@ -116,11 +117,12 @@ class EngineStarter:
         cfg = self.tmp / f"engine-{len(self.started)}.toml"
         text = engine_config(port, **kwargs).replace('ari_user = "cti"', f'app = "{app}"\nari_user = "cti"', 1)
         if cluster:
-            text += f'\n[cluster]\nrole = "{cluster}"\nnode = "{node}"\n'
+            text += f'\n[cluster]\nrole = "{cluster}"\nnode = "{node}"\n{peers}'
             redis = True
         if recording:  # one archive per test (per node in a cluster), kept across restarts
             archive = self.tmp / ("archive" if cluster != "adapter" else f"archive-{node}")
-            text += (f'\n[recording]\nspool_dir = "{SPOOL}"\narchive_dir = "{archive}"\n'
+            inside = "" if spool is None else f'asterisk_spool_dir = "/{spool.relative_to(SANDBOX_ROOT)}"\n'
+            text += (f'\n[recording]\nspool_dir = "{spool or SPOOL}"\narchive_dir = "{archive}"\n{inside}'
                      f'reader_token = "{READER_TOKEN}"\naudit_interval_s = 2\n')
         if redis:  # every engine of one test shares the test's own keys
             where = redis_where if redis_where is not None else f'url = "{REDIS_URL}"\n'

@@ -23,7 +23,13 @@ ARI_AUTH = "Basic " + base64.b64encode(b"cti:cti-sandbox").decode()
 SANDBOX_ROOT = Path(subprocess.run([str(SANDBOX), "root"], capture_output=True,
                                    text=True).stdout.strip() or "/var/cache/cti-sandbox/root")
 SPOOL = SANDBOX_ROOT / "var/spool/asterisk/monitor/cti"  # Asterisk's spool, seen from here
-AGENT_PORTS = {"1001": 5071, "1002": 5072, "1003": 5073, "1004": 5074}
+AGENT_PORTS = {"1001": 5071, "1002": 5072, "1003": 5073, "1004": 5074, "1005": 5075, "1006": 5076}
+# Node b (contrib/sandbox node-b up): a second Asterisk on 127.0.0.2; agents 1005 and
+# 1006 have their contacts there (and only there), callers reach it from 127.0.0.4.
+NODE_B_IP = "127.0.0.2"
+ARI_B = f"http://{NODE_B_IP}:8088/ari"
+SPOOL_B = SANDBOX_ROOT / "var/spool/asterisk-b/monitor/cti"
+ON_NODE_B = {"1005", "1006"}
 
 
 def free_port() -> int:
@@ -48,9 +54,13 @@ class Sandbox:
         self.tmp = tmp
         self._procs: list[subprocess.Popen[str]] = []
         self._port = 5100
+        # Agents started before the first call or engine are waited for together
+        # (Asterisk qualifies each contact once a second: one wait, not one per agent).
+        self._pending: list[tuple[str, Sipp]] = []
+        self._deferring = True
 
-    def ari(self, method: str, path: str) -> Any:
-        req = urllib.request.Request(ARI + path, method=method, headers={"Authorization": ARI_AUTH})
+    def ari(self, method: str, path: str, base: str = ARI) -> Any:
+        req = urllib.request.Request(base + path, method=method, headers={"Authorization": ARI_AUTH})
         with urllib.request.urlopen(req, timeout=5) as resp:
             body = resp.read()
         return json.loads(body) if body else None
@@ -65,6 +75,8 @@ class Sandbox:
         wait_for(lambda: not self.channels(), timeout, "every channel to be gone from Asterisk")
 
     def sipp(self, name: str, *args: str) -> Sipp:
+        if not name.startswith("agent"):
+            self.settle()  # traffic: every agent started so far is online first
         log = self.tmp / f"sipp-{name}.log"
         out = log.open("w")
         proc = subprocess.Popen(
@@ -82,13 +94,37 @@ class Sandbox:
             f"agent{agent_id}", "-sf", scenario, "-i", "127.0.0.1", "-p", str(port),
             "-mp", str(20000 + (port - 5070) * 100), "-trace_err", *extra,
         )
-        # Asterisk qualifies agent contacts every second: wait until it sees this one.
-        def online() -> bool:
-            assert sipp.proc.poll() is None, f"SIPp agent {agent_id} exited:\n{sipp.output()}"
-            return bool(self.ari("GET", f"/endpoints/PJSIP/agent{agent_id}")["state"] == "online")
-
-        wait_for(online, 10, f"agent{agent_id} to be online in Asterisk")
+        self._pending.append((agent_id, sipp))
+        if not self._deferring:
+            self.settle()
         return sipp
+
+    def settle(self) -> None:
+        """Wait until Asterisk sees every agent started so far online (it qualifies the
+        contacts every second); from the first call or engine on, each new agent is
+        waited for as it starts."""
+        self._deferring = False
+        pending, self._pending = self._pending, []
+
+        def online() -> bool:
+            for agent_id, sipp in pending:
+                assert sipp.proc.poll() is None, f"SIPp agent {agent_id} exited:\n{sipp.output()}"
+            return all(self.ari("GET", f"/endpoints/PJSIP/agent{agent_id}",
+                                ARI_B if agent_id in ON_NODE_B else ARI)["state"] == "online"
+                       for agent_id, _ in pending)
+
+        if pending:
+            wait_for(online, 10, f"agents {', '.join(a for a, _ in pending)} to be online in Asterisk")
+
+    def call_node_b(self, exten: str = "100", talk_ms: int = 3000, calls: int = 1, rate: float = 1) -> Sipp:
+        """Callers of node b: from 127.0.0.4 (node b's identify) to 127.0.0.2:5060."""
+        self._port += 1
+        return self.sipp(
+            f"caller{self._port}", "-sf", "caller.xml", "-i", "127.0.0.4",
+            "-p", str(self._port), "-mp", str(30000 + (self._port - 5100) * 100),
+            "-s", exten, "-m", str(calls), "-r", str(rate), "-d", str(talk_ms),
+            "-trace_err", f"{NODE_B_IP}:5060",
+        )
 
     def call(self, exten: str = "100", talk_ms: int = 3000, calls: int = 1, rate: float = 1) -> Sipp:
         self._port += 1

@@ -1,0 +1,95 @@
+"""Two real Asterisk nodes (issue 17): the sandbox's node a (127.0.0.1) and node b (a
+second Asterisk in the same root, bound to 127.0.0.2, `contrib/sandbox node-b up`),
+with a PJSIP trunk between them. One router, one agent pool: each node's adapter
+reports the phones it sees, and an agent whose phone is on the other node is rung
+through the trunk ([cluster] peers)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.harness import SANDBOX, Sandbox, wait_for
+from tests.e2e.harness.sandbox import ARI_B, NODE_B_IP, SPOOL_B
+
+NODE_B_ENV = {"CTI_ARI_URL": f"http://{NODE_B_IP}:8088", "CTI_AMI_HOST": NODE_B_IP}
+
+
+@pytest.fixture
+def node_b(sandbox: Sandbox) -> Iterator[None]:
+    up = subprocess.run([str(SANDBOX), "node-b", "up"], capture_output=True, text=True, timeout=180)
+    assert up.returncode == 0, up.stdout + up.stderr
+    yield
+    for ch in sandbox.ari("GET", "/channels", ARI_B):  # nothing left on node b for the next test
+        try:
+            sandbox.ari("DELETE", f"/channels/{ch['id']}", ARI_B)
+        except Exception:
+            pass
+
+
+def test_a_call_on_node_b_is_answered_by_an_agent_on_node_a_recorded_and_counted_once(
+        sandbox: Sandbox, start_engine, node_b: None) -> None:  # type: ignore[no-untyped-def]
+    """Agent 1001's phone is on node a only. A caller dials node b: the router offers the
+    call to 1001, node b's adapter rings PJSIP/agent1001@node-a, node a dials the phone,
+    1001 answers; the caller and the trunk leg are bridged on node b; one recording (node
+    b's), one call in the router's record, handled by 1001."""
+    sandbox.agent("1001")
+    agents = ["1001"]
+    router = start_engine(cluster="router", agents=agents, recording=True)
+    node_a = start_engine(cluster="adapter", node="a", role="adapter", agents=agents, recording=True,
+                          peers='peers = { b = "node-b" }\n')
+    node_b_engine = start_engine(cluster="adapter", node="b", role="adapter", agents=agents, recording=True,
+                                 peers='peers = { a = "node-a" }\n', spool=SPOOL_B, env=NODE_B_ENV)
+    wait_for(lambda: router.agent("1001")["state"] == "ready", 10, "agent 1001 ready")
+    caller = sandbox.call_node_b(talk_ms=4000)
+    (answered,) = wait_for(lambda: router.lines(r"answered: call (\S+) by agent 1001", wait=0), 20,
+                           "agent 1001 answering the call of node b")
+    call_id = answered.group(1)
+    wait_for(lambda: [b for b in sandbox.ari("GET", "/bridges", ARI_B)
+                      if b["id"] == f"cti-{call_id}" and len(b["channels"]) == 2],
+             10, "the caller and the trunk leg bridged on node b")
+    assert any(str(ch["name"]).startswith("PJSIP/agent1001-") for ch in sandbox.channels())  # the phone, on a
+    assert node_b_engine.lines(rf"call {call_id} connected to agent 1001")
+    assert caller.wait(30) == 0, caller.output()
+    assert router.lines(rf"hung up: call {call_id} handled by agent 1001")
+    assert len(router.lines(rf"hung up: call {call_id} ", wait=0)) == 1  # counted once
+    (meta,) = wait_for(lambda: node_b_engine.recordings() or None, 30, "node b's recording archived")
+    assert meta["call_id"] == call_id
+    assert node_a.recordings() == []  # recorded once, where the caller is
+
+
+def test_killing_node_b_loses_only_its_calls_node_a_goes_on_and_b_agents_come_back(
+        sandbox: Sandbox, start_engine, node_b: None) -> None:  # type: ignore[no-untyped-def]
+    """Agent 1001's phone on node a, 1005's on node b; a call on b talks with 1005.
+    kill -9 of node b's Asterisk: 1005 is shown unreachable (offered nothing); node a
+    goes on routing (a caller of a is answered by 1001). Node b back: 1005 is reachable
+    again and the call that was on b is closed (it died with b); nothing else lost."""
+    sandbox.agent("1001")
+    sandbox.agent("1005")
+    agents = ["1001", "1005"]
+    router = start_engine(cluster="router", agents=agents, wrap_up_s=0.5)
+    start_engine(cluster="adapter", node="a", role="adapter", agents=agents, peers='peers = { b = "node-b" }\n')
+    start_engine(cluster="adapter", node="b", role="adapter", agents=agents, peers='peers = { a = "node-a" }\n',
+                 env=NODE_B_ENV)
+    wait_for(lambda: all(router.agent(a)["reachable"] and router.agent(a)["state"] == "ready" for a in agents), 15,
+             "both agents ready and reachable")
+    router.post("/agents/1001/pause", {"reason": "meeting"})  # node b's caller goes to 1005
+    sandbox.call_node_b(talk_ms=60000)
+    (answered,) = wait_for(lambda: router.lines(r"answered: call (\S+) by agent 1005", wait=0), 20,
+                           "agent 1005 answering the call on node b")
+    lost_call = answered.group(1)
+    killed = subprocess.run([str(SANDBOX), "node-b", "kill"], capture_output=True, text=True, timeout=60)
+    assert killed.returncode == 0, killed.stderr
+    wait_for(lambda: router.agent("1005")["reachable"] is False, 15, "node b's agent shown unreachable")
+    assert router.agent("1001")["reachable"] is True
+    router.post("/agents/1001/ready")
+    on_a = sandbox.call(talk_ms=3000)
+    assert on_a.wait(30) == 0, on_a.output()
+    assert [m.group(1) for m in router.lines(r"answered: call (\S+) by agent 1001", wait=0)]  # a went on
+    up = subprocess.run([str(SANDBOX), "node-b", "up"], capture_output=True, text=True, timeout=180)
+    assert up.returncode == 0, up.stdout + up.stderr
+    wait_for(lambda: router.agent("1005")["reachable"] is True, 30, "node b's agent reachable again")
+    wait_for(lambda: router.lines(rf"hung up: call {lost_call} ", wait=0), 30, "the call lost with node b closed")
+    wait_for(lambda: not router.get("/calls"), 15, "no call left in the router")
