@@ -44,9 +44,9 @@ e2e: venv sandbox redis postgres tools
 tools:
 	contrib/ensure-tools
 
-# The e2e tests run in order (they share the one sandbox); the unit and integration
-# tests run meanwhile in a second pytest at a lower CPU priority (scripts/test-all).
-test: venv sandbox redis postgres tools typecheck
+# The e2e tests run in order (they share the one sandbox); mypy, then the unit and
+# integration tests run meanwhile at a lower CPU priority (scripts/test-all).
+test: venv sandbox redis postgres tools
 	scripts/test-all $(PY)
 
 bench: venv sandbox redis
