@@ -177,10 +177,13 @@ def _asterisk_node(config: Config, ari: AriClient, ami: AmiClient, submit: Submi
     return adapter
 
 
-def _node_tasks(tg: asyncio.TaskGroup, ari: AriClient, ami: AmiClient, adapter: StasisAdapter) -> list[asyncio.Task[None]]:
+def _node_tasks(tg: asyncio.TaskGroup, ari: AriClient, ami: AmiClient, adapter: StasisAdapter,
+                clustered: bool = False) -> list[asyncio.Task[None]]:
+    # A cluster adapter whose Asterisk goes away reports its phones unreachable (other
+    # nodes' calls must not be offered to them); one node alone routes nothing then anyway.
+    lost = adapter.phones.lost if adapter.phones is not None and clustered else None
     tasks = [
-        tg.create_task(ari.run_events(adapter.on_event, adapter.resync,
-                                      on_lost=adapter.phones.lost if adapter.phones is not None else None)),
+        tg.create_task(ari.run_events(adapter.on_event, adapter.resync, on_lost=lost)),
         tg.create_task(ami.run()),
         tg.create_task(adapter.run()),
     ]
@@ -202,7 +205,7 @@ async def _adapt(
     instance.role, instance.recorder = "adapter", adapter.recorder
     log.info("adapter for node %s running (app %s)", config.cluster.node, ari.app)
     async with asyncio.TaskGroup() as tg:
-        tasks = _node_tasks(tg, ari, ami, adapter) + [
+        tasks = _node_tasks(tg, ari, ami, adapter, clustered=True) + [
             tg.create_task(member.run_publisher()),
             tg.create_task(member.run_commands(adapter)),
         ]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.harness import SANDBOX, Sandbox, wait_for
+from tests.e2e.harness import SANDBOX, AriObserver, Sandbox, wait_for
 from tests.e2e.harness.sandbox import ARI_B, NODE_B_IP, SPOOL_B
 
 NODE_B_ENV = {"CTI_ARI_URL": f"http://{NODE_B_IP}:8088", "CTI_AMI_HOST": NODE_B_IP}
@@ -93,3 +93,36 @@ def test_killing_node_b_loses_only_its_calls_node_a_goes_on_and_b_agents_come_ba
     wait_for(lambda: router.agent("1005")["reachable"] is True, 30, "node b's agent reachable again")
     wait_for(lambda: router.lines(rf"hung up: call {lost_call} ", wait=0), 30, "the call lost with node b closed")
     wait_for(lambda: not router.get("/calls"), 15, "no call left in the router")
+
+
+def test_a_burst_on_both_nodes_never_gives_an_agent_two_channels(
+        sandbox: Sandbox, start_engine, observer: AriObserver, node_b: None) -> None:  # type: ignore[no-untyped-def]
+    """Eight callers on each node at once, agents 1001/1002 on node a and 1005/1006 on
+    node b, one router: calls cross between the nodes (an agent of one node answers a
+    caller of the other), and in Asterisk's own view (both nodes watched) no agent's
+    phone ever has two channels; every call is accounted for, none vanished."""
+    for agent_id in ("1001", "1002", "1005", "1006"):
+        sandbox.agent(agent_id)
+    agents = ["1001", "1002", "1005", "1006"]
+    watch_b = AriObserver(NODE_B_IP)
+    try:
+        router = start_engine(cluster="router", agents=agents, wrap_up_s=0.5)
+        start_engine(cluster="adapter", node="a", role="adapter", agents=agents, peers='peers = { b = "node-b" }\n')
+        start_engine(cluster="adapter", node="b", role="adapter", agents=agents, peers='peers = { a = "node-a" }\n',
+                     env=NODE_B_ENV)
+        wait_for(lambda: all(router.agent(a)["reachable"] for a in agents), 15, "every agent reachable")
+        burst_a = sandbox.call("100", talk_ms=5000, calls=8, rate=3)
+        burst_b = sandbox.call_node_b("100", talk_ms=5000, calls=8, rate=3)
+        assert burst_a.wait(120) == 0, burst_a.output()
+        assert burst_b.wait(120) == 0, burst_b.output()
+        wait_for(lambda: not router.get("/calls"), 30, "every call to end in the router")
+        peaks = {**observer.agent_peaks(), **watch_b.agent_peaks()}
+        assert peaks and max(peaks.values()) == 1, peaks
+        answered = [(m.group(1), m.group(2)) for m in router.lines(r"answered: call (\S+) by agent (\d+)", wait=0)]
+        crossed = [(k, a) for k, a in answered if k.startswith("b-") == (a in ("1001", "1002"))]
+        assert crossed, answered  # some calls answered by an agent of the other node
+        ended = router.lines(r"hung up: call (\S+) (handled|abandoned)")
+        assert len({m.group(1) for m in ended}) == 16
+        assert sum(m.group(2) == "handled" for m in ended) >= 8
+    finally:
+        watch_b.close()

@@ -18,7 +18,8 @@ class AriObserver:
     """Every ARI event in the sandbox, seen through an app of its own subscribed to
     everything: what Asterisk really did (playbacks, bridges, holds)."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host  # the Asterisk node watched (node b: 127.0.0.2)
         self.events: list[dict[str, Any]] = []
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
@@ -32,7 +33,7 @@ class AriObserver:
         import aiohttp
 
         self._stop = asyncio.Event()
-        url = "ws://127.0.0.1:8088/ari/events?app=cti-observer&subscribeAll=true"
+        url = f"ws://{self.host}:8088/ari/events?app=cti-observer&subscribeAll=true"
         async with aiohttp.ClientSession() as session:
             async with session.ws_connect(url, headers={"Authorization": ARI_AUTH}) as ws:
                 self._ready.set()
