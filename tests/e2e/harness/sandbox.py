@@ -118,21 +118,16 @@ class Sandbox:
 
     def call_node_b(self, exten: str = "100", talk_ms: int = 3000, calls: int = 1, rate: float = 1) -> Sipp:
         """Callers of node b: from 127.0.0.4 (node b's identify) to 127.0.0.2:5060."""
-        self._port += 1
-        return self.sipp(
-            f"caller{self._port}", "-sf", "caller.xml", "-i", "127.0.0.4",
-            "-p", str(self._port), "-mp", str(30000 + (self._port - 5100) * 100),
-            "-s", exten, "-m", str(calls), "-r", str(rate), "-d", str(talk_ms),
-            "-trace_err", f"{NODE_B_IP}:5060",
-        )
+        return self.call(exten, talk_ms, calls, rate, source="127.0.0.4", node=NODE_B_IP)
 
-    def call(self, exten: str = "100", talk_ms: int = 3000, calls: int = 1, rate: float = 1) -> Sipp:
+    def call(self, exten: str = "100", talk_ms: int = 3000, calls: int = 1, rate: float = 1,
+             source: str = "127.0.0.1", node: str = "127.0.0.1") -> Sipp:
         self._port += 1
         return self.sipp(
-            f"caller{self._port}", "-sf", "caller.xml", "-i", "127.0.0.1",
+            f"caller{self._port}", "-sf", "caller.xml", "-i", source,
             "-p", str(self._port), "-mp", str(30000 + (self._port - 5100) * 100),
             "-s", exten, "-m", str(calls), "-r", str(rate), "-d", str(talk_ms),
-            "-trace_err", "127.0.0.1:5060",
+            "-trace_err", f"{node}:5060",
         )
 
     def close(self) -> None:
