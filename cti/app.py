@@ -49,8 +49,7 @@ from cti.durable.journal import Leadership, RedisJournal
 from cti.durable.outbox import Outbox, RedisOutbox, SqliteOutbox
 from cti.durable import sessions
 from cti.durable.sql import Database, StoreUnavailable
-from cti.durable.store import RedisStore
-from cti.durable.store import connect as connect_redis
+from cti.durable.store import RedisStore, connect as connect_redis
 from cti.errors import AsteriskUnreachable, CtiError
 from cti.health import ConnectionState
 from cti.ivr.stasis import IvrRunner
