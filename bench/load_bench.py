@@ -16,8 +16,8 @@ Measured from the SIP packets both SIPp processes trace with their times:
 - completed calls per second while callers were waiting (the agents' pace);
 - offer latency: a caller's INVITE to its agent's INVITE, for callers who arrived while
   an agent was free (p50, p99);
-- hand-off latency: an agent's BYE to its next INVITE while callers were waiting (p50,
-  p99);
+- hand-off latency: an agent's BYE to its next INVITE, when that INVITE's caller was
+  already waiting at the BYE (p50, p99);
 and from the processes: CPU ms per call (the engine's, and Asterisk's in each pass),
 the engine's RSS per waiting caller at the peak, Redis commands per call.
 
@@ -129,6 +129,7 @@ def analyse(caller_trace: Path, agent_trace: Path, agents: int) -> Outcome:
             callers.setdefault(user_of(m.headers.get("from", "")), m.at)
     offers: dict[str, float] = {}  # caller id -> its agent's INVITE
     talks: list[tuple[float, float, str]] = []  # (start, end, agent)
+    talk_callers: list[str] = []  # the caller of each talk
     started: dict[str, tuple[float, str, str]] = {}  # call-id -> (INVITE, agent, caller id)
     talked: set[str] = set()  # callers an agent talked to
     for m in parse_trace(agent_trace):
@@ -141,6 +142,7 @@ def analyse(caller_trace: Path, agent_trace: Path, agents: int) -> Outcome:
         elif m.first.startswith("BYE ") and cid in started:
             begin, agent, caller = started.pop(cid)
             talks.append((begin, m.at, agent))
+            talk_callers.append(caller)
             talked.add(caller)
     out = Outcome(callers=len(callers), completed=len(talked & set(callers)))
     served = sorted(offers.get(k, float("inf")) for k in callers)
@@ -164,16 +166,16 @@ def analyse(caller_trace: Path, agent_trace: Path, agents: int) -> Outcome:
     for caller, t0 in callers.items():  # nobody waiting ahead and an agent free: the idle offer
         if caller in offers and busy(t0) < agents and waiting(t0 - 1e-6) == 0:
             out.offer_ms.append((offers[caller] - t0) * 1000)
-    by_agent: dict[str, list[tuple[float, float]]] = {}
-    for s, e, a in talks:
-        by_agent.setdefault(a, []).append((s, e))
-    saturated = 0
+    by_agent: dict[str, list[tuple[float, float, str]]] = {}
+    for (s, e, a), caller in zip(talks, talk_callers):
+        by_agent.setdefault(a, []).append((s, e, caller))
     for spans in by_agent.values():
         spans.sort()
-        for (_, end), (nxt, _) in zip(spans, spans[1:]):
-            if waiting(end) > 0:
+        for (_, end, _), (nxt, _, caller) in zip(spans, spans[1:]):
+            # A hand-off: the agent's next caller was already waiting when it hung up
+            # (not a caller who came later to an idle agent).
+            if callers.get(caller, float("inf")) < end:
                 out.handoff_ms.append((nxt - end) * 1000)
-                saturated += 1
     out.peak_waiting = max((waiting(t) for t in arrived), default=0)
     ends = sorted(e for _, e, _ in talks if waiting(e) > 0)
     if len(ends) > 1:
@@ -390,9 +392,18 @@ def run_engine(args: argparse.Namespace) -> Pass:
                     pass
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
+        spy = None
+        if args.profile:  # py-spy (pip install py-spy): where the engine's CPU goes
+            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(engine.pid),
+                                    "-o", args.profile, "-r", "200", "--nonblocking",
+                                    "--format", "raw" if args.profile.endswith(".txt") else "flamegraph"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         callers, agents, seconds = traffic("7002", "engine", args)
         done.set()
         sampler.join(10)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
         time.sleep(3.0)  # the last recordings archived
         used, ast_used = cpu_s(engine.pid) - cpu_before, cpu_s(pid) - ast_before
         redis_used = redis_commands() - redis_before
@@ -466,20 +477,24 @@ def main() -> None:
     parser.add_argument("--rate-max", type=int, default=20)
     parser.add_argument("--timeout-s", type=int, default=900, help="the whole traffic's limit")
     parser.add_argument("--write", action="store_true", help="put the table into docs/BENCHMARKS.md")
+    parser.add_argument("--engine-only", action="store_true", help="skip the app_queue pass (profiling)")
+    parser.add_argument("--profile", metavar="SVG", help="sample the engine with py-spy into this flame graph (.svg) or collapsed stacks (.txt)")
     args = parser.parse_args()
     if subprocess.run([str(SANDBOX), "status"], capture_output=True).returncode != 0:
         raise SystemExit("the sandbox is not running: contrib/sandbox up (make bench does it)")
     configure(args.agents)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # (so that the finally below runs)
     try:
-        passes = [run_app_queue(args), run_engine(args)]
+        passes = ([] if args.engine_only else [run_app_queue(args)]) + [run_engine(args)]
     finally:
         for proc in STARTED:
             stop(proc)
         ast("channel request hangup all")  # what an interrupted run left in Asterisk
+    if args.engine_only:
+        passes.insert(0, Pass("app_queue (not run)", Outcome(), 0.0, 0.0))
     text = table(passes, args)
     print(text)
-    if args.write:
+    if args.write and not args.engine_only:
         write_doc(text)
 
 

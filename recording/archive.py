@@ -90,6 +90,10 @@ class Archive:
         self.audit = AuditLog(root / "audit.log")
         # One connection, used by one thread at a time (the engine's recording worker).
         self._db = sqlite3.connect(str(root / "index.sqlite"), check_same_thread=False)
+        # WAL, synchronous NORMAL: a commit is a write, not an fsync (an index entry lost
+        # to a power cut is rebuilt from the sidecars: ``rebuild_index``).
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS recordings (" + ", ".join(
                 f"{c} {'PRIMARY KEY' if c == 'call_id' else ''}" for c in _COLUMNS

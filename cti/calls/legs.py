@@ -219,6 +219,8 @@ class AgentLegs:
                 callerId=caller or None,
                 # Asterisk's own limit is only a backstop: the core cancels at R1's timeout.
                 timeout=int(cmd.ring_timeout_s) + 5,
+                # The phone's transfers (SIP REFER) come to the engine, not to Asterisk's core.
+                body={"variables": {"PJSIP_TRANSFER_HANDLING()": "ari-only"}} if endpoint.startswith("PJSIP/") else None,
             )
             leg.sent = True
         except AriError as exc:
@@ -290,14 +292,14 @@ class AgentLegs:
             return
         bridge = f"cti-{call_id}"
         try:
-            try:
-                existing = await self._ari.request("GET", f"/bridges/{bridge}")
-                present = set(existing.get("channels") or [])
-            except AriError as exc:
-                if exc.status != 404:
-                    raise
+            try:  # (one request when it is new, as it nearly always is)
                 await self._ari.request("POST", "/bridges", type="mixing", bridgeId=bridge)
-                present = set()
+                present: set[str] = set()
+            except AriError as exc:
+                if exc.status != 409:
+                    raise
+                existing = await self._ari.request("GET", f"/bridges/{bridge}")  # re-made at a resync
+                present = set(existing.get("channels") or [])
             missing = [ch for ch in (call_id, leg_id) if ch not in present]
             if missing:
                 await self._ari.request("POST", f"/bridges/{bridge}/addChannel", channel=missing)

@@ -140,6 +140,30 @@ class WaitingMedia:
                 waiting.n = 0
                 await self._ari.request_quiet("POST", f"/channels/{call_id}/moh")
 
+    async def farewell(self, cmd: c.Farewell) -> None:
+        """A last prompt, then the hang-up when it has been heard (``cti-bye-``)."""
+        log.info("call %s: farewell (%s)", cmd.call_id, cmd.reason)
+        await self.stop(cmd.call_id)
+        try:
+            await self._ari.request("POST", f"/channels/{cmd.call_id}/play/cti-bye-{cmd.call_id}",
+                                    media=f"sound:cti/{cmd.prompt}")
+        except AriError:
+            await self._ari.request_quiet("DELETE", f"/channels/{cmd.call_id}")
+
+    async def announce(self, cmd: c.AnnounceAgent) -> bool:
+        """R15: "your agent number is <number>, at your service" before the bridge, in
+        the caller's language (digits too: sound:cti/digit-N). False: it cannot be played."""
+        await self.stop(cmd.call_id)
+        try:
+            await self._ari.request(
+                "POST", f"/channels/{cmd.call_id}/play/cti-announce-{cmd.call_id}",
+                media=["sound:cti/agent-id", *(f"sound:cti/digit-{d}" for d in cmd.number if d.isdigit()),
+                       "sound:cti/at-your-service"])
+            return True
+        except AriError as exc:
+            log.warning("announcing agent on call %s failed: %s", cmd.call_id, exc)
+            return False
+
     async def stop(self, call_id: str) -> None:
         """Whatever the caller hears while waiting stops: music, or the prompts."""
         await self.stop_prompts(call_id)

@@ -10,9 +10,9 @@ of the phones (``cti.agents.phone``) and of supervisors listening
 
 Lanes (``cti.lanes``): ``dispatch`` carries out each call's actions in that call's
 own lane, in the core's order, each within the command deadline; a call never waits
-for another call's work, nor for recording (a lane of its own per call). What follows
-an ARI event without a new decision goes into the call's lane too. An offer that
-misses its deadline is reported to the core as failed.
+for another call's work, nor for recording, nor an offer for the caller's answer and
+music (lanes of their own). What follows an ARI event without a new decision goes
+into the call's lane too. An offer that misses its deadline is reported as failed.
 
 ``resync`` rebuilds the mapping from the core's calls and Asterisk's channel list: at
 every websocket (re)connect and when a restarted or standby router takes over. What
@@ -23,6 +23,7 @@ bridges are re-made where they are missing. Nothing waits for a lost event.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
 import logging
@@ -39,7 +40,6 @@ from cti.calls.trunks import Trunk
 from cti.calls.media import WaitingMedia
 from cti.calls.listening import Listening
 from cti.calls.transfers import EXTERNAL_PREFIX, Transfers
-from cti.errors import AriError
 from cti.lanes import Lanes
 from cti.masking import mask_number
 
@@ -76,6 +76,7 @@ class StasisAdapter:
         self._callers: dict[str, str] = {}  # call id -> caller number (until the channel goes)
         self._names: dict[str, str] = {}  # call id -> channel name (for AMI)
         self._seq = itertools.count(1)
+        self._offering: dict[str, list[asyncio.Event]] = {}  # call id -> its offers not yet made
         # A cluster adapter (no core beside it) shares the phones with other adapters.
         self._legs = AgentLegs(ari, submit, clock, self._seq, check_endpoint=calls is None, endpoints=endpoints,
                                 peers=peers)
@@ -170,9 +171,6 @@ class StasisAdapter:
                            lambda: self._ari.request_quiet("DELETE", f"/channels/{chan_id}"))
                 return
             self._submit(e.OfferAnswered(leg.call_id, leg.agent_id, self._clock()))
-            # The phone's transfers (SIP REFER) come to the engine, not to Asterisk's core.
-            self.then(chan_id, "transfer handling", lambda: self._ari.request_quiet(
-                "POST", f"/channels/{chan_id}/variable", variable="PJSIP_TRANSFER_HANDLING()", value="ari-only"))
         elif role == "external" and chan_id.startswith(EXTERNAL_PREFIX):
             self.then(chan_id.removeprefix(EXTERNAL_PREFIX), "external transfer answered",
                        lambda: self.transfers.external_answered(chan_id))
@@ -267,16 +265,34 @@ class StasisAdapter:
     # ------------------------------------------------------------ core -> wire
 
     async def dispatch(self, cmd: c.CallAction) -> None:
-        """Hand ``cmd`` to its call's lane; returns at once (the runtime's executor)."""
+        """Hand ``cmd`` to its call's lane; returns at once (the runtime's executor).
+        An offer rings the agent in a lane of its own, without waiting for the caller's
+        answer and music; what comes after it in the call's lane waits for it."""
         self._prepare(cmd)
-        if isinstance(cmd, c.StartRecording):
-            key = f"record:{cmd.call_id}"  # a slow AMI never delays the call's routing
-        else:
-            key = cmd.attempt_id if isinstance(cmd, c.CancelOutbound) else cmd.call_id
-        on_deadline = None
         if isinstance(cmd, c.OfferCall):
-            on_deadline = lambda: self._offer_abandoned(cmd)  # noqa: E731
-        self.lanes.put(key, type(cmd).__name__, lambda: self._carry_out(cmd), on_deadline)
+            sent = asyncio.Event()
+            self._offering.setdefault(cmd.call_id, []).append(sent)
+            self.lanes.put(f"offer:{cmd.call_id}:{cmd.agent_id}", "OfferCall", lambda: self._offer(cmd, sent),
+                           lambda: self._offer_abandoned(cmd))
+        elif isinstance(cmd, c.StartRecording):  # a slow AMI never delays the call's routing
+            self.lanes.put(f"record:{cmd.call_id}", "StartRecording", lambda: self._carry_out(cmd))
+        elif isinstance(cmd, c.CancelOutbound):
+            self.lanes.put(cmd.attempt_id, "CancelOutbound", lambda: self._carry_out(cmd))
+        else:
+            ahead = tuple(self._offering.get(cmd.call_id, ()))
+            self.lanes.put(cmd.call_id, type(cmd).__name__, lambda: self._after(ahead, cmd))
+
+    async def _offer(self, cmd: c.OfferCall, sent: asyncio.Event) -> None:
+        try:
+            await self._carry_out(cmd)
+        finally:
+            sent.set()
+            if left := [x for x in self._offering.pop(cmd.call_id, []) if not x.is_set()]:
+                self._offering[cmd.call_id] = left
+
+    async def _after(self, offers: tuple[asyncio.Event, ...], cmd: c.CallAction) -> None:
+        await asyncio.gather(*(sent.wait() for sent in offers))  # the call's offers dispatched before cmd
+        await self._carry_out(cmd)
 
     async def execute(self, cmd: c.CallAction) -> None:
         """Carry out ``cmd`` now (tests, and the hand-over at stop)."""
@@ -325,9 +341,9 @@ class StasisAdapter:
                 await self._legs.release(call_id, agent_id)
             case c.ConnectCall(call_id=call_id, agent_id=agent_id):
                 await self._connect(call_id, agent_id)
-            case c.HangUpCaller(call_id=call_id):
-                await self._ari.request_quiet("DELETE", f"/channels/{call_id}")
-                await self._ari.request_quiet("DELETE", f"/bridges/cti-{call_id}")
+            case c.HangUpCaller(call_id=call_id):  # (both at once)
+                await asyncio.gather(self._ari.request_quiet("DELETE", f"/channels/{call_id}"),
+                                     self._ari.request_quiet("DELETE", f"/bridges/cti-{call_id}"))
             case c.HangUpAgent(call_id=call_id, agent_id=agent_id):
                 await self._legs.release(call_id, agent_id)
                 await self._ari.request_quiet("DELETE", f"/bridges/cti-{call_id}")
@@ -341,27 +357,11 @@ class StasisAdapter:
                 # music is stopped after (Queue() plays its own): one request sooner.
                 await self._ari.request_quiet("POST", f"/channels/{call_id}/continue", label=self._fallback_label)
                 await self._ari.request_quiet("DELETE", f"/channels/{call_id}/moh")
-            case c.Farewell(call_id=call_id, prompt=prompt, reason=reason):
-                log.info("call %s: farewell (%s)", call_id, reason)
-                await self._media.stop(call_id)
-                try:  # then hang up, at once, when it has been heard (``_playback_finished``)
-                    await self._ari.request("POST", f"/channels/{call_id}/play/cti-bye-{call_id}",
-                                            media=f"sound:cti/{prompt}")
-                except AriError:
-                    await self._ari.request_quiet("DELETE", f"/channels/{call_id}")
-            case c.AnnounceAgent(call_id=call_id, number=number):
-                # R15: "your agent number is <number>, at your service" before the bridge,
-                # in the caller's language (digits too: sound:cti/digit-N).
-                await self._media.stop(call_id)
-                try:
-                    await self._ari.request(
-                        "POST", f"/channels/{call_id}/play/cti-announce-{call_id}",
-                        media=["sound:cti/agent-id", *(f"sound:cti/digit-{d}" for d in number if d.isdigit()),
-                               "sound:cti/at-your-service"],
-                    )
-                except AriError as exc:
-                    log.warning("announcing agent on call %s failed: %s", call_id, exc)
-                    self._submit(e.AnnouncementFinished(call_id, self._clock()))
+            case c.Farewell():
+                await self._media.farewell(cmd)
+            case c.AnnounceAgent():
+                if not await self._media.announce(cmd):
+                    self._submit(e.AnnouncementFinished(cmd.call_id, self._clock()))
             case c.RemindAgent(call_id=call_id, agent_id=agent_id):
                 leg_id = self._legs.of(call_id, agent_id)
                 if leg_id is not None:

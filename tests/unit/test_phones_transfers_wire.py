@@ -34,9 +34,9 @@ async def test_a_blind_refer_asks_the_core_and_tells_the_phone() -> None:
     h.adapter.transfers.queues = frozenset({"gas"})
     leg = await offered(h, "k1", "1001")
     await h.follow_ups()
-    # The phone's transfers come to the engine: set on the answered leg.
-    assert ("POST", f"/channels/{leg}/variable", {"variable": "PJSIP_TRANSFER_HANDLING()", "value": "ari-only"}) \
-        in h.ari.requests
+    # The phone's transfers come to the engine: set on the leg when it is made.
+    made = [p for m, path, p in h.ari.requests if (m, path) == ("POST", "/channels") and p["channelId"] == leg]
+    assert made and made[0]["body"] == {"variables": {"PJSIP_TRANSFER_HANDLING()": "ari-only"}}
     h.adapter.on_event(refer(leg, "8002"))  # by the agent's announced number
     h.adapter.on_event(refer(leg, "sip:gas@127.0.0.1"))
     await h.follow_ups()

@@ -315,3 +315,21 @@ async def test_an_agent_on_another_node_is_rung_through_the_trunk_to_it() -> Non
     await adapter.execute(c.OfferCall("k2", "1002", "PJSIP/agent1002", 10.0, via="c"))
     assert submitted == [e.OfferFailed("k2", "1002", "no-route-to-node", NOW)]
     assert len([1 for m, path, _ in ari.requests if (m, path) == ("POST", "/channels")]) == 1
+
+
+def test_the_ari_event_filter_lets_through_every_event_type_the_engine_reads() -> None:
+    """Asterisk sends the application only EVENTS_USED (its event filter): a handler
+    for any other type would never run. Every ARI event name in the engine's code must
+    be in the list, and the list holds nothing the code does not read."""
+    import re
+    from pathlib import Path
+
+    from cti.asterisk.ari import EVENTS_USED
+
+    name = re.compile(r'"((?:Stasis|Channel|Playback|Device|Bridge|Endpoint|Recording|Dial|Contact|Peer|'
+                      r'Application)[A-Z][A-Za-z]+)"')
+    root = Path(__file__).resolve().parents[2] / "cti"
+    found = {m for p in root.rglob("*.py") if p.name != "ari.py" for m in name.findall(p.read_text())}
+    assert found, "no event names found: the pattern is wrong"
+    assert found <= set(EVENTS_USED), found - set(EVENTS_USED)
+    assert set(EVENTS_USED) <= found, set(EVENTS_USED) - found
