@@ -18,10 +18,18 @@ from typing import Any
 NOT_SAVED: dict[str, Any] = {"saved": False}
 
 
+_FIELDS: dict[type, list[tuple[str, Any]]] = {}  # (one entry per dataclass of the core)
+
+
 def saved_fields(cls: type) -> list[tuple[str, Any]]:
-    """(name, type) of the fields of dataclass ``cls`` that a snapshot holds."""
-    hints = typing.get_type_hints(cls)
-    return [(f.name, hints[f.name]) for f in dataclasses.fields(cls) if f.metadata.get("saved", True)]
+    """(name, type) of the fields of dataclass ``cls`` that a snapshot holds (worked out
+    once per class: a snapshot of a busy engine asks it for every agent and call)."""
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        hints = typing.get_type_hints(cls)
+        fields = _FIELDS[cls] = [(f.name, hints[f.name]) for f in dataclasses.fields(cls)
+                                 if f.metadata.get("saved", True)]
+    return fields
 
 
 def dump(value: Any) -> Any:

@@ -65,6 +65,9 @@ class EngineMachine(RuleBasedStateMachine):
                 if not isinstance(event, e.TransferRequested):  # (a transfer names its agent)
                     self.check_best_call(calls[cmd.call_id], cmd.agent_id, calls)
             elif isinstance(cmd, c.CancelOffer):
+                if isinstance(event, (e.OfferFailed, e.AgentHungUp)) and (event.call_id, event.agent_id) == (
+                        cmd.call_id, cmd.agent_id):
+                    continue  # (releasing a leg the agent's side already ended: harmless)
                 self.offers[cmd.call_id].remove(cmd.agent_id)
             elif isinstance(cmd, c.RingNoAnswer):
                 self.misses += 1
