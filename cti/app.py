@@ -42,6 +42,7 @@ from cti.calls.customers import require_amd
 from cti.history.service import History
 from cti.history import store as history_store
 from cti.history.store import HistoryStore
+from cti.calls.nodeloss import callbacks as node_loss
 from cti.calls.stasis import StasisAdapter, Submit
 from cti.config import Config
 from cti.durable.cluster import AdapterNode, Dispatcher, run_router_input
@@ -177,12 +178,10 @@ def _asterisk_node(config: Config, ari: AriClient, ami: AmiClient, submit: Submi
 
 
 def _node_tasks(tg: asyncio.TaskGroup, ari: AriClient, ami: AmiClient, adapter: StasisAdapter,
-                clustered: bool = False) -> list[asyncio.Task[None]]:
-    # A cluster adapter whose Asterisk goes away reports its phones unreachable (other
-    # nodes' calls must not be offered to them); one node alone routes nothing then anyway.
-    lost = adapter.phones.lost if adapter.phones is not None and clustered else None
+                gone_after_s: float | None = None) -> list[asyncio.Task[None]]:
+    lost, watch = node_loss(adapter, gone_after_s)  # (a cluster adapter's Asterisk away)
     tasks = [
-        tg.create_task(ari.run_events(adapter.on_event, adapter.resync, on_lost=lost)),
+        tg.create_task(ari.run_events(adapter.on_event, watch.connected if watch else adapter.resync, on_lost=lost)),
         tg.create_task(ami.run()),
         tg.create_task(adapter.run()),
     ]
@@ -204,7 +203,7 @@ async def _adapt(
     instance.role, instance.recorder = "adapter", adapter.recorder
     log.info("adapter for node %s running (app %s)", config.cluster.node, ari.app)
     async with asyncio.TaskGroup() as tg:
-        tasks = _node_tasks(tg, ari, ami, adapter, clustered=True) + [
+        tasks = _node_tasks(tg, ari, ami, adapter, config.cluster.node_gone_after_s) + [
             tg.create_task(member.run_publisher()),
             tg.create_task(member.run_commands(adapter)),
         ]

@@ -85,6 +85,8 @@ class ClusterConfig:
     # on this Asterisk that reaches it. An agent whose phone is on another node is rung
     # as PJSIP/<agent's endpoint resource>@<trunk> (one agent pool across nodes).
     peers: tuple[tuple[str, str], ...] = ()
+    # An adapter whose Asterisk stays away this long ends its calls in the router.
+    node_gone_after_s: float = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +312,11 @@ def _validate(root: Table) -> Config:
                                               for v in peers.values()):
         raise ConfigError("cluster.peers", 'a table of node = "PJSIP endpoint of the trunk to it"', peers)
     cluster = ClusterConfig(role=cl.one_of("role", ("all", "router", "adapter"), "all"), node=cl.text("node", "local"),
-                            peers=tuple(sorted(peers.items())))
+                            peers=tuple(sorted(peers.items())),
+                            node_gone_after_s=cl.number("node_gone_after_s", 120.0, 1.0))
+    if "node_gone_after_s" in cl.data and cluster.role != "adapter":
+        raise ConfigError("cluster.node_gone_after_s", 'an adapter\'s setting (role = "adapter")',
+                          cl.data["node_gone_after_s"])
     if not re.fullmatch(r"[A-Za-z0-9_.]+", cluster.node):
         raise ConfigError("cluster.node", "letters, digits, '_' or '.'", cluster.node)
     if cluster.peers and cluster.role != "adapter":

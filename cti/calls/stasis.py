@@ -27,7 +27,7 @@ import asyncio
 import functools
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, assert_never
 
 from acd import CallView
@@ -202,13 +202,8 @@ class StasisAdapter:
         listed = await self._ari.request("GET", "/channels")
         channels = {ch["id"]: ch for ch in listed if isinstance(ch, dict) and "id" in ch}
         self._legs.released_meanwhile(channels)
-        if self._calls is None:
-            # Cluster adapter: the router holds the calls; report what vanished from
-            # what this adapter tracks.
-            for chan_id in [k for k in self._callers if k not in channels] + [
-                k for k in self._legs.known() if k not in channels
-            ]:
-                self._channel_gone(chan_id, 0)
+        if self._calls is None:  # cluster adapter: the router holds the calls
+            self.vanished(channels)
             return
         calls = {k.call_id: k for k in self._calls()}
         now = self._clock()
@@ -255,6 +250,11 @@ class StasisAdapter:
                     await self._connect(k.call_id, k.agent_id)
         for chan_id in orphans:
             await self._ari.request_quiet("DELETE", f"/channels/{chan_id}")
+
+    def vanished(self, channels: Mapping[str, Any]) -> None:
+        """Report what this adapter tracks and ``channels`` lacks as ended."""
+        for chan_id in [k for k in [*self._callers, *self._legs.known()] if k not in channels]:
+            self._channel_gone(chan_id, 0)
 
     def agent_leg(self, call_id: str, agent_id: str) -> str | None:
         return self._legs.of(call_id, agent_id)

@@ -64,15 +64,16 @@ def test_killing_node_b_loses_only_its_calls_node_a_goes_on_and_b_agents_come_ba
         sandbox: Sandbox, start_engine, node_b: None) -> None:  # type: ignore[no-untyped-def]
     """Agent 1001's phone on node a, 1005's on node b; a call on b talks with 1005.
     kill -9 of node b's Asterisk: 1005 is shown unreachable (offered nothing); node a
-    goes on routing (a caller of a is answered by 1001). Node b back: 1005 is reachable
-    again and the call that was on b is closed (it died with b); nothing else lost."""
+    goes on routing (a caller of a is answered by 1001); the call that was on b is closed
+    once b has been away node_gone_after_s (3 s here), while b is still down. Node b
+    back: 1005 is reachable again; nothing else lost."""
     sandbox.agent("1001")
     sandbox.agent("1005")
     agents = ["1001", "1005"]
     router = start_engine(cluster="router", agents=agents, wrap_up_s=0.5)
     start_engine(cluster="adapter", node="a", role="adapter", agents=agents, peers='peers = { b = "node-b" }\n')
-    start_engine(cluster="adapter", node="b", role="adapter", agents=agents, peers='peers = { a = "node-a" }\n',
-                 env=NODE_B_ENV)
+    start_engine(cluster="adapter", node="b", role="adapter", agents=agents,
+                 peers='peers = { a = "node-a" }\nnode_gone_after_s = 3\n', env=NODE_B_ENV)
     wait_for(lambda: all(router.agent(a)["reachable"] and router.agent(a)["state"] == "ready" for a in agents), 15,
              "both agents ready and reachable")
     router.post("/agents/1001/pause", {"reason": "meeting"})  # node b's caller goes to 1005
@@ -88,10 +89,11 @@ def test_killing_node_b_loses_only_its_calls_node_a_goes_on_and_b_agents_come_ba
     on_a = sandbox.call(talk_ms=3000)
     assert on_a.wait(30) == 0, on_a.output()
     assert [m.group(1) for m in router.lines(r"answered: call (\S+) by agent 1001", wait=0)]  # a went on
+    wait_for(lambda: router.lines(rf"hung up: call {lost_call} ", wait=0), 15, "the call lost with node b closed")
+    assert subprocess.run([str(SANDBOX), "node-b", "status"], capture_output=True).returncode != 0  # b still down
     up = subprocess.run([str(SANDBOX), "node-b", "up"], capture_output=True, text=True, timeout=180)
     assert up.returncode == 0, up.stdout + up.stderr
     wait_for(lambda: router.agent("1005")["reachable"] is True, 30, "node b's agent reachable again")
-    wait_for(lambda: router.lines(rf"hung up: call {lost_call} ", wait=0), 30, "the call lost with node b closed")
     wait_for(lambda: not router.get("/calls"), 15, "no call left in the router")
 
 

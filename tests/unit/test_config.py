@@ -241,3 +241,16 @@ def test_cluster_peers_name_an_adapters_trunks_to_the_other_nodes(tmp_path: Path
                          (good.replace('"node-a"', '"node a;"'), r"^cluster.peers: expected a table")):
         with pytest.raises(ConfigError, match=message):
             load(write(tmp_path, bad), environ={})
+
+
+def test_cluster_node_gone_after_is_an_adapters_setting(tmp_path: Path) -> None:
+    """[cluster] node_gone_after_s (how long an adapter's Asterisk may stay away before
+    its calls are ended): a number >= 1 on an adapter; refused on any other role."""
+    redis = '\n[redis]\nurl = "redis://127.0.0.1:6390/0"\n'
+    good = BASE + redis + '\n[cluster]\nrole = "adapter"\nnode = "b"\nnode_gone_after_s = 30\n'
+    assert load(write(tmp_path, good), environ={}).cluster.node_gone_after_s == 30
+    assert load(write(tmp_path, BASE), environ={}).cluster.node_gone_after_s == 120
+    for bad, message in ((good.replace('role = "adapter"', 'role = "router"'), r"^cluster.node_gone_after_s: expected"),
+                         (good.replace("= 30", "= 0.5"), r"^cluster.node_gone_after_s: expected a number >= 1")):
+        with pytest.raises(ConfigError, match=message):
+            load(write(tmp_path, bad), environ={})

@@ -333,3 +333,41 @@ def test_the_ari_event_filter_lets_through_every_event_type_the_engine_reads() -
     assert found, "no event names found: the pattern is wrong"
     assert found <= set(EVENTS_USED), found - set(EVENTS_USED)
     assert set(EVENTS_USED) <= found, set(EVENTS_USED) - found
+
+
+async def test_a_cluster_adapter_whose_asterisk_stays_away_ends_its_calls_and_one_back_in_time_does_not() -> None:
+    """[cluster] node_gone_after_s: the calls and legs on a node that does not come back
+    are reported ended (the router would otherwise hold them open for ever); a node
+    back before that keeps them (its resync tells what went)."""
+    from cti.calls.nodeloss import NodeLoss
+
+    class Listing(RecordingAri):
+        channels: list[dict[str, Any]] = []
+
+        async def request(self, method: str, path: str, **params: Any) -> Any:
+            self.requests.append((method, path, params))
+            return self.channels if (method, path) == ("GET", "/channels") else {}
+
+    ari = Listing()
+    submitted: list[e.Event] = []
+    adapter = StasisAdapter(ari, submitted.append, lambda: NOW, None)  # type: ignore[arg-type]
+    adapter.on_event({"type": "StasisStart", "channel": {"id": "k1", "caller": {"number": "13900000001"}},
+                      "args": ["inbound", "300"]})
+    await adapter.execute(c.OfferCall("k1", "1005", "PJSIP/1005", 10.0))
+    leg = adapter.agent_leg("k1", "1005")
+    assert leg is not None
+    adapter.on_event({"type": "StasisStart", "channel": {"id": leg}, "args": ["offer", "k1", "1005"]})
+    submitted.clear()
+    ari.channels = [{"id": "k1", "state": "Up"}, {"id": leg, "state": "Up"}]
+
+    watch = NodeLoss(adapter, 0.05)
+    watch.lost()
+    await asyncio.sleep(0.01)
+    await watch.connected()  # back in time: the resync finds both channels
+    await asyncio.sleep(0.1)
+    assert submitted == []
+
+    watch.lost()  # away for good
+    await asyncio.sleep(0.1)
+    assert sorted(map(repr, submitted)) == sorted(map(repr, [e.CallerHungUp("k1", NOW),
+                                                             e.AgentHungUp("k1", "1005", NOW)]))
