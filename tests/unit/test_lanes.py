@@ -163,3 +163,46 @@ async def test_R14_an_offer_to_an_endpoint_of_no_configured_agent_is_refused() -
     assert submitted == [e.OfferFailed("k1", "1001", "refused-endpoint", NOW)]
     await adapter.execute(c.OfferCall("k2", "1001", "PJSIP/agent1001", 10.0))
     assert [p["endpoint"] for _, path, p in ari.requests if path == "/channels"] == ["PJSIP/agent1001"]
+
+
+class GatedAri:
+    """ARI whose answers to chosen requests wait until released."""
+
+    app = "cti"
+
+    def __init__(self, *gated: str) -> None:
+        self.gates = {path: asyncio.Event() for path in gated}
+        self.requests: list[tuple[str, str]] = []
+
+    async def request(self, method: str, path: str, **params: Any) -> Any:
+        self.requests.append((method, path))
+        if path in self.gates:
+            await self.gates[path].wait()
+        return {}
+
+    async def request_quiet(self, method: str, path: str, **params: Any) -> None:
+        await self.request(method, path, **params)
+
+
+async def test_an_offer_rings_without_waiting_for_the_callers_answer_and_what_follows_waits_for_it() -> None:
+    """Issue 17: the agent's leg is originated while the caller's answer is still under
+    way (here: held), and the connect the core asks after the offer runs only once the
+    originate has been answered, after the caller's answer (the call's lane)."""
+    ari = GatedAri("/channels/k1/answer", "/channels")
+    adapter = StasisAdapter(ari, lambda ev: None, lambda: NOW, None, lanes=Lanes(5.0))  # type: ignore[arg-type]
+    await adapter.dispatch(c.AnswerCall("k1"))
+    await adapter.dispatch(c.PlayWaitingMedia("k1", ()))
+    await adapter.dispatch(c.OfferCall("k1", "1001", "PJSIP/agent1001", 10.0))
+    await adapter.dispatch(c.ConnectCall("k1", "1001"))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    asked = [r for r in ari.requests if r[0] != "GET"]  # (a cluster adapter asks for the endpoint's state)
+    assert asked == [("POST", "/channels/k1/answer"), ("POST", "/channels")]  # rung at once
+    ari.gates["/channels/k1/answer"].set()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert ("POST", "/bridges") not in ari.requests  # the connect waits for the originate
+    ari.gates["/channels"].set()
+    await adapter.lanes.drained()
+    assert ari.requests.index(("POST", "/channels")) < ari.requests.index(("POST", "/bridges"))
+    assert ("POST", "/bridges/cti-k1/addChannel") in ari.requests
