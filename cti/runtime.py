@@ -129,6 +129,8 @@ def _log_command(cmd: c.Command) -> None:
             log.info("offer of call %s to agent %s cancelled: %s", k, a, r)
         case c.RingNoAnswer(call_id=k, agent_id=a, misses=m):
             log.warning("RONA: agent %s did not answer call %s (miss %d in a row)", a, k, m)
+        case c.AgentStateChanged(agent_id=a, state="offered" | "on-call" as s):
+            log.debug("agent %s is %s", a, s)  # (the offer and the answer have their lines)
         case c.AgentStateChanged(agent_id=a, state=s, reason=r):
             log.info("agent %s is %s%s", a, s, f" ({r})" if r else "")
         case c.CallEnded(call_id=k, outcome=o, agent_id=a, waited_s=w, talked_s=t):
