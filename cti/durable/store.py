@@ -74,8 +74,9 @@ return 0
 # on the client but reached Redis later).
 _APPEND = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return redis.error_reply('FENCED') end
-local done = tonumber(redis.call('HGET', KEYS[3], 'seq') or '0')
-local last = redis.call('HGET', KEYS[3], 'id')
+local head = redis.call('HMGET', KEYS[3], 'seq', 'id')
+local done = tonumber(head[1] or '0')
+local last = head[2]
 local first = tonumber(ARGV[3])
 for i = 4, #ARGV do
   local seq = first + i - 4
