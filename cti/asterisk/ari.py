@@ -209,7 +209,7 @@ class AriClient:
                         await on_connected()
                         for event in held:
                             self._handle(event, on_event)
-                        held.append({})  # (the mark: from now on, at once)
+                        held[:] = [{}]  # (the mark: from now on, at once; the held ones let go)
                         await reading
                     finally:
                         self._lost("ARI websocket closed")
