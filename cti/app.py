@@ -42,7 +42,7 @@ from cti.calls.customers import require_amd
 from cti.history.service import History
 from cti.history import store as history_store
 from cti.history.store import HistoryStore
-from cti.calls.nodeloss import callbacks as node_loss
+from cti.calls.nodeloss import NodeLoss
 from cti.calls.stasis import StasisAdapter, Submit
 from cti.config import Config
 from cti.durable.cluster import AdapterNode, Dispatcher, run_router_input
@@ -179,9 +179,10 @@ def _asterisk_node(config: Config, ari: AriClient, ami: AmiClient, submit: Submi
 
 def _node_tasks(tg: asyncio.TaskGroup, ari: AriClient, ami: AmiClient, adapter: StasisAdapter,
                 gone_after_s: float | None = None) -> list[asyncio.Task[None]]:
-    lost, watch = node_loss(adapter, gone_after_s)  # (a cluster adapter's Asterisk away)
+    watch = NodeLoss(adapter, gone_after_s) if gone_after_s is not None else None  # (a cluster adapter's)
     tasks = [
-        tg.create_task(ari.run_events(adapter.on_event, watch.connected if watch else adapter.resync, on_lost=lost)),
+        tg.create_task(ari.run_events(adapter.on_event, watch.connected if watch else adapter.resync,
+                                      on_lost=watch.lost if watch else None)),
         tg.create_task(ami.run()),
         tg.create_task(adapter.run()),
     ]

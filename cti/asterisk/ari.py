@@ -200,7 +200,7 @@ class AriClient:
                         log.warning("ARI event filter not set: %s", exc)
                     # Events wait while the adapter resynchronises (replies do not).
                     held: list[dict[str, Any]] = []
-                    reading = asyncio.ensure_future(self._read(ws, on_event, held))
+                    reading = asyncio.create_task(self._read(ws, on_event, held))  # (awaited below)
                     try:
                         await self._try_websocket(ws)
                         self.state.up()
@@ -214,6 +214,7 @@ class AriClient:
                     finally:
                         self._lost("ARI websocket closed")
                         reading.cancel()
+                        await asyncio.gather(reading, return_exceptions=True)
                     self.state.down("websocket closed")
             except asyncio.CancelledError:
                 self.state.down("stopped")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-
 from cti.calls.stasis import StasisAdapter
 
 log = logging.getLogger("cti.stasis")
@@ -41,11 +39,3 @@ class NodeLoss:
             self._timer = None
         await self._adapter.resync()
 
-
-def callbacks(adapter: StasisAdapter, after_s: float | None) -> tuple[Callable[[], None] | None, NodeLoss | None]:
-    """(on_lost, watcher) for ``AriClient.run_events``: a watcher for a cluster adapter
-    (``after_s`` given); one node alone routes nothing while its Asterisk is away."""
-    if after_s is None:
-        return None, None
-    watch = NodeLoss(adapter, after_s)
-    return watch.lost, watch
