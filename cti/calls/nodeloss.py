@@ -38,4 +38,3 @@ class NodeLoss:
             self._timer.cancel()
             self._timer = None
         await self._adapter.resync()
-
