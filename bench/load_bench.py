@@ -214,8 +214,14 @@ def stop(proc: subprocess.Popen[Any]) -> None:
 
 
 def cpu_s(pid: int) -> float:
+    return sum(cpu_split(pid))
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process, its threads included."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def rss_kb(pid: int) -> int:
@@ -270,6 +276,7 @@ class Pass:
     rss_per_waiting_kb: float | None = None
     redis_per_call: float | None = None
     recordings: int = 0
+    engine_system_ms: float | None = None  # of engine_cpu_ms, in the kernel (system calls)
 
 
 def traffic(exten: str, tag: str, args: argparse.Namespace) -> tuple[Path, Path, float]:
@@ -374,7 +381,7 @@ def run_engine(args: argparse.Namespace) -> Pass:
         time.sleep(1.0)
         idle_rss = rss_kb(engine.pid)
         pid = asterisk_pid()
-        ast_before, cpu_before, redis_before = cpu_s(pid), cpu_s(engine.pid), redis_commands()
+        ast_before, cpu_before, redis_before = cpu_s(pid), cpu_split(engine.pid), redis_commands()
         peak: list[tuple[int, int]] = []  # (waiting, rss)
 
         import threading
@@ -405,7 +412,8 @@ def run_engine(args: argparse.Namespace) -> Pass:
             spy.send_signal(signal.SIGINT)
             spy.wait(60)
         time.sleep(3.0)  # the last recordings archived
-        used, ast_used = cpu_s(engine.pid) - cpu_before, cpu_s(pid) - ast_before
+        split = [after - before for after, before in zip(cpu_split(engine.pid), cpu_before)]
+        used, ast_used = sum(split), cpu_s(pid) - ast_before
         redis_used = redis_commands() - redis_before
         outcome = analyse(callers, agents, args.agents)
         top = max(peak, default=(0, idle_rss))
@@ -413,7 +421,8 @@ def run_engine(args: argparse.Namespace) -> Pass:
         return Pass("engine", outcome, seconds, ast_used * 1000 / max(1, outcome.completed),
                     used * 1000 / max(1, outcome.completed),
                     (top[1] - idle_rss) / top[0] if top[0] else None,
-                    redis_used / max(1, outcome.completed), recorded)
+                    redis_used / max(1, outcome.completed), recorded,
+                    split[1] * 1000 / max(1, outcome.completed))
     finally:
         stop(engine)
         shutil.copy(tmp / "engine.log", SIPP_DIR / "bench-engine.log")  # (for a look afterwards)
@@ -437,6 +446,7 @@ def table(passes: list[Pass], args: argparse.Namespace) -> str:
         ("hand-off latency p99 ms", lambda p: f"{pct(p.outcome.handoff_ms, .99):.1f}"),
         ("Asterisk CPU ms per call", lambda p: f"{p.asterisk_cpu_ms:.1f}"),
         ("engine CPU ms per call", lambda p: "—" if p.engine_cpu_ms is None else f"{p.engine_cpu_ms:.1f}"),
+        ("of which in the kernel", lambda p: "—" if p.engine_system_ms is None else f"{p.engine_system_ms:.1f}"),
         ("engine RSS KB per waiting caller (peak)",
          lambda p: "—" if p.rss_per_waiting_kb is None else f"{p.rss_per_waiting_kb:.1f}"),
         ("Redis commands per call", lambda p: "—" if p.redis_per_call is None else f"{p.redis_per_call:.1f}"),

@@ -98,3 +98,16 @@ url = "sqlite:{store}"
     assert campaign["name"] == "回訪" and campaign["progress"] == {"scheduled": 2}
     wrong = run_cti("campaign", "--config", str(config), "--name", "x", "--queue", "nope", str(listing))
     assert wrong.returncode != 0 and "no queue 'nope'" in wrong.stderr
+
+
+def test_the_engine_runs_on_uvloop() -> None:
+    """`cti run` drives the engine with uvloop's loop (what the benchmarks measured)."""
+    import asyncio
+
+    import uvloop
+
+    from cti.cli import run_loop
+
+    async def loop_type() -> type:
+        return type(asyncio.get_running_loop())
+    assert issubclass(run_loop(loop_type()), uvloop.Loop)
