@@ -18,8 +18,8 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import sqlite3
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
@@ -28,7 +28,7 @@ from typing import Any
 
 from recording.audit import AuditLog
 from recording.retention import Kept, LegalHold, due_for_deletion
-from recording.wav import WavInfo
+from recording.wav import NotWav, WavInfo, inspect_bytes
 
 log = logging.getLogger("recording.archive")
 
@@ -114,14 +114,21 @@ class Archive:
 
     # ------------------------------------------------------------ archiving
 
-    def store(self, source: Path, meta: dict[str, Any], info: WavInfo | None, problem: str = "") -> RecordingMeta:
-        """Move a finished recording in, with its sidecar and what ``inspect`` found
-        (``info``; None with ``problem`` when it is not a readable WAV); idempotent
-        per call id."""
+    def store(self, source: Path, meta: dict[str, Any]) -> RecordingMeta:
+        """Move a finished recording in, with its sidecar and what its audio holds
+        (``recording.wav``: duration, RMS, peak; ``problem`` when it is not a readable
+        WAV); idempotent per call id. The file is read once: hashed and inspected from
+        the same bytes. On the same filesystem, and when the engine may own the file,
+        it is linked in rather than copied (the spool name goes once it is indexed: a
+        crash before that leaves the spool file to be archived again)."""
         existing = self.get(meta["call_id"], missing_ok=True)
         if existing is not None:
             return existing
-        if source.is_symlink():
+        try:
+            st = os.lstat(source)
+        except OSError as exc:
+            raise NotARecording(f"{source}: {exc.strerror}") from None
+        if stat.S_ISLNK(st.st_mode):
             raise NotARecording(f"{source} is a symbolic link: refused (it could point at any file)")
         ended = datetime.fromtimestamp(meta["ended_at"], timezone.utc)
         rel = Path(f"{ended:%Y/%m/%d}") / f"{_safe(meta['call_id'])}.wav"
@@ -129,21 +136,32 @@ class Archive:
         for folder in reversed([target.parent, *list(target.parent.parents)[:2]]):
             folder.mkdir(mode=0o750, exist_ok=True)
         tmp = target.with_suffix(".part")
-        try:  # O_NOFOLLOW: a link swapped in after the check is refused too
-            fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError as exc:
-            raise NotARecording(f"{source}: {exc.strerror}") from None
-        with os.fdopen(fd, "rb") as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        digest = sha256_of(tmp)
+        for stale in (tmp, target):  # of an attempt that failed before indexing (rename()
+            stale.unlink(missing_ok=True)  # between two names of one file does nothing)
+        data = self._link(source, st, tmp) if self._may_link(st, target.parent) else None
+        if data is None:
+            try:  # O_NOFOLLOW: a link swapped in after the check is refused too
+                fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError as exc:
+                raise NotARecording(f"{source}: {exc.strerror}") from None
+            with os.fdopen(fd, "rb") as src:
+                data = src.read()
+            with open(tmp, "wb") as dst:
+                dst.write(data)
         os.chmod(tmp, 0o440)
         os.replace(tmp, target)
+        info: WavInfo | None = None
+        problem = ""
+        try:
+            info = inspect_bytes(data, source.name)
+        except NotWav as exc:
+            problem = str(exc)
         record = RecordingMeta(
             call_id=meta["call_id"], caller=meta.get("caller", ""), agent_id=meta.get("agent_id"),
             queue=meta.get("queue", ""), kind=meta.get("kind", ""),
             started_at=meta["started_at"], ended_at=meta["ended_at"],
             duration_s=info.duration_s if info is not None else 0.0,
-            size=target.stat().st_size, sha256=digest, path=str(rel),
+            size=len(data), sha256=hashlib.sha256(data).hexdigest(), path=str(rel),
             rms=info.rms if info is not None else 0.0, peak=info.peak if info is not None else 0,
             problem=problem,
         )
@@ -151,10 +169,42 @@ class Archive:
         source.unlink(missing_ok=True)
         return record
 
+    def _may_link(self, st: os.stat_result, folder: Path) -> bool:
+        """A hard link instead of a copy: same filesystem, and the engine owns the file
+        or may take it over (root): an archived file belongs to the engine."""
+        euid = os.geteuid()
+        return (st.st_uid == euid or euid == 0) and st.st_dev == os.stat(folder).st_dev
+
+    def _link(self, source: Path, st: os.stat_result, tmp: Path) -> bytes | None:
+        """``source`` linked at ``tmp`` and its bytes, or None (copy instead). link()
+        does not follow a symbolic link swapped in meanwhile, and O_NOFOLLOW then
+        refuses it; so does a different file (inode) than the one checked."""
+        try:
+            os.link(source, tmp, follow_symlinks=False)
+        except OSError:
+            return None
+        try:
+            fd = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise NotARecording(f"{source}: {exc.strerror}") from None
+        with os.fdopen(fd, "rb") as f:
+            now = os.fstat(f.fileno())
+            if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+                tmp.unlink(missing_ok=True)
+                raise NotARecording(f"{source} changed while being archived: refused")
+            if now.st_uid != os.geteuid():
+                os.fchown(f.fileno(), os.geteuid(), os.getegid())
+            return f.read()
+
     def _write(self, record: RecordingMeta) -> None:
         sidecar = (self.root / record.path).with_suffix(".json")
-        sidecar.write_text(json.dumps(dataclasses.asdict(record), indent=1, sort_keys=True))
-        os.chmod(sidecar, 0o640)
+        # One line, so that the C encoder writes it (an indented dump is the pure-Python one).
+        doc = json.dumps({c: getattr(record, c) for c in _COLUMNS}, sort_keys=True)
+        fd = os.open(sidecar, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o640)
+        with os.fdopen(fd, "w") as f:
+            os.fchmod(fd, 0o640)  # whatever the umask
+            f.write(doc)
         self._index(record)
 
     def inspected(self, record: RecordingMeta, info: WavInfo | None, problem: str = "") -> RecordingMeta:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from datetime import datetime, timezone, tzinfo
@@ -26,8 +28,8 @@ class CallLog:
         # One connection, used by one thread at a time (the engine's recording worker).
         self._db = sqlite3.connect(str(path), check_same_thread=False)
         os.chmod(path, 0o640)  # R14: callers' numbers (SQLite gives its -wal file the same mode)
-        # Four commits per call: WAL with synchronous NORMAL makes each a write, not an
-        # fsync. Safe against the engine's crash; a power cut may lose the last commits,
+        # At most four commits per call (the recorder puts the writes queued meanwhile
+        # in one): WAL with synchronous NORMAL makes each a write, not an fsync. Safe against the engine's crash; a power cut may lose the last commits,
         # which the audit then reports as a recording without its call (or the reverse).
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -41,6 +43,22 @@ class CallLog:
         self._db.execute("CREATE INDEX IF NOT EXISTS to_archive ON calls(ended_at) WHERE recording = 'recording'")
         self._db.execute("CREATE INDEX IF NOT EXISTS by_end ON calls(ended_at)")
         self._db.commit()
+        self._batching = False
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """The writes inside share one commit, at the end (even when one of them
+        failed: each write stands alone)."""
+        self._batching = True
+        try:
+            yield
+        finally:
+            self._batching = False
+            self._db.commit()
+
+    def _commit(self) -> None:
+        if not self._batching:
+            self._db.commit()
 
     def purge(self, holds: list[LegalHold], now: datetime, months: int, zone: tzinfo) -> int:
         """R5/R14: call rows (callers' numbers) go with the same retention as the
@@ -62,22 +80,22 @@ class CallLog:
             "INSERT INTO calls (call_id, caller, answered_at, recording) VALUES (?, ?, ?, 'recording') "
             "ON CONFLICT(call_id) DO NOTHING", (call_id, caller, at),
         )
-        self._db.commit()
+        self._commit()
 
     def label(self, call_id: str, queue: str, kind: str, agent_id: str | None) -> None:
         self._db.execute(
             "UPDATE calls SET queue = ?, kind = ?, agent_id = COALESCE(?, agent_id) WHERE call_id = ?",
             (queue, kind, agent_id, call_id),
         )
-        self._db.commit()
+        self._commit()
 
     def ended(self, call_id: str, at: float) -> None:
         self._db.execute("UPDATE calls SET ended_at = ? WHERE call_id = ? AND ended_at IS NULL", (at, call_id))
-        self._db.commit()
+        self._commit()
 
     def mark(self, call_id: str, recording: str) -> None:
         self._db.execute("UPDATE calls SET recording = ? WHERE call_id = ?", (recording, call_id))
-        self._db.commit()
+        self._commit()
 
     def open_calls(self) -> list[str]:
         """Calls whose end has not been seen."""

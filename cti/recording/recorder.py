@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -59,20 +60,37 @@ class Recorder:
         self.coverage = 1.0
         self.maintenance_errors: dict[str, int] = {}  # step -> failures (in /metrics)
         self.last_report: Report | None = None
+        self._queue: list[tuple[Callable[..., object], tuple[Any, ...]]] = []  # call-log writes
+        self._queue_lock = threading.Lock()
+        self._drain_queued = False
 
     async def io(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` on the recorder's worker thread (SQLite, files, hashing), in order."""
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
     def _later(self, fn: Callable[..., object], *args: Any) -> None:
-        """Queue ``fn`` on the worker thread without waiting; a failure is logged."""
-        def done(future: Future[object]) -> None:
-            if not future.cancelled() and future.exception() is not None:
-                log.error("recording bookkeeping failed: %s", future.exception())
+        """Queue a call-log write for the worker thread without waiting. The writes
+        queued while the worker was busy go in one transaction (one commit, not one
+        per write); a failure is logged."""
+        with self._queue_lock:
+            self._queue.append((fn, args))
+            if self._drain_queued:
+                return
+            self._drain_queued = True
         try:
-            self._thread.submit(fn, *args).add_done_callback(done)
+            self._thread.submit(self._drain)
         except RuntimeError:  # the engine is stopping: the next start catches up (resync)
             log.warning("recording bookkeeping skipped while stopping: %s", getattr(fn, "__name__", fn))
+
+    def _drain(self) -> None:
+        with self._queue_lock:
+            jobs, self._queue, self._drain_queued = self._queue, [], False
+        with self.log.batch():
+            for fn, args in jobs:
+                try:
+                    fn(*args)
+                except Exception as exc:
+                    log.error("recording bookkeeping failed: %s", exc)
 
     async def start(self, call_id: str, caller: str, channel_name: str | None) -> None:
         """R4: record the caller's channel from now on."""
@@ -151,6 +169,10 @@ class Recorder:
 
     def archive_finished(self, settle_s: float = 1.5) -> int:
         """Move every finished recording into the archive; returns how many."""
+        with self.log.batch():  # the marks: one commit (a lost mark: archived again, idempotent)
+            return self._archive_finished(settle_s)
+
+    def _archive_finished(self, settle_s: float) -> int:
         done = 0
         now = time.time()
         for call_id, caller, queue, kind, agent_id, answered_at, ended_at in self.log.to_archive():
@@ -168,17 +190,12 @@ class Recorder:
                 continue
             if now - max(ended_at, src.stat().st_mtime) < settle_s:
                 continue  # Asterisk may still be writing it
-            info: WavInfo | None = None
-            problem = ""
-            try:
-                info = inspect(src)  # once: the audit reads the result from the index
-            except NotWav as exc:
-                log.error("R4: recording of call %s is broken: %s", call_id, exc)
-                problem = str(exc)
-            self.archive.store(src, {
+            record = self.archive.store(src, {
                 "call_id": call_id, "caller": caller, "agent_id": agent_id, "queue": queue,
                 "kind": kind, "started_at": answered_at, "ended_at": ended_at,
-            }, info, problem)
+            })
+            if record.problem:
+                log.error("R4: recording of call %s is broken: %s", call_id, record.problem)
             self.log.mark(call_id, "archived")
             done += 1
         return done

@@ -38,8 +38,7 @@ def archived(archive: Archive, tmp: Path, call_id: str, ended: datetime, seconds
     src = write_wav(tmp / f"{call_id}.wav", seconds)
     end = ended.timestamp()
     archive.store(src, {"call_id": call_id, "caller": caller, "agent_id": "1001", "queue": "support",
-                        "kind": "complaint", "started_at": end - seconds, "ended_at": end},
-                  inspect(src))
+                        "kind": "complaint", "started_at": end - seconds, "ended_at": end})
 
 
 def test_add_months_is_calendar_exact() -> None:
@@ -242,7 +241,7 @@ def test_R14_archive_files_are_private_and_links_are_refused(tmp_path: Path) -> 
     link = tmp_path / "c-2.wav"
     link.symlink_to(secret)
     with pytest.raises(NotARecording):
-        archive.store(link, {"call_id": "c-2", "started_at": 1.0, "ended_at": 2.0}, None)
+        archive.store(link, {"call_id": "c-2", "started_at": 1.0, "ended_at": 2.0})
     assert archive.get("c-2", missing_ok=True) is None
     forged = root / "2026/01/05/c-3.json"
     forged.write_text(json.dumps({**json.loads((root / meta.path).with_suffix(".json").read_text()),
@@ -294,3 +293,83 @@ def test_R5_a_site_time_zone_that_does_not_exist_is_refused() -> None:
     raw["recording"] = {"spool_dir": "/tmp/s", "archive_dir": "/tmp/a"}
     config = _validate(Table(raw, ""))
     assert config.recording is not None and config.recording.timezone == "Asia/Shanghai"
+
+
+def test_R4_archiving_links_the_file_reads_it_once_and_survives_a_crash(tmp_path: Path) -> None:
+    """On one filesystem the recording is linked in (the same inode, no copy), hashed
+    and inspected from one read; the spool name goes only once the recording is
+    indexed, so a failure before that leaves it to be archived again; elsewhere (or
+    another owner) it is copied, with the same result."""
+    import hashlib
+    import os
+
+    root = tmp_path / "archive"
+    archive = Archive(root)
+    end = datetime(2026, 3, 1, 10, 0, tzinfo=UTC).timestamp()
+    meta = {"call_id": "1796.1", "caller": "13800000001", "agent_id": "1001", "queue": "q",
+            "kind": "k", "started_at": end - 3, "ended_at": end}
+    src = write_wav(tmp_path / "1796.1.wav", 3.0)
+    inode, digest = src.stat().st_ino, hashlib.sha256(src.read_bytes()).hexdigest()
+
+    real_write = archive._write
+    def broken(record: object) -> None:
+        raise OSError("disk full")
+    archive._write = broken  # type: ignore[method-assign]
+    with pytest.raises(OSError):
+        archive.store(src, meta)
+    assert src.exists() and archive.get("1796.1", missing_ok=True) is None  # nothing lost
+    archive._write = real_write  # type: ignore[method-assign]
+
+    record = archive.store(src, meta)
+    target = root / record.path
+    assert not src.exists()
+    assert target.stat().st_ino == inode and target.stat().st_nlink == 1  # linked, not copied
+    assert record.sha256 == digest and hashlib.sha256(target.read_bytes()).hexdigest() == digest
+    assert abs(record.duration_s - 3.0) < 0.01 and record.rms > 1000 and record.problem == ""
+    assert not list(root.rglob("*.part"))
+    assert os.stat(target).st_uid == os.geteuid()
+
+    copied = write_wav(tmp_path / "1796.2.wav", 2.0, amplitude=0)
+    inode = copied.stat().st_ino
+    archive._may_link = lambda st, folder: False  # type: ignore[method-assign]
+    record = archive.store(copied, {**meta, "call_id": "1796.2"})
+    target = root / record.path
+    assert not copied.exists() and target.stat().st_ino != inode
+    assert record.sha256 == hashlib.sha256(target.read_bytes()).hexdigest()
+    assert record.rms == 0.0 and abs(record.duration_s - 2.0) < 0.01
+
+    broken_wav = tmp_path / "1796.3.wav"
+    broken_wav.write_bytes(b"RIFF not really")
+    record = archive.store(broken_wav, {**meta, "call_id": "1796.3"})
+    assert "not a valid WAV" in record.problem and record.size == len(b"RIFF not really")
+
+
+async def test_R4_call_log_writes_queued_together_share_one_commit(tmp_path: Path) -> None:
+    """The recorder's call-log writes that queue while its worker is busy go in one
+    transaction; every one lands, and a failing one does not take the others with it."""
+    import threading
+
+    from cti.recording.recorder import Recorder
+    from cti.recording.settings import RecordingConfig
+
+    recorder = Recorder(RecordingConfig(tmp_path / "spool", "/spool", tmp_path / "archive"), ami=None)  # type: ignore[arg-type]
+    statements: list[str] = []
+    recorder.log._db.set_trace_callback(statements.append)
+    busy, release = threading.Event(), threading.Event()
+
+    def block() -> None:
+        busy.set()
+        release.wait(10)
+    recorder._thread.submit(block)
+    assert busy.wait(10)
+    for i in range(20):
+        recorder._later(recorder.log.answered, f"c-{i}", "13800000001", 1.0)
+        recorder.label(f"c-{i}", "support", "complaint", "1001")
+    recorder._later(lambda: 1 / 0)
+    recorder.channel_gone("c-0", 2.0)
+    release.set()
+    await recorder.io(lambda: None)
+    assert statements.count("COMMIT") == 1
+    assert len(recorder.log.to_archive()) == 1  # c-0: labelled and ended
+    assert all(recorder.log.has(f"c-{i}") for i in range(20))
+    recorder._thread.shutdown()
