@@ -373,3 +373,22 @@ async def test_R4_call_log_writes_queued_together_share_one_commit(tmp_path: Pat
     assert len(recorder.log.to_archive()) == 1  # c-0: labelled and ended
     assert all(recorder.log.has(f"c-{i}") for i in range(20))
     recorder._thread.shutdown()
+
+
+def test_R4_wav_figures_are_exact_at_the_extremes(tmp_path: Path) -> None:
+    """RMS and peak of 16-bit audio, the most negative sample included (its magnitude
+    does not fit in 16 bits); an odd trailing byte is ignored."""
+    from recording.wav import inspect_bytes
+
+    path = tmp_path / "edge.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(struct.pack("<4h", -32768, 32767, 0, 0))
+    info = inspect(path)
+    assert info.peak == 32768
+    assert info.rms == pytest.approx(math.sqrt((32768**2 + 32767**2) / 4), rel=1e-12)
+    assert info.duration_s == pytest.approx(4 / 8000)
+    data = path.read_bytes()
+    assert inspect_bytes(data, "edge.wav") == info
