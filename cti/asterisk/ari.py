@@ -41,6 +41,12 @@ EVENTS_USED = ("StasisStart", "StasisEnd", "ChannelDestroyed", "ChannelDtmfRecei
 
 
 class AriClient:
+    # Asterisk carries out the requests of one websocket one after the other, on the
+    # thread that reads it (res/ari/ari_websockets.c): one slow request holds up every
+    # request behind it. So at most this many wait on the websocket at once; more go
+    # over HTTP, whose connections Asterisk serves in parallel (one thread each).
+    WS_IN_FLIGHT = 4
+
     def __init__(
         self,
         session: aiohttp.ClientSession,
@@ -98,7 +104,7 @@ class AriClient:
 
     async def _send(self, method: str, path: str, query: dict[str, str],
                     body: dict[str, Any] | None) -> tuple[str, int]:
-        if self._ws is not None:
+        if self._ws is not None and len(self._replies) < self.WS_IN_FLIGHT:
             return await self._send_ws(self._ws, method, path, query, body)
         async with self._session.request(
             method, self._base + path, params=query, json=body, headers=self._auth, timeout=self._timeout

@@ -173,3 +173,29 @@ async def test_an_asterisk_without_rest_over_websocket_is_asked_over_http(served
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
     assert ("GET", "channels") in fake.http
+
+
+async def test_requests_beyond_the_websockets_share_go_over_http(served: Any) -> None:
+    """Asterisk answers a websocket's requests one at a time: with WS_IN_FLIGHT of them
+    waiting there (a slow one holding the rest up), the next goes over HTTP and is
+    answered at once."""
+    fake, base = served
+    async with aiohttp.ClientSession() as session:
+        ari, task = await connected(base, session, lambda ev: None, lambda: asyncio.sleep(0), timeout_s=5.0)
+        try:
+            fake.hold_replies = True
+            stuck = [asyncio.create_task(ari.request("POST", f"/channels/k{i}/answer"))
+                     for i in range(AriClient.WS_IN_FLIGHT)]
+            await asyncio.sleep(0.1)
+            assert not any(t.done() for t in stuck)
+            started = time.monotonic()
+            assert await ari.request("POST", "/channels/k9/answer") == {"via": "http"}
+            assert time.monotonic() - started < 2.0
+            assert ("POST", "channels/k9/answer") in fake.http
+            assert not any("/k0/" in f"/{p}" for _, p in fake.http)  # those stayed on the socket
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            for t in stuck:
+                t.cancel()
+            await asyncio.gather(*stuck, return_exceptions=True)
