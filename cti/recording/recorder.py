@@ -80,6 +80,9 @@ class Recorder:
         try:
             self._thread.submit(self._drain)
         except RuntimeError:  # the engine is stopping: the next start catches up (resync)
+            with self._queue_lock:
+                self._queue.clear()
+                self._drain_queued = False
             log.warning("recording bookkeeping skipped while stopping: %s", getattr(fn, "__name__", fn))
 
     def _drain(self) -> None:

@@ -373,6 +373,8 @@ async def test_R4_call_log_writes_queued_together_share_one_commit(tmp_path: Pat
     assert len(recorder.log.to_archive()) == 1  # c-0: labelled and ended
     assert all(recorder.log.has(f"c-{i}") for i in range(20))
     recorder._thread.shutdown()
+    recorder.label("c-1", "support", "complaint", "1002")  # stopping: skipped, not stuck
+    assert recorder._queue == [] and not recorder._drain_queued
 
 
 def test_R4_wav_figures_are_exact_at_the_extremes(tmp_path: Path) -> None:
