@@ -304,7 +304,10 @@ class AgentLegs:
             if missing:
                 await self._ari.request("POST", f"/bridges/{bridge}/addChannel", channel=missing)
         except AriError as exc:
-            # One side vanished between answer and bridge: its hang-up event follows.
-            log.warning("bridging call %s with agent %s failed: %s", call_id, agent_id, exc)
+            if exc.status in (400, 422):  # a side hung up (or left) before the bridge: its end follows
+                log.info("call %s: a side was gone before it could join agent %s (%s)",
+                         call_id, agent_id, exc)
+            else:
+                log.warning("bridging call %s with agent %s failed: %s", call_id, agent_id, exc)
             return
         log.info("call %s connected to agent %s", call_id, agent_id)

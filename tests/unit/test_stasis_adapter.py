@@ -371,3 +371,34 @@ async def test_a_cluster_adapter_whose_asterisk_stays_away_ends_its_calls_and_on
     await asyncio.sleep(0.1)
     assert sorted(map(repr, submitted)) == sorted(map(repr, [e.CallerHungUp("k1", NOW),
                                                              e.AgentHungUp("k1", "1005", NOW)]))
+
+
+async def test_a_caller_gone_before_the_bridge_is_news_not_a_warning(caplog) -> None:  # type: ignore[no-untyped-def]
+    """A caller who hangs up while the agent's leg is being answered (the demo's callers
+    do, during the agent's announcement) makes Asterisk answer the bridge request 400
+    "Channel not found": that is the race every busy queue has, logged as such; the
+    hang-up event that follows ends the call. Any other refusal stays a warning."""
+    import logging
+
+    from cti.errors import AriError
+
+    class Refusing(RecordingAri):
+        status = 400
+
+        async def request(self, method: str, path: str, **params: Any) -> Any:
+            if path.endswith("/addChannel"):
+                raise AriError(method, path, self.status, "Channel not found")
+            return await super().request(method, path, **params)
+
+    ari = Refusing()
+    adapter = StasisAdapter(ari, [].append, lambda: NOW, None)  # type: ignore[arg-type]
+    caplog.set_level(logging.INFO, logger="cti")
+    for status, call in ((400, "k1"), (500, "k2")):
+        ari.status = status
+        await adapter.execute(c.OfferCall(call, "1001", "PJSIP/agent1001", 10.0))
+        await adapter.execute(c.ConnectCall(call, "1001"))
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    told = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert any("call k1: a side was gone before it could join agent 1001" in m for m in told), told
+    assert not any("k1" in m for m in warned), warned
+    assert any("bridging call k2 with agent 1001 failed" in m for m in warned), warned
