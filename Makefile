@@ -51,7 +51,7 @@ test: venv sandbox redis postgres tools
 
 bench: venv sandbox redis
 	$(PY) bench/routing_bench.py
-	$(PY) bench/load_bench.py --agents 100 --calls 900 --rate 5 --step 5 --every 5 --rate-max 20
+	$(PY) bench/load_bench.py --agents 100 --calls 900 --rate 5 --step 5 --every 5 --rate-max 20 --write
 
 demo: venv sandbox redis
 	$(PY) scripts/demo.py
