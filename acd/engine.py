@@ -172,7 +172,7 @@ class Engine:
     def _dispatch_table(self) -> dict[type, Callable[[Any, list[c.Command]], None]]:
         """Event type -> what handles it (one dict lookup per event)."""
         return {
-            e.Tick: lambda ev, out: to.expire(self, ev.at, out),
+            e.Tick: lambda ev, out: to.expire(self, ev.at, out, ev.resumed),
             e.DispositionRecorded: lambda ev, out: ag.disposition_recorded(self, ev, out),
             e.CustomerAnswered: lambda ev, out: callbacks.customer_answered(self, ev, out),
             e.OutboundQueued: lambda ev, out: callbacks.outbound_queued(self, ev, out),

@@ -12,9 +12,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Tick:
-    """Time has passed; expire ring timeouts and wrap-ups due by ``at``."""
+    """Time has passed; expire ring timeouts and wrap-ups due by ``at``.
+
+    ``resumed``: the first tick of a router that starts or takes over. What fell due
+    before it fell due while no router watched: an offer whose ring timeout ran out
+    then is taken back without counting as the agent's miss (R1's RONA is for an
+    agent who let the phone ring, and nobody saw whether it rang)."""
 
     at: float
+    resumed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,8 @@ class HoldAction(enum.Enum):
 
 
 RING_NO_ANSWER = "ring-no-answer"
+# An offer whose ring timeout ran out while no router was running (taken back, no miss).
+UNWATCHED = "unwatched"
 
 
 def skills(mapping: dict[str, int] | Skills) -> Skills:

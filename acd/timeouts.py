@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from acd import agents as ag
 from acd import commands as c
 from acd import callbacks, holds, outbound, transfers
-from acd.model import RING_NO_ANSWER, AgentState, CallState
+from acd.model import RING_NO_ANSWER, UNWATCHED, AgentState, CallState
 from acd.state import Agent, Call
 from acd.timers import TimerKind
 
@@ -56,14 +56,18 @@ def timer_valid(eng: Engine, kind: TimerKind, key: str, gen: int) -> bool:
     raise AssertionError(kind)
 
 
-def expire(eng: Engine, at: float, out: list[c.Command]) -> None:
+def expire(eng: Engine, at: float, out: list[c.Command], resumed: bool = False) -> None:
     # Timers that make calls matchable (ring timeout, relaxation, sticky end,
     # overflow) park those calls; at each new instant, and before a timer that
     # matches by itself (wrap-up end), the parked calls are matched in
     # priority/FIFO order, then agents kept ready by the RONA policy rejoin. So
     # simultaneous timers can never reorder the queue.
+    # A tick that catches up (a restart, a take-over, a late tick) replays what fell
+    # due at its own instant: an offer made while catching up is rung only now, so
+    # its ring timeout counts from ``at`` (its generation is newer than ``armed``).
+    armed = eng._gen
     parked: list[Call] = []
-    rejoin: list[Agent] = []
+    rejoin: list[tuple[Agent, float | None]] = []  # ready again after the calls (idle since)
     current: float | None = None
     while (head := eng._timers.peek()) is not None and head[0] <= at:
         due, kind, key, gen = head
@@ -90,7 +94,13 @@ def expire(eng: Engine, at: float, out: list[c.Command]) -> None:
             parked.append(eng._calls[key])
         elif kind is T.OFFER:
             call = eng._calls[key]
-            rejoin += ring_no_answer(eng, call, at, out)
+            if gen > armed:  # offered while catching up: it has not rung yet
+                eng._timers.push(at + eng._queues[call.queue].config.ring_timeout_s, T.OFFER, key, gen)
+                continue
+            if resumed:  # the agents keep their idle places
+                rejoin += [(agent, agent.idle_since) for agent in withdraw_unwatched(eng, call, out)]
+            else:  # the agents kept ready go to the back
+                rejoin += [(agent, None) for agent in ring_no_answer(eng, call, at, out)]
             parked.append(call)
         elif kind is T.STICKY:
             # R10's hold for the last agent is over: any agent of the queue now.
@@ -124,14 +134,21 @@ def expire(eng: Engine, at: float, out: list[c.Command]) -> None:
     rematch(eng, parked, rejoin, at, out)
 
 
-def rematch(eng: Engine, calls: list[Call], rejoin: list[Agent], at: float, out: list[c.Command]) -> None:
+def rematch(eng: Engine, calls: list[Call], rejoin: list[tuple[Agent, float | None]], at: float,
+            out: list[c.Command]) -> None:
+    # Agents whose offer was taken back through no fault of theirs (an idle place
+    # kept) are ready first, longest idle first, each taking the best call waiting;
+    # then the calls are matched; then the agents the RONA policy keeps ready rejoin.
+    for agent, idle_since in sorted((r for r in rejoin if r[1] is not None), key=lambda r: r[1] or 0.0):
+        ag.end_offer(eng, agent, AgentState.READY, None, at, out, idle_since)
     for call in sorted(calls, key=lambda k: k.order):
         if eng._calls.get(call.call_id) is call and call.state is CallState.WAITING:
             eng._unindex(call)
             eng._match_call(call, at, out)
     calls.clear()
-    for agent in rejoin:
-        ag.end_offer(eng, agent, AgentState.READY, None, at, out)
+    for agent, idle_since in rejoin:
+        if idle_since is None:
+            ag.end_offer(eng, agent, AgentState.READY, None, at, out)
     rejoin.clear()
 
 
@@ -151,6 +168,20 @@ def relax(eng: Engine, call: Call) -> bool:
     call.requirement = step.apply(call.requirement)
     eng._park(call)
     return True
+
+
+def withdraw_unwatched(eng: Engine, call: Call, out: list[c.Command]) -> list[Agent]:
+    """An offer whose ring timeout ran out while no router was running: taken back
+    with no miss counted (whether the phones rang, nobody saw); the call waits again
+    at its original place. Returns the agents, to be ready again after the calls."""
+    agents = [eng._agents[agent_id] for agent_id in sorted(call.offered_to)]
+    for agent in agents:
+        agent.call_id = None
+        out.append(c.CancelOffer(call.call_id, agent.agent_id, UNWATCHED))
+    call.offered_to = set()
+    call.gen = eng._new_gen()
+    eng._park(call)
+    return agents
 
 
 def ring_no_answer(eng: Engine, call: Call, at: float, out: list[c.Command]) -> list[Agent]:

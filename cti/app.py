@@ -325,7 +325,7 @@ async def _lead(
         for entry in config.agents:
             if entry.login_at_start:
                 runtime.apply(e.AgentLoggedIn(entry.agent.agent_id, time.time()))
-    runtime.apply(e.Tick(time.time()))  # what fell due while no router was running
+    runtime.apply(e.Tick(time.time(), resumed=True))  # what fell due while no router ran
     instance.runtime, instance.role = runtime, "leader"
     log.info("engine running as leader")
 

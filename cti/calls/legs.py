@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,12 +117,19 @@ class AgentLegs:
     def known(self) -> Iterable[str]:
         return list(self._legs)
 
-    def resync(self, channels: Mapping[str, dict[str, Any]], calls: Mapping[str, CallView]) -> list[str]:
+    def confirmed(self) -> set[str]:
+        """The legs Asterisk has made (asked before a listing: any other may be missing from it)."""
+        return {leg_id for leg_id, leg in self._legs.items() if leg.sent}
+
+    def resync(self, channels: Mapping[str, dict[str, Any]], calls: Mapping[str, CallView],
+               confirmed: Collection[str] | None = None) -> list[str]:
         """Rebuild the mapping from Asterisk's channels; returns the legs that belong
-        to no call of ours (to hang up)."""
-        # Offers the core made while the listing was being read: not in it yet, ours.
+        to no call of ours (to hang up). ``confirmed``: ``confirmed()`` when the
+        listing was asked for (default: now)."""
+        made = self.confirmed() if confirmed is None else confirmed
+        # Offers made while the listing was being read: not in it yet, ours.
         in_flight = [leg for leg in self._legs.values()
-                     if not leg.sent and not leg.cancelled and leg.channel_id not in channels]
+                     if leg.channel_id not in made and not leg.cancelled and leg.channel_id not in channels]
         self._legs.clear()
         self._leg_of.clear()
         for leg in in_flight:
@@ -131,7 +138,7 @@ class AgentLegs:
                 self._legs[leg.channel_id] = leg
                 self._leg_of[(leg.call_id, leg.agent_id)] = leg.channel_id
         orphans: list[str] = []
-        for chan_id, ch in channels.items():
+        for chan_id, ch in sorted(channels.items(), key=lambda item: self._newness(item[0])):
             parsed = parse_leg(chan_id)
             if parsed is None:
                 continue
@@ -142,10 +149,27 @@ class AgentLegs:
                 log.info("leg %s belongs to no call of ours; hanging it up", chan_id)
                 orphans.append(chan_id)
                 continue
+            current = self._leg_of.get((call_id, agent_id))
+            if current is not None and current != chan_id:
+                # Two legs for one offer: an earlier engine's, and this engine's (an offer
+                # that rang out while no router watched is rung again): the older goes.
+                stale = min(current, chan_id, key=self._newness)
+                log.info("leg %s is an earlier offer of call %s to agent %s; hanging it up",
+                         stale, call_id, agent_id)
+                orphans.append(stale)
+                self._legs.pop(stale, None)
+                if stale == chan_id:
+                    continue
             self._legs[chan_id] = Leg(chan_id, call_id, agent_id, answered=ch.get("state") == "Up",
                                       originated=True, sent=True)
             self._leg_of[(call_id, agent_id)] = chan_id
         return orphans
+
+    def _newness(self, leg_id: str) -> tuple[bool, int]:
+        """Legs of this engine after those of earlier ones, then in the order made."""
+        seq = leg_id.rpartition("-")[2]
+        number = seq.rpartition("x")[2]
+        return seq.startswith(self._token), int(number) if number.isdigit() else -1
 
     def released_meanwhile(self, channels: Mapping[str, Any]) -> None:
         """Legs being torn down that went while events were lost."""
@@ -166,8 +190,11 @@ class AgentLegs:
         waits until this leg is gone."""
         leg_id = self._leg_of.get((call_id, agent_id))
         if leg_id is not None:
-            self._legs[leg_id].cancelled = True
-            self._releasing.setdefault(agent_id, {}).setdefault(leg_id, asyncio.Event())
+            self._cancel(leg_id, agent_id)
+
+    def _cancel(self, leg_id: str, agent_id: str) -> None:
+        self._legs[leg_id].cancelled = True
+        self._releasing.setdefault(agent_id, {}).setdefault(leg_id, asyncio.Event())
 
     async def offer(self, cmd: c.OfferCall, caller: str) -> None:
         leg_id = self._leg_of.get((cmd.call_id, cmd.agent_id))
@@ -270,10 +297,16 @@ class AgentLegs:
             self._releasing.pop(leg.agent_id, None)
 
     async def release(self, call_id: str, agent_id: str) -> None:
+        """Hang up the leg the core let go of (``cancelling`` marked it, in the core's order)."""
         leg_id = self._leg_of.get((call_id, agent_id))
+        if leg_id is not None and not self._legs[leg_id].cancelled:
+            # The same call was offered to the same agent again since: the leg to let go
+            # is the earlier one, among those being released (if it was ever known).
+            leg_id = next((k for k in self._releasing.get(agent_id, {})
+                           if k in self._legs and self._legs[k].call_id == call_id), None)
         if leg_id is None:
             return
-        self.cancelling(call_id, agent_id)
+        self._cancel(leg_id, agent_id)
         if not self._legs[leg_id].originated:
             self._drop(leg_id)  # it never rang
             return

@@ -199,8 +199,9 @@ class StasisAdapter:
         """Make the wire view match the core's calls and Asterisk's channels."""
         if self.phones is not None:
             await self.phones.resync()
-        listed = await self._ari.request("GET", "/channels")
-        channels = {ch["id"]: ch for ch in listed if isinstance(ch, dict) and "id" in ch}
+        confirmed = self._legs.confirmed()  # (any other leg may be missing from the listing)
+        channels = {ch["id"]: ch for ch in await self._ari.request("GET", "/channels")
+                    if isinstance(ch, dict) and "id" in ch}
         self._legs.released_meanwhile(channels)
         if self._calls is None:  # cluster adapter: the router holds the calls
             self.vanished(channels)
@@ -227,10 +228,8 @@ class StasisAdapter:
                       functools.partial(self._ari.request_quiet, "POST", f"/channels/{call_id}/answer"))
         if self.recorder is not None:
             self.recorder.resync(channels, now)
-        orphans = self._legs.resync(channels, calls)
-        for k in calls.values():
-            if k.call_id not in channels:
-                continue
+        orphans = self._legs.resync(channels, calls, confirmed)
+        for k in [k for k in calls.values() if k.call_id in channels]:
             if k.state == "waiting":  # what the caller should hear now (R8: the loop)
                 await self._media.start(c.PlayWaitingMedia(
                     k.call_id, k.waiting_prompts if k.waiting_loop else (), loop=k.waiting_loop))

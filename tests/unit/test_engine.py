@@ -250,3 +250,47 @@ def test_R1_an_offer_asterisk_could_not_take_in_time_leaves_the_agent_ready() ->
     assert [x for x in out if isinstance(x, cmds.OfferCall)] == [cmds.OfferCall("k1", "a1", "PJSIP/a1", 10.0)]
     eng.handle(evs.OfferFailed("k1", "a1", "busy", 4.0))
     assert eng.agent("a1").state == "not-ready" and eng.agent("a1").reason == "busy"
+
+
+def test_R1_an_offer_made_while_a_late_tick_catches_up_rings_its_whole_timeout() -> None:
+    """A tick that comes late (the engine restarted, or its loop was held up) replays
+    what fell due: the wrap-up that ended at 15 lets the agent take the waiting call,
+    but Asterisk is asked to ring only now, so the ring timeout counts from now; the
+    agent is not blamed within the same tick for an offer that never rang."""
+    eng = make_engine(1, wrap_up_s=5.0)
+    eng.handle(e.AgentLoggedIn("1001", at=0.0))
+    eng.handle(e.CallArrived("c1", "support", "5551234", at=1.0))
+    eng.handle(e.OfferAnswered("c1", "1001", at=2.0))
+    eng.handle(e.CallerHungUp("c1", at=10.0))  # wrap-up until 15
+    eng.handle(e.CallArrived("c2", "support", "5550000", at=12.0))
+    out = eng.handle(e.Tick(at=100.0))
+    assert of(c.OfferCall, out) == [c.OfferCall("c2", "1001", "PJSIP/agent1001", 10.0)]
+    assert not of(c.RingNoAnswer, out) and not of(c.CancelOffer, out)
+    assert eng.agent("1001").state == "offered" and eng.next_deadline() == 110.0
+    assert not eng.handle(e.Tick(at=109.9))
+    out = eng.handle(e.Tick(at=110.0))  # now it has rung its whole timeout: R1
+    assert of(c.RingNoAnswer, out) == [c.RingNoAnswer("c2", "1001", 1, 110.0)]
+
+
+def test_R1_an_offer_that_rang_out_while_no_router_ran_is_taken_back_without_a_miss() -> None:
+    """The router stopped while agent 1001's phone was being offered a call and came
+    back long after the ring timeout: nobody watched that phone ring, so the first
+    tick of the restarted router (``resumed``) takes the offer back without a RONA,
+    1001 stays ready in its idle place and is offered the call again, ringing its
+    whole timeout from now. A tick that is not a resumption keeps R1's RONA."""
+    eng = make_engine(2)
+    eng.handle(e.AgentLoggedIn("1001", at=0.0))
+    eng.handle(e.AgentLoggedIn("1002", at=1.0))
+    eng.handle(e.CallArrived("c1", "support", "5551234", at=10.0))  # offered to 1001 until 20
+    saved = eng.snapshot()
+
+    queue = QueueConfig("support", ring_cycle_s=5.0, answer_within_rings=2, wrap_up_s=5.0)
+    agents = [AgentConfig(f"100{i}", f"PJSIP/agent100{i}", ("support",)) for i in (1, 2)]
+    restarted, blamed = (Engine.restore([queue], agents, saved) for _ in range(2))
+    out = restarted.handle(e.Tick(at=500.0, resumed=True))
+    assert of(c.CancelOffer, out) == [c.CancelOffer("c1", "1001", "unwatched")]
+    assert not of(c.RingNoAnswer, out)
+    assert of(c.OfferCall, out) == [c.OfferCall("c1", "1001", "PJSIP/agent1001", 10.0)]
+    assert restarted.agent("1001").ring_no_answer_total == 0 and restarted.next_deadline() == 510.0
+    out = blamed.handle(e.Tick(at=500.0))
+    assert of(c.RingNoAnswer, out) == [c.RingNoAnswer("c1", "1001", 1, 500.0)]

@@ -54,6 +54,9 @@ class EngineMachine(RuleBasedStateMachine):
         except AcdError:
             return
         calls = {k.call_id: k for k in self.engine.calls()}
+        if isinstance(event, e.Tick):  # everything due has been done: what is left is later
+            due = self.engine.next_deadline()
+            assert due is None or due > event.at, (due, event)
         for cmd in out:
             if isinstance(cmd, c.AgentStateChanged):
                 if cmd.state == "offered":  # wrap-up and pause respected
@@ -99,6 +102,17 @@ class EngineMachine(RuleBasedStateMachine):
             self.feed(e.Tick(self.now))
         self.now = target
         self.feed(e.Tick(self.now))
+
+    @rule(dt=st.floats(0, 15))
+    def resume(self, dt: float) -> None:
+        """A router starts or takes over: its first tick (``resumed``) at or before
+        the next deadline. Offers that rang out then are taken back without a miss,
+        their agents ready again before the calls due at that instant are matched.
+        (A tick that jumps over several instants replays them in order, each matched
+        as it was due: that is ``tick``'s business, not checked here.)"""
+        due = self.engine.next_deadline()
+        self.now = self.now + dt if due is None else max(self.now, min(self.now + dt, due))
+        self.feed(e.Tick(self.now, resumed=True))
 
     @rule(agent=st.sampled_from(sorted(AGENTS)), ready=st.booleans())
     def login(self, agent: str, ready: bool) -> None:

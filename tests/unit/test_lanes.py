@@ -152,6 +152,32 @@ async def test_an_offer_cancelled_before_its_lane_ran_never_rings() -> None:
     assert offers == ["offer,y,1001"]
 
 
+async def test_R1_the_same_call_offered_again_to_the_same_agent_in_the_batch_that_cancels_it_rings() -> None:
+    """The core takes an offer back and offers the same call to the same agent again
+    in one batch (an offer taken back after a restart, or the only agent kept ready
+    after a miss): the release hangs up the earlier leg only, and the new one rings,
+    also when the earlier leg was never known to this adapter (made by an engine
+    before a restart)."""
+    for known in (True, False):
+        ari = SlowAri("none")
+        adapter = StasisAdapter(ari, [].append, lambda: NOW, None, lanes=Lanes(5.0))  # type: ignore[arg-type]
+        if known:
+            await adapter.execute(c.OfferCall("x", "1001", "PJSIP/agent1001", 10.0))
+        earlier = [p["channelId"] for _, path, p in ari.requests if path == "/channels"]
+        await adapter.dispatch(c.CancelOffer("x", "1001", "unwatched"))
+        await adapter.dispatch(c.OfferCall("x", "1001", "PJSIP/agent1001", 10.0))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        for leg in earlier:
+            adapter.on_event({"type": "ChannelDestroyed", "channel": {"id": leg}, "cause": 16})
+        await adapter.lanes.drained()
+        legs = [p["channelId"] for _, path, p in ari.requests if path == "/channels"]
+        assert len(legs) == len(earlier) + 1, ari.requests  # the new offer rang
+        deleted = [path for m, path, _ in ari.requests if m == "DELETE"]
+        assert deleted == [f"/channels/{leg}" for leg in earlier], ari.requests  # only the earlier leg
+        assert adapter._legs.of("x", "1001") == legs[-1]
+
+
 async def test_R14_an_offer_to_an_endpoint_of_no_configured_agent_is_refused() -> None:
     """Whoever can write a command (Redis) must not make the adapter dial anywhere."""
     ari = SlowAri("none")

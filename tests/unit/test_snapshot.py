@@ -27,7 +27,7 @@ def random_events(rng: random.Random, n: int) -> list[e.Event]:
         now += rng.choice([0.0, 0.5, 3.0, 12.0])
         call, agent = rng.choice(CALLS), rng.choice(agents)
         out.append(rng.choice([
-            e.Tick(now),
+            e.Tick(now, rng.random() < 0.2),  # (some are a router's first tick after a gap)
             e.AgentLoggedIn(agent, now, rng.random() < 0.8),
             e.AgentReady(agent, now),
             e.AgentPaused(agent, "break", now),

@@ -402,3 +402,32 @@ async def test_a_caller_gone_before_the_bridge_is_news_not_a_warning(caplog) -> 
     assert any("call k1: a side was gone before it could join agent 1001" in m for m in told), told
     assert not any("k1" in m for m in warned), warned
     assert any("bridging call k2 with agent 1001 failed" in m for m in warned), warned
+
+
+def test_R1_at_a_resync_an_earlier_engines_leg_for_an_offer_rung_again_is_hung_up() -> None:
+    """An engine that took over rang agent 1002 again for call k1 (the earlier
+    engine's offer rang out while no router watched). Asterisk still lists the
+    earlier engine's leg: at the resync that leg is hung up and the offer is this
+    engine's leg, whether that leg is still on its way or already listed, in any
+    order; so the old leg's end is never taken for the new offer failing."""
+    import itertools
+    from types import SimpleNamespace
+
+    from cti.calls.legs import AgentLegs
+
+    call = SimpleNamespace(offered_to={"1002"}, agent_id=None, consult=None)
+    old = "cti-offer-1002-k1-5f3ax7"
+    for listed in (False, True):
+        legs = AgentLegs(RecordingAri(), [].append, lambda: NOW, itertools.count(1))  # type: ignore[arg-type]
+        legs.plan(c.OfferCall("k1", "1002", "PJSIP/agent1002", 8.0))
+        new = legs.of("k1", "1002")
+        assert new is not None and new != old
+        channels = {old: {"state": "Ring"}, "k1": {"state": "Up"}}
+        if listed:
+            channels = {new: {"state": "Ring"}, **channels}
+        for order in (channels, dict(reversed(list(channels.items())))):
+            assert legs.resync(order, {"k1": call}) == [old]  # type: ignore[dict-item]
+            assert legs.of("k1", "1002") == new and legs.get(old) is None
+    alone = AgentLegs(RecordingAri(), [].append, lambda: NOW, itertools.count(1))  # type: ignore[arg-type]
+    assert alone.resync({old: {"state": "Ring"}}, {"k1": call}) == []  # type: ignore[dict-item]
+    assert alone.of("k1", "1002") == old  # the same offer, still ringing: kept
