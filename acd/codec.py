@@ -30,7 +30,24 @@ COMMANDS: dict[str, type] = _registry(c, c.Command)
 
 
 def encode(obj: e.Event | c.Command) -> dict[str, Any]:
-    return {"type": type(obj).__name__, **dataclasses.asdict(obj)}
+    """Fields left at their defaults are not written: decoding restores them, entries
+    are shorter, and a field added with a default (``Tick.resumed``) is unseen by an
+    engine of the version before it while it keeps its default (a rolling upgrade)."""
+    defaults = _defaults(type(obj))
+    return {"type": type(obj).__name__, **{
+        name: value for name, value in dataclasses.asdict(obj).items()
+        if name not in defaults or value != defaults[name] or type(value) is not type(defaults[name])}}
+
+
+_DEFAULTS: dict[type, dict[str, Any]] = {}
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    found = _DEFAULTS.get(cls)
+    if found is None:
+        found = _DEFAULTS[cls] = {f.name: f.default for f in dataclasses.fields(cls)
+                                  if f.default is not dataclasses.MISSING}
+    return found
 
 
 def _tuples(value: Any) -> Any:
