@@ -4,15 +4,31 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 SANDBOX := contrib/sandbox
 
-.PHONY: demo test venv sandbox sandbox-down redis redis-down postgres postgres-down tools typecheck unit e2e bench clean
+.PHONY: demo test lock lock-check venv sandbox sandbox-down redis redis-down postgres postgres-down tools typecheck unit e2e bench clean
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]'
+# The virtualenv holds exactly requirements.lock (versions and hashes, every extra and
+# the build backend); the project itself goes in editable, with no dependency of its own.
+# tests/test_lock.py fails when pyproject.toml, the lock and the virtualenv disagree.
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --require-hashes --no-deps -r requirements.lock
+	$(VENV)/bin/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 venv: $(VENV)/.installed
+
+# Upgrade every dependency to the newest its range in pyproject.toml allows and write the
+# lock anew (pip-tools, pinned, in a virtualenv of its own); then run `make test`.
+LOCK_TOOL := .venv-lock
+lock:
+	test -x $(LOCK_TOOL)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_TOOL) && $(LOCK_TOOL)/bin/pip install -q pip-tools==7.7.0; }
+	$(LOCK_TOOL)/bin/pip-compile --quiet --upgrade --generate-hashes --extra test --extra bench \
+	    --all-build-deps --allow-unsafe --no-emit-index-url --no-emit-find-links --strip-extras \
+	    --output-file requirements.lock pyproject.toml
+
+# pyproject.toml, requirements.lock and the virtualenv agree (run first by `make test`).
+lock-check: venv
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_lock.py
 
 sandbox:
 	$(SANDBOX) up
@@ -46,7 +62,7 @@ tools:
 
 # The e2e tests run in order (they share the one sandbox); mypy, then the unit and
 # integration tests run meanwhile at a lower CPU priority (scripts/test-all).
-test: venv sandbox redis postgres tools
+test: lock-check sandbox redis postgres tools
 	scripts/test-all $(PY)
 
 bench: venv sandbox redis
@@ -57,4 +73,4 @@ demo: venv sandbox redis
 	$(PY) scripts/demo.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) $(LOCK_TOOL) .pytest_cache .mypy_cache .hypothesis

@@ -128,7 +128,7 @@ def connect(cfg: RedisConfig, timeout_s: float) -> aioredis.Redis:
         return {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s, "retry": Retry(NoBackoff(), 1)}
 
     if cfg.sentinels:
-        sentinel = Sentinel(list(cfg.sentinels), sentinel_kwargs=limits(),  # type: ignore[no-untyped-call]
+        sentinel = Sentinel(list(cfg.sentinels), sentinel_kwargs=limits(),
                             **limits())
         client: aioredis.Redis = sentinel.master_for(cfg.service, **limits())
         return client
