@@ -58,11 +58,14 @@ class Leg:
 
 
 def parse_leg(chan_id: str) -> tuple[str, str] | None:
-    """(agent id, call id) of an offer leg id ``cti-offer-<agent>-<call>-<n>``."""
+    """(agent id, call id) of an offer leg id ``cti-offer-<agent>-<call>-<n>``. Agent ids
+    have no dash (the config refuses one); a call id may: Asterisk prefixes its unique
+    ids with ``systemname-`` when one is set, as on every node of a cluster."""
     if not chan_id.startswith("cti-offer-"):
         return None
-    parts = chan_id.removeprefix("cti-offer-").split("-")
-    return (parts[0], parts[1]) if len(parts) == 3 else None
+    agent_id, _, rest = chan_id.removeprefix("cti-offer-").partition("-")
+    call_id, _, seq = rest.rpartition("-")
+    return (agent_id, call_id) if agent_id and call_id and seq else None
 
 
 class AgentLegs:

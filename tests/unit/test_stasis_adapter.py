@@ -431,3 +431,16 @@ def test_R1_at_a_resync_an_earlier_engines_leg_for_an_offer_rung_again_is_hung_u
     alone = AgentLegs(RecordingAri(), [].append, lambda: NOW, itertools.count(1))  # type: ignore[arg-type]
     assert alone.resync({old: {"state": "Ring"}}, {"k1": call}) == []  # type: ignore[dict-item]
     assert alone.of("k1", "1002") == old  # the same offer, still ringing: kept
+
+
+def test_R6_offer_leg_ids_parse_with_a_systemname_prefixed_call_id() -> None:
+    """An Asterisk with a systemname (every node of a cluster should have one) gives ids
+    like ``b-1796401697.34``: an engine restarted after kill -9 must still know its offer
+    legs by their ids, or it takes the live calls for strangers."""
+    from cti.calls.legs import parse_leg
+
+    assert parse_leg("cti-offer-1002-b-1796401697.34-5f3ax7") == ("1002", "b-1796401697.34")
+    assert parse_leg("cti-offer-1002-w3-x-1796401697.34-12") == ("1002", "w3-x-1796401697.34")
+    assert parse_leg("cti-offer-1001-1796175607.31-abcx12") == ("1001", "1796175607.31")
+    assert parse_leg("cti-offer-1001-") is None and parse_leg("cti-offer-1001") is None
+    assert parse_leg("cti-sup-1796175607.31-1") is None
