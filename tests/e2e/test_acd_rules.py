@@ -19,8 +19,8 @@ def first_offer_to(engine, agent_id: str) -> str:
 
 def test_skills_route_to_the_agent_with_the_level(sandbox: Sandbox, start_engine) -> None:
     """A call needing billing 4 skips the idle-longer agent with billing 2."""
-    sandbox.agent("1001")
-    sandbox.agent("1002")
+    low = sandbox.agent("1001")
+    high = sandbox.agent("1002")
     engine = start_engine(agents=[], extra="""
 [[queues]]
 name = "support"
@@ -40,12 +40,16 @@ kind = "service-request"
     call_id = first_offer_to(engine, "1002")
     assert engine.lines(rf"answered: call {call_id} by agent 1002")
     assert not engine.lines(r"offer call \S+ to agent 1001", wait=0)
+    # The phones say the same, over the whole call: 1002's talked with the caller,
+    # 1001's (billing 2, idle longer) never rang.
+    high.leg_with(caller.outcome(5).hung_up_itself(2000))
+    assert low.invites() == [] and len(high.invites()) == 1
     sandbox.assert_no_channels()
 
 
 def test_R8_priority_and_emergency_calls_jump_the_queue(sandbox: Sandbox, start_engine) -> None:
     """R8: with three callers waiting, an emergency caller is served first."""
-    sandbox.agent("1001")
+    agent = sandbox.agent("1001")
     engine = start_engine(agents=[], extra="""
 [[queues]]
 name = "support"
@@ -71,11 +75,19 @@ kind = "emergency"
     assert offers[0].group(1) == emergency_id
     for caller in waiting:
         assert caller.proc.poll() is None or caller.proc.returncode == 0
+    # On the wire: the agent's first call is the one that talked with the emergency
+    # caller (who talked its 3 s and hung up itself); the three who came first were
+    # still on the line, none hung up by the PBX.
+    served = agent.leg_with(emergency.outcome(5).hung_up_itself(3000))
+    assert agent.invites()[0].number == served.number, [str(x) for x in agent.invites()]
+    for caller in waiting:
+        (leg,) = caller.calls()
+        assert leg.answered is not None and leg.hung_up_by is None and leg.invited < served.invited, str(leg)
 
 
 def test_wrap_up_holds_across_two_queues(sandbox: Sandbox, start_engine) -> None:
     """An agent in two queues gets no call from either during wrap-up."""
-    sandbox.agent("1001")
+    agent = sandbox.agent("1001")
     engine = start_engine(agents=[], extra="""
 [[queues]]
 name = "sales"
@@ -103,12 +115,18 @@ queue = "sales"
     wait_for(lambda: engine.agent("1001")["state"] in ("offered", "on-call"), 10, "the offer after wrap-up")
     assert time.monotonic() - ended >= 3.5
     assert support.wait(30) == 0, support.output()
+    # At the agent's phone: the sales call ended (BYE), then nothing for the 4 s of
+    # wrap-up, then the support call, which talked its 8 s.
+    first = agent.leg_with(sales.outcome(5).hung_up_itself(1500))
+    second = agent.leg_with(support.outcome(5).hung_up_itself(8000))
+    assert [x.number for x in agent.invites()] == [first.number, second.number]
+    assert second.invited - first.ended >= 3.7, f"rung {second.invited - first.ended:.2f} s after its last call"
     sandbox.assert_no_channels()
 
 
 def test_ring_all_first_answer_wins_and_the_other_is_cancelled(sandbox: Sandbox, start_engine) -> None:
-    sandbox.agent("1001", "agent_noanswer.xml")
-    sandbox.agent("1002")
+    ringing = sandbox.agent("1001", "agent_noanswer.xml")
+    answering = sandbox.agent("1002")
     engine = start_engine(agents=[], extra="""
 [[queues]]
 name = "support"
@@ -125,6 +143,12 @@ announce_agent_id = false
     assert first_offer_to(engine, "1002") == call_id
     assert engine.lines(rf"answered: call {call_id} by agent 1002")
     assert engine.lines(rf"offer of call {call_id} to agent 1001 cancelled: answered-elsewhere")
+    # The phones: both rang at once; 1002's answered and talked with the caller; 1001's
+    # got a CANCEL once 1002 had answered, long before any ring timeout.
+    took = answering.leg_with(caller.outcome(5).hung_up_itself(2000))
+    (rang,) = ringing.invites()
+    assert rang.invited < took.answered and rang.cancelled is not None and rang.answered is None, str(rang)
+    assert took.answered - 0.3 <= rang.cancelled <= took.answered + 2.0, (str(rang), str(took))
     view = engine.agent("1001")
     assert (view["state"], view["ring_no_answer_total"]) == ("ready", 0)
     sandbox.assert_no_channels()
@@ -134,7 +158,7 @@ def test_R3_hold_overrun_reminds_agent_and_apologizes_to_caller(
         sandbox: Sandbox, start_engine, observer: AriObserver) -> None:
     """R3: the agent's phone holds the caller (SIP re-INVITE) past hold_max_s: the
     engine sees Asterisk's ChannelHold, counts the overrun and plays the apology."""
-    sandbox.agent("1002", "agent_hold.xml")
+    holder = sandbox.agent("1002", "agent_hold.xml")
     engine = start_engine(agents=[], extra="""
 [[queues]]
 name = "support"
@@ -145,6 +169,7 @@ announce_agent_id = false
 """ + agents_toml('id = "1002"\nendpoint = "PJSIP/agent1002"\nqueues = ["support"]\nlogin_at_start = true'))
     caller = sandbox.call("100", talk_ms=12000)
     assert caller.wait(40) == 0, caller.output()
+    holder.leg_with(caller.outcome(5).hung_up_itself(12000))  # the held caller stayed to the end
     overruns = engine.lines(r"hold overrun: agent 1002 has held call (\S+) for ([\d.]+) s")
     assert len(overruns) == 2  # held 5 s: at 2 s and again at 4 s
     call_id = overruns[0].group(1)
@@ -165,7 +190,7 @@ def test_R15_agent_id_is_announced_to_the_caller_before_the_bridge(
         sandbox: Sandbox, start_engine, observer: AriObserver) -> None:
     """R15: the caller hears "your agent number is 1002, at your service" before
     being bridged with the agent."""
-    sandbox.agent("1002")
+    agent = sandbox.agent("1002")
     engine = start_engine(agents=["1002"], announce=True)
     caller = sandbox.call("100", talk_ms=12000)
     assert caller.wait(40) == 0, caller.output()
@@ -174,6 +199,14 @@ def test_R15_agent_id_is_announced_to_the_caller_before_the_bridge(
     assert len(finished) == 1
     media = finished[0]["playback"]["media_uri"]
     assert media in ("sound:cti/at-your-service", "sound:cti/agent-id", "digits:1002")
+    # Exactly what agent 1002's announcement is, in order: "your agent number is",
+    # 1, 0, 0, 2, "at your service"; played to its end (the last prompt finished).
+    played = [ev["playback"]["media_uri"] for ev in observer.of("PlaybackStarted")
+              if ev["playback"]["id"] == f"cti-announce-{call_id}"]
+    assert played == ["sound:cti/agent-id", *(f"sound:cti/digit-{d}" for d in "1002"),
+                      "sound:cti/at-your-service"], played
+    assert media == "sound:cti/at-your-service"
+    agent.leg_with(caller.outcome(5).hung_up_itself(12000))
     started = [ev for ev in observer.of("PlaybackStarted") if ev["playback"]["id"] == f"cti-announce-{call_id}"]
     assert started and started[0]["playback"]["target_uri"] == f"channel:{call_id}"
     entered = [ev for ev in observer.of("ChannelEnteredBridge") if ev["channel"]["id"] == call_id]

@@ -119,6 +119,10 @@ def test_R8_R9_direct_emergency_route_is_notified_hears_the_instructions_again_a
         sandbox.ari("DELETE", f"/channels/{call_id}")
         assert caller.wait(20) == 0, caller.output()
         assert not engine.lines(r"R9 plan: call \S+ overflows", wait=0)
+        # The call ended from the PBX's side (the DELETE), not by the caller giving up,
+        # and never left its queue: Asterisk never put it in another bridge or app.
+        caller.outcome(5).cut_off()
+        assert not [ev for ev in observer.of("ChannelEnteredBridge") if ev["channel"]["id"] == call_id]
         started = playbacks(observer, "PlaybackStarted", call_id, media)
         finished = playbacks(observer, "PlaybackFinished", call_id, media)
         assert len(started) >= 3, [ev["playback"]["id"] for ev in started]
@@ -130,6 +134,7 @@ def test_R8_R9_direct_emergency_route_is_notified_hears_the_instructions_again_a
         ordinary = sandbox.call("300", talk_ms=2000)
         assert ordinary.wait(30) == 0, ordinary.output()
         assert engine.lines(r"R9 plan: call \S+ overflows from support to overflow")
+        ordinary.outcome(5).hung_up_itself(2000)  # it waited (in overflow, nobody there) to its end
         sandbox.assert_no_channels()
     finally:
         webhook.close()
@@ -145,6 +150,7 @@ def test_R9_incident_announcement_then_music_for_a_lone_caller(
         engine.post("/plan/level", {"level": "III"})
         caller = sandbox.call("300", talk_ms=15000)
         assert caller.wait(60) == 0, caller.output()
+        caller.outcome(5).hung_up_itself(15000)  # it listened to the end, then the music, then left
         call_id = entered_call(engine, "300")
         media = "sound:cti/incident-announcement"
         (played,) = playbacks(observer, "PlaybackFinished", call_id, media)
@@ -165,6 +171,9 @@ def test_a_caller_refused_because_the_queue_is_full_is_hung_up_when_the_message_
     wait_for(lambda: len(engine.get("/calls")) == 1, 15, "the first caller waiting")
     refused = sandbox.call("400", talk_ms=30000)
     assert refused.wait(25) == 0, refused.output()  # hung up by Asterisk, long before 30 s
+    # On the wire: answered, then a BYE from Asterisk long before its own 30 s.
+    said_bye = refused.outcome(5).cut_off()
+    assert said_bye.talk_s < 25, str(said_bye)
     call_id = entered_call(engine, "400")
     (said,) = playbacks(observer, "PlaybackFinished", call_id, "sound:cti/queue-full")
     assert said["playback"]["id"] == f"cti-bye-{call_id}"
@@ -172,6 +181,13 @@ def test_a_caller_refused_because_the_queue_is_full_is_hung_up_when_the_message_
     assert gone and 0 <= ts(gone[0]) - ts(said) < 1.0
     assert first.proc.poll() is None  # the waiting caller was not disturbed
     assert [k["call_id"] for k in engine.get("/calls")] != [call_id]
+    # What must hold: the refused caller is gone, the first one alone still waits in
+    # the queue, and its phone got no BYE.
+    waiting = engine.get("/calls")
+    first_id = engine.lines(r"call (\S+) from \S+ dialled 400")[0].group(1)
+    assert first_id != call_id and [(k["call_id"], k["state"]) for k in waiting] == [(first_id, "waiting")], waiting
+    (first_leg,) = first.calls()
+    assert first_leg.answered is not None and first_leg.hung_up_by is None, str(first_leg)
 
 
 CLUSTER = """
@@ -220,7 +236,7 @@ def test_R4_R7_R9_a_cluster_node_records_runs_the_ivr_and_announces_the_plan(
     and the call is recorded by node b's recorder (R4), with audio."""
     from recording.wav import SILENCE_RMS, inspect
 
-    sandbox.agent("1001")
+    agent = sandbox.agent("1001")
     router = start_engine(cluster="router", agents=[], extra=CLUSTER, recording=True)
     start_engine(cluster="adapter", node="a", app="cti", role="adapter", agents=[], extra=CLUSTER,
                  recording=True)
@@ -229,6 +245,7 @@ def test_R4_R7_R9_a_cluster_node_records_runs_the_ivr_and_announces_the_plan(
     router.post("/plan/level", {"level": "III"})
     caller = call_with_keys(sandbox, "1", talk_ms=6000, exten="500")
     assert caller.wait(60) == 0, caller.output()
+    agent.leg_with(caller.outcome(5).hung_up_itself(6000))  # the agent's phone talked with it
     (m,) = node_b.lines(r"IVR routes call (\S+) to support \(main: option 1")[:1] or [None]
     assert m is not None, node_b.log()[-3000:]
     call_id = m.group(1)
