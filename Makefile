@@ -60,9 +60,11 @@ e2e: venv sandbox redis postgres tools
 tools:
 	contrib/ensure-tools
 
-# The e2e tests run in order (they share the one sandbox); mypy, then the unit and
-# integration tests run meanwhile at a lower CPU priority (scripts/test-all).
-test: lock-check sandbox redis postgres tools
+# The set-up steps run at once (the host's apt-get calls take turns on a lock); then the
+# e2e tests in several processes, each on an Asterisk instance of its own, and mypy, the
+# unit and integration tests meanwhile at a lower CPU priority (scripts/test-all).
+test:
+	$(MAKE) --no-print-directory -j5 lock-check sandbox redis postgres tools
 	scripts/test-all $(PY)
 
 bench: venv sandbox redis

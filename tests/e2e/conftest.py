@@ -12,15 +12,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import SANDBOX, AriObserver, Engine, EngineStarter, Sandbox
+from tests.e2e.harness import INSTANCE, SANDBOX, AriObserver, Engine, EngineStarter, Sandbox
 from tests.e2e.harness.browser import chromium
 
 
 @pytest.fixture(scope="session")
 def sandbox_running() -> None:
-    result = subprocess.run([str(SANDBOX), "status"], capture_output=True, text=True)
+    which = ["status"] if INSTANCE == 0 else ["instance", str(INSTANCE), "status"]
+    result = subprocess.run([str(SANDBOX), *which], capture_output=True, text=True)
     if result.returncode != 0:
-        pytest.fail("the Asterisk sandbox is not running: `contrib/sandbox up` (make test does it)")
+        pytest.fail(f"the Asterisk sandbox (instance {INSTANCE}) is not running: `contrib/sandbox up`, "
+                    f"`contrib/sandbox instance N up` (make test does it)")
+
+
+@pytest.fixture(autouse=True)
+def on_its_instance(request: pytest.FixtureRequest) -> None:
+    """A test of node a only (``pytestmark = pytest.mark.instance0``) fails elsewhere."""
+    if request.node.get_closest_marker("instance0") and INSTANCE != 0:
+        pytest.fail(f"this test runs on the sandbox's node a only, not on instance {INSTANCE}")
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from typing import Any
 from argon2 import PasswordHasher
 
 from cti.auth import token_digest
-from tests.e2e.harness import ADMIN_TOKEN, Sandbox, Webhook, wait_for
-from tests.e2e.harness.sipp import sandbox_root
+from tests.e2e.harness import ADMIN_TOKEN, HOST, Sandbox, Webhook, wait_for
+from tests.e2e.harness.sipp import sandbox_root, write_scenario
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 NUMBER = "13812345678"
@@ -94,15 +94,9 @@ def call(port: int, method: str, path: str, authorization: str | None = None,
 
 def number_caller(sandbox: Sandbox, exten: str, talk_ms: int) -> Any:
     """A SIPp caller whose number is a real mobile number (endpoint of that name)."""
-    scenario = sandbox_root() / "opt/cti-sipp/caller-mobile.xml"
-    if not scenario.exists():
-        base = (sandbox_root() / "opt/cti-sipp/caller.xml").read_text()
-        scenario.write_text(base.replace("sip:caller@", f"sip:{NUMBER}@"))
-    sandbox._port += 1
-    return sandbox.sipp(
-        f"caller{sandbox._port}", "-sf", "caller-mobile.xml", "-i", "127.0.0.1", "-p", str(sandbox._port),
-        "-mp", str(30000 + (sandbox._port - 5100) * 100), "-s", exten, "-m", "1", "-d", str(talk_ms),
-        "-trace_err", "127.0.0.1:5060")
+    base = (sandbox_root() / "opt/cti-sipp/caller.xml").read_text()
+    write_scenario("caller-mobile.xml", base.replace("sip:caller@", f"sip:{NUMBER}@"))
+    return sandbox.call_scenario("caller-mobile.xml", exten, talk_ms)
 
 
 def test_R14_roles_for_every_endpoint(sandbox: Sandbox, start_engine) -> None:
@@ -139,8 +133,14 @@ def test_R14_roles_for_every_endpoint(sandbox: Sandbox, start_engine) -> None:
     assert status == 200 and body["state"] == "not-ready"
     for path in ("/agents", "/calls", "/wallboard.json", "/plan", "/metrics"):
         assert call(port, "GET", path, li)[0] in (200, 404), path  # /plan: 404 when no [plan]
+    # Exactly 200: the figures and the plan view are the supervisor's (with no [plan]
+    # configured, /plan answers with no level, not 404).
+    for path, expected in (("/agents", 200), ("/calls", 200), ("/wallboard.json", 200), ("/metrics", 200),
+                           ("/plan", 200)):
+        assert call(port, "GET", path, li)[0] == expected, (path, expected)
     assert call(port, "GET", "/state", li)[0] == 403
     assert call(port, "GET", "/recordings", li)[0] in (403, 404)
+    assert call(port, "GET", "/recordings", li)[0] == 403  # the role is refused before anything else
     # A session from a sign-in works like the credentials and ends at sign-out.
     status, session = call(port, "POST", "/auth/login", None, {"name": "li", "secret": SUPERVISOR[1]})
     assert status == 200 and session["role"] == "supervisor"
@@ -185,6 +185,7 @@ def test_R14_a_callers_number_reaches_only_reader_and_admin(sandbox: Sandbox, st
         wait_for(lambda: webhook.received, 20, "the emergency webhook")
         assert webhook.received[0]["caller"] == NUMBER  # the emergency desk needs the number
         assert caller.wait(40) == 0
+        caller.outcome(5).hung_up_itself(15000)  # it waited its 15 s (nobody free), then left
     finally:
         webhook.close()
     assert NUMBER not in engine.log()
@@ -195,7 +196,7 @@ def test_R14_the_engines_ami_account_cannot_originate_or_run_commands(sandbox: S
     one action it sends) and nothing that dials or runs shell commands."""
     import socket
 
-    with socket.create_connection(("127.0.0.1", 5038), timeout=5) as sock:
+    with socket.create_connection((HOST, 5038), timeout=5) as sock:
         sock.sendall(b"Action: Login\r\nUsername: cti\r\nSecret: cti-sandbox\r\nEvents: off\r\n\r\n")
         for action in (b"Action: Originate\r\nActionID: o1\r\nChannel: Local/s@default\r\n"
                        b"Application: System\r\nData: touch /tmp/pwned\r\n\r\n",
@@ -228,12 +229,13 @@ def test_R14_redis_with_an_acl_user_and_a_password_that_is_never_shown(sandbox: 
     subprocess.run(["redis-cli", "-p", port, "ACL", "SETUSER", user, "on", f">{password}", "~e2e-*",
                     "+@all", "-@admin", "-@dangerous"], check=True, capture_output=True)
     try:
-        sandbox.agent("1001")
+        agent = sandbox.agent("1001")
         url = f"redis://{user}:{password}@127.0.0.1:{port}/0"
         engine = start_engine(agents=["1001"], redis=True, wrap_up_s=0, env={"CTI_REDIS_URL": url})
         caller = sandbox.call(talk_ms=2000)
         assert caller.wait(30) == 0
         assert engine.lines(r"answered: call \S+ by agent 1001", 10)
+        agent.leg_with(caller.outcome(5).hung_up_itself(2000))  # the agent's phone talked with it
         assert password not in engine.log()
         engine.stop()
         wrong = subprocess.run([sys.executable, "-m", "cti.cli", "run", "--config", str(engine.config_path)],
@@ -271,14 +273,12 @@ password_hash = "{FAST.hash(SUPERVISOR[1])}"
         wait_for(lambda: engine.agent("1004")["state"] == "ready", 5, "the standby agent called in")
         engine.post("/agents/1004/pause", {"reason": "other"})
         name = keys_scenario("11", 9000, 4000)  # 1: the callback; 1: "call me back on this number"
-        mobile = sandbox_root() / "opt/cti-sipp" / name.replace(".xml", "-mobile.xml")
-        mobile.write_text((sandbox_root() / "opt/cti-sipp" / name).read_text().replace("sip:caller@", f"sip:{NUMBER}@"))
-        sandbox._port += 1
-        caller = sandbox.sipp(
-            f"caller{sandbox._port}", "-sf", mobile.name, "-i", "127.0.0.1", "-p", str(sandbox._port),
-            "-mp", str(30000 + (sandbox._port - 5100) * 100), "-s", "100", "-m", "1", "-d", "20000",
-            "-trace_err", "127.0.0.1:5060")
+        mobile = write_scenario(name.replace(".xml", "-mobile.xml"), (sandbox_root() / "opt/cti-sipp" / name)
+                                .read_text().replace("sip:caller@", f"sip:{NUMBER}@"))
+        caller = sandbox.call_scenario(mobile, "100", 20000)
         assert caller.wait(60) == 0, caller.output()
+        thanked = caller.outcome(5).cut_off()  # thanked, then hung up by the PBX before its 20 s
+        assert thanked.talk_s < 20, str(thanked)
         status, plan = call(engine.port, "GET", "/plan", basic(*SUPERVISOR))
         assert status == 200 and [k["caller"] for k in plan["callbacks"]] == ["138****5678"], plan
         assert call(engine.port, "GET", "/plan", f"Bearer {ADMIN_TOKEN}")[1]["callbacks"][0]["caller"] == NUMBER
@@ -324,7 +324,7 @@ def test_R14_redis_over_tls_with_the_sites_own_ca(sandbox: Sandbox, start_engine
                              capture_output=True, text=True).stdout.strip() != "PONG":
             assert time.monotonic() < deadline and server.poll() is None, "the TLS redis-server did not start"
             time.sleep(0.1)
-        sandbox.agent("1001")
+        agent = sandbox.agent("1001")
         url = f"rediss://127.0.0.1:{port}/0"
         engine = start_engine(agents=["1001"], redis=True, wrap_up_s=0, env={"CTI_REDIS_URL": url},
                               tail=f'\n[notifications]\noutbox_path = "{tmp_path / "outbox.sqlite"}"\n',
@@ -332,6 +332,7 @@ def test_R14_redis_over_tls_with_the_sites_own_ca(sandbox: Sandbox, start_engine
         caller = sandbox.call(talk_ms=2000)
         assert caller.wait(30) == 0
         assert engine.lines(r"answered: call \S+ by agent 1001", 10)
+        agent.leg_with(caller.outcome(5).hung_up_itself(2000))
         engine.stop()
         text = engine.config_path.read_text().replace(f'ca_file = "{tmp_path / "ca.crt"}"\n', "")
         untrusting = tmp_path / "no-ca.toml"

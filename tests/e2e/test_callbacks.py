@@ -1,5 +1,5 @@
 """R11 queued callbacks and R2 on their dial-outs, on the sandbox: a SIPp UAS on the
-`customers` trunk (127.0.0.1:5090) stands for the customers."""
+`customers` trunk (port 5090 of the instance's address) stands for the customers."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from tests.e2e.harness import Sandbox, keys_scenario, wait_for
-from tests.e2e.harness.sipp import Sipp, sandbox_root
+from tests.e2e.harness import HOST, Sandbox, keys_scenario, wait_for
+from tests.e2e.harness.sipp import Sipp, sandbox_root, write_scenario
 
 NUMBER = "13812345678"
 PIN = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("4321")
@@ -53,7 +53,7 @@ def customers(sandbox: Sandbox, scenario: str, tmp: str, *extra: str) -> tuple[S
     """The customers' SIPp UAS, tracing every SIP message with its time."""
     trace = f"customers-{tmp}.log"
     (sandbox_root() / "opt/cti-sipp" / trace).unlink(missing_ok=True)
-    sipp = sandbox.sipp("customers", "-sf", scenario, "-i", "127.0.0.1", "-p", "5090", "-mp", "29000",
+    sipp = sandbox.sipp("customers", "-sf", scenario, "-i", HOST, "-p", "5090", "-mp", "29000",
                         "-trace_msg", "-message_file", trace, "-trace_err", *extra)
     return sipp, sandbox_root() / "opt/cti-sipp" / trace
 
@@ -73,13 +73,9 @@ def mobile_keys_caller(sandbox: Sandbox, keys: str, talk_ms: int, then_ms: int |
     """13812345678 presses ``keys`` (1 takes the callback; then 1 confirms the number,
     or 2 and another number ended by #)."""
     name = keys_scenario(keys, 2500, then_ms)
-    mobile = sandbox_root() / "opt/cti-sipp" / name.replace(".xml", "-mobile.xml")
-    mobile.write_text((sandbox_root() / "opt/cti-sipp" / name).read_text().replace("sip:caller@", f"sip:{NUMBER}@"))
-    sandbox._port += 1
-    return sandbox.sipp(
-        f"caller{sandbox._port}", "-sf", mobile.name, "-i", "127.0.0.1", "-p", str(sandbox._port),
-        "-mp", str(30000 + (sandbox._port - 5100) * 100), "-s", "100", "-m", "1", "-d", str(talk_ms),
-        "-trace_err", "127.0.0.1:5060")
+    mobile = write_scenario(name.replace(".xml", "-mobile.xml"), (sandbox_root() / "opt/cti-sipp" / name)
+                            .read_text().replace("sip:caller@", f"sip:{NUMBER}@"))
+    return sandbox.call_scenario(mobile, "100", talk_ms)
 
 
 def callback_waiting(engine: Any) -> str:

@@ -222,15 +222,9 @@ def test_R11_detect_machines_without_asterisks_AMD_is_refused_at_start(
         sandbox: Sandbox, start_engine) -> None:  # type: ignore[no-untyped-def]
     """A key the engine cannot honour is refused: with app_amd unloaded from Asterisk a
     trunk with detect_machines = true stops the start with a clear message."""
-    import subprocess
-
     import pytest
 
-    from tests.e2e.harness import SANDBOX
-
-    def asterisk(command: str) -> str:
-        return subprocess.run([str(SANDBOX), "exec", "asterisk", "-rx", command], capture_output=True,
-                              text=True, timeout=20, check=True).stdout
+    from tests.e2e.harness.sandbox import asterisk_cli as asterisk
 
     asterisk("module unload app_amd.so")
     try:

@@ -15,7 +15,7 @@ from selenium.webdriver.support.ui import Select
 from cti.auth import token_digest
 from tests.e2e.harness import ADMIN_TOKEN, Sandbox, Webhook, keys_scenario, wait_for
 from tests.e2e.harness.browser import Page
-from tests.e2e.harness.sipp import sandbox_root
+from tests.e2e.harness.sipp import sandbox_root, write_scenario
 from tests.e2e.test_auth import basic, call
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
@@ -89,13 +89,9 @@ cookie_secure = false
 def mobile_caller(sandbox: Sandbox, keys: str, talk_ms: int) -> Any:
     """A caller from 13812345678 who presses ``keys`` in the IVR, then talks."""
     name = keys_scenario(keys, 2500)
-    mobile = sandbox_root() / "opt/cti-sipp" / name.replace(".xml", "-mobile.xml")
-    mobile.write_text((sandbox_root() / "opt/cti-sipp" / name).read_text().replace("sip:caller@", f"sip:{NUMBER}@"))
-    sandbox._port += 1
-    return sandbox.sipp(
-        f"caller{sandbox._port}", "-sf", mobile.name, "-i", "127.0.0.1", "-p", str(sandbox._port),
-        "-mp", str(30000 + (sandbox._port - 5100) * 100), "-s", "100", "-m", "1", "-d", str(talk_ms),
-        "-trace_err", "127.0.0.1:5060")
+    mobile = write_scenario(name.replace(".xml", "-mobile.xml"), (sandbox_root() / "opt/cti-sipp" / name)
+                            .read_text().replace("sip:caller@", f"sip:{NUMBER}@"))
+    return sandbox.call_scenario(mobile, "100", talk_ms)
 
 
 def test_R12_R10_R14_agent_desk_screen_pop_disposition_work_order_and_progress(

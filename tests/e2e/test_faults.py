@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import (
-    READER_TOKEN, REDIS_URL, AriObserver, Engine, FaultProxy, Sandbox, Webhook, call_with_keys, stop_group,
+    HOST, READER_TOKEN, REDIS_URL, AriObserver, Engine, FaultProxy, Sandbox, Webhook, call_with_keys, stop_group,
     wait_for,
 )
 from tests.e2e.test_ivr import agents_toml
@@ -34,8 +34,10 @@ def proxies() -> Iterator[list[FaultProxy]]:
         proxy.close()
 
 
-def proxy_to(proxies: list[FaultProxy], port: int) -> FaultProxy:
-    proxy = FaultProxy(port)
+def proxy_to(proxies: list[FaultProxy], port: int, host: str = "127.0.0.1") -> FaultProxy:
+    """A proxy on 127.0.0.1 to ``host:port`` (Asterisk's ARI and AMI are on this
+    process's instance, HOST; Redis on 127.0.0.1)."""
+    proxy = FaultProxy(port, host)
     proxies.append(proxy)
     return proxy
 
@@ -78,11 +80,11 @@ def test_R4_R6_ami_cut_mid_mixmonitor_then_refused(sandbox: Sandbox, start_engin
     """AMI cut while a MixMonitor is in flight, then refused for 10 s: the calls placed
     meanwhile are offered and answered; once AMI is back new calls are recorded again,
     and the audit reports exactly the calls that could not be recorded, with an alert."""
-    ami = proxy_to(proxies, 5038)
+    ami = proxy_to(proxies, 5038, HOST)
     for agent_id in AGENTS:
         sandbox.agent(agent_id)
     engine = start_engine(agents=AGENTS, recording=True, wrap_up_s=0,
-                          env={"CTI_AMI_PORT": str(ami.port)})
+                          env={"CTI_AMI_HOST": "127.0.0.1", "CTI_AMI_PORT": str(ami.port)})
     ami.set("blackhole")  # the MixMonitor of the next call goes out and hangs...
     first = sandbox.call(talk_ms=3000)
     cut = entered(engine, set())
@@ -118,7 +120,7 @@ def test_R4_R6_ami_cut_mid_mixmonitor_then_refused(sandbox: Sandbox, start_engin
 def test_R6_ari_delayed_two_seconds_per_request_for_ten_seconds(sandbox: Sandbox, start_engine, proxies) -> None:
     """ARI answers 2 s late for 10 s (requests and events alike), then is healthy: no
     call is lost, no agent ever has two calls at once, routing catches up."""
-    ari = proxy_to(proxies, 8088)
+    ari = proxy_to(proxies, 8088, HOST)
     observer = AriObserver()
     agents = ["1001", "1002", "1003", "1004"]
     try:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from argon2 import PasswordHasher
 
-from tests.e2e.harness import Sandbox, wait_for
+from tests.e2e.harness import HOST, Sandbox, wait_for
 from tests.e2e.harness.softphone import Softphone
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
@@ -78,7 +78,7 @@ phone = "PJSIP/agent2002"
         agent.registered()
         supervisor.registered()
         wait_for(lambda: "agent 2001: phone reachable" in engine.log(), 10, "agent 2001's phone seen")
-        caller.command("dial", "sip:100@127.0.0.1")
+        caller.command("dial", f"sip:100@{HOST}")
         call = wait_for(lambda: next((k for k in engine.get("/calls") if k["bridged"]), None), 20, "the call bridged")
         call_id = call["call_id"]
         started = {"agent": agent.event("CALL_ESTABLISHED")["_at"], "caller": caller.event("CALL_ESTABLISHED")["_at"]}

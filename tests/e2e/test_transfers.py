@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from selenium.webdriver.support.ui import Select
 
 from recording.wav import SILENCE_RMS, inspect
-from tests.e2e.harness import Sandbox, wait_for
+from tests.e2e.harness import HOST, Sandbox, wait_for
 from tests.e2e.harness.browser import Page
 from tests.e2e.harness.softphone import Softphone
 from tests.e2e.harness.toml import ADMIN_TOKEN
@@ -205,7 +205,7 @@ announce_agent_id = false
         time.sleep(2.0)
         engine.post("/agents/1002/login")
         mark = len(phone.events)
-        phone.command("transfer", "sip:1002@127.0.0.1")  # the phone's own transfer: SIP REFER
+        phone.command("transfer", f"sip:1002@{HOST}")  # the phone's own transfer: SIP REFER
         wait_for(lambda: in_bridge(sandbox, call_id) == {"caller", "1002"}, 20, "the caller with agent 1002")
         phone.event("CALL_CLOSED", mark)  # the softphone's leg ended
         assert engine.lines(rf"call {call_id}: agent 2001's phone transferred it to agent 1002")

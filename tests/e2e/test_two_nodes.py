@@ -14,6 +14,9 @@ import pytest
 from tests.e2e.harness import SANDBOX, AriObserver, Sandbox, wait_for
 from tests.e2e.harness.sandbox import ARI_B, NODE_B_IP, SPOOL_B
 
+# Node b and its agents 1005/1006 exist only beside the sandbox's node a (scripts/e2e-shards).
+pytestmark = pytest.mark.instance0
+
 NODE_B_ENV = {"CTI_ARI_URL": f"http://{NODE_B_IP}:8088", "CTI_AMI_HOST": NODE_B_IP}
 
 

@@ -4,6 +4,7 @@ really did, webhook receivers, and the engine under test. Tests import from here
 
 from tests.e2e.harness.engine import REDIS_URL, Engine, EngineStarter
 from tests.e2e.harness.faults import FaultProxy
+from tests.e2e.harness.instance import HOST, INSTANCE
 from tests.e2e.harness.observer import AmiWatcher, AriObserver
 from tests.e2e.harness.sandbox import (
     AGENT_PORTS, ARI, ARI_AUTH, ROOT, SANDBOX, SANDBOX_ROOT, SPOOL, Sandbox, free_port, wait_for,
@@ -13,7 +14,7 @@ from tests.e2e.harness.toml import ADMIN_TOKEN, READER_TOKEN, engine_config
 from tests.e2e.harness.webhook import Webhook
 
 __all__ = [
-    "ADMIN_TOKEN", "AGENT_PORTS", "ARI", "ARI_AUTH", "READER_TOKEN", "REDIS_URL", "ROOT", "SANDBOX",
+    "ADMIN_TOKEN", "AGENT_PORTS", "ARI", "ARI_AUTH", "HOST", "INSTANCE", "READER_TOKEN", "REDIS_URL", "ROOT", "SANDBOX",
     "SANDBOX_ROOT", "SPOOL", "AmiWatcher", "AriObserver", "Engine", "EngineStarter", "FaultProxy", "Sandbox", "Sipp",
     "Webhook", "call_with_keys", "engine_config", "free_port", "keys_scenario", "stop_group", "wait_for",
 ]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.harness.sandbox import ROOT, SANDBOX_ROOT, SPOOL, free_port, wait_for
+from tests.e2e.harness.sandbox import ASTERISK_SPOOL, ROOT, SANDBOX_ROOT, SPOOL, free_port, wait_for
 from tests.e2e.harness.sipp import stop_group
 from tests.e2e.harness.toml import ADMIN_TOKEN, READER_TOKEN, engine_config
 
@@ -121,7 +121,7 @@ class EngineStarter:
             redis = True
         if recording:  # one archive per test (per node in a cluster), kept across restarts
             archive = self.tmp / ("archive" if cluster != "adapter" else f"archive-{node}")
-            inside = "" if spool is None else f'asterisk_spool_dir = "/{spool.relative_to(SANDBOX_ROOT)}"\n'
+            inside = f'asterisk_spool_dir = "{ASTERISK_SPOOL if spool is None else "/" + str(spool.relative_to(SANDBOX_ROOT))}"\n'
             text += (f'\n[recording]\nspool_dir = "{spool or SPOOL}"\narchive_dir = "{archive}"\n{inside}'
                      f'reader_token = "{READER_TOKEN}"\naudit_interval_s = 2\n')
         if redis:  # every engine of one test shares the test's own keys

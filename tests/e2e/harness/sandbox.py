@@ -14,15 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.harness.instance import ASTERISK_SPOOL, HOST, INSTANCE
 from tests.e2e.harness.sipp import Sipp, stop_group
 
 ROOT = Path(__file__).resolve().parents[3]
 SANDBOX = ROOT / "contrib" / "sandbox"
-ARI = "http://127.0.0.1:8088/ari"
+ARI = f"http://{HOST}:8088/ari"
 ARI_AUTH = "Basic " + base64.b64encode(b"cti:cti-sandbox").decode()
 SANDBOX_ROOT = Path(subprocess.run([str(SANDBOX), "root"], capture_output=True,
                                    text=True).stdout.strip() or "/var/cache/cti-sandbox/root")
-SPOOL = SANDBOX_ROOT / "var/spool/asterisk/monitor/cti"  # Asterisk's spool, seen from here
+SPOOL = SANDBOX_ROOT / ASTERISK_SPOOL.lstrip("/")
 AGENT_PORTS = {"1001": 5071, "1002": 5072, "1003": 5073, "1004": 5074, "1005": 5075, "1006": 5076}
 # Node b (contrib/sandbox node-b up): a second Asterisk on 127.0.0.2; agents 1005 and
 # 1006 have their contacts there (and only there), callers reach it from 127.0.0.4.
@@ -47,6 +48,24 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
+
+
+def asterisk_cli(command: str) -> str:
+    """An Asterisk CLI command on this process's instance (``asterisk -rx``)."""
+    conf = [] if INSTANCE == 0 else ["-C", f"/etc/asterisk-w{INSTANCE}/asterisk.conf"]
+    return subprocess.run([str(SANDBOX), "exec", "asterisk", *conf, "-rx", command], capture_output=True,
+                          text=True, timeout=20, check=True).stdout
+
+
+def asterisk_stop() -> None:
+    """Stop this process's Asterisk (the other instances go on)."""
+    args = ["stop"] if INSTANCE == 0 else ["instance", str(INSTANCE), "down"]
+    subprocess.run([str(SANDBOX), *args], check=True, capture_output=True, timeout=60)
+
+
+def asterisk_start() -> None:
+    args = ["up"] if INSTANCE == 0 else ["instance", str(INSTANCE), "up"]
+    subprocess.run([str(SANDBOX), *args], check=True, capture_output=True, timeout=120)
 
 
 class Sandbox:
@@ -91,7 +110,7 @@ class Sandbox:
         """``extra``: more SIPp arguments (``-set ring_ms 4000`` rings 4 s before answering)."""
         port = AGENT_PORTS[agent_id]
         sipp = self.sipp(
-            f"agent{agent_id}", "-sf", scenario, "-i", "127.0.0.1", "-p", str(port),
+            f"agent{agent_id}", "-sf", scenario, "-i", HOST, "-p", str(port),
             "-mp", str(20000 + (port - 5070) * 100), "-trace_err", *extra,
         )
         self._pending.append((agent_id, sipp))
@@ -121,13 +140,23 @@ class Sandbox:
         return self.call(exten, talk_ms, calls, rate, source="127.0.0.4", node=NODE_B_IP)
 
     def call(self, exten: str = "100", talk_ms: int = 3000, calls: int = 1, rate: float = 1,
-             source: str = "127.0.0.1", node: str = "127.0.0.1") -> Sipp:
+             source: str = HOST, node: str = HOST) -> Sipp:
         self._port += 1
         return self.sipp(
             f"caller{self._port}", "-sf", "caller.xml", "-i", source,
             "-p", str(self._port), "-mp", str(30000 + (self._port - 5100) * 100),
             "-s", exten, "-m", str(calls), "-r", str(rate), "-d", str(talk_ms),
             "-trace_err", f"{node}:5060",
+        )
+
+    def call_scenario(self, scenario: str, exten: str = "100", talk_ms: int = 3000) -> Sipp:
+        """One caller of this instance running SIPp scenario ``scenario`` (a file of the
+        sandbox's scenario directory: see ``sipp.write_scenario``)."""
+        self._port += 1
+        return self.sipp(
+            f"caller{self._port}", "-sf", scenario, "-i", HOST, "-p", str(self._port),
+            "-mp", str(30000 + (self._port - 5100) * 100), "-s", exten, "-m", "1", "-d", str(talk_ms),
+            "-trace_err", f"{HOST}:5060",
         )
 
     def close(self) -> None:

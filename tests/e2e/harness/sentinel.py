@@ -106,3 +106,28 @@ class RedisGroup:
                 last = exc
             time.sleep(0.1)
         raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (last error: {last})")
+
+
+class OwnRedis(RedisGroup):
+    """One redis-server of the test's own (append-only file, like contrib/redis), for a
+    test that restarts Redis under the engine without touching the server the other
+    tests, running at the same time, share."""
+
+    def start(self) -> OwnRedis:
+        self.ports["own"] = self.ports.get("own") or free_port()
+        self._spawn("own", "redis-server", f"bind 127.0.0.1\nprotected-mode yes\ndaemonize no\nport {self.ports['own']}\n"
+                    f"dir {self.dir}\nappendonly yes\nappendfsync everysec\nsave \"\"\n")
+        self._wait(lambda: self.client("own").ping(), "the test's own redis-server")
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports['own']}/0"
+
+    def restart(self) -> None:
+        """SIGTERM (Redis writes its append-only file and exits), a second away (as a
+        restart takes: the engine's connections fail, not just its pooled one), then
+        started again on the same port with the same data."""
+        stop_group(self.procs["own"], signal.SIGTERM, grace=10)
+        time.sleep(1.0)
+        self.start()

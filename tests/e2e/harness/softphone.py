@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tests.e2e.harness.sandbox import ARI, ARI_AUTH, SANDBOX, SANDBOX_ROOT, free_port, wait_for
+from tests.e2e.harness.sandbox import ARI, ARI_AUTH, HOST, SANDBOX, SANDBOX_ROOT, free_port, wait_for
 from tests.e2e.harness.sipp import stop_group
 
 PASSWORD_FILE = SANDBOX_ROOT.parent / "agent-sip-password"  # written by `contrib/sandbox up`
@@ -37,7 +37,7 @@ def sip_ports() -> int:
             for kind, at in ((socket.SOCK_DGRAM, port), (socket.SOCK_STREAM, port), (socket.SOCK_STREAM, port + 1)):
                 probe = socket.socket(socket.AF_INET, kind)
                 taken.append(probe)
-                probe.bind(("127.0.0.1", at))
+                probe.bind((HOST, at))
             return port
         except OSError:
             continue
@@ -60,7 +60,7 @@ class Softphone:
         rtp = 38000 + next(_RTP) % 20 * 100  # below Asterisk's own RTP ports (40000-59999)
         self.heard_file = self.dir / "heard.wav"
         (self.dir / "config").write_text("\n".join([
-            "poll_method epoll", f"sip_listen 127.0.0.1:{sip_port}", "net_interface 127.0.0.1",
+            "poll_method epoll", f"sip_listen {HOST}:{sip_port}", f"net_interface {HOST}",
             "sip_trans_def udp", f"audio_player aufile,{self.inside}/heard.wav",
             f"audio_source aufile,{self.inside}/voice.wav",
             "audio_alert aufile,/dev/null", f"rtp_ports {rtp}-{rtp + 98}", "module_path /usr/lib/baresip/modules",
@@ -71,9 +71,9 @@ class Softphone:
                         f"{self.inside}/voice.wav", "synth", "120", "sine", str(tone_hz), "vol", "0.5"],
                        check=True, capture_output=True, timeout=30)
         if user:
-            account = f"<sip:{user}@127.0.0.1>;regint=0"
+            account = f"<sip:{user}@{HOST}>;regint=0"
         else:
-            account = f"<sip:agent{agent_id}@127.0.0.1>;auth_pass={PASSWORD_FILE.read_text().strip()};regint=60"
+            account = f"<sip:agent{agent_id}@{HOST}>;auth_pass={PASSWORD_FILE.read_text().strip()};regint=60"
         (self.dir / "accounts").write_text(f"{account};answermode=auto;audio_codecs=PCMU,PCMA\n")
         self.log = tmp / f"baresip-{agent_id}.log"
         self.proc = subprocess.Popen([str(SANDBOX), "exec", "baresip", "-f", self.inside],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.e2e.harness.instance import HOST
+
 ADMIN_TOKEN = "e2e-admin-token-not-a-secret"
 READER_TOKEN = "e2e-recordings-reader-not-a-secret"
 
@@ -21,6 +23,8 @@ def engine_config(
     header = f"""
 log_level = "INFO"
 [asterisk]
+ari_url = "http://{HOST}:8088"
+ami_host = "{HOST}"
 ari_user = "cti"
 ari_password = "cti-sandbox"
 ami_user = "cti"
