@@ -1,0 +1,297 @@
+"""Rules checked where a small wrong change to the rule's code went unnoticed before:
+R5 at month ends, R10 while the last agent is in wrap-up, R8 against the top ordinary
+priorities, and R12's final work-order statuses. Each test would fail on such a change
+(scripts/mutation-check applies them one at a time)."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from acd import AgentConfig, Engine, QueueConfig
+from acd import commands as c
+from acd import events as e
+from acd.model import MAX_PRIORITY
+from cti.config import load
+from cti.errors import ConfigError
+from recording.retention import Kept, LegalHold, add_months, due_for_deletion
+from workorders import STATUSES, BadTransition, WorkOrder, next_status
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+# ------------------------------------------------------------------ R5 at month ends
+
+MONTH_ENDS = [
+    # (call ended, kept until: the same day 6 months later, or that month's last day)
+    (datetime(2026, 1, 31, 10, 0), datetime(2026, 7, 31, 10, 0)),
+    (datetime(2026, 3, 31, 23, 59), datetime(2026, 9, 30, 23, 59)),
+    (datetime(2026, 5, 31, 8, 0), datetime(2026, 11, 30, 8, 0)),
+    (datetime(2026, 7, 29, 12, 0), datetime(2027, 1, 29, 12, 0)),
+    (datetime(2026, 7, 31, 12, 0), datetime(2027, 1, 31, 12, 0)),
+    (datetime(2026, 8, 29, 9, 0), datetime(2027, 2, 28, 9, 0)),  # 2027: no 29 February
+    (datetime(2026, 8, 31, 9, 0), datetime(2027, 2, 28, 9, 0)),
+    (datetime(2027, 8, 29, 9, 0), datetime(2028, 2, 29, 9, 0)),  # 2028 is a leap year
+    (datetime(2027, 8, 30, 9, 0), datetime(2028, 2, 29, 9, 0)),
+    (datetime(2027, 8, 31, 9, 0), datetime(2028, 2, 29, 9, 0)),
+    (datetime(2026, 10, 31, 0, 0), datetime(2027, 4, 30, 0, 0)),
+    (datetime(2026, 12, 31, 18, 30), datetime(2027, 6, 30, 18, 30)),
+    (datetime(2026, 6, 30, 7, 0), datetime(2026, 12, 30, 7, 0)),  # not moved to the 31st
+]
+
+
+@pytest.mark.parametrize(("ended", "kept_until"), MONTH_ENDS, ids=lambda d: d.strftime("%Y-%m-%d"))
+def test_R5_six_months_from_a_month_end_is_that_day_or_the_target_months_last_day(
+        ended: datetime, kept_until: datetime) -> None:
+    """R5: 6 calendar months, not a day less: Jan 31 -> Jul 31, Aug 31 -> Feb 28/29."""
+    assert add_months(ended.replace(tzinfo=UTC), 6) == kept_until.replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("ended", "kept_until"), MONTH_ENDS, ids=lambda d: d.strftime("%Y-%m-%d"))
+def test_R5_a_recording_ended_on_a_month_end_is_not_purged_a_day_early(
+        ended: datetime, kept_until: datetime) -> None:
+    """R5: the purge keeps the recording until the very moment 6 calendar months after
+    the call (in the site's zone), and takes it then."""
+    end = ended.replace(tzinfo=SHANGHAI)
+    due = kept_until.replace(tzinfo=SHANGHAI)
+    kept = [Kept("k1", "13800000001", end.astimezone(UTC))]
+    for early in (due - timedelta(days=3), due - timedelta(days=1), due - timedelta(seconds=1)):
+        assert due_for_deletion(kept, [], early.astimezone(UTC), 6, SHANGHAI) == [], early
+    assert due_for_deletion(kept, [], due.astimezone(UTC), 6, SHANGHAI) == kept
+
+
+def test_R5_jan_31_is_still_kept_on_jul_28_29_and_30() -> None:
+    """R5: the case a day-of-month cap at 28 would get wrong, through the archive's purge
+    rule with a released hold beside it (a released hold does not change the date)."""
+    ended = datetime(2026, 1, 31, 15, 0, tzinfo=UTC)
+    kept = [Kept("k1", "13800000001", ended)]
+    released = LegalHold("h1", "dispute", "sup", ended, call_id="k1", released_at=ended + timedelta(days=1))
+    for day in (28, 29, 30):
+        assert due_for_deletion(kept, [released], datetime(2026, 7, day, 23, 0, tzinfo=UTC)) == []
+    assert due_for_deletion(kept, [released], datetime(2026, 7, 31, 15, 0, tzinfo=UTC)) == kept
+
+
+def same_day_months_later(ended: date, months: int) -> date:
+    """The first calendar day the rule allows the purge on, counted month by month."""
+    year, month = ended.year, ended.month
+    for _ in range(months):
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return date(year, month, min(ended.day, calendar.monthrange(year, month)[1]))
+
+
+@given(
+    ended=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)),
+    months=st.sampled_from([1, 3, 6, 12, 18, 24]),
+)
+def test_R5_property_the_purge_date_is_never_before_the_same_day_months_later(ended: datetime, months: int) -> None:
+    """R5: for any end of call, retention ends on the same day ``months`` calendar months
+    later (the month's last day when that month is shorter), at the same time of day:
+    never earlier, and never in a later month."""
+    ended = ended.replace(tzinfo=UTC)
+    until = add_months(ended, months)
+    floor = same_day_months_later(ended.date(), months)
+    assert until.date() == floor
+    assert until.time() == ended.time() and until.tzinfo == ended.tzinfo
+    assert until - ended >= timedelta(days=28 * months)
+    kept = [Kept("k", "1", ended)]
+    earliest = datetime.combine(floor, ended.time(), UTC)
+    assert due_for_deletion(kept, [], earliest - timedelta(microseconds=1), months) == []
+    assert due_for_deletion(kept, [], earliest, months) == kept
+
+
+# ------------------------------------------------------------------ R10 with wrap-up
+
+
+def offers(out: list[c.Command]) -> list[tuple[str, str]]:
+    return [(x.call_id, x.agent_id) for x in out if isinstance(x, c.OfferCall)]
+
+
+def sticky_engine(**queue: object) -> Engine:
+    """Queue q with the sticky window, agents a1 and a2; the caller's first call goes to
+    a1 (idle longest) and ends at 10 s, a1 then wraps up."""
+    cfg = QueueConfig("q", announce_agent_id=False, sticky_window_s=3600, sticky_hold_s=20, **queue)  # type: ignore[arg-type]
+    eng = Engine([cfg], [AgentConfig("a1", "PJSIP/a1", ("q",)), AgentConfig("a2", "PJSIP/a2", ("q",))])
+    eng.handle(e.AgentLoggedIn("a1", 0.0))
+    eng.handle(e.AgentLoggedIn("a2", 0.001))
+    assert offers(eng.handle(e.CallArrived("first", "q", "13800000001", 1.0))) == [("first", "a1")]
+    eng.handle(e.OfferAnswered("first", "a1", 2.0))
+    eng.handle(e.AgentHungUp("first", "a1", 10.0))
+    return eng
+
+
+def test_R10_repeat_caller_waits_for_the_last_agent_in_wrap_up_not_for_another_idle_agent() -> None:
+    """R10: the last agent is in wrap-up (not logged out): the repeat caller within the
+    window is held for them although a2 is idle, and a1 takes it when wrap-up ends."""
+    eng = sticky_engine(wrap_up_s=15)  # a1 wraps up until 25 s
+    assert eng.agent("a1").state == "wrap-up" and eng.agent("a2").state == "ready"
+    assert offers(eng.handle(e.CallArrived("again", "q", "13800000001", 12.0))) == []
+    assert eng.agent("a2").state == "ready"
+    assert offers(eng.handle(e.Tick(24.9))) == []
+    assert offers(eng.handle(e.Tick(25.0))) == [("again", "a1")]
+
+
+def test_R10_the_hold_for_an_agent_in_wrap_up_ends_after_sticky_hold_s_then_anyone() -> None:
+    """R10: a wrap-up longer than the sticky hold: the call waits the hold (20 s) for a1,
+    then goes to the queue (a2)."""
+    eng = sticky_engine(wrap_up_s=60)  # a1 wraps up until 70 s
+    assert offers(eng.handle(e.CallArrived("again", "q", "13800000001", 12.0))) == []
+    assert offers(eng.handle(e.Tick(31.9))) == []
+    assert offers(eng.handle(e.Tick(32.0))) == [("again", "a2")]
+
+
+def test_R10_wrap_up_ended_by_the_disposition_hands_the_repeat_caller_to_the_last_agent() -> None:
+    """R10 with R12's wrap_up_ends = "disposition": no timer ends a1's wrap-up; the
+    repeat caller waits for a1 and is offered to a1 when a1 records the disposition."""
+    eng = sticky_engine(wrap_up_ends="disposition")
+    assert eng.agent("a1").state == "wrap-up"
+    assert offers(eng.handle(e.CallArrived("again", "q", "13800000001", 12.0))) == []
+    assert offers(eng.handle(e.DispositionRecorded("a1", "first", 15.0))) == [("again", "a1")]
+
+
+def test_R10_another_callers_call_still_goes_to_the_idle_agent_meanwhile() -> None:
+    """R10 holds only the repeat caller: a new caller is offered to a2 at once while a1
+    wraps up, and the held call is not offered to a2."""
+    eng = sticky_engine(wrap_up_s=15)
+    eng.handle(e.CallArrived("again", "q", "13800000001", 12.0))
+    assert offers(eng.handle(e.CallArrived("new", "q", "13900000002", 13.0))) == [("new", "a2")]
+
+
+# ------------------------------------------------------------------ R8 against top priorities
+
+CONFIG = """
+[asterisk]
+ari_user = "cti"
+ari_password = "pw"
+ami_user = "cti"
+ami_secret = "pw"
+
+[[queues]]
+name = "support"
+
+[[agents]]
+id = "1001"
+endpoint = "PJSIP/agent1001"
+queues = ["support"]
+
+[[routes]]
+exten = "200"
+queue = "support"
+priority = {priority}
+"""
+
+
+def highest_configurable_priority(tmp_path: Path) -> int:
+    """The highest route priority the configuration accepts (one more is refused)."""
+    path = tmp_path / "cti.toml"
+    path.write_text(CONFIG.format(priority=MAX_PRIORITY))
+    top = load(path, environ={}).routes["200"].priority
+    path.write_text(CONFIG.format(priority=top + 1))
+    with pytest.raises(ConfigError, match="priority"):
+        load(path, environ={})
+    return top
+
+
+def test_R8_the_configuration_allows_priorities_up_to_100_and_no_higher(tmp_path: Path) -> None:
+    """R8: the ordinary priorities an emergency must outrank go up to 100."""
+    assert highest_configurable_priority(tmp_path) == 100
+
+
+def served_first(priority: int, weight: int = 0) -> str:
+    """An ordinary call of ``priority`` waits before an emergency arrives; which one does
+    the agent take first? (The emergency's own queue is the lighter one when
+    ``weight`` is given.)"""
+    queues = [QueueConfig("q", announce_agent_id=False, wrap_up_s=0),
+              QueueConfig("vip", announce_agent_id=False, wrap_up_s=0, weight=weight)]
+    eng = Engine(queues, [AgentConfig("a1", "PJSIP/a1", ("q", "vip"))])
+    eng.handle(e.CallArrived("ordinary", "vip" if weight else "q", "", 1.0, priority=priority))
+    eng.handle(e.CallArrived("gas-leak", "q", "", 2.0, kind="emergency", emergency=True))
+    ((call, _),) = offers(eng.handle(e.AgentLoggedIn("a1", 10.0)))
+    return call
+
+
+@pytest.mark.parametrize("priority", [0, 49, 50, 51, 99, 100])
+def test_R8_an_emergency_outranks_an_earlier_ordinary_call_of_any_priority(priority: int) -> None:
+    """R8: emergencies first, whatever the other call's priority (0..100)."""
+    assert served_first(priority) == "gas-leak"
+
+
+def test_R8_an_emergency_outranks_the_highest_priority_the_configuration_allows(tmp_path: Path) -> None:
+    """R8: at the top of the configurable range, too."""
+    assert served_first(highest_configurable_priority(tmp_path)) == "gas-leak"
+
+
+@pytest.mark.parametrize("priority", [101, 1000, 10**9])
+def test_R8_a_priority_above_the_range_is_capped_below_emergencies(priority: int) -> None:
+    """R8: a call event carrying a priority above 100 (not from the checked config)
+    still never outranks an emergency."""
+    assert served_first(priority) == "gas-leak"
+
+
+@pytest.mark.parametrize("priority", [50, 100])
+def test_R8_an_emergency_outranks_a_top_priority_call_of_a_heavier_queue(priority: int) -> None:
+    """R8: an agent of two queues takes the emergency of the lighter queue before a
+    high-priority call of the heavier one."""
+    assert served_first(priority, weight=10) == "gas-leak"
+
+
+def test_R8_an_emergency_arriving_later_is_offered_before_every_waiting_priority() -> None:
+    """R8: several calls of priorities 50..100 wait; the emergency, arriving last, is
+    offered first, then the rest by priority."""
+    eng = Engine([QueueConfig("q", announce_agent_id=False, wrap_up_s=0)], [AgentConfig("a1", "PJSIP/a1", ("q",))])
+    for i, p in enumerate((50, 100, 75, 99)):
+        eng.handle(e.CallArrived(f"p{p}", "q", "", 1.0 + i, priority=p))
+    eng.handle(e.CallArrived("fire", "q", "", 9.0, emergency=True))
+    served = []
+    out = eng.handle(e.AgentLoggedIn("a1", 10.0))
+    for t in range(5):
+        ((call, _),) = offers(out)
+        served.append(call)
+        eng.handle(e.OfferAnswered(call, "a1", 11.0 + t * 10))
+        out = eng.handle(e.AgentHungUp(call, "a1", 15.0 + t * 10))
+    assert served == ["fire", "p100", "p99", "p75", "p50"]
+
+
+# ------------------------------------------------------------------ R12 final statuses
+
+# The work-order status table as the model's documentation states it: forward only
+# (steps may be skipped), any open status may be cancelled, done and cancelled final.
+ALLOWED = {
+    "new": {"dispatched", "accepted", "on-site", "done", "cancelled"},
+    "dispatched": {"accepted", "on-site", "done", "cancelled"},
+    "accepted": {"on-site", "done", "cancelled"},
+    "on-site": {"done", "cancelled"},
+    "done": set(),
+    "cancelled": set(),
+}
+
+
+def wo(status: str) -> WorkOrder:
+    return WorkOrder("WO-1", "k1", "fault-report", "repair", status, 0.0, 100.0)
+
+
+def test_R12_the_status_table_covers_every_status() -> None:
+    assert set(ALLOWED) == set(STATUSES)
+
+
+@pytest.mark.parametrize("target", STATUSES)
+@pytest.mark.parametrize("final", ["done", "cancelled"])
+def test_R12_no_transition_leaves_a_final_status(final: str, target: str) -> None:
+    """R12: a done (or cancelled) work order never changes again: not back to on-site,
+    accepted, dispatched or new, not to cancelled, not to itself."""
+    with pytest.raises(BadTransition, match="does not change"):
+        next_status(wo(final), target)
+
+
+@pytest.mark.parametrize(("before", "after"), [(b, a) for b in STATUSES for a in STATUSES])
+def test_R12_every_status_change_follows_the_table(before: str, after: str) -> None:
+    """R12: every pair of statuses: allowed exactly when the table allows it."""
+    if after in ALLOWED[before]:
+        assert next_status(wo(before), after) == after
+    else:
+        with pytest.raises(BadTransition):
+            next_status(wo(before), after)
