@@ -1,5 +1,5 @@
-"""``[deadlines]``: how long each network operation may take (README: "Nothing slow
-or broken stops routing")."""
+"""``[deadlines]``: how long each network operation may take (docs/operations.md:
+"Nothing slow or broken stops routing")."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from cti.errors import ConfigError
 
 @dataclass(frozen=True, slots=True)
 class Deadlines:
-    """How long each network operation may take before it is abandoned (README:
+    """How long each network operation may take before it is abandoned (docs/operations.md:
     "Deadlines"). Measured on the sandbox (bench/deadline_probe.py), ARI and AMI
     answer within 4 ms and Redis within 6 ms at worst: the defaults leave three orders
     of magnitude."""
