@@ -4,14 +4,14 @@ the sandbox, standing for two nodes) feed one router through Redis Streams."""
 from __future__ import annotations
 
 from tests.e2e.harness import AriObserver, Sandbox, wait_for
+from tests.e2e.harness.sipp import holds
 
 AGENTS = ["1001", "1002", "1003", "1004"]
 
 
 def test_two_adapters_one_router_burst_never_gives_an_agent_two_calls(
         sandbox: Sandbox, start_engine, observer: AriObserver) -> None:
-    for agent_id in AGENTS:
-        sandbox.agent(agent_id)
+    phones = [sandbox.agent(agent_id) for agent_id in AGENTS]
     router = start_engine(cluster="router", agents=AGENTS, wrap_up_s=0.5)
     node_a = start_engine(cluster="adapter", node="a", app="cti", role="adapter", agents=AGENTS)
     node_b = start_engine(cluster="adapter", node="b", app="cti-b", role="adapter", agents=AGENTS)
@@ -39,6 +39,13 @@ def test_two_adapters_one_router_burst_never_gives_an_agent_two_calls(
     talked = {m.group(1): float(m.group(2)) for m in router.lines(r"hung up: call (\S+) handled .* talked ([\d.]+) s")}
     assert served_a | served_b <= handled
     assert all(talked[k] == 0.0 for k in handled - (served_a | served_b)), (handled - served_a - served_b, talked)
+    # The callers' side: all 16 answered and each ended by its own hang-up (served, or
+    # given up waiting), none dropped by the PBX; the agents' phones answered at least
+    # as many calls as the adapters connected.
+    legs = burst_a.outcomes(5) + burst_b.outcomes(5)
+    assert len(legs) == 16 and all(leg.answered and leg.hung_up_by == "caller" for leg in legs), \
+        [str(leg) for leg in legs]
+    assert sum(len(phone.answered()) for phone in phones) >= len(served_a | served_b)
     sandbox.assert_no_channels()
 
 
@@ -54,7 +61,7 @@ def test_commands_of_a_deposed_router_are_refused(sandbox: Sandbox, start_engine
     from cti.durable.store import RedisStore
     from tests.e2e.harness import REDIS_URL
 
-    sandbox.agent("1001")
+    agent = sandbox.agent("1001")
     router = start_engine(cluster="router", agents=["1001"])
     node_a = start_engine(cluster="adapter", node="a", app="cti", role="adapter", agents=["1001"])
     cfg = load(router.config_path)
@@ -76,3 +83,6 @@ def test_commands_of_a_deposed_router_are_refused(sandbox: Sandbox, start_engine
     wait_for(lambda: node_a.lines(r"command from a deposed router \(token \d+, fence \d+\) refused"), 10,
              "the adapter to refuse the stale command")
     assert not sandbox.channels()  # nothing was originated
+    # Not only at that instant: for a while after, no channel in Asterisk and no INVITE
+    # at the agent's phone.
+    holds(lambda: not sandbox.channels() and not agent.invites(), 3.0, "nothing originated for the stale command")

@@ -116,8 +116,7 @@ def test_R7_each_kind_reaches_its_queue_and_an_agent_with_the_skill(
     """R7: consultation, service request, fault report, complaint and suggestion each
     land in their queue and reach the agent with the matching skill; the greeting is
     played (in Mandarin)."""
-    for a in SKILLS:
-        sandbox.agent(a)
+    phones = {a: sandbox.agent(a) for a in SKILLS}
     engine = start_engine(agents=[], extra=config() + agents_toml(list(SKILLS)))
     expected = {"consultation": ("support", "1001"), "service-request": ("service", "1002"),
                 "fault-report": ("repair", "1003"), "complaint": ("complaints", "1004"),
@@ -138,6 +137,11 @@ def test_R7_each_kind_reaches_its_queue_and_an_agent_with_the_skill(
         assert engine.lines(rf"answered: call {re.escape(call_id)} by agent {agent}"), kind
     greetings = [ev for ev in observer.of("PlaybackStarted") if ev["playback"]["media_uri"] == "sound:cti/greeting"]
     assert len(greetings) == 5 and all(ev["playback"]["language"] == "zh" for ev in greetings)
+    # The phones: each caller talked its 3 s with the agent of its kind and hung up
+    # itself; agent 1004 (complaint, suggestion) answered two calls, the others one.
+    for caller, agent in zip([*callers, last], ["1001", "1002", "1003", "1004", "1004"]):
+        phones[agent].leg_with(caller.outcome(5).hung_up_itself(3000))
+    assert {a: len(phone.answered()) for a, phone in phones.items()} == {"1001": 1, "1002": 1, "1003": 1, "1004": 2}
     sandbox.assert_no_channels()
 
 
@@ -148,7 +152,7 @@ def test_R8_emergency_overtakes_five_waiting_callers_and_notifies_at_once(
     the report time at once."""
     webhook = Webhook()
     try:
-        sandbox.agent("1001")
+        agent = sandbox.agent("1001")
         engine = start_engine(agents=[], extra=config(webhook.url) + agents_toml(["1001"], login=False))
         engine.post("/agents/1001/login", {"ready": False})
         waiting = [sandbox.call("300", talk_ms=60000) for _ in range(5)]
@@ -167,15 +171,23 @@ def test_R8_emergency_overtakes_five_waiting_callers_and_notifies_at_once(
         assert first == note["call_id"]
         for caller in waiting:
             assert caller.proc.poll() is None  # still waiting, not lost
+        # The agent's phone: its first call talked with the emergency caller (who talked
+        # its 4 s and hung up itself), though five callers had come before.
+        served = agent.leg_with(emergency.outcome(5).hung_up_itself(4000))
+        assert agent.invites()[0].number == served.number, [str(x) for x in agent.invites()]
+        for caller in waiting:
+            (leg,) = caller.calls()
+            assert leg.answered is not None and leg.hung_up_by is None and leg.invited < served.invited, str(leg)
     finally:
         webhook.close()
 
 
 def test_three_invalid_keys_land_in_the_default_route(sandbox: Sandbox, start_engine) -> None:
-    sandbox.agent("1001")
+    agent = sandbox.agent("1001")
     engine = start_engine(agents=[], extra=config() + agents_toml(["1001"]))
     caller = call_with_keys(sandbox, "999")
     assert caller.wait(60) == 0, caller.output()
+    agent.leg_with(caller.outcome(5).hung_up_itself(3000))  # it reached the agent and talked
     m = engine.lines(r"IVR routes call (\S+) to (\S+) \((main: default after 3 attempts[^)]*)\)")
     assert m and m[0].group(2) == "support", engine.log()[-3000:]
     assert engine.lines(rf"answered: call {re.escape(m[0].group(1))} by agent 1001")
@@ -186,10 +198,11 @@ def test_R15_agent_id_announced_in_mandarin_before_the_bridge(
         sandbox: Sandbox, start_engine, observer: AriObserver) -> None:
     """R15: "工號 1001 為您服務" (agent-id, digits, at-your-service) in the caller's
     language before the bridge."""
-    sandbox.agent("1001")
+    agent = sandbox.agent("1001")
     engine = start_engine(agents=[], extra=config(announce=True) + agents_toml(["1001"]))
     caller = call_with_keys(sandbox, "1", talk_ms=15000)
     assert caller.wait(60) == 0, caller.output()
+    agent.leg_with(caller.outcome(5).hung_up_itself(15000))
     call_id = engine.lines(r"IVR routes call (\S+) to")[0].group(1)
     media = [ev["playback"]["media_uri"] for ev in observer.of("PlaybackStarted")
              if ev["playback"]["id"] == f"cti-announce-{call_id}"]
@@ -206,6 +219,7 @@ def test_caller_hanging_up_in_the_ivr_leaves_nothing(sandbox: Sandbox, start_eng
     engine = start_engine(agents=[], extra=config() + agents_toml(["1001"], login=False))
     caller = sandbox.call("100", talk_ms=2000)  # no key: hangs up during the menu
     assert caller.wait(30) == 0, caller.output()
+    caller.outcome(5).hung_up_itself(2000)  # its own hang-up, not the IVR's
     assert engine.lines(r"caller of \S+ hung up in the IVR")
     assert engine.get("/calls") == []
     sandbox.assert_no_channels()
