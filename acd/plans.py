@@ -46,6 +46,19 @@ class Conditions:
     def any_met(self, f: Figures) -> bool:
         return any(self._checks(f))
 
+    def met(self, f: Figures) -> Conditions:
+        """Only the conditions ``f`` meets (the reason a level was entered)."""
+        return Conditions(
+            self.waiting_at_least if self.waiting_at_least is not None and f.waiting >= self.waiting_at_least
+            else None,
+            self.longest_wait_at_least_s if self.longest_wait_at_least_s is not None
+            and f.longest_wait_s >= self.longest_wait_at_least_s else None,
+            self.answer_rate_below if self.answer_rate_below is not None and f.answer_rate < self.answer_rate_below
+            else None,
+            self.overflows_at_least if self.overflows_at_least is not None and f.overflows >= self.overflows_at_least
+            else None,
+        )
+
     def _checks(self, f: Figures) -> list[bool]:
         out = []
         if self.waiting_at_least is not None:
@@ -94,20 +107,33 @@ class PlanConfig:
     min_time_s: float = 60.0
 
 
+# Why a level changed or was proposed (``reason``); the words for people are made
+# where the change is shown (cti.supervision.reasons), from the figures and thresholds.
+ENTRY_MET = "entry met"  # figures: what the plan saw; thresholds: the entry conditions met
+EXIT_MET = "exit met"  # figures: what the plan saw; thresholds: the level's exit conditions
+CONFIRMED = "proposal confirmed"
+SET_BY_HAND = "set by hand"
+ENDED_BY_HAND = "ended by hand"
+
+
 @dataclass(frozen=True, slots=True)
 class PlanChanged:
     level: str | None
     previous: str | None
-    reason: str
+    reason: str  # ENTRY_MET, EXIT_MET, CONFIRMED, SET_BY_HAND or ENDED_BY_HAND
     by: str  # "auto" or the supervisor
     at: float
+    figures: Figures | None = None  # ENTRY_MET, EXIT_MET
+    thresholds: Conditions | ExitConditions | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PlanProposed:
     level: str
-    reason: str
+    reason: str  # ENTRY_MET
     at: float
+    figures: Figures | None = None
+    thresholds: Conditions | None = None
 
 
 @dataclass(slots=True)
@@ -133,36 +159,37 @@ class Plan:
             if level is not None and level.enter.any_met(f):
                 target = name
         out: list[PlanChanged | PlanProposed] = []
-        if _rank(target) > _rank(self.level):
-            reason = f"entry met: {f}"
+        if target is not None and _rank(target) > _rank(self.level):
+            met = self.config.levels[target].enter.met(f)
             if self.config.mode == "auto":
-                out.append(self._set(target, reason, "auto", now))
+                out.append(self._set(target, ENTRY_MET, "auto", now, f, met))
             elif self.proposed != target:
                 self.proposed = target
-                out.append(PlanProposed(target, reason, now))  # type: ignore[arg-type]
+                out.append(PlanProposed(target, ENTRY_MET, now, f, met))
             return out
         if self.level is None or self.manual:
             return out
         current = self.config.levels[self.level]
         if current.leave.all_met(f) and now - self.since >= self.config.min_time_s:
             lower = target if _rank(target) < _rank(self.level) else None
-            out.append(self._set(lower, f"exit met: {f}", "auto", now))
+            out.append(self._set(lower, EXIT_MET, "auto", now, f, current.leave))
         return out
 
     def confirm(self, who: str, now: float) -> list[PlanChanged]:
         if self.proposed is None:
             return []
-        return [self._set(self.proposed, "proposal confirmed", who, now)]
+        return [self._set(self.proposed, CONFIRMED, who, now)]
 
     def set_level(self, level: str | None, who: str, now: float) -> list[PlanChanged]:
         if level is not None and level not in self.config.levels:
             raise ValueError(f"no plan level {level!r} (have {sorted(self.config.levels)})")
-        change = self._set(level, "set by hand" if level else "ended by hand", who, now)
+        change = self._set(level, SET_BY_HAND if level else ENDED_BY_HAND, who, now)
         self.manual = level is not None
         return [change]
 
-    def _set(self, level: str | None, reason: str, by: str, now: float) -> PlanChanged:
-        change = PlanChanged(level, self.level, reason, by, now)
+    def _set(self, level: str | None, reason: str, by: str, now: float, figures: Figures | None = None,
+             thresholds: Conditions | ExitConditions | None = None) -> PlanChanged:
+        change = PlanChanged(level, self.level, reason, by, now, figures, thresholds)
         self.level, self.since, self.proposed, self.manual = level, now, None, False
         return change
 

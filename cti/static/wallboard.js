@@ -143,6 +143,8 @@
     }
   }
   function alert(a) { if (figures) { figures.alerts.push(a); renderAlerts(figures); } }
+  // The plan's reason in words (the engine writes both languages).
+  const why = (c) => [c.reason_zh, c.reason].filter((t, i, all) => t && all.indexOf(t) === i).join(" · ");
   function renderPlan(plan) {
     const card = $("plan-card");
     card.hidden = !plan;
@@ -151,11 +153,11 @@
     $("plan-proposed").textContent = plan.proposed || "—";
     $("btn-plan-confirm").disabled = !plan.proposed;
     const last = plan.changes.length ? plan.changes[plan.changes.length - 1] : null;
-    $("plan-why").textContent = last ? (last.reason || "") : "";
+    $("plan-why").textContent = last ? why(last) : "";
     const ul = $("plan-changes"); ul.innerHTML = "";
     for (const c of plan.changes.slice(-5).reverse()) {
       const li = document.createElement("li");
-      li.textContent = new Date(c.at * 1000).toLocaleTimeString() + " · " + c.type + " " + (c.level || c.to || "") + " · " + (c.by || "") + " " + (c.reason || "");
+      li.textContent = new Date(c.at * 1000).toLocaleTimeString() + " · " + c.type + " " + (c.level || c.to || "") + " · " + (c.by || "") + " " + why(c);
       ul.appendChild(li);
     }
   }

@@ -29,6 +29,7 @@ from acd.plans import Figures, Plan, PlanChanged, PlanProposed
 from cti.health import ConnectionState, Faults
 from cti.notify import Notifier
 from cti.runtime import Runtime
+from cti.supervision.reasons import words
 from cti.supervision.settings import SupervisionConfig
 
 log = logging.getLogger("cti.supervision")
@@ -154,7 +155,9 @@ class Supervision:
 
     def apply(self, changes: list[PlanChanged | PlanProposed] | list[PlanChanged], who: str) -> None:
         for change in changes:
-            entry = {"type": type(change).__name__, **asdict(change)}
+            # "reason" in words (English) and "reason_zh"; the figures and thresholds as given
+            en, zh = words(change)
+            entry = {"type": type(change).__name__, **asdict(change), "reason": en, "reason_zh": zh}
             self.changes.append(entry)
             del self.changes[:-1000]
             audit.warning("R9 plan %s by %s", entry, who)

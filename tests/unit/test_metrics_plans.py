@@ -84,3 +84,32 @@ def test_R9_confirm_mode_proposes_and_supervisor_controls() -> None:
     assert levels_of(p.set_level(None, "supervisor-li", 600.0)) == [None]
     with pytest.raises(ValueError):
         p.set_level("IV", "x", 700.0)
+
+
+def test_R9_reasons_are_figures_and_thresholds_shown_in_words_in_both_languages() -> None:
+    """R9: a change says what the plan saw and which thresholds decided (no Python
+    repr); the pages show it in words, rounded, in Chinese and English."""
+    from cti.supervision.reasons import words
+
+    p = plan()
+    (up,) = p.evaluate(Figures(waiting=12, longest_wait_s=42.4962, answer_rate=0.6123), 0.0)
+    assert isinstance(up, PlanChanged) and up.reason == "entry met" and up.level == "II"
+    assert up.thresholds == Conditions(waiting_at_least=10)  # only what was met (0.61 is not below 0.6)
+    assert words(up) == ("entered II: 12 waiting (entry at 10), longest wait 42 s, answer rate 61 %",
+                         "進入 II：等待 12 通（門檻 10），最長等待 42 秒，接通率 61%")
+    (down,) = p.evaluate(Figures(waiting=1, longest_wait_s=3.2, answer_rate=0.9049), 100.0)
+    assert down.reason == "exit met" and down.level is None
+    assert words(down) == (
+        "left II: 1 waiting (exit at 5 or fewer), longest wait 3 s, answer rate 90 % (exit at 80 % or more)",
+        "解除 II：等待 1 通（解除 ≤ 5），最長等待 3 秒，接通率 90%（解除 ≥ 80%）")
+    (slow,) = p.evaluate(Figures(longest_wait_s=300.0, answer_rate=0.5, overflows=2), 200.0)
+    assert words(slow)[0] == ("entered I: 0 waiting, longest wait 300 s (entry at 300 s), answer rate 50 %, "
+                              "2 overflowed")
+    c = plan("confirm")
+    (proposed,) = c.evaluate(Figures(waiting=5, longest_wait_s=0.3046257495880127), 0.0)
+    assert words(proposed) == ("proposed III: 5 waiting (entry at 5), longest wait 0 s, answer rate 100 %",
+                               "建議 III：等待 5 通（門檻 5），最長等待 0 秒，接通率 100%")
+    assert words(c.confirm("li", 1.0)[0]) == ("proposal confirmed", "已確認建議")
+    assert words(c.set_level(None, "li", 2.0)[0]) == ("ended by hand", "手動結束")
+    for change in (up, down, slow, proposed):
+        assert "Figures(" not in " ".join(words(change))

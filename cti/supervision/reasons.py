@@ -1,0 +1,75 @@
+"""The emergency plan's reasons (R9) in words, in the two languages the pages use
+(Traditional Chinese and English): what the plan saw, rounded, and the thresholds that
+decided, e.g. "entered III: 4 waiting (entry at 3), longest wait 42 s, answer rate 61 %".
+The core (``acd.plans``) gives the figures and thresholds; this turns them into text
+for the wallboard, the ``/plan`` API, the plan webhook and the audit log."""
+
+from __future__ import annotations
+
+from acd.plans import (
+    CONFIRMED, ENDED_BY_HAND, ENTRY_MET, EXIT_MET, SET_BY_HAND, Conditions, ExitConditions, Figures, PlanChanged,
+    PlanProposed,
+)
+
+_BY_HAND = {
+    CONFIRMED: ("proposal confirmed", "已確認建議"),
+    SET_BY_HAND: ("set by hand", "手動設定"),
+    ENDED_BY_HAND: ("ended by hand", "手動結束"),
+}
+
+
+def _n(x: float) -> str:
+    """A threshold as written in the configuration: 3, 30, 2.5."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def _pct(x: float) -> str:
+    return str(round(x * 100))
+
+
+def _entry(f: Figures, t: Conditions) -> tuple[list[str], list[str]]:
+    en = [f"{f.waiting} waiting" + (f" (entry at {t.waiting_at_least})" if t.waiting_at_least is not None else ""),
+          f"longest wait {round(f.longest_wait_s)} s"
+          + (f" (entry at {_n(t.longest_wait_at_least_s)} s)" if t.longest_wait_at_least_s is not None else ""),
+          f"answer rate {_pct(f.answer_rate)} %"
+          + (f" (entry below {_pct(t.answer_rate_below)} %)" if t.answer_rate_below is not None else "")]
+    zh = [f"等待 {f.waiting} 通" + (f"（門檻 {t.waiting_at_least}）" if t.waiting_at_least is not None else ""),
+          f"最長等待 {round(f.longest_wait_s)} 秒"
+          + (f"（門檻 {_n(t.longest_wait_at_least_s)} 秒）" if t.longest_wait_at_least_s is not None else ""),
+          f"接通率 {_pct(f.answer_rate)}%"
+          + (f"（門檻 低於 {_pct(t.answer_rate_below)}%）" if t.answer_rate_below is not None else "")]
+    if f.overflows or t.overflows_at_least is not None:
+        en.append(f"{f.overflows} overflowed"
+                  + (f" (entry at {t.overflows_at_least})" if t.overflows_at_least is not None else ""))
+        zh.append(f"溢出 {f.overflows} 通" + (f"（門檻 {t.overflows_at_least}）" if t.overflows_at_least is not None else ""))
+    return en, zh
+
+
+def _exit(f: Figures, t: ExitConditions) -> tuple[list[str], list[str]]:
+    en = [f"{f.waiting} waiting" + (f" (exit at {t.waiting_at_most} or fewer)" if t.waiting_at_most is not None else ""),
+          f"longest wait {round(f.longest_wait_s)} s"
+          + (f" (exit at {_n(t.longest_wait_at_most_s)} s or less)" if t.longest_wait_at_most_s is not None else ""),
+          f"answer rate {_pct(f.answer_rate)} %"
+          + (f" (exit at {_pct(t.answer_rate_at_least)} % or more)" if t.answer_rate_at_least is not None else "")]
+    zh = [f"等待 {f.waiting} 通" + (f"（解除 ≤ {t.waiting_at_most}）" if t.waiting_at_most is not None else ""),
+          f"最長等待 {round(f.longest_wait_s)} 秒"
+          + (f"（解除 ≤ {_n(t.longest_wait_at_most_s)} 秒）" if t.longest_wait_at_most_s is not None else ""),
+          f"接通率 {_pct(f.answer_rate)}%"
+          + (f"（解除 ≥ {_pct(t.answer_rate_at_least)}%）" if t.answer_rate_at_least is not None else "")]
+    return en, zh
+
+
+def words(change: PlanChanged | PlanProposed) -> tuple[str, str]:
+    """(English, Chinese) for a plan change or proposal."""
+    if change.reason in _BY_HAND:
+        return _BY_HAND[change.reason]
+    f, t = change.figures, change.thresholds
+    if change.reason == ENTRY_MET and f is not None and isinstance(t, Conditions):
+        verb = ("proposed", "建議") if isinstance(change, PlanProposed) else ("entered", "進入")
+        en, zh = _entry(f, t)
+        return f"{verb[0]} {change.level}: " + ", ".join(en), f"{verb[1]} {change.level}：" + "，".join(zh)
+    if change.reason == EXIT_MET and f is not None and isinstance(t, ExitConditions) \
+            and isinstance(change, PlanChanged):
+        en, zh = _exit(f, t)
+        return f"left {change.previous}: " + ", ".join(en), f"解除 {change.previous}：" + "，".join(zh)
+    return change.reason, change.reason
