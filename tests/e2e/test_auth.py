@@ -277,8 +277,7 @@ password_hash = "{FAST.hash(SUPERVISOR[1])}"
                                 .read_text().replace("sip:caller@", f"sip:{NUMBER}@"))
         caller = sandbox.call_scenario(mobile, "100", 20000)
         assert caller.wait(60) == 0, caller.output()
-        thanked = caller.outcome(5).cut_off()  # thanked, then hung up by the PBX before its 20 s
-        assert thanked.talk_s < 20, str(thanked)
+        caller.outcome(5).cut_off()  # thanked, then hung up by the PBX before its own hang-up
         status, plan = call(engine.port, "GET", "/plan", basic(*SUPERVISOR))
         assert status == 200 and [k["caller"] for k in plan["callbacks"]] == ["138****5678"], plan
         assert call(engine.port, "GET", "/plan", f"Bearer {ADMIN_TOKEN}")[1]["callbacks"][0]["caller"] == NUMBER

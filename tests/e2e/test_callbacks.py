@@ -12,7 +12,7 @@ from typing import Any
 from argon2 import PasswordHasher
 
 from tests.e2e.harness import HOST, Sandbox, keys_scenario, wait_for
-from tests.e2e.harness.sipp import Sipp, sandbox_root, write_scenario
+from tests.e2e.harness.sipp import Sipp, holds, sandbox_root, write_scenario
 
 NUMBER = "13812345678"
 PIN = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("4321")
@@ -97,12 +97,15 @@ def test_R11_queued_callback_keeps_its_place_and_is_bridged_and_recorded(
     wait_for(lambda: [k for k in engine.get("/calls") if k["callback"]], 25, "the second caller's callback")
     callback = callback_waiting(engine)
     second.wait(30)  # the farewell hangs the caller up
+    second.outcome(5).cut_off()  # by the PBX (the farewell), not by the caller giving up
     third = sandbox.call(talk_ms=20000)
     wait_for(lambda: len(engine.get("/calls")) == 3, 15, "the third caller waiting")
     # Hanging up after taking the callback abandoned nothing: three calls, in arrival order.
     calls = engine.get("/calls")
     assert [k["callback"] for k in sorted(calls, key=lambda k: k["arrived_at"])] == [False, True, False]
     assert not engine.lines(rf"hung up: call {callback} abandoned", wait=0)
+    holds(lambda: not engine.lines(rf"hung up: call {callback} abandoned", wait=0), 2.0,
+          "the callback never counted as abandoned")
 
     engine.post("/agents/1001/ready")
     (offer_first,) = engine.lines(r"offer call (\S+) to agent 1001", wait=15)[:1]
@@ -134,6 +137,7 @@ def test_R11_queued_callback_keeps_its_place_and_is_bridged_and_recorded(
     sandbox.ari("DELETE", f"/channels/{offers[2]}")
     for sipp in (first, third):
         sipp.wait(40)
+        sipp.outcome(5).cut_off()  # each served, then its line ended by the PBX (the DELETEs)
 
 
 def test_R2_R11_a_customer_who_never_answers_is_cancelled_at_six_rings_and_retried(
@@ -148,6 +152,7 @@ def test_R2_R11_a_customer_who_never_answers_is_cancelled_at_six_rings_and_retri
     wait_for(lambda: [k for k in engine.get("/calls") if k["callback"]], 40, "the callback")
     callback = callback_waiting(engine)
     caller.wait(30)
+    caller.outcome(5).cut_off()  # thanked and hung up by the PBX
     engine.post("/agents/1001/ready")
     wait_for(lambda: len(received(trace, "CANCEL")) >= 2, 40, "two attempts, each cancelled")
     invites, cancels = received(trace, "INVITE"), received(trace, "CANCEL")
@@ -180,6 +185,7 @@ def test_R11_kill_9_keeps_the_callbacks_place_and_never_dials_a_customer_twice(
     wait_for(lambda: [k for k in first.get("/calls") if k["callback"]], 30, "the callback")
     callback = callback_waiting(first)
     caller.wait(30)
+    caller.outcome(5).cut_off()
     behind = sandbox.call(talk_ms=40000)
     wait_for(lambda: len(first.get("/calls")) == 2, 15, "a caller waiting behind the callback")
     first.kill()
@@ -203,6 +209,7 @@ def test_R11_kill_9_keeps_the_callbacks_place_and_never_dials_a_customer_twice(
              "the caller behind answered")
     sandbox.ari("DELETE", f"/channels/{served.group(1)}")  # done: hung up from the PBX's side
     assert behind.wait(20) == 0, behind.output()
+    behind.outcome(5).cut_off()  # on the line through both crashes, until that DELETE
 
 
 def test_R11_R12_closing_a_repair_order_makes_a_return_visit_that_is_dialled_agent_first(
@@ -214,7 +221,7 @@ def test_R11_R12_closing_a_repair_order_makes_a_return_visit_that_is_dialled_age
     from tests.e2e.harness import ADMIN_TOKEN
     from tests.e2e.test_auth import basic, call, number_caller
 
-    sandbox.agent("1001")
+    agent = sandbox.agent("1001")
     _, trace = customers(sandbox, "customer_answer.xml", "visit")
     config = CONFIG.format(ring=5, retry=30, pin=PIN).split("[plan]")[0] + """
 [[workorders.departments]]
@@ -238,6 +245,7 @@ poll_s = 0.5
     caller = number_caller(sandbox, "100", 1500)  # 13812345678 reports a fault
     engine.post("/agents/1001/ready")
     assert caller.wait(40) == 0, caller.output()
+    agent.leg_with(caller.outcome(5).hung_up_itself(1500))  # the fault was reported to the agent
     last = engine.agent("1001")["last_call_id"]
     status, done = call(engine.port, "POST", f"/calls/{last}/disposition", admin, {
         "agent_id": "1001", "kind": "fault-report", "fields": {

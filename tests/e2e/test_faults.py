@@ -81,8 +81,7 @@ def test_R4_R6_ami_cut_mid_mixmonitor_then_refused(sandbox: Sandbox, start_engin
     meanwhile are offered and answered; once AMI is back new calls are recorded again,
     and the audit reports exactly the calls that could not be recorded, with an alert."""
     ami = proxy_to(proxies, 5038, HOST)
-    for agent_id in AGENTS:
-        sandbox.agent(agent_id)
+    phones = [sandbox.agent(agent_id) for agent_id in AGENTS]
     engine = start_engine(agents=AGENTS, recording=True, wrap_up_s=0,
                           env={"CTI_AMI_HOST": "127.0.0.1", "CTI_AMI_PORT": str(ami.port)})
     ami.set("blackhole")  # the MixMonitor of the next call goes out and hangs...
@@ -99,6 +98,9 @@ def test_R4_R6_ami_cut_mid_mixmonitor_then_refused(sandbox: Sandbox, start_engin
     answered_by_agent(engine, refused)
     assert first.wait(30) == 0 and second.wait(30) == 0
     assert not engine.lines(r"RONA", 0)  # nobody was marked ring-no-answer
+    for caller in (first, second):  # each talked its 3 s with an agent's phone
+        talked = caller.outcome(5).hung_up_itself(3000)
+        assert any(phone.talked_with(talked) for phone in phones), str(talked)
     time.sleep(max(0.0, 10 - 4))
     ami.set("pass")
     wait_for(lambda: engine.health()["ami"]["connected"], 20, "AMI to reconnect")
@@ -106,6 +108,13 @@ def test_R4_R6_ami_cut_mid_mixmonitor_then_refused(sandbox: Sandbox, start_engin
     recorded = entered(engine, {cut, refused})
     answered_by_agent(engine, recorded)
     assert third.wait(30) == 0
+    talked = third.outcome(5).hung_up_itself(3000)
+    assert any(phone.talked_with(talked) for phone in phones), str(talked)
+    # Over the whole test, not at one instant: no agent's phone was ever left to ring
+    # out (no CANCEL), and nobody was marked ring-no-answer.
+    assert not [leg for phone in phones for leg in phone.calls() if leg.cancelled], \
+        [str(leg) for phone in phones for leg in phone.calls()]
+    assert not engine.lines(r"RONA", 0)
     wait_for(lambda: any(r["call_id"] == recorded for r in engine.recordings()), 30,
              "the call after AMI came back to be archived")
     audit = engine.recordings("/audit")
@@ -124,8 +133,7 @@ def test_R6_ari_delayed_two_seconds_per_request_for_ten_seconds(sandbox: Sandbox
     observer = AriObserver()
     agents = ["1001", "1002", "1003", "1004"]
     try:
-        for agent_id in agents:
-            sandbox.agent(agent_id)
+        phones = [sandbox.agent(agent_id) for agent_id in agents]
         engine = start_engine(agents=agents, wrap_up_s=0, ring_cycle_s=10,
                               env={"CTI_ARI_URL": f"http://127.0.0.1:{ari.port}"})
         ari.set("delay", 2.0)
@@ -141,6 +149,14 @@ def test_R6_ari_delayed_two_seconds_per_request_for_ten_seconds(sandbox: Sandbox
         peaks = observer.agent_peaks()
         assert peaks and all(n == 1 for n in peaks.values()), peaks
         assert len(engine.lines(r"hung up: call \S+ handled by agent", 10)) == 4
+        # The phones: every caller talked its 18 s and hung up itself, each with an
+        # agent's phone that stayed on until the caller left (no call lost on the wire).
+        legs = callers.outcomes(5)
+        assert len(legs) == 4 and all(leg.answered and leg.hung_up_by == "caller" for leg in legs), \
+            [str(leg) for leg in legs]
+        for leg in legs:
+            assert any(phone.talked_with(leg) for phone in phones), \
+                (str(leg), [str(x) for phone in phones for x in phone.calls()])
     finally:
         observer.close()
     # A stop during the fault, with a caller waiting: handed to the fallback queue.
@@ -150,11 +166,17 @@ def test_R6_ari_delayed_two_seconds_per_request_for_ten_seconds(sandbox: Sandbox
     waiting_id = entered(engine, ids)
     wait_for(lambda: any(k["call_id"] == waiting_id for k in engine.get("/calls")), 10, "the caller to wait")
     ari.set("delay", 2.0)
+    stopping = time.time()
     stops_within(engine, 5)
     channel = wait_for(lambda: (ch := sandbox.ari("GET", f"/channels/{waiting_id}"))
                        and ch["dialplan"]["app_name"] == "Queue" and ch, 10, "the caller in the fallback Queue()")
     assert channel["state"] == "Up"
     assert waiting.wait(60) == 0, waiting.output()
+    # Not just hung up: the fallback queue rang an agent's phone after the stop, it
+    # answered and talked with the caller to the caller's own hang-up.
+    talked = waiting.outcome(5).hung_up_itself(4000)
+    took = [phone.leg_with(talked) for phone in phones if phone.talked_with(talked)]
+    assert len(took) == 1 and took[0].invited >= stopping, [str(x) for x in took]
 
 
 def test_R5_hold_with_plain_dates_refused_and_a_bad_hold_file_reported(sandbox: Sandbox, start_engine,
@@ -164,7 +186,7 @@ def test_R5_hold_with_plain_dates_refused_and_a_bad_hold_file_reported(sandbox: 
     archive = tmp_path / "archive"
     archive.mkdir()
     (archive / "holds.json").write_text('[{"hold_id": "h1", "start": "2024-01-01"')  # cut short
-    sandbox.agent("1001")
+    agent = sandbox.agent("1001")
     engine = start_engine(agents=["1001"], recording=True, wrap_up_s=0)
     req = urllib.request.Request(
         f"http://127.0.0.1:{engine.port}/recordings/holds", method="POST",
@@ -182,6 +204,7 @@ def test_R5_hold_with_plain_dates_refused_and_a_bad_hold_file_reported(sandbox: 
     caller = sandbox.call(talk_ms=1000)
     answered_by_agent(engine, entered(engine, set()))
     assert caller.wait(30) == 0
+    agent.leg_with(caller.outcome(5).hung_up_itself(1000))
     stops_within(engine, 5)
 
 
@@ -191,7 +214,7 @@ def test_R6_redis_blackholed_longer_than_the_lease(sandbox: Sandbox, start_engin
     answers; nothing is lost or doubled after it returns."""
     port = int(REDIS_URL.rsplit(":", 1)[1].split("/")[0])
     redis = proxy_to(proxies, port)
-    sandbox.agent("1001")
+    agent = sandbox.agent("1001")
     engine = start_engine(agents=["1001"], redis=True, lease_ms=1500, wrap_up_s=0, snapshot_every=100_000,
                           env={"CTI_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0"})
     redis.set("blackhole")
@@ -200,9 +223,14 @@ def test_R6_redis_blackholed_longer_than_the_lease(sandbox: Sandbox, start_engin
     held = entered(engine, set())
     time.sleep(3)
     assert not engine.lines(rf"answered: call {re.escape(held)}", 0), "commands ran with no valid lease"
+    # From the phone, over the whole blackhole (not one instant): no offer reached it.
+    assert agent.invites() == [], [str(x) for x in agent.invites()]
+    released = time.time()
     redis.set("pass")
     answered_by_agent(engine, held)
     assert caller.wait(30) == 0
+    took = agent.leg_with(caller.outcome(5).hung_up_itself(2000))
+    assert took.invited >= released and len(agent.invites()) == 1, [str(x) for x in agent.invites()]
     wait_for(lambda: engine.lines(rf"hung up: call {re.escape(held)}", 0), 15, "the hang-up")
     prefix = engine.config_path.read_text().split('prefix = "')[1].split('"')[0]
     out = subprocess.run(["redis-cli", "-p", str(port), "XRANGE", f"{prefix}events", "-", "+"],
@@ -224,8 +252,7 @@ def test_R8_webhook_that_never_answers_delays_nobody_and_is_delivered_after_a_re
     silent = proxy_to(proxies, webhook.port)
     try:
         silent.set("blackhole")
-        for agent_id in ("1001", "1002"):
-            sandbox.agent(agent_id)
+        phones = [sandbox.agent(agent_id) for agent_id in ("1001", "1002")]
         extra = ivr_config(f"http://127.0.0.1:{silent.port}/emergency") + agents_toml(["1001", "1002"])
         engine = start_engine(agents=[], extra=extra)
         emergency = call_with_keys(sandbox, "0", talk_ms=4000)
@@ -238,6 +265,9 @@ def test_R8_webhook_that_never_answers_delays_nobody_and_is_delivered_after_a_re
         answered_by_agent(engine, routed)
         assert silent.accepted >= 1 and webhook.received == []  # served while the webhook hung
         assert emergency.wait(40) == 0 and ordinary.wait(40) == 0
+        for caller, talk_ms in ((emergency, 4000), (ordinary, 3000)):  # both served while it hung
+            talked = caller.outcome(5).hung_up_itself(talk_ms)
+            assert any(phone.talked_with(talked) for phone in phones), str(talked)
         assert engine.stop() == 0  # restart with the notification still undelivered
         engine = start_engine(agents=[], extra=extra)
         silent.set("pass")

@@ -50,14 +50,19 @@ def check_recordings(engine, expected: int) -> list[dict[str, Any]]:
 def test_R4_twenty_calls_give_twenty_valid_recordings(sandbox: Sandbox, start_engine) -> None:
     """R4: 20 calls with real audio -> 20 recordings, each a valid WAV, its length the
     answered time within 1 s, not silent; coverage 1.0."""
-    for agent_id in AGENTS:
-        sandbox.agent(agent_id)
+    phones = [sandbox.agent(agent_id) for agent_id in AGENTS]
     engine = start_engine(agents=AGENTS, recording=True, wrap_up_s=0)
     callers = sandbox.call(talk_ms=4000, calls=20, rate=4)
     assert callers.wait(120) == 0, callers.output()
+    # Each of the 20 was answered and talked its 4 s to its own hang-up (nobody cut off).
+    legs = callers.outcomes(5)
+    assert len(legs) == 20 and all(leg.answered and leg.hung_up_by == "caller" and leg.talk_s >= 3.75
+                                   for leg in legs), [str(leg) for leg in legs]
     found = check_recordings(engine, 20)
     assert {m["queue"] for m in found} == {"support"}
     assert sum(1 for m in found if m["agent_id"]) >= 10  # most reached an agent
+    # As many agent-labelled recordings as calls the agents' phones answered.
+    assert sum(1 for m in found if m["agent_id"]) == sum(len(phone.answered()) for phone in phones)
     report = wait_for(lambda: (r := engine.recordings("/audit"))["answered"] == 20 and r, 40,
                       "the audit to see the 20 calls")
     assert report["coverage"] == 1.0 and report["findings"] == []
@@ -65,10 +70,11 @@ def test_R4_twenty_calls_give_twenty_valid_recordings(sandbox: Sandbox, start_en
 
 def test_R4_a_call_put_on_hold_is_recorded_through_the_hold(sandbox: Sandbox, start_engine) -> None:
     """R4: recording continues through hold (the agent's phone holds the caller 5 s)."""
-    sandbox.agent("1002", "agent_hold.xml")
+    holder = sandbox.agent("1002", "agent_hold.xml")
     engine = start_engine(agents=["1002"], recording=True)
     caller = sandbox.call(talk_ms=12000)
     assert caller.wait(40) == 0, caller.output()
+    holder.leg_with(caller.outcome(5).hung_up_itself(12000))  # held, and still there to the end
     (meta,) = check_recordings(engine, 1)
     assert meta["duration_s"] >= 11.0  # answer to hangup, hold included
 
@@ -77,7 +83,7 @@ def test_R4_engine_killed_mid_call_recording_completes_and_is_archived(
         sandbox: Sandbox, start_engine) -> None:
     """R4: kill -9 of the engine mid-call: Asterisk keeps recording; the restarted
     engine archives the complete recording."""
-    sandbox.agent("1001")
+    agent = sandbox.agent("1001")
     first = start_engine(redis=True, agents=["1001"], recording=True)
     caller = sandbox.call(talk_ms=10000)
     wait_for(lambda: first.agent("1001")["state"] == "on-call", 15, "the call bridged")
@@ -85,6 +91,9 @@ def test_R4_engine_killed_mid_call_recording_completes_and_is_archived(
     time.sleep(1.0)
     second = start_engine(redis=True, agents=["1001"], recording=True)
     assert caller.wait(40) == 0, caller.output()
+    # The call went on through the kill: the caller talked its 10 s with the agent's
+    # phone and hung up itself.
+    agent.leg_with(caller.outcome(5).hung_up_itself(10000))
     (meta,) = check_recordings(second, 1)
     assert meta["duration_s"] >= 9.0
 
@@ -94,11 +103,12 @@ def test_R4_R14_removed_recording_is_reported_and_retrieval_needs_the_token(
     """R4: a recording removed by hand is reported missing and coverage drops below 1.
     R14: without the reader token, nothing is listed or fetched, and the refusal is
     audited."""
-    sandbox.agent("1001")
+    agent = sandbox.agent("1001")
     engine = start_engine(agents=["1001"], recording=True)
     for _ in range(2):
         caller = sandbox.call(talk_ms=2000)
         assert caller.wait(30) == 0, caller.output()
+        agent.leg_with(caller.outcome(5).hung_up_itself(2000))
     found = check_recordings(engine, 2)
     (archive_dir(engine) / found[0]["path"]).unlink()
     report = engine.recordings("/audit")
@@ -121,6 +131,9 @@ def test_R4_fifty_simultaneous_recorded_calls_none_lost_or_truncated(sandbox: Sa
     engine = start_engine(agents=["1001"], recording=True, login_at_start=False)
     callers = sandbox.call(talk_ms=8000, calls=50, rate=50)
     assert callers.wait(120) == 0, callers.output()
+    legs = callers.outcomes(5)  # all 50 answered, each on the line its whole 8 s
+    assert len(legs) == 50 and all(leg.answered and leg.hung_up_by == "caller" and leg.talk_s >= 7.75
+                                   for leg in legs), [str(leg) for leg in legs]
     found = check_recordings(engine, 50)
     durations = sorted(m["duration_s"] for m in found)
     print(f"\n50 simultaneous recordings: {durations[0]:.2f}..{durations[-1]:.2f} s")

@@ -11,6 +11,7 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.harness import ADMIN_TOKEN, AriObserver, Sandbox, call_with_keys, wait_for
+from tests.e2e.harness.sipp import holds
 
 PLAN = """
 [[queues]]
@@ -86,8 +87,7 @@ def test_R9_R13_burst_raises_iii_then_ii_actions_run_then_level_falls_back(
     incident announcement) then II (new calls overflow), and falls back after it.
     R13: /metrics scraped during the run agrees with what SIPp placed, and passes
     promtool check metrics."""
-    for a in ("1001", "1002", "1003", "1004"):
-        sandbox.agent(a)
+    phones = {a: sandbox.agent(a) for a in ("1001", "1002", "1003", "1004")}
     engine = start_engine(agents=[], extra=PLAN)
     assert engine.get("/plan")["level"] is None
     scrapes: list[str] = []
@@ -122,6 +122,13 @@ def test_R9_R13_burst_raises_iii_then_ii_actions_run_then_level_falls_back(
     # Level II: new calls overflowed to the overflow queue and its agent served them.
     assert engine.lines(r"R9 plan: call \S+ overflows from support to overflow")
     assert engine.lines(r"answered: call \S+ by agent 1003")
+    # The phones: every caller was answered and ended the call itself (served, or
+    # given up), none dropped by the PBX; the standby's and the overflow agent's
+    # phones really answered calls.
+    legs = burst.outcomes(5)
+    assert len(legs) == CALLS and all(leg.answered and leg.hung_up_by == "caller" for leg in legs), \
+        [str(leg) for leg in legs]
+    assert phones["1004"].answered() and phones["1003"].answered()
     # The plan ended: the standby agent went home.
     wait_for(lambda: engine.agent("1004")["state"] == "logged-out", 20, "the standby agent logged out")
 
@@ -196,6 +203,7 @@ def test_R9_plan_offers_callbacks_a_waiting_caller_takes_one(
     # the engine asks for one (R11): keyed in, ended by #.
     caller = call_with_keys(sandbox, "113912345678#", talk_ms=20000, gap_ms=9000, then_ms=700)
     assert caller.wait(90) == 0, caller.output()
+    caller.outcome(5).cut_off()  # thanked, then hung up by the PBX before its own hang-up
     (request,) = engine.get("/plan")["callbacks"]
     assert request["queue"] == "support" and request["type"] == "callback-request"
     assert request["caller"] == "13912345678"  # the number keyed in (the admin sees it whole)
@@ -212,3 +220,7 @@ def test_R9_plan_offers_callbacks_a_waiting_caller_takes_one(
     (kept,) = engine.get("/calls")
     assert kept["callback"] and kept["state"] == "waiting" and kept["call_id"] == request["call_id"]
     sandbox.assert_no_channels()
+    # Nobody dialled while no agent is free: no customer leg in Asterisk, from the
+    # start of the test and for a while after the caller left.
+    holds(lambda: not [ev for ev in observer.of("ChannelCreated")
+                       if ev["channel"]["name"].startswith("PJSIP/customers")], 3.0, "no customer dialled")
