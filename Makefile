@@ -76,3 +76,6 @@ demo: venv sandbox redis
 
 clean:
 	rm -rf $(VENV) $(LOCK_TOOL) .pytest_cache .mypy_cache .hypothesis
+
+mutation: venv
+	$(PY) scripts/mutation-check

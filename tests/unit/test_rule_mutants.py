@@ -20,6 +20,7 @@ from acd import events as e
 from acd.model import MAX_PRIORITY
 from cti.config import load
 from cti.errors import ConfigError
+from cti.masking import mask_text
 from recording.retention import Kept, LegalHold, add_months, due_for_deletion
 from workorders import STATUSES, BadTransition, WorkOrder, next_status
 
@@ -76,6 +77,17 @@ def test_R5_jan_31_is_still_kept_on_jul_28_29_and_30() -> None:
     assert due_for_deletion(kept, [released], datetime(2026, 7, 31, 15, 0, tzinfo=UTC)) == kept
 
 
+def test_R5_a_hold_over_a_period_covers_a_call_that_ended_at_its_start_not_at_its_end() -> None:
+    """R5: a legal hold over [start, end) keeps a recording that ended exactly at start;
+    one that ended exactly at end is not covered and goes when its 6 months are over."""
+    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
+    hold = LegalHold("h1", "complaint", "sup", start, start=start, end=end)
+    at_start, at_end = Kept("k1", "1", start), Kept("k2", "2", end)
+    later = datetime(2027, 1, 1, tzinfo=UTC)
+    assert hold.covers("k1", "1", start) and not hold.covers("k2", "2", end)
+    assert due_for_deletion([at_start, at_end], [hold], later) == [at_end]
+
+
 def same_day_months_later(ended: date, months: int) -> date:
     """The first calendar day the rule allows the purge on, counted month by month."""
     year, month = ended.year, ended.month
@@ -111,10 +123,10 @@ def offers(out: list[c.Command]) -> list[tuple[str, str]]:
     return [(x.call_id, x.agent_id) for x in out if isinstance(x, c.OfferCall)]
 
 
-def sticky_engine(**queue: object) -> Engine:
+def sticky_engine(window_s: float = 3600, **queue: object) -> Engine:
     """Queue q with the sticky window, agents a1 and a2; the caller's first call goes to
     a1 (idle longest) and ends at 10 s, a1 then wraps up."""
-    cfg = QueueConfig("q", announce_agent_id=False, sticky_window_s=3600, sticky_hold_s=20, **queue)  # type: ignore[arg-type]
+    cfg = QueueConfig("q", announce_agent_id=False, sticky_window_s=window_s, sticky_hold_s=20, **queue)  # type: ignore[arg-type]
     eng = Engine([cfg], [AgentConfig("a1", "PJSIP/a1", ("q",)), AgentConfig("a2", "PJSIP/a2", ("q",))])
     eng.handle(e.AgentLoggedIn("a1", 0.0))
     eng.handle(e.AgentLoggedIn("a2", 0.001))
@@ -159,6 +171,41 @@ def test_R10_another_callers_call_still_goes_to_the_idle_agent_meanwhile() -> No
     eng = sticky_engine(wrap_up_s=15)
     eng.handle(e.CallArrived("again", "q", "13800000001", 12.0))
     assert offers(eng.handle(e.CallArrived("new", "q", "13900000002", 13.0))) == [("new", "a2")]
+
+
+@pytest.mark.parametrize(("again_at", "offered_to"), [(69.0, "a1"), (70.0, "a1"), (71.0, "a2"), (200.0, "a2")])
+def test_R10_the_window_counts_from_the_end_of_the_last_call(again_at: float, offered_to: str) -> None:
+    """R10: window 60 s, the first call ended at 10 s: a call back by 70 s goes to a1
+    (a2 has been idle longer, so only the rule sends it to a1); after that, to a2."""
+    eng = sticky_engine(window_s=60, wrap_up_s=0)
+    assert eng.agent("a1").state == "ready"
+    assert offers(eng.handle(e.CallArrived("again", "q", "13800000001", again_at))) == [("again", offered_to)]
+
+
+# ------------------------------------------------------------------ R1, R2, R3 default figures
+
+
+def test_R1_R2_R3_the_default_figures_are_the_seeds_in_the_core_and_in_the_configuration(tmp_path: Path) -> None:
+    """R1: answer within 2 rings of 5 s; R2: outbound gives up after 6 rings; R3: hold at
+    most 30 s; the same whether a queue is built in code or read from a configuration
+    that says nothing about them."""
+    path = tmp_path / "cti.toml"
+    path.write_text(CONFIG.format(priority=0))
+    for q in (QueueConfig("q"), load(path, environ={}).queues[0]):
+        assert (q.answer_within_rings, q.ring_cycle_s, q.ring_timeout_s) == (2, 5.0, 10.0)
+        assert (q.outbound_max_rings, q.outbound_ring_timeout_s) == (6, 30.0)
+        assert q.hold_max_s == 30.0
+
+
+def test_R3_with_the_default_limit_a_hold_overruns_at_30_s_not_before() -> None:
+    """R3: a queue left at its defaults comes back to the held caller after 30 s."""
+    eng = Engine([QueueConfig("q", announce_agent_id=False, wrap_up_s=0)], [AgentConfig("a1", "PJSIP/a1", ("q",))])
+    eng.handle(e.AgentLoggedIn("a1", 0.0))
+    eng.handle(e.CallArrived("k1", "q", "", 1.0))
+    eng.handle(e.OfferAnswered("k1", "a1", 2.0))
+    eng.handle(e.HoldStarted("k1", 10.0))
+    assert not [x for x in eng.handle(e.Tick(39.9)) if isinstance(x, c.HoldOverrun)]
+    assert [x.held_s for x in eng.handle(e.Tick(40.0)) if isinstance(x, c.HoldOverrun)] == [30.0]
 
 
 # ------------------------------------------------------------------ R8 against top priorities
@@ -295,3 +342,16 @@ def test_R12_every_status_change_follows_the_table(before: str, after: str) -> N
     else:
         with pytest.raises(BadTransition):
             next_status(wo(before), after)
+
+
+# ------------------------------------------------------------------ R14 the shortest numbers
+
+
+@pytest.mark.parametrize(("shown", "masked"), [
+    ("caller 5551234 hung up", "caller ***1234 hung up"),  # 7 digits: a local number
+    ("caller 55512345 hung up", "caller 555*2345 hung up"),  # 8 digits
+    ("code 123456 sent", "code 123456 sent"),  # 6 digits: not a phone number
+])
+def test_R14_a_local_number_of_seven_digits_is_masked_in_text(shown: str, masked: str) -> None:
+    """R14: the shortest phone numbers (7 digits in a row) are masked like the others."""
+    assert mask_text(shown) == masked
