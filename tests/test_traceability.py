@@ -13,7 +13,6 @@ import ast
 import re
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "docs" / "requirements.md"
@@ -82,10 +81,15 @@ def test_the_rule_table_has_each_id_once() -> None:
     assert by_number(set(ids)) == [f"R{n}" for n in range(1, len(ids) + 1)], "rule IDs run R1, R2, ... without gaps"
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="no ../shared beside this clone: docs/requirements.md alone")
 def test_the_rules_agree_with_the_shared_brief_when_it_is_beside_the_clone() -> None:
-    """docs/requirements.md lists exactly the rule IDs of ../shared/REQUIREMENTS.md."""
-    ours, shared = rules(), rule_ids(SHARED)
+    """docs/requirements.md lists exactly the rule IDs of ../shared/REQUIREMENTS.md when
+    the brief is beside the clone (as in CI); a clone alone has only its own list, whose
+    shape the test above checks."""
+    ours = rules()
+    if not SHARED.exists():
+        assert len(ours) >= 20, "a clone alone: docs/requirements.md must still hold R1-R20"
+        return
+    shared = rule_ids(SHARED)
     assert len(shared) >= 15, f"no rule table found in {SHARED}"
     assert not shared - ours, f"rules of {SHARED} missing from docs/requirements.md: {by_number(shared - ours)}"
     assert not ours - shared, f"rules of docs/requirements.md not in {SHARED}: {by_number(ours - shared)}"
