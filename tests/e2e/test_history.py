@@ -35,15 +35,19 @@ def report(engine: Any, query: str = "by=all") -> Any:
 
 def test_R13_kill_9_keeps_the_days_figures_and_the_report_matches_them(
         sandbox: Sandbox, start_engine) -> None:  # type: ignore[no-untyped-def]
-    sandbox.agent("1001")
-    sandbox.agent("1002")
+    phones = [sandbox.agent("1001"), sandbox.agent("1002")]
     engine = start_engine(agents=["1001", "1002"], wrap_up_s=0)
     for _ in range(3):  # three calls answered and ended
-        assert sandbox.call(talk_ms=1500).wait(30) == 0
+        served = sandbox.call(talk_ms=1500)
+        assert served.wait(30) == 0
+        talked = served.outcome(5).hung_up_itself(1500)
+        assert any(phone.talked_with(talked) for phone in phones), str(talked)  # by an agent, really
     engine.post("/agents/1001/pause", {"reason": "meeting"})
     engine.post("/agents/1002/pause", {"reason": "meeting"})
     caller = sandbox.call(talk_ms=1500)  # nobody free: the caller gives up after 1.5 s
     caller.wait(30)
+    caller.outcome(5).hung_up_itself(1500)  # it gave up itself...
+    assert sum(len(phone.invites()) for phone in phones) == 3  # ...and no agent's phone rang for it
     wait_for(lambda: day_figures(engine)["offered_calls"] == 4, 15, "four calls in the day's window")
     before = day_figures(engine)
     assert (before["answered_calls"], before["abandoned_calls"]) == (3, 1)
@@ -96,7 +100,9 @@ def test_R13_kill_9_keeps_the_days_figures_and_the_report_matches_them(
     assert all(float(a["login_s"]) > 0 and float(a["on_call_s"]) > 0 for a in agents)
     # A call after the restart adds to the same day.
     again.post("/agents/1001/ready")
-    assert sandbox.call(talk_ms=1000).wait(30) == 0
+    fifth = sandbox.call(talk_ms=1000)
+    assert fifth.wait(30) == 0
+    phones[0].leg_with(fifth.outcome(5).hung_up_itself(1000))  # agent 1001's phone took it
     wait_for(lambda: day_figures(again)["offered_calls"] == 5, 10, "the fifth call in the day")
     time.sleep(1.0)
     assert report(again)["rows"][0]["offered"] == 5

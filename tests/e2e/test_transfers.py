@@ -14,6 +14,7 @@ from selenium.webdriver.support.ui import Select
 from recording.wav import SILENCE_RMS, inspect
 from tests.e2e.harness import HOST, Sandbox, wait_for
 from tests.e2e.harness.browser import Page
+from tests.e2e.harness.sipp import holds
 from tests.e2e.harness.softphone import Softphone
 from tests.e2e.harness.toml import ADMIN_TOKEN
 from tests.e2e.test_recording import archive_dir
@@ -83,6 +84,7 @@ hold_max_s = 60
     assert engine.get("/calls")[0]["agent_id"] == "1002"
     assert engine.agent("1001")["state"] in ("wrap-up", "ready")
     assert caller.wait(40) == 0, caller.output()  # the caller heard the call through, then hung up
+    caller.outcome(5).hung_up_itself(12000)
     # R4: one continuous recording of the whole call, not silent, filed under agent 1002.
     (meta,) = wait_for(lambda: engine.recordings() or None, 30, "the recording archived")
     assert meta["call_id"] == call_id and meta["agent_id"] == "1002"
@@ -201,6 +203,9 @@ announce_agent_id = false
         caller = sandbox.call(talk_ms=12000)
         call_id = connected_call(engine, "2001")["call_id"]
         assert not engine.lines(r"offer call \S+ to agent 2002", wait=0)  # the unregistered phone skipped
+        holds(lambda: not engine.lines(r"offer call \S+ to agent 2002", wait=0)
+              and not [ch for ch in sandbox.channels() if ch["name"].startswith("PJSIP/agent2002")], 2.0,
+              "agent 2002 never offered the call, no channel to its phone")
         assert engine.agent("2002")["state"] == "ready"
         time.sleep(2.0)
         engine.post("/agents/1002/login")
@@ -287,6 +292,7 @@ phone = "PJSIP/agent1003"
     assert "account:li starts to listen to agent 1002" in log and "account:li stops to whisper" in log
     sandbox.ari("DELETE", f"/channels/{call_id}")  # the caller's line ends the call
     assert caller.wait(20) == 0, caller.output()
+    caller.outcome(5).cut_off()  # on the line through hold, consult and transfer until then
 
 
 def test_blind_transfer_to_an_external_number_through_the_trunk(
@@ -321,6 +327,7 @@ allowed_prefixes = ["13"]
     assert "INVITE sip:13812345678@" in trace.read_text()
     assert caller.wait(40) == 0, caller.output()
     wait_for(lambda: "BYE sip:" in trace.read_text(), 10, "the external side hung up after the caller")
+    caller.outcome(5).hung_up_itself(10000)  # the caller's own hang-up ended it
     (meta,) = wait_for(lambda: engine.recordings() or None, 30, "the recording archived")
     info = inspect(archive_dir(engine) / meta["path"])
     assert meta["call_id"] == call_id and info.duration_s >= 8.5 and info.rms > SILENCE_RMS, info

@@ -37,7 +37,7 @@ due_h = 24
 
 
 def test_R12_work_orders_and_sessions_on_postgresql(sandbox: Sandbox, start_engine) -> None:  # type: ignore[no-untyped-def]
-    sandbox.agent("1001")
+    agent = sandbox.agent("1001")
     with postgres_database() as url:
         env = {"CTI_STORE_URL": url}  # the password stays out of the config file
         engine = start_engine(agents=[], extra=CONFIG, env=env)
@@ -47,6 +47,7 @@ def test_R12_work_orders_and_sessions_on_postgresql(sandbox: Sandbox, start_engi
         me = f"Bearer {session['token']}"
         caller = sandbox.call(talk_ms=2000)
         assert caller.wait(40) == 0, caller.output()
+        agent.leg_with(caller.outcome(5).hung_up_itself(2000))  # the call the disposition is about
         wait_for(lambda: engine.agent("1001")["state"] == "wrap-up", 10, "agent 1001 in wrap-up")
         call_id = engine.agent("1001")["last_call_id"]
         status, done = call(engine.port, "POST", f"/calls/{call_id}/disposition", me, {

@@ -65,15 +65,18 @@ class Leg:
 
     @property
     def hung_up_by(self) -> str | None:
-        if self.at("bye-sent") is not None:
+        # (each step is its own process writing one line: the final one stands in for a
+        # lost one, as SIPp only reaches end-caller after its BYE, end-pbx after Asterisk's)
+        if self.at("bye-sent") is not None or self.at("end-caller") is not None:
             return "caller"
-        if self.at("bye-received") is not None:
+        if self.at("bye-received") is not None or self.at("end-pbx") is not None:
             return "pbx"
         return None
 
     @property
     def ended(self) -> float | None:
-        return self.at("bye-sent") or self.at("bye-received") or self.at("cancel-received")
+        return (self.at("bye-sent") or self.at("bye-received") or self.at("cancel-received")
+                or self.at("end-caller") or self.at("end-pbx"))
 
     @property
     def talk_s(self) -> float:
