@@ -151,6 +151,9 @@ def test_R11_campaign_of_ten_with_two_agents_never_dials_more_than_two_nor_the_d
     assert kinds == [("return-visit", 9)]
     figures = engine.get("/wallboard.json")
     assert figures["campaigns"][campaign_id]["done"] == 9 or progress(engine, campaign_id)["done"] == 9
+    # The wallboard's own figure, not only the API's (it may lag a moment behind).
+    wait_for(lambda: engine.get("/wallboard.json")["campaigns"][campaign_id]["done"] == 9, 15,
+             "the wallboard to show the nine done")
 
 
 def test_R2_R11_an_answering_machine_is_told_apart_then_a_person_is_bridged(
