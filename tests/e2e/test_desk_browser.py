@@ -98,7 +98,7 @@ def test_R12_R10_R14_agent_desk_screen_pop_disposition_work_order_and_progress(
         sandbox: Sandbox, start_engine, browser) -> None:  # type: ignore[no-untyped-def]
     department = Webhook()
     try:
-        sandbox.agent("1001", "agent_answer.xml", "-set", "ring_ms", "3000")
+        agent = sandbox.agent("1001", "agent_answer.xml", "-set", "ring_ms", "3000")
         engine = start_engine(agents=[], extra=desk_config(department.url))
         page = Page(browser, f"http://127.0.0.1:{engine.port}")
         page.open("/agent")
@@ -117,6 +117,7 @@ def test_R12_R10_R14_agent_desk_screen_pop_disposition_work_order_and_progress(
         assert Select(page.el("f-kind")).first_selected_option.get_attribute("value") == "fault-report"
         assert page.el("f-contact_number").get_attribute("value") == NUMBER
         assert first.wait(40) == 0, first.output()
+        agent.leg_with(first.outcome(5).hung_up_itself(6000))
         page.until(lambda: page.visible("wrap-countdown"), 10, "the wrap-up countdown")
         assert ":" in page.text("wrap-left")
         for field, value in (("customer_name", "王小明"), ("address", "北區和平路 1 號"), ("content", "燃氣表漏氣"),
@@ -162,6 +163,7 @@ def test_R12_R10_R14_agent_desk_screen_pop_disposition_work_order_and_progress(
         assert call(engine.port, "GET", "/desk/1001", f"Bearer {ADMIN_TOKEN}")[1]["call"]["caller"] == NUMBER
         assert call(engine.port, "GET", "/desk/1001", "Bearer " + DEPARTMENT_TOKEN)[0] == 403
         assert second.wait(40) == 0, second.output()
+        agent.leg_with(second.outcome(5).hung_up_itself(15000))
         # The order's history, as a supervisor reads it: masked number, every step.
         status, kept = call(engine.port, "GET", f"/workorders/{order_id}", basic(*SUPERVISOR))
         assert [h["status"] for h in kept["history"]] == ["new", "dispatched", "accepted"]
@@ -249,6 +251,7 @@ def test_R13_R9_wallboard_follows_calls_and_agents_live_and_confirms_a_plan_leve
     (on_call,) = wait_for(lambda: [k for k in engine.get("/calls") if k["state"] == "connected"], 10, "the call answered")
     sandbox.ari("DELETE", f"/channels/{on_call['call_id']}")  # the caller's call ends (from the PBX's side)
     assert caller.wait(20) == 0, caller.output()
+    caller.outcome(5).cut_off()
     page.until(lambda: "Ready" in page.text("agent-1001"), 10, "agent 1001 ready again")
     status, figures = call(engine.port, "GET", "/wallboard/live", basic(*SUPERVISOR))
     assert status == 200 and figures["queues"]["support"]["windows"]["day"]["answered"] == 1
@@ -294,6 +297,7 @@ due_h = 0.5
         wait_for(lambda: [d for d in department.received if d.get("order_id") == order_id], 15,
                  "the emergency order at the department")
         assert caller.wait(40) == 0, caller.output()
+        caller.outcome(5).hung_up_itself(15000)
     finally:
         department.close()
 
@@ -303,10 +307,12 @@ def test_R13_reports_page_shows_the_day_by_hour_and_downloads_csv(
     """After two answered calls the supervisor's reports page shows today's hour with
     two offered and answered, a bar per figure in the chart, the agent's row, and links
     that download the same report as CSV."""
-    sandbox.agent("1001")
+    agent = sandbox.agent("1001")
     engine = start_engine(agents=[], extra=WALL_CONFIG)
     for _ in range(2):
-        assert sandbox.call(talk_ms=1200).wait(30) == 0
+        served = sandbox.call(talk_ms=1200)
+        assert served.wait(30) == 0
+        agent.leg_with(served.outcome(5).hung_up_itself(1200))  # two calls really answered by 1001
     wait_for(lambda: engine.get("/reports/queues?by=all")["rows"], 10, "the calls in the record")
     page = Page(browser, f"http://127.0.0.1:{engine.port}")
     page.open("/reports")
