@@ -1,5 +1,4 @@
-"""The agent state machine, as a table, and agents' requests (login, ready, pause,
-logout) applied through it.
+"""The agent state machine, as a table (agents' requests that go through it: ``presence``).
 
 Theory of operation
 -------------------
@@ -22,18 +21,12 @@ ready-agent indexes in step: an agent is in a queue's index exactly while READY.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from acd import commands as c
-from acd import events as e
 from acd.errors import InvalidTransition
-from acd.model import AgentState, QueueConfig, Strategy
+from acd.model import AgentState, Strategy
 from acd.routing import Key
-from acd.timers import TimerKind
 from acd.state import Agent, Call, Queue
-
-if TYPE_CHECKING:
-    from acd.engine import Engine
 
 S = AgentState
 TRANSITIONS: Mapping[AgentState, frozenset[AgentState]] = {
@@ -80,96 +73,9 @@ def strategy_key(agent: Agent, queue: Queue) -> Key:
     return (agent.idle_since,)
 
 
-# ----------------------------------------------------------------- agent requests
-
-def login(eng: Engine, ev: e.AgentLoggedIn, out: list[c.Command]) -> None:
-    agent = eng._get_agent(ev.agent_id)
-    if agent.state is not AgentState.LOGGED_OUT:
-        return  # already logged in: logging in again changes nothing
-    agent.consecutive_misses = 0
-    if ev.ready:
-        become_ready(eng, agent, ev.at, out)
-    else:
-        set_state(agent, AgentState.NOT_READY, "login", ev.at, eng._queues, out)
-
-
-def request(eng: Engine, agent_id: str, target: AgentState, reason: str | None, at: float, what: str,
-             out: list[c.Command]) -> None:
-    """An agent asks to be ready, paused or logged out."""
-    agent = eng._get_agent(agent_id)
-    if agent.state is AgentState.LOGGED_OUT:
-        if target is AgentState.LOGGED_OUT:
-            return
-        raise InvalidTransition(agent_id, agent.state.value, what)
-    if agent.state in IN_CALL:
-        # Never cut a call: a pause or logout waits for the call's end; asking to be
-        # ready cancels a pending one.
-        agent.pending = None if target is AgentState.READY else (target, reason)
-        return
-    if agent.state is target and agent.reason == reason:
-        return
-    agent.wrap_up_until = None
-    if target is AgentState.READY:  # misses keep counting: RONA escalates
-        become_ready(eng, agent, at, out)
-    else:
-        set_state(agent, target, reason, at, eng._queues, out)
-
-
-def end_offer(eng: Engine, agent: Agent, target: AgentState, reason: str | None, at: float,
-               out: list[c.Command], idle_since: float | None = None) -> None:
-    """An offer ended without a call for this agent: a pending logout or pause
-    wins over going back to ready."""
-    if agent.pending is not None and (
-        agent.pending[0] is AgentState.LOGGED_OUT or target is AgentState.READY
-    ):
-        target, reason = agent.pending
-    agent.pending = None
-    if target is AgentState.READY:
-        become_ready(eng, agent, at, out, idle_since)
-    else:
-        set_state(agent, target, reason, at, eng._queues, out)
-
-
-def leave_call(eng: Engine, agent: Agent, at: float, out: list[c.Command]) -> None:
-    """A call and its wrap-up are over: ready, unless a pause or logout is pending."""
-    pending, agent.pending = agent.pending, None
-    if pending is None:
-        become_ready(eng, agent, at, out)
-    else:
-        set_state(agent, pending[0], pending[1], at, eng._queues, out)
-
-
-def become_ready(eng: Engine, agent: Agent, at: float, out: list[c.Command], idle_since: float | None = None) -> None:
-    agent.idle_since = at if idle_since is None else idle_since
-    set_state(agent, AgentState.READY, None, at, eng._queues, out)
-    eng._match_agent(agent, at, out)
-
-
-def start_wrap_up(eng: Engine, agent: Agent, queue: QueueConfig, call_id: str, at: float,
-                  out: list[c.Command]) -> None:
-    """The call is over: wrap-up as the call's queue says (``wrap_up_ends``), or
-    straight on when there is none."""
-    agent.last_call_id = call_id
-    wrap_up_s = agent.config.wrap_up_s if agent.config.wrap_up_s is not None else queue.wrap_up_s
-    agent.wrap_ends_on_disposition = queue.wrap_up_ends in ("disposition", "first")
-    agent.wrap_up_until = None
-    if queue.wrap_up_ends != "disposition":
-        if wrap_up_s <= 0:
-            leave_call(eng, agent, at, out)
-            return
-        agent.wrap_up_until = at + wrap_up_s
-        agent.wrap_gen = eng._new_gen()
-        eng._timers.push(agent.wrap_up_until, TimerKind.WRAP, agent.agent_id, agent.wrap_gen)
-    set_state(agent, AgentState.WRAP_UP, None, at, eng._queues, out)
-
-
-def disposition_recorded(eng: Engine, ev: e.DispositionRecorded, out: list[c.Command]) -> None:
-    """R12: a recorded disposition ends the agent's wrap-up if its queue says so."""
-    agent = eng._get_agent(ev.agent_id)
-    if agent.state is AgentState.WRAP_UP and agent.wrap_ends_on_disposition:
-        agent.wrap_up_until = None
-        agent.wrap_gen = eng._new_gen()
-        leave_call(eng, agent, ev.at, out)
+def available(agent: Agent) -> bool:
+    """Whether the agent may be offered a call now."""
+    return agent.state is AgentState.READY and agent.reachable
 
 
 def offer(call: Call, agent: Agent, ring_timeout_s: float) -> c.OfferCall:

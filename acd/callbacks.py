@@ -24,39 +24,35 @@ those of any call.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from acd import agents as ag
+from acd import calls as cs
 from acd import commands as c
 from acd import events as e
+from acd import matching, presence
+from acd.center import Center
 from acd.model import AgentState, CallState, PlanActions
 from acd.state import Call
 from acd.timers import TimerKind
-
-if TYPE_CHECKING:
-    from acd.engine import Engine
 
 # R11: how long Asterisk's answering-machine detection may listen before the attempt
 # is given up ("screening-timeout"): AMD decides within its total_analysis_time (5 s).
 SCREENING_S = 15.0
 
 
-def outbound_queued(eng: Engine, ev: e.OutboundQueued, out: list[c.Command]) -> None:
+def outbound_queued(center: Center, ev: e.OutboundQueued, out: list[c.Command]) -> None:
     """A customer to call joins the queue (once: a repeated event changes nothing)."""
-    queue = eng._queues.get(ev.queue)
-    if ev.call_id in eng._calls or queue is None or not ev.number:
+    queue = center.find_queue(ev.queue)
+    if center.has_call(ev.call_id) or queue is None or not ev.number:
         return
-    eng._seq += 1
-    call = Call(ev.call_id, ev.queue, ev.number, ev.kind, min(ev.priority, -1), (), (), ev.at, eng._seq, ev.at,
-                callback=True, outbound=True, max_attempts=max(1, ev.max_attempts))
-    eng._calls[call.call_id] = call
-    eng._enter_queue(call, queue, ev.at, out)
+    call = Call(ev.call_id, ev.queue, ev.number, ev.kind, min(ev.priority, -1), (), (), ev.at, center.next_seq(),
+                ev.at, callback=True, outbound=True, max_attempts=max(1, ev.max_attempts))
+    center.add_call(call)
+    matching.enter_queue(center, call, queue, ev.at, out)
 
 
-def offered(eng: Engine, queue_name: str, plan: PlanActions | None) -> bool:
+def offered(center: Center, queue_name: str, plan: PlanActions | None) -> bool:
     """Whether a caller starting to wait in ``queue_name`` is offered a callback: at a
     plan level that offers them (R9), always, or above an expected wait."""
-    queue = eng._queues[queue_name]
+    queue = center.queue(queue_name)
     policy = queue.config.offer_callbacks
     if (plan is not None and plan.offer_callbacks) or policy == "always":
         return True
@@ -64,14 +60,14 @@ def offered(eng: Engine, queue_name: str, plan: PlanActions | None) -> bool:
         return False
     aht = sum(queue.handle_times) / len(queue.handle_times)
     staffed = sum(1 for aid in queue.positions
-                  if eng._agents[aid].state not in (AgentState.LOGGED_OUT, AgentState.NOT_READY))
+                  if center.agent(aid).state not in (AgentState.LOGGED_OUT, AgentState.NOT_READY))
     return (len(queue.waiting) + 1) * aht / max(1, staffed) >= queue.config.callback_above_wait_s
 
 
-def chose(eng: Engine, ev: e.CallerChoseCallback, out: list[c.Command]) -> None:
+def chose(center: Center, ev: e.CallerChoseCallback, out: list[c.Command]) -> None:
     """A waiting caller offered a callback pressed the key: it keeps its place; the
     caller may hang up."""
-    call = eng._calls.get(ev.call_id)
+    call = center.find_call(ev.call_id)
     if call is None or call.state is not CallState.WAITING or not call.callback_offered:
         return
     at = ev.at
@@ -79,110 +75,107 @@ def chose(eng: Engine, ev: e.CallerChoseCallback, out: list[c.Command]) -> None:
     call.callback_number = ev.number
     call.callback_offered = False
     out.append(c.CallbackRequested(call.call_id, call.callback_number or call.caller, call.queue, call.kind, at))
-    out.append(c.Farewell(call.call_id, eng.intake.callback_taken_prompt, "callback-taken"))
+    out.append(c.Farewell(call.call_id, center.intake.callback_taken_prompt, "callback-taken"))
 
 
-def caller_gone(eng: Engine, ev: e.CallerHungUp, out: list[c.Command]) -> bool:
+def caller_gone(center: Center, ev: e.CallerHungUp, out: list[c.Command]) -> bool:
     """A callback's channel went: the original caller (nothing ends), or the customer
     before answering (not reached). False: an ordinary hang-up, for the engine."""
-    call = eng._calls.get(ev.call_id)
+    call = center.find_call(ev.call_id)
     if call is None or not call.callback or call.state is CallState.CONNECTED:
         return False
     if call.state is CallState.DIALING:
-        not_reached(eng, call, "hung-up", ev.at, out)
+        not_reached(center, call, "hung-up", ev.at, out)
     return True
 
 
-def dial(eng: Engine, call: Call, agent_id: str, at: float, out: list[c.Command]) -> None:
+def dial(center: Center, call: Call, agent_id: str, at: float, out: list[c.Command]) -> None:
     """The agent took the callback: dial the customer, at most R2's ring time."""
-    cfg = eng._queues[call.queue].config
-    call.state = CallState.DIALING
+    cfg = center.queue(call.queue).config
+    assert call.state is CallState.DIALING  # (set by the answer: agent first)
     call.attempts += 1
-    call.dial_gen = eng._new_gen()
+    call.dial_gen = center.new_gen()
     call.dialed_at = at
     call.screened_at = None
-    eng._timers.push(at + cfg.outbound_ring_timeout_s, TimerKind.DIAL, call.call_id, call.dial_gen)
+    center.arm(at + cfg.outbound_ring_timeout_s, TimerKind.DIAL, call.call_id, call.dial_gen)
     out.append(c.DialCustomer(call.call_id, call.callback_number or call.caller, agent_id,
                               cfg.outbound_ring_timeout_s, call.attempts))
 
 
-def customer_answered(eng: Engine, ev: e.CustomerAnswered, out: list[c.Command]) -> None:
-    call = eng._calls.get(ev.call_id)
+def customer_answered(center: Center, ev: e.CustomerAnswered, out: list[c.Command]) -> None:
+    call = center.find_call(ev.call_id)
     if call is None or call.state is not CallState.DIALING or call.agent_id is None:
         out.append(c.HangUpCaller(ev.call_id, "callback-no-longer-dialled"))
         return
     rang = (call.screened_at or ev.at) - (call.dialed_at or ev.at)
-    call.state = CallState.CONNECTED
+    cs.set_state(call, CallState.CONNECTED)
     call.answered_at = ev.at
     call.bridged = True
-    call.dial_gen = eng._new_gen()
+    call.dial_gen = center.new_gen()
     out.append(c.CallbackAttempt(call.call_id, call.queue, call.attempts, "answered", rang, ev.at))
-    if eng.intake.record:  # R4: the conversation is recorded like any call, in a file of its own
+    if center.intake.record:  # R4: the conversation is recorded like any call, in a file of its own
         call.recorded = True
         out.append(c.StartRecording(call.call_id, call.callback_number or call.caller,
                                     "" if call.outbound else f"{call.call_id}-callback"))
     out.append(c.ConnectCall(call.call_id, call.agent_id))
 
 
-def screening(eng: Engine, ev: e.CustomerScreening) -> None:
+def screening(center: Center, ev: e.CustomerScreening) -> None:
     """The customer's line answered: the ringing (R2) is over; detection gets SCREENING_S."""
-    call = eng._calls.get(ev.call_id)
+    call = center.find_call(ev.call_id)
     if call is None or call.state is not CallState.DIALING or call.screened_at is not None:
         return
     call.screened_at = ev.at
-    call.dial_gen = eng._new_gen()
-    eng._timers.push(ev.at + SCREENING_S, TimerKind.DIAL, call.call_id, call.dial_gen)
+    call.dial_gen = center.new_gen()
+    center.arm(ev.at + SCREENING_S, TimerKind.DIAL, call.call_id, call.dial_gen)
 
 
-def customer_not_reached(eng: Engine, ev: e.CustomerNotReached, out: list[c.Command]) -> None:
-    call = eng._calls.get(ev.call_id)
+def customer_not_reached(center: Center, ev: e.CustomerNotReached, out: list[c.Command]) -> None:
+    call = center.find_call(ev.call_id)
     if call is not None and call.state is CallState.DIALING:
-        not_reached(eng, call, ev.reason, ev.at, out)
+        not_reached(center, call, ev.reason, ev.at, out)
 
 
-def dial_expired(eng: Engine, call: Call, at: float, out: list[c.Command]) -> None:
+def dial_expired(center: Center, call: Call, at: float, out: list[c.Command]) -> None:
     """R2: the customer rang the maximum: hang up, recorded as no-answer (or the
     machine detection took too long: screening-timeout)."""
     screened = call.screened_at is not None
     out.append(c.HangUpCaller(call.call_id, "screening timeout" if screened else "R2 ring cap"))
-    not_reached(eng, call, "screening-timeout" if screened else "no-answer", at, out)
+    not_reached(center, call, "screening-timeout" if screened else "no-answer", at, out)
 
 
 def dial_timer_valid(call: Call, gen: int) -> bool:
     return call.state is CallState.DIALING and call.dial_gen == gen
 
 
-def not_reached(eng: Engine, call: Call, reason: str, at: float, out: list[c.Command]) -> None:
+def not_reached(center: Center, call: Call, reason: str, at: float, out: list[c.Command]) -> None:
     """The attempt failed: the agent is free again (no fault of theirs); the callback
     tries again later in its place, or ends after its last attempt."""
     assert call.agent_id is not None
-    cfg = eng._queues[call.queue].config
-    agent = eng._agents[call.agent_id]
+    cfg = center.queue(call.queue).config
+    agent = center.agent(call.agent_id)
     out.append(c.HangUpAgent(call.call_id, agent.agent_id))
     agent.call_id = None
     call.agent_id = None
-    call.dial_gen = eng._new_gen()
+    call.dial_gen = center.new_gen()
     rang = (call.screened_at or at) - (call.dialed_at or at)
-    ag.leave_call(eng, agent, at, out)
+    presence.leave_call(center, agent, at, out)
     if call.attempts < (call.max_attempts or cfg.callback_max_attempts):
-        call.state = CallState.RETRY
-        call.gen = eng._new_gen()
+        cs.set_state(call, CallState.RETRY)
+        call.gen = center.new_gen()
         next_at = at + cfg.callback_retry_s
-        eng._timers.push(next_at, TimerKind.RETRY, call.call_id, call.gen)
+        center.arm(next_at, TimerKind.RETRY, call.call_id, call.gen)
         out.append(c.CallbackAttempt(call.call_id, call.queue, call.attempts, reason, rang, at, next_at))
     else:
         out.append(c.CallbackAttempt(call.call_id, call.queue, call.attempts, reason, rang, at))
-        del eng._calls[call.call_id]
-        from acd import intake  # (intake asks ``offered`` at arrival: imported here, no cycle)
-
-        intake.ended(call, "callback-unreached", None, at - call.arrived_at, 0.0, at, out)
+        center.remove_call(call.call_id)
+        cs.ended(call, "callback-unreached", None, at - call.arrived_at, 0.0, at, out)
 
 
 def retry_timer_valid(call: Call, gen: int) -> bool:
     return call.state is CallState.RETRY and call.gen == gen
 
 
-def retry_due(eng: Engine, call: Call) -> None:
+def retry_due(center: Center, call: Call) -> None:
     """The next attempt: the callback waits again at its original place."""
-    call.state = CallState.WAITING
-    eng._park(call)
+    center.park(call)

@@ -26,3 +26,14 @@ class UnknownEvent(AcdError):
 class TransferRefused(AcdError):
     """A transfer or hold the call's state does not allow (not connected to that
     agent, a transfer already going on, a target that cannot take it)."""
+
+
+class InvalidCallTransition(AcdError):
+    """A change of a call's state that the call-state table (``acd.calls``) does not
+    allow: a bug in the core, never a caller's or an agent's doing."""
+
+    def __init__(self, call_id: str, state: str, target: str) -> None:
+        super().__init__(f"call {call_id!r} is {state}: cannot become {target}")
+        self.call_id = call_id
+        self.state = state
+        self.target = target

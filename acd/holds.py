@@ -4,41 +4,37 @@ run (remind the agent, apologise to the caller, take the caller off hold), again
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from acd import commands as c
 from acd import events as e
+from acd.center import Center
 from acd.model import CallState, HoldAction
 from acd.state import Call
 from acd.timers import TimerKind
 
-if TYPE_CHECKING:
-    from acd.engine import Engine
 
-
-def hold_started(eng: Engine, ev: e.HoldStarted) -> None:
-    call = eng._calls.get(ev.call_id)
+def hold_started(center: Center, ev: e.HoldStarted) -> None:
+    call = center.find_call(ev.call_id)
     if call is None or call.state is not CallState.CONNECTED or call.hold_since is not None:
         return
     call.hold_since = ev.at
-    call.hold_gen = eng._new_gen()
-    limit = eng._queues[call.queue].config.hold_max_s
-    eng._timers.push(ev.at + limit, TimerKind.HOLD, call.call_id, call.hold_gen)
+    call.hold_gen = center.new_gen()
+    limit = center.queue(call.queue).config.hold_max_s
+    center.arm(ev.at + limit, TimerKind.HOLD, call.call_id, call.hold_gen)
 
 
-def hold_ended(eng: Engine, ev: e.HoldEnded) -> None:
-    call = eng._calls.get(ev.call_id)
+def hold_ended(center: Center, ev: e.HoldEnded) -> None:
+    call = center.find_call(ev.call_id)
     if call is not None and call.hold_since is not None:
         call.held_s += max(0.0, ev.at - call.hold_since)
         call.hold_since = None
-        call.hold_gen = eng._new_gen()
+        call.hold_gen = center.new_gen()
 
 
-def hold_overrun(eng: Engine, call: Call, at: float, out: list[c.Command]) -> None:
+def hold_overrun(center: Center, call: Call, at: float, out: list[c.Command]) -> None:
     assert call.hold_since is not None and call.agent_id is not None
-    cfg = eng._queues[call.queue].config
+    cfg = center.queue(call.queue).config
     held = at - call.hold_since
-    eng._agents[call.agent_id].hold_overruns += 1
+    center.agent(call.agent_id).hold_overruns += 1
     out.append(c.HoldOverrun(call.call_id, call.agent_id, held, at))
     for action in cfg.hold_actions:
         if action is HoldAction.REMIND_AGENT:
@@ -50,9 +46,9 @@ def hold_overrun(eng: Engine, call: Call, at: float, out: list[c.Command]) -> No
     if HoldAction.UNHOLD in cfg.hold_actions:
         call.held_s += held
         call.hold_since = None
-        call.hold_gen = eng._new_gen()
+        call.hold_gen = center.new_gen()
     else:  # come back again after another hold_max_s
-        eng._timers.push(at + cfg.hold_max_s, TimerKind.HOLD, call.call_id, call.hold_gen)
+        center.arm(at + cfg.hold_max_s, TimerKind.HOLD, call.call_id, call.hold_gen)
 
 
 def hold_timer_valid(call: Call, gen: int) -> bool:

@@ -12,6 +12,10 @@ Theory of operation
   waits and an emergency notification at once, and is never moved by a plan; any
   other call of a queue with an active plan level (R9) overflows where the level says,
   hears its incident announcement before the music, and may be offered a callback.
+- Admission (``admit``): the queue that takes a new call is its own, or an overflow
+  when it is long or full; a call every candidate refuses hears ``queue_full_prompt``.
+  Emergencies (R8) are never refused. A repeat caller within the queue's window waits
+  for its last agent first (R10, ``sticky_agent_for``; a ``STICKY`` timer ends that).
 - ``PlanLevelChanged``: the plan level's actions, kept per queue (and in snapshots);
   standby agents are logged in when a level calls them and out when the plan ends.
 - Every call that leaves the core after its recording started gets ``LabelRecording``.
@@ -19,27 +23,27 @@ Theory of operation
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from acd import callbacks
+from acd import callbacks, matching, presence
+from acd import calls as cs
 from acd import commands as c
 from acd import events as e
-from acd.model import AgentState, PlanActions, Route
-from acd.state import Call, Entering
+from acd.center import Center
+from acd.model import EMERGENCY_PRIORITY, MAX_PRIORITY, AgentState, PlanActions, QueueConfig, Route, skills
+from acd.state import Call, Entering, Queue
+from acd.timers import TimerKind
 
-if TYPE_CHECKING:
-    from acd.engine import Engine
 
-
-def call_entered(eng: Engine, ev: e.CallEntered, out: list[c.Command]) -> None:
-    if ev.call_id in eng._calls or ev.call_id in eng._entering:
+def call_entered(center: Center, ev: e.CallEntered, out: list[c.Command]) -> None:
+    if center.has_call(ev.call_id) or center.in_ivr(ev.call_id) is not None:
         return  # a duplicate delivery changes nothing
-    intake = eng.intake
+    intake = center.intake
     out.append(c.AnswerCall(ev.call_id))
     if intake.record:
         out.append(c.StartRecording(ev.call_id, ev.caller))
     if ev.exten in intake.ivr_extensions:
-        eng._entering[ev.call_id] = Entering(ev.caller, ev.node, ev.at, intake.record)
+        center.enter_ivr(ev.call_id, Entering(ev.caller, ev.node, ev.at, intake.record))
         out.append(c.StartIvr(ev.call_id, ev.caller))
         return
     route = intake.route(ev.exten)
@@ -48,26 +52,26 @@ def call_entered(eng: Engine, ev: e.CallEntered, out: list[c.Command]) -> None:
         if intake.record:
             out.append(c.LabelRecording(ev.call_id, route.queue, route.kind, None))
         return
-    arrive(eng, ev.call_id, ev.caller, route, ev.at, ev.node, intake.record, out)
+    arrive(center, ev.call_id, ev.caller, route, ev.at, ev.node, intake.record, out)
 
 
-def ivr_routed(eng: Engine, ev: e.IvrRouted, out: list[c.Command]) -> None:
-    entering = eng._entering.pop(ev.call_id, None)
+def ivr_routed(center: Center, ev: e.IvrRouted, out: list[c.Command]) -> None:
+    entering = center.leave_ivr(ev.call_id)
     if entering is None:
         return  # gone meanwhile, or a duplicate
     route = Route(ev.queue, ev.skills, ev.priority, ev.kind, ev.emergency)
-    arrive(eng, ev.call_id, entering.caller, route, ev.at, entering.node, entering.recorded, out)
+    arrive(center, ev.call_id, entering.caller, route, ev.at, entering.node, entering.recorded, out)
 
 
-def ivr_callback_requested(eng: Engine, ev: e.IvrCallbackRequested, out: list[c.Command]) -> None:
-    entering = eng._entering.get(ev.call_id)
+def ivr_callback_requested(center: Center, ev: e.IvrCallbackRequested, out: list[c.Command]) -> None:
+    entering = center.in_ivr(ev.call_id)
     if entering is not None:
         out.append(c.CallbackRequested(ev.call_id, entering.caller, ev.queue, ev.kind, ev.at))
 
 
-def left_in_ivr(eng: Engine, call_id: str, out: list[c.Command]) -> bool:
+def left_in_ivr(center: Center, call_id: str, out: list[c.Command]) -> bool:
     """The caller hung up (or was hung up) while in the IVR."""
-    entering = eng._entering.pop(call_id, None)
+    entering = center.leave_ivr(call_id)
     if entering is None:
         return False
     if entering.recorded:
@@ -91,69 +95,127 @@ class RouteLike(Protocol):
 
 
 def arrive(
-    eng: Engine, call_id: str, caller: str, route: RouteLike, at: float, node: str,
+    center: Center, call_id: str, caller: str, route: RouteLike, at: float, node: str,
     recorded: bool, out: list[c.Command],
 ) -> None:
     """A routed, answered caller starts waiting (or is refused)."""
-    if call_id in eng._calls:
+    if center.has_call(call_id):
         return  # one record per call: a duplicate delivery changes nothing
-    plan = None if route.emergency else eng._plans.get(route.queue)
+    plan = None if route.emergency else center.plan(route.queue)
     queue = route.queue
-    if plan is not None and plan.overflow_to is not None and plan.overflow_to in eng._queues:
+    if plan is not None and plan.overflow_to is not None and center.find_queue(plan.overflow_to) is not None:
         out.append(c.CallOverflowed(call_id, route.queue, plan.overflow_to, "plan", at))
         queue = plan.overflow_to
-    call = eng._admit_new(call_id, queue, caller, route, at, node, recorded, out)
+    call = admit(center, call_id, queue, caller, route, at, node, recorded, out)
     if call is None:
         return
     if route.emergency:
         out.append(c.NotifyEmergency(call_id, caller, queue, route.kind, at))
-        media = c.PlayWaitingMedia(call_id, (eng.intake.emergency_prompt,), loop=True)
+        media = c.PlayWaitingMedia(call_id, (center.intake.emergency_prompt,), loop=True)
     else:
         prompts: tuple[str, ...] = ()
         if plan is not None and plan.announcement:
             prompts += (plan.announcement,)
-        offer = callbacks.offered(eng, queue, plan)
+        offer = callbacks.offered(center, queue, plan)
         if offer:
-            prompts += (eng.intake.callback_offer_prompt,)
+            prompts += (center.intake.callback_offer_prompt,)
         call.callback_offered = offer
         media = c.PlayWaitingMedia(call_id, prompts, offer_callback=offer)
     call.waiting_prompts, call.waiting_loop = media.prompts, media.loop
     out.append(media)
-    eng._queue_new(call, at, out)
+    queue_new(center, call, at, out)
 
 
-def ended(call: Call, outcome: str, agent_id: str | None, waited: float, talked: float,
-          at: float, out: list[c.Command], ended_by: str = "") -> None:
-    """The call leaves the core: the notice, and the label of its recording."""
-    held = call.held_s + (max(0.0, at - call.hold_since) if call.hold_since is not None else 0.0)
-    out.append(c.CallEnded(call.call_id, outcome, agent_id, waited, talked, at, call.queue,
-                           call.caller, call.kind, call.emergency, call.arrived_at, held, ended_by))
-    if call.recorded:  # (a return visit: recorded from the customer's answer, under its own id)
-        out.append(c.LabelRecording(call.call_id, call.queue, call.kind, agent_id))
-        if call.callback and not call.outbound and call.answered_at is not None:  # R11: the conversation's own file
-            out.append(c.LabelRecording(f"{call.call_id}-callback", call.queue, call.kind, agent_id))
-
-
-def plan_level_changed(eng: Engine, ev: e.PlanLevelChanged, out: list[c.Command]) -> None:
-    if ev.queue not in eng._queues:
+def plan_level_changed(center: Center, ev: e.PlanLevelChanged, out: list[c.Command]) -> None:
+    if center.find_queue(ev.queue) is None:
         return
-    if ev.level is None:
-        eng._plans.pop(ev.queue, None)
-    else:
-        eng._plans[ev.queue] = PlanActions(ev.level, ev.standby_agents, ev.overflow_to,
-                                           ev.announcement, ev.offer_callbacks)
+    center.set_plan(ev.queue, None if ev.level is None else PlanActions(
+        ev.level, ev.standby_agents, ev.overflow_to, ev.announcement, ev.offer_callbacks))
     out.append(c.PlanApplied(ev.queue, ev.level, ev.at))
-    called = eng._called_in.get(ev.queue, ())
+    called = center.called_in(ev.queue)
     if ev.level is None:  # the standby agents go home (after their calls)
-        eng._called_in.pop(ev.queue, None)
+        center.set_called_in(ev.queue, ())
         for agent_id in called:
-            if agent_id in eng._agents:
-                eng.handle_into(e.AgentLoggedOut(agent_id, ev.at), out)
+            if center.find_agent(agent_id) is not None:
+                presence.request(center, agent_id, AgentState.LOGGED_OUT, None, ev.at, "log out", out)
         return
     new = tuple(a for a in ev.standby_agents
-                if a in eng._agents and eng._agents[a].state is AgentState.LOGGED_OUT)
+                if (agent := center.find_agent(a)) is not None and agent.state is AgentState.LOGGED_OUT)
     if new:
-        eng._called_in[ev.queue] = called + new
+        center.set_called_in(ev.queue, called + new)
         for agent_id in new:
-            eng.handle_into(e.AgentLoggedIn(agent_id, ev.at), out)
+            presence.login(center, e.AgentLoggedIn(agent_id, ev.at), out)
         out.append(c.NotifyStandbyCallIn(ev.level, new, ev.at))
+
+
+def admit(center: Center, call_id: str, queue_name: str, caller: str, route: RouteLike, at: float,
+          node: str, recorded: bool, out: list[c.Command]) -> Call | None:
+    """The call's record in the queue that takes it, or None (fallback, refused)."""
+    queue = center.find_queue(queue_name)
+    if queue is None:
+        out.append(c.RouteToFallback(call_id, f"unknown queue {queue_name!r}"))
+        if recorded:
+            out.append(c.LabelRecording(call_id, queue_name, route.kind, None))
+        return None
+    seq = center.next_seq()
+    priority = EMERGENCY_PRIORITY if route.emergency else max(0, min(route.priority, MAX_PRIORITY))
+    requirement = skills(route.skills)
+    call = Call(call_id, queue_name, caller, route.kind, priority, requirement, requirement,
+                at, seq, at, node=node, recorded=recorded, emergency=route.emergency)
+    target = _admitting(center, call, queue, at, out)
+    if target is None:
+        out.append(c.Farewell(call.call_id, center.intake.queue_full_prompt, "queue-full"))
+        cs.ended(call, "rejected", None, 0.0, 0.0, at, out)
+        return None
+    call.queue = target.config.name
+    center.add_call(call)
+    return call
+
+
+def queue_new(center: Center, call: Call, at: float, out: list[c.Command]) -> None:
+    target = center.queue(call.queue)
+    call.sticky_agent = sticky_agent_for(center, call, target.config, at)
+    if call.sticky_agent is not None:
+        center.arm(at + target.config.sticky_hold_s, TimerKind.STICKY, call.call_id, call.gen)
+    matching.enter_queue(center, call, target, at, out)
+
+
+def _admitting(center: Center, call: Call, queue: Queue, at: float, out: list[c.Command]) -> Queue | None:
+    """The queue that takes a new call: its own, or an overflow when it is long or
+    full; None when every candidate is full. Emergencies (R8) are never refused."""
+    seen: set[str] = set()
+    while queue.config.name not in seen:
+        seen.add(queue.config.name)
+        cfg = queue.config
+        waiting = len(queue.waiting)
+        full = cfg.max_waiting is not None and waiting >= cfg.max_waiting
+        long = cfg.overflow_at_waiting is not None and waiting >= cfg.overflow_at_waiting
+        if not (full or long) or call.priority >= EMERGENCY_PRIORITY:
+            return queue
+        if cfg.overflow_queue is None:
+            return None if full else queue
+        out.append(c.CallOverflowed(call.call_id, cfg.name, cfg.overflow_queue,
+                                    "queue-full" if full else "queue-long", at))
+        call.visited += (cfg.name,)
+        queue = center.queue(cfg.overflow_queue)
+        call.queue = queue.config.name
+    return None
+
+
+def sticky_agent_for(center: Center, call: Call, queue: QueueConfig, at: float) -> str | None:
+    """R10: a repeat caller within the window is held for their last agent."""
+    if queue.sticky_window_s <= 0 or not call.caller:
+        return None
+    last = center.last_agent(call.caller)
+    if last is None or at - last[1] > queue.sticky_window_s:
+        return None
+    agent = center.find_agent(last[0])
+    if agent is None or queue.name not in agent.config.queues or agent.state is AgentState.LOGGED_OUT:
+        return None
+    return agent.agent_id
+
+
+def call_arrived(center: Center, ev: e.CallArrived, out: list[c.Command]) -> None:
+    """A call routed by the dialplan (no IVR): it arrives, once."""
+    if not center.has_call(ev.call_id) and center.in_ivr(ev.call_id) is None:
+        arrive(center, ev.call_id, ev.caller, ev, ev.at, ev.node, False, out)

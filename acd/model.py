@@ -30,6 +30,8 @@ class AgentState(enum.Enum):
 
 
 class CallState(enum.Enum):
+    __hash__ = object.__hash__  # (as AgentState: the calls' table looks states up)
+
     WAITING = "waiting"
     OFFERED = "offered"
     CONNECTED = "connected"

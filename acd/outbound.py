@@ -4,29 +4,26 @@ no-answer. The attempts themselves are placed by the outbound feature."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from acd import commands as c
 from acd import events as e
+from acd.center import Center
 from acd.timers import TimerKind
 
-if TYPE_CHECKING:
-    from acd.engine import Engine
 
-
-def outbound_started(eng: Engine, ev: e.OutboundStarted) -> None:
-    queue = eng._queues.get(ev.queue)
-    if queue is not None and ev.attempt_id not in eng._outbound:
-        eng._outbound[ev.attempt_id] = (ev.queue, ev.at)
+def outbound_started(center: Center, ev: e.OutboundStarted) -> None:
+    queue = center.find_queue(ev.queue)
+    if queue is not None and center.start_attempt(ev.attempt_id, ev.queue, ev.at):
         limit = queue.config.outbound_ring_timeout_s
-        eng._timers.push(ev.at + limit, TimerKind.OUTBOUND, ev.attempt_id, 0)
+        center.arm(ev.at + limit, TimerKind.OUTBOUND, ev.attempt_id, 0)
 
 
-def outbound_ended(eng: Engine, attempt_id: str) -> None:
-    eng._outbound.pop(attempt_id, None)
+def outbound_ended(center: Center, attempt_id: str) -> None:
+    center.end_attempt(attempt_id)
 
 
-def outbound_expired(eng: Engine, attempt_id: str, due: float, at: float, out: list[c.Command]) -> None:
-    _, started = eng._outbound.pop(attempt_id)
+def outbound_expired(center: Center, attempt_id: str, due: float, at: float, out: list[c.Command]) -> None:
+    attempt = center.end_attempt(attempt_id)
+    assert attempt is not None  # (a valid OUTBOUND timer: the attempt is running)
+    _, started = attempt
     out.append(c.CancelOutbound(attempt_id))
     out.append(c.OutboundNoAnswer(attempt_id, due - started, at))

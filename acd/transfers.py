@@ -28,72 +28,43 @@ R4: the recording is the caller's channel: it goes on through every transfer.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from acd import agents as ag
+from acd import calls as cs
 from acd import commands as c
 from acd import events as e
-from acd import holds
-from acd import intake
+from acd import holds, matching, presence
+from acd.center import Center
 from acd.errors import TransferRefused
 from acd.model import AgentState, CallState
 from acd.state import Agent, Call
 from acd.timers import TimerKind
 
-if TYPE_CHECKING:
-    from acd.engine import Engine
-
 KINDS = ("agent", "queue", "external")
 
 
-def handlers(eng: Engine) -> dict[type, Callable[[Any, list[c.Command]], None]]:
+def handlers(center: Center) -> dict[type, Callable[[Any, list[c.Command]], None]]:
     """The core's handlers of the agents' transfer and hold requests."""
     return {
-        e.TransferRequested: lambda ev, out: requested(eng, ev, out),
-        e.TransferCompleted: lambda ev, out: completed(eng, ev, out),
-        e.TransferCancelled: lambda ev, out: cancelled(eng, ev, out),
-        e.HoldRequested: lambda ev, out: hold_requested(eng, ev, out),
-        e.AgentReachable: lambda ev, out: reachable(eng, ev, out),
+        e.TransferRequested: lambda ev, out: requested(center, ev, out),
+        e.TransferCompleted: lambda ev, out: completed(center, ev, out),
+        e.TransferCancelled: lambda ev, out: cancelled(center, ev, out),
+        e.HoldRequested: lambda ev, out: hold_requested(center, ev, out),
     }
 
 
-def reachable(eng: Engine, ev: e.AgentReachable, out: list[c.Command]) -> None:
-    """The agent's phone registered or went away: while away it is in no queue's
-    ready index (its state is kept: it comes back as it was)."""
-    agent = eng._get_agent(ev.agent_id)
-    agent.phones[ev.node] = ev.reachable
-    reachable = any(agent.phones.values())  # registered on some node
-    if agent.reachable == reachable:
-        return
-    agent.reachable = reachable
-    if agent.state is not AgentState.READY:
-        return
-    for name in agent.config.queues:
-        queue = eng._queues[name]
-        if reachable:
-            queue.ready.add(agent.agent_id, agent.profile, ag.strategy_key(agent, queue))
-        else:
-            queue.ready.remove(agent.agent_id)
-    if reachable:
-        eng._match_agent(agent, ev.at, out)
-
-
-def _connected(eng: Engine, call_id: str, agent_id: str) -> Call:
-    call = eng._calls.get(call_id)
+def _connected(center: Center, call_id: str, agent_id: str) -> Call:
+    call = center.find_call(call_id)
     if call is None or call.state is not CallState.CONNECTED or call.agent_id != agent_id:
         raise TransferRefused(f"call {call_id!r} is not connected to agent {agent_id!r}")
     return call
 
 
-def available(agent: Agent) -> bool:
-    """Whether the agent may be offered a call now."""
-    return agent.state is AgentState.READY and agent.reachable
-
-
-def _settled(eng: Engine, call_id: str, agent_id: str) -> Call:
+def _settled(center: Center, call_id: str, agent_id: str) -> Call:
     """The agent's call, bridged, with no transfer going on (what a transfer or a hold
     starts from)."""
-    call = _connected(eng, call_id, agent_id)
+    call = _connected(center, call_id, agent_id)
     if call.consult:
         raise TransferRefused(f"call {call_id!r} already has a transfer going on")
     if not call.bridged:
@@ -101,67 +72,67 @@ def _settled(eng: Engine, call_id: str, agent_id: str) -> Call:
     return call
 
 
-def requested(eng: Engine, ev: e.TransferRequested, out: list[c.Command]) -> None:
-    call = _settled(eng, ev.call_id, ev.agent_id)
+def requested(center: Center, ev: e.TransferRequested, out: list[c.Command]) -> None:
+    call = _settled(center, ev.call_id, ev.agent_id)
     if ev.to not in KINDS:
         raise TransferRefused(f"a transfer goes to one of {list(KINDS)}, not {ev.to!r}")
     target: Agent | None = None
     if ev.to == "agent":
-        target = eng._agents.get(ev.target)
-        if target is None or target is eng._agents[ev.agent_id]:
+        target = center.find_agent(ev.target)
+        if target is None or target is center.agent(ev.agent_id):
             raise TransferRefused(f"no other agent {ev.target!r}")
-        if not available(target):
+        if not ag.available(target):
             raise TransferRefused(f"agent {ev.target!r} is not ready for a call")
-    elif ev.to == "queue" and ev.target not in eng._queues:
+    elif ev.to == "queue" and center.find_queue(ev.target) is None:
         raise TransferRefused(f"no queue {ev.target!r}")
     elif ev.to == "external" and not ev.target:
         raise TransferRefused("no number to transfer to")
     if ev.attended:
         if target is None:
             raise TransferRefused("an attended transfer goes to an agent")
-        _consult(eng, call, target, ev.at, out)
+        _consult(center, call, target, ev.at, out)
         return
-    agent = eng._agents[ev.agent_id]
-    _part_ends(eng, call, agent, ev.to, ev.target, False, ev.at, out)
+    agent = center.agent(ev.agent_id)
+    _part_ends(center, call, agent, ev.to, ev.target, False, ev.at, out)
     out.append(c.HangUpAgent(call.call_id, agent.agent_id))
     if ev.to == "external":
-        del eng._calls[call.call_id]
+        center.remove_call(call.call_id)
         out.append(c.TransferOut(call.call_id, ev.target))
         waited = (call.first_answered_at or ev.at) - call.arrived_at
-        intake.ended(call, "handled", None, waited, call.parts_talk_s, ev.at, out, "transfer")
+        cs.ended(call, "handled", None, waited, call.parts_talk_s, ev.at, out, "transfer")
         return
-    _rewait(eng, call, ev.at, out)
+    _rewait(center, call, ev.at, out)
     if target is not None:
-        _offer_to(eng, call, target, ev.at, out)
+        _offer_to(center, call, target, ev.at, out)
     else:
-        eng._enter_queue(call, eng._queues[ev.target], ev.at, out)
+        matching.enter_queue(center, call, center.queue(ev.target), ev.at, out)
 
 
-def _rewait(eng: Engine, call: Call, at: float, out: list[c.Command]) -> None:
+def _rewait(center: Center, call: Call, at: float, out: list[c.Command]) -> None:
     """The caller, without an agent again, hears music."""
     call.agent_id = None
     call.answered_at = None
     call.bridged = False
     call.sticky_agent = None
     call.waiting_prompts, call.waiting_loop = (), False
-    holds.hold_ended(eng, e.HoldEnded(call.call_id, at))
+    holds.hold_ended(center, e.HoldEnded(call.call_id, at))
     call.engine_hold = False
     out.append(c.PlayWaitingMedia(call.call_id))
 
 
-def _offer_to(eng: Engine, call: Call, agent: Agent, at: float, out: list[c.Command]) -> None:
+def _offer_to(center: Center, call: Call, agent: Agent, at: float, out: list[c.Command]) -> None:
     """Offer the call to one named agent (outside the queue's strategy)."""
-    cfg = eng._queues[call.queue].config
-    call.state = CallState.OFFERED
+    cfg = center.queue(call.queue).config
+    cs.set_state(call, CallState.OFFERED)
     call.offered_to = {agent.agent_id}
-    call.gen = eng._new_gen()
-    eng._timers.push(at + cfg.ring_timeout_s, TimerKind.OFFER, call.call_id, call.gen)
+    call.gen = center.new_gen()
+    center.arm(at + cfg.ring_timeout_s, TimerKind.OFFER, call.call_id, call.gen)
     agent.call_id = call.call_id
-    eng._set_state(agent, AgentState.OFFERED, None, at, out)
+    center.set_agent_state(agent, AgentState.OFFERED, None, at, out)
     out.append(ag.offer(call, agent, cfg.ring_timeout_s))
 
 
-def _part_ends(eng: Engine, call: Call, agent: Agent, to: str, target: str, attended: bool, at: float,
+def _part_ends(center: Center, call: Call, agent: Agent, to: str, target: str, attended: bool, at: float,
                out: list[c.Command]) -> None:
     """The agent's part of the call is over: counted for it (R13), then wrap-up."""
     assert call.answered_at is not None
@@ -173,154 +144,154 @@ def _part_ends(eng: Engine, call: Call, agent: Agent, to: str, target: str, atte
     agent.call_id = None
     agent.talk_time_s += talked
     agent.calls_by_queue[call.queue] = agent.calls_by_queue.get(call.queue, 0) + 1
-    ag.start_wrap_up(eng, agent, eng._queues[call.queue].config, call.call_id, at, out)
+    presence.start_wrap_up(center, agent, center.queue(call.queue).config, call.call_id, at, out)
 
 
-def _consult(eng: Engine, call: Call, target: Agent, at: float, out: list[c.Command]) -> None:
+def _consult(center: Center, call: Call, target: Agent, at: float, out: list[c.Command]) -> None:
     call.consult = target.agent_id
     call.consult_answered = False
-    call.consult_gen = eng._new_gen()
-    hold(eng, call, True, at, out)
-    cfg = eng._queues[call.queue].config
-    eng._timers.push(at + cfg.ring_timeout_s, TimerKind.CONSULT, call.call_id, call.consult_gen)
+    call.consult_gen = center.new_gen()
+    hold(center, call, True, at, out)
+    cfg = center.queue(call.queue).config
+    center.arm(at + cfg.ring_timeout_s, TimerKind.CONSULT, call.call_id, call.consult_gen)
     target.call_id = call.call_id
-    eng._set_state(target, AgentState.OFFERED, None, at, out)
+    center.set_agent_state(target, AgentState.OFFERED, None, at, out)
     out.append(ag.offer(call, target, cfg.ring_timeout_s))
 
 
-def hold(eng: Engine, call: Call, on: bool, at: float, out: list[c.Command]) -> None:
+def hold(center: Center, call: Call, on: bool, at: float, out: list[c.Command]) -> None:
     """The engine holds the caller (``on``) or brings it back (R3 times it)."""
     if on and not call.engine_hold:
         call.engine_hold = True
         out.append(c.HoldCaller(call.call_id))
-        holds.hold_started(eng, e.HoldStarted(call.call_id, at))
+        holds.hold_started(center, e.HoldStarted(call.call_id, at))
     elif not on and call.engine_hold:
         call.engine_hold = False
         out.append(c.TakeOffHold(call.call_id))
-        holds.hold_ended(eng, e.HoldEnded(call.call_id, at))
+        holds.hold_ended(center, e.HoldEnded(call.call_id, at))
 
 
-def hold_requested(eng: Engine, ev: e.HoldRequested, out: list[c.Command]) -> None:
-    hold(eng, _settled(eng, ev.call_id, ev.agent_id), ev.hold, ev.at, out)
+def hold_requested(center: Center, ev: e.HoldRequested, out: list[c.Command]) -> None:
+    hold(center, _settled(center, ev.call_id, ev.agent_id), ev.hold, ev.at, out)
 
 
-def consult_answered(eng: Engine, call: Call, agent_id: str, at: float, out: list[c.Command]) -> bool:
+def consult_answered(center: Center, call: Call, agent_id: str, at: float, out: list[c.Command]) -> bool:
     """``OfferAnswered`` of a connected call: the consulted agent answered (True), or
     not a consult of this call (False: the core hangs the leg up)."""
     if call.consult != agent_id or call.consult_answered:
         return False
     call.consult_answered = True
-    call.consult_gen = eng._new_gen()
-    target = eng._agents[agent_id]
+    call.consult_gen = center.new_gen()
+    target = center.agent(agent_id)
     target.consecutive_misses = 0
-    eng._set_state(target, AgentState.ON_CALL, None, at, out)
+    center.set_agent_state(target, AgentState.ON_CALL, None, at, out)
     out.append(c.ConnectConsult(call.call_id, agent_id))
     return True
 
 
-def completed(eng: Engine, ev: e.TransferCompleted, out: list[c.Command]) -> None:
-    call = _connected(eng, ev.call_id, ev.agent_id)
+def completed(center: Center, ev: e.TransferCompleted, out: list[c.Command]) -> None:
+    call = _connected(center, ev.call_id, ev.agent_id)
     if not call.consult:
         raise TransferRefused(f"call {ev.call_id!r} has no transfer going on")
     if not call.consult_answered:
         raise TransferRefused(f"agent {call.consult!r} has not answered yet")
-    _complete(eng, call, ev.at, out)
+    _complete(center, call, ev.at, out)
 
 
-def _complete(eng: Engine, call: Call, at: float, out: list[c.Command]) -> None:
-    agent = eng._agents[call.agent_id or ""]
-    target = eng._agents[call.consult]
-    _part_ends(eng, call, agent, "agent", target.agent_id, True, at, out)
+def _complete(center: Center, call: Call, at: float, out: list[c.Command]) -> None:
+    agent = center.agent(call.agent_id or "")
+    target = center.agent(call.consult)
+    _part_ends(center, call, agent, "agent", target.agent_id, True, at, out)
     out.append(c.DropAgentLeg(call.call_id, agent.agent_id))
     call.consult, call.consult_answered = "", False
     call.agent_id = target.agent_id
     call.answered_at = at
     target.call_id = call.call_id
-    hold(eng, call, False, at, out)
+    hold(center, call, False, at, out)
 
 
-def cancelled(eng: Engine, ev: e.TransferCancelled, out: list[c.Command]) -> None:
-    call = _connected(eng, ev.call_id, ev.agent_id)
+def cancelled(center: Center, ev: e.TransferCancelled, out: list[c.Command]) -> None:
+    call = _connected(center, ev.call_id, ev.agent_id)
     if not call.consult:
         raise TransferRefused(f"call {ev.call_id!r} has no transfer going on")
-    consult_over(eng, call, "transfer-cancelled", ev.at, out)
+    consult_over(center, call, "transfer-cancelled", ev.at, out)
 
 
-def consult_over(eng: Engine, call: Call, why: str, at: float, out: list[c.Command]) -> None:
+def consult_over(center: Center, call: Call, why: str, at: float, out: list[c.Command]) -> None:
     """The consult ends without a transfer: the caller back to the agent, the
     consulted agent free again (``why``: cancelled, its hang-up, its phone failed)."""
-    target = eng._agents[call.consult]
+    target = center.agent(call.consult)
     answered = call.consult_answered
     call.consult, call.consult_answered = "", False
-    call.consult_gen = eng._new_gen()
+    call.consult_gen = center.new_gen()
     target.call_id = None
     if answered:
         out.append(c.DropAgentLeg(call.call_id, target.agent_id))
-        ag.leave_call(eng, target, at, out)
+        presence.leave_call(center, target, at, out)
     else:
         out.append(c.CancelOffer(call.call_id, target.agent_id, why))
         state = AgentState.READY if why in ("transfer-cancelled", "caller-gone", "deadline") else AgentState.NOT_READY
-        ag.end_offer(eng, target, state, None if state is AgentState.READY else why, at, out,
+        presence.end_offer(center, target, state, None if state is AgentState.READY else why, at, out,
                      target.idle_since if state is AgentState.READY else None)
-    if call.call_id in eng._calls:
-        hold(eng, call, False, at, out)
+    if center.has_call(call.call_id):
+        hold(center, call, False, at, out)
 
 
-def consult_failed(eng: Engine, call: Call, agent_id: str, reason: str, at: float, out: list[c.Command]) -> bool:
+def consult_failed(center: Center, call: Call, agent_id: str, reason: str, at: float, out: list[c.Command]) -> bool:
     """The consulted agent's leg ended (``OfferFailed``/``AgentHungUp``) or did not
     answer in time: the caller returns. False: not this call's consult."""
     if call.consult != agent_id:
         return False
-    consult_over(eng, call, reason, at, out)
+    consult_over(center, call, reason, at, out)
     return True
 
 
-def consult_timed_out(eng: Engine, call: Call, at: float, out: list[c.Command]) -> None:
+def consult_timed_out(center: Center, call: Call, at: float, out: list[c.Command]) -> None:
     """R1: the consulted agent did not answer within the ring timeout."""
-    target = eng._agents[call.consult]
+    target = center.agent(call.consult)
     target.consecutive_misses += 1
     target.ring_no_answer_total += 1
     out.append(c.RingNoAnswer(call.call_id, target.agent_id, target.consecutive_misses, at))
-    consult_over(eng, call, "ring-no-answer", at, out)
+    consult_over(center, call, "ring-no-answer", at, out)
 
 
 def consult_timer_valid(call: Call, gen: int) -> bool:
     return bool(call.consult) and not call.consult_answered and call.consult_gen == gen
 
 
-def agent_left(eng: Engine, call: Call, agent_id: str, at: float, out: list[c.Command]) -> bool:
+def agent_left(center: Center, call: Call, agent_id: str, at: float, out: list[c.Command]) -> bool:
     """An agent's leg of a connected call with a consult ended. True when handled
     here: the consulted agent left (the caller returns), or the transferring agent
     left (the transfer completes, or, the target still ringing, becomes blind)."""
     if not call.consult:
         return False
     if agent_id == call.consult:
-        consult_over(eng, call, "hung-up", at, out)
+        consult_over(center, call, "hung-up", at, out)
         return True
     if agent_id != call.agent_id:
         return False
     if call.consult_answered:
-        _complete(eng, call, at, out)
+        _complete(center, call, at, out)
         return True
-    target = eng._agents[call.consult]
-    agent = eng._agents[agent_id]
-    _part_ends(eng, call, agent, "agent", target.agent_id, False, at, out)
+    target = center.agent(call.consult)
+    agent = center.agent(agent_id)
+    _part_ends(center, call, agent, "agent", target.agent_id, False, at, out)
     call.consult, call.consult_answered = "", False
-    call.consult_gen = eng._new_gen()
+    call.consult_gen = center.new_gen()
     out.append(c.DropAgentLeg(call.call_id, agent_id))
-    _rewait(eng, call, at, out)
-    cfg = eng._queues[call.queue].config
-    call.state = CallState.OFFERED  # it rings there already: the ring timeout starts now
+    _rewait(center, call, at, out)
+    cfg = center.queue(call.queue).config
+    cs.set_state(call, CallState.OFFERED)  # it rings there already: the ring timeout starts now
     call.offered_to = {target.agent_id}
-    call.gen = eng._new_gen()
-    eng._timers.push(at + cfg.ring_timeout_s, TimerKind.OFFER, call.call_id, call.gen)
+    call.gen = center.new_gen()
+    center.arm(at + cfg.ring_timeout_s, TimerKind.OFFER, call.call_id, call.gen)
     return True
 
 
-def caller_left(eng: Engine, call: Call, at: float, out: list[c.Command]) -> None:
+def caller_left(center: Center, call: Call, at: float, out: list[c.Command]) -> None:
     """The caller hung up during a consult: the consulted agent is let go."""
     if call.consult:
-        consult_over(eng, call, "caller-gone", at, out)
+        consult_over(center, call, "caller-gone", at, out)
 
 
 def answered(call: Call, at: float) -> None:

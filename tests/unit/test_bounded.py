@@ -108,7 +108,7 @@ async def test_R6_two_thousand_calls_leave_every_per_call_collection_empty() -> 
         await asyncio.gather(commands, timers, lanes, return_exceptions=True)
     ended = engine.snapshot()
     assert asterisk.requests > 10_000  # the traffic really went through the adapter
-    assert engine.calls() == [] and engine._entering == {}
+    assert engine.calls() == [] and engine.in_ivr() == 0
     assert {a.state for a in (engine.agent(x.agent_id) for x in AGENTS)} == {"ready"}, ended
     assert runtime._pending == collections_empty()
     assert adapter._callers == {} and adapter._names == {}

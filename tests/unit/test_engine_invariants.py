@@ -227,7 +227,7 @@ class EngineMachine(RuleBasedStateMachine):
     def work_conservation(self) -> None:
         waiting = [k for k in self.engine.calls() if k.state == "waiting"]
         for a in self.engine.agents():
-            if a.state != "ready" or not self.engine._agents[a.agent_id].reachable:
+            if a.state != "ready" or not a.reachable:
                 continue
             for k in waiting:
                 if k.sticky_agent is not None:
