@@ -162,7 +162,7 @@ def test_R6_ari_delayed_two_seconds_per_request_for_ten_seconds(sandbox: Sandbox
     # A stop during the fault, with a caller waiting: handed to the fallback queue.
     for agent_id in agents:
         engine.post(f"/agents/{agent_id}/pause", {"reason": "meeting"})
-    waiting = sandbox.call(talk_ms=4000)
+    waiting = sandbox.call(talk_ms=10000)  # still on the line while the stop is checked
     waiting_id = entered(engine, ids)
     wait_for(lambda: any(k["call_id"] == waiting_id for k in engine.get("/calls")), 10, "the caller to wait")
     ari.set("delay", 2.0)
@@ -170,11 +170,12 @@ def test_R6_ari_delayed_two_seconds_per_request_for_ten_seconds(sandbox: Sandbox
     stops_within(engine, 5)
     channel = wait_for(lambda: (ch := sandbox.ari("GET", f"/channels/{waiting_id}"))
                        and ch["dialplan"]["app_name"] == "Queue" and ch, 10, "the caller in the fallback Queue()")
+    # (the caller talks 10 s from its answer: its channel is there until well after the stop)
     assert channel["state"] == "Up"
     assert waiting.wait(60) == 0, waiting.output()
     # Not just hung up: the fallback queue rang an agent's phone after the stop, it
     # answered and talked with the caller to the caller's own hang-up.
-    talked = waiting.outcome(5).hung_up_itself(4000)
+    talked = waiting.outcome(5).hung_up_itself(10000)
     took = [phone.leg_with(talked) for phone in phones if phone.talked_with(talked)]
     assert len(took) == 1 and took[0].invited >= stopping, [str(x) for x in took]
 
