@@ -27,8 +27,7 @@ def test_R6_sentinel_failover_under_a_burst_loses_nothing_routed_and_dials_nobod
     equals the live state."""
     group = RedisGroup(tmp_path).start()
     try:
-        for agent_id in AGENTS:
-            sandbox.agent(agent_id)
+        phones = [sandbox.agent(agent_id) for agent_id in AGENTS]
         engine = start_engine(redis=True, lease_ms=5000, agents=AGENTS, wrap_up_s=0.5, snapshot_every=100_000,
                               redis_where=group.sentinels_toml() + "replicas_ack = 1\nreplica_wait_ms = 500\n")
         assert group.primary_port() == group.ports["primary"]
@@ -54,7 +53,16 @@ def test_R6_sentinel_failover_under_a_burst_loses_nothing_routed_and_dials_nobod
         # Every call accounted for: served, or given up by its caller while waiting.
         ended = engine.lines(r"hung up: call (\S+) (handled|abandoned)")
         assert len({m.group(1) for m in ended}) == 12
-        assert sum(m.group(2) == "handled" for m in ended) >= 8
+        handled = sum(m.group(2) == "handled" for m in ended)
+        assert handled >= 8
+        # The phones' side: all 12 callers were answered and hung up themselves after
+        # their talk time (none cut off by the PBX), and exactly the calls logged as
+        # handled talked with an agent's phone.
+        legs = burst.outcomes(5)
+        assert len(legs) == 12 and all(leg.answered is not None and leg.hung_up_by == "caller" for leg in legs), \
+            [str(leg) for leg in legs]
+        talked = [leg for leg in legs if any(phone.talked_with(leg, 0.5) for phone in phones)]
+        assert len(talked) == handled, ([str(leg) for leg in talked], handled)
         # Nothing routed before the kill is lost: the promoted replica has each answer.
         promoted = group.client("replica")
         journal = [json.loads(fields[b"e"]) for _, fields in promoted.xrange(f"{engine_prefix(engine)}events")]
