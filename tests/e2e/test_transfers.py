@@ -117,7 +117,7 @@ def test_blind_transfer_to_a_queue_keeps_priority_and_hold_from_the_api(
     before a lower-priority caller who waited longer. R3: a hold from the API takes
     the caller out of the agent's bridge and back."""
     sandbox.agent("1001")
-    sandbox.agent("1003")
+    gas_phone = sandbox.agent("1003")
     engine = start_engine(agents=[], extra="""
 [[queues]]
 name = "support"
@@ -159,9 +159,13 @@ kind = "repair"
     offers = engine.lines(r"offer call (\S+) to agent 1003")
     assert offers[0].group(1) == call_id
     assert caller.wait(40) == 0, caller.output()
+    # The phones: the transferred caller talked to its own hang-up, the rest of it with
+    # 1003's phone; the earlier gas caller waited until the PBX ended it.
+    gas_phone.leg_with(caller.outcome(5).hung_up_itself(12000))
     for k in engine.get("/calls"):  # the caller still waiting in gas: ended here
         sandbox.ari("DELETE", f"/channels/{k['call_id']}")
     assert early.wait(20) == 0, early.output()
+    early.outcome(5).cut_off()
 
 
 def test_softphone_registers_logs_in_by_feature_code_and_transfers_by_refer(
