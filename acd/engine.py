@@ -28,6 +28,7 @@ Where each rule lives:
   R9 plan actions ............. intake.plan_level_changed, intake.arrive
   R10 sticky agent ............ intake.sticky_agent_for, TimerKind.STICKY
   R11 callbacks ............... callbacks (agent first, R2 on the dial-out, retries)
+  R11 campaigns ............... campaigns (pacing, do-not-call, retries of the lists)
   R12 wrap-up by disposition .. presence.disposition_recorded
   R15 agent id announced ...... answers.offer_answered (AnnounceAgent)
 """
@@ -37,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from acd import answers, callbacks, holds, intake, outbound, presence, transfers
+from acd import answers, callbacks, campaigns, holds, intake, outbound, presence, transfers
 from acd import commands as c
 from acd import events as e
 from acd import timeouts as to
@@ -104,6 +105,10 @@ class Engine:
         staffed = sum(1 for aid in queue.positions if self._center.agent(aid).state
                       not in (AgentState.LOGGED_OUT, AgentState.NOT_READY))
         return place * aht / max(1, staffed)
+
+    def outbound_capacity(self, queue: str) -> int:
+        """R11: how many customers of ``queue`` a campaign may hand over now (``campaigns``)."""
+        return campaigns.capacity(self._center, queue)
 
     def next_deadline(self) -> float | None:
         """When the next ``Tick`` is due."""

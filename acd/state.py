@@ -1,6 +1,6 @@
 """The core's records (one per agent, call, queue, and call still in the IVR) and the
 read-only views the adapters and the API see. Fields marked ``NOT_SAVED`` come from
-the configuration or are indexes: a snapshot (``acd.snapshot``) holds the rest."""
+the configuration or are indexes: a snapshot (``Center.save``) holds the rest."""
 
 from __future__ import annotations
 
