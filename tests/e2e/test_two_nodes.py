@@ -38,7 +38,7 @@ def test_a_call_on_node_b_is_answered_by_an_agent_on_node_a_recorded_and_counted
     call to 1001, node b's adapter rings PJSIP/agent1001@node-a, node a dials the phone,
     1001 answers; the caller and the trunk leg are bridged on node b; one recording (node
     b's), one call in the router's record, handled by 1001."""
-    sandbox.agent("1001")
+    phone = sandbox.agent("1001")
     agents = ["1001"]
     router = start_engine(cluster="router", agents=agents, recording=True)
     node_a = start_engine(cluster="adapter", node="a", role="adapter", agents=agents, recording=True,
@@ -56,6 +56,7 @@ def test_a_call_on_node_b_is_answered_by_an_agent_on_node_a_recorded_and_counted
     assert any(str(ch["name"]).startswith("PJSIP/agent1001-") for ch in sandbox.channels())  # the phone, on a
     assert node_b_engine.lines(rf"call {call_id} connected to agent 1001")
     assert caller.wait(30) == 0, caller.output()
+    phone.leg_with(caller.outcome(5).hung_up_itself(4000))  # 1001's phone on a talked with b's caller
     assert router.lines(rf"hung up: call {call_id} handled by agent 1001")
     assert len(router.lines(rf"hung up: call {call_id} ", wait=0)) == 1  # counted once
     (meta,) = wait_for(lambda: node_b_engine.recordings() or None, 30, "node b's recording archived")
@@ -106,8 +107,7 @@ def test_a_burst_on_both_nodes_never_gives_an_agent_two_channels(
     node b, one router: calls cross between the nodes (an agent of one node answers a
     caller of the other), and in Asterisk's own view (both nodes watched) no agent's
     phone ever has two channels; every call is accounted for, none vanished."""
-    for agent_id in ("1001", "1002", "1005", "1006"):
-        sandbox.agent(agent_id)
+    phones = [sandbox.agent(agent_id) for agent_id in ("1001", "1002", "1005", "1006")]
     agents = ["1001", "1002", "1005", "1006"]
     watch_b = AriObserver(NODE_B_IP)
     try:
@@ -128,6 +128,14 @@ def test_a_burst_on_both_nodes_never_gives_an_agent_two_channels(
         assert crossed, answered  # some calls answered by an agent of the other node
         ended = router.lines(r"hung up: call (\S+) (handled|abandoned)")
         assert len({m.group(1) for m in ended}) == 16
-        assert sum(m.group(2) == "handled" for m in ended) >= 8
+        handled = sum(m.group(2) == "handled" for m in ended)
+        assert handled >= 8
+        # The phones: all 16 callers hung up themselves after their talk time (none cut
+        # off by either PBX), and the agents' phones answered exactly one call per call
+        # handled (across both nodes).
+        legs = burst_a.outcomes(5) + burst_b.outcomes(5)
+        assert len(legs) == 16 and all(leg.answered is not None and leg.hung_up_by == "caller" for leg in legs), \
+            [str(leg) for leg in legs]
+        assert sum(len(phone.answered()) for phone in phones) == handled, [str(x) for p in phones for x in p.calls()]
     finally:
         watch_b.close()
