@@ -71,8 +71,8 @@ from cti.workorders.visits import ReturnVisits
 
 log = logging.getLogger("cti.app")
 ARI_CONNECTIONS = 32
-FEATURES = (agents_http.routes, recording_http.routes, supervision_http.routes, workorders_http.routes,
-            desk_http.routes, history_http.routes, calls_http.routes)
+FEATURES = (agents_http.ROUTES, recording_http.ROUTES, supervision_http.ROUTES, workorders_http.ROUTES,
+            desk_http.routes, history_http.ROUTES, calls_http.ROUTES)
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
@@ -277,7 +277,7 @@ async def _lead(
         log.info("store open (%s); %d sessions kept", "PostgreSQL" if config.store.postgres else "SQLite",
                  await sessions.restore(auth, db))
     except (StoreUnavailable, OSError) as exc:
-        db.close()
+        await db.aclose()
         raise CtiError(f"cannot open the store ([store] url): {exc}") from None
     if config.store.postgres is False and leadership is not None:
         log.warning("the store is SQLite (%s): engines on other machines will not see its records; "
@@ -361,9 +361,9 @@ async def _lead(
             await history.stop()
     finally:
         live.close_all()
-        db.close()
+        await db.aclose()
         if isinstance(outbox, SqliteOutbox):
-            outbox.close()
+            await outbox.aclose()
 
 
 async def _leader_unless_stopped(leadership: Leadership, stop: asyncio.Event) -> bool:

@@ -31,6 +31,13 @@ from recording.audit import AuditLog
 EXIT_CONFIG = 2
 EXIT_UNREACHABLE = 3
 EXIT_ERROR = 1
+# Errors -> (exit code, what the message starts with): the CLI's one such table, most specific first.
+EXITS: tuple[tuple[type[Exception], int, str], ...] = (
+    (ConfigError, EXIT_CONFIG, "config error: "),
+    (AsteriskUnreachable, EXIT_UNREACHABLE, ""),
+    (CtiError, EXIT_ERROR, ""),
+    (RecordingError, EXIT_ERROR, ""),
+)
 T = TypeVar("T")
 
 
@@ -96,46 +103,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         rep.add_argument(f"--{name}", dest=f"q_{name}", help=text)
     rep.add_argument("--format", choices=["csv", "json"], default="csv")
     args = parser.parse_args(argv)
-    if args.command in ("campaign", "report"):
-        try:
-            cfg = config_mod.load(args.config)
-            return campaign_command(cfg, args) if args.command == "campaign" else report_command(cfg, args)
-        except ConfigError as exc:
-            print(f"cti: config error: {exc}", file=sys.stderr)
-            return EXIT_CONFIG
     if args.command in ("passwd", "token"):
         return secrets_command(args.command)
-    if args.command == "recordings":
-        try:
-            cfg = config_mod.load(args.config)
-            return recordings_command(cfg, args)
-        except ConfigError as exc:
-            print(f"cti: config error: {exc}", file=sys.stderr)
-            return EXIT_CONFIG
-        except RecordingError as exc:
-            print(f"cti: {exc}", file=sys.stderr)
-            return EXIT_ERROR
+    commands = {"campaign": campaign_command, "report": report_command, "recordings": recordings_command}
+    try:
+        if args.command == "run":
+            return run_command(args)
+        return commands[args.command](config_mod.load(args.config), args)
+    except (CtiError, RecordingError) as exc:
+        for kind, code, prefix in EXITS:
+            if isinstance(exc, kind):
+                print(f"cti: {prefix}{exc}", file=sys.stderr)
+                return code
+        raise
 
+
+def run_command(args: argparse.Namespace) -> int:
     overrides: dict[tuple[str, str], Any] = {}
     if args.http_port is not None:
         overrides[("http", "port")] = args.http_port
     if args.log_level is not None:
         overrides[("", "log_level")] = args.log_level
+    cfg = config_mod.load(args.config, overrides=overrides)
+    _setup_logging(cfg.log_level)
     try:
-        cfg = config_mod.load(args.config, overrides=overrides)
-        _setup_logging(cfg.log_level)
         run_loop(serve(cfg))
-    except ConfigError as exc:
-        print(f"cti: config error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except AsteriskUnreachable as exc:
-        print(f"cti: {exc}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    except CtiError as exc:
-        print(f"cti: {exc}", file=sys.stderr)
-        return EXIT_ERROR
     except KeyboardInterrupt:
-        return 0
+        pass
+    return 0
     return 0
 
 
@@ -162,7 +157,7 @@ def campaign_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
         try:
             await WorkOrderStore(db).add_campaign(campaign, entries)
         finally:
-            db.close()
+            await db.aclose()
     try:
         asyncio.run(store())
     except StoreUnavailable as exc:
@@ -210,7 +205,7 @@ def report_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
                 rows = report(await store.buckets(query.since, query.until, query.by), query.interval, cfg.timezone,
                               query.by, query.where)
         finally:
-            db.close()
+            await db.aclose()
         return to_csv(rows) if args.format == "csv" else json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
     try:
         sys.stdout.write(asyncio.run(read()))

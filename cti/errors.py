@@ -58,3 +58,7 @@ class Missing(CtiError):
 
 class Conflict(CtiError):
     """The request does not fit the current state (409)."""
+
+
+class Overloaded(CtiError):
+    """This engine instance has no room for the request now (503): try again later."""

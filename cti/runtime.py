@@ -31,13 +31,8 @@ Notify = Callable[[c.Notification], None]
 
 
 class Journal(Protocol):
-    async def commit(
-        self,
-        events: list[e.Event],
-        settled: Callable[[], bool],
-        snapshot: Callable[[], dict[str, Any]],
-        input_id: str | None = None,
-    ) -> None: ...
+    async def commit(self, events: list[e.Event], settled: Callable[[], bool],
+                     snapshot: Callable[[], dict[str, Any]], input_id: str | None = None) -> None: ...
 
 
 class Runtime:

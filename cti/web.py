@@ -3,19 +3,19 @@
 before any handler), and the one error middleware that maps every domain error to an
 HTTP status.
 
-Features add their own routes (``cti/<feature>/http.py``: a ``routes(app)`` function
-each); ``cti.app`` composes them. Handlers raise domain errors and never build error
-responses themselves.
+Features add their own routes (``cti/<feature>/http.py``: a ``ROUTES`` table each, its
+handlers declaring their routes); ``cti.app`` composes them. Handlers raise domain
+errors and never build error responses themselves.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
@@ -24,7 +24,8 @@ from acd.errors import TransferRefused
 from cti.auth import Auth, Identity
 from cti.durable.sql import StoreUnavailable
 from cti.errors import (
-    BadRequest, Conflict, Forbidden, Missing, NotConfigured, NotRouting, Unauthorized, UnsupportedMedia,
+    BadRequest, Conflict, Forbidden, Missing, NotConfigured, NotRouting, Overloaded, Unauthorized,
+    UnsupportedMedia,
 )
 from cti.health import ConnectionState, Faults
 from cti.recording.recorder import Recorder
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from cti.workorders.service import WorkOrders
     from cti.workorders.visits import ReturnVisits
 
+T = TypeVar("T")
 log = logging.getLogger("cti.http")
 audit = logging.getLogger("cti.audit")
 
@@ -97,20 +99,27 @@ _STATUSES: list[tuple[type[Exception], int, str]] = [
     (UnsupportedMedia, 415, "unsupported-media-type"),
     (NotConfigured, 404, "not-configured"),
     (NotRouting, 503, "not-routing"),
+    (Overloaded, 503, "overloaded"),
 ]
 
 
-def build_app(instance: Instance, auth: Auth, features: Iterable[Callable[[web.Application], None]]) -> web.Application:
+Feature = web.RouteTableDef | Callable[[web.Application], None]  # its routes, or what adds them
+
+
+def build_app(instance: Instance, auth: Auth, features: Iterable[Feature]) -> web.Application:
     app = web.Application(middlewares=[_errors, _authenticate])
     app[INSTANCE] = instance
     app[AUTH] = auth
     app.router.add_get("/health", health)
-    app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/openapi.json", openapi(OPENAPI.read_bytes()))  # read once, at start
     app.router.add_post("/auth/login", sign_in)
     app.router.add_post("/auth/logout", sign_out)
     app.router.add_get("/auth/me", who_am_i)
-    for add_routes in features:
-        add_routes(app)
+    for feature in features:
+        if isinstance(feature, web.RouteTableDef):
+            app.router.add_routes(feature)
+        else:
+            feature(app)
     return app
 
 
@@ -164,11 +173,16 @@ def error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status)
 
 
-def runtime(request: web.Request) -> Runtime:
-    found = request.app[INSTANCE].runtime
+def running(request: web.Request, part: Callable[[Instance], T | None]) -> T:
+    """A part of the engine that only the leader runs (``NotRouting``, 503, elsewhere)."""
+    found = part(request.app[INSTANCE])
     if found is None:
         raise NotRouting()
     return found
+
+
+def runtime(request: web.Request) -> Runtime:
+    return running(request, lambda parts: parts.runtime)
 
 
 def identity(request: web.Request) -> Identity:
@@ -202,8 +216,10 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-async def openapi(request: web.Request) -> web.Response:
-    return web.Response(body=OPENAPI.read_bytes(), content_type="application/json")
+def openapi(document: bytes) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(body=document, content_type="application/json")
+    return serve
 
 
 async def sign_in(request: web.Request) -> web.Response:

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from acd import InvalidTransition
 from acd import events as e
-from cti.errors import BadRequest
+from cti.errors import BadRequest, Missing
 from cti.masking import mask_number
 from cti.desk.settings import DeskSettings
 from cti.web import INSTANCE, json_body, need, runtime
@@ -22,25 +22,23 @@ from cti.web import INSTANCE, json_body, need, runtime
 audit = logging.getLogger("cti.audit")
 
 
-def routes(app: web.Application) -> None:
-    app.router.add_get("/agents", list_agents)
-    app.router.add_get("/agents/{agent_id}", get_agent)
-    app.router.add_post("/agents/{agent_id}/{action}", agent_action)
-    app.router.add_get("/calls", list_calls)
-    app.router.add_get("/state", state)
+ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
 
 
+@ROUTES.get("/agents")
 async def list_agents(request: web.Request) -> web.Response:
     need(request, "supervisor")
     return web.json_response([dataclasses.asdict(a) for a in runtime(request).engine.agents()])
 
 
+@ROUTES.get("/agents/{agent_id}")
 async def get_agent(request: web.Request) -> web.Response:
     need(request, "supervisor", agent_id=request.match_info["agent_id"])
     view = runtime(request).engine.agent(request.match_info["agent_id"])
     return web.json_response(dataclasses.asdict(view))
 
 
+@ROUTES.get("/calls")
 async def list_calls(request: web.Request) -> web.Response:
     who = need(request, "supervisor", "reader")
     engine = runtime(request).engine
@@ -57,6 +55,7 @@ async def list_calls(request: web.Request) -> web.Response:
     ])
 
 
+@ROUTES.get("/state")
 async def state(request: web.Request) -> web.Response:
     """The core's whole state (the snapshot a restarted router would rebuild), for
     operators and recovery checks. It holds callers' numbers (R14): only with the
@@ -66,6 +65,7 @@ async def state(request: web.Request) -> web.Response:
     return web.json_response(runtime(request).engine.snapshot())
 
 
+@ROUTES.post("/agents/{agent_id}/{action}")
 async def agent_action(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
     who = need(request, "supervisor", agent_id=agent_id)
@@ -94,7 +94,7 @@ async def agent_action(request: web.Request) -> web.Response:
             raise BadRequest(f"'reason' is one of the pause codes {list(codes)}")
         event = e.AgentPaused(agent_id, reason.strip(), now)
     else:
-        raise web.HTTPNotFound(text=f"no agent action {action!r}")
+        raise Missing(f"no agent action {action!r}")
     rt.apply(event)
     audit.info("agent %s: %s by %s", agent_id, action, who.name)
     return web.json_response(dataclasses.asdict(rt.engine.agent(agent_id)))

@@ -49,6 +49,12 @@ class _Keying:
     what: str
     digits: str = ""
     done: bool = False
+    deadline: asyncio.TimerHandle | None = None  # DIGITS_S after the prompt; cancelled when done
+
+    def finish(self) -> None:
+        self.done = True
+        if self.deadline is not None:
+            self.deadline.cancel()
 
 
 class Phones:
@@ -137,7 +143,7 @@ class Phones:
         if kind == "ChannelDtmfReceived":
             self._digit(chan_id, str(ev.get("digit", "")))
         elif kind in ("StasisEnd", "ChannelDestroyed"):
-            self._keying.pop(chan_id, None)
+            self._keying.pop(chan_id).finish()
         return True
 
     def _start(self, chan_id: str, name: str, what: str) -> None:
@@ -161,13 +167,14 @@ class Phones:
                 return
             await self._ari.request_quiet("POST", f"/channels/{chan_id}/play/cti-feature-ask-{chan_id}",
                                           media=f"sound:cti/{prompt}")
-            asyncio.get_running_loop().call_later(DIGITS_S, self._too_slow, chan_id, keying)
+            if not keying.done:
+                keying.deadline = asyncio.get_running_loop().call_later(DIGITS_S, self._too_slow, chan_id, keying)
 
         self._then(chan_id, f"feature {what}", answer)
 
     def _too_slow(self, chan_id: str, keying: _Keying) -> None:
         if self._keying.get(chan_id) is keying and not keying.done:
-            keying.done = True
+            keying.finish()
             log.info("agent %s: feature %s not keyed in within %g s", keying.agent_id, keying.what, DIGITS_S)
             self._then(chan_id, "feature timed out", lambda: self._end(chan_id, "agent-refused"))
 
@@ -178,11 +185,11 @@ class Phones:
         if digit.isdigit() and len(keying.digits) < 16:
             keying.digits += digit
         elif digit == "#":
-            keying.done = True
+            keying.finish()
             self._then(chan_id, f"feature {keying.what}", lambda: self._act(chan_id, keying))
 
     async def _act(self, chan_id: str, keying: _Keying) -> None:
-        keying.done = True
+        keying.finish()
         agent_id, what, now = keying.agent_id, keying.what, self._clock()
         event: e.Event | None = None
         if what == "login":

@@ -24,13 +24,7 @@ from cti.web import AUTH, INSTANCE, json_body, need, runtime
 audit = logging.getLogger("cti.audit")
 
 
-def routes(app: web.Application) -> None:
-    app.router.add_post("/calls/{call_id}/transfer", transfer)
-    app.router.add_post("/calls/{call_id}/transfer/{step}", transfer_step)
-    app.router.add_post("/calls/{call_id}/hold", hold)
-    app.router.add_post("/calls/{call_id}/unhold", hold)
-    app.router.add_post("/calls/{call_id}/listen", listen)
-    app.router.add_post("/calls/{call_id}/listen/stop", listen_stop)
+ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
 
 
 def _call(request: web.Request) -> CallView:
@@ -38,10 +32,11 @@ def _call(request: web.Request) -> CallView:
     call = next((k for k in runtime(request).engine.calls() if k.call_id == call_id), None)
     if call is None or call.agent_id is None:
         need(request, "supervisor")  # (an agent learns nothing of other calls)
-        raise web.HTTPNotFound(text=f"no connected call {call_id!r}")
+        raise Missing(f"no connected call {call_id!r}")
     return call
 
 
+@ROUTES.post("/calls/{call_id}/transfer")
 async def transfer(request: web.Request) -> web.Response:
     """``{"to": "agent"|"queue"|"external", "target": ..., "attended": false}``."""
     call = _call(request)
@@ -69,6 +64,7 @@ async def transfer(request: web.Request) -> web.Response:
     return _view(request, call.call_id)
 
 
+@ROUTES.post("/calls/{call_id}/transfer/{step}")
 async def transfer_step(request: web.Request) -> web.Response:
     """``complete`` or ``cancel`` an attended transfer."""
     call = _call(request)
@@ -81,11 +77,13 @@ async def transfer_step(request: web.Request) -> web.Response:
     elif step == "cancel":
         rt.apply(e.TransferCancelled(call.call_id, call.agent_id, rt.clock()))
     else:
-        raise web.HTTPNotFound(text=f"no transfer step {step!r}")
+        raise Missing(f"no transfer step {step!r}")
     audit.info("call %s: transfer %s by %s", call.call_id, step, who.name)
     return _view(request, call.call_id)
 
 
+@ROUTES.post("/calls/{call_id}/hold")
+@ROUTES.post("/calls/{call_id}/unhold")
 async def hold(request: web.Request) -> web.Response:
     """R3: hold (``/hold``) or take off hold (``/unhold``) from the desk or the API."""
     call = _call(request)
@@ -105,6 +103,7 @@ def _view(request: web.Request, call_id: str) -> web.Response:
     return web.json_response({**dataclasses.asdict(call), "caller": mask_number(call.caller)})
 
 
+@ROUTES.post("/calls/{call_id}/listen")
 async def listen(request: web.Request) -> web.Response:
     """``{"mode": "listen"|"whisper"|"barge", "phone": ...}``: a supervisor listens to
     the call (its phone rings; answered, it hears both sides), coaches the agent, or
@@ -139,6 +138,7 @@ async def listen(request: web.Request) -> web.Response:
     return web.json_response(_session(listening.sessions[call.call_id]))
 
 
+@ROUTES.post("/calls/{call_id}/listen/stop")
 async def listen_stop(request: web.Request) -> web.Response:
     who = need(request, "supervisor")
     adapter = request.app[INSTANCE].adapter

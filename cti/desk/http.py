@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import hashlib
 from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp_jinja2
@@ -21,41 +22,42 @@ import jinja2
 from aiohttp import web
 
 from cti.auth import Identity
-from cti.desk.live import Live
 from cti.desk.settings import DeskSettings
-from cti.errors import Missing, NotRouting
+from cti.errors import Missing, NotRouting, Overloaded
 from cti.masking import mask_number
 from cti.supervision.http import plan_for
-from cti.web import INSTANCE, Instance, identity, need, runtime
+from cti.web import INSTANCE, Instance, identity, need, running, runtime
 from workorders import FIELDS, URGENCIES
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 ASSETS = ("page.js", "desk.js", "wallboard.js", "reports.js", "style.css")
 
 
-def _versions() -> dict[str, str]:
-    """Each asset's content hash: pages link ``/static/x?v=hash``, cached for a year."""
-    return {name: hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:12] for name in ASSETS}
-
-
 def routes(app: web.Application) -> None:
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(Path(__file__).with_name("templates"))),
                          autoescape=True)
-    versions = _versions()
+    # Read once here, not per request: the assets and their content hashes (pages link
+    # ``/static/x?v=hash``, cached for a year).
+    assets = {name: (STATIC / name).read_bytes() for name in ASSETS}
+    versions = {name: hashlib.sha256(body).hexdigest()[:12] for name, body in assets.items()}
 
-    async def agent_page(request: web.Request) -> web.Response:
-        return await _page(request, "agent.html", versions)
+    def page(template: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handler(request: web.Request) -> web.Response:
+            return await _page(request, template, versions)
+        return handler
 
-    async def wallboard_page(request: web.Request) -> web.Response:
-        return await _page(request, "wallboard.html", versions)
+    async def static(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name not in assets:
+            raise Missing(f"no asset {name}")
+        types = {".js": "text/javascript", ".css": "text/css"}
+        response = web.Response(body=assets[name], content_type=types[Path(name).suffix], charset="utf-8")
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
 
-    app.router.add_get("/agent", agent_page)
-    app.router.add_get("/wallboard", wallboard_page)
-
-    async def reports_page(request: web.Request) -> web.Response:
-        return await _page(request, "reports.html", versions)
-
-    app.router.add_get("/reports", reports_page)
+    app.router.add_get("/agent", page("agent.html"))
+    app.router.add_get("/wallboard", page("wallboard.html"))
+    app.router.add_get("/reports", page("reports.html"))
     app.router.add_get("/static/{name}", static)
     app.router.add_get("/events", events)
     app.router.add_get("/desk/{agent_id}", desk)
@@ -69,17 +71,6 @@ async def _page(request: web.Request, template: str, versions: dict[str, str]) -
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "connect-src 'self'; frame-ancestors 'none'")
     response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-async def static(request: web.Request) -> web.StreamResponse:
-    name = request.match_info["name"]
-    if name not in ASSETS:
-        raise Missing(f"no asset {name}")
-    types = {".js": "text/javascript", ".css": "text/css"}
-    response = web.Response(body=(STATIC / name).read_bytes(), content_type=types[Path(name).suffix],
-                            charset="utf-8")
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     return response
 
 
@@ -219,12 +210,10 @@ async def events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: ``agent`` (something about the agent changed: read the desk
     again), ``figures`` (the wallboard's figures), ``alert``."""
     who = identity(request)
-    live: Live | None = request.app[INSTANCE].live
-    if live is None:
-        raise NotRouting()
+    live = running(request, lambda parts: parts.live)
     stream = live.open(who)
     if stream is None:
-        raise web.HTTPServiceUnavailable(text="too many live streams")
+        raise Overloaded("too many live streams")
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                            "X-Accel-Buffering": "no"})
     try:

@@ -20,14 +20,14 @@ import dataclasses
 import json
 import logging
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Protocol
+
 from redis.exceptions import RedisError
 
 from acd import Engine
 from acd import codec
 from acd import commands as c
 from acd import events as e
-from cti.calls.stasis import StasisAdapter
 from cti.durable.journal import Leadership
 from cti.durable.store import RedisStore
 from cti.health import ConnectionState
@@ -69,25 +69,29 @@ async def run_router_input(store: RedisStore, runtime: Runtime, dispatcher: Disp
     last = start or "0-0"
     while True:
         try:
-            batches: Any = await store.client.xread({store.input_key: last}, count=500, block=1000)
+            entries = await store.read_after(store.input_key, last, 500)
         except (RedisError, OSError) as exc:
             log.warning("reading adapter events failed: %s", exc)
             await asyncio.sleep(0.5)
             continue
-        for _, entries in batches or []:
-            for entry_id, fields in entries:
-                last = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        for last, fields in entries:
+            try:
+                event = codec.decode_event(json.loads(fields[b"e"]))
+                dispatcher.saw(event)
+                runtime.submit(event, last)
+            except Exception as exc:  # poison: set aside, counted; the router goes on
+                log.error("bad adapter entry %s set aside in %s: %s", last, store.dead_key, exc)
+                runtime.faults.count("poison", "redis input")
                 try:
-                    event = codec.decode_event(json.loads(fields[b"e"]))
-                    dispatcher.saw(event)
-                    runtime.submit(event, last)
-                except Exception as exc:  # poison: set aside, counted; the router goes on
-                    log.error("bad adapter entry %s set aside in %s: %s", last, store.dead_key, exc)
-                    runtime.faults.count("poison", "redis input")
-                    try:
-                        await store.dead_letter(store.input_key, last, fields, exc)
-                    except (RedisError, OSError) as dead_exc:
-                        log.error("could not set entry %s aside: %s", last, dead_exc)
+                    await store.dead_letter(store.input_key, last, fields, exc)
+                except (RedisError, OSError) as dead_exc:
+                    log.error("could not set entry %s aside: %s", last, dead_exc)
+
+
+class CarriesOut(Protocol):
+    """What carries out a node's call actions on its Asterisk (the Stasis adapter)."""
+
+    async def dispatch(self, cmd: c.CallAction) -> None: ...
 
 
 class AdapterNode:
@@ -129,37 +133,35 @@ class AdapterNode:
                     self.state.down(f"{type(exc).__name__}: {exc}")
                     await asyncio.sleep(0.5)
 
-    async def run_commands(self, adapter: StasisAdapter) -> None:
+    async def run_commands(self, adapter: CarriesOut) -> None:
         key = self.store.commands_key(self.node)
         last = "$"  # commands sent while this adapter was away are stale: resync instead
         while True:
             try:
-                batches: Any = await self.store.client.xread({key: last}, count=200, block=1000)
-                fence = await self.store.fence() if batches else 0
+                entries = await self.store.read_after(key, last, 200)
+                fence = await self.store.fence() if entries else 0
             except (RedisError, OSError) as exc:
                 self.state.down(f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(0.5)
                 continue
-            for _, entries in batches or []:
-                for entry_id, fields in entries:
-                    last = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+            for last, fields in entries:
+                try:
+                    token = int(fields.get(b"f", 0))
+                    cmd = codec.decode_command(json.loads(fields[b"c"]))
+                    if not isinstance(cmd, c.CallAction):
+                        raise codec.CodecError(f"{type(cmd).__name__} is not a call action")
+                except (ValueError, KeyError, codec.CodecError) as exc:
+                    log.error("bad command entry %s set aside: %s", last, exc)
                     try:
-                        token = int(fields.get(b"f", 0))
-                        cmd = codec.decode_command(json.loads(fields[b"c"]))
-                        if not isinstance(cmd, c.CallAction):
-                            raise codec.CodecError(f"{type(cmd).__name__} is not a call action")
-                    except (ValueError, KeyError, codec.CodecError) as exc:
-                        log.error("bad command entry %s set aside: %s", last, exc)
-                        try:
-                            await self.store.dead_letter(key, last, fields, exc)
-                        except (RedisError, OSError):
-                            pass
-                        continue
-                    if token != fence or token < self.highest_token:
-                        log.warning("command from a deposed router (token %d, fence %d) refused", token, fence)
-                        continue
-                    self.highest_token = token
-                    try:
-                        await adapter.dispatch(cmd)
-                    except Exception:
-                        log.exception("carrying out %s failed", cmd)
+                        await self.store.dead_letter(key, last, fields, exc)
+                    except (RedisError, OSError):
+                        pass
+                    continue
+                if token != fence or token < self.highest_token:
+                    log.warning("command from a deposed router (token %d, fence %d) refused", token, fence)
+                    continue
+                self.highest_token = token
+                try:
+                    await adapter.dispatch(cmd)
+                except Exception:
+                    log.exception("carrying out %s failed", cmd)

@@ -120,13 +120,8 @@ class RedisJournal:
         self._since_snapshot = 0
         self.last_input: str | None = store.last_input
 
-    async def commit(
-        self,
-        events: list[e.Event],
-        settled: Callable[[], bool],
-        snapshot: Callable[[], dict[str, Any]],
-        input_id: str | None = None,
-    ) -> None:
+    async def commit(self, events: list[e.Event], settled: Callable[[], bool],
+                     snapshot: Callable[[], dict[str, Any]], input_id: str | None = None) -> None:
         """Make ``events`` durable (or keep them while Redis is away and our lease
         holds). ``settled`` tells whether the core has no uncommitted event, so that
         ``snapshot()`` matches the log exactly."""

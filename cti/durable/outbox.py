@@ -25,6 +25,8 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
+from cti.durable.sql import close_worker
+
 
 @dataclass(slots=True)
 class Entry:
@@ -87,12 +89,18 @@ class SqliteOutbox:
     async def depth(self) -> int:
         return int((await self._run("SELECT COUNT(*) FROM outbox"))[0][0])
 
+    def _shut(self) -> None:  # on the worker thread
+        if self._db is not None:
+            self._db.close()
+
     def close(self) -> None:
-        def shut() -> None:
-            if self._db is not None:
-                self._db.close()
-        self._thread.submit(shut)
+        """Close off the loop (a test after its loop): waits for the worker."""
+        self._thread.submit(self._shut)
         self._thread.shutdown(wait=True)
+
+    async def aclose(self, within_s: float = 5.0) -> None:
+        """Close from the loop, never joining the worker there."""
+        await close_worker(self._thread, self._shut, within_s, "outbox")
 
 
 class RedisOutbox:

@@ -133,5 +133,25 @@ class Database:
         await self.do(lambda sql: None)
 
     def close(self) -> None:
+        """Close off the loop (a CLI or a test after its loop): waits for the worker."""
         self._thread.submit(self._drop)
         self._thread.shutdown(wait=True)
+
+    async def aclose(self) -> None:
+        """Close from the loop, never joining the worker there."""
+        await close_worker(self._thread, self._drop, self.timeout_s, "store")
+
+
+async def close_worker(thread: ThreadPoolExecutor, last: Callable[[], None], within_s: float, what: str) -> None:
+    """Run ``last`` (closing the connection) on the worker thread within ``within_s``,
+    then let the thread end by itself: the loop waits for neither a hung statement nor
+    the thread's join."""
+    try:
+        async with asyncio.timeout(within_s):
+            await asyncio.get_running_loop().run_in_executor(thread, last)
+    except TimeoutError:
+        log.error("%s: not closed within %g s; its worker ends when its statement does", what, within_s)
+    except Exception as exc:  # closing a broken connection: it goes all the same
+        log.warning("%s: closing failed: %s", what, exc)
+    finally:
+        thread.shutdown(wait=False)

@@ -291,6 +291,11 @@ class RedisStore:
                 raise Fenced(f"fencing token {token} is no longer current") from None
             raise
 
+    async def read_after(self, key: str, last: str, count: int) -> list[tuple[str, dict[bytes, bytes]]]:
+        """The entries of stream ``key`` after ``last`` (waiting up to 1 s for one), with their ids as text."""
+        batches: Any = await self.client.xread({key: last}, count=count, block=1000)
+        return [(_text(entry_id), fields) for _, entries in batches or [] for entry_id, fields in entries]
+
     async def fence(self) -> int:
         return int(await self.client.get(self.fence_key) or 0)
 

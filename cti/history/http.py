@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from cti.errors import BadRequest, NotRouting
+from cti.errors import BadRequest
 from cti.history.service import History
 from cti.masking import mask_number
-from cti.web import INSTANCE, need, runtime
+from cti.web import INSTANCE, need, running, runtime
 from reports.agents import agent_report, flat
 from reports.departments import department_report
 from reports.intervals import report
@@ -26,18 +26,7 @@ MAX_LOG_DAYS = 31  # one file per month at most: a month of a busy site is a lar
 audit = logging.getLogger("cti.audit")
 
 
-def routes(app: web.Application) -> None:
-    app.router.add_get("/reports/queues", queues)
-    app.router.add_get("/reports/queue_log", queue_log_file)
-    app.router.add_get("/reports/agents", agents)
-    app.router.add_get("/reports/departments", departments)
-
-
-def _history(request: web.Request) -> History:
-    found = request.app[INSTANCE].history
-    if found is None:
-        raise NotRouting()
-    return found
+ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
 
 
 def _query(request: web.Request, history: History) -> Query:
@@ -62,12 +51,13 @@ def _answer(request: web.Request, history: History, query: Query, what: str, row
                               **({"by": query.by} if what == "queues" else {}), "rows": rows})
 
 
+@ROUTES.get("/reports/queue_log")
 async def queue_log_file(request: web.Request) -> web.Response:
     """The calls that ended from ``from`` to ``to`` (at most 31 days) and the agents'
     states as an Asterisk queue_log. R14: callers' numbers whole for readers, masked
     for supervisors; every export is audited with who asked."""
     who = need(request, "supervisor", "reader")
-    history = _history(request)
+    history = running(request, lambda parts: parts.history)
     query = _query(request, history)
     if (query.last - query.first).days >= MAX_LOG_DAYS:
         raise BadRequest(f"a queue_log covers at most {MAX_LOG_DAYS} days")
@@ -84,12 +74,13 @@ async def queue_log_file(request: web.Request) -> web.Response:
         "Content-Disposition": f'attachment; filename="queue_log-{query.first}-{query.last}"'})
 
 
+@ROUTES.get("/reports/agents")
 async def agents(request: web.Request) -> web.Response:
     """Per period and agent: logged-in, ready, paused (by reason), ringing, talking and
     wrap-up time, occupancy, calls answered, talk and hold, RONA, hold overruns and the
     dispositions recorded by kind."""
     who = need(request, "supervisor", "reader")
-    history = _history(request)
+    history = running(request, lambda parts: parts.history)
     query = _query(request, history)
     times, calls = await history.store.agent_buckets(query.since, query.until)
     wo = request.app[INSTANCE].workorders
@@ -99,15 +90,14 @@ async def agents(request: web.Request) -> web.Response:
     return _answer(request, history, query, "agents", rows, flat(rows))
 
 
+@ROUTES.get("/reports/departments")
 async def departments(request: web.Request) -> web.Response:
     """Per period (of creation) and work-order department: orders created (by kind),
     done, cancelled, open, overdue, and the mean hours to done (R12)."""
     who = need(request, "supervisor", "reader")
-    history = _history(request)
+    history = running(request, lambda parts: parts.history)
     query = _query(request, history)
-    wo = request.app[INSTANCE].workorders
-    if wo is None:
-        raise NotRouting()
+    wo = running(request, lambda parts: parts.workorders)
     orders = await wo.store.orders_between(query.since, query.until)
     rows = department_report(orders, query.interval, history.timezone, history.clock(), query.where)
     audit.info("report departments %s..%s read by %s", query.first, query.last, who.name)
@@ -115,12 +105,13 @@ async def departments(request: web.Request) -> web.Response:
                    [{k: v for k, v in r.items() if k != "kinds"} for r in rows])
 
 
+@ROUTES.get("/reports/queues")
 async def queues(request: web.Request) -> web.Response:
     """Offered, answered, abandoned (short apart), service level, answer rate, ASA,
     longest wait, handle times, RONA, hold overruns, overflows, callbacks and
     emergencies per period: the definitions of the live figures."""
     who = need(request, "supervisor", "reader")
-    history = _history(request)
+    history = running(request, lambda parts: parts.history)
     query = _query(request, history)
     buckets = await history.store.buckets(query.since, query.until, query.by)
     rows = report(buckets, query.interval, history.timezone, query.by, query.where)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from acd import commands as c
 from acd.metrics import WINDOWS, MetricsBook
+from cti.background import repeat
 from cti.history.store import HistoryStore
 from reports.records import AgentSpan, CallRecord, RecordBuilder
 
@@ -103,16 +104,15 @@ class History:
         return gone
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.flush()
-                await self.purge()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.errors += 1
-                log.error("R13: writing the record failed (tried again): %s", exc)
-            await asyncio.sleep(FLUSH_S)
+        await repeat(self._round, FLUSH_S, self._failed)
+
+    async def _round(self) -> None:
+        await self.flush()
+        await self.purge()
+
+    def _failed(self, exc: Exception) -> None:
+        self.errors += 1
+        log.error("R13: writing the record failed (tried again): %s", exc)
 
     async def stop(self) -> None:
         """At a clean stop: what ended last goes to the store too."""

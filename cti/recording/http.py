@@ -14,12 +14,7 @@ from cti.recording.recorder import Recorder
 from cti.web import INSTANCE, identity, json_body, need
 
 
-def routes(app: web.Application) -> None:
-    app.router.add_get("/recordings", list_recordings)
-    app.router.add_get("/recordings/audit", recordings_audit)
-    app.router.add_get("/recordings/{call_id}", get_recording)
-    app.router.add_post("/recordings/holds", add_hold)
-    app.router.add_delete("/recordings/holds/{hold_id}", release_hold)
+ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
 
 
 async def _reader(request: web.Request) -> tuple[Recorder, str]:
@@ -47,6 +42,7 @@ def _epoch(request: web.Request, name: str) -> float | None:
         raise BadRequest(f"{name} must be epoch seconds") from None
 
 
+@ROUTES.get("/recordings")
 async def list_recordings(request: web.Request) -> web.Response:
     recorder, who = await _reader(request)
     q = request.query
@@ -56,6 +52,7 @@ async def list_recordings(request: web.Request) -> web.Response:
     return web.json_response([dataclasses.asdict(m) for m in found])
 
 
+@ROUTES.get("/recordings/{call_id}")
 async def get_recording(request: web.Request) -> web.Response:
     recorder, who = await _reader(request)
     call_id = request.match_info["call_id"]
@@ -64,6 +61,7 @@ async def get_recording(request: web.Request) -> web.Response:
                         headers={"Content-Disposition": f'attachment; filename="{call_id}.wav"'})
 
 
+@ROUTES.get("/recordings/audit")
 async def recordings_audit(request: web.Request) -> web.Response:
     recorder, who = await _reader(request)
     report = await recorder.io(recorder.run_audit)
@@ -71,6 +69,7 @@ async def recordings_audit(request: web.Request) -> web.Response:
     return web.json_response(services.report_json(report))
 
 
+@ROUTES.post("/recordings/holds")
 async def add_hold(request: web.Request) -> web.Response:
     recorder, who = await _reader(request)
     body = await json_body(request)
@@ -82,6 +81,7 @@ async def add_hold(request: web.Request) -> web.Response:
     return web.json_response({"hold_id": hold.hold_id}, status=201)
 
 
+@ROUTES.delete("/recordings/holds/{hold_id}")
 async def release_hold(request: web.Request) -> web.Response:
     recorder, who = await _reader(request)
     await recorder.io(services.release_hold, recorder.archive, request.match_info["hold_id"], who)

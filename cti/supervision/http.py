@@ -10,51 +10,42 @@ import time
 
 from aiohttp import web
 
-from cti.errors import BadRequest, NotConfigured, NotRouting
+from cti.errors import BadRequest, Missing, NotConfigured
 from cti.supervision.prometheus import prometheus_text
-from cti.supervision.services import Supervision
 from typing import Any
 
 from cti.auth import Identity
 from cti.masking import mask_number
-from cti.web import AUTH, INSTANCE, json_body, need
+from cti.web import AUTH, json_body, need, running
 
 audit = logging.getLogger("cti.audit")
 
 
-def routes(app: web.Application) -> None:
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/wallboard.json", wallboard)
-    app.router.add_get("/plan", get_plan)
-    app.router.add_post("/plan/{action}", plan_action)
+ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
 
 
-def _supervision(request: web.Request) -> Supervision:
-    supervision = request.app[INSTANCE].supervision
-    if supervision is None:
-        raise NotRouting()
-    return supervision
-
-
+@ROUTES.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     """R13 for machines: Prometheus text format."""
     if not request.app[AUTH].settings.metrics_open:
         need(request, "supervisor")
-    body = prometheus_text(_supervision(request).figures())
+    body = prometheus_text(running(request, lambda parts: parts.supervision).figures())
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
+@ROUTES.get("/wallboard.json")
 async def wallboard(request: web.Request) -> web.Response:
     """R13 for people: the same figures as JSON."""
     who = need(request, "supervisor")
-    figures = _supervision(request).figures()
+    figures = running(request, lambda parts: parts.supervision).figures()
     figures["plan"] = plan_for(who, figures["plan"])
     return web.json_response(figures)
 
 
+@ROUTES.get("/plan")
 async def get_plan(request: web.Request) -> web.Response:
     who = need(request, "supervisor")
-    return web.json_response(plan_for(who, _supervision(request).figures()["plan"]))
+    return web.json_response(plan_for(who, running(request, lambda parts: parts.supervision).figures()["plan"]))
 
 
 def plan_for(who: Identity, plan: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -65,11 +56,12 @@ def plan_for(who: Identity, plan: dict[str, Any] | None) -> dict[str, Any] | Non
                                   for k in plan.get("callbacks", [])]}
 
 
+@ROUTES.post("/plan/{action}")
 async def plan_action(request: web.Request) -> web.Response:
     """R9 supervisor controls: confirm, level {"level": "II" | null},
     incident {"cause", "scope", "started_at"}."""
     who = need(request, "supervisor").name
-    supervision = _supervision(request)
+    supervision = running(request, lambda parts: parts.supervision)
     action = request.match_info["action"]
     plan = supervision.plan
     if plan is None:
@@ -97,5 +89,5 @@ async def plan_action(request: web.Request) -> web.Response:
         plan.incident.cause, plan.incident.scope, plan.incident.started_at = cause, scope, float(started)
         audit.warning("R9 incident attached by %s: %s / %s", who, cause, scope)
     else:
-        raise web.HTTPNotFound(text=f"no plan action {action!r}")
+        raise Missing(f"no plan action {action!r}")
     return web.json_response(plan_for(need(request, "supervisor"), supervision.figures()["plan"]))

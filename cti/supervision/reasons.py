@@ -27,36 +27,43 @@ def _pct(x: float) -> str:
     return str(round(x * 100))
 
 
-def _entry(f: Figures, t: Conditions) -> tuple[list[str], list[str]]:
-    en = [f"{f.waiting} waiting" + (f" (entry at {t.waiting_at_least})" if t.waiting_at_least is not None else ""),
-          f"longest wait {round(f.longest_wait_s)} s"
-          + (f" (entry at {_n(t.longest_wait_at_least_s)} s)" if t.longest_wait_at_least_s is not None else ""),
-          f"answer rate {_pct(f.answer_rate)} %"
-          + (f" (entry below {_pct(t.answer_rate_below)} %)" if t.answer_rate_below is not None else "")]
-    zh = [f"等待 {f.waiting} 通" + (f"（門檻 {t.waiting_at_least}）" if t.waiting_at_least is not None else ""),
-          f"最長等待 {round(f.longest_wait_s)} 秒"
-          + (f"（門檻 {_n(t.longest_wait_at_least_s)} 秒）" if t.longest_wait_at_least_s is not None else ""),
-          f"接通率 {_pct(f.answer_rate)}%"
-          + (f"（門檻 低於 {_pct(t.answer_rate_below)}%）" if t.answer_rate_below is not None else "")]
-    if f.overflows or t.overflows_at_least is not None:
-        en.append(f"{f.overflows} overflowed"
-                  + (f" (entry at {t.overflows_at_least})" if t.overflows_at_least is not None else ""))
-        zh.append(f"溢出 {f.overflows} 通" + (f"（門檻 {t.overflows_at_least}）" if t.overflows_at_least is not None else ""))
+Limit = tuple[str, str] | None  # a threshold in words (English, Chinese), when one is set
+
+
+def _said(figures: list[tuple[str, str]], limits: list[Limit]) -> tuple[list[str], list[str]]:
+    """Each figure in both languages, with its threshold in brackets where one is set."""
+    en = [fig + (f" ({limit[0]})" if limit else "") for (fig, _), limit in zip(figures, limits)]
+    zh = [fig + (f"（{limit[1]}）" if limit else "") for (_, fig), limit in zip(figures, limits)]
     return en, zh
+
+
+def _figures(f: Figures) -> list[tuple[str, str]]:
+    return [(f"{f.waiting} waiting", f"等待 {f.waiting} 通"),
+            (f"longest wait {round(f.longest_wait_s)} s", f"最長等待 {round(f.longest_wait_s)} 秒"),
+            (f"answer rate {_pct(f.answer_rate)} %", f"接通率 {_pct(f.answer_rate)}%")]
+
+
+def _entry(f: Figures, t: Conditions) -> tuple[list[str], list[str]]:
+    figures, limits = _figures(f), [
+        None if t.waiting_at_least is None else (f"entry at {t.waiting_at_least}", f"門檻 {t.waiting_at_least}"),
+        None if t.longest_wait_at_least_s is None else (f"entry at {_n(t.longest_wait_at_least_s)} s",
+                                                        f"門檻 {_n(t.longest_wait_at_least_s)} 秒"),
+        None if t.answer_rate_below is None else (f"entry below {_pct(t.answer_rate_below)} %",
+                                                  f"門檻 低於 {_pct(t.answer_rate_below)}%")]
+    if f.overflows or t.overflows_at_least is not None:
+        figures.append((f"{f.overflows} overflowed", f"溢出 {f.overflows} 通"))
+        limits.append(None if t.overflows_at_least is None else (f"entry at {t.overflows_at_least}",
+                                                                 f"門檻 {t.overflows_at_least}"))
+    return _said(figures, limits)
 
 
 def _exit(f: Figures, t: ExitConditions) -> tuple[list[str], list[str]]:
-    en = [f"{f.waiting} waiting" + (f" (exit at {t.waiting_at_most} or fewer)" if t.waiting_at_most is not None else ""),
-          f"longest wait {round(f.longest_wait_s)} s"
-          + (f" (exit at {_n(t.longest_wait_at_most_s)} s or less)" if t.longest_wait_at_most_s is not None else ""),
-          f"answer rate {_pct(f.answer_rate)} %"
-          + (f" (exit at {_pct(t.answer_rate_at_least)} % or more)" if t.answer_rate_at_least is not None else "")]
-    zh = [f"等待 {f.waiting} 通" + (f"（解除 ≤ {t.waiting_at_most}）" if t.waiting_at_most is not None else ""),
-          f"最長等待 {round(f.longest_wait_s)} 秒"
-          + (f"（解除 ≤ {_n(t.longest_wait_at_most_s)} 秒）" if t.longest_wait_at_most_s is not None else ""),
-          f"接通率 {_pct(f.answer_rate)}%"
-          + (f"（解除 ≥ {_pct(t.answer_rate_at_least)}%）" if t.answer_rate_at_least is not None else "")]
-    return en, zh
+    return _said(_figures(f), [
+        None if t.waiting_at_most is None else (f"exit at {t.waiting_at_most} or fewer", f"解除 ≤ {t.waiting_at_most}"),
+        None if t.longest_wait_at_most_s is None else (f"exit at {_n(t.longest_wait_at_most_s)} s or less",
+                                                       f"解除 ≤ {_n(t.longest_wait_at_most_s)} 秒"),
+        None if t.answer_rate_at_least is None else (f"exit at {_pct(t.answer_rate_at_least)} % or more",
+                                                     f"解除 ≥ {_pct(t.answer_rate_at_least)}%")])
 
 
 def words(change: PlanChanged | PlanProposed) -> tuple[str, str]:

@@ -16,36 +16,18 @@ from aiohttp import web
 
 from acd import events as e
 from cti.auth import Identity
-from cti.errors import BadRequest, Conflict, Missing, NotRouting
+from cti.errors import BadRequest, Conflict, Missing
 from cti.masking import mask_number
-from cti.web import INSTANCE, identity, json_body, need, runtime
-from cti.workorders.service import WorkOrders, public
+from cti.web import INSTANCE, identity, json_body, need, running, runtime
+from cti.workorders.service import public
 from cti.workorders.store import Search
-from cti.workorders.visits import ReturnVisits, campaign_from_csv
+from cti.workorders.visits import campaign_from_csv
 from workorders import STATUSES, WorkOrder
 
 audit = logging.getLogger("cti.audit")
 
 
-def routes(app: web.Application) -> None:
-    app.router.add_post("/calls/{call_id}/disposition", dispose)
-    app.router.add_get("/workorders", search)
-    app.router.add_get("/workorders/{order_id}", get_order)
-    app.router.add_post("/workorders/{order_id}/progress", progress)
-    app.router.add_get("/return-visits", return_visits)
-    app.router.add_get("/campaigns", campaigns)
-    app.router.add_post("/campaigns", campaign_add)
-    app.router.add_post("/campaigns/{campaign_id}/{action}", campaign_action)
-    app.router.add_get("/do-not-call", do_not_call_list)
-    app.router.add_post("/do-not-call", do_not_call_add)
-    app.router.add_delete("/do-not-call/{number}", do_not_call_remove)
-
-
-def service(request: web.Request) -> WorkOrders:
-    found = request.app[INSTANCE].workorders
-    if found is None:
-        raise NotRouting()
-    return found
+ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
 
 
 def department_of(who: Identity) -> str | None:
@@ -63,6 +45,7 @@ def shown(order: WorkOrder, who: Identity) -> dict[str, Any]:
     return doc
 
 
+@ROUTES.post("/calls/{call_id}/disposition")
 async def dispose(request: web.Request) -> web.Response:
     """``{"kind", "fields": {...}, "agent_id"?}``: the agent's own call (the one it is
     on, or the last one, in wrap-up); a supervisor may record it for an agent."""
@@ -77,7 +60,7 @@ async def dispose(request: web.Request) -> web.Response:
     if not isinstance(kind, str) or not isinstance(fields, dict):
         raise BadRequest("a disposition is {'kind': text, 'fields': {...}}")
     rt = runtime(request)
-    wo = service(request)
+    wo = running(request, lambda parts: parts.workorders)
     view = rt.engine.agent(agent_id)
     live = next((k for k in rt.engine.calls() if k.call_id == call_id and k.agent_id == agent_id), None)
     if live is not None:
@@ -111,6 +94,7 @@ def _epoch(value: str | None, name: str) -> float | None:
         raise BadRequest(f"{name} is an ISO 8601 date or epoch seconds") from None
 
 
+@ROUTES.get("/workorders")
 async def search(request: web.Request) -> web.Response:
     """Filters: caller, kind, status, department, since, until (ISO 8601 or epoch s),
     overdue=1, limit (<= 500), offset. A department sees its own orders only."""
@@ -125,7 +109,7 @@ async def search(request: web.Request) -> web.Response:
         raise BadRequest("limit and offset are integers") from None
     if not 1 <= limit <= 500 or not 0 <= offset <= 1_000_000:
         raise BadRequest("limit is 1..500, offset 0..1000000")
-    wo = service(request)
+    wo = running(request, lambda parts: parts.workorders)
     caller = q.get("caller") or None
     if caller is not None and not who.sees_numbers:
         raise BadRequest("searching by a caller's number needs the reader role (R14)")
@@ -139,15 +123,17 @@ async def search(request: web.Request) -> web.Response:
     return web.json_response([shown(o, who) for o in found])
 
 
+@ROUTES.get("/workorders/{order_id}")
 async def get_order(request: web.Request) -> web.Response:
     who = identity(request)
-    order = await service(request).get(request.match_info["order_id"])
+    order = await running(request, lambda parts: parts.workorders).get(request.match_info["order_id"])
     if order is None or (department_of(who) not in (None, order.department)):
         raise Missing(f"no work order {request.match_info['order_id']}")
     need(request, "supervisor", "reader", "department", agent_id=order.agent_id or None)
     return web.json_response(shown(order, who))
 
 
+@ROUTES.post("/workorders/{order_id}/progress")
 async def progress(request: web.Request) -> web.Response:
     """``{"status": accepted | on-site | done | cancelled, "note"}``: the department's
     system (its own orders) or a supervisor."""
@@ -159,7 +145,7 @@ async def progress(request: web.Request) -> web.Response:
     if status in ("new", "dispatched"):
         raise BadRequest("a department reports accepted, on-site, done or cancelled")
     try:
-        order = await service(request).progress(request.match_info["order_id"], status, note, who.name,
+        order = await running(request, lambda parts: parts.workorders).progress(request.match_info["order_id"], status, note, who.name,
                                                 department=department_of(who))
     except KeyError:
         raise Missing(f"no work order {request.match_info['order_id']}") from None
@@ -169,13 +155,6 @@ async def progress(request: web.Request) -> web.Response:
 # ------------------------------------------------------------------ R11 return visits
 
 
-def _visits(request: web.Request) -> ReturnVisits:
-    found = request.app[INSTANCE].visits
-    if found is None:
-        raise NotRouting()
-    return found
-
-
 def _number(value: object) -> str:
     number = "".join(ch for ch in str(value) if not ch.isspace() and ch != "-") if isinstance(value, str) else ""
     if not 3 <= len(number) <= 32 or not number.lstrip("+").isdigit():
@@ -183,23 +162,26 @@ def _number(value: object) -> str:
     return number
 
 
+@ROUTES.get("/return-visits")
 async def return_visits(request: web.Request) -> web.Response:
     """Scheduled, queued, done or closed return visits (R11), newest first."""
     who = need(request, "supervisor", "reader")
     status = request.query.get("status")
     if status is not None and status not in ("scheduled", "queued", "done", "closed"):
         raise BadRequest("status is scheduled, queued, done or closed")
-    rows = await _visits(request).store.visits(status)
+    rows = await running(request, lambda parts: parts.visits).store.visits(status)
     return web.json_response([r if who.sees_numbers else {**r, "caller": mask_number(str(r["caller"] or ""))}
                               for r in rows])
 
 
+@ROUTES.get("/do-not-call")
 async def do_not_call_list(request: web.Request) -> web.Response:
     who = need(request, "reader")
     audit.info("do-not-call list read by %s", who.name)
-    return web.json_response(sorted(_visits(request).numbers_blocked))
+    return web.json_response(sorted(running(request, lambda parts: parts.visits).numbers_blocked))
 
 
+@ROUTES.post("/do-not-call")
 async def do_not_call_add(request: web.Request) -> web.Response:
     """``{"number", "reason"}``: never dial this number again (an agent records the
     customer's wish; a supervisor an instruction)."""
@@ -209,29 +191,32 @@ async def do_not_call_add(request: web.Request) -> web.Response:
     if not isinstance(reason, str) or len(reason) > 200:
         raise BadRequest("'reason' is text (max 200)")
     number = _number(body.get("number"))
-    await _visits(request).set_blocked(number, True, who.name, reason)
+    await running(request, lambda parts: parts.visits).set_blocked(number, True, who.name, reason)
     return web.json_response({"number": mask_number(number), "blocked": True}, status=201)
 
 
+@ROUTES.delete("/do-not-call/{number}")
 async def do_not_call_remove(request: web.Request) -> web.Response:
     who = need(request, "supervisor")
     number = _number(request.match_info["number"])
-    await _visits(request).set_blocked(number, False, who.name)
+    await running(request, lambda parts: parts.visits).set_blocked(number, False, who.name)
     return web.json_response({"number": mask_number(number), "blocked": False})
 
 
+@ROUTES.get("/campaigns")
 async def campaigns(request: web.Request) -> web.Response:
     """Campaigns with their progress (entries by status)."""
     need(request, "supervisor", "reader")
-    return web.json_response(await _visits(request).store.campaigns())
+    return web.json_response(await running(request, lambda parts: parts.visits).store.campaigns())
 
 
+@ROUTES.post("/campaigns")
 async def campaign_add(request: web.Request) -> web.Response:
     """``{"name", "queue", "csv", "script"?, "hours"?, "max_attempts"?, "retry_h"?}``: a
     campaign from a CSV list of customers (``number[,name]``)."""
     who = need(request, "supervisor")
     body = await json_body(request)
-    visits = _visits(request)
+    visits = running(request, lambda parts: parts.visits)
     name, queue, text, script = body.get("name"), body.get("queue"), body.get("csv"), body.get("script", "")
     hours, attempts, retry_h = body.get("hours"), body.get("max_attempts", 3), body.get("retry_h", 4)
     if not all(isinstance(v, str) for v in (name, queue, text, script)) or (
@@ -255,13 +240,14 @@ async def campaign_add(request: web.Request) -> web.Response:
                               "refused_lines": refused[:100]}, status=201)
 
 
+@ROUTES.post("/campaigns/{campaign_id}/{action}")
 async def campaign_action(request: web.Request) -> web.Response:
     """pause | resume a campaign."""
     who = need(request, "supervisor")
     action = request.match_info["action"]
     if action not in ("pause", "resume"):
         raise Missing(f"no campaign action {action!r}")
-    visits = _visits(request)
+    visits = running(request, lambda parts: parts.visits)
     if not await visits.store.set_campaign_status(request.match_info["campaign_id"],
                                                   "paused" if action == "pause" else "active"):
         raise Missing(f"no campaign {request.match_info['campaign_id']}")

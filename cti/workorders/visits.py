@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 from acd import commands as c
 from acd import events as e
 from acd.hours import BusinessHours
+from cti.background import repeat
 from cti.configreader import Table
 from cti.errors import ConfigError
 from cti.masking import mask_number
@@ -101,6 +102,7 @@ class ReturnVisits:
         self._reasons: dict[str, str] = {}  # call id -> why its last attempt failed (machine, busy ...)
         self.queued = 0
         self.errors = 0
+        self._reloaded = 0.0  # (monotonic) when the campaigns were last read from the store
         self.campaigns: dict[str, Campaign] = {}
         self.progress: dict[str, dict[str, object]] = {}  # campaign -> entries by status (as of the last reload)
 
@@ -232,19 +234,17 @@ class ReturnVisits:
             await self.store.visit_outcome(ended.call_id, "closed", "unreached", None, now)
 
     async def run(self) -> None:
-        reloaded = 0.0
-        while True:
-            try:
-                if time.monotonic() - reloaded > 10.0:  # campaigns added by the CLI, or another engine
-                    reloaded = time.monotonic()
-                    await self.reload()
-                await self.step()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.errors += 1
-                log.error("return visits step failed (tried again): %s", exc)
-            await asyncio.sleep(self.settings.poll_s)
+        await repeat(self._round, self.settings.poll_s, self._failed)
+
+    async def _round(self) -> None:
+        if time.monotonic() - self._reloaded > 10.0:  # campaigns added by the CLI, or another engine
+            self._reloaded = time.monotonic()
+            await self.reload()
+        await self.step()
+
+    def _failed(self, exc: Exception) -> None:
+        self.errors += 1
+        log.error("return visits step failed (tried again): %s", exc)
 
 
 def _window(hours: dict[str, list[str]] | None) -> BusinessHours:
