@@ -141,6 +141,10 @@ class Engine:
         self.handle_into(event, out)
         return out
 
+    def event_types(self) -> frozenset[type]:
+        """The kinds of events the core handles (any other is refused: ``UnknownEvent``)."""
+        return frozenset(self._handlers)
+
     def handle_into(self, event: e.Event, out: list[c.Command]) -> None:
         handler = self._handlers.get(type(event))
         if handler is None:

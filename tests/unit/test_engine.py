@@ -176,7 +176,7 @@ def test_every_event_type_has_a_handler_and_others_are_refused() -> None:
     from acd.errors import UnknownEvent
 
     eng = make_engine(1)
-    assert set(eng._handlers) == set(typing.get_args(e.Event))
+    assert eng.event_types() == set(typing.get_args(e.Event))
     with pytest.raises(UnknownEvent):
         eng.handle(object())  # type: ignore[arg-type]
 
