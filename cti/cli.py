@@ -137,8 +137,9 @@ def run_command(args: argparse.Namespace) -> int:
 def campaign_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     """Writes the campaign into the engine's store; the running engine takes it up
     within ten seconds."""
-    from cti.durable.sql import Database, StoreUnavailable
-    from cti.workorders.store import SCHEMA, WorkOrderStore
+    from cti.durable.sql import StoreUnavailable
+    from cti.leader import database
+    from cti.workorders.store import WorkOrderStore
     from cti.workorders.visits import campaign_from_csv
 
     if args.queue not in {q.name for q in cfg.queues}:
@@ -153,7 +154,7 @@ def campaign_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
         return EXIT_ERROR
 
     async def store() -> None:
-        db = Database(cfg.store.url, cfg.store.timeout_s, SCHEMA)
+        db = database(cfg)
         try:
             await WorkOrderStore(db).add_campaign(campaign, entries)
         finally:
@@ -173,8 +174,9 @@ def report_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from cti.durable.sql import Database, StoreUnavailable
-    from cti.history.store import SCHEMA, HistoryStore
+    from cti.durable.sql import StoreUnavailable
+    from cti.history.store import HistoryStore
+    from cti.leader import database
     from cti.masking import mask_number
     from reports.agents import agent_report, flat
     from reports.intervals import report
@@ -189,7 +191,7 @@ def report_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
         return EXIT_ERROR
 
     async def read() -> str:
-        db = Database(cfg.store.url, cfg.store.timeout_s, SCHEMA)
+        db = database(cfg)
         store = HistoryStore(db)
         try:
             if args.what == "queue_log":  # R14: no signed-in identity here: numbers masked

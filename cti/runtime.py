@@ -36,21 +36,20 @@ class Journal(Protocol):
 
 
 class Runtime:
-    def __init__(
-        self, engine: Engine, clock: Callable[[], float], journal: Journal | None = None
-    ) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], float], journal: Journal | None = None,
+                 executor: Executor | None = None, notify: Notify | None = None, faults: Faults | None = None) -> None:
         self.engine = engine
         self.clock = clock
         self.journal = journal
-        self.executor: Executor | None = None
-        self.notify: Notify | None = None
+        self.executor = executor
+        self.notify = notify
         self._pending: collections.deque[tuple[e.Event, list[c.Command]]] = collections.deque()
         self._input_id: str | None = None  # the router's last consumed adapter entry
         self._has_pending = asyncio.Event()
         self._wake = asyncio.Event()
         # Read-only followers of every command and notice (metrics, plans).
         self.observers: list[Callable[[c.Command], None]] = []
-        self.faults = Faults()  # the engine instance's, set by the app
+        self.faults = faults or Faults()  # the engine instance's
 
     def apply(self, event: e.Event, input_id: str | None = None) -> list[c.Command]:
         """Handle one event; raises the core's errors (for agent requests to report).

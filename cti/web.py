@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from aiohttp import web
 
@@ -27,49 +27,55 @@ from cti.errors import (
     BadRequest, Conflict, Forbidden, Missing, NotConfigured, NotRouting, Overloaded, Unauthorized,
     UnsupportedMedia,
 )
-from cti.health import ConnectionState, Faults
-from cti.recording.recorder import Recorder
+from cti import pages
+from cti.health import ConnectionState
 from cti.recording.services import BadHold
 from cti.runtime import Runtime
-from cti.supervision.services import Supervision
 from recording.archive import IntegrityError, NotFound, RecordingError
 from workorders import BadDisposition, BadTransition
-
-if TYPE_CHECKING:
-    from cti.calls.stasis import StasisAdapter
-    from cti.calls.trunks import Trunk
-    from cti.desk.live import Live
-    from cti.history.service import History
-    from cti.desk.settings import DeskSettings
-    from cti.workorders.service import WorkOrders
-    from cti.workorders.visits import ReturnVisits
 
 T = TypeVar("T")
 log = logging.getLogger("cti.http")
 audit = logging.getLogger("cti.audit")
 
 
-@dataclass
-class Instance:
-    """What the HTTP server shows: this engine instance's role (leader, standby,
-    adapter), and its parts once they run. (A *node* is an Asterisk server.)"""
+class Part(Generic[T]):
+    """A part of the engine that only some instances run (the leader's core and its
+    features, a node's adapter and recorder): empty until the composition root starts
+    it there. Handlers ``get()`` it: an empty part refuses with ``NotRouting`` (503)."""
 
-    role: str = "standby"
-    runtime: Runtime | None = None
-    connections: list[ConnectionState] = field(default_factory=list)
-    recorder: Recorder | None = None
-    supervision: Supervision | None = None
-    faults: Faults = field(default_factory=Faults)
-    workorders: WorkOrders | None = None
-    live: Live | None = None
-    desk: DeskSettings | None = None
-    visits: ReturnVisits | None = None
-    history: History | None = None
-    trunk: Trunk | None = None  # where transfers to external numbers are dialled
-    adapter: StasisAdapter | None = None  # the node's adapter, when one runs in this process
+    __slots__ = ("_value",)
+
+    def __init__(self) -> None:
+        self._value: T | None = None
+
+    def start(self, value: T) -> None:
+        self._value = value
+
+    def get(self) -> T:
+        if self._value is None:
+            raise NotRouting()
+        return self._value
+
+    def peek(self) -> T | None:
+        return self._value
 
 
-INSTANCE: web.AppKey[Instance] = web.AppKey("instance")
+class Role:
+    """This engine instance's role: standby until it leads (leader) or adapts a node (adapter)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self) -> None:
+        self.name = "standby"
+
+    def become(self, name: str) -> None:
+        self.name = name
+
+
+ROLE = web.AppKey("role", Role)
+CONNECTIONS = web.AppKey("connections", list[ConnectionState])  # what /health reports
+RUNTIME = web.AppKey("runtime", Part[Runtime])
 AUTH: web.AppKey[Auth] = web.AppKey("auth")
 IDENTITY: web.RequestKey[Identity] = web.RequestKey("identity")  # who is asking
 OPEN = {("GET", "/health"), ("GET", "/openapi.json"), ("POST", "/auth/login"),
@@ -103,23 +109,36 @@ _STATUSES: list[tuple[type[Exception], int, str]] = [
 ]
 
 
-Feature = web.RouteTableDef | Callable[[web.Application], None]  # its routes, or what adds them
+@dataclass(frozen=True, slots=True)
+class Feature:
+    """What a feature adds to the HTTP API: its routes, the keys of the parts it serves
+    (empty until they run), and what else it sets up on the app (its pages)."""
+
+    routes: web.RouteTableDef
+    parts: tuple[web.AppKey[Part[Any]], ...] = ()
+    setup: Callable[[web.Application], None] | None = None
 
 
-def build_app(instance: Instance, auth: Auth, features: Iterable[Feature]) -> web.Application:
+def build_app(auth: Auth, features: Iterable[Feature], connections: Iterable[ConnectionState] = ()) -> web.Application:
+    """The HTTP API of one engine instance: its parts start empty (a standby's), each
+    feature adds its routes and its parts' keys."""
     app = web.Application(middlewares=[_errors, _authenticate])
-    app[INSTANCE] = instance
     app[AUTH] = auth
+    app[ROLE] = Role()
+    app[CONNECTIONS] = list(connections)
+    app[RUNTIME] = Part()
+    pages.setup(app)
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.json", openapi(OPENAPI.read_bytes()))  # read once, at start
     app.router.add_post("/auth/login", sign_in)
     app.router.add_post("/auth/logout", sign_out)
     app.router.add_get("/auth/me", who_am_i)
     for feature in features:
-        if isinstance(feature, web.RouteTableDef):
-            app.router.add_routes(feature)
-        else:
-            feature(app)
+        for key in feature.parts:
+            app[key] = Part()
+        if feature.setup is not None:
+            feature.setup(app)
+        app.router.add_routes(feature.routes)
     return app
 
 
@@ -173,16 +192,8 @@ def error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status)
 
 
-def running(request: web.Request, part: Callable[[Instance], T | None]) -> T:
-    """A part of the engine that only the leader runs (``NotRouting``, 503, elsewhere)."""
-    found = part(request.app[INSTANCE])
-    if found is None:
-        raise NotRouting()
-    return found
-
-
 def runtime(request: web.Request) -> Runtime:
-    return running(request, lambda parts: parts.runtime)
+    return request.app[RUNTIME].get()
 
 
 def identity(request: web.Request) -> Identity:
@@ -264,14 +275,14 @@ async def who_am_i(request: web.Request) -> web.Response:
 async def health(request: web.Request) -> web.Response:
     """200 when this instance leads and every connection is up; 503 otherwise (a standby
     is healthy as a standby, but must not receive traffic)."""
-    instance = request.app[INSTANCE]
-    conns = instance.connections
-    if instance.role == "standby":
+    role = request.app[ROLE].name
+    conns = request.app[CONNECTIONS]
+    if role == "standby":
         # A standby has not connected to Asterisk's app: only Redis matters to it.
         ok = all(s.connected for s in conns if s.name == "redis")
         status = "standby" if ok else "degraded"
     else:
         ok = all(s.connected for s in conns)
         status = "ok" if ok else "degraded"
-    body = {"status": status, "role": instance.role, **{s.name: s.as_dict() for s in conns}}
+    body = {"status": status, "role": role, **{s.name: s.as_dict() for s in conns}}
     return web.json_response(body, status=200 if status == "ok" else 503)

@@ -15,14 +15,14 @@ from aiohttp import web
 from acd import InvalidTransition
 from acd import events as e
 from cti.errors import BadRequest, Missing
-from cti.masking import mask_number
-from cti.desk.settings import DeskSettings
-from cti.web import INSTANCE, json_body, need, runtime
+from cti.desk.http import DESK
+from cti.web import Feature, json_body, need, runtime
 
 audit = logging.getLogger("cti.audit")
 
 
 ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
+FEATURE = Feature(ROUTES)
 
 
 @ROUTES.get("/agents")
@@ -36,23 +36,6 @@ async def get_agent(request: web.Request) -> web.Response:
     need(request, "supervisor", agent_id=request.match_info["agent_id"])
     view = runtime(request).engine.agent(request.match_info["agent_id"])
     return web.json_response(dataclasses.asdict(view))
-
-
-@ROUTES.get("/calls")
-async def list_calls(request: web.Request) -> web.Response:
-    who = need(request, "supervisor", "reader")
-    engine = runtime(request).engine
-    if who.sees_numbers:
-        audit.info("call list with numbers read by %s", who.name)
-    return web.json_response([
-        {
-            **dataclasses.asdict(k),
-            "caller": k.caller if who.sees_numbers else mask_number(k.caller),  # R14
-            "position": engine.position(k.call_id),
-            "expected_wait_s": engine.expected_wait_s(k.call_id),
-        }
-        for k in engine.calls()
-    ])
 
 
 @ROUTES.get("/state")
@@ -89,7 +72,7 @@ async def agent_action(request: web.Request) -> web.Response:
         event = e.AgentReady(agent_id, now)
     elif action == "pause":
         reason = body.get("reason")
-        codes = (request.app[INSTANCE].desk or DeskSettings()).pause_codes
+        codes = request.app[DESK].pause_codes
         if not isinstance(reason, str) or reason.strip() not in codes:
             raise BadRequest(f"'reason' is one of the pause codes {list(codes)}")
         event = e.AgentPaused(agent_id, reason.strip(), now)

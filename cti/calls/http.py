@@ -1,5 +1,8 @@
-"""The agent's call controls over HTTP: transfers (blind and attended) and holds;
-and supervisors listening to a call, coaching its agent, or joining it.
+"""Calls over HTTP: the live call list (``GET /calls``: supervisors with numbers
+masked, readers and admins with numbers, R14); the agent's call controls: transfers
+(blind and attended), holds, and the disposition of its call (R12: it becomes a work
+order, ``cti.workorders``); and supervisors listening to a call, coaching its agent,
+or joining it.
 
 The agent on the call acts on it (its session or token), supervisors and admins on
 any call; the core decides (``acd.transfers``) and refuses what the call's state does
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from typing import Any
 
 from aiohttp import web
 
@@ -19,12 +23,18 @@ from acd import events as e
 from cti.calls.listening import MODES, Session
 from cti.errors import BadRequest, Conflict, Missing, NotConfigured
 from cti.masking import mask_number
-from cti.web import AUTH, INSTANCE, json_body, need, runtime
+from cti.calls.stasis import StasisAdapter
+from cti.calls.trunks import Trunk
+from cti.web import AUTH, Feature, Part, identity, json_body, need, runtime
+from cti.workorders.http import VISITS, WORKORDERS, shown
 
 audit = logging.getLogger("cti.audit")
 
 
 ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
+ADAPTER = web.AppKey("adapter", Part[StasisAdapter])  # the node's adapter, when one runs in this process
+TRUNK = web.AppKey("trunk", Part[Trunk])  # where transfers to external numbers are dialled
+FEATURE = Feature(ROUTES, (ADAPTER, TRUNK))
 
 
 def _call(request: web.Request) -> CallView:
@@ -52,7 +62,7 @@ async def transfer(request: web.Request) -> web.Response:
         raise BadRequest("'attended' must be true or false")
     target = target.strip()
     if to == "external":
-        trunk = request.app[INSTANCE].trunk
+        trunk = request.app[TRUNK].peek()
         if trunk is None:
             raise NotConfigured("no [[trunks]] to dial an external number through")
         if trunk.dial_string(target) is None:
@@ -117,7 +127,7 @@ async def listen(request: web.Request) -> web.Response:
     mode = body.get("mode", "listen")
     if mode not in MODES:
         raise BadRequest(f"'mode' is one of {list(MODES)}")
-    adapter = request.app[INSTANCE].adapter
+    adapter = request.app[ADAPTER].peek()
     if adapter is None:
         raise NotConfigured("listening runs beside the Asterisk node: not on a cluster router")
     listening = adapter.listening
@@ -141,7 +151,7 @@ async def listen(request: web.Request) -> web.Response:
 @ROUTES.post("/calls/{call_id}/listen/stop")
 async def listen_stop(request: web.Request) -> web.Response:
     who = need(request, "supervisor")
-    adapter = request.app[INSTANCE].adapter
+    adapter = request.app[ADAPTER].peek()
     call_id = request.match_info["call_id"]
     if adapter is None or call_id not in adapter.listening.sessions:
         raise Missing(f"nobody listens to call {call_id!r}")
@@ -152,3 +162,56 @@ async def listen_stop(request: web.Request) -> web.Response:
 def _session(session: Session) -> dict[str, object]:
     return {"call_id": session.call_id, "agent_id": session.agent_id, "mode": session.mode, "by": session.who,
             "answered": session.answered}
+
+
+@ROUTES.get("/calls")
+async def list_calls(request: web.Request) -> web.Response:
+    who = need(request, "supervisor", "reader")
+    engine = runtime(request).engine
+    if who.sees_numbers:
+        audit.info("call list with numbers read by %s", who.name)
+    return web.json_response([
+        {
+            **dataclasses.asdict(k),
+            "caller": k.caller if who.sees_numbers else mask_number(k.caller),  # R14
+            "position": engine.position(k.call_id),
+            "expected_wait_s": engine.expected_wait_s(k.call_id),
+        }
+        for k in engine.calls()
+    ])
+
+
+@ROUTES.post("/calls/{call_id}/disposition")
+async def dispose(request: web.Request) -> web.Response:
+    """``{"kind", "fields": {...}, "agent_id"?}``: the agent's own call (the one it is
+    on, or the last one, in wrap-up); a supervisor may record it for an agent."""
+    call_id = request.match_info["call_id"]
+    body = await json_body(request)
+    who = identity(request)
+    agent_id = who.agent_id or body.get("agent_id")
+    if not isinstance(agent_id, str):
+        raise BadRequest("name the agent whose call this was ('agent_id')")
+    who = need(request, "supervisor", agent_id=agent_id)
+    kind, fields = body.get("kind"), body.get("fields", {})
+    if not isinstance(kind, str) or not isinstance(fields, dict):
+        raise BadRequest("a disposition is {'kind': text, 'fields': {...}}")
+    rt = runtime(request)
+    wo = request.app[WORKORDERS].get()
+    view = rt.engine.agent(agent_id)
+    live = next((k for k in rt.engine.calls() if k.call_id == call_id and k.agent_id == agent_id), None)
+    if live is not None:
+        call: dict[str, Any] | None = {"call_id": call_id, "caller": live.caller, "arrived_at": live.arrived_at}
+    elif call_id == view.last_call_id:
+        call = await wo.ended_call(call_id)
+    else:
+        call = None
+    if call is None:
+        raise Conflict(f"call {call_id} is not agent {agent_id}'s current or last call")
+    disposition, order = await wo.dispose(call, agent_id, kind, fields, who.name)
+    visits = request.app[VISITS].peek()
+    if disposition["fields"].get("outcome") == "do-not-call" and visits is not None and call.get("caller"):
+        await visits.set_blocked(str(call["caller"]), True, who.name, f"the customer asked, call {call_id}")
+    if view.state == "wrap-up" and call_id == view.last_call_id:
+        rt.apply(e.DispositionRecorded(agent_id, call_id, rt.clock()))
+    return web.json_response({**disposition, "order": shown(order, who) if order else None,
+                              "agent": rt.engine.agent(agent_id).state}, status=201)

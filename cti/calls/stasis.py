@@ -9,10 +9,9 @@ of the phones (``cti.agents.phone``) and of supervisors listening
 (again if it loops, else music), ``cti-bye-`` (then hang up), ``cti-announce-`` (R15).
 
 Lanes (``cti.lanes``): ``dispatch`` carries out each call's actions in that call's
-own lane, in the core's order, each within the command deadline; a call never waits
-for another call's work, nor for recording, nor an offer for the caller's answer and
-music (lanes of their own). What follows an ARI event without a new decision goes
-into the call's lane too. An offer that misses its deadline is reported as failed.
+own lane, in the core's order (``cti.calls.ordering``: a call never waits for another
+call's work, nor for recording, nor an offer for the caller's answer and music). What
+follows an ARI event without a new decision goes into the call's lane too.
 
 ``resync`` rebuilds the mapping from the core's calls and Asterisk's channel list: at
 every websocket (re)connect and when a restarted or standby router takes over. What
@@ -35,11 +34,12 @@ from acd import commands as c
 from acd import events as e
 from cti.asterisk.ari import AriClient
 from cti.calls.legs import AgentLegs
+from cti.calls.ordering import Ordering
 from cti.calls.customers import Customers
 from cti.calls.trunks import Trunk
 from cti.calls.media import WaitingMedia
 from cti.calls.listening import Listening
-from cti.calls.transfers import EXTERNAL_PREFIX, Transfers
+from cti.calls.transfers import EXTERNAL_PREFIX, Directory, Transfers
 from cti.lanes import Lanes
 from cti.masking import mask_number
 
@@ -69,6 +69,9 @@ class StasisAdapter:
         trunk: Trunk | None = None,
         blocked: Callable[[str], bool] | None = None,
         peers: dict[str, str] | None = None,  # node -> this Asterisk's trunk to it ([cluster] peers)
+        directory: Directory | None = None,  # where a phone's REFER may go
+        listening: Listening | None = None,  # supervisors (cti.calls.listening)
+        phones: Phones | None = None,  # the agents' phones (cti.agents.phone), when configured
     ) -> None:
         self._ari, self._calls, self._submit, self._clock = ari, calls, submit, clock
         self._recordings: dict[str, str] = {}  # call id -> recording id, when not the call's
@@ -76,17 +79,17 @@ class StasisAdapter:
         self._callers: dict[str, str] = {}  # call id -> caller number (until the channel goes)
         self._names: dict[str, str] = {}  # call id -> channel name (for AMI)
         self._seq = itertools.count(1)
-        self._offering: dict[str, list[asyncio.Event]] = {}  # call id -> its offers not yet made
         # A cluster adapter (no core beside it) shares the phones with other adapters.
         self._legs = AgentLegs(ari, submit, clock, self._seq, check_endpoint=calls is None, endpoints=endpoints,
                                 peers=peers)
         self.lanes = lanes if lanes is not None else Lanes(10.0)
+        self._order = Ordering(self.lanes, self._legs, self._carry_out)
         self._media = WaitingMedia(ari, self.then, self._seq)
         self.customers = Customers(ari, submit, clock, self.then, trunk, blocked)  # R11, R2
-        self.transfers = Transfers(ari, self._legs, submit, clock, trunk, self.then)
-        self.phones: Phones | None = None  # the agents' phones (cti.agents.phone), when configured
-        self.listening = Listening(ari, self.then)  # supervisors (cti.calls.listening)
-        self.hooks: list[Callable[[dict[str, Any]], bool]] = [self.listening.on_event, self.transfers.on_event]
+        self.transfers = Transfers(ari, self._legs, submit, clock, trunk, self.then, directory)
+        self.listening, self.phones = listening or Listening(ari, self.then), phones
+        self.hooks: list[Callable[[dict[str, Any]], bool]] = [
+            *([phones.on_event] if phones else []), self.listening.on_event, self.transfers.on_event]
 
     async def run(self) -> None:
         """Own the calls' lanes (a supervised task of the engine)."""
@@ -264,52 +267,12 @@ class StasisAdapter:
     # ------------------------------------------------------------ core -> wire
 
     async def dispatch(self, cmd: c.CallAction) -> None:
-        """Hand ``cmd`` to its call's lane; returns at once (the runtime's executor).
-        An offer rings the agent in a lane of its own, without waiting for the caller's
-        answer and music; what comes after it in the call's lane waits for it."""
-        self._prepare(cmd)
-        if isinstance(cmd, c.OfferCall):
-            sent = asyncio.Event()
-            self._offering.setdefault(cmd.call_id, []).append(sent)
-            self.lanes.put(f"offer:{cmd.call_id}:{cmd.agent_id}", "OfferCall", lambda: self._offer(cmd, sent),
-                           lambda: self._offer_abandoned(cmd))
-        elif isinstance(cmd, c.StartRecording):  # a slow AMI never delays the call's routing
-            self.lanes.put(f"record:{cmd.call_id}", "StartRecording", lambda: self._carry_out(cmd))
-        elif isinstance(cmd, c.CancelOutbound):
-            self.lanes.put(cmd.attempt_id, "CancelOutbound", lambda: self._carry_out(cmd))
-        else:
-            ahead = tuple(self._offering.get(cmd.call_id, ()))
-            self.lanes.put(cmd.call_id, type(cmd).__name__, lambda: self._after(ahead, cmd))
-
-    async def _offer(self, cmd: c.OfferCall, sent: asyncio.Event) -> None:
-        try:
-            await self._carry_out(cmd)
-        finally:
-            sent.set()
-            if left := [x for x in self._offering.pop(cmd.call_id, []) if not x.is_set()]:
-                self._offering[cmd.call_id] = left
-
-    async def _after(self, offers: tuple[asyncio.Event, ...], cmd: c.CallAction) -> None:
-        await asyncio.gather(*(sent.wait() for sent in offers))  # the call's offers dispatched before cmd
-        await self._carry_out(cmd)
+        """Hand ``cmd`` to its call's lane; returns at once (the runtime's executor)."""
+        self._order.dispatch(cmd)
 
     async def execute(self, cmd: c.CallAction) -> None:
         """Carry out ``cmd`` now (tests, and the hand-over at stop)."""
-        self._prepare(cmd)
-        await self._carry_out(cmd)
-
-    def _prepare(self, cmd: c.CallAction) -> None:
-        """What must happen in the core's order, before any lane runs: the agents'
-        legs (an offer must know which of the agent's legs are being released)."""
-        if isinstance(cmd, c.OfferCall):
-            self._legs.plan(cmd)
-        elif isinstance(cmd, (c.CancelOffer, c.HangUpAgent, c.DropAgentLeg)):
-            self._legs.cancelling(cmd.call_id, cmd.agent_id)
-
-    def _offer_abandoned(self, cmd: c.OfferCall) -> None:
-        self._legs.abandoned(cmd.call_id, cmd.agent_id)
-        self.lanes.put(cmd.call_id, "release of an abandoned offer",
-                       lambda: self._legs.release(cmd.call_id, cmd.agent_id))
+        await self._order.execute(cmd)
 
     async def _carry_out(self, cmd: c.CallAction) -> None:
         match cmd:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from acd import CallView
@@ -38,19 +39,32 @@ log = logging.getLogger("cti.transfers")
 EXTERNAL_PREFIX = "cti-ext-"
 
 
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """Where a phone's REFER may go: an agent's id or announced number -> agent id, and
+    the queues' names; ``ask`` hands a request to the core, False when it refuses (None:
+    submit it, for a router elsewhere to decide)."""
+
+    agents: Mapping[str, str] = field(default_factory=dict)
+    queues: frozenset[str] = frozenset()
+    ask: Callable[[e.Event], bool] | None = None
+
+
 class Transfers:
     def __init__(self, ari: AriClient, legs: AgentLegs, submit: Callable[[e.Event], None],
                  clock: Callable[[], float], trunk: Trunk | None,
-                 then: Callable[[str, str, Callable[[], Awaitable[None]]], None]) -> None:
+                 then: Callable[[str, str, Callable[[], Awaitable[None]]], None],
+                 directory: Directory | None = None) -> None:
         self._ari, self._legs, self._submit, self._clock, self._then = ari, legs, submit, clock, then
         self.trunk = trunk
         self.held: set[str] = set()  # calls whose caller the engine holds out of the bridge
         self.external: dict[str, str] = {}  # external leg id -> call id
+        directory = directory or Directory()
         # REFER destinations: an agent's id or announced number -> agent id; queue names.
-        self.agents: Mapping[str, str] = {}
-        self.queues: frozenset[str] = frozenset()
+        self.agents: Mapping[str, str] = directory.agents
+        self.queues: frozenset[str] = directory.queues
         # Hands a request to the core; False when refused (a router elsewhere: True).
-        self.ask: Callable[[e.Event], bool] = self._handed
+        self.ask: Callable[[e.Event], bool] = directory.ask or self._handed
 
     def _handed(self, event: e.Event) -> bool:
         self._submit(event)

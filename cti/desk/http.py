@@ -1,8 +1,6 @@
-"""The agent desk and the supervisor wallboard: two pages (``/agent``, ``/wallboard``:
-HTML, Jinja2 templates, no data in them), their static script and style, the desk's
-data (``GET /desk/{agent_id}``), the wallboard's (``GET /wallboard/live``) and the
-live stream (``GET /events``). The pages read everything through this authenticated
-API, so an integration can do what they do.
+"""The agent desk: its page (``/agent``), its data (``GET /desk/{agent_id}``) and the
+live stream the pages listen to (``GET /events``). The page reads everything through
+this authenticated API, so an integration can do what it does.
 
 R14: an agent sees the full number of its own call; a supervisor watching an agent's
 desk sees it masked; readers and admins see numbers.
@@ -12,81 +10,46 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-from pathlib import Path
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp_jinja2
-import jinja2
 from aiohttp import web
 
-from cti.auth import Identity
+from cti.calls.http import TRUNK
+from cti.desk.live import Live
 from cti.desk.settings import DeskSettings
-from cti.errors import Missing, NotRouting, Overloaded
+from cti.errors import Overloaded
 from cti.masking import mask_number
-from cti.supervision.http import plan_for
-from cti.web import INSTANCE, Instance, identity, need, running, runtime
+from cti.pages import page
+from cti.web import Feature, Part, identity, need, runtime
+from cti.workorders.http import VISITS, WORKORDERS
 from workorders import FIELDS, URGENCIES
 
-STATIC = Path(__file__).resolve().parents[1] / "static"
-ASSETS = ("page.js", "desk.js", "wallboard.js", "reports.js", "style.css")
+
+ROUTES = web.RouteTableDef()
+DESK = web.AppKey("desk", DeskSettings)
+LIVE = web.AppKey("live", Part[Live])
 
 
-def routes(app: web.Application) -> None:
-    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(Path(__file__).with_name("templates"))),
-                         autoescape=True)
-    # Read once here, not per request: the assets and their content hashes (pages link
-    # ``/static/x?v=hash``, cached for a year).
-    assets = {name: (STATIC / name).read_bytes() for name in ASSETS}
-    versions = {name: hashlib.sha256(body).hexdigest()[:12] for name, body in assets.items()}
-
-    def page(template: str) -> Callable[[web.Request], Awaitable[web.Response]]:
-        async def handler(request: web.Request) -> web.Response:
-            return await _page(request, template, versions)
-        return handler
-
-    async def static(request: web.Request) -> web.StreamResponse:
-        name = request.match_info["name"]
-        if name not in assets:
-            raise Missing(f"no asset {name}")
-        types = {".js": "text/javascript", ".css": "text/css"}
-        response = web.Response(body=assets[name], content_type=types[Path(name).suffix], charset="utf-8")
-        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-        return response
-
-    app.router.add_get("/agent", page("agent.html"))
-    app.router.add_get("/wallboard", page("wallboard.html"))
-    app.router.add_get("/reports", page("reports.html"))
-    app.router.add_get("/static/{name}", static)
-    app.router.add_get("/events", events)
-    app.router.add_get("/desk/{agent_id}", desk)
-    app.router.add_get("/wallboard/live", wallboard_live)
+def _defaults(app: web.Application) -> None:
+    app[DESK] = DeskSettings()  # (the composition root puts the configured ones)
 
 
-async def _page(request: web.Request, template: str, versions: dict[str, str]) -> web.Response:
-    response = aiohttp_jinja2.render_template(template, request, {"v": versions})
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; frame-ancestors 'none'")
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+ROUTES.get("/agent")(page("agent.html"))
 
 
 def settings(request: web.Request) -> DeskSettings:
-    return request.app[INSTANCE].desk or DeskSettings()
+    return request.app[DESK]
 
 
 # ------------------------------------------------------------------ the desk
 
 
+@ROUTES.get("/desk/{agent_id}")
 async def desk(request: web.Request) -> web.Response:
     """What the agent's page shows: state, the call (screen pop), the caller's recent
     contacts and open orders (R10), the disposition form's choices, pause codes."""
     agent_id = request.match_info["agent_id"]
     who = need(request, "supervisor", agent_id=agent_id)
-    instance = request.app[INSTANCE]
     rt = runtime(request)
     view = rt.engine.agent(agent_id)
     now = rt.clock()
@@ -94,7 +57,7 @@ async def desk(request: web.Request) -> web.Response:
     call: dict[str, Any] | None = None
     live = next((k for k in rt.engine.calls()
                  if k.agent_id == agent_id or agent_id in k.offered_to or k.consult == agent_id), None)
-    wo = instance.workorders
+    wo = request.app[WORKORDERS].peek()
     if live is not None:
         call = {"call_id": live.call_id, "caller": live.caller, "queue": live.queue, "kind": live.kind,
                 "emergency": live.emergency, "arrived_at": live.arrived_at, "answered_at": live.answered_at,
@@ -111,7 +74,7 @@ async def desk(request: web.Request) -> web.Response:
                     "kind": ended["kind"], "emergency": bool(ended["emergency"]), "arrived_at": ended["arrived_at"],
                     "state": "ended", "ended_at": ended["ended_at"], "waited_s": ended["waited_s"],
                     "talked_s": ended["talked_s"]}
-    visits = instance.visits
+    visits = request.app[VISITS].peek()
     if call is not None and live is not None and live.callback and live.call_id.startswith("rv") and visits:
         entry = await visits.store.entry_by_call(live.call_id)  # R11: whom the agent calls, and what to say
         if entry is not None:
@@ -145,7 +108,7 @@ async def desk(request: web.Request) -> web.Response:
         # Where a call may be transferred now: ready agents, queues (a number: the trunk's rules).
         "transfer_to": {"agents": sorted(a.agent_id for a in rt.engine.agents()
                                          if a.state == "ready" and a.agent_id != agent_id),
-                        "queues": sorted(queue_modes), "external": instance.trunk is not None},
+                        "queues": sorted(queue_modes), "external": request.app[TRUNK].peek() is not None},
     })
 
 
@@ -159,58 +122,15 @@ def _masked(history: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# ------------------------------------------------------------------ the wallboard
-
-
-def wallboard_figures(instance: Instance, who: Identity) -> dict[str, Any]:
-    """Everything the wallboard shows, as ``who`` may see it."""
-    supervision = instance.supervision
-    if supervision is None or instance.runtime is None:
-        raise NotRouting()
-    figures = supervision.figures()
-    figures["plan"] = plan_for(who, figures["plan"])
-    now = figures["at"]
-    calls = {k.call_id: k for k in instance.runtime.engine.calls()}
-    today = instance.history.answered_today if instance.history is not None else None
-    agents = []
-    for a in instance.runtime.engine.agents():
-        current = calls.get(a.call_id or "")
-        agents.append({**dataclasses.asdict(a), "in_state_s": now - a.since if a.since else None,
-                       "calls": a.calls if today is None else today.get(a.agent_id, 0),  # R13: today, from the record
-                       "call_s": now - current.answered_at if current and current.answered_at else None,
-                       "on_hold_s": now - current.hold_since if current and current.hold_since else None})
-    hold_max = {q.name: q.hold_max_s for q in instance.runtime.engine.queue_configs()}
-    figures["agent_list"] = agents
-    adapter = instance.adapter  # who listens to which call (R14: the supervisors may know)
-    figures["listening"] = {} if adapter is None else {
-        k: {"mode": v.mode, "by": v.who, "answered": v.answered} for k, v in adapter.listening.sessions.items()}
-    figures["hold_max_s"] = hold_max
-    figures["waiting_calls"] = [
-        {"call_id": k.call_id, "queue": k.queue, "waited_s": now - k.arrived_at, "emergency": k.emergency,
-         "kind": k.kind, "priority": k.priority, "callback": k.callback, "attempts": k.attempts}
-        for k in calls.values() if k.state in ("waiting", "retry")]
-    figures["trend"] = list(supervision.trend)
-    wo = instance.workorders
-    figures["work_orders"] = None if wo is None else {
-        "overdue": wo.overdue, "alerts": list(wo.alerts)[-20:], "created": wo.created}
-    live = instance.live
-    figures["alerts"] = [] if live is None else list(live.recent_alerts)[-30:]
-    return figures
-
-
-async def wallboard_live(request: web.Request) -> web.Response:
-    who = need(request, "supervisor")
-    return web.json_response(wallboard_figures(request.app[INSTANCE], who))
-
-
 # ------------------------------------------------------------------ the live stream
 
 
+@ROUTES.get("/events")
 async def events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: ``agent`` (something about the agent changed: read the desk
     again), ``figures`` (the wallboard's figures), ``alert``."""
     who = identity(request)
-    live = running(request, lambda parts: parts.live)
+    live = request.app[LIVE].get()
     stream = live.open(who)
     if stream is None:
         raise Overloaded("too many live streams")
@@ -234,3 +154,6 @@ async def events(request: web.Request) -> web.StreamResponse:
     finally:
         live.close(stream)
     return response
+
+
+FEATURE = Feature(ROUTES, (LIVE,), _defaults)

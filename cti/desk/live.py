@@ -46,10 +46,11 @@ class Stream:
 
 class Live:
     def __init__(self, figures: Callable[[Identity], dict[str, Any]], max_streams: int = 500,
-                 min_interval_s: float = 0.25) -> None:
-        """``figures(who)``: the wallboard's figures as ``who`` may see them."""
+                 min_interval_s: float = 0.25, agent_of: Callable[[str], str | None] = lambda call_id: None) -> None:
+        """``figures(who)``: the wallboard's figures as ``who`` may see them; ``agent_of``:
+        a call's agent (the core's)."""
         self._figures = figures
-        self.agent_of: Callable[[str], str | None] = lambda call_id: None  # a call's agent (the core's)
+        self.agent_of = agent_of
         self.max_streams = max_streams
         self.min_interval_s = min_interval_s
         self.streams: set[Stream] = set()

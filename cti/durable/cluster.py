@@ -20,7 +20,7 @@ import dataclasses
 import json
 import logging
 from collections import OrderedDict
-from typing import Any, Protocol
+from typing import Protocol
 
 from redis.exceptions import RedisError
 

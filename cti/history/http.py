@@ -14,7 +14,9 @@ from aiohttp import web
 from cti.errors import BadRequest
 from cti.history.service import History
 from cti.masking import mask_number
-from cti.web import INSTANCE, need, running, runtime
+from cti.pages import page
+from cti.web import Feature, Part, need, runtime
+from cti.workorders.http import WORKORDERS
 from reports.agents import agent_report, flat
 from reports.departments import department_report
 from reports.intervals import report
@@ -27,6 +29,9 @@ audit = logging.getLogger("cti.audit")
 
 
 ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
+HISTORY = web.AppKey("history", Part[History])
+FEATURE = Feature(ROUTES, (HISTORY,))
+ROUTES.get("/reports")(page("reports.html"))  # the page; its data below
 
 
 def _query(request: web.Request, history: History) -> Query:
@@ -57,7 +62,7 @@ async def queue_log_file(request: web.Request) -> web.Response:
     states as an Asterisk queue_log. R14: callers' numbers whole for readers, masked
     for supervisors; every export is audited with who asked."""
     who = need(request, "supervisor", "reader")
-    history = running(request, lambda parts: parts.history)
+    history = request.app[HISTORY].get()
     query = _query(request, history)
     if (query.last - query.first).days >= MAX_LOG_DAYS:
         raise BadRequest(f"a queue_log covers at most {MAX_LOG_DAYS} days")
@@ -80,10 +85,10 @@ async def agents(request: web.Request) -> web.Response:
     wrap-up time, occupancy, calls answered, talk and hold, RONA, hold overruns and the
     dispositions recorded by kind."""
     who = need(request, "supervisor", "reader")
-    history = running(request, lambda parts: parts.history)
+    history = request.app[HISTORY].get()
     query = _query(request, history)
     times, calls = await history.store.agent_buckets(query.since, query.until)
-    wo = request.app[INSTANCE].workorders
+    wo = request.app[WORKORDERS].peek()
     recorded = await wo.store.dispositions_between(query.since, query.until) if wo is not None else []
     rows = agent_report(times, calls, query.interval, history.timezone, query.where, recorded)
     audit.info("report agents %s..%s per %s read by %s", query.first, query.last, query.interval, who.name)
@@ -95,9 +100,9 @@ async def departments(request: web.Request) -> web.Response:
     """Per period (of creation) and work-order department: orders created (by kind),
     done, cancelled, open, overdue, and the mean hours to done (R12)."""
     who = need(request, "supervisor", "reader")
-    history = running(request, lambda parts: parts.history)
+    history = request.app[HISTORY].get()
     query = _query(request, history)
-    wo = running(request, lambda parts: parts.workorders)
+    wo = request.app[WORKORDERS].get()
     orders = await wo.store.orders_between(query.since, query.until)
     rows = department_report(orders, query.interval, history.timezone, history.clock(), query.where)
     audit.info("report departments %s..%s read by %s", query.first, query.last, who.name)
@@ -111,7 +116,7 @@ async def queues(request: web.Request) -> web.Response:
     longest wait, handle times, RONA, hold overruns, overflows, callbacks and
     emergencies per period: the definitions of the live figures."""
     who = need(request, "supervisor", "reader")
-    history = running(request, lambda parts: parts.history)
+    history = request.app[HISTORY].get()
     query = _query(request, history)
     buckets = await history.store.buckets(query.since, query.until, query.by)
     rows = report(buckets, query.interval, history.timezone, query.by, query.where)

@@ -9,7 +9,6 @@ never the calls. A failed step is logged, counted and tried again.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable

@@ -11,15 +11,17 @@ from aiohttp import web
 from cti.errors import BadRequest, Forbidden, NotConfigured
 from cti.recording import services
 from cti.recording.recorder import Recorder
-from cti.web import INSTANCE, identity, json_body, need
+from cti.web import Feature, Part, identity, json_body, need
 
 
 ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
+RECORDER = web.AppKey("recorder", Part[Recorder])
+FEATURE = Feature(ROUTES, (RECORDER,))
 
 
 async def _reader(request: web.Request) -> tuple[Recorder, str]:
     """R14: recordings only for the reader and admin roles; returns who asks."""
-    recorder = request.app[INSTANCE].recorder
+    recorder = request.app[RECORDER].peek()
     who = f"{identity(request).name}@{request.remote}"
     try:
         need(request, "reader")

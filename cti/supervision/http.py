@@ -16,12 +16,15 @@ from typing import Any
 
 from cti.auth import Identity
 from cti.masking import mask_number
-from cti.web import AUTH, json_body, need, running
+from cti.supervision.services import Supervision
+from cti.web import AUTH, Feature, Part, json_body, need
 
 audit = logging.getLogger("cti.audit")
 
 
 ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
+SUPERVISION = web.AppKey("supervision", Part[Supervision])
+FEATURE = Feature(ROUTES, (SUPERVISION,))
 
 
 @ROUTES.get("/metrics")
@@ -29,7 +32,7 @@ async def metrics(request: web.Request) -> web.Response:
     """R13 for machines: Prometheus text format."""
     if not request.app[AUTH].settings.metrics_open:
         need(request, "supervisor")
-    body = prometheus_text(running(request, lambda parts: parts.supervision).figures())
+    body = prometheus_text(request.app[SUPERVISION].get().figures())
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
@@ -37,7 +40,7 @@ async def metrics(request: web.Request) -> web.Response:
 async def wallboard(request: web.Request) -> web.Response:
     """R13 for people: the same figures as JSON."""
     who = need(request, "supervisor")
-    figures = running(request, lambda parts: parts.supervision).figures()
+    figures = request.app[SUPERVISION].get().figures()
     figures["plan"] = plan_for(who, figures["plan"])
     return web.json_response(figures)
 
@@ -45,7 +48,7 @@ async def wallboard(request: web.Request) -> web.Response:
 @ROUTES.get("/plan")
 async def get_plan(request: web.Request) -> web.Response:
     who = need(request, "supervisor")
-    return web.json_response(plan_for(who, running(request, lambda parts: parts.supervision).figures()["plan"]))
+    return web.json_response(plan_for(who, request.app[SUPERVISION].get().figures()["plan"]))
 
 
 def plan_for(who: Identity, plan: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -61,7 +64,7 @@ async def plan_action(request: web.Request) -> web.Response:
     """R9 supervisor controls: confirm, level {"level": "II" | null},
     incident {"cause", "scope", "started_at"}."""
     who = need(request, "supervisor").name
-    supervision = running(request, lambda parts: parts.supervision)
+    supervision = request.app[SUPERVISION].get()
     action = request.match_info["action"]
     plan = supervision.plan
     if plan is None:

@@ -40,7 +40,7 @@ class Supervision:
     def __init__(
         self, config: SupervisionConfig, runtime: Runtime, connections: list[ConnectionState],
         notifier: Notifier, recording_coverage: Any = None, maintenance_errors: Any = None,
-        faults: Faults | None = None,
+        faults: Faults | None = None, workorders_overdue: Any = None, campaigns: Any = None,
     ) -> None:
         self.faults = faults or Faults()
         self.config = config
@@ -50,8 +50,6 @@ class Supervision:
         self.notifier = notifier
         self.maintenance_errors = maintenance_errors  # () -> {step: failures}, when recording
         self.book = MetricsBook(config.sl_threshold_s, config.sl_target)
-        runtime.observers.append(self.book.observe)
-        runtime.observers.append(self._observe)
         self.plan = Plan(config.plan) if config.plan is not None else None
         if self.plan is not None:  # a restarted router goes on at the level the core keeps
             kept = self.engine.plan(self.plan.config.queue)
@@ -61,8 +59,8 @@ class Supervision:
         self.recording_coverage = recording_coverage
         self.loop_lag_s = 0.0
         self.changes: list[dict[str, Any]] = []
-        self.workorders_overdue: Any = None  # () -> open orders past due, when work orders run
-        self.campaigns: Any = None  # () -> campaign -> {name, status, entries by status} (R11)
+        self.workorders_overdue = workorders_overdue  # () -> open orders past due, when work orders run
+        self.campaigns = campaigns  # () -> campaign -> {name, status, entries by status} (R11)
         # The wallboard's trend: waiting calls and service level, every 30 s, 4 hours.
         self.trend: collections.deque[dict[str, float]] = collections.deque(maxlen=480)
         self._sampled = 0.0
@@ -177,7 +175,7 @@ class Supervision:
                 level.announcement, level.offer_callbacks,
             ))
 
-    def _observe(self, cmd: c.Command) -> None:
+    def observe(self, cmd: c.Command) -> None:
         if isinstance(cmd, c.CallbackRequested):
             self.callbacks.append({"type": "callback-request", **asdict(cmd)})
             del self.callbacks[:-1000]

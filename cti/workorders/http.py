@@ -14,20 +14,22 @@ from typing import Any
 
 from aiohttp import web
 
-from acd import events as e
 from cti.auth import Identity
-from cti.errors import BadRequest, Conflict, Missing
+from cti.errors import BadRequest, Missing
 from cti.masking import mask_number
-from cti.web import INSTANCE, identity, json_body, need, running, runtime
-from cti.workorders.service import public
+from cti.web import Feature, Part, identity, json_body, need, runtime
+from cti.workorders.service import WorkOrders, public
 from cti.workorders.store import Search
-from cti.workorders.visits import campaign_from_csv
+from cti.workorders.visits import ReturnVisits, campaign_from_csv
 from workorders import STATUSES, WorkOrder
 
 audit = logging.getLogger("cti.audit")
 
 
 ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
+WORKORDERS = web.AppKey("workorders", Part[WorkOrders])
+VISITS = web.AppKey("visits", Part[ReturnVisits])
+FEATURE = Feature(ROUTES, (WORKORDERS, VISITS))
 
 
 def department_of(who: Identity) -> str | None:
@@ -43,42 +45,6 @@ def shown(order: WorkOrder, who: Identity) -> dict[str, Any]:
     if "contact_number" in doc["fields"]:
         doc["fields"] = {**doc["fields"], "contact_number": mask_number(doc["fields"]["contact_number"])}
     return doc
-
-
-@ROUTES.post("/calls/{call_id}/disposition")
-async def dispose(request: web.Request) -> web.Response:
-    """``{"kind", "fields": {...}, "agent_id"?}``: the agent's own call (the one it is
-    on, or the last one, in wrap-up); a supervisor may record it for an agent."""
-    call_id = request.match_info["call_id"]
-    body = await json_body(request)
-    who = identity(request)
-    agent_id = who.agent_id or body.get("agent_id")
-    if not isinstance(agent_id, str):
-        raise BadRequest("name the agent whose call this was ('agent_id')")
-    who = need(request, "supervisor", agent_id=agent_id)
-    kind, fields = body.get("kind"), body.get("fields", {})
-    if not isinstance(kind, str) or not isinstance(fields, dict):
-        raise BadRequest("a disposition is {'kind': text, 'fields': {...}}")
-    rt = runtime(request)
-    wo = running(request, lambda parts: parts.workorders)
-    view = rt.engine.agent(agent_id)
-    live = next((k for k in rt.engine.calls() if k.call_id == call_id and k.agent_id == agent_id), None)
-    if live is not None:
-        call: dict[str, Any] | None = {"call_id": call_id, "caller": live.caller, "arrived_at": live.arrived_at}
-    elif call_id == view.last_call_id:
-        call = await wo.ended_call(call_id)
-    else:
-        call = None
-    if call is None:
-        raise Conflict(f"call {call_id} is not agent {agent_id}'s current or last call")
-    disposition, order = await wo.dispose(call, agent_id, kind, fields, who.name)
-    visits = request.app[INSTANCE].visits
-    if disposition["fields"].get("outcome") == "do-not-call" and visits is not None and call.get("caller"):
-        await visits.set_blocked(str(call["caller"]), True, who.name, f"the customer asked, call {call_id}")
-    if view.state == "wrap-up" and call_id == view.last_call_id:
-        rt.apply(e.DispositionRecorded(agent_id, call_id, rt.clock()))
-    return web.json_response({**disposition, "order": shown(order, who) if order else None,
-                              "agent": rt.engine.agent(agent_id).state}, status=201)
 
 
 def _epoch(value: str | None, name: str) -> float | None:
@@ -109,7 +75,7 @@ async def search(request: web.Request) -> web.Response:
         raise BadRequest("limit and offset are integers") from None
     if not 1 <= limit <= 500 or not 0 <= offset <= 1_000_000:
         raise BadRequest("limit is 1..500, offset 0..1000000")
-    wo = running(request, lambda parts: parts.workorders)
+    wo = request.app[WORKORDERS].get()
     caller = q.get("caller") or None
     if caller is not None and not who.sees_numbers:
         raise BadRequest("searching by a caller's number needs the reader role (R14)")
@@ -126,7 +92,7 @@ async def search(request: web.Request) -> web.Response:
 @ROUTES.get("/workorders/{order_id}")
 async def get_order(request: web.Request) -> web.Response:
     who = identity(request)
-    order = await running(request, lambda parts: parts.workorders).get(request.match_info["order_id"])
+    order = await request.app[WORKORDERS].get().get(request.match_info["order_id"])
     if order is None or (department_of(who) not in (None, order.department)):
         raise Missing(f"no work order {request.match_info['order_id']}")
     need(request, "supervisor", "reader", "department", agent_id=order.agent_id or None)
@@ -145,7 +111,7 @@ async def progress(request: web.Request) -> web.Response:
     if status in ("new", "dispatched"):
         raise BadRequest("a department reports accepted, on-site, done or cancelled")
     try:
-        order = await running(request, lambda parts: parts.workorders).progress(request.match_info["order_id"], status, note, who.name,
+        order = await request.app[WORKORDERS].get().progress(request.match_info["order_id"], status, note, who.name,
                                                 department=department_of(who))
     except KeyError:
         raise Missing(f"no work order {request.match_info['order_id']}") from None
@@ -169,7 +135,7 @@ async def return_visits(request: web.Request) -> web.Response:
     status = request.query.get("status")
     if status is not None and status not in ("scheduled", "queued", "done", "closed"):
         raise BadRequest("status is scheduled, queued, done or closed")
-    rows = await running(request, lambda parts: parts.visits).store.visits(status)
+    rows = await request.app[VISITS].get().store.visits(status)
     return web.json_response([r if who.sees_numbers else {**r, "caller": mask_number(str(r["caller"] or ""))}
                               for r in rows])
 
@@ -178,7 +144,7 @@ async def return_visits(request: web.Request) -> web.Response:
 async def do_not_call_list(request: web.Request) -> web.Response:
     who = need(request, "reader")
     audit.info("do-not-call list read by %s", who.name)
-    return web.json_response(sorted(running(request, lambda parts: parts.visits).numbers_blocked))
+    return web.json_response(sorted(request.app[VISITS].get().numbers_blocked))
 
 
 @ROUTES.post("/do-not-call")
@@ -191,7 +157,7 @@ async def do_not_call_add(request: web.Request) -> web.Response:
     if not isinstance(reason, str) or len(reason) > 200:
         raise BadRequest("'reason' is text (max 200)")
     number = _number(body.get("number"))
-    await running(request, lambda parts: parts.visits).set_blocked(number, True, who.name, reason)
+    await request.app[VISITS].get().set_blocked(number, True, who.name, reason)
     return web.json_response({"number": mask_number(number), "blocked": True}, status=201)
 
 
@@ -199,7 +165,7 @@ async def do_not_call_add(request: web.Request) -> web.Response:
 async def do_not_call_remove(request: web.Request) -> web.Response:
     who = need(request, "supervisor")
     number = _number(request.match_info["number"])
-    await running(request, lambda parts: parts.visits).set_blocked(number, False, who.name)
+    await request.app[VISITS].get().set_blocked(number, False, who.name)
     return web.json_response({"number": mask_number(number), "blocked": False})
 
 
@@ -207,7 +173,7 @@ async def do_not_call_remove(request: web.Request) -> web.Response:
 async def campaigns(request: web.Request) -> web.Response:
     """Campaigns with their progress (entries by status)."""
     need(request, "supervisor", "reader")
-    return web.json_response(await running(request, lambda parts: parts.visits).store.campaigns())
+    return web.json_response(await request.app[VISITS].get().store.campaigns())
 
 
 @ROUTES.post("/campaigns")
@@ -216,7 +182,7 @@ async def campaign_add(request: web.Request) -> web.Response:
     campaign from a CSV list of customers (``number[,name]``)."""
     who = need(request, "supervisor")
     body = await json_body(request)
-    visits = running(request, lambda parts: parts.visits)
+    visits = request.app[VISITS].get()
     name, queue, text, script = body.get("name"), body.get("queue"), body.get("csv"), body.get("script", "")
     hours, attempts, retry_h = body.get("hours"), body.get("max_attempts", 3), body.get("retry_h", 4)
     if not all(isinstance(v, str) for v in (name, queue, text, script)) or (
@@ -247,7 +213,7 @@ async def campaign_action(request: web.Request) -> web.Response:
     action = request.match_info["action"]
     if action not in ("pause", "resume"):
         raise Missing(f"no campaign action {action!r}")
-    visits = running(request, lambda parts: parts.visits)
+    visits = request.app[VISITS].get()
     if not await visits.store.set_campaign_status(request.match_info["campaign_id"],
                                                   "paused" if action == "pause" else "active"):
         raise Missing(f"no campaign {request.match_info['campaign_id']}")

@@ -16,7 +16,7 @@ import collections
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
@@ -34,7 +34,9 @@ MONTH_S = 30.44 * 86400
 
 class WorkOrders:
     def __init__(self, settings: WorkOrderSettings, store: WorkOrderStore, notifier: Notifier | None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 listeners: Sequence[Callable[[str, dict[str, Any]], None]] = ()) -> None:
+        """``listeners``: told (event, doc) of each order's change (the live pages)."""
         self.settings = settings
         self.store = store
         self.notifier = notifier
@@ -47,7 +49,7 @@ class WorkOrders:
         self._contacts: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
         self._dispatched: collections.deque[str] = collections.deque(maxlen=10_000)
         self._wake = asyncio.Event()
-        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []  # (event, doc): the live pages
+        self.listeners = tuple(listeners)
         if notifier is not None:
             notifier.delivered.append(self._delivered)
 

@@ -17,7 +17,6 @@ call id names the attempt, so a repeated hand-over changes nothing in the core.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import csv
 import io

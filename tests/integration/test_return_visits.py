@@ -212,7 +212,8 @@ async def test_R11_campaigns_and_do_not_call_through_the_http_api(store_url: str
 
     from cti.app import FEATURES
     from cti.auth import Auth, AuthSettings
-    from cti.web import Instance, build_app
+    from cti.web import ROLE, RUNTIME, build_app
+    from cti.workorders.http import VISITS
 
     db = Database(store_url, 5.0, SCHEMA)
     await db.open()
@@ -221,9 +222,11 @@ async def test_R11_campaigns_and_do_not_call_through_the_http_api(store_url: str
     runtime = Runtime(engine, clock)
     visits = ReturnVisits(VisitSettings(), WorkOrderStore(db), runtime, clock)
     await visits.start()
-    instance = Instance("leader", runtime, [], visits=visits)
     admin = {"Authorization": "Bearer admin-token-for-the-http-test", "Content-Type": "application/json"}
-    app = build_app(instance, Auth(AuthSettings(), {}, {"admin": "admin-token-for-the-http-test"}), FEATURES)
+    app = build_app(Auth(AuthSettings(), {}, {"admin": "admin-token-for-the-http-test"}), FEATURES)
+    app[ROLE].become("leader")
+    app[RUNTIME].start(runtime)
+    app[VISITS].start(visits)
     async with TestClient(TestServer(app), headers=admin) as http:
         resp = await http.post("/campaigns", json={"name": "回訪", "queue": "support", "script": "您好",
                                                    "csv": "number,name\n13900000001,王\nx,y\n", "max_attempts": 2,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from acd import AgentConfig, Engine, QueueConfig
@@ -14,7 +15,7 @@ from cti.app import FEATURES
 from cti.auth import Auth, AuthSettings
 from cti.health import ConnectionState
 from cti.runtime import Runtime
-from cti.web import Instance, build_app
+from cti.web import ROLE, RUNTIME, build_app
 
 
 ADMIN = "s3cret-token-for-tests"
@@ -25,6 +26,13 @@ def auth(admin_token: str | None = ADMIN) -> Auth:
     return Auth(AuthSettings(), {}, {"admin": admin_token})
 
 
+def leader_app(runtime: Runtime, who: Auth, connections: list[ConnectionState] | None = None) -> web.Application:
+    app = build_app(who, FEATURES, connections or [])
+    app[ROLE].become("leader")
+    app[RUNTIME].start(runtime)
+    return app
+
+
 @pytest.fixture
 async def client() -> AsyncIterator[tuple[TestClient, Runtime]]:
     clock = iter(range(1000, 100000))
@@ -32,8 +40,7 @@ async def client() -> AsyncIterator[tuple[TestClient, Runtime]]:
                     [AgentConfig("1001", "PJSIP/agent1001", ("q",))])
     runtime = Runtime(engine, lambda: float(next(clock)))
     ari, ami = ConnectionState("ari"), ConnectionState("ami")
-    instance = Instance("leader", runtime, [ari, ami])
-    async with TestClient(TestServer(build_app(instance, auth(), FEATURES)), headers=AS_ADMIN) as http:
+    async with TestClient(TestServer(leader_app(runtime, auth(), [ari, ami])), headers=AS_ADMIN) as http:
         yield http, runtime
 
 
@@ -85,9 +92,8 @@ async def test_R14_state_needs_the_admin_token_and_calls_mask_numbers() -> None:
     engine = Engine([QueueConfig("q", announce_agent_id=False)], [])
     runtime = Runtime(engine, lambda: 5.0)
     runtime.apply(e.CallArrived("k1", "q", "13812345678", 1.0))
-    instance = Instance("leader", runtime, [])
     supervisor = Auth(AuthSettings(), {}, {"admin": ADMIN, "supervisor": "supervisor-token-for-tests"})
-    async with TestClient(TestServer(build_app(instance, supervisor, FEATURES))) as http:
+    async with TestClient(TestServer(leader_app(runtime, supervisor))) as http:
         assert (await http.get("/state")).status == 401
         assert (await http.get("/state", headers={"Authorization": "Bearer wrong"})).status == 401
         as_supervisor = {"Authorization": "Bearer supervisor-token-for-tests"}
@@ -98,7 +104,7 @@ async def test_R14_state_needs_the_admin_token_and_calls_mask_numbers() -> None:
         assert calls[0]["caller"] == "138****5678"  # a supervisor sees it masked
         calls = await (await http.get("/calls", headers={"Authorization": f"Bearer {ADMIN}"})).json()
         assert calls[0]["caller"] == "13812345678"
-    async with TestClient(TestServer(build_app(instance, auth(None), FEATURES))) as http:  # no token configured
+    async with TestClient(TestServer(leader_app(runtime, auth(None)))) as http:  # no token configured
         assert (await http.get("/state", headers={"Authorization": "Bearer "})).status == 401
 
 
@@ -113,8 +119,7 @@ async def test_R14_a_browser_session_needs_its_csrf_token_to_change_anything() -
     engine = Engine([QueueConfig("q", announce_agent_id=False)], [AgentConfig("1001", "PJSIP/agent1001", ("q",))])
     runtime = Runtime(engine, lambda: 5.0)
     li = Account("li", "supervisor", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("pw-li"))
-    instance = Instance("leader", runtime, [])
-    app = build_app(instance, Auth(AuthSettings(accounts=(li,), cookie_secure=False), {}, {}), FEATURES)
+    app = leader_app(runtime, Auth(AuthSettings(accounts=(li,), cookie_secure=False), {}, {}))
     async with TestClient(TestServer(app)) as http:
         resp = await http.post("/auth/login", json={"name": "li", "secret": "pw-li"})
         signed = await resp.json()

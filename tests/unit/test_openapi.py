@@ -9,11 +9,11 @@ import schemathesis
 
 from cti.app import FEATURES
 from cti.auth import Auth, AuthSettings
-from cti.web import OPENAPI, Instance, build_app
+from cti.web import OPENAPI, build_app
 
 
 def test_the_document_names_exactly_the_routes_served() -> None:
-    app = build_app(Instance(), Auth(AuthSettings(), {}, {}), FEATURES)
+    app = build_app(Auth(AuthSettings(), {}, {}), FEATURES)
     served = {(r.method, r.resource.canonical) for r in app.router.routes()
               if r.method != "HEAD" and r.resource is not None}
     spec = json.loads(OPENAPI.read_text())

@@ -1,0 +1,248 @@
+"""The router that leads: it rebuilds the core (snapshot + replay from Redis, or fresh),
+opens the store and the outbox, builds the features that follow the core (work orders,
+the record, return visits, the live pages, supervision) and the way call actions reach
+Asterisk (the node's adapter in this process, or the adapters' streams), then runs them
+all in one TaskGroup until a stop is asked for.
+
+Resources are entered in order on one exit stack and closed in reverse: the live
+streams first, then the outbox and the store (closed on their worker threads, never
+joined on the loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import aiohttp
+from aiohttp import web
+
+from acd import AcdError, CallView, Engine
+from acd import commands as c
+from acd import events as e
+from cti.asterisk.ami import AmiClient
+from cti.asterisk.ari import AriClient
+from cti.auth import Auth
+from cti.calls.http import ADAPTER
+from cti.calls.stasis import StasisAdapter
+from cti.config import Config
+from cti.desk import http as desk_http
+from cti.desk.live import Live
+from cti.durable import sessions
+from cti.durable.cluster import Dispatcher, run_router_input
+from cti.durable.journal import Leadership, RedisJournal
+from cti.durable.outbox import Outbox, RedisOutbox, SqliteOutbox
+from cti.durable.sql import Database, StoreUnavailable
+from cti.errors import CtiError
+from cti.health import Faults
+from cti.history import store as history_store
+from cti.history.http import HISTORY
+from cti.history.service import History
+from cti.history.store import HistoryStore
+from cti.node import asterisk_node, node_tasks
+from cti.notify import Notifier
+from cti.recording.http import RECORDER
+from cti.runtime import Runtime
+from cti.supervision.http import SUPERVISION
+from cti.supervision.services import Supervision
+from cti.supervision.wallboard import wallboard_figures
+from cti.web import ROLE, RUNTIME, CONNECTIONS
+from cti.workorders.http import VISITS, WORKORDERS
+from cti.workorders.service import WorkOrders
+from cti.workorders.store import SCHEMA, WorkOrderStore
+from cti.workorders.visits import ReturnVisits
+
+log = logging.getLogger("cti.app")
+
+
+async def lead(config: Config, app: web.Application, faults: Faults, ari: AriClient | None, ami: AmiClient | None,
+               leadership: Leadership | None, stop: asyncio.Event, session: aiohttp.ClientSession,
+               auth: Auth) -> None:
+    if leadership is not None and not await leader_unless_stopped(leadership, stop):
+        return
+    engine, journal, fresh = await rebuild(config, leadership, faults)
+    async with contextlib.AsyncExitStack() as resources:
+        outbox = await _outbox(config, leadership, resources)
+        notifier = _notifier(config, session, outbox)
+        db = await open_store(config, auth, leadership is not None, resources)
+        await _run(config, app, faults, engine, journal, fresh, notifier, db, ari, ami, leadership, stop, auth,
+                   resources)
+
+
+async def rebuild(config: Config, leadership: Leadership | None,
+                  faults: Faults) -> tuple[Engine, RedisJournal | None, bool]:
+    """The core as the last leader left it (snapshot + replay), or fresh without Redis;
+    and whether it is fresh (nothing to rebuild from)."""
+    queues, agents = list(config.queues), [entry.agent for entry in config.agents]
+    intake = config.intake()
+    if leadership is None:
+        return Engine(queues, agents, intake), None, True
+    started = time.monotonic()
+    snapshot, replay = await leadership.store.load()
+    engine = Engine(queues, agents, intake) if snapshot is None else Engine.restore(
+        queues, agents, snapshot["state"], intake
+    )
+    for entry_id, event in replay:
+        try:
+            engine.handle(event)
+        except AcdError:  # an agent request refused then is refused again: same state
+            pass
+        except Exception:  # a bug must not stop every restart: the rest still replays
+            log.exception("replaying event %s (%s) failed", entry_id, type(event).__name__)
+    last_id = replay[-1][0] if replay else (snapshot or {}).get("last_id")
+    assert config.redis is not None
+    journal = RedisJournal(leadership.store, leadership, config.redis.snapshot_every, last_id,
+                           await leadership.store.appended_seq())
+    log.info("state rebuilt from Redis in %.3f s (%d events replayed%s)",
+             time.monotonic() - started, len(replay), ", no snapshot" if snapshot is None else "")
+    if leadership.store.poisoned:
+        log.error("%d journal entries did not decode and were set aside in %s",
+                  leadership.store.poisoned, leadership.store.dead_key)
+        faults.counts[("poison", "redis journal")] = leadership.store.poisoned
+    return engine, journal, snapshot is None and not replay
+
+
+async def _outbox(config: Config, leadership: Leadership | None, resources: contextlib.AsyncExitStack) -> Outbox:
+    if leadership is not None:
+        return RedisOutbox(leadership.store.client, leadership.store.prefix)
+    outbox = SqliteOutbox(config.notifications.outbox_path)
+    resources.push_async_callback(outbox.aclose)
+    return outbox
+
+
+def _notifier(config: Config, session: aiohttp.ClientSession, outbox: Outbox) -> Notifier:
+    plan_hook = config.supervision.plan_webhook_url
+    return Notifier(session, {
+        "emergency": config.emergency.webhook_url,
+        "callback-request": (config.ivr.callback_webhook_url if config.ivr is not None else None) or plan_hook,
+        "standby-call-in": plan_hook, "PlanChanged": plan_hook, "PlanProposed": plan_hook,
+    }, outbox, config.notifications, config.deadlines.webhook_s, full_numbers=frozenset(
+        {"emergency"} | ({"callback-request"} if config.ivr is not None and config.ivr.callback_webhook_url else set())))
+
+
+def database(config: Config) -> Database:
+    """The one SQL store (sessions, work orders, the record), as the engine and the CLI use it."""
+    return Database(config.store.url, config.store.timeout_s, SCHEMA + sessions.SCHEMA + history_store.SCHEMA)
+
+
+async def open_store(config: Config, auth: Auth, clustered: bool, resources: contextlib.AsyncExitStack) -> Database:
+    """The store, open (or the start fails), with the sessions it kept."""
+    db = database(config)
+    resources.push_async_callback(db.aclose)
+    try:
+        await db.open()
+        log.info("store open (%s); %d sessions kept", "PostgreSQL" if config.store.postgres else "SQLite",
+                 await sessions.restore(auth, db))
+    except (StoreUnavailable, OSError) as exc:
+        raise CtiError(f"cannot open the store ([store] url): {exc}") from None
+    if config.store.postgres is False and clustered:
+        log.warning("the store is SQLite (%s): engines on other machines will not see its records; "
+                    "use PostgreSQL ([store] url) there", config.store.sqlite_path)
+    return db
+
+
+async def _run(config: Config, app: web.Application, faults: Faults, engine: Engine, journal: RedisJournal | None,
+               fresh: bool, notifier: Notifier, db: Database, ari: AriClient | None, ami: AmiClient | None,
+               leadership: Leadership | None, stop: asyncio.Event, auth: Auth,
+               resources: contextlib.AsyncExitStack) -> None:
+    node: StasisAdapter | None = None
+
+    async def on_node(cmd: c.CallAction) -> None:  # the node's adapter, built below: it needs the runtime too
+        assert node is not None
+        await node.dispatch(cmd)
+
+    dispatcher = Dispatcher(leadership.store, leadership, engine) if ari is None and leadership is not None else None
+    runtime = Runtime(engine, time.time, journal, executor=dispatcher.execute if dispatcher else on_node,
+                      notify=notifier.send, faults=faults)
+    live = Live(lambda who: wallboard_figures(app, who), agent_of=lambda call_id: next(
+        (k.agent_id for k in engine.calls() if k.call_id == call_id), None))
+    resources.callback(live.close_all)
+    workorders = WorkOrders(config.workorders, WorkOrderStore(db), notifier, listeners=(live.order,))
+    runtime.observers.append(workorders.observe)
+    await workorders.start()
+    history = History(HistoryStore(db, config.supervision.sl_threshold_s), timezone=config.timezone,
+                      keep_months=config.workorders.retention_months)  # R13: the record
+    runtime.observers.append(history.observe)
+    history.seed([(a.agent_id, a.state, a.reason, a.since) for a in engine.agents() if a.since > 0])
+    visits = ReturnVisits(config.return_visits, workorders.store, runtime)
+    runtime.observers.append(visits.observe)
+    await visits.start()
+    runtime.observers.append(live.observe)
+    if ari is not None and ami is not None:
+        node = asterisk_node(config, ari, ami, runtime.submit, engine.calls, auth, visits.blocked, runtime.accepted)
+        app[ADAPTER].start(node)
+        if node.recorder is not None:
+            app[RECORDER].start(node.recorder)
+    recorder = node.recorder if node is not None else None
+    supervision = Supervision(config.supervision, runtime, app[CONNECTIONS], notifier,
+                              (lambda: recorder.coverage) if recorder is not None else None,
+                              (lambda: recorder.maintenance_errors) if recorder is not None else None,
+                              faults, workorders_overdue=lambda: workorders.overdue,
+                              campaigns=lambda: visits.progress)
+    runtime.observers += [supervision.book.observe, supervision.observe]
+    try:
+        await history.restore(supervision.book)  # R13: today's figures go on after a restart
+    except StoreUnavailable as exc:
+        log.error("R13: the live windows start empty: the store is away (%s)", exc)
+    app[WORKORDERS].start(workorders)
+    app[VISITS].start(visits)
+    app[HISTORY].start(history)
+    app[SUPERVISION].start(supervision)
+    app[desk_http.LIVE].start(live)
+    if fresh:
+        for entry in config.agents:
+            if entry.login_at_start:
+                runtime.apply(e.AgentLoggedIn(entry.agent.agent_id, time.time()))
+    runtime.apply(e.Tick(time.time(), resumed=True))  # what fell due while no router ran
+    app[RUNTIME].start(runtime)
+    app[ROLE].become("leader")
+    log.info("engine running as leader")
+
+    async with asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(work) for work in (
+            runtime.run_commands(), runtime.run_timers(), notifier.run(), supervision.run(), workorders.run(),
+            visits.run(), live.run(), sessions.keep(auth, db), history.run())]
+        if ari is not None and ami is not None and node is not None:
+            tasks += node_tasks(tg, ari, ami, node)
+        if dispatcher is not None and leadership is not None:
+            tasks.append(tg.create_task(
+                run_router_input(leadership.store, runtime, dispatcher, leadership.store.last_input)))
+        if leadership is not None:
+            tasks.append(tg.create_task(leadership.keep()))
+        await stop.wait()
+        if leadership is None and node is not None:
+            log.info("stopping: handing waiting callers to the fallback queue")
+            await hand_over(engine, node)
+        else:
+            log.info("stopping: calls stay in Stasis for the next leader")
+        for task in tasks:
+            task.cancel()
+        await history.stop()
+
+
+async def leader_unless_stopped(leadership: Leadership, stop: asyncio.Event) -> bool:
+    """Wait as a standby until this router leads (True) or a stop is asked for (False)."""
+    async with asyncio.TaskGroup() as tg:
+        waiting = tg.create_task(leadership.acquire())
+        stopping = tg.create_task(stop.wait())
+        await asyncio.wait([waiting, stopping], return_when=asyncio.FIRST_COMPLETED)
+        (stopping if waiting.done() else waiting).cancel()
+    return not waiting.cancelled()
+
+
+async def hand_over(engine: Engine, adapter: StasisAdapter, within_s: float = 3.0) -> None:
+    """Callers not yet connected go back to the dialplan's fallback Queue(), all at
+    once and within ``within_s`` whatever state Asterisk is in (a stop never hangs)."""
+    async def hand(call: CallView) -> None:
+        for agent_id in call.offered_to:
+            await adapter.execute(c.CancelOffer(call.call_id, agent_id, "engine-stopping"))
+        if call.state != "connected":
+            await adapter.execute(c.RouteToFallback(call.call_id, "engine stopping"))
+
+    try:
+        async with asyncio.timeout(within_s):
+            await asyncio.gather(*(hand(call) for call in engine.calls()), return_exceptions=True)
+    except TimeoutError:
+        log.error("handing callers to the fallback queue did not finish within %g s", within_s)
