@@ -15,5 +15,17 @@ async def repeat(step: Callable[[], Awaitable[None]], every_s: float, failed: Ca
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            cancelled_meanwhile()
             failed(exc)
         await asyncio.sleep(every_s)
+
+
+def cancelled_meanwhile() -> None:
+    """Re-raise a cancellation that a library turned into an ordinary error. redis-py
+    can answer a task's cancellation in the middle of a command with a connection error
+    (it drops the connection and reports that), so a loop that retries on errors would
+    never stop: its task's ``cancel()`` and whoever awaits it (a stop, a test) would
+    wait for ever. Called in such a loop's ``except Exception``."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError()

@@ -36,6 +36,7 @@ from typing import Any, assert_never
 import aiohttp
 
 from acd import commands as c
+from cti.background import cancelled_meanwhile
 from cti.configreader import Table
 from cti.durable.outbox import Entry, Outbox
 from cti.errors import ConfigError
@@ -158,6 +159,7 @@ class Notifier:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the outbox's store is away: try again shortly
+                cancelled_meanwhile()
                 log.error("notification outbox unavailable: %s", exc)
             try:
                 async with asyncio.timeout(1.0):  # retries fall due without a wake-up
