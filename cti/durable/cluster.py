@@ -28,6 +28,7 @@ from acd import Engine
 from acd import codec
 from acd import commands as c
 from acd import events as e
+from cti.background import cancelled_meanwhile
 from cti.durable.journal import Leadership
 from cti.durable.store import RedisStore
 from cti.health import ConnectionState
@@ -71,6 +72,7 @@ async def run_router_input(store: RedisStore, runtime: Runtime, dispatcher: Disp
         try:
             entries = await store.read_after(store.input_key, last, 500)
         except (RedisError, OSError) as exc:
+            cancelled_meanwhile()  # a cancel redis-py reported as an error
             log.warning("reading adapter events failed: %s", exc)
             await asyncio.sleep(0.5)
             continue
@@ -130,6 +132,7 @@ class AdapterNode:
                         self.state.up()
                     break
                 except (RedisError, OSError) as exc:
+                    cancelled_meanwhile()  # a cancel redis-py reported as an error
                     self.state.down(f"{type(exc).__name__}: {exc}")
                     await asyncio.sleep(0.5)
 
@@ -141,6 +144,7 @@ class AdapterNode:
                 entries = await self.store.read_after(key, last, 200)
                 fence = await self.store.fence() if entries else 0
             except (RedisError, OSError) as exc:
+                cancelled_meanwhile()  # a cancel redis-py reported as an error
                 self.state.down(f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(0.5)
                 continue

@@ -24,6 +24,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from acd import events as e
+from cti.background import cancelled_meanwhile
 from cti.durable.store import Fenced, RedisStore
 from cti.health import ConnectionState
 
@@ -54,6 +55,7 @@ class Leadership:
                 if not self.state.connected:
                     self.state.up()
             except (RedisError, OSError) as exc:
+                cancelled_meanwhile()  # a cancel redis-py reported as an error
                 self.state.down(f"{type(exc).__name__}: {exc}")
                 token = None
             if token is not None:
@@ -77,6 +79,7 @@ class Leadership:
             try:
                 ok = await self.store.renew(self.router_id, self.token, self.lease_ms)
             except (RedisError, OSError) as exc:
+                cancelled_meanwhile()  # a cancel redis-py reported as an error
                 if self.state.connected:
                     log.warning("Redis unreachable: %s (lease valid for %.1f s more)",
                                 exc, max(0.0, self._lease_until - time.monotonic()))
@@ -143,6 +146,7 @@ class RedisJournal:
             except Fenced:
                 raise
             except (RedisError, OSError) as exc:
+                cancelled_meanwhile()  # a cancel redis-py reported as an error
                 self.leadership.state.down(f"{type(exc).__name__}: {exc}")
                 if self.leadership.valid():
                     return  # keep routing; these events go with the next commit
