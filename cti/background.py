@@ -8,7 +8,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 
-async def repeat(step: Callable[[], Awaitable[None]], every_s: float, failed: Callable[[Exception], None]) -> None:
+async def repeat(step: Callable[[], Awaitable[None]], every_s: float, failed: Callable[[Exception], None],
+                 wake: asyncio.Event | None = None) -> None:
+    """Run ``step`` every ``every_s``, or as soon as ``wake`` is set (then cleared)."""
     while True:
         try:
             await step()
@@ -17,7 +19,14 @@ async def repeat(step: Callable[[], Awaitable[None]], every_s: float, failed: Ca
         except Exception as exc:
             cancelled_meanwhile()
             failed(exc)
-        await asyncio.sleep(every_s)
+        if wake is None:
+            await asyncio.sleep(every_s)
+            continue
+        try:
+            await asyncio.wait_for(wake.wait(), every_s)
+        except TimeoutError:
+            pass
+        wake.clear()
 
 
 def cancelled_meanwhile() -> None:

@@ -17,6 +17,7 @@ call id names the attempt, so a repeated hand-over changes nothing in the core.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import csv
 import io
@@ -29,9 +30,12 @@ from datetime import datetime
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
+from acd import campaigns as rules
 from acd import commands as c
 from acd import events as e
+from acd.campaigns import HandOver
 from acd.hours import BusinessHours
+from acd.model import AgentState
 from cti.background import repeat
 from cti.configreader import Table
 from cti.errors import ConfigError
@@ -97,6 +101,7 @@ class ReturnVisits:
         self.zone = ZoneInfo(settings.timezone)
         self.clock = clock
         self.numbers_blocked: set[str] = set()  # the do-not-call list, as of the last change
+        self.wake = asyncio.Event()  # a round is due now (``observe``)
         self._ended: collections.deque[c.CallEnded] = collections.deque(maxlen=10_000)
         self._reasons: dict[str, str] = {}  # call id -> why its last attempt failed (machine, busy ...)
         self.queued = 0
@@ -110,8 +115,14 @@ class ReturnVisits:
         return number in self.numbers_blocked
 
     def observe(self, cmd: c.Command) -> None:
+        """Driven by the core's notices: an agent ready (room for a customer) or an
+        outbound call ended (its outcome, and its agent's room) starts a round at once;
+        the poll only brings the entries that fall due with time."""
         if isinstance(cmd, c.CallEnded) and cmd.call_id.startswith(PREFIX):
             self._ended.append(cmd)
+            self.wake.set()
+        elif isinstance(cmd, c.AgentStateChanged) and cmd.state == AgentState.READY.value:
+            self.wake.set()
         elif isinstance(cmd, c.CallbackAttempt) and cmd.call_id.startswith(PREFIX) and cmd.outcome != "answered":
             if len(self._reasons) < 10_000:
                 self._reasons[cmd.call_id] = cmd.outcome
@@ -119,14 +130,6 @@ class ReturnVisits:
     def in_window(self, at: float, window: BusinessHours | None = None) -> bool:
         window = window if window is not None else self.settings.window
         return window.is_open(datetime.fromtimestamp(at, self.zone).replace(tzinfo=None))
-
-    def free_agents(self, queue: str | None = None) -> int:
-        """Agents of the queue ready now, less the calls already waiting for them
-        (inbound callers first; entries already handed over)."""
-        q = queue or self.settings.queue
-        ready = sum(1 for a in self.runtime.engine.agents() if a.state == "ready" and q in a.queues)
-        waiting = sum(1 for k in self.runtime.engine.calls() if k.queue == q and k.state in ("waiting", "offered"))
-        return max(0, ready - waiting)
 
     async def start(self) -> None:
         self.numbers_blocked = await self.store.do_not_call()
@@ -189,8 +192,8 @@ class ReturnVisits:
         for campaign in self.active():
             if not self.in_window(now, campaign.window):
                 continue
-            if campaign.queue not in budgets:
-                budgets[campaign.queue] = self.free_agents(campaign.queue)
+            if campaign.queue not in budgets:  # R11 pacing: the core's ready agents, less its waiting calls
+                budgets[campaign.queue] = self.runtime.engine.outbound_capacity(campaign.queue)
             if budgets[campaign.queue] > 0:
                 n = await self._hand_over(campaign, budgets[campaign.queue], now)
                 budgets[campaign.queue] -= n
@@ -202,17 +205,17 @@ class ReturnVisits:
         queued = 0
         for entry in await self.store.due_visits(campaign.campaign_id, now, budget + 50):
             number = str(entry["caller"] or "")
-            refused = not number or self.blocked(number)
-            if queued >= budget and not refused:
-                continue  # (blocked numbers are closed whatever the budget: they take no agent)
+            action, outcome = rules.hand_over(number, self.blocked(number), queued, budget)
+            if action is HandOver.LATER:
+                continue
             attempt = int(entry["attempts"]) + 1
             call_id = call_id_for(entry["entry_id"], attempt)
             if not await self.store.visit_queued(entry["entry_id"], call_id, attempt, now):
                 continue  # another engine took it
-            if refused:
-                await self.store.visit_outcome(call_id, "closed", "do-not-call" if number else "no-number", None, now)
+            if action is HandOver.CLOSE:
+                await self.store.visit_outcome(call_id, "closed", outcome, None, now)
                 continue
-            kind = "return-visit" if campaign.campaign_id == "return-visits" else "campaign"
+            kind = rules.kind(campaign.campaign_id)
             self.runtime.apply(e.OutboundQueued(call_id, campaign.queue, number, now, kind))
             log.info("%s %s queued for %s (attempt %d)", kind, call_id, mask_number(number), attempt)
             queued += 1
@@ -224,16 +227,13 @@ class ReturnVisits:
         if entry is None:
             return
         campaign = next((k for k in self.active() if k.campaign_id == entry["campaign_id"]), None)
-        limit, retry = (campaign.max_attempts, campaign.retry_s) if campaign else (int(entry["attempts"]), 0.0)
-        if ended.outcome == "handled":
-            await self.store.visit_outcome(ended.call_id, "done", "handled", None, now)
-        elif int(entry["attempts"]) < limit:
-            await self.store.visit_outcome(ended.call_id, "scheduled", reason, now + retry, now)
-        else:
-            await self.store.visit_outcome(ended.call_id, "closed", "unreached", None, now)
+        after = rules.after_call(ended.outcome, reason, int(entry["attempts"]),
+                                 campaign.max_attempts if campaign else None,
+                                 campaign.retry_s if campaign else 0.0, now)
+        await self.store.visit_outcome(ended.call_id, after.status, after.outcome, after.due_at, now)
 
     async def run(self) -> None:
-        await repeat(self._round, self.settings.poll_s, self._failed)
+        await repeat(self._round, self.settings.poll_s, self._failed, self.wake)
 
     async def _round(self) -> None:
         if time.monotonic() - self._reloaded > 10.0:  # campaigns added by the CLI, or another engine

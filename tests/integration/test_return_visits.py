@@ -104,7 +104,7 @@ async def test_R11_visits_paced_by_free_agents_in_the_window_never_to_do_not_cal
         runtime.apply(e.CustomerAnswered(k.call_id, clock.now + 5))
         runtime.apply(e.CallerHungUp(k.call_id, clock.now + 60))
     clock.now += 61
-    assert not visits.in_window(clock.now) and visits.free_agents() == 2
+    assert not visits.in_window(clock.now) and runtime.engine.outbound_capacity("support") == 2
     assert await visits.step() == 0
     closed = await wo.store.visits("closed")
     assert [(v["caller"], v["outcome"]) for v in closed] == [(numbers[1], "do-not-call")]
@@ -255,3 +255,36 @@ async def test_R11_campaigns_and_do_not_call_through_the_http_api(store_url: str
         assert (await http.delete("/do-not-call/13900000002")).status == 200
         assert await (await http.get("/do-not-call")).json() == []
     db.close()
+
+
+async def test_R11_the_schedule_is_driven_by_the_cores_notices_not_by_its_poll(world: Any) -> None:
+    """The loop polls once an hour here; the visits go out anyway, because an agent
+    becoming ready (and an outbound call ending) starts a round at once: the first
+    customer is queued when agent 1001 logs in, the second when the first call ends
+    and 1001 is ready again."""
+    import asyncio
+    from dataclasses import replace
+
+    visits, wo, runtime, clock = world
+    await closed_repairs(wo, 2)
+    clock.now = OPEN
+    visits.settings = replace(visits.settings, poll_s=3600.0)
+    loop = asyncio.create_task(visits.run())
+    try:
+        await asyncio.sleep(0.2)  # the first round: due, but no agent
+        assert visits.queued == 0
+        runtime.apply(e.AgentLoggedIn("1001", clock.now))
+        async with asyncio.timeout(10):
+            while visits.queued < 1:
+                await asyncio.sleep(0.02)
+        (k,) = runtime.engine.calls()
+        runtime.apply(e.OfferAnswered(k.call_id, "1001", clock.now))
+        runtime.apply(e.CustomerAnswered(k.call_id, clock.now + 1))
+        runtime.apply(e.CallerHungUp(k.call_id, clock.now + 30))
+        async with asyncio.timeout(10):
+            while visits.queued < 2:
+                await asyncio.sleep(0.02)
+        assert [v["outcome"] for v in await wo.store.visits("done")] == ["handled"]
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
