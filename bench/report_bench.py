@@ -27,8 +27,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cti.durable.sql import Database  # noqa: E402
-from cti.history.store import SCHEMA, HistoryStore  # noqa: E402
+from cti.store.sql import Database  # noqa: E402
+from cti.reports.store import SCHEMA, HistoryStore  # noqa: E402
 from reports.intervals import report  # noqa: E402
 from reports.records import CallRecord, Offer  # noqa: E402
 

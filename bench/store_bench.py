@@ -22,10 +22,10 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cti.durable.sql import Database  # noqa: E402
-from cti.workorders.service import WorkOrders  # noqa: E402
-from cti.workorders.settings import WorkOrderSettings  # noqa: E402
-from cti.workorders.store import SCHEMA, Search, WorkOrderStore  # noqa: E402
+from cti.store.sql import Database  # noqa: E402
+from cti.orders.service import WorkOrders  # noqa: E402
+from cti.orders.settings import WorkOrderSettings  # noqa: E402
+from cti.orders.store import SCHEMA, Search, WorkOrderStore  # noqa: E402
 from workorders import Department, Rule, Rules  # noqa: E402
 from workorders.model import DEFAULT_KINDS  # noqa: E402
 

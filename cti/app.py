@@ -27,24 +27,24 @@ from redis.exceptions import RedisError
 from cti.agents import http as agents_http
 from cti.asterisk.ami import AmiClient
 from cti.asterisk.ari import AriClient
-from cti.auth import Auth
+from cti.web.auth import Auth
 from cti.calls import http as calls_http
-from cti.calls.customers import require_amd
+from cti.outbound.customers import require_amd
 from cti.config import Config
 from cti.desk import http as desk_http
-from cti.durable.journal import Leadership
-from cti.durable.store import RedisStore, connect as connect_redis
+from cti.journal.leadership import Leadership
+from cti.journal.store import RedisStore, connect as connect_redis
 from cti.errors import AsteriskUnreachable, CtiError
 from cti.health import ConnectionState, Faults
-from cti.history import http as history_http
+from cti.reports import http as history_http
 from cti.leader import lead
 from cti.masking import redact_url
 from cti.node import adapt
 from cti.recording import http as recording_http
 from cti.supervision import http as supervision_http
 from cti.supervision import wallboard
-from cti.web import ROLE, build_app
-from cti.workorders import http as workorders_http
+from cti.web.server import ROLE, build_app
+from cti.orders import http as workorders_http
 
 log = logging.getLogger("cti.app")
 ARI_CONNECTIONS = 32

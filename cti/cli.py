@@ -20,7 +20,7 @@ import uvloop
 
 from cti import config as config_mod
 from cti.app import serve
-from cti.auth import hash_secret, token_digest
+from cti.web.auth import hash_secret, token_digest
 from cti.errors import AsteriskUnreachable, ConfigError, CtiError
 from cti.masking import MaskingFormatter
 from cti.recording import services
@@ -137,10 +137,10 @@ def run_command(args: argparse.Namespace) -> int:
 def campaign_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     """Writes the campaign into the engine's store; the running engine takes it up
     within ten seconds."""
-    from cti.durable.sql import StoreUnavailable
+    from cti.store.sql import StoreUnavailable
     from cti.leader import database
-    from cti.workorders.store import WorkOrderStore
-    from cti.workorders.visits import campaign_from_csv
+    from cti.orders.store import WorkOrderStore
+    from cti.outbound.visits import campaign_from_csv
 
     if args.queue not in {q.name for q in cfg.queues}:
         print(f"cti: no queue {args.queue!r} in {args.config}", file=sys.stderr)
@@ -174,8 +174,8 @@ def report_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from cti.durable.sql import StoreUnavailable
-    from cti.history.store import HistoryStore
+    from cti.store.sql import StoreUnavailable
+    from cti.reports.store import HistoryStore
     from cti.leader import database
     from cti.masking import mask_number
     from reports.agents import agent_report, flat

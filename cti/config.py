@@ -18,19 +18,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from acd import AgentConfig, QueueConfig
 from acd.model import MAX_PRIORITY, HoldAction, Intake, RelaxStep, Route, Strategy
-from cti.auth import AuthSettings, check_hash, parse_auth
+from cti.web.auth import AuthSettings, check_hash, parse_auth
 from cti.configreader import Table
 from cti.calls.trunks import Trunk, parse_trunks
 from cti.deadlines import Deadlines, parse_deadlines
-from cti.durable.settings import RedisConfig, parse_redis
+from cti.journal.settings import RedisConfig, parse_redis
 from cti.desk.settings import DeskSettings, parse_desk
 from cti.errors import ConfigError
 from cti.ivr.settings import IvrSettings, parse_ivr
 from cti.notify import NotifySettings, parse_notifications
 from cti.recording.settings import RecordingConfig
 from cti.supervision.settings import SupervisionConfig, parse_plan
-from cti.workorders.settings import StoreSettings, WorkOrderSettings, parse_store, parse_workorders
-from cti.workorders.visits import VisitSettings, parse_visits
+from cti.orders.settings import StoreSettings, WorkOrderSettings, parse_store, parse_workorders
+from cti.outbound.visits import VisitSettings, parse_visits
 
 # Secrets may come from the environment so that none has to sit in a file.
 ENV_OVERRIDES = {

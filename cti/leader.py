@@ -24,23 +24,23 @@ from acd import commands as c
 from acd import events as e
 from cti.asterisk.ami import AmiClient
 from cti.asterisk.ari import AriClient
-from cti.auth import Auth
+from cti.web.auth import Auth
 from cti.calls.http import ADAPTER
 from cti.calls.stasis import StasisAdapter
 from cti.config import Config
 from cti.desk import http as desk_http
 from cti.desk.live import Live
-from cti.durable import sessions
-from cti.durable.cluster import Dispatcher, run_router_input
-from cti.durable.journal import Leadership, RedisJournal
-from cti.durable.outbox import Outbox, RedisOutbox, SqliteOutbox
-from cti.durable.sql import Database, StoreUnavailable
+from cti.web import sessions
+from cti.cluster.streams import Dispatcher, run_router_input
+from cti.journal.leadership import Leadership, RedisJournal
+from cti.store.outbox import Outbox, RedisOutbox, SqliteOutbox
+from cti.store.sql import Database, StoreUnavailable
 from cti.errors import CtiError
 from cti.health import Faults
-from cti.history import store as history_store
-from cti.history.http import HISTORY
-from cti.history.service import History
-from cti.history.store import HistoryStore
+from cti.reports import store as history_store
+from cti.reports.http import HISTORY
+from cti.reports.service import History
+from cti.reports.store import HistoryStore
 from cti.node import asterisk_node, node_tasks
 from cti.notify import Notifier
 from cti.recording.http import RECORDER
@@ -48,11 +48,11 @@ from cti.runtime import Runtime
 from cti.supervision.http import SUPERVISION
 from cti.supervision.services import Supervision
 from cti.supervision.wallboard import wallboard_figures
-from cti.web import ROLE, RUNTIME, CONNECTIONS
-from cti.workorders.http import VISITS, WORKORDERS
-from cti.workorders.service import WorkOrders
-from cti.workorders.store import SCHEMA, WorkOrderStore
-from cti.workorders.visits import ReturnVisits
+from cti.web.server import ROLE, RUNTIME, CONNECTIONS
+from cti.orders.http import VISITS, WORKORDERS
+from cti.orders.service import WorkOrders
+from cti.orders.store import SCHEMA, WorkOrderStore
+from cti.outbound.visits import ReturnVisits
 
 log = logging.getLogger("cti.app")
 

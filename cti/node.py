@@ -16,20 +16,20 @@ from acd import events as e
 from cti.agents.phone import Phones
 from cti.asterisk.ami import AmiClient
 from cti.asterisk.ari import AriClient
-from cti.auth import Auth
+from cti.web.auth import Auth
 from cti.calls.nodeloss import NodeLoss
 from cti.calls.stasis import StasisAdapter, Submit
 from cti.calls.listening import Listening
 from cti.calls.transfers import Directory
 from cti.config import Config
-from cti.durable.cluster import AdapterNode
-from cti.durable.store import RedisStore
+from cti.cluster.streams import AdapterNode
+from cti.journal.store import RedisStore
 from cti.health import ConnectionState
 from cti.ivr.stasis import IvrRunner
 from cti.lanes import Lanes
 from cti.recording.http import RECORDER
 from cti.recording.recorder import Recorder
-from cti.web import ROLE
+from cti.web.server import ROLE
 
 log = logging.getLogger("cti.app")
 

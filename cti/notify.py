@@ -1,6 +1,6 @@
 """Notifications to the outside world: every webhook the engine posts (R8 emergency,
 callback requests, R9 plan changes and standby call-ins) goes through one ``Notifier``
-and its durable outbox (``cti.durable.outbox``).
+and its durable outbox (``cti.store.outbox``).
 
 - ``send`` never waits: the notification is queued in memory (bounded: past
   ``max_pending`` the oldest is dropped, logged and counted) and the notifier's own
@@ -38,7 +38,7 @@ import aiohttp
 from acd import commands as c
 from cti.background import cancelled_meanwhile
 from cti.configreader import Table
-from cti.durable.outbox import Entry, Outbox
+from cti.store.outbox import Entry, Outbox
 from cti.errors import ConfigError
 from cti.masking import mask_number
 

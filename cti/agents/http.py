@@ -16,7 +16,7 @@ from acd import InvalidTransition
 from acd import events as e
 from cti.errors import BadRequest, Missing
 from cti.desk.http import DESK
-from cti.web import Feature, json_body, need, runtime
+from cti.web.server import Feature, json_body, need, runtime
 
 audit = logging.getLogger("cti.audit")
 

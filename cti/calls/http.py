@@ -25,8 +25,8 @@ from cti.errors import BadRequest, Conflict, Missing, NotConfigured
 from cti.masking import mask_number
 from cti.calls.stasis import StasisAdapter
 from cti.calls.trunks import Trunk
-from cti.web import AUTH, Feature, Part, identity, json_body, need, runtime
-from cti.workorders.http import VISITS, WORKORDERS, shown
+from cti.web.server import AUTH, Feature, Part, identity, json_body, need, runtime
+from cti.orders.http import VISITS, WORKORDERS, shown
 
 audit = logging.getLogger("cti.audit")
 

@@ -35,7 +35,7 @@ from acd import events as e
 from cti.asterisk.ari import AriClient
 from cti.calls.legs import AgentLegs
 from cti.calls.ordering import Ordering
-from cti.calls.customers import Customers
+from cti.outbound.customers import Customers
 from cti.calls.trunks import Trunk
 from cti.calls.media import WaitingMedia
 from cti.calls.listening import Listening

@@ -29,7 +29,7 @@ class Trunk:
     region: str = "CN"
     allowed_prefixes: tuple[str, ...] = ()  # national digits; () = any valid number
     international: bool = False  # numbers of other countries may be dialled
-    detect_machines: bool = False  # answered legs go through Asterisk's AMD (cti.calls.customers)
+    detect_machines: bool = False  # answered legs go through Asterisk's AMD (cti.outbound.customers)
 
     def dial_string(self, number: str) -> str | None:
         """The endpoint to dial ``number`` on, or None when the rules refuse it."""

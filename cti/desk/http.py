@@ -19,9 +19,9 @@ from cti.desk.live import Live
 from cti.desk.settings import DeskSettings
 from cti.errors import Overloaded
 from cti.masking import mask_number
-from cti.pages import page
-from cti.web import Feature, Part, identity, need, runtime
-from cti.workorders.http import VISITS, WORKORDERS
+from cti.web.pages import page
+from cti.web.server import Feature, Part, identity, need, runtime
+from cti.orders.http import VISITS, WORKORDERS
 from workorders import FIELDS, URGENCIES
 
 

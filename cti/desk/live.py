@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acd import commands as c
-from cti.auth import Identity
+from cti.web.auth import Identity
 
 log = logging.getLogger("cti.live")
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from cti.errors import BadRequest, Forbidden, NotConfigured
 from cti.recording import services
 from cti.recording.recorder import Recorder
-from cti.web import Feature, Part, identity, json_body, need
+from cti.web.server import Feature, Part, identity, json_body, need
 
 
 ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after

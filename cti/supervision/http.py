@@ -14,10 +14,10 @@ from cti.errors import BadRequest, Missing, NotConfigured
 from cti.supervision.prometheus import prometheus_text
 from typing import Any
 
-from cti.auth import Identity
+from cti.web.auth import Identity
 from cti.masking import mask_number
 from cti.supervision.services import Supervision
-from cti.web import AUTH, Feature, Part, json_body, need
+from cti.web.server import AUTH, Feature, Part, json_body, need
 
 audit = logging.getLogger("cti.audit")
 

@@ -11,14 +11,14 @@ from typing import Any
 
 from aiohttp import web
 
-from cti.auth import Identity
+from cti.web.auth import Identity
 from cti.calls.http import ADAPTER
 from cti.desk.http import LIVE
-from cti.history.http import HISTORY
-from cti.pages import page
+from cti.reports.http import HISTORY
+from cti.web.pages import page
 from cti.supervision.http import SUPERVISION, plan_for
-from cti.web import RUNTIME, Feature, need
-from cti.workorders.http import WORKORDERS
+from cti.web.server import RUNTIME, Feature, need
+from cti.orders.http import WORKORDERS
 
 ROUTES = web.RouteTableDef()
 ROUTES.get("/wallboard")(page("wallboard.html"))

@@ -1,4 +1,4 @@
-"""The whole HTTP API fuzzed (schemathesis, from cti/static/openapi.json) against the
+"""The whole HTTP API fuzzed (schemathesis, from cti/web/static/openapi.json) against the
 running engine with every role and with none: no request gets a server error (5xx
 other than 503 standby, which this leader never is) and the engine keeps running."""
 
@@ -13,8 +13,8 @@ import schemathesis
 from argon2 import PasswordHasher
 from hypothesis import HealthCheck, settings
 
-from cti.auth import token_digest
-from cti.web import OPENAPI
+from cti.web.auth import token_digest
+from cti.web.server import OPENAPI
 from tests.e2e.harness import ADMIN_TOKEN, Engine, EngineStarter
 
 SCHEMA = schemathesis.openapi.from_path(str(OPENAPI))

@@ -13,7 +13,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from cti.auth import token_digest
+from cti.web.auth import token_digest
 from tests.e2e.harness import ADMIN_TOKEN, HOST, Sandbox, Webhook, wait_for
 from tests.e2e.harness.sipp import sandbox_root, write_scenario
 

@@ -58,7 +58,7 @@ def test_commands_of_a_deposed_router_are_refused(sandbox: Sandbox, start_engine
 
     from acd import commands as c
     from cti.config import load
-    from cti.durable.store import RedisStore
+    from cti.journal.store import RedisStore
     from tests.e2e.harness import REDIS_URL
 
     agent = sandbox.agent("1001")

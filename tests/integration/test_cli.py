@@ -66,8 +66,8 @@ def test_R11_campaign_import_from_the_command_line(tmp_path: Path) -> None:
     refused."""
     import asyncio
 
-    from cti.durable.sql import Database
-    from cti.workorders.store import SCHEMA, WorkOrderStore
+    from cti.store.sql import Database
+    from cti.orders.store import SCHEMA, WorkOrderStore
 
     store = tmp_path / "cti.sqlite"
     config = tmp_path / "cti.toml"

@@ -16,9 +16,9 @@ import pytest
 from acd import AcdError, AgentConfig, Engine, QueueConfig
 from acd import events as e
 from acd.metrics import MetricsBook
-from cti.durable.sql import Database
-from cti.history.service import History
-from cti.history.store import SCHEMA, HistoryStore
+from cti.store.sql import Database
+from cti.reports.service import History
+from cti.reports.store import SCHEMA, HistoryStore
 from reports.intervals import Buckets, report
 
 DAY0 = 1_796_169_600.0  # 2026-12-02 00:00 UTC
@@ -187,8 +187,8 @@ async def test_R13_a_store_away_delays_the_record_and_loses_nothing_within_the_b
         history: tuple[History, Clock], monkeypatch: pytest.MonkeyPatch) -> None:
     """The store does not answer: flushing fails (counted by the run loop), the rows wait
     in memory and go in when it is back; beyond the bound the oldest are dropped."""
-    from cti.durable.sql import StoreUnavailable
-    from cti.history import service
+    from cti.store.sql import StoreUnavailable
+    from cti.reports import service
 
     hist, clock = history
     simulate(hist, clock, MetricsBook(), 30, seed=5)

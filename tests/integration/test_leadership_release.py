@@ -12,8 +12,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from cti.durable.journal import Leadership
-from cti.durable.store import RedisStore
+from cti.journal.leadership import Leadership
+from cti.journal.store import RedisStore
 from cti.health import ConnectionState
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 import redis.asyncio as aioredis
 
-from cti.durable.outbox import Outbox, RedisOutbox, SqliteOutbox
+from cti.store.outbox import Outbox, RedisOutbox, SqliteOutbox
 from cti.notify import Notifier, NotifySettings
 from tests.e2e.harness.webhook import Webhook
 

@@ -17,11 +17,11 @@ from acd import AgentConfig, Engine, QueueConfig
 from acd import commands as c
 from acd import events as e
 from acd.hours import BusinessHours
-from cti.durable.sql import Database
+from cti.store.sql import Database
 from cti.runtime import Runtime
-from cti.workorders.service import WorkOrders
-from cti.workorders.store import SCHEMA, WorkOrderStore
-from cti.workorders.visits import ReturnVisits, VisitSettings
+from cti.orders.service import WorkOrders
+from cti.orders.store import SCHEMA, WorkOrderStore
+from cti.outbound.visits import ReturnVisits, VisitSettings
 from tests.integration.test_workorders import REPAIR, settings
 
 ZONE = "Asia/Shanghai"
@@ -143,7 +143,7 @@ async def test_R11_campaign_of_ten_with_two_agents_never_more_than_two_at_once(w
     two agents: at no moment more than two customers are being called; the blocked
     number is never handed to the core; outside the window nothing is; all the others
     are handled."""
-    from cti.workorders.visits import campaign_from_csv
+    from cti.outbound.visits import campaign_from_csv
 
     visits, wo, runtime, clock = world
     lines = ["number,name"] + [f"1390000{i:04d},客戶{i}" for i in range(10)] + ["not-a-number,x"]
@@ -211,9 +211,9 @@ async def test_R11_campaigns_and_do_not_call_through_the_http_api(store_url: str
     from aiohttp.test_utils import TestClient, TestServer
 
     from cti.app import FEATURES
-    from cti.auth import Auth, AuthSettings
-    from cti.web import ROLE, RUNTIME, build_app
-    from cti.workorders.http import VISITS
+    from cti.web.auth import Auth, AuthSettings
+    from cti.web.server import ROLE, RUNTIME, build_app
+    from cti.orders.http import VISITS
 
     db = Database(store_url, 5.0, SCHEMA)
     await db.open()

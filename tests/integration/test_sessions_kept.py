@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
-from cti.auth import Auth, AuthSettings, Identity
-from cti.durable import sessions
-from cti.durable.sql import Database
+from cti.web.auth import Auth, AuthSettings, Identity
+from cti.web import sessions
+from cti.store.sql import Database
 
 
 async def test_sessions_and_their_csrf_tokens_hold_on_the_next_engine(store_url: str) -> None:

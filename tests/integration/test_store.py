@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from acd import Engine
 from acd import events as e
-from cti.durable.store import Fenced, RedisStore
+from cti.journal.store import Fenced, RedisStore
 from tests.unit.test_engine_invariants import AGENTS, QUEUES
 from tests.unit.test_snapshot import feed, random_events
 
@@ -90,8 +90,8 @@ async def test_R6_a_poison_entry_in_the_router_input_is_set_aside_and_the_router
     used to crash the router, and the next leader resumed at the same entry. Now each
     is moved to the dead-letter stream, counted, and the good entry after them is
     routed."""
-    from cti.durable.cluster import Dispatcher, run_router_input
-    from cti.durable.journal import Leadership
+    from cti.cluster.streams import Dispatcher, run_router_input
+    from cti.journal.leadership import Leadership
     from cti.health import ConnectionState
     from cti.runtime import Runtime
 

@@ -12,12 +12,12 @@ import aiohttp
 import pytest
 
 from acd import commands as c
-from cti.durable.outbox import SqliteOutbox
-from cti.durable.sql import Database, StoreUnavailable
+from cti.store.outbox import SqliteOutbox
+from cti.store.sql import Database, StoreUnavailable
 from cti.notify import Notifier
-from cti.workorders.settings import WorkOrderSettings
-from cti.workorders.service import WorkOrders
-from cti.workorders.store import SCHEMA, Search, WorkOrderStore
+from cti.orders.settings import WorkOrderSettings
+from cti.orders.service import WorkOrders
+from cti.orders.store import SCHEMA, Search, WorkOrderStore
 from workorders import BadDisposition, BadTransition, Department, Rule, Rules
 from workorders.model import DEFAULT_KINDS
 

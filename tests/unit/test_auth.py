@@ -1,4 +1,4 @@
-"""R14: identities and roles (cti.auth). Real argon2 hashes (cheap parameters for the
+"""R14: identities and roles (cti.web.auth). Real argon2 hashes (cheap parameters for the
 test's speed; the engine reads the cost from each hash), no HTTP here: the e2e tests
 prove the endpoints."""
 
@@ -9,7 +9,7 @@ import base64
 import pytest
 from argon2 import PasswordHasher
 
-from cti.auth import ApiToken, Account, Auth, AuthSettings, Identity, parse_auth, token_digest
+from cti.web.auth import ApiToken, Account, Auth, AuthSettings, Identity, parse_auth, token_digest
 from cti.configreader import Table
 from cti.errors import ConfigError
 

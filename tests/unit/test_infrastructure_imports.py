@@ -1,9 +1,10 @@
 """Infrastructure does not reach up into the features: the Redis journal, leadership,
-cluster streams, outbox, sessions and SQL store (``cti/durable``), the ARI and AMI
+cluster streams (``cti/journal``, ``cti/cluster``), the SQL store and the outbox
+(``cti/store``), the ARI and AMI
 clients (``cti/asterisk``) and the engine's plumbing at the top of ``cti/`` (the
 runtime, lanes, health, notifications ...) import no feature folder, counting imports
 inside functions and under ``TYPE_CHECKING``. Where they need a feature, they name a
-small Protocol (``cti.durable.cluster.CarriesOut``)."""
+small Protocol (``cti.cluster.streams.CarriesOut``)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import ast
 from pathlib import Path
 
 CTI = Path(__file__).resolve().parents[2] / "cti"
-FEATURES = ("agents", "calls", "desk", "history", "ivr", "recording", "supervision", "workorders")
-INFRASTRUCTURE = [*sorted((CTI / "durable").glob("*.py")), *sorted((CTI / "asterisk").glob("*.py")),
+FEATURES = ("agents", "calls", "desk", "ivr", "orders", "outbound", "recording", "reports", "supervision")
+INFRASTRUCTURE = [*(path for folder in ("journal", "cluster", "store", "asterisk") for path in sorted((CTI / folder).glob("*.py"))),
                   *(CTI / f"{name}.py" for name in ("background", "configreader", "deadlines", "errors", "health",
                                                     "lanes", "masking", "notify", "runtime"))]
 

@@ -1,4 +1,4 @@
-"""The HTTP API is described (cti/static/openapi.json, served at /openapi.json): the
+"""The HTTP API is described (cti/web/static/openapi.json, served at /openapi.json): the
 document is valid OpenAPI 3 and names exactly the routes the engine serves."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import json
 import schemathesis
 
 from cti.app import FEATURES
-from cti.auth import Auth, AuthSettings
-from cti.web import OPENAPI, build_app
+from cti.web.auth import Auth, AuthSettings
+from cti.web.server import OPENAPI, build_app
 
 
 def test_the_document_names_exactly_the_routes_served() -> None:

@@ -13,8 +13,8 @@ from collections import defaultdict
 from aiohttp import web
 
 from cti.app import FEATURES
-from cti.auth import Auth, AuthSettings
-from cti.web import Feature, build_app
+from cti.web.auth import Auth, AuthSettings
+from cti.web.server import Feature, build_app
 
 
 def folder_of(feature: Feature) -> str:
@@ -46,7 +46,7 @@ def test_the_features_serve_their_product_areas() -> None:
     owners = served()
     assert owners[("GET", "/calls")] == owners[("POST", "/calls/{call_id}/disposition")] == "calls"
     assert owners[("GET", "/wallboard")] == owners[("GET", "/wallboard.json")] == "supervision"
-    assert owners[("GET", "/reports")] == owners[("GET", "/reports/queues")] == "history"
+    assert owners[("GET", "/reports")] == owners[("GET", "/reports/queues")] == "reports"
     assert owners[("GET", "/health")] == owners[("GET", "/static/{name}")] == "web"
     assert not any(folder == "web" for (_, path), folder in owners.items()
                    if not path.startswith(("/health", "/auth/", "/openapi.json", "/static/"))), owners

@@ -8,7 +8,7 @@ import pytest
 
 from cti.configreader import Table
 from cti.errors import ConfigError
-from cti.workorders.settings import parse_workorders
+from cti.orders.settings import parse_workorders
 from workorders import (
     BadDisposition, BadTransition, Rule, Rules, WorkOrder, check_disposition, next_status, overdue,
 )
@@ -84,7 +84,7 @@ def test_R12_a_configuration_that_leaves_orders_unrouted_is_refused() -> None:
 
 def test_R14_order_ids_are_never_taken_for_phone_numbers_by_the_log_masking() -> None:
     from cti.masking import mask_text
-    from cti.workorders.service import _order_id
+    from cti.orders.service import _order_id
 
     ids = {_order_id(1_796_000_000.0 + i) for i in range(5000)}
     assert len(ids) == 5000

@@ -41,7 +41,7 @@ from cti.configreader import Table
 from cti.errors import ConfigError
 from cti.masking import mask_number
 from cti.runtime import Runtime
-from cti.workorders.store import WorkOrderStore
+from cti.orders.store import WorkOrderStore
 
 log = logging.getLogger("cti.visits")
 audit = logging.getLogger("cti.audit")

@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from cti.errors import BadRequest
-from cti.history.service import History
+from cti.reports.service import History
 from cti.masking import mask_number
-from cti.pages import page
-from cti.web import Feature, Part, need, runtime
-from cti.workorders.http import WORKORDERS
+from cti.web.pages import page
+from cti.web.server import Feature, Part, need, runtime
+from cti.orders.http import WORKORDERS
 from reports.agents import agent_report, flat
 from reports.departments import department_report
 from reports.intervals import report

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 
 from acd import events as e
 from cti.background import cancelled_meanwhile
-from cti.durable.store import Fenced, RedisStore
+from cti.journal.store import Fenced, RedisStore
 from cti.health import ConnectionState
 
 log = logging.getLogger("cti.durability")

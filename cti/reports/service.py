@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from acd import commands as c
 from acd.metrics import WINDOWS, MetricsBook
 from cti.background import repeat
-from cti.history.store import HistoryStore
+from cti.reports.store import HistoryStore
 from reports.records import AgentSpan, CallRecord, RecordBuilder
 
 log = logging.getLogger("cti.history")

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, fields
 from typing import Any
 
-from cti.durable.sql import Database, Row, Sql
+from cti.store.sql import Database, Row, Sql
 from reports.agents import CallRow, CallSums, TimeRow, call_pieces, pieces
 from reports.intervals import QueueSums, bucket_of, call_sums
 from reports.records import AgentSpan, CallRecord, Offer, Transfer

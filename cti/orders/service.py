@@ -23,8 +23,8 @@ from typing import Any
 
 from acd import commands as c
 from cti.notify import Notifier
-from cti.workorders.settings import WorkOrderSettings
-from cti.workorders.store import Search, WorkOrderStore
+from cti.orders.settings import WorkOrderSettings
+from cti.orders.store import Search, WorkOrderStore
 from workorders import BadTransition, WorkOrder, check_disposition, next_status
 
 log = logging.getLogger("cti.workorders")

@@ -39,7 +39,7 @@ from cti.errors import CtiError
 log = logging.getLogger("cti.durability")
 
 if TYPE_CHECKING:
-    from cti.durable.settings import RedisConfig
+    from cti.journal.settings import RedisConfig
 
 
 class Fenced(CtiError):

@@ -1,6 +1,6 @@
 """Where dispositions, work orders (with their history), return visits and the contacts
 of callers are kept: the same tables and queries on SQLite and PostgreSQL
-(``cti.durable.sql``)."""
+(``cti.store.sql``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from cti.durable.sql import Database, Row, Sql
+from cti.store.sql import Database, Row, Sql
 from workorders import WorkOrder
 
 SCHEMA = (

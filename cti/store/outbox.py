@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
-from cti.durable.sql import close_worker
+from cti.store.sql import close_worker
 
 
 @dataclass(slots=True)

@@ -12,10 +12,10 @@ import secrets
 import time
 from typing import Any
 
-from cti.auth import Auth
-from cti.durable.sql import Database, Sql
+from cti.web.auth import Auth
+from cti.store.sql import Database, Sql
 
-log = logging.getLogger("cti.auth")
+log = logging.getLogger("cti.web.auth")
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS sessions (digest TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, "
     "agent_id TEXT, expires_at DOUBLE PRECISION NOT NULL)",

@@ -51,7 +51,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from cti.configreader import Table
 from cti.errors import ConfigError
 
-log = logging.getLogger("cti.auth")
+log = logging.getLogger("cti.web.auth")
 
 ROLES = ("agent", "supervisor", "reader", "admin")
 _HASHER = PasswordHasher()
@@ -173,7 +173,7 @@ class Auth:
         self._failures: dict[str, collections.deque[float]] = {}
         self.max_sessions = 10_000
         self._csrf_key = secrets.token_bytes(32)  # replaced by the store's (``restore``)
-        # Session changes for the store to keep (``cti.durable.sessions``), when one does:
+        # Session changes for the store to keep (``cti.web.sessions``), when one does:
         # ("open", (sha256 hex, name, role, agent id, expires epoch s)) or ("close", sha256 hex).
         self.kept: collections.deque[tuple[str, Any]] | None = None
 

@@ -29,8 +29,8 @@ from acd import codec
 from acd import commands as c
 from acd import events as e
 from cti.background import cancelled_meanwhile
-from cti.durable.journal import Leadership
-from cti.durable.store import RedisStore
+from cti.journal.leadership import Leadership
+from cti.journal.store import RedisStore
 from cti.health import ConnectionState
 from cti.runtime import Runtime
 

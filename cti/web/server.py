@@ -1,5 +1,5 @@
 """The engine's HTTP server: the aiohttp application, health, who is asking (R14:
-``cti.auth``; every request but ``/health`` and the sign-in is authenticated here,
+``cti.web.auth``; every request but ``/health`` and the sign-in is authenticated here,
 before any handler), and the one error middleware that maps every domain error to an
 HTTP status.
 
@@ -21,13 +21,13 @@ from aiohttp import web
 
 from acd import AcdError, InvalidTransition, UnknownAgent
 from acd.errors import TransferRefused
-from cti.auth import Auth, Identity
-from cti.durable.sql import StoreUnavailable
+from cti.web.auth import Auth, Identity
+from cti.store.sql import StoreUnavailable
 from cti.errors import (
     BadRequest, Conflict, Forbidden, Missing, NotConfigured, NotRouting, Overloaded, Unauthorized,
     UnsupportedMedia,
 )
-from cti import pages
+from cti.web import pages
 from cti.health import ConnectionState
 from cti.recording.services import BadHold
 from cti.runtime import Runtime

@@ -14,13 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
-from cti.auth import Identity
+from cti.web.auth import Identity
 from cti.errors import BadRequest, Missing
 from cti.masking import mask_number
-from cti.web import Feature, Part, identity, json_body, need, runtime
-from cti.workorders.service import WorkOrders, public
-from cti.workorders.store import Search
-from cti.workorders.visits import ReturnVisits, campaign_from_csv
+from cti.web.server import Feature, Part, identity, json_body, need, runtime
+from cti.orders.service import WorkOrders, public
+from cti.orders.store import Search
+from cti.outbound.visits import ReturnVisits, campaign_from_csv
 from workorders import STATUSES, WorkOrder
 
 audit = logging.getLogger("cti.audit")
