@@ -21,6 +21,7 @@ ready-agent indexes in step: an agent is in a queue's index exactly while READY.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 
 from acd import commands as c
 from acd.errors import InvalidTransition
@@ -29,14 +30,14 @@ from acd.routing import Key
 from acd.state import Agent, Call, Queue
 
 S = AgentState
-TRANSITIONS: Mapping[AgentState, frozenset[AgentState]] = {
+TRANSITIONS: Mapping[AgentState, frozenset[AgentState]] = MappingProxyType({
     S.LOGGED_OUT: frozenset({S.READY, S.NOT_READY}),
     S.READY: frozenset({S.OFFERED, S.NOT_READY, S.LOGGED_OUT}),
     S.OFFERED: frozenset({S.ON_CALL, S.READY, S.NOT_READY, S.LOGGED_OUT}),
     S.ON_CALL: frozenset({S.WRAP_UP, S.READY, S.NOT_READY, S.LOGGED_OUT}),
     S.WRAP_UP: frozenset({S.READY, S.NOT_READY, S.LOGGED_OUT}),
     S.NOT_READY: frozenset({S.READY, S.NOT_READY, S.LOGGED_OUT}),
-}
+})
 IN_CALL = (S.OFFERED, S.ON_CALL)
 
 

@@ -27,6 +27,7 @@ attempt or a refusal removes the record from any state; ``ended`` is its notice.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 
 from acd import commands as c
 from acd.errors import InvalidCallTransition
@@ -34,13 +35,13 @@ from acd.model import CallState
 from acd.state import Call
 
 S = CallState
-TRANSITIONS: Mapping[CallState, frozenset[CallState]] = {
+TRANSITIONS: Mapping[CallState, frozenset[CallState]] = MappingProxyType({
     S.WAITING: frozenset({S.WAITING, S.OFFERED}),
     S.OFFERED: frozenset({S.WAITING, S.CONNECTED, S.DIALING}),
     S.CONNECTED: frozenset({S.WAITING, S.OFFERED}),
     S.DIALING: frozenset({S.CONNECTED, S.RETRY}),
     S.RETRY: frozenset({S.WAITING}),
-}
+})
 
 
 def set_state(call: Call, state: CallState) -> None:

@@ -8,9 +8,12 @@ as tuples. Decoding refuses an unknown type or bad fields with ``CodecError``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
+from collections.abc import Mapping
 from typing import Any
+from types import MappingProxyType
 
 from acd import commands as c
 from acd import events as e
@@ -25,29 +28,24 @@ def _registry(module: Any, union: Any) -> dict[str, type]:
     return {cls.__name__: cls for cls in union.__args__}
 
 
-EVENTS: dict[str, type] = _registry(e, e.Event)
-COMMANDS: dict[str, type] = _registry(c, c.Command)
+EVENTS: Mapping[str, type] = MappingProxyType(_registry(e, e.Event))
+COMMANDS: Mapping[str, type] = MappingProxyType(_registry(c, c.Command))
 
 
 def encode(obj: e.Event | c.Command) -> dict[str, Any]:
     """Fields left at their defaults are not written: decoding restores them, entries
     are shorter, and a field added with a default (``Tick.resumed``) is unseen by an
     engine of the version before it while it keeps its default (a rolling upgrade)."""
-    defaults = _defaults(type(obj))
+    cls: type = type(obj)
+    defaults = _defaults(cls)
     return {"type": type(obj).__name__, **{
         name: value for name, value in dataclasses.asdict(obj).items()
         if name not in defaults or value != defaults[name] or type(value) is not type(defaults[name])}}
 
 
-_DEFAULTS: dict[type, dict[str, Any]] = {}
-
-
-def _defaults(cls: type) -> dict[str, Any]:
-    found = _DEFAULTS.get(cls)
-    if found is None:
-        found = _DEFAULTS[cls] = {f.name: f.default for f in dataclasses.fields(cls)
-                                  if f.default is not dataclasses.MISSING}
-    return found
+@functools.cache  # (one entry per message type)
+def _defaults(cls: type) -> Mapping[str, Any]:
+    return MappingProxyType({f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING})
 
 
 def _tuples(value: Any) -> Any:
@@ -56,7 +54,7 @@ def _tuples(value: Any) -> Any:
     return value
 
 
-def _decode(data: Any, kinds: dict[str, type]) -> Any:
+def _decode(data: Any, kinds: Mapping[str, type]) -> Any:
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise CodecError(f"not an encoded message: {data!r:.200}")
     cls = kinds.get(data["type"])
@@ -77,14 +75,9 @@ def _decode(data: Any, kinds: dict[str, type]) -> Any:
     return obj
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    hints = _HINTS.get(cls)
-    if hints is None:
-        hints = _HINTS[cls] = typing.get_type_hints(cls)
-    return hints
+@functools.cache  # (one entry per message type)
+def _hints(cls: type) -> Mapping[str, Any]:
+    return MappingProxyType(typing.get_type_hints(cls))
 
 
 def _fits(value: Any, hint: Any) -> bool:

@@ -20,11 +20,12 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterable
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from acd import commands as c
 from acd.erlang import agents_needed
 
-WINDOWS = {"15m": 900.0, "1h": 3600.0, "day": 86400.0}
+WINDOWS = MappingProxyType({"15m": 900.0, "1h": 3600.0, "day": 86400.0})
 OVERFLOW_WINDOW_S = WINDOWS["15m"]
 
 

@@ -196,6 +196,16 @@ class Plan:
     def active(self) -> Level | None:
         return None if self.level is None else self.config.levels[self.level]
 
+    def attach_incident(self, cause: str, scope: str, started_at: float) -> None:
+        """R9: what the plan answers (shown with it, kept until another is attached)."""
+        self.incident = Incident(cause, scope, started_at)
+
+    def resume(self, level: str, since: float) -> None:
+        """A restarted router goes on at the level the core kept."""
+        if level not in self.config.levels:
+            raise ValueError(f"no plan level {level!r} (have {sorted(self.config.levels)})")
+        self.level, self.since = level, since
+
 
 def _rank(level: str | None) -> int:
     return -1 if level is None else LEVELS.index(level)

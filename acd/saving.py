@@ -11,25 +11,22 @@ from __future__ import annotations
 import collections
 import dataclasses
 import enum
+import functools
 import types
 import typing
+from collections.abc import Mapping
 from typing import Any
+from types import MappingProxyType
 
-NOT_SAVED: dict[str, Any] = {"saved": False}
-
-
-_FIELDS: dict[type, list[tuple[str, Any]]] = {}  # (one entry per dataclass of the core)
+NOT_SAVED: Mapping[str, Any] = MappingProxyType({"saved": False})
 
 
-def saved_fields(cls: type) -> list[tuple[str, Any]]:
+@functools.cache  # (one entry per dataclass of the core)
+def saved_fields(cls: type) -> tuple[tuple[str, Any], ...]:
     """(name, type) of the fields of dataclass ``cls`` that a snapshot holds (worked out
     once per class: a snapshot of a busy engine asks it for every agent and call)."""
-    fields = _FIELDS.get(cls)
-    if fields is None:
-        hints = typing.get_type_hints(cls)
-        fields = _FIELDS[cls] = [(f.name, hints[f.name]) for f in dataclasses.fields(cls)
-                                 if f.metadata.get("saved", True)]
-    return fields
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls) if f.metadata.get("saved", True))
 
 
 def dump(value: Any) -> Any:
@@ -94,7 +91,8 @@ def load(tp: Any, data: Any) -> Any:
 
 def restore_into(obj: Any, data: dict[str, Any]) -> None:
     """Set the saved fields of dataclass instance ``obj`` from ``data``."""
-    for name, tp in saved_fields(type(obj)):
+    cls: type = type(obj)
+    for name, tp in saved_fields(cls):
         if name in data:
             value = load(tp, data[name])
             current = getattr(obj, name)

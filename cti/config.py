@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from types import MappingProxyType
 
 from acd import AgentConfig, QueueConfig
 from acd.model import MAX_PRIORITY, HoldAction, Intake, RelaxStep, Route, Strategy
@@ -33,7 +34,7 @@ from cti.orders.settings import StoreSettings, WorkOrderSettings, parse_store, p
 from cti.outbound.visits import VisitSettings, parse_visits
 
 # Secrets may come from the environment so that none has to sit in a file.
-ENV_OVERRIDES = {
+ENV_OVERRIDES = MappingProxyType({
     "CTI_ARI_URL": ("asterisk", "ari_url"),
     "CTI_ARI_USER": ("asterisk", "ari_user"),
     "CTI_ARI_PASSWORD": ("asterisk", "ari_password"),
@@ -49,7 +50,7 @@ ENV_OVERRIDES = {
     "CTI_NODE_ID": ("redis", "node_id"),
     "CTI_WEBHOOK_SECRET": ("notifications", "signing_secret"),
     "CTI_STORE_URL": ("store", "url"),
-}
+})
 
 
 @dataclass(frozen=True, slots=True)

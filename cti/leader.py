@@ -160,16 +160,16 @@ async def _run(config: Config, app: web.Application, faults: Faults, engine: Eng
         (k.agent_id for k in engine.calls() if k.call_id == call_id), None))
     resources.callback(live.close_all)
     workorders = WorkOrders(config.workorders, WorkOrderStore(db), notifier, listeners=(live.order,))
-    runtime.observers.append(workorders.observe)
+    runtime.follow(workorders.observe)
     await workorders.start()
     history = History(HistoryStore(db, config.supervision.sl_threshold_s), timezone=config.timezone,
                       keep_months=config.workorders.retention_months)  # R13: the record
-    runtime.observers.append(history.observe)
+    runtime.follow(history.observe)
     history.seed([(a.agent_id, a.state, a.reason, a.since) for a in engine.agents() if a.since > 0])
     visits = ReturnVisits(config.return_visits, workorders.store, runtime)
-    runtime.observers.append(visits.observe)
+    runtime.follow(visits.observe)
     await visits.start()
-    runtime.observers.append(live.observe)
+    runtime.follow(live.observe)
     if ari is not None and ami is not None:
         node = asterisk_node(config, ari, ami, runtime.submit, engine.calls, auth, visits.blocked, runtime.accepted)
         app[ADAPTER].start(node)
@@ -181,7 +181,7 @@ async def _run(config: Config, app: web.Application, faults: Faults, engine: Eng
                               (lambda: recorder.maintenance_errors) if recorder is not None else None,
                               faults, workorders_overdue=lambda: workorders.overdue,
                               campaigns=lambda: visits.progress)
-    runtime.observers += [supervision.book.observe, supervision.observe]
+    runtime.follow(supervision.book.observe, supervision.observe)
     try:
         await history.restore(supervision.book)  # R13: today's figures go on after a restart
     except StoreUnavailable as exc:

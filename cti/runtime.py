@@ -47,9 +47,14 @@ class Runtime:
         self._input_id: str | None = None  # the router's last consumed adapter entry
         self._has_pending = asyncio.Event()
         self._wake = asyncio.Event()
-        # Read-only followers of every command and notice (metrics, plans).
-        self.observers: list[Callable[[c.Command], None]] = []
+        # Read-only followers of every command and notice (metrics, plans): ``follow``.
+        self._observers: list[Callable[[c.Command], None]] = []
         self.faults = faults or Faults()  # the engine instance's
+
+    def follow(self, *observers: Callable[[c.Command], None]) -> None:
+        """Show every command and notice from now on to ``observers`` (in this order,
+        after those already following): work orders, the record, supervision ..."""
+        self._observers.extend(observers)
 
     def apply(self, event: e.Event, input_id: str | None = None) -> list[c.Command]:
         """Handle one event; raises the core's errors (for agent requests to report).
@@ -59,7 +64,7 @@ class Runtime:
             self._input_id = input_id
         for cmd in out:
             _log_command(cmd)
-            for observe in self.observers:
+            for observe in self._observers:
                 observe(cmd)
         self._pending.append((event, out))
         self._has_pending.set()

@@ -71,7 +71,7 @@ class RecordingMeta:
         return datetime.fromtimestamp(self.ended_at, timezone.utc)
 
 
-_COLUMNS = [f.name for f in dataclasses.fields(RecordingMeta)]
+_COLUMNS = tuple([f.name for f in dataclasses.fields(RecordingMeta)])
 
 
 def sha256_of(path: Path) -> str:
@@ -370,7 +370,7 @@ class Archive:
         return [k.call_id for k in due]
 
 
-_DATES = {"created_at", "start", "end", "released_at"}
+_DATES = frozenset({"created_at", "start", "end", "released_at"})
 
 
 class NotARecording(RecordingError):

@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from reports.intervals import BUCKET_S, Filter, bucket_of, period_of
 from reports.records import AgentSpan, CallRecord
 
-STATE_FIELD = {"ready": "ready_s", "not-ready": "pause_s", "offered": "ringing_s", "on-call": "on_call_s",
-               "wrap-up": "wrap_s"}
+STATE_FIELD = MappingProxyType({"ready": "ready_s", "not-ready": "pause_s", "offered": "ringing_s", "on-call": "on_call_s",
+               "wrap-up": "wrap_s"})
 
 
 def pieces(span: AgentSpan) -> list[tuple[float, float]]:

@@ -25,15 +25,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from types import MappingProxyType
 
 STATUSES = ("new", "dispatched", "accepted", "on-site", "done", "cancelled")
 FINAL = frozenset({"done", "cancelled"})
 URGENCIES = ("emergency", "high", "normal", "low")
 # What a disposition can hold, besides its kind (all text; limits keep rows small).
-FIELDS: Mapping[str, int] = {
+FIELDS: Mapping[str, int] = MappingProxyType({
     "customer_name": 100, "address": 300, "contact_number": 32, "content": 4000,
     "occurred_at": 64, "urgency": 16, "region": 64, "special_requests": 1000, "outcome": 32,
-}
+})
 # R11: how a return visit or campaign call ended, as the agent records it.
 OUTCOMES = ("satisfied", "not-solved", "no-answer", "wrong-number", "do-not-call")
 

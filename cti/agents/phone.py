@@ -29,6 +29,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from types import MappingProxyType
 
 from acd import events as e
 from cti.asterisk.ari import AriClient
@@ -40,7 +41,7 @@ audit = logging.getLogger("cti.audit")
 Then = Callable[[str, str, Callable[[], Awaitable[None]]], None]
 DIGITS_S = 15.0  # a caller keying in a PIN or a reason has this long
 FEATURES = ("login", "logout", "pause", "ready")
-SAID = {"login": "agent-logged-in", "logout": "agent-logged-out", "pause": "agent-paused", "ready": "agent-ready"}
+SAID = MappingProxyType({"login": "agent-logged-in", "logout": "agent-logged-out", "pause": "agent-paused", "ready": "agent-ready"})
 
 
 @dataclass(slots=True)

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from types import MappingProxyType
 
 from acd import CallView
 from acd import commands as c
@@ -32,7 +33,7 @@ from cti.errors import AriError
 log = logging.getLogger("cti.stasis")
 
 # Q.850 causes on an agent leg that ended before answer -> the offer's failure reason.
-CAUSES = {
+CAUSES = MappingProxyType({
     1: "unreachable",
     3: "unreachable",
     17: "busy",
@@ -42,7 +43,7 @@ CAUSES = {
     21: "rejected",
     34: "congestion",
     38: "unreachable",
-}
+})
 
 
 @dataclass(slots=True)

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from types import MappingProxyType
 
 from cti.asterisk.ari import AriClient
 from cti.errors import AriError
@@ -31,7 +32,7 @@ log = logging.getLogger("cti.listening")
 audit = logging.getLogger("cti.audit")
 
 Then = Callable[[str, str, Callable[[], Awaitable[None]]], None]
-MODES = {"listen": "none", "whisper": "out", "barge": "both"}  # mode -> whisper direction
+MODES = MappingProxyType({"listen": "none", "whisper": "out", "barge": "both"})  # mode -> whisper direction
 
 
 @dataclass(slots=True)

@@ -89,7 +89,7 @@ async def plan_action(request: web.Request) -> web.Response:
         if not isinstance(cause, str) or not cause or not isinstance(scope, str) \
                 or isinstance(started, bool) or not isinstance(started, (int, float)):
             raise BadRequest("an incident needs a cause, a scope and started_at (epoch s)")
-        plan.incident.cause, plan.incident.scope, plan.incident.started_at = cause, scope, float(started)
+        plan.attach_incident(cause, scope, float(started))
         audit.warning("R9 incident attached by %s: %s / %s", who, cause, scope)
     else:
         raise Missing(f"no plan action {action!r}")

@@ -6,16 +6,18 @@ for the wallboard, the ``/plan`` API, the plan webhook and the audit log."""
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from acd.plans import (
     CONFIRMED, ENDED_BY_HAND, ENTRY_MET, EXIT_MET, SET_BY_HAND, Conditions, ExitConditions, Figures, PlanChanged,
     PlanProposed,
 )
 
-_BY_HAND = {
+_BY_HAND = MappingProxyType({
     CONFIRMED: ("proposal confirmed", "已確認建議"),
     SET_BY_HAND: ("set by hand", "手動設定"),
     ENDED_BY_HAND: ("ended by hand", "手動結束"),
-}
+})
 
 
 def _n(x: float) -> str:

@@ -54,7 +54,7 @@ class Supervision:
         if self.plan is not None:  # a restarted router goes on at the level the core keeps
             kept = self.engine.plan(self.plan.config.queue)
             if kept is not None and kept.level in self.plan.config.levels:
-                self.plan.level, self.plan.since = kept.level, time.time()
+                self.plan.resume(kept.level, time.time())
         self.callbacks: list[dict[str, Any]] = []
         self.recording_coverage = recording_coverage
         self.loop_lag_s = 0.0

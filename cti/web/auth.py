@@ -275,6 +275,7 @@ class Auth:
         for digest, name, role, agent_id, expires in sessions[-self.max_sessions:]:
             if expires > wall:
                 self._sessions[bytes.fromhex(digest)] = (Identity(name, role, agent_id), now + expires - wall)
+        self.kept = collections.deque(maxlen=100_000)  # from now on the store keeps what changes
 
     def session(self, token: str) -> Identity | None:
         """The identity of a session token (a cookie), or None."""

@@ -78,14 +78,14 @@ CONNECTIONS = web.AppKey("connections", list[ConnectionState])  # what /health r
 RUNTIME = web.AppKey("runtime", Part[Runtime])
 AUTH: web.AppKey[Auth] = web.AppKey("auth")
 IDENTITY: web.RequestKey[Identity] = web.RequestKey("identity")  # who is asking
-OPEN = {("GET", "/health"), ("GET", "/openapi.json"), ("POST", "/auth/login"),
-        ("GET", "/agent"), ("GET", "/wallboard"), ("GET", "/reports")}  # the pages hold no data: they sign in first
+OPEN = frozenset({("GET", "/health"), ("GET", "/openapi.json"), ("POST", "/auth/login"),
+        ("GET", "/agent"), ("GET", "/wallboard"), ("GET", "/reports")})  # the pages hold no data: they sign in first
 OPEN_PREFIX = "/static/"
 SESSION_COOKIE = "cti_session"
 OPENAPI = Path(__file__).with_name("static") / "openapi.json"  # the API, described (kept in the repository)
 
 # Domain errors -> (HTTP status, error code): the only such table.
-_STATUSES: list[tuple[type[Exception], int, str]] = [
+_STATUSES: tuple[tuple[type[Exception], int, str], ...] = tuple([
     (UnknownAgent, 404, "unknown-agent"),
     (Missing, 404, "not-found"),
     (Conflict, 409, "conflict"),
@@ -106,7 +106,7 @@ _STATUSES: list[tuple[type[Exception], int, str]] = [
     (NotConfigured, 404, "not-configured"),
     (NotRouting, 503, "not-routing"),
     (Overloaded, 503, "overloaded"),
-]
+])
 
 
 @dataclass(frozen=True, slots=True)

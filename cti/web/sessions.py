@@ -6,7 +6,6 @@ random key per store. Writes go through ``keep`` (a task), never on a request's 
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import secrets
 import time
@@ -35,7 +34,6 @@ async def restore(auth: Auth, db: Database) -> int:
         return [(r["digest"], r["name"], r["role"], r["agent_id"], r["expires_at"]) for r in rows], key
     rows, key = await db.do(run)
     auth.restore(rows, bytes.fromhex(key))
-    auth.kept = collections.deque(maxlen=100_000)
     return len(rows)
 
 

@@ -49,7 +49,7 @@ async def world(store_url: str) -> AsyncIterator[tuple[ReturnVisits, WorkOrders,
     wo = WorkOrders(settings(), WorkOrderStore(db), None, clock)
     visits = ReturnVisits(VisitSettings("support", BusinessHours(WEEKDAYS), max_attempts=2, retry_s=4 * 3600,
                                         timezone=ZONE), wo.store, runtime, clock)
-    runtime.observers.append(visits.observe)
+    runtime.follow(visits.observe)
     await visits.start()
     yield visits, wo, runtime, clock
     db.close()
