@@ -44,12 +44,13 @@ from cti.recording import http as recording_http
 from cti.supervision import http as supervision_http
 from cti.supervision import wallboard
 from cti.web.server import ROLE, build_app
-from cti.orders import http as workorders_http
+from cti.orders import http as orders_http
+from cti.outbound import http as outbound_http
 
 log = logging.getLogger("cti.app")
 ARI_CONNECTIONS = 32
-FEATURES = (agents_http.FEATURE, recording_http.FEATURE, supervision_http.FEATURE, workorders_http.FEATURE,
-            desk_http.FEATURE, history_http.FEATURE, calls_http.FEATURE, wallboard.FEATURE)
+FEATURES = (agents_http.FEATURE, recording_http.FEATURE, supervision_http.FEATURE, orders_http.FEATURE,
+            outbound_http.FEATURE, desk_http.FEATURE, history_http.FEATURE, calls_http.FEATURE, wallboard.FEATURE)
 
 
 def http_app(config: Config, auth: Auth, connections: list[ConnectionState]) -> web.Application:

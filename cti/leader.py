@@ -49,7 +49,8 @@ from cti.supervision.http import SUPERVISION
 from cti.supervision.services import Supervision
 from cti.supervision.wallboard import wallboard_figures
 from cti.web.server import ROLE, RUNTIME, CONNECTIONS
-from cti.orders.http import VISITS, WORKORDERS
+from cti.orders.http import WORKORDERS
+from cti.outbound.http import VISITS
 from cti.orders.service import WorkOrders
 from cti.orders.store import SCHEMA, WorkOrderStore
 from cti.outbound.visits import ReturnVisits

@@ -26,7 +26,8 @@ from cti.masking import mask_number
 from cti.calls.stasis import StasisAdapter
 from cti.calls.trunks import Trunk
 from cti.web.server import AUTH, Feature, Part, identity, json_body, need, runtime
-from cti.orders.http import VISITS, WORKORDERS, shown
+from cti.orders.http import WORKORDERS, shown
+from cti.outbound.http import VISITS
 
 audit = logging.getLogger("cti.audit")
 

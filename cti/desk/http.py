@@ -21,7 +21,8 @@ from cti.errors import Overloaded
 from cti.masking import mask_number
 from cti.web.pages import page
 from cti.web.server import Feature, Part, identity, need, runtime
-from cti.orders.http import VISITS, WORKORDERS
+from cti.orders.http import WORKORDERS
+from cti.outbound.http import VISITS
 from workorders import FIELDS, URGENCIES
 
 

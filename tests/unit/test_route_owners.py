@@ -46,6 +46,9 @@ def test_the_features_serve_their_product_areas() -> None:
     owners = served()
     assert owners[("GET", "/calls")] == owners[("POST", "/calls/{call_id}/disposition")] == "calls"
     assert owners[("GET", "/wallboard")] == owners[("GET", "/wallboard.json")] == "supervision"
+    assert owners[("GET", "/workorders")] == owners[("POST", "/workorders/{order_id}/progress")] == "orders"
+    assert owners[("GET", "/campaigns")] == owners[("POST", "/do-not-call")] == owners[("GET", "/return-visits")] \
+        == "outbound"
     assert owners[("GET", "/reports")] == owners[("GET", "/reports/queues")] == "reports"
     assert owners[("GET", "/health")] == owners[("GET", "/static/{name}")] == "web"
     assert not any(folder == "web" for (_, path), folder in owners.items()

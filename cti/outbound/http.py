@@ -1,0 +1,122 @@
+"""R11 over HTTP: return visits, the do-not-call list, and campaigns (a CSV list of
+customers with its queue, script, call window and attempts; paused, resumed or
+stopped). Callers' numbers are masked except for the roles allowed them (R14)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from cti.errors import BadRequest, Missing
+from cti.masking import mask_number
+from cti.outbound.visits import ReturnVisits, campaign_from_csv
+from cti.web.server import Feature, Part, json_body, need, runtime
+
+audit = logging.getLogger("cti.audit")
+ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
+VISITS = web.AppKey("visits", Part[ReturnVisits])
+FEATURE = Feature(ROUTES, (VISITS,))
+
+def _number(value: object) -> str:
+    number = "".join(ch for ch in str(value) if not ch.isspace() and ch != "-") if isinstance(value, str) else ""
+    if not 3 <= len(number) <= 32 or not number.lstrip("+").isdigit():
+        raise BadRequest("a phone number: digits, optionally a leading +")
+    return number
+
+
+@ROUTES.get("/return-visits")
+async def return_visits(request: web.Request) -> web.Response:
+    """Scheduled, queued, done or closed return visits (R11), newest first."""
+    who = need(request, "supervisor", "reader")
+    status = request.query.get("status")
+    if status is not None and status not in ("scheduled", "queued", "done", "closed"):
+        raise BadRequest("status is scheduled, queued, done or closed")
+    rows = await request.app[VISITS].get().store.visits(status)
+    return web.json_response([r if who.sees_numbers else {**r, "caller": mask_number(str(r["caller"] or ""))}
+                              for r in rows])
+
+
+@ROUTES.get("/do-not-call")
+async def do_not_call_list(request: web.Request) -> web.Response:
+    who = need(request, "reader")
+    audit.info("do-not-call list read by %s", who.name)
+    return web.json_response(sorted(request.app[VISITS].get().numbers_blocked))
+
+
+@ROUTES.post("/do-not-call")
+async def do_not_call_add(request: web.Request) -> web.Response:
+    """``{"number", "reason"}``: never dial this number again (an agent records the
+    customer's wish; a supervisor an instruction)."""
+    who = need(request, "supervisor", "agent")
+    body = await json_body(request)
+    reason = body.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > 200:
+        raise BadRequest("'reason' is text (max 200)")
+    number = _number(body.get("number"))
+    await request.app[VISITS].get().set_blocked(number, True, who.name, reason)
+    return web.json_response({"number": mask_number(number), "blocked": True}, status=201)
+
+
+@ROUTES.delete("/do-not-call/{number}")
+async def do_not_call_remove(request: web.Request) -> web.Response:
+    who = need(request, "supervisor")
+    number = _number(request.match_info["number"])
+    await request.app[VISITS].get().set_blocked(number, False, who.name)
+    return web.json_response({"number": mask_number(number), "blocked": False})
+
+
+@ROUTES.get("/campaigns")
+async def campaigns(request: web.Request) -> web.Response:
+    """Campaigns with their progress (entries by status)."""
+    need(request, "supervisor", "reader")
+    return web.json_response(await request.app[VISITS].get().store.campaigns())
+
+
+@ROUTES.post("/campaigns")
+async def campaign_add(request: web.Request) -> web.Response:
+    """``{"name", "queue", "csv", "script"?, "hours"?, "max_attempts"?, "retry_h"?}``: a
+    campaign from a CSV list of customers (``number[,name]``)."""
+    who = need(request, "supervisor")
+    body = await json_body(request)
+    visits = request.app[VISITS].get()
+    name, queue, text, script = body.get("name"), body.get("queue"), body.get("csv"), body.get("script", "")
+    hours, attempts, retry_h = body.get("hours"), body.get("max_attempts", 3), body.get("retry_h", 4)
+    if not all(isinstance(v, str) for v in (name, queue, text, script)) or (
+            hours is not None and not isinstance(hours, dict)) or isinstance(attempts, bool) or not isinstance(
+            attempts, int) or isinstance(retry_h, bool) or not isinstance(retry_h, (int, float)):
+        raise BadRequest("a campaign is {name, queue, csv: text, script?, hours?, max_attempts?, retry_h?}")
+    assert isinstance(name, str) and isinstance(queue, str) and isinstance(text, str) and isinstance(script, str)
+    if queue not in {q.name for q in runtime(request).engine.queue_configs()}:
+        raise BadRequest(f"no queue {queue!r}")
+    if len(text) > 5_000_000:
+        raise BadRequest("the CSV is larger than 5 MB")
+    try:
+        campaign, entries, refused = await asyncio.to_thread(  # a large list is parsed off the loop
+            campaign_from_csv, name, queue, text, visits.clock(), script, hours, attempts, float(retry_h) * 3600)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    await visits.store.add_campaign(campaign, entries)
+    await visits.reload()
+    audit.info("campaign %s (%s, %d customers) created by %s", campaign["campaign_id"], name, len(entries), who.name)
+    return web.json_response({"campaign_id": campaign["campaign_id"], "entries": len(entries),
+                              "refused_lines": refused[:100]}, status=201)
+
+
+@ROUTES.post("/campaigns/{campaign_id}/{action}")
+async def campaign_action(request: web.Request) -> web.Response:
+    """pause | resume a campaign."""
+    who = need(request, "supervisor")
+    action = request.match_info["action"]
+    if action not in ("pause", "resume"):
+        raise Missing(f"no campaign action {action!r}")
+    visits = request.app[VISITS].get()
+    if not await visits.store.set_campaign_status(request.match_info["campaign_id"],
+                                                  "paused" if action == "pause" else "active"):
+        raise Missing(f"no campaign {request.match_info['campaign_id']}")
+    await visits.reload()
+    audit.info("campaign %s %sd by %s", request.match_info["campaign_id"], action, who.name)
+    return web.json_response({"campaign_id": request.match_info["campaign_id"], "status":
+                              "paused" if action == "pause" else "active"})
