@@ -4,9 +4,16 @@ the record, return visits, the live pages, supervision) and the way call actions
 Asterisk (the node's adapter in this process, or the adapters' streams), then runs them
 all in one TaskGroup until a stop is asked for.
 
-Resources are entered in order on one exit stack and closed in reverse: the live
-streams first, then the outbox and the store (closed on their worker threads, never
-joined on the loop).
+Resources are entered in order on one exit stack and closed in reverse: the outbox
+and the store first, then each feature through its own ``setup(app, deps)`` (an async
+context manager in its folder's ``http.py``, in the manner of aiohttp's cleanup
+contexts: it builds the feature from typed dependencies, makes it follow the core and
+serves it in its ``Part``; on the way out it stops serving and closes what it holds),
+the node's adapter and recorder, and last the runtime. They close in reverse: requests
+get 503 ``not-routing`` while the record writes what ended last, the live streams
+close, and the store and the outbox close on their worker threads (never joined on
+the loop). aiohttp's own ``cleanup_ctx`` is not used because the HTTP app starts as a
+standby's, long before (and whether or not) this engine leads.
 """
 
 from __future__ import annotations
@@ -24,36 +31,29 @@ from acd import commands as c
 from acd import events as e
 from cti.asterisk.ami import AmiClient
 from cti.asterisk.ari import AriClient
-from cti.web.auth import Auth
-from cti.calls.http import ADAPTER
 from cti.calls.stasis import StasisAdapter
+from cti.cluster.streams import Dispatcher, run_router_input
 from cti.config import Config
 from cti.desk import http as desk_http
-from cti.desk.live import Live
-from cti.web import sessions
-from cti.cluster.streams import Dispatcher, run_router_input
-from cti.journal.leadership import Leadership, RedisJournal
-from cti.store.outbox import Outbox, RedisOutbox, SqliteOutbox
-from cti.store.sql import Database, StoreUnavailable
 from cti.errors import CtiError
 from cti.health import Faults
-from cti.reports import store as history_store
-from cti.reports.http import HISTORY
-from cti.reports.service import History
-from cti.reports.store import HistoryStore
+from cti.journal.leadership import Leadership, RedisJournal
 from cti.node import asterisk_node, node_tasks
+from cti.node import setup as node_setup
 from cti.notify import Notifier
-from cti.recording.http import RECORDER
+from cti.orders import http as orders_http
+from cti.orders.store import SCHEMA
+from cti.outbound import http as outbound_http
+from cti.reports import http as reports_http
+from cti.reports import store as history_store
 from cti.runtime import Runtime
-from cti.supervision.http import SUPERVISION
-from cti.supervision.services import Supervision
+from cti.store.outbox import Outbox, RedisOutbox, SqliteOutbox
+from cti.store.sql import Database, StoreUnavailable
+from cti.supervision import http as supervision_http
 from cti.supervision.wallboard import wallboard_figures
-from cti.web.server import ROLE, RUNTIME, CONNECTIONS
-from cti.orders.http import WORKORDERS
-from cti.outbound.http import VISITS
-from cti.orders.service import WorkOrders
-from cti.orders.store import SCHEMA, WorkOrderStore
-from cti.outbound.visits import ReturnVisits
+from cti.web import sessions
+from cti.web.auth import Auth
+from cti.web.server import ROLE, RUNTIME, serving
 
 log = logging.getLogger("cti.app")
 
@@ -157,53 +157,42 @@ async def _run(config: Config, app: web.Application, faults: Faults, engine: Eng
     dispatcher = Dispatcher(leadership.store, leadership, engine) if ari is None and leadership is not None else None
     runtime = Runtime(engine, time.time, journal, executor=dispatcher.execute if dispatcher else on_node,
                       notify=notifier.send, faults=faults)
-    live = Live(lambda who: wallboard_figures(app, who), agent_of=lambda call_id: next(
-        (k.agent_id for k in engine.calls() if k.call_id == call_id), None))
-    resources.callback(live.close_all)
-    workorders = WorkOrders(config.workorders, WorkOrderStore(db), notifier, listeners=(live.order,))
-    runtime.follow(workorders.observe)
-    await workorders.start()
-    history = History(HistoryStore(db, config.supervision.sl_threshold_s), timezone=config.timezone,
-                      keep_months=config.workorders.retention_months)  # R13: the record
-    runtime.follow(history.observe)
-    history.seed([(a.agent_id, a.state, a.reason, a.since) for a in engine.agents() if a.since > 0])
-    visits = ReturnVisits(config.return_visits, workorders.store, runtime)
-    runtime.follow(visits.observe)
-    await visits.start()
-    runtime.follow(live.observe)
+    # The features, each started by its ``setup`` on the exit stack (in this order;
+    # stopped in reverse, before the store and the outbox close).
+    live = await resources.enter_async_context(desk_http.setup(app, desk_http.LiveDeps(
+        lambda who: wallboard_figures(app, who), agent_of=lambda call_id: next(
+            (k.agent_id for k in engine.calls() if k.call_id == call_id), None), runtime=runtime)))
+    orders = await resources.enter_async_context(orders_http.setup(app, orders_http.OrdersDeps(
+        config.workorders, db, notifier, runtime, listeners=(live.order,))))
+    history = await resources.enter_async_context(reports_http.setup(app, reports_http.ReportsDeps(
+        db, config.supervision.sl_threshold_s, config.timezone, config.workorders.retention_months, runtime)))
+    visits = await resources.enter_async_context(outbound_http.setup(app, outbound_http.OutboundDeps(
+        config.return_visits, orders.store, runtime)))
     if ari is not None and ami is not None:
-        node = asterisk_node(config, ari, ami, runtime.submit, engine.calls, auth, visits.blocked, runtime.accepted)
-        app[ADAPTER].start(node)
-        if node.recorder is not None:
-            app[RECORDER].start(node.recorder)
+        node = await resources.enter_async_context(node_setup(app, asterisk_node(
+            config, ari, ami, runtime.submit, engine.calls, auth, visits.blocked, runtime.accepted)))
     recorder = node.recorder if node is not None else None
-    supervision = Supervision(config.supervision, runtime, app[CONNECTIONS], notifier,
-                              (lambda: recorder.coverage) if recorder is not None else None,
-                              (lambda: recorder.maintenance_errors) if recorder is not None else None,
-                              faults, workorders_overdue=lambda: workorders.overdue,
-                              campaigns=lambda: visits.progress)
-    runtime.follow(supervision.book.observe, supervision.observe)
+    supervision = await resources.enter_async_context(supervision_http.setup(app, supervision_http.SupervisionDeps(
+        config.supervision, runtime, notifier, faults,
+        (lambda: recorder.coverage) if recorder is not None else None,
+        (lambda: recorder.maintenance_errors) if recorder is not None else None,
+        workorders_overdue=lambda: orders.overdue, campaigns=lambda: visits.progress)))
     try:
         await history.restore(supervision.book)  # R13: today's figures go on after a restart
     except StoreUnavailable as exc:
         log.error("R13: the live windows start empty: the store is away (%s)", exc)
-    app[WORKORDERS].start(workorders)
-    app[VISITS].start(visits)
-    app[HISTORY].start(history)
-    app[SUPERVISION].start(supervision)
-    app[desk_http.LIVE].start(live)
     if fresh:
         for entry in config.agents:
             if entry.login_at_start:
                 runtime.apply(e.AgentLoggedIn(entry.agent.agent_id, time.time()))
     runtime.apply(e.Tick(time.time(), resumed=True))  # what fell due while no router ran
-    app[RUNTIME].start(runtime)
+    await resources.enter_async_context(serving(app, RUNTIME, runtime))
     app[ROLE].become("leader")
     log.info("engine running as leader")
 
     async with asyncio.TaskGroup() as tg:
         tasks = [tg.create_task(work) for work in (
-            runtime.run_commands(), runtime.run_timers(), notifier.run(), supervision.run(), workorders.run(),
+            runtime.run_commands(), runtime.run_timers(), notifier.run(), supervision.run(), orders.run(),
             visits.run(), live.run(), sessions.keep(auth, db), history.run())]
         if ari is not None and ami is not None and node is not None:
             tasks += node_tasks(tg, ari, ami, node)
@@ -220,7 +209,6 @@ async def _run(config: Config, app: web.Application, faults: Faults, engine: Eng
             log.info("stopping: calls stay in Stasis for the next leader")
         for task in tasks:
             task.cancel()
-        await history.stop()
 
 
 async def leader_unless_stopped(leadership: Leadership, stop: asyncio.Event) -> bool:

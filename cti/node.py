@@ -5,9 +5,10 @@ cluster, which feeds the router's Redis streams and decides nothing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -17,6 +18,7 @@ from cti.agents.phone import Phones
 from cti.asterisk.ami import AmiClient
 from cti.asterisk.ari import AriClient
 from cti.web.auth import Auth
+from cti.calls.http import ADAPTER
 from cti.calls.nodeloss import NodeLoss
 from cti.calls.stasis import StasisAdapter, Submit
 from cti.calls.listening import Listening
@@ -29,7 +31,7 @@ from cti.ivr.stasis import IvrRunner
 from cti.lanes import Lanes
 from cti.recording.http import RECORDER
 from cti.recording.recorder import Recorder
-from cti.web.server import ROLE
+from cti.web.server import ROLE, serving
 
 log = logging.getLogger("cti.app")
 
@@ -65,6 +67,18 @@ def asterisk_node(config: Config, ari: AriClient, ami: AmiClient, submit: Submit
                          listening=Listening(ari, lanes.put, config.desk.listen_tone), phones=phones)
 
 
+@contextlib.asynccontextmanager
+async def setup(app: web.Application, node: StasisAdapter, serve_adapter: bool = True) -> AsyncIterator[StasisAdapter]:
+    """The node's parts served while it runs: its adapter (listening and holds on the
+    wire, from a leader with the node in its process) and its recorder."""
+    async with contextlib.AsyncExitStack() as parts:
+        if serve_adapter:
+            await parts.enter_async_context(serving(app, ADAPTER, node))
+        if node.recorder is not None:
+            await parts.enter_async_context(serving(app, RECORDER, node.recorder))
+        yield node
+
+
 def node_tasks(tg: asyncio.TaskGroup, ari: AriClient, ami: AmiClient, adapter: StasisAdapter,
                gone_after_s: float | None = None) -> list[asyncio.Task[None]]:
     watch = NodeLoss(adapter, gone_after_s) if gone_after_s is not None else None  # (a cluster adapter's)
@@ -87,10 +101,8 @@ async def adapt(config: Config, app: web.Application, redis_state: ConnectionSta
     member = AdapterNode(store, config.cluster.node, redis_state)
     adapter = asterisk_node(config, ari, ami, member.submit, None, auth)
     app[ROLE].become("adapter")
-    if adapter.recorder is not None:
-        app[RECORDER].start(adapter.recorder)
     log.info("adapter for node %s running (app %s)", config.cluster.node, ari.app)
-    async with asyncio.TaskGroup() as tg:
+    async with setup(app, adapter, serve_adapter=False), asyncio.TaskGroup() as tg:
         tasks = node_tasks(tg, ari, ami, adapter, config.cluster.node_gone_after_s) + [
             tg.create_task(member.run_publisher()),
             tg.create_task(member.run_commands(adapter)),

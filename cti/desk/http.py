@@ -9,7 +9,10 @@ desk sees it masked; readers and admins see numbers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -20,7 +23,9 @@ from cti.desk.settings import DeskSettings
 from cti.errors import Overloaded
 from cti.masking import mask_number
 from cti.web.pages import page
-from cti.web.server import Feature, Part, identity, need, runtime
+from cti.runtime import Runtime
+from cti.web.auth import Identity
+from cti.web.server import Feature, Part, identity, need, runtime, serving
 from cti.orders.http import WORKORDERS
 from cti.outbound.http import VISITS
 from workorders import FIELDS, URGENCIES
@@ -158,3 +163,23 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 FEATURE = Feature(ROUTES, (LIVE,), _defaults)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveDeps:
+    figures: Callable[[Identity], dict[str, Any]]  # the wallboard's figures as one identity may see them
+    agent_of: Callable[[str], str | None]  # a call's agent, the core's
+    runtime: Runtime
+
+
+@contextlib.asynccontextmanager
+async def setup(app: web.Application, deps: LiveDeps) -> AsyncIterator[Live]:
+    """The live streams while this engine leads: they follow the core's notices; at the
+    end every open stream is closed (the pages reconnect to the next leader)."""
+    live = Live(deps.figures, agent_of=deps.agent_of)
+    deps.runtime.follow(live.observe)
+    try:
+        async with serving(app, LIVE, live):
+            yield live
+    finally:
+        live.close_all()

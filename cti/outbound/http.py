@@ -5,15 +5,20 @@ stopped). Callers' numbers are masked except for the roles allowed them (R14).""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from cti.errors import BadRequest, Missing
 from cti.masking import mask_number
-from cti.outbound.visits import ReturnVisits, campaign_from_csv
-from cti.web.server import Feature, Part, json_body, need, runtime
+from cti.orders.store import WorkOrderStore
+from cti.outbound.visits import ReturnVisits, VisitSettings, campaign_from_csv
+from cti.runtime import Runtime
+from cti.web.server import Feature, Part, json_body, need, runtime, serving
 
 audit = logging.getLogger("cti.audit")
 ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
@@ -120,3 +125,21 @@ async def campaign_action(request: web.Request) -> web.Response:
     audit.info("campaign %s %sd by %s", request.match_info["campaign_id"], action, who.name)
     return web.json_response({"campaign_id": request.match_info["campaign_id"], "status":
                               "paused" if action == "pause" else "active"})
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundDeps:
+    settings: VisitSettings
+    store: WorkOrderStore  # the lists live beside the orders they come from
+    runtime: Runtime
+
+
+@contextlib.asynccontextmanager
+async def setup(app: web.Application, deps: OutboundDeps) -> AsyncIterator[ReturnVisits]:
+    """R11 while this engine leads: the lists are loaded and settled (entries a previous
+    leader handed over), their rounds follow the core's notices, and they are served."""
+    visits = ReturnVisits(deps.settings, deps.store, deps.runtime)
+    deps.runtime.follow(visits.observe)
+    await visits.start()
+    async with serving(app, VISITS, visits):
+        yield visits

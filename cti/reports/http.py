@@ -5,7 +5,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,9 +16,12 @@ from aiohttp import web
 
 from cti.errors import BadRequest
 from cti.reports.service import History
+from cti.reports.store import HistoryStore
+from cti.runtime import Runtime
+from cti.store.sql import Database
 from cti.masking import mask_number
 from cti.web.pages import page
-from cti.web.server import Feature, Part, need, runtime
+from cti.web.server import Feature, Part, need, runtime, serving
 from cti.orders.http import WORKORDERS
 from reports.agents import agent_report, flat
 from reports.departments import department_report
@@ -123,3 +129,27 @@ async def queues(request: web.Request) -> web.Response:
     audit.info("report queues %s..%s by %s per %s read by %s", query.first, query.last, query.by, query.interval,
                who.name)
     return _answer(request, history, query, "queues", rows)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportsDeps:
+    db: Database
+    sl_threshold_s: float  # R13: answered within it counts for the service level
+    timezone: str  # the site's: reports' days
+    keep_months: int  # R5: kept as long as the calls' other records
+    runtime: Runtime
+
+
+@contextlib.asynccontextmanager
+async def setup(app: web.Application, deps: ReportsDeps) -> AsyncIterator[History]:
+    """R13 while this engine leads: the record follows the core (agents' states go on
+    from where the core has them) and is served; at the end what ended last is written."""
+    history = History(HistoryStore(deps.db, deps.sl_threshold_s), timezone=deps.timezone,
+                      keep_months=deps.keep_months)
+    deps.runtime.follow(history.observe)
+    history.seed([(a.agent_id, a.state, a.reason, a.since) for a in deps.runtime.engine.agents() if a.since > 0])
+    try:
+        async with serving(app, HISTORY, history):
+            yield history
+    finally:
+        await history.stop()

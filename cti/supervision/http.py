@@ -5,19 +5,26 @@ callback list are masked except for readers and admins (R14)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
 from cti.errors import BadRequest, Missing, NotConfigured
 from cti.supervision.prometheus import prometheus_text
-from typing import Any
 
 from cti.web.auth import Identity
 from cti.masking import mask_number
+from cti.health import ConnectionState, Faults
+from cti.notify import Notifier
+from cti.runtime import Runtime
 from cti.supervision.services import Supervision
-from cti.web.server import AUTH, Feature, Part, json_body, need
+from cti.supervision.settings import SupervisionConfig
+from cti.web.server import AUTH, CONNECTIONS, Feature, Part, json_body, need, serving
 
 audit = logging.getLogger("cti.audit")
 
@@ -94,3 +101,26 @@ async def plan_action(request: web.Request) -> web.Response:
     else:
         raise Missing(f"no plan action {action!r}")
     return web.json_response(plan_for(need(request, "supervisor"), supervision.figures()["plan"]))
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisionDeps:
+    config: SupervisionConfig
+    runtime: Runtime
+    notifier: Notifier
+    faults: Faults
+    recording_coverage: Callable[[], Any] | None = None  # the recorder's, on a node with one
+    maintenance_errors: Callable[[], Any] | None = None
+    workorders_overdue: Callable[[], Any] | None = None
+    campaigns: Callable[[], Any] | None = None
+
+
+@contextlib.asynccontextmanager
+async def setup(app: web.Application, deps: SupervisionDeps) -> AsyncIterator[Supervision]:
+    """R7-R9 while this engine leads: live figures and plans follow the core and are served."""
+    supervision = Supervision(deps.config, deps.runtime, app[CONNECTIONS], deps.notifier, deps.recording_coverage,
+                              deps.maintenance_errors, deps.faults, workorders_overdue=deps.workorders_overdue,
+                              campaigns=deps.campaigns)
+    deps.runtime.follow(supervision.book.observe, supervision.observe)
+    async with serving(app, SUPERVISION, supervision):
+        yield supervision

@@ -1,4 +1,4 @@
-"""The pages' shared parts: the templates (Jinja2 in ``cti/desk/templates``, no data in
+"""The pages' shared parts: the templates (Jinja2 in ``cti/web/templates``, no data in
 them: each page signs in and reads the authenticated API), the static script and style
 (read once at start, served with their content hash so that a page links
 ``/static/x?v=hash``, cached for a year), and the headers every page gets. The features
@@ -18,7 +18,7 @@ from aiohttp import web
 from cti.errors import Missing
 
 STATIC = Path(__file__).with_name("static")
-TEMPLATES = Path(__file__).with_name("desk") / "templates"
+TEMPLATES = Path(__file__).with_name("templates")
 ASSETS = ("page.js", "desk.js", "wallboard.js", "reports.js", "style.css")
 VERSIONS = web.AppKey("asset_versions", dict[str, str])  # asset -> its content hash
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -10,9 +10,10 @@ errors and never build error responses themselves.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -52,6 +53,10 @@ class Part(Generic[T]):
     def start(self, value: T) -> None:
         self._value = value
 
+    def stop(self) -> None:
+        """Empty again: handlers refuse with 503 while the part's resources close."""
+        self._value = None
+
     def get(self) -> T:
         if self._value is None:
             raise NotRouting()
@@ -59,6 +64,17 @@ class Part(Generic[T]):
 
     def peek(self) -> T | None:
         return self._value
+
+
+@contextlib.asynccontextmanager
+async def serving(app: web.Application, key: web.AppKey[Part[T]], value: T) -> AsyncIterator[T]:
+    """``value`` serves ``app[key]``'s requests while the block runs (a feature's
+    ``setup``: the last step of its start, the first of its stop)."""
+    app[key].start(value)
+    try:
+        yield value
+    finally:
+        app[key].stop()
 
 
 class Role:

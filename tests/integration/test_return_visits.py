@@ -213,7 +213,7 @@ async def test_R11_campaigns_and_do_not_call_through_the_http_api(store_url: str
     from cti.app import FEATURES
     from cti.web.auth import Auth, AuthSettings
     from cti.web.server import ROLE, RUNTIME, build_app
-    from cti.orders.http import VISITS
+    from cti.outbound.http import VISITS
 
     db = Database(store_url, 5.0, SCHEMA)
     await db.open()

@@ -158,3 +158,14 @@ async def test_pause_takes_a_configured_pause_code_only(client: tuple[TestClient
     assert runtime.engine.agent("1001").state == "ready"
     resp = await http.post("/agents/1001/pause", json={"reason": "after-call-work"})
     assert (await resp.json())["reason"] == "after-call-work"
+
+
+async def test_every_page_is_rendered_from_its_template(client: tuple[TestClient, Runtime]) -> None:
+    """The pages are served by the app as installed (their templates found, their assets
+    linked): a page whose template cannot be found answers 500 here."""
+    http, _ = client
+    for path, marker in (("/wallboard", "wallboard"), ("/agent", "desk"), ("/reports", "report")):
+        resp = await http.get(path, headers={"Accept": "text/html"})
+        body = await resp.text()
+        assert resp.status == 200, (path, resp.status, body[:300])
+        assert "<html" in body.lower() and marker in body.lower() and "/static/" in body, path
