@@ -10,8 +10,13 @@ exponential average; these are counts and means of what happened):
 - service level = answered within ``sl_threshold_s`` / offered;
 - ASA (average speed of answer) = mean wait of the answered calls;
 - abandon rate = abandoned / offered; mean talk time; arrival rate = offered / window;
+- AHT (average handle time) = (talk, hold included, + the agents' wrap-up after the
+  queue's calls) / answered;
 - staffing: the agents Erlang C says are needed for the service-level target, from
-  the window's arrival rate and mean handle time.
+  the window's arrival rate and the AHT (an agent in wrap-up takes no call: feeding
+  Erlang C talk time alone understates the need).
+A ratio with nothing under it is None ("—" on the pages), not 100 % or 0:00: with
+nothing offered there is no service level, without an answered call no ASA.
 Pure: time comes in as ``now``.
 """
 
@@ -36,11 +41,12 @@ class QueueFigures:
     answered: int
     abandoned: int
     answered_within_sl: int
-    service_level: float
-    answer_rate: float
-    abandon_rate: float
-    asa_s: float
-    mean_talk_s: float
+    service_level: float | None
+    answer_rate: float | None
+    abandon_rate: float | None
+    asa_s: float | None
+    mean_talk_s: float | None
+    aht_s: float | None
     arrival_rate_per_s: float
     agents_needed: int | None
 
@@ -73,7 +79,8 @@ class Sums:
       call ended); wait_answered_s: the answered calls' waits (ASA = / answered);
       longest_wait_s: the longest wait of any call;
     - talk_s: answered calls from answer to hang-up, hold included; hold_s: of which
-      on hold; emergency, emergency_answered, emergency_wait_s: R8's calls.
+      on hold; wrap_s: the agents' wrap-up after the queue's calls, counted when it
+      ends; emergency, emergency_answered, emergency_wait_s: R8's calls.
     """
 
     offered: int = 0
@@ -88,6 +95,7 @@ class Sums:
     emergency: int = 0
     emergency_answered: int = 0
     emergency_wait_s: float = 0.0
+    wrap_s: float = 0.0
 
     def add(self, outcome: str, waited_s: float, talked_s: float, held_s: float, emergency: bool,
             sl_threshold_s: float) -> None:
@@ -114,16 +122,23 @@ class Sums:
         self.longest_wait_s = longest
 
 
-def rates(s: Sums) -> dict[str, float]:
-    """The figures of ``s``: service level and answer rate are 1 and the abandon rate 0
-    when nothing was offered (nobody was failed); means are 0 without answered calls."""
+def ratio(part: float, whole: float) -> float | None:
+    """``part / whole``; None when there is nothing under it (shown as "—")."""
+    return part / whole if whole else None
+
+
+def rates(s: Sums) -> dict[str, float | None]:
+    """The figures of ``s``, the one definition the tiles, the trend, the reports and
+    Prometheus all use: ratios over offered calls, means over answered ones, None when
+    their denominator is zero."""
     return {
-        "service_level": s.within_sl / s.offered if s.offered else 1.0,
-        "answer_rate": s.answered / s.offered if s.offered else 1.0,
-        "abandon_rate": s.abandoned / s.offered if s.offered else 0.0,
-        "asa_s": s.wait_answered_s / s.answered if s.answered else 0.0,
-        "mean_talk_s": s.talk_s / s.answered if s.answered else 0.0,
-        "emergency_asa_s": s.emergency_wait_s / s.emergency_answered if s.emergency_answered else 0.0,
+        "service_level": ratio(s.within_sl, s.offered),
+        "answer_rate": ratio(s.answered, s.offered),
+        "abandon_rate": ratio(s.abandoned, s.offered),
+        "asa_s": ratio(s.wait_answered_s, s.answered),
+        "mean_talk_s": ratio(s.talk_s, s.answered),
+        "aht_s": ratio(s.talk_s + s.wrap_s, s.answered),
+        "emergency_asa_s": ratio(s.emergency_wait_s, s.emergency_answered),
     }
 
 
@@ -133,6 +148,12 @@ class MetricsBook:
         self.sl_target = sl_target
         self._ended: dict[str, collections.deque[_Ended]] = collections.defaultdict(collections.deque)
         self._overflows: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+        # Wrap-up, for the handle time: each agent's queue of its last call and, while in
+        # wrap-up, since when (one entry per agent: bounded by the agents configured);
+        # the wrap-ups ended per queue as (at, seconds), kept a day like the calls.
+        self._last_queue: dict[str, str] = {}
+        self._wrapping: dict[str, tuple[str, float]] = {}
+        self._wraps: dict[str, collections.deque[tuple[float, float]]] = collections.defaultdict(collections.deque)
         self.ring_no_answer: collections.Counter[str] = collections.Counter()
         self.hold_overruns: collections.Counter[str] = collections.Counter()
         self.calls_total: collections.Counter[tuple[str, str]] = collections.Counter()
@@ -152,6 +173,10 @@ class MetricsBook:
                 self._ended[queue].append(_Ended(at, outcome, w, t, h, em, cmd.call_id))
                 self.calls_total[(queue, outcome)] += 1
                 self._trim(self._ended[queue], at)
+                if cmd.agent_id is not None:
+                    self._last_queue[cmd.agent_id] = queue
+            case c.AgentStateChanged(agent_id=a, state=state, at=at):
+                self._wrap_up(a, state, at)
             case c.CallOverflowed(from_queue=q, at=at):
                 kept = self._overflows[q]
                 kept.append(at)
@@ -167,6 +192,22 @@ class MetricsBook:
                 self.hold_overruns[a] += 1
             case _:
                 pass
+
+    def _wrap_up(self, agent_id: str, state: str, at: float) -> None:
+        """An agent's wrap-up counts, when it ends, to the queue of the call it follows
+        (as the record's wrap-up spans do: the live and the reported AHT agree)."""
+        started = self._wrapping.pop(agent_id, None)
+        if started is not None and at > started[1]:
+            self.wrapped(started[0], at, at - started[1])
+        if state == "wrap-up" and self._last_queue.get(agent_id):
+            self._wrapping[agent_id] = (self._last_queue[agent_id], at)
+
+    def wrapped(self, queue: str, at: float, seconds: float) -> None:
+        """A wrap-up of ``seconds`` after a call of ``queue`` ended at ``at``."""
+        kept = self._wraps[queue]
+        kept.append((at, seconds))
+        while kept and kept[0][0] < at - WINDOWS["day"]:
+            kept.popleft()
 
     @staticmethod
     def _trim(items: collections.deque[_Ended], now: float) -> None:
@@ -189,12 +230,26 @@ class MetricsBook:
         for x in self._ended.get(queue, ()):
             if since <= x.at <= until:
                 sums.add(x.outcome, x.waited_s, x.talked_s, x.held_s, x.emergency, self.sl_threshold_s)
+        sums.wrap_s = sum(seconds for at, seconds in self._wraps.get(queue, ()) if since <= at <= until)
         return sums
 
-    def restore(self, ended: Iterable[c.CallEnded], now: float) -> int:
+    def all_sums(self, since: float, until: float) -> Sums:
+        """The sums of every queue's calls that ended in [since, until]."""
+        total = Sums()
+        for queue in self.queues():
+            total.merge(self.sums(queue, since, until))
+        return total
+
+    def restore(self, ended: Iterable[c.CallEnded], now: float,
+                wraps: Iterable[tuple[str, float, float]] = ()) -> int:
         """After a restart: the calls that ended in the last day, from the record (R13:
-        the windows go on, not from zero). Calls already in a window are not added twice;
-        the counters since start (``calls_total`` ...) are left as they are."""
+        the windows go on, not from zero), and the wrap-ups (queue, ended at, seconds).
+        Calls already in a window are not added twice; the counters since start
+        (``calls_total`` ...) are left as they are."""
+        if not any(self._wraps.values()):
+            for queue, at, seconds in sorted(wraps, key=lambda w: w[1]):
+                if at >= now - WINDOWS["day"]:
+                    self.wrapped(queue, at, seconds)
         known = {x.call_id for items in self._ended.values() for x in items}
         added = 0
         for cmd in ended:
@@ -214,8 +269,8 @@ class MetricsBook:
 def figures(sums: Sums, window: str, seconds: float, sl_threshold_s: float, sl_target: float) -> QueueFigures:
     r = rates(sums)
     rate = sums.offered / seconds
-    need = (agents_needed(rate, r["mean_talk_s"], sl_threshold_s, sl_target)
-            if sums.answered and rate > 0 and r["mean_talk_s"] > 0 else None)
+    aht = r["aht_s"]
+    need = agents_needed(rate, aht, sl_threshold_s, sl_target) if aht and rate > 0 else None
     return QueueFigures(
         window=window,
         offered=sums.offered,
@@ -227,6 +282,7 @@ def figures(sums: Sums, window: str, seconds: float, sl_threshold_s: float, sl_t
         abandon_rate=r["abandon_rate"],
         asa_s=r["asa_s"],
         mean_talk_s=r["mean_talk_s"],
+        aht_s=aht,
         arrival_rate_per_s=rate,
         agents_needed=need,
     )

@@ -32,8 +32,13 @@ class Figures:
 
     waiting: int = 0
     longest_wait_s: float = 0.0
-    answer_rate: float = 1.0  # over the last 15 minutes
+    answer_rate: float | None = None  # over the last 15 minutes; None: nothing offered (nobody failed)
     overflows: int = 0  # in the last 15 minutes
+
+
+def _below(rate: float | None, limit: float) -> bool:
+    """A rate under its limit; with nothing offered (None) nobody was failed."""
+    return rate is not None and rate < limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +58,7 @@ class Conditions:
             else None,
             self.longest_wait_at_least_s if self.longest_wait_at_least_s is not None
             and f.longest_wait_s >= self.longest_wait_at_least_s else None,
-            self.answer_rate_below if self.answer_rate_below is not None and f.answer_rate < self.answer_rate_below
+            self.answer_rate_below if self.answer_rate_below is not None and _below(f.answer_rate, self.answer_rate_below)
             else None,
             self.overflows_at_least if self.overflows_at_least is not None and f.overflows >= self.overflows_at_least
             else None,
@@ -66,7 +71,7 @@ class Conditions:
         if self.longest_wait_at_least_s is not None:
             out.append(f.longest_wait_s >= self.longest_wait_at_least_s)
         if self.answer_rate_below is not None:
-            out.append(f.answer_rate < self.answer_rate_below)
+            out.append(_below(f.answer_rate, self.answer_rate_below))
         if self.overflows_at_least is not None:
             out.append(f.overflows >= self.overflows_at_least)
         return out
@@ -84,7 +89,7 @@ class ExitConditions:
         return all([
             self.waiting_at_most is None or f.waiting <= self.waiting_at_most,
             self.longest_wait_at_most_s is None or f.longest_wait_s <= self.longest_wait_at_most_s,
-            self.answer_rate_at_least is None or f.answer_rate >= self.answer_rate_at_least,
+            self.answer_rate_at_least is None or not _below(f.answer_rate, self.answer_rate_at_least),
         ])
 
 

@@ -118,7 +118,7 @@ def agent_report(times: Iterable[TimeRow], calls: Iterable[CallRow], interval: s
     for r in rows.values():
         available = float(r["login_s"]) - float(r["pause_s"])  # type: ignore[arg-type]
         busy = float(r["on_call_s"]) + float(r["wrap_s"]) + float(r["ringing_s"])  # type: ignore[arg-type]
-        r["occupancy"] = busy / available if available > 0 else 0.0
+        r["occupancy"] = busy / available if available > 0 else None  # nobody available: no figure ("—")
     return [rows[k] for k in sorted(rows)]
 
 

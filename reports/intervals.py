@@ -33,7 +33,6 @@ class QueueSums(Sums):
     hold_overruns: int = 0
     overflowed: int = 0  # calls that left this queue for another (R9)
     callbacks: int = 0  # callbacks requested while waiting here (R11)
-    wrap_s: float = 0.0  # agents' wrap-up after this queue's calls
 
 
 Key = tuple[str, str, float]  # queue, kind, bucket start
@@ -140,5 +139,4 @@ def row(period: datetime, name: str, s: QueueSums, by: str) -> dict[str, object]
         out[by] = name
     out.update(asdict(s))
     out.update(rates(s))
-    out["aht_s"] = (s.talk_s + s.wrap_s) / s.answered if s.answered else 0.0
     return out

@@ -59,8 +59,8 @@ class History:
             self.builder.observe(c.AgentStateChanged(agent_id, state, reason, since))
 
     async def restore(self, book: MetricsBook) -> int:
-        """Refill the live windows with the calls that ended in the last day, and each
-        agent's calls answered today."""
+        """Refill the live windows with the calls and wrap-ups that ended in the last
+        day, and each agent's calls answered today."""
         now = self.clock()
         local = datetime.fromtimestamp(now, self._tz)
         midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
@@ -69,7 +69,9 @@ class History:
         for agent, _, part in sums:
             self.answered_today[agent] = self.answered_today.get(agent, 0) + part.answered
         records = await self.store.calls_since(now - WINDOWS["day"])
-        added = book.restore([r.ended() for r in records], now)
+        spans = await self.store.spans_between(now - WINDOWS["day"], now + 1)
+        wraps = [(s.queue, s.ended_at, s.ended_at - s.started_at) for s in spans if s.state == "wrap-up" and s.queue]
+        added = book.restore([r.ended() for r in records], now, wraps)
         log.info("R13: live windows refilled from the record: %d calls of the last day", added)
         return added
 

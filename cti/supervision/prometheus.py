@@ -50,16 +50,18 @@ def prometheus_text(figures: dict[str, Any]) -> bytes:
         ("cti_queue_abandon_rate_ratio", "abandon_rate", "Abandoned / offered."),
         ("cti_queue_average_speed_of_answer_seconds", "asa_s", "Mean wait of answered calls."),
         ("cti_queue_mean_talk_seconds", "mean_talk_s", "Mean talk time of answered calls."),
+        ("cti_queue_average_handle_seconds", "aht_s", "Mean handle time (talk, hold, wrap-up) of answered calls."),
     ]
-    for name, key, help_text in per_window:
+    for name, key, help_text in per_window:  # a ratio with nothing under it is left out (no sample), not 1 or 0
         family(name, "gauge", help_text,
-               [({"queue": q, "window": w}, f[key]) for q, v in queues.items() for w, f in v["windows"].items()])
+               [({"queue": q, "window": w}, f[key]) for q, v in queues.items() for w, f in v["windows"].items()
+                if f[key] is not None])
     family("cti_queue_agents_needed", "gauge", "Agents Erlang C says are needed for the service-level target (1h).",
            [({"queue": q}, v["windows"]["1h"]["agents_needed"]) for q, v in queues.items()
             if v["windows"]["1h"]["agents_needed"] is not None])
     agents = figures["agents"]
     family("cti_agents", "gauge", "Agents by state.", [({"state": s}, n) for s, n in agents["by_state"].items()])
-    family("cti_agent_occupancy_ratio", "gauge", "Busy agents / staffed agents.", [({}, agents["occupancy"])])
+    family("cti_agent_occupancy_ratio", "gauge", "Busy agents / staffed agents.", [({}, agents["occupancy"])] if agents["occupancy"] is not None else [])
     family("cti_agent_ring_no_answer_total", "counter", "R1 missed offers.",
            [({"agent": a}, n) for a, n in agents["ring_no_answer"].items()])
     family("cti_agent_hold_overruns_total", "counter", "R3 holds past hold_max_s.",

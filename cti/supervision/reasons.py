@@ -25,8 +25,8 @@ def _n(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
-def _pct(x: float) -> str:
-    return str(round(x * 100))
+def _pct(x: float | None) -> str:
+    return "—" if x is None else str(round(x * 100))
 
 
 Limit = tuple[str, str] | None  # a threshold in words (English, Chinese), when one is set
@@ -42,7 +42,8 @@ def _said(figures: list[tuple[str, str]], limits: list[Limit]) -> tuple[list[str
 def _figures(f: Figures) -> list[tuple[str, str]]:
     return [(f"{f.waiting} waiting", f"等待 {f.waiting} 通"),
             (f"longest wait {round(f.longest_wait_s)} s", f"最長等待 {round(f.longest_wait_s)} 秒"),
-            (f"answer rate {_pct(f.answer_rate)} %", f"接通率 {_pct(f.answer_rate)}%")]
+            (f"answer rate {_pct(f.answer_rate)}" + (" %" if f.answer_rate is not None else ""),
+             f"接通率 {_pct(f.answer_rate)}" + ("%" if f.answer_rate is not None else ""))]
 
 
 def _entry(f: Figures, t: Conditions) -> tuple[list[str], list[str]]:

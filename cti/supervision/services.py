@@ -24,7 +24,7 @@ from typing import Any
 from acd import Engine
 from acd import commands as c
 from acd import events as e
-from acd.metrics import WINDOWS, MetricsBook
+from acd.metrics import WINDOWS, MetricsBook, rates
 from acd.plans import Figures, Plan, PlanChanged, PlanProposed
 from cti.health import ConnectionState, Faults
 from cti.notify import Notifier
@@ -62,7 +62,7 @@ class Supervision:
         self.workorders_overdue = workorders_overdue  # () -> open orders past due, when work orders run
         self.campaigns = campaigns  # () -> campaign -> {name, status, entries by status} (R11)
         # The wallboard's trend: waiting calls and service level, every 30 s, 4 hours.
-        self.trend: collections.deque[dict[str, float]] = collections.deque(maxlen=480)
+        self.trend: collections.deque[dict[str, float | None]] = collections.deque(maxlen=480)
         self._sampled = 0.0
 
     # ------------------------------------------------------------ figures
@@ -109,7 +109,7 @@ class Supervision:
             "queues": queues,
             "agents": {
                 "by_state": by_state,
-                "occupancy": busy / staffed if staffed else 0.0,
+                "occupancy": busy / staffed if staffed else None,  # nobody staffed: no figure
                 "ring_no_answer": dict(self.book.ring_no_answer),
                 "hold_overruns": dict(self.book.hold_overruns),
             },
@@ -131,13 +131,12 @@ class Supervision:
         }
 
     def sample(self, now: float) -> None:
-        """One point of the trend: calls waiting now, service level of the last 15 min."""
+        """One point of the trend: calls waiting now, service level of the last 15 min
+        over every queue (None with nothing offered: no point is drawn)."""
         self._sampled = now
-        figures = [self.book.queue_figures(q, now, "15m") for q in self.book.queues()]
-        answered = sum(f.answered for f in figures)
-        within = sum(f.answered_within_sl for f in figures)
+        recent = rates(self.book.all_sums(now - WINDOWS["15m"], now))  # the tiles' definition (acd.metrics)
         self.trend.append({"at": now, "waiting": float(sum(1 for k in self.engine.calls() if k.state == "waiting")),
-                           "service_level": within / answered if answered else 1.0})
+                           "service_level": recent["service_level"]})
 
     # ------------------------------------------------------------ the plan
 

@@ -23,7 +23,7 @@ def test_dashboard_and_rules_name_only_exposed_metrics() -> None:
     figures = {
         "queues": {"q": {"waiting": 1, "longest_wait_s": 2.0, "calls_total": {"handled": 1},
                          "windows": {w: {**{k: 0.0 for k in ("offered", "answered", "abandoned", "service_level",
-                                                             "answer_rate", "abandon_rate", "asa_s", "mean_talk_s")},
+                                                             "answer_rate", "abandon_rate", "asa_s", "mean_talk_s", "aht_s")},
                                          "agents_needed": 2} for w in ("15m", "1h", "day")}}},
         "agents": {"by_state": {"ready": 1}, "occupancy": 0.5, "ring_no_answer": {"a": 1}, "hold_overruns": {"a": 1}},
         "plan": {"level": "II"}, "recording_coverage": 1.0, "connections": {"ari": True},

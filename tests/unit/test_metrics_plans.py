@@ -107,9 +107,82 @@ def test_R9_reasons_are_figures_and_thresholds_shown_in_words_in_both_languages(
                               "2 overflowed")
     c = plan("confirm")
     (proposed,) = c.evaluate(Figures(waiting=5, longest_wait_s=0.3046257495880127), 0.0)
-    assert words(proposed) == ("proposed III: 5 waiting (entry at 5), longest wait 0 s, answer rate 100 %",
-                               "建議 III：等待 5 通（門檻 5），最長等待 0 秒，接通率 100%")
+    # Nothing offered yet: no answer rate (a dash), not 100 %.
+    assert words(proposed) == ("proposed III: 5 waiting (entry at 5), longest wait 0 s, answer rate —",
+                               "建議 III：等待 5 通（門檻 5），最長等待 0 秒，接通率 —")
     assert words(c.confirm("li", 1.0)[0]) == ("proposal confirmed", "已確認建議")
     assert words(c.set_level(None, "li", 2.0)[0]) == ("ended by hand", "手動結束")
     for change in (up, down, slow, proposed):
         assert "Figures(" not in " ".join(words(change))
+
+
+def test_R13_a_figure_with_nothing_under_it_is_none_not_100_percent_or_zero() -> None:
+    """R13: with nothing offered there is no service level, answer or abandon rate; with
+    nothing answered no ASA, talk or handle time; Erlang C then says nothing either."""
+    book = MetricsBook(sl_threshold_s=20)
+    empty = book.queue_figures("q", 10_000.0, "15m")
+    assert (empty.service_level, empty.answer_rate, empty.abandon_rate) == (None, None, None)
+    assert (empty.asa_s, empty.mean_talk_s, empty.aht_s, empty.agents_needed) == (None, None, None, None)
+    book.observe(ended("gone", "abandoned", 30, 0, 9_900.0))
+    lost = book.queue_figures("q", 10_000.0, "15m")
+    assert (lost.service_level, lost.answer_rate, lost.abandon_rate) == (0.0, 0.0, 1.0)
+    assert (lost.asa_s, lost.aht_s) == (None, None)
+
+
+def test_R13_erlang_c_is_fed_the_handle_time_talk_plus_wrap_up() -> None:
+    """R13: the calls of test_R13_figures_by_hand, each followed by 100 s of wrap-up:
+    AHT (200 + 100) s. 5/900 calls/s x 300 s = 1.67 Erlangs: with 3 agents Erlang C gives
+    SL = 1 - 0.300 e^(-1.33 x 20/300) = 0.73 < 0.8, with 4 0.91: 4 needed, where talk
+    time alone says 3 (an agent in wrap-up takes no call)."""
+    book = MetricsBook(sl_threshold_s=20)
+    now = 10_000.0
+    for call, outcome, waited, talked, at in (("a", "handled", 5, 100, now - 800), ("b", "handled", 15, 200, now - 500),
+                                              ("c", "handled", 40, 300, now - 300), ("d", "abandoned", 30, 0, now - 200),
+                                              ("e", "rejected", 0, 0, now - 100)):
+        book.observe(c.AgentStateChanged("1001", "on-call", None, at - talked))
+        book.observe(ended(call, outcome, waited, talked, at))
+        if outcome == "handled":
+            book.observe(c.AgentStateChanged("1001", "wrap-up", None, at))
+            book.observe(c.AgentStateChanged("1001", "ready", None, at + 100))
+    f = book.queue_figures("q", now, "15m")
+    assert f.mean_talk_s == 200.0 and f.aht_s == 300.0
+    assert f.agents_needed == 4
+    # The wrap-ups count to the queue of the call they follow, not to another queue.
+    book.observe(ended("x", "handled", 1, 10, now - 50, queue="other"))
+    book.observe(c.AgentStateChanged("1001", "wrap-up", None, now - 50))
+    book.observe(c.AgentStateChanged("1001", "ready", None, now - 20))
+    assert book.queue_figures("q", now, "15m").aht_s == 300.0
+    assert book.queue_figures("other", now, "15m").aht_s == 40.0
+    # Restored after a restart from the record's calls and wrap-up spans: the same figures.
+    fresh = MetricsBook(sl_threshold_s=20)
+    fresh.restore([ended(k, o, w, t, at) for k, o, w, t, at in (
+        ("a", "handled", 5, 100, now - 800), ("b", "handled", 15, 200, now - 500),
+        ("c", "handled", 40, 300, now - 300), ("d", "abandoned", 30, 0, now - 200), ("e", "rejected", 0, 0, now - 100))],
+        now, [("q", now - 700, 100.0), ("q", now - 400, 100.0), ("q", now - 200, 100.0)])
+    assert fresh.queue_figures("q", now, "15m") == book.queue_figures("q", now, "15m")
+
+
+def test_R13_the_trends_last_point_is_the_tiles_service_level() -> None:
+    """R13: one definition of the service level (answered within the threshold /
+    offered): the wallboard's trend and its queue tile show the same figure (the trend
+    once divided by calls answered: 100 % while the tile showed 50 %)."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from acd import AgentConfig, Engine, QueueConfig
+    from cti.runtime import Runtime
+    from cti.supervision.services import Supervision
+    from cti.supervision.settings import SupervisionConfig
+
+    engine = Engine([QueueConfig("q")], [AgentConfig("1001", "PJSIP/agent1001", ("q",))])
+    notifier: Any = SimpleNamespace(sent=0, failed=0, dropped=0, retries=0, pending=0)
+    sup = Supervision(SupervisionConfig(sl_threshold_s=20), Runtime(engine, lambda: 10_000.0), [], notifier)
+    now = 10_000.0
+    sup.sample(now)
+    assert sup.trend[-1]["service_level"] is None  # nothing offered: no point, not 100 %
+    for cmd in (ended("a", "handled", 5, 60, now - 300), ended("b", "abandoned", 40, 0, now - 200),
+                ended("c", "handled", 50, 60, now - 100), ended("d", "abandoned", 3, 0, now - 50)):
+        sup.book.observe(cmd)
+    sup.sample(now)
+    tile = sup.book.queue_figures("q", now, "15m").service_level
+    assert tile == 0.25 and sup.trend[-1]["service_level"] == tile

@@ -10,12 +10,7 @@
   const URGENCY = {"emergency": "緊急 Emergency", "high": "高 High", "normal": "一般 Normal", "low": "低 Low"};
   let me = null, desk = null, skew = 0, source = null, formFor = null;
 
-  function fmt(s) {
-    if (s === null || s === undefined || isNaN(s)) return "—";
-    s = Math.max(0, Math.floor(s));
-    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-    return (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + String(r).padStart(2, "0");
-  }
+  const fmt = CtiPage.duration;
   function ago(at) {
     const s = Date.now() / 1000 + skew - at;
     if (s < 3600) return Math.max(1, Math.round(s / 60)) + " 分鐘前 min ago";

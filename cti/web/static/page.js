@@ -38,5 +38,14 @@ window.CtiPage = (function () {
       sessionStorage.removeItem("cti-csrf"); showSignIn();
     });
   }
-  return {$, api, showSignIn, setup};
+  // Durations as h:mm:ss (m:ss under an hour), ratios as whole percents; "—" where a
+  // figure has nothing under it (the API's null: nothing offered, nothing answered).
+  function duration(s) {
+    if (s === null || s === undefined || isNaN(s)) return "—";
+    s = Math.max(0, Math.floor(s));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    return (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + String(r).padStart(2, "0");
+  }
+  const percent = (x) => (x === null || x === undefined || isNaN(x)) ? "—" : Math.round(x * 100) + "%";
+  return {$, api, showSignIn, setup, duration, percent};
 })();

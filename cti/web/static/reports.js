@@ -3,8 +3,7 @@
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
-  const pct = (x) => Math.round(x * 100) + "%";
-  const fmt = (s) => { s = Math.max(0, Math.round(s)); return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0"); };
+  const pct = CtiPage.percent, fmt = CtiPage.duration;
   const api = CtiPage.api;
   function today() {
     const d = new Date(); d.setMinutes(d.getMinutes() - d.getTimezoneOffset());

@@ -8,13 +8,7 @@
   const ORDER = {"offered": 0, "on-call": 1, "wrap-up": 2, "ready": 3, "not-ready": 4, "logged-out": 5};
   let me = null, source = null, figures = null, skew = 0;
 
-  function fmt(s) {
-    if (s === null || s === undefined || isNaN(s)) return "—";
-    s = Math.max(0, Math.floor(s));
-    const m = Math.floor(s / 60), r = s % 60;
-    return m + ":" + String(r).padStart(2, "0");
-  }
-  const pct = (x) => (x === null || x === undefined) ? "—" : Math.round(x * 100) + "%";
+  const fmt = CtiPage.duration, pct = CtiPage.percent;
   const api = CtiPage.api, showSignIn = CtiPage.showSignIn;
   async function start() {
     try { me = await api("GET", "/auth/me"); } catch (e) { showSignIn(); return; }
@@ -167,7 +161,12 @@
     const t0 = points[0].at, t1 = points[points.length - 1].at, span = Math.max(1, t1 - t0);
     const maxW = Math.max(1, ...points.map((p) => p.waiting));
     const line = (key, scale, cls) => {
-      const d = points.map((p, i) => (i ? "L" : "M") + (10 + 580 * (p.at - t0) / span).toFixed(1) + " " + (150 - 140 * p[key] / scale).toFixed(1)).join(" ");
+      let pen = "M";  // a point without a figure (nothing offered) breaks the line
+      const d = points.map((p) => {
+        if (p[key] === null || p[key] === undefined) { pen = "M"; return ""; }
+        const step = pen + (10 + 580 * (p.at - t0) / span).toFixed(1) + " " + (150 - 140 * p[key] / scale).toFixed(1);
+        pen = "L"; return step;
+      }).join(" ");
       const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
       path.setAttribute("d", d); path.setAttribute("class", cls); svg.appendChild(path);
     };
