@@ -30,6 +30,7 @@ from cti.ivr.settings import IvrSettings, parse_ivr
 from cti.notify import NotifySettings, parse_notifications
 from cti.recording.settings import RecordingConfig
 from cti.supervision.settings import SupervisionConfig, parse_plan
+from cti.supervision.thresholds import parse_thresholds
 from cti.orders.settings import StoreSettings, WorkOrderSettings, parse_store, parse_workorders
 from cti.outbound.visits import VisitSettings, parse_visits
 
@@ -300,7 +301,9 @@ def _validate(root: Table) -> Config:
     em.check_unknown()
 
     mt = root.table("metrics")
-    supervision = SupervisionConfig(mt.number("sl_threshold_s", 20.0, 1.0), mt.number("sl_target", 0.8))
+    sl_target = mt.number("sl_target", 0.8)
+    supervision = SupervisionConfig(mt.number("sl_threshold_s", 20.0, 1.0), sl_target,
+                                    thresholds=parse_thresholds(root.table("thresholds"), names, sl_target))
     mt.check_unknown()
     if "plan" in root.data:
         supervision = parse_plan(root.table("plan"), names, {a.agent.agent_id for a in agents}, supervision)

@@ -9,6 +9,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from cti.supervision.thresholds import STATES
+
 
 def prometheus_text(figures: dict[str, Any]) -> bytes:
     """The figures in Prometheus text exposition format (prometheus-client; one scrape,
@@ -56,6 +58,10 @@ def prometheus_text(figures: dict[str, Any]) -> bytes:
         family(name, "gauge", help_text,
                [({"queue": q, "window": w}, f[key]) for q, v in queues.items() for w, f in v["windows"].items()
                 if f[key] is not None])
+    family("cti_queue_threshold_state", "gauge",
+           "R13 a queue figure against its [thresholds]: 0 ok, 1 amber, 2 red (absent: no figure).",
+           [({"queue": q, "figure": name}, STATES.index(str(a["state"])))
+            for q, v in queues.items() for name, a in v.get("thresholds", {}).items() if a["state"] is not None])
     family("cti_queue_agents_needed", "gauge", "Agents Erlang C says are needed for the service-level target (1h).",
            [({"queue": q}, v["windows"]["1h"]["agents_needed"]) for q, v in queues.items()
             if v["windows"]["1h"]["agents_needed"] is not None])

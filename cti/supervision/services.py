@@ -31,9 +31,11 @@ from cti.notify import Notifier
 from cti.runtime import Runtime
 from cti.supervision.reasons import words
 from cti.supervision.settings import SupervisionConfig
+from cti.supervision.thresholds import STATES, waiting_per_agent, worst
 
 log = logging.getLogger("cti.supervision")
 audit = logging.getLogger("cti.audit")
+STAFFED = frozenset({"ready", "offered", "on-call", "wrap-up"})  # can take a call soon
 
 
 class Supervision:
@@ -64,6 +66,8 @@ class Supervision:
         # The wallboard's trend: waiting calls and service level, every 30 s, 4 hours.
         self.trend: collections.deque[dict[str, float | None]] = collections.deque(maxlen=480)
         self._sampled = 0.0
+        # (queue, figure) -> its last threshold state, to log crossings (bounded: queues x 4)
+        self.threshold_states: dict[tuple[str, str], str] = {}
 
     # ------------------------------------------------------------ figures
 
@@ -80,7 +84,7 @@ class Supervision:
         )
 
     def figures(self) -> dict[str, Any]:
-        now = time.time()
+        now = self.runtime.clock()  # the core's clock (the wall clock in service)
         calls = self.engine.calls()
         agents = self.engine.agents()
         queues: dict[str, Any] = {}
@@ -88,10 +92,19 @@ class Supervision:
                        | {q for a in agents for q in a.queues})
         for q in names:
             waiting = [k for k in calls if k.queue == q and k.state == "waiting"]
+            longest = max((now - k.arrived_at for k in waiting), default=0.0)
+            windows = {w: asdict(self.book.queue_figures(q, now, w)) for w in WINDOWS}
+            staffed = sum(1 for a in agents if q in a.queues and a.state in STAFFED)
+            assessed = self.config.thresholds.assess(q, {
+                "service_level": windows["15m"]["service_level"], "abandon_rate": windows["15m"]["abandon_rate"],
+                "longest_wait_s": longest, "waiting_per_agent": waiting_per_agent(len(waiting), staffed)})
             queues[q] = {
                 "waiting": len(waiting),
-                "longest_wait_s": max((now - k.arrived_at for k in waiting), default=0.0),
-                "windows": {w: asdict(self.book.queue_figures(q, now, w)) for w in WINDOWS},
+                "longest_wait_s": longest,
+                "staffed": staffed,
+                "thresholds": assessed,  # R13: each figure's value, limits and state (ok, amber, red)
+                "state": worst(assessed),
+                "windows": windows,
                 "calls_total": {o: n for (qq, o), n in self.book.calls_total.items() if qq == q},
                 # R11: callbacks waiting (their place kept, or between attempts), requested, dialled
                 "callbacks_waiting": sum(1 for k in calls if k.queue == q and k.callback and k.state != "connected"),
@@ -147,8 +160,22 @@ class Supervision:
             self.loop_lag_s = max(0.0, time.monotonic() - started - 1.0)
             if time.time() - self._sampled >= 30.0:
                 self.sample(time.time())
+            self.watch(self.figures()["queues"])
             if self.plan is not None:
                 self.apply(self.plan.evaluate(self.plan_figures(time.time()), time.time()), "auto")
+
+    def watch(self, queues: dict[str, Any]) -> None:
+        """R13: a queue figure crossing its amber or red threshold is logged (and shown
+        on the wallboard, counted in /metrics, from the figures); its return too."""
+        for q, v in queues.items():
+            for name, a in v["thresholds"].items():
+                state, before = a["state"] or "ok", self.threshold_states.get((q, name), "ok")
+                if state != before:
+                    worse = STATES.index(state) > STATES.index(before)
+                    (log.warning if worse else log.info)(
+                        "R13 queue %s: %s %s -> %s (value %s; amber %s, red %s)", q, name, before, state,
+                        a["value"], a["amber"], a["red"])
+                    self.threshold_states[(q, name)] = state
 
     def apply(self, changes: list[PlanChanged | PlanProposed] | list[PlanChanged], who: str) -> None:
         for change in changes:

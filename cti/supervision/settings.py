@@ -1,13 +1,15 @@
-"""The ``[metrics]`` and ``[plan]`` tables: R13 service-level settings and the R9
-emergency plan (levels with entry and exit conditions, and their actions)."""
+"""The ``[metrics]``, ``[thresholds]`` and ``[plan]`` tables: R13 service-level settings
+and alert thresholds (cti.supervision.thresholds), and the R9 emergency plan (levels
+with entry and exit conditions, and their actions)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from acd.plans import LEVELS, Conditions, ExitConditions, Level, PlanConfig
 from cti.configreader import Table
 from cti.errors import ConfigError
+from cti.supervision.thresholds import Thresholds
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +20,7 @@ class SupervisionConfig:
     sl_target: float = 0.8
     plan: PlanConfig | None = None
     plan_webhook_url: str | None = None
+    thresholds: Thresholds = Thresholds()  # [thresholds]: when a queue's tile turns amber or red
 
 
 def parse_plan(t: Table, names: list[str], agent_ids: set[str], base: SupervisionConfig) -> SupervisionConfig:
@@ -61,4 +64,4 @@ def parse_plan(t: Table, names: list[str], agent_ids: set[str], base: Supervisio
     hook = t.text("webhook_url", "-") if "webhook_url" in t.data else None
     plan = PlanConfig(queue, levels, mode, t.number("min_time_s", 60.0))
     t.check_unknown()
-    return SupervisionConfig(base.sl_threshold_s, base.sl_target, plan, hook)
+    return replace(base, plan=plan, plan_webhook_url=hook)

@@ -193,6 +193,9 @@ name = "support"
 wrap_up_s = 0
 announce_agent_id = false
 
+[thresholds.queues.support]
+longest_wait_s = {{ amber = 2, red = 6 }}
+
 [[agents]]
 id = "1001"
 endpoint = "PJSIP/agent1001"
@@ -231,6 +234,19 @@ def test_R13_R9_wallboard_follows_calls_and_agents_live_and_confirms_a_plan_leve
     caller = sandbox.call(talk_ms=30000)  # from the engine's answer: covers the wait
     wait_for(lambda: [k for k in engine.get("/calls") if k["state"] == "waiting"], 20, "a caller waiting")
     page.until(lambda: page.text("waiting"), 1.0, "the waiting call on the wallboard within 1 s")
+    # R13 thresholds: the caller waits with nobody staffed (waiting per agent: red at
+    # once), past 2 s, then 6 s (the queue's longest_wait_s thresholds): the figure turns
+    # amber, then red, the tile is red, and red alert lines name the queue and the figures.
+    def classes(selector: str) -> str:  # read in one script: the tiles are drawn anew on every update
+        return str(page.driver.execute_script(
+            "const e = document.querySelector(arguments[0]); return e ? e.className : '';", selector))
+    longest = lambda: classes("#queue-support .fig-longest")  # noqa: E731
+    page.until(lambda: "state-amber" in longest() or "state-red" in longest(), 10, "the longest wait amber")
+    page.until(lambda: "state-red" in longest(), 10, "the longest wait red")
+    assert "state-red" in classes("#queue-support")
+    page.until(lambda: "RED support" in page.text("alerts") and "Longest wait" in page.text("alerts")
+               and "Waiting per agent" in page.text("alerts"), 5, "the red alerts on the wallboard")
+    assert engine.lines(r"R13 queue support: longest_wait_s (ok|amber) -> red")
     # The plan proposes level III (one waiting, confirm mode): the supervisor confirms it.
     page.until(lambda: page.el("btn-plan-confirm").is_enabled(), 10, "the proposed plan level")
     assert page.text("plan-proposed") == "III"

@@ -22,6 +22,7 @@ def test_alert_rules_pass_promtool() -> None:
 def test_dashboard_and_rules_name_only_exposed_metrics() -> None:
     figures = {
         "queues": {"q": {"waiting": 1, "longest_wait_s": 2.0, "calls_total": {"handled": 1},
+                         "thresholds": {"longest_wait_s": {"value": 2.0, "amber": 30, "red": 60, "state": "ok"}},
                          "windows": {w: {**{k: 0.0 for k in ("offered", "answered", "abandoned", "service_level",
                                                              "answer_rate", "abandon_rate", "asa_s", "mean_talk_s", "aht_s")},
                                          "agents_needed": 2} for w in ("15m", "1h", "day")}}},

@@ -9,6 +9,8 @@
   let me = null, source = null, figures = null, skew = 0;
 
   const fmt = CtiPage.duration, pct = CtiPage.percent;
+  const FIGURES = {"service_level": "服務水平 SL", "abandon_rate": "放棄率 Abandon", "longest_wait_s": "最長等待 Longest wait",
+    "waiting_per_agent": "每坐席等待 Waiting per agent"};
   const api = CtiPage.api, showSignIn = CtiPage.showSignIn;
   async function start() {
     try { me = await api("GET", "/auth/me"); } catch (e) { showSignIn(); return; }
@@ -32,7 +34,7 @@
   function tile(name, q) {
     const w = q.windows.day, h = q.windows["15m"];
     const div = document.createElement("div");
-    div.className = "tile" + (q.waiting > 0 && q.longest_wait_s > 20 ? " warn" : "");
+    div.className = "tile state-" + (q.state || "ok");  // R13: the worst of its figures against [thresholds]
     div.id = "queue-" + name;
     const rows = [
       ["等待 Waiting", q.waiting, "waiting"], ["最長等待 Longest", fmt(q.longest_wait_s), "longest"],
@@ -43,8 +45,11 @@
       ["外撥接通率 Connect rate", q.connect_rate === null || q.connect_rate === undefined ? "—" : pct(q.connect_rate), "connect-rate"],
       ["需要 / 在崗 Needed / Staffed", (h.agents_needed === null ? "—" : h.agents_needed) + " / " + staffed(name), "staffing"]];
     const h3 = document.createElement("h3"); h3.textContent = name; div.appendChild(h3);
+    const FIGURE = {"waiting": "waiting_per_agent", "longest": "longest_wait_s", "sl": "service_level", "abandon-rate": "abandon_rate"};
     for (const [label, value, key] of rows) {
       const p = document.createElement("p"); p.className = "fig fig-" + key;
+      const t = FIGURE[key] && q.thresholds ? q.thresholds[FIGURE[key]] : null;
+      if (t && t.state) p.className += " state-" + t.state;
       const l = document.createElement("span"); l.textContent = label;
       const v = document.createElement("b"); v.textContent = value;
       p.appendChild(l); p.appendChild(v); div.appendChild(p);
@@ -124,8 +129,21 @@
     if (doc.work_orders && doc.work_orders.overdue > 0) items.push("逾期工單 Overdue work orders: " + doc.work_orders.overdue + " (R12)");
     const em = doc.waiting_calls.filter((k) => k.emergency).length;
     if (em) items.push("緊急來電等待中 Emergency calls waiting: " + em + " (R8)");
+    const crossed = [];  // R13: queue figures past their thresholds, red first
+    for (const [name, q] of Object.entries(doc.queues))
+      for (const [figure, t] of Object.entries(q.thresholds || {}))
+        if (t.state === "red" || t.state === "amber") crossed.push([name, figure, t]);
+    crossed.sort((a, b) => (a[2].state === "red" ? 0 : 1) - (b[2].state === "red" ? 0 : 1));
+    const limits = [];
+    for (const [name, figure, t] of crossed) {
+      const value = figure.endsWith("_s") ? fmt(t.value) : (figure === "waiting_per_agent" ? (t.value === null ? "∞" : t.value.toFixed(1)) : pct(t.value));
+      const limit = figure.endsWith("_s") ? fmt(t[t.state]) : (figure === "waiting_per_agent" ? String(t[t.state]) : pct(t[t.state]));
+      limits.push([(t.state === "red" ? "紅 RED " : "黃 AMBER ") + name + " · " + (FIGURES[figure] || figure) + " " + value + " (" + limit + ")", "alert threshold-" + t.state]);
+    }
     for (const a of doc.alerts.slice(-5).reverse()) items.push(describe(a));
-    for (const text of items) { const p = document.createElement("p"); p.className = "alert"; p.textContent = text; box.appendChild(p); }
+    for (const [text, cls] of limits.concat(items.map((t) => [t, "alert"]))) {
+      const p = document.createElement("p"); p.className = cls; p.textContent = text; box.appendChild(p);
+    }
   }
   function describe(a) {
     switch (a.type) {
