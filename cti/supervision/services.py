@@ -119,6 +119,7 @@ class Supervision:
         staffed = busy + by_state.get("ready", 0)
         return {
             "at": now,
+            "sl_target": self.config.sl_target,
             "queues": queues,
             "agents": {
                 "by_state": by_state,

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from cti.masking import mask_number
 from cti.web.auth import Identity
 from cti.calls.http import ADAPTER
 from cti.desk.http import LIVE
@@ -47,7 +48,8 @@ def wallboard_figures(app: web.Application, who: Identity) -> dict[str, Any]:
         k: {"mode": v.mode, "by": v.who, "answered": v.answered} for k, v in adapter.listening.sessions.items()}
     figures["hold_max_s"] = hold_max
     figures["waiting_calls"] = [
-        {"call_id": k.call_id, "queue": k.queue, "waited_s": now - k.arrived_at, "emergency": k.emergency,
+        {"call_id": k.call_id, "caller": k.caller if who.sees_numbers else mask_number(k.caller),  # R14
+         "queue": k.queue, "waited_s": now - k.arrived_at, "emergency": k.emergency,
          "kind": k.kind, "priority": k.priority, "callback": k.callback, "attempts": k.attempts}
         for k in calls.values() if k.state in ("waiting", "retry")]
     figures["trend"] = list(supervision.trend)

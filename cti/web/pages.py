@@ -19,7 +19,8 @@ from cti.errors import Missing
 
 STATIC = Path(__file__).with_name("static")
 TEMPLATES = Path(__file__).with_name("templates")
-ASSETS = ("page.js", "desk.js", "wallboard.js", "reports.js", "style.css")
+ASSETS = ("page.js", "desk.js", "wallboard.js", "reports.js", "charts.js", "style.css",
+          "uPlot.iife.min.js", "uPlot.min.css")  # (the last two vendored: static/vendored.json)
 VERSIONS = web.AppKey("asset_versions", dict[str, str])  # asset -> its content hash
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

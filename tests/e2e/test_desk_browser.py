@@ -7,6 +7,7 @@ masking per role, the live wallboard and the R9 plan confirmation."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -250,6 +251,11 @@ def test_R13_R9_wallboard_follows_calls_and_agents_live_and_confirms_a_plan_leve
     # The plan proposes level III (one waiting, confirm mode): the supervisor confirms it.
     page.until(lambda: page.el("btn-plan-confirm").is_enabled(), 10, "the proposed plan level")
     assert page.text("plan-proposed") == "III"
+    # The trend (uPlot) has a time axis (24-hour clock) and the waiting calls' scale from 0.
+    page.until(lambda: json.loads(page.el("trend").get_attribute("data-x-labels") or "[]"), 35, "the trend's time axis")
+    times = json.loads(page.el("trend").get_attribute("data-x-labels"))
+    assert len(set(times)) == len(times) >= 3 and all(re.fullmatch(r"\d\d:\d\d", t) for t in times), times
+    assert json.loads(page.el("trend").get_attribute("data-y-labels"))[0] == "0"
     page.shot("wallboard")
     page.click("btn-plan-confirm")
     page.until(lambda: page.text("plan-level") == "III", 5, "the plan at level III")
@@ -336,8 +342,16 @@ def test_R13_reports_page_shows_the_day_by_hour_and_downloads_csv(
     page.until(lambda: page.text("report-rows"), 5, "the report's rows")
     cells = [td.text for td in page.el("report-rows").find_elements("css selector", "td")]
     assert cells[2:5] == ["2", "2", "0"], cells  # offered, answered, abandoned
-    bars = page.el("chart").find_elements("css selector", "rect")
-    assert len(bars) == 2 and {b.get_attribute("class") for b in bars} == {"b-offered", "b-answered"}
+    # The chart (uPlot, on canvas) drew its axes: the hour as the period label, calls from 0
+    # on the y axis, and a legend naming both series.
+    hour = page.driver.execute_script("return document.querySelector('#report-rows td').textContent")[5:16]
+    page.until(lambda: json.loads(page.el("chart").get_attribute("data-x-labels") or "[]"), 5, "the chart's x axis")
+    assert json.loads(page.el("chart").get_attribute("data-x-labels")) == [hour], hour
+    y_labels = json.loads(page.el("chart").get_attribute("data-y-labels"))
+    assert y_labels[0] == "0" and "2" in y_labels, y_labels
+    assert page.el("chart").find_elements("css selector", "canvas")
+    legend = page.el("chart").find_element("css selector", ".u-legend").text
+    assert "Offered" in legend and "Answered" in legend, legend
     page.until(lambda: "1001" in page.text("agent-rows"), 5, "the agent's row")
     href = page.el("dl-queues").get_attribute("href")
     assert "format=csv" in href

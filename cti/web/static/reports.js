@@ -15,25 +15,20 @@
     return p.toString();
   }
   function cell(tr, text) { const td = document.createElement("td"); td.textContent = text; tr.appendChild(td); }
-  function chart(rows) {
-    const svg = $("chart"); svg.innerHTML = "";
+  function periodLabel(period, interval) {  // "2026-12-05T14:00:00+08:00" as the interval reads it
+    const day = period.slice(5, 10), time = period.slice(11, 16);
+    return {"15m": day + " " + time, "hour": day + " " + time, "day": day, "week": period.slice(0, 10), "month": period.slice(0, 7)}[interval] || period;
+  }
+  function chart(rows, interval) {  // R13: offered and answered per period, axes and labels by uPlot
     const byPeriod = new Map();
     for (const r of rows) {
       const x = byPeriod.get(r.period) || {offered: 0, answered: 0};
       x.offered += r.offered; x.answered += r.answered; byPeriod.set(r.period, x);
     }
-    const items = [...byPeriod.entries()], top = Math.max(1, ...items.map(([, x]) => x.offered));
-    const w = 580 / Math.max(1, items.length);
-    items.forEach(([period, x], i) => {
-      for (const [key, cls, dx] of [["offered", "b-offered", 0], ["answered", "b-answered", w / 2]]) {
-        const h = 150 * x[key] / top, rect = document.createElementNS("http://www.w3.org/2000/svg", "rect");
-        rect.setAttribute("x", (10 + i * w + dx).toFixed(1)); rect.setAttribute("y", (160 - h).toFixed(1));
-        rect.setAttribute("width", Math.max(1, w / 2 - 1).toFixed(1)); rect.setAttribute("height", h.toFixed(1));
-        rect.setAttribute("class", cls);
-        const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
-        title.textContent = period + " " + key + " " + x[key]; rect.appendChild(title); svg.appendChild(rect);
-      }
-    });
+    const items = [...byPeriod.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    CtiCharts.bars($("chart"), items.map(([p]) => periodLabel(p, interval)), [
+      {label: $("chart").dataset.offeredLabel || "offered", color: CtiCharts.css("--warn"), values: items.map(([, x]) => x.offered)},
+      {label: $("chart").dataset.answeredLabel || "answered", color: CtiCharts.css("--ok"), values: items.map(([, x]) => x.answered)}]);
   }
   async function load() {
     $("report-error").textContent = "";
@@ -51,7 +46,7 @@
           .forEach((v) => cell(tr, String(v)));
         body.appendChild(tr);
       }
-      chart(q.rows);
+      chart(q.rows, $("q-interval").value);
       const a = await api("GET", "/reports/agents?" + query());
       const ab = $("agent-rows"); ab.innerHTML = "";
       for (const r of a.rows) {

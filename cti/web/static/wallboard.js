@@ -67,7 +67,7 @@
     for (const k of doc.waiting_calls.sort((a, b) => b.waited_s - a.waited_s)) {
       const tr = document.createElement("tr"); tr.className = k.emergency ? "emergency-row" : "";
       tr.dataset.call = k.call_id;
-      cell(tr, k.call_id.slice(0, 12)); cell(tr, k.queue); cell(tr, (k.emergency ? "緊急 EMERGENCY " : "") + (k.callback ? "回電 Callback " : "") + (k.kind || "")); cell(tr, fmt(k.waited_s));
+      cell(tr, k.caller || "—"); cell(tr, k.queue); cell(tr, (k.emergency ? "緊急 EMERGENCY " : "") + (k.callback ? "回電 Callback " : "") + (k.kind || "")); cell(tr, fmt(k.waited_s));
       waiting.appendChild(tr);
     }
     const agents = $("agents"); agents.innerHTML = "";
@@ -84,8 +84,8 @@
       listenCell(cell(tr, ""), a, (doc.listening || {})[a.call_id]);
       agents.appendChild(tr);
     }
-    renderPlan(doc.plan); renderAlerts(doc); drawTrend(doc.trend); renderCampaigns(doc.campaigns || {});
-    $("clock").textContent = new Date(doc.at * 1000).toLocaleTimeString();
+    renderPlan(doc.plan); renderAlerts(doc); drawTrend(doc.trend, doc.sl_target); renderCampaigns(doc.campaigns || {});
+    $("clock").textContent = new Date(doc.at * 1000).toLocaleTimeString([], {hour12: false});
   }
   const MODES = {"listen": "監聽 Listen", "whisper": "耳語 Whisper", "barge": "插話 Barge"};
   function listenCell(td, a, session) {
@@ -169,26 +169,13 @@
     const ul = $("plan-changes"); ul.innerHTML = "";
     for (const c of plan.changes.slice(-5).reverse()) {
       const li = document.createElement("li");
-      li.textContent = new Date(c.at * 1000).toLocaleTimeString() + " · " + c.type + " " + (c.level || c.to || "") + " · " + (c.by || "") + " " + why(c);
+      li.textContent = new Date(c.at * 1000).toLocaleTimeString([], {hour12: false}) + " · " + c.type + " " + (c.level || c.to || "") + " · " + (c.by || "") + " " + why(c);
       ul.appendChild(li);
     }
   }
-  function drawTrend(points) {
-    const svg = $("trend"); svg.innerHTML = "";
-    if (!points || points.length < 2) return;
-    const t0 = points[0].at, t1 = points[points.length - 1].at, span = Math.max(1, t1 - t0);
-    const maxW = Math.max(1, ...points.map((p) => p.waiting));
-    const line = (key, scale, cls) => {
-      let pen = "M";  // a point without a figure (nothing offered) breaks the line
-      const d = points.map((p) => {
-        if (p[key] === null || p[key] === undefined) { pen = "M"; return ""; }
-        const step = pen + (10 + 580 * (p.at - t0) / span).toFixed(1) + " " + (150 - 140 * p[key] / scale).toFixed(1);
-        pen = "L"; return step;
-      }).join(" ");
-      const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
-      path.setAttribute("d", d); path.setAttribute("class", cls); svg.appendChild(path);
-    };
-    line("waiting", maxW, "l-wait"); line("service_level", 1, "l-sl");
+  function drawTrend(points, target) {  // R13: waiting calls and SL over 4 hours, with axes and the target
+    if (!points || !points.length) return;
+    CtiCharts.trend($("trend"), points, target);
   }
   async function plan(path, body) {
     $("plan-error").textContent = "";
@@ -197,6 +184,6 @@
   $("btn-plan-confirm").addEventListener("click", () => plan("/plan/confirm", {}));
   $("btn-plan-set").addEventListener("click", () => plan("/plan/level", {level: $("plan-select").value || null, reason: $("plan-reason").value}));
   CtiPage.setup(start, () => { if (source) { source.close(); source = null; } });
-  setInterval(() => { if (figures) $("clock").textContent = new Date(Date.now()).toLocaleTimeString(); }, 1000);
+  setInterval(() => { if (figures) $("clock").textContent = new Date(Date.now()).toLocaleTimeString([], {hour12: false}); }, 1000);
   start();
 })();
