@@ -247,6 +247,8 @@ def _validate(root: Table) -> Config:
         for queue_name in member_of:
             if queue_name not in names:
                 raise ConfigError(f"{a.path}.queues", f"queues among {names}", queue_name)
+            if member_of.count(queue_name) > 1:  # (the core indexes an agent once per queue)
+                raise ConfigError(f"{a.path}.queues", "each queue once", list(member_of))
         endpoint = a.text("endpoint")
         if "/" not in endpoint:
             raise ConfigError(f"{a.path}.endpoint", "a channel endpoint such as PJSIP/agent1001", endpoint)

@@ -58,6 +58,7 @@ def test_defaults_and_environment_and_overrides(tmp_path: Path) -> None:
         (("[[queues]]\nname = \"support\"", "[[queues]]\nname = \"support\"\nring_cycle_s = -1"), "queues[0].ring_cycle_s"),
         (("[[queues]]\nname = \"support\"", "[[queues]]\nname = \"support\"\nanswer_within_rings = \"two\""), "queues[0].answer_within_rings"),
         (("queues = [\"support\"]", "queues = [\"sales\"]"), "agents[0].queues"),
+        (("queues = [\"support\"]", "queues = [\"support\", \"support\"]"), "agents[0].queues"),
         (("endpoint = \"PJSIP/agent1001\"", "endpoint = \"agent1001\""), "agents[0].endpoint"),
         (("ari_user = \"cti\"", "ari_usr = \"cti\""), "asterisk.ari_user"),
         (("[[queues]]", "[[queues]]\nwrapup_s = 3"), "queues[0].wrapup_s"),

@@ -20,7 +20,9 @@ window.CtiCharts = (function () {
     if (el._chart) el._chart.destroy();
     el._chart = chart;
     if (!el._observer && window.ResizeObserver) {
-      el._observer = new ResizeObserver(() => { if (el._chart) el._chart.setSize(sized(el, el._chart.height)); });
+      el._observer = new ResizeObserver(() => {
+        if (el._chart) el._chart.setSize(sized(el, el.dataset.fill ? Math.max(110, Math.min(220, el.clientHeight - 34)) : el._chart.height));
+      });
       el._observer.observe(el);
     }
   }
@@ -37,7 +39,7 @@ window.CtiCharts = (function () {
     };
     const calls = (u, splits) => { const labels = splits.map((v) => Number.isInteger(v) ? String(v) : ""); remember(el, "yLabels", labels); return labels; };
     const opts = {
-      ...sized(el, 190),
+      ...sized(el, Math.max(110, Math.min(220, el.clientHeight - 34))),  // the room its panel gives it, less the legend
       // the last four hours up to the newest point, whatever the points cover
       scales: {x: {time: true, range: () => [xs[xs.length - 1] - 4 * 3600, xs[xs.length - 1]]}, calls: {range: (u, min, max) => [0, Math.max(4, Math.ceil(max))]}, pct: {range: [0, 100]}},
       axes: [{...AXIS(), values: time},
