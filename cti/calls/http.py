@@ -182,10 +182,14 @@ async def list_calls(request: web.Request) -> web.Response:
     ])
 
 
+LATE_DISPOSITION_S = 24 * 3600.0  # an agent may record its own calls' dispositions this long after
+
+
 @ROUTES.post("/calls/{call_id}/disposition")
 async def dispose(request: web.Request) -> web.Response:
     """``{"kind", "fields": {...}, "agent_id"?}``: the agent's own call (the one it is
-    on, or the last one, in wrap-up); a supervisor may record it for an agent."""
+    on, the last one, in wrap-up, or an earlier one of the last 24 hours whose form the
+    desk kept as a draft); a supervisor may record it for an agent."""
     call_id = request.match_info["call_id"]
     body = await json_body(request)
     who = identity(request)
@@ -204,10 +208,13 @@ async def dispose(request: web.Request) -> web.Response:
         call: dict[str, Any] | None = {"call_id": call_id, "caller": live.caller, "arrived_at": live.arrived_at}
     elif call_id == view.last_call_id:
         call = await wo.ended_call(call_id)
-    else:
-        call = None
+    else:  # an earlier call of the agent's, its disposition kept as a draft when the next call came
+        ended = await wo.ended_call(call_id)
+        call = ended if (ended is not None and ended.get("agent_id") == agent_id
+                         and float(ended.get("ended_at") or 0) >= rt.clock() - LATE_DISPOSITION_S) else None
     if call is None:
-        raise Conflict(f"call {call_id} is not agent {agent_id}'s current or last call")
+        raise Conflict(f"call {call_id} is not one of agent {agent_id}'s calls of the last "
+                       f"{LATE_DISPOSITION_S / 3600:g} hours")
     disposition, order = await wo.dispose(call, agent_id, kind, fields, who.name)
     visits = request.app[VISITS].peek()
     if disposition["fields"].get("outcome") == "do-not-call" and visits is not None and call.get("caller"):

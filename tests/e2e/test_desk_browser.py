@@ -360,3 +360,61 @@ def test_R13_reports_page_shows_the_day_by_hour_and_downloads_csv(
     assert status == 200 and text.splitlines()[0].startswith("period,") and ",2," in text.splitlines()[1]
     # No script error (the 401 of /auth/me before signing in is the page asking who it is).
     assert not [m for m in page.console() if m.get("level") == "SEVERE" and m.get("source") != "network"]
+
+
+def test_R12_a_half_typed_disposition_survives_wrap_up_the_next_call_and_a_reload(
+        sandbox: Sandbox, start_engine, browser) -> None:  # type: ignore[no-untyped-def]
+    """R12: the agent types half a complaint and does not submit it; wrap-up ends by its
+    timer and the next call pops: the next form is empty, the first call's form is kept
+    as a draft (and is back after a reload), and submitting it later records that call."""
+    department = Webhook()
+    try:
+        agent = sandbox.agent("1001")
+        config = desk_config(department.url).replace("wrap_up_s = 120", "wrap_up_s = 4")
+        engine = start_engine(agents=[], extra=config)
+        page = Page(browser, f"http://127.0.0.1:{engine.port}")
+        page.open("/agent")
+        page.sign_in("1001", "4321")
+        page.until(lambda: "Logged out" in page.text("state"), 10, "the agent shown logged out")
+        page.click("btn-ready")
+        page.until(lambda: "Ready" in page.text("state"), 5, "the agent ready")
+
+        first = mobile_caller(sandbox, "3", 4000)
+        page.until(lambda: "Connected" in page.text("call-state"), 30, "the first call answered")
+        (first_id,) = [k["call_id"] for k in engine.get("/calls")]
+        page.fill("f-customer_name", "王小明")
+        page.fill("f-content", "投訴：維修人員遲到兩小時")  # half a complaint, not submitted
+        assert first.wait(40) == 0, first.output()
+        agent.leg_with(first.outcome(5).hung_up_itself(4000))
+        page.until(lambda: page.visible("draft-warning"), 5, "the warning that wrap-up ends with the form unsent")
+        page.until(lambda: "Ready" in page.text("state"), 15, "wrap-up ended by its 4 s timer")
+
+        second = mobile_caller(sandbox, "3", 20000)
+        page.until(lambda: "Connected" in page.text("call-state"), 40, "the second call answered")
+        assert engine.get("/calls")[0]["call_id"] != first_id
+        # The new call's form is empty; the first call's is kept, listed as unsubmitted.
+        assert page.el("f-customer_name").get_attribute("value") == ""
+        assert page.el("f-content").get_attribute("value") == ""
+        page.until(lambda: page.visible("drafts-box"), 5, "the unsubmitted disposition listed")
+        assert "fault-report" in page.text("drafts")
+        # A reload (or the browser closed and opened again): the draft is still there.
+        page.driver.refresh()
+        page.until(lambda: "Connected" in page.text("call-state"), 10, "the desk back after the reload")
+        page.until(lambda: page.visible("drafts-box"), 5, "the draft back after the reload")
+        # Resumed and submitted: it records the first call, not the one on screen.
+        page.driver.find_element("css selector", "#drafts button").click()
+        assert page.el("f-customer_name").get_attribute("value") == "王小明"
+        assert page.visible("form-for")
+        for field, value in (("address", "北區和平路 1 號"), ("occurred_at", "今晨 7 時"), ("region", "north")):
+            page.fill(f"f-{field}", value)  # the rest a fault report requires
+        page.click("btn-dispose")
+        page.until(lambda: "WO-" in page.text("dispose-result"), 10, "the earlier call's work order")
+        order_id = next(w for w in page.text("dispose-result").split() if w.startswith("WO-"))
+        status, order = call(engine.port, "GET", f"/workorders/{order_id}", f"Bearer {ADMIN_TOKEN}")
+        assert status == 200 and order["call_id"] == first_id, order
+        assert order["fields"]["customer_name"] == "王小明" and "遲到" in order["fields"]["content"]
+        page.until(lambda: not page.visible("drafts-box"), 5, "no draft left")
+        assert page.el("f-customer_name").get_attribute("value") == ""  # back to the call on screen
+        assert not page.visible("form-for")
+    finally:
+        department.close()

@@ -8,7 +8,55 @@
   const PAUSES = {"break": "休息 Break", "lunch": "午餐 Lunch", "training": "培訓 Training", "meeting": "會議 Meeting",
     "coaching": "輔導 Coaching", "after-call-work": "話後工作 After-call work", "other": "其他 Other"};
   const URGENCY = {"emergency": "緊急 Emergency", "high": "高 High", "normal": "一般 Normal", "low": "低 Low"};
-  let me = null, desk = null, skew = 0, source = null, formFor = null;
+  let me = null, desk = null, skew = 0, source = null, formFor = null, editing = null, pristine = "";
+
+  // Drafts: the disposition being typed is kept per call in this browser as it is typed
+  // (localStorage, the 20 newest), so that neither the next call, the end of wrap-up nor a
+  // reload loses it; a draft goes when its disposition is recorded.
+  const draftsKey = () => "cti-drafts-" + me.agent_id;
+  function drafts() {
+    try { return JSON.parse(localStorage.getItem(draftsKey()) || "{}") || {}; } catch (e) { return {}; }
+  }
+  function keepDrafts(all) {
+    const newest = Object.values(all).sort((a, b) => b.at - a.at).slice(0, 20);
+    localStorage.setItem(draftsKey(), JSON.stringify(Object.fromEntries(newest.map((d) => [d.call_id, d]))));
+    renderDrafts();
+  }
+  function formValues() {
+    const fields = {};
+    for (const f of desk.form.fields) { const el = $("f-" + f); if (el && el.value !== "") fields[f] = el.value; }
+    return {kind: $("f-kind").value, fields};
+  }
+  function saveDraft() {
+    if (!editing || !desk) return;
+    const values = formValues(), all = drafts();
+    if (JSON.stringify(values) === pristine) delete all[editing];
+    else all[editing] = {call_id: editing, at: Date.now() / 1000, caller: (all[editing] || {}).caller || (desk.call && desk.call.call_id === editing ? desk.call.caller : ""), ...values};
+    keepDrafts(all);
+  }
+  function fillForm(draft) {
+    $("f-kind").value = draft.kind; markRequired();
+    for (const f of desk.form.fields) { const el = $("f-" + f); if (el && f !== "kind") el.value = draft.fields[f] || (f === "urgency" ? "normal" : ""); }
+  }
+  function renderDrafts() {
+    const all = Object.values(drafts()).filter((d) => d.call_id !== editing).sort((a, b) => b.at - a.at);
+    $("drafts-box").hidden = !all.length;
+    const ul = $("drafts"); ul.innerHTML = "";
+    for (const d of all) {
+      const li = document.createElement("li"), b = document.createElement("button");
+      li.textContent = new Date(d.at * 1000).toLocaleTimeString([], {hour12: false}) + " · " + (d.caller || d.call_id) + " · " + d.kind + " ";
+      b.type = "button"; b.className = "quiet"; b.textContent = "繼續 Resume"; b.dataset.call = d.call_id;
+      b.addEventListener("click", () => { saveDraft(); editing = d.call_id; $("dispose-result").textContent = "";
+        $("disposition").reset(); pristine = ""; fillForm(d); renderDrafts(); renderEditing(); });
+      li.appendChild(b); ul.appendChild(li);
+    }
+  }
+  function renderEditing() {  // which call the form records, when it is not the call on screen
+    const other = editing && (!desk.call || desk.call.call_id !== editing);
+    $("form-for").hidden = !other;
+    if (other) $("form-for").textContent = "記錄較早來電 For an earlier call: " + ((drafts()[editing] || {}).caller || editing);
+    $("btn-dispose").disabled = !editing || (!other && desk.call.state === "offered");
+  }
 
   const fmt = CtiPage.duration;
   function ago(at) {
@@ -136,10 +184,10 @@
       for (const u of desk.form.urgencies) urg.add(new Option(URGENCY[u] || u, u));
       urg.value = "normal";
     }
-    $("btn-dispose").disabled = !call || call.state === "offered";
     const key = call ? call.call_id : null;
-    if (key !== formFor) {  // a new call: a fresh form, the IVR's kind and the caller's number filled in
-      formFor = key;
+    if (key !== formFor) {  // a new call: what was typed is kept as a draft; a fresh form for the call
+      if (formFor !== null || editing !== null) saveDraft();
+      formFor = key; editing = key;
       $("disposition").reset(); $("f-urgency").value = "normal"; $("dispose-result").textContent = "";
       if (call) {
         const match = desk.form.kinds.find((k) => k.name === call.kind) || (call.emergency && desk.form.kinds.find((k) => k.emergency));
@@ -147,8 +195,13 @@
         if (call.caller && call.caller.indexOf("*") < 0) $("f-contact_number").value = call.caller;
       }
       markRequired();
+      pristine = JSON.stringify(formValues());
+      const kept = key && drafts()[key];
+      if (kept && !desk.disposition) fillForm(kept);  // this call's draft (a reload, a sign-in again)
+      renderDrafts();
     }
-    if (desk.disposition && !$("dispose-result").textContent) $("dispose-result").textContent = "已記錄 Recorded" + (desk.disposition.order_id ? " · " + desk.disposition.order_id : "");
+    renderEditing();
+    if (desk.disposition && editing === key && !$("dispose-result").textContent) $("dispose-result").textContent = "已記錄 Recorded" + (desk.disposition.order_id ? " · " + desk.disposition.order_id : "");
   }
   function markRequired() {
     const kind = desk.form.kinds.find((k) => k.name === $("f-kind").value);
@@ -165,6 +218,9 @@
     const wrap = a.state === "wrap-up";
     $("wrap-countdown").hidden = !wrap;
     if (wrap) $("wrap-left").textContent = a.wrap_up_until ? fmt(a.wrap_up_until - now) : "待提交記錄 until the disposition";
+    // Wrap-up about to end with a disposition typed and not recorded: say it is kept.
+    const unsent = editing && drafts()[editing];
+    $("draft-warning").hidden = !(wrap && a.wrap_up_until && a.wrap_up_until - now < 15 && unsent);
     const call = desk.call;
     if (call) {
       $("call-waited").textContent = fmt(call.waited_s !== undefined && call.state !== "offered" ? call.waited_s : now - call.arrived_at);
@@ -178,9 +234,15 @@
     refresh();
   }
   async function dispose(kind, fields) {
-    const result = $("dispose-result");
+    const result = $("dispose-result"), callId = editing || desk.call.call_id;
     try {
-      const r = await api("POST", "/calls/" + encodeURIComponent(desk.call.call_id) + "/disposition", {kind, fields});
+      const r = await api("POST", "/calls/" + encodeURIComponent(callId) + "/disposition", {kind, fields});
+      const all = drafts(); delete all[callId]; keepDrafts(all);
+      pristine = JSON.stringify(formValues());
+      if (callId !== (desk.call && desk.call.call_id)) {  // an earlier call's, recorded: back to the call on screen
+        editing = desk.call ? desk.call.call_id : null; $("disposition").reset(); pristine = JSON.stringify(formValues());
+        renderEditing();
+      }
       result.className = "ok";
       result.textContent = "已記錄 Recorded" + (r.order ? " · 工單 Work order " + r.order.order_id + " → " + r.order.department : "");
     } catch (e) { result.className = "error"; result.textContent = e.message; }
@@ -199,12 +261,15 @@
   $("btn-cancel").addEventListener("click", () => callAct("/transfer/cancel"));
   CtiPage.setup(start, () => { if (source) { source.close(); source = null; } me = null; });
   $("f-kind").addEventListener("change", markRequired);
+  $("disposition").addEventListener("input", saveDraft);
+  $("disposition").addEventListener("change", saveDraft);
   $("disposition").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const fields = {};
     for (const f of desk.form.fields) { const el = $("f-" + f); if (el && el.value.trim()) fields[f] = el.value.trim(); }
     dispose($("f-kind").value, fields);
   });
+  window.addEventListener("pagehide", saveDraft);
   $("btn-emergency-order").addEventListener("click", () => {
     const kind = desk.form.kinds.find((k) => k.emergency);
     const fields = {};
