@@ -170,7 +170,7 @@ class MetricsBook:
     def observe(self, cmd: c.Command) -> None:
         match cmd:
             case c.CallEnded(outcome=outcome, waited_s=w, talked_s=t, at=at, queue=queue, held_s=h, emergency=em):
-                self._ended[queue].append(_Ended(at, outcome, w, t, h, em, cmd.call_id))
+                self._add(self._ended[queue], _Ended(at, outcome, w, t, h, em, cmd.call_id))
                 self.calls_total[(queue, outcome)] += 1
                 self._trim(self._ended[queue], at)
                 if cmd.agent_id is not None:
@@ -192,6 +192,15 @@ class MetricsBook:
                 self.hold_overruns[a] += 1
             case _:
                 pass
+
+    @staticmethod
+    def _add(items: collections.deque[_Ended], x: _Ended) -> None:
+        """Kept in time order (the windows read from the newest back): one that ended
+        before the last is put in its place, counted from the end."""
+        i = len(items)
+        while i and items[i - 1].at > x.at:
+            i -= 1
+        items.insert(i, x)
 
     def _wrap_up(self, agent_id: str, state: str, at: float) -> None:
         """An agent's wrap-up counts, when it ends, to the queue of the call it follows
@@ -227,10 +236,17 @@ class MetricsBook:
     def sums(self, queue: str, since: float, until: float) -> Sums:
         """The sums of the calls of ``queue`` that ended in [since, until]."""
         sums = Sums()
-        for x in self._ended.get(queue, ()):
+        # Newest first (kept in time order): a short window reads only its own calls.
+        for x in reversed(self._ended.get(queue, ())):
+            if x.at < since:
+                break
             if since <= x.at <= until:
                 sums.add(x.outcome, x.waited_s, x.talked_s, x.held_s, x.emergency, self.sl_threshold_s)
-        sums.wrap_s = sum(seconds for at, seconds in self._wraps.get(queue, ()) if since <= at <= until)
+        for at, seconds in reversed(self._wraps.get(queue, ())):  # (in time order: each ends now)
+            if at < since:
+                break
+            if since <= at <= until:
+                sums.wrap_s += seconds
         return sums
 
     def all_sums(self, since: float, until: float) -> Sums:

@@ -132,13 +132,16 @@ class AgentView:
     talk_time_s: float = 0.0
     last_call_id: str | None = None
     reachable: bool = True  # the phone is registered on some node (else offered nothing)
+    pending: str | None = None  # a pause or logout asked for during a call: "not-ready" or "logged-out"
+    pending_reason: str | None = None
 
     @classmethod
     def of(cls, a: Agent) -> AgentView:
         return cls(a.agent_id, a.state.value, a.reason, a.call_id, a.config.queues,
                    a.ring_no_answer_total, a.hold_overruns, a.since,
                    a.wrap_up_until if a.state.value == "wrap-up" else None,
-                   sum(a.calls_by_queue.values()), a.talk_time_s, a.last_call_id, a.reachable)
+                   sum(a.calls_by_queue.values()), a.talk_time_s, a.last_call_id, a.reachable,
+                   a.pending[0].value if a.pending else None, a.pending[1] if a.pending else None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -376,8 +376,12 @@ def test_R12_a_half_typed_disposition_survives_wrap_up_the_next_call_and_a_reloa
         page.open("/agent")
         page.sign_in("1001", "4321")
         page.until(lambda: "Logged out" in page.text("state"), 10, "the agent shown logged out")
+        # The buttons follow the agent's state: logged out, it can log in, not pause.
+        assert "Log in" in page.text("btn-ready") and not page.el("btn-pause").is_enabled()
+        assert not page.el("btn-logout").is_enabled() and page.el("btn-signout").is_enabled()
         page.click("btn-ready")
         page.until(lambda: "Ready" in page.text("state"), 5, "the agent ready")
+        assert not page.el("btn-ready").is_enabled() and page.el("btn-pause").is_enabled()
 
         first = mobile_caller(sandbox, "3", 4000)
         page.until(lambda: "Connected" in page.text("call-state"), 30, "the first call answered")
@@ -416,5 +420,15 @@ def test_R12_a_half_typed_disposition_survives_wrap_up_the_next_call_and_a_reloa
         page.until(lambda: not page.visible("drafts-box"), 5, "no draft left")
         assert page.el("f-customer_name").get_attribute("value") == ""  # back to the call on screen
         assert not page.visible("form-for")
+        # Spaces are not a customer's name: named next to the field, nothing sent.
+        page.fill("f-customer_name", "   ")
+        page.click("btn-dispose")
+        page.until(lambda: "Required" in page.driver.execute_script(
+            "return document.getElementById('f-customer_name').parentElement.textContent"), 5, "the field's error")
+        assert engine.get("/desk/1001").get("disposition") is None
+        # A pause asked for during the call waits for its end, and the desk says so.
+        page.click("btn-pause")
+        page.until(lambda: "Pause after this call" in page.text("pending"), 5, "the pending pause shown")
+        assert engine.agent("1001")["state"] == "on-call" and engine.agent("1001")["pending"] == "not-ready"
     finally:
         department.close()

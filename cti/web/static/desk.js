@@ -101,6 +101,10 @@
     $("state").textContent = STATES[a.state] || a.state;
     $("state").className = "state s-" + a.state;
     $("reason").textContent = a.reason ? (PAUSES[a.reason] || a.reason) : "";
+    $("pending").hidden = !a.pending;  // a pause or logout asked for during a call waits for its end
+    $("pending").textContent = a.pending === "logged-out" ? "通話後簽出 Log-out after this call"
+      : (a.pending ? "通話後暫停 Pause after this call: " + (PAUSES[a.pending_reason] || a.pending_reason || "") : "");
+    renderAgentControls(a);
     const sel = $("pause-code");
     if (sel.options.length !== desk.pause_codes.length) {
       sel.innerHTML = "";
@@ -141,6 +145,18 @@
     }
     renderForm(call);
     tick();
+  }
+  // The agent's buttons follow its state machine: only what is allowed now is enabled,
+  // and the main button says what it will do.
+  function renderAgentControls(a) {
+    const inCall = a.state === "offered" || a.state === "on-call";
+    const main = {"logged-out": "簽入 Log in", "not-ready": "就緒 Ready", "wrap-up": "結束話後處理 End wrap-up",
+      "ready": "就緒 Ready", "offered": "取消待生效 Cancel pending", "on-call": "取消待生效 Cancel pending"}[a.state];
+    $("btn-ready").textContent = main || "就緒 Ready";
+    $("btn-ready").disabled = a.state === "ready" || (inCall && !a.pending);
+    $("btn-pause").disabled = a.state === "logged-out";
+    $("pause-code").disabled = a.state === "logged-out";
+    $("btn-logout").disabled = a.state === "logged-out" || a.pending === "logged-out";
   }
   function renderControls(call) {
     // Hold and transfers, for the agent on a connected call; complete or cancel while consulting.
@@ -207,8 +223,9 @@
     const kind = desk.form.kinds.find((k) => k.name === $("f-kind").value);
     for (const f of desk.form.fields) {
       const el = $("f-" + f); if (!el) continue;
-      el.required = !!kind && kind.required.indexOf(f) >= 0;
-      el.parentElement.classList.toggle("required", el.required);
+      const required = !!kind && kind.required.indexOf(f) >= 0;
+      el.parentElement.classList.toggle("required", required);
+      el.setAttribute("aria-required", String(required));
     }
   }
   function tick() {
@@ -240,8 +257,7 @@
       const all = drafts(); delete all[callId]; keepDrafts(all);
       pristine = JSON.stringify(formValues());
       if (callId !== (desk.call && desk.call.call_id)) {  // an earlier call's, recorded: back to the call on screen
-        editing = desk.call ? desk.call.call_id : null; $("disposition").reset(); pristine = JSON.stringify(formValues());
-        renderEditing();
+        editing = null; formFor = null; renderForm(desk.call);  // its form as it pops (its own draft, if any)
       }
       result.className = "ok";
       result.textContent = "已記錄 Recorded" + (r.order ? " · 工單 Work order " + r.order.order_id + " → " + r.order.department : "");
@@ -263,8 +279,27 @@
   $("f-kind").addEventListener("change", markRequired);
   $("disposition").addEventListener("input", saveDraft);
   $("disposition").addEventListener("change", saveDraft);
+  // A field the kind requires and left empty (or only spaces) is named next to it, before
+  // anything is sent; the browser's own check would let spaces through.
+  function checkRequired() {
+    const kind = desk.form.kinds.find((k) => k.name === $("f-kind").value);
+    let first = null;
+    for (const f of desk.form.fields) {
+      const el = $("f-" + f); if (!el) continue;
+      const missing = !!kind && kind.required.indexOf(f) >= 0 && !el.value.trim();
+      el.classList.toggle("invalid", missing);
+      el.setAttribute("aria-invalid", String(missing));
+      let note = el.parentElement.querySelector(".field-error");
+      if (missing && !note) { note = document.createElement("span"); note.className = "field-error"; el.parentElement.appendChild(note); }
+      if (note) note.textContent = missing ? "必填 Required" : "";
+      if (missing && !first) first = el;
+    }
+    if (first) first.focus();
+    return !first;
+  }
   $("disposition").addEventListener("submit", (ev) => {
     ev.preventDefault();
+    if (!checkRequired()) return;
     const fields = {};
     for (const f of desk.form.fields) { const el = $("f-" + f); if (el && el.value.trim()) fields[f] = el.value.trim(); }
     dispose($("f-kind").value, fields);
