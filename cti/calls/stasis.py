@@ -233,6 +233,7 @@ class StasisAdapter:
                       functools.partial(self._ari.request_quiet, "POST", f"/channels/{call_id}/answer"))
         if self.recorder is not None:
             self.recorder.resync(channels, now)
+            self.recorder.recover(channels, self.then)  # (a snoop not yet recorded)
         orphans = self._legs.resync(channels, calls, confirmed)
         for k in [k for k in calls.values() if k.call_id in channels]:
             if k.state == "waiting":  # what the caller should hear now (R8: the loop)

@@ -34,6 +34,7 @@ Asterisk's spool directory (NFS, or a bind mount as in the sandbox) and point
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -44,6 +45,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from cti.asterisk.ari import AriClient
+from cti.errors import AriError
 from cti.recording.calllog import CallLog
 from cti.recording.settings import RecordingConfig
 from recording.archive import Archive, RecordingError
@@ -133,15 +135,27 @@ class Recorder:
             then(chan_id, "record", lambda: self._record(chan_id))
         return True
 
-    async def _record(self, snoop: str) -> None:
+    async def _record(self, snoop: str, if_exists: str = "overwrite") -> None:
         call_id = snoop.removeprefix(SNOOP)
         try:
             await self.ari.request("POST", f"/channels/{snoop}/record", name=self.config.ari_name(call_id),
-                                   format="wav", ifExists="overwrite", beep="false", terminateOn="none",
+                                   format="wav", ifExists=if_exists, beep="false", terminateOn="none",
                                    maxDurationSeconds=0, maxSilenceSeconds=0)
+        except AriError as exc:
+            if if_exists == "fail" and exc.status in (409, 422):
+                return  # already recording (or recorded): nothing to resume
+            self._failed(call_id, exc)
+            await self.ari.request_quiet("DELETE", f"/channels/{snoop}")
         except Exception as exc:
             self._failed(call_id, exc)
             await self.ari.request_quiet("DELETE", f"/channels/{snoop}")
+
+    def recover(self, channels: Iterable[str], then: Then) -> None:
+        """After a restart or a lost ARI connection: a recording snoop whose StasisStart
+        went unhandled (the engine stopped in between) is recorded now; one already
+        recording is left alone (ARI refuses a second recording of that name)."""
+        for snoop in [k for k in channels if k.startswith(SNOOP)]:
+            then(snoop, "record after a restart", functools.partial(self._record, snoop, "fail"))
 
     def knows(self, call_id: str) -> bool:
         """Whether the call is in the call log or the archive (worker thread only)."""

@@ -86,3 +86,28 @@ def test_R4_the_spool_must_be_under_asterisks_recording_directory() -> None:
     assert load(sandbox, environ={}).recording is not None  # as shipped: accepted
     with pytest.raises(ConfigError, match="asterisk_spool_dir"):
         load(sandbox, environ={}, overrides={("recording", "asterisk_spool_dir"): "/var/spool/asterisk/monitor/cti"})
+
+
+async def test_R4_after_a_restart_a_snoop_not_yet_recorded_is_recorded(tmp_path: Path) -> None:
+    """The engine stopped between making the snoop and recording it: the resync
+    records every recording snoop, refusing to overwrite; one already recording (ARI
+    answers 409) is left as it is, not hung up."""
+    ari = FakeAri()
+    rec = recorder(tmp_path, ari)
+    steps: list[Callable[[], Awaitable[None]]] = []
+    rec.recover({"call-3": {}, "cti-rec-call-3": {}, "cti-snoop-call-4-1": {}}, lambda *a: steps.append(a[2]))
+    await run_then(steps)
+    assert [(m, p, params["ifExists"]) for m, p, params in ari.sent] == [
+        ("POST", "/channels/cti-rec-call-3/record", "fail")]
+
+    class Busy(FakeAri):
+        async def request(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+            self.sent.append((method, path, params))
+            raise AriError(method, path, 409, "Recording already in progress")
+
+    busy = Busy()
+    rec = recorder(tmp_path / "b", busy)
+    steps = []
+    rec.recover(["cti-rec-call-5"], lambda *a: steps.append(a[2]))
+    await run_then(steps)
+    assert [p for _, p, _ in busy.sent] == ["/channels/cti-rec-call-5/record"]  # no DELETE
