@@ -142,8 +142,8 @@ class Recorder:
                                    format="wav", ifExists=if_exists, beep="false", terminateOn="none",
                                    maxDurationSeconds=0, maxSilenceSeconds=0)
         except AriError as exc:
-            if if_exists == "fail" and exc.status in (409, 422):
-                return  # already recording (or recorded): nothing to resume
+            if if_exists == "fail" and exc.status in (404, 409, 422):
+                return  # already recording (or recorded), not in the application yet, or gone
             self._failed(call_id, exc)
             await self.ari.request_quiet("DELETE", f"/channels/{snoop}")
         except Exception as exc:
