@@ -101,7 +101,7 @@ async def main(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         config = RecordingConfig(root / "spool", "/spool", root / "archive")
-        recorder = Recorder(config, ami=None)  # type: ignore[arg-type]
+        recorder = Recorder(config, ari=None)  # type: ignore[arg-type]
         one = root / "one.wav"
         write_call(one)
         ended = time.time() - 600

@@ -327,7 +327,7 @@ url = "redis://{REDIS[0]}:{REDIS[1]}/0"
 prefix = "{prefix}"
 node_id = "bench"
 [recording]
-spool_dir = "{SPOOL / 'cti'}"
+spool_dir = "{BOX / 'var/spool/asterisk/recording/cti'}"
 archive_dir = "{tmp / 'archive'}"
 reader_token = "bench-reader-token-not-a-secret"
 [store]

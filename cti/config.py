@@ -271,9 +271,12 @@ def _validate(root: Table) -> Config:
         reader = rc.text("reader_token", "-") if "reader_token" in rc.data else None
         if reader is not None and len(reader) < 16:
             raise ConfigError("recording.reader_token", "a token of 16 characters or more", "***")
+        inside = rc.text("asterisk_spool_dir", "/var/spool/asterisk/recording/cti")
+        if "/recording/" not in inside:  # ARI records only under Asterisk's recording directory
+            raise ConfigError("recording.asterisk_spool_dir", "a directory under <astspooldir>/recording/", inside)
         recording = RecordingConfig(
             spool_dir=Path(rc.text("spool_dir")),
-            asterisk_spool_dir=rc.text("asterisk_spool_dir", "/var/spool/asterisk/monitor/cti"),
+            asterisk_spool_dir=inside,
             archive_dir=Path(rc.text("archive_dir")),
             retention_months=rc.integer("retention_months", 6, 1),
             tolerance_s=rc.number("tolerance_s", 1.0),

@@ -77,7 +77,7 @@ class StasisAdapter:
         self._recordings: dict[str, str] = {}  # call id -> recording id, when not the call's
         self._fallback_label, self.ivr, self.recorder = fallback_label, ivr, recorder
         self._callers: dict[str, str] = {}  # call id -> caller number (until the channel goes)
-        self._names: dict[str, str] = {}  # call id -> channel name (for AMI)
+        self._names: dict[str, str] = {}  # call id -> channel name
         self._seq = itertools.count(1)
         # A cluster adapter (no core beside it) shares the phones with other adapters.
         self._legs = AgentLegs(ari, submit, clock, self._seq, check_endpoint=calls is None, endpoints=endpoints,
@@ -90,6 +90,8 @@ class StasisAdapter:
         self.listening, self.phones = listening or Listening(ari, self.then), phones
         self.hooks: list[Callable[[dict[str, Any]], bool]] = [
             *([phones.on_event] if phones else []), self.listening.on_event, self.transfers.on_event]
+        if recorder is not None:  # its snoop channels (R4)
+            self.hooks.append(lambda ev: recorder.on_event(ev, self.then))
 
     async def run(self) -> None:
         """Own the calls' lanes (a supervised task of the engine)."""
@@ -231,6 +233,7 @@ class StasisAdapter:
                       functools.partial(self._ari.request_quiet, "POST", f"/channels/{call_id}/answer"))
         if self.recorder is not None:
             self.recorder.resync(channels, now)
+            self.recorder.recover(channels, self.then)  # (a snoop not yet recorded)
         orphans = self._legs.resync(channels, calls, confirmed)
         for k in [k for k in calls.values() if k.call_id in channels]:
             if k.state == "waiting":  # what the caller should hear now (R8: the loop)
@@ -284,7 +287,8 @@ class StasisAdapter:
                 else:
                     if recording_id:  # its channel's end ends that recording too
                         self._recordings[call_id] = recording_id
-                    await self.recorder.start(recording_id or call_id, caller, self.channel_name(call_id))
+                    await self.recorder.start(recording_id or call_id, caller,
+                                              call_id if self.channel_name(call_id) else None)
             case c.LabelRecording(call_id=call_id, queue=queue, kind=kind, agent_id=agent_id):
                 if self.recorder is not None:
                     self.recorder.label(call_id, queue, kind, agent_id)

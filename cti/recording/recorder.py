@@ -1,10 +1,16 @@
 """R4/R5 on Asterisk: every answered call is recorded, archived, audited, purged.
 
-- Start (``StartRecording``, from the core when it answers a caller): ``MixMonitor``
-  over AMI on the caller's channel, writing ``<asterisk_spool>/<call id>.wav``.
-  MixMonitor follows the channel through IVR, queue, bridges and holds, mixes both
-  directions, and runs inside Asterisk: stopping or killing the engine does not stop
-  a recording.
+- Start (``StartRecording``, from the core when it answers a caller): over ARI, a
+  snoop channel ``cti-rec-<recording id>`` spying both directions of the caller's
+  channel (``POST /channels/{id}/snoop``); when it has entered the application, ARI
+  records it (``POST /channels/{snoop}/record``) into
+  ``<asterisk_spool_dir>/<recording id>.wav`` (the directory is under Asterisk's
+  recording directory, ``<astspooldir>/recording``: ARI names a recording relative to
+  it). The snoop follows the caller's channel through IVR, queue, bridges, holds and
+  transfers, hears both directions, and ends with it; it runs inside Asterisk: stopping
+  or killing the engine does not stop a recording. No AMI action is needed (the AMI
+  account has no write class: MixMonitor's AMI action needed ``system``, which also
+  lets MixMonitor run a shell command when a recording ends).
 - Calls: each recorded call gets a row in the archive's SQLite (``calllog.py``):
   labelled when it leaves the core (``LabelRecording``: queue, kind, agent), ended
   when the adapter sees the caller's channel go.
@@ -28,16 +34,18 @@ Asterisk's spool directory (NFS, or a bind mount as in the sandbox) and point
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from cti.asterisk.ami import AmiClient
+from cti.asterisk.ari import AriClient
+from cti.errors import AriError
 from cti.recording.calllog import CallLog
 from cti.recording.settings import RecordingConfig
 from recording.archive import Archive, RecordingError
@@ -46,12 +54,14 @@ from recording.wav import NotWav, WavInfo, inspect
 
 log = logging.getLogger("cti.recorder")
 T = TypeVar("T")
+SNOOP = "cti-rec-"  # the recording snoop channels' ids: cti-rec-<recording id>
+Then = Callable[[str, str, Callable[[], Awaitable[None]]], None]
 
 
 class Recorder:
-    def __init__(self, config: RecordingConfig, ami: AmiClient) -> None:
+    def __init__(self, config: RecordingConfig, ari: AriClient) -> None:
         self.config = config
-        self.ami = ami
+        self.ari = ari
         config.archive_dir.mkdir(parents=True, exist_ok=True)
         config.spool_dir.mkdir(parents=True, exist_ok=True)
         self.archive = Archive(config.archive_dir)
@@ -95,22 +105,57 @@ class Recorder:
                 except Exception as exc:
                     log.error("recording bookkeeping failed: %s", exc)
 
-    async def start(self, call_id: str, caller: str, channel_name: str | None) -> None:
-        """R4: record the caller's channel from now on."""
+    async def start(self, call_id: str, caller: str, channel_id: str | None) -> None:
+        """R4: record the caller's channel ``channel_id`` from now on, as ``call_id``
+        (the recording's id): a snoop channel on it, recorded once it is in the
+        application (``on_event``)."""
         self._later(self.log.answered, call_id, caller, time.time())
-        if channel_name is None:
-            log.error("R4: no channel name for call %s: not recorded", call_id)
+        if channel_id is None:
+            log.error("R4: no channel for call %s: not recorded", call_id)
             self._later(self.log.mark, call_id, "failed")
             return
-        path = f"{self.config.asterisk_spool_dir.rstrip('/')}/{call_id}.wav"
         try:
-            reply = await self.ami.action({"Action": "MixMonitor", "Channel": channel_name, "File": path})
-            ok = getattr(reply, "success", False)
-        except Exception as exc:  # AMI away, lost or past its deadline: the audit reports the gap
-            ok, reply = False, exc
-        if not ok:
-            log.error("R4: recording call %s failed to start: %s", call_id, reply or type(reply).__name__)
-            self._later(self.log.mark, call_id, "failed")
+            await self.ari.request("POST", f"/channels/{channel_id}/snoop", spy="both", whisper="none",
+                                   app=self.ari.app, appArgs="record", snoopId=f"{SNOOP}{call_id}")
+        except Exception as exc:  # ARI away, or the channel already gone: the audit reports the gap
+            self._failed(call_id, exc)
+
+    def _failed(self, call_id: str, why: object) -> None:
+        log.error("R4: recording call %s failed to start: %s", call_id, why or type(why).__name__)
+        self._later(self.log.mark, call_id, "failed")
+
+    def on_event(self, ev: Mapping[str, Any], then: Then) -> bool:
+        """The recording snoops' events (True: taken). Entered the application: record
+        it (in its own lane, ``then``)."""
+        channel = ev.get("channel")
+        chan_id = channel.get("id") if isinstance(channel, dict) else None
+        if not isinstance(chan_id, str) or not chan_id.startswith(SNOOP):
+            return False
+        if ev.get("type") == "StasisStart":
+            then(chan_id, "record", lambda: self._record(chan_id))
+        return True
+
+    async def _record(self, snoop: str, if_exists: str = "overwrite") -> None:
+        call_id = snoop.removeprefix(SNOOP)
+        try:
+            await self.ari.request("POST", f"/channels/{snoop}/record", name=self.config.ari_name(call_id),
+                                   format="wav", ifExists=if_exists, beep="false", terminateOn="none",
+                                   maxDurationSeconds=0, maxSilenceSeconds=0)
+        except AriError as exc:
+            if if_exists == "fail" and exc.status in (404, 409, 422):
+                return  # already recording (or recorded), not in the application yet, or gone
+            self._failed(call_id, exc)
+            await self.ari.request_quiet("DELETE", f"/channels/{snoop}")
+        except Exception as exc:
+            self._failed(call_id, exc)
+            await self.ari.request_quiet("DELETE", f"/channels/{snoop}")
+
+    def recover(self, channels: Iterable[str], then: Then) -> None:
+        """After a restart or a lost ARI connection: a recording snoop whose StasisStart
+        went unhandled (the engine stopped in between) is recorded now; one already
+        recording is left alone (ARI refuses a second recording of that name)."""
+        for snoop in [k for k in channels if k.startswith(SNOOP)]:
+            then(snoop, "record after a restart", functools.partial(self._record, snoop, "fail"))
 
     def knows(self, call_id: str) -> bool:
         """Whether the call is in the call log or the archive (worker thread only)."""

@@ -192,8 +192,8 @@ def test_R14_a_callers_number_reaches_only_reader_and_admin(sandbox: Sandbox, st
 
 
 def test_R14_the_engines_ami_account_cannot_originate_or_run_commands(sandbox: Sandbox) -> None:
-    """Least privilege on the PBX: the engine's AMI user may start a MixMonitor (the
-    one action it sends) and nothing that dials or runs shell commands."""
+    """Least privilege on the PBX: the engine's AMI user may do nothing that dials or
+    runs shell commands (it has no class at all: test_pbx_security.py)."""
     import socket
 
     with socket.create_connection((HOST, 5038), timeout=5) as sock:

@@ -201,7 +201,7 @@ async def test_R5_an_unreadable_hold_file_stops_deletion_not_the_engine(tmp_path
     with pytest.raises(BadHoldFile, match="hold-old"):
         archive.purge(now, 6, "scheduler")
     assert archive.get("old") is not None  # nothing deleted
-    recorder = Recorder(RecordingConfig(tmp_path / "spool", "/spool", root), ami=None)  # type: ignore[arg-type]
+    recorder = Recorder(RecordingConfig(tmp_path / "spool", "/spool", root), ari=None)  # type: ignore[arg-type]
     await recorder._maintain("the purge", lambda: recorder.archive.purge(now, 6, "engine-schedule"))
     await recorder._maintain("the purge", lambda: recorder.archive.purge(now, 6, "engine-schedule"))
     assert recorder.maintenance_errors == {"the purge": 2}
@@ -352,7 +352,7 @@ async def test_R4_call_log_writes_queued_together_share_one_commit(tmp_path: Pat
     from cti.recording.recorder import Recorder
     from cti.recording.settings import RecordingConfig
 
-    recorder = Recorder(RecordingConfig(tmp_path / "spool", "/spool", tmp_path / "archive"), ami=None)  # type: ignore[arg-type]
+    recorder = Recorder(RecordingConfig(tmp_path / "spool", "/spool", tmp_path / "archive"), ari=None)  # type: ignore[arg-type]
     statements: list[str] = []
     recorder.log._db.set_trace_callback(statements.append)
     busy, release = threading.Event(), threading.Event()

@@ -12,4 +12,4 @@ import os
 INSTANCE = int(os.environ.get("CTI_E2E_INSTANCE", "0"))
 HOST = "127.0.0.1" if INSTANCE == 0 else f"127.0.1.{INSTANCE}"
 # Asterisk's recording spool as Asterisk sees it (inside the sandbox root)
-ASTERISK_SPOOL = "/var/spool/asterisk/monitor/cti" if INSTANCE == 0 else f"/var/spool/asterisk-w{INSTANCE}/monitor/cti"
+ASTERISK_SPOOL = "/var/spool/asterisk/recording/cti" if INSTANCE == 0 else f"/var/spool/asterisk-w{INSTANCE}/recording/cti"

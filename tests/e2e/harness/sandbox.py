@@ -29,7 +29,7 @@ AGENT_PORTS = {"1001": 5071, "1002": 5072, "1003": 5073, "1004": 5074, "1005": 5
 # 1006 have their contacts there (and only there), callers reach it from 127.0.0.4.
 NODE_B_IP = "127.0.0.2"
 ARI_B = f"http://{NODE_B_IP}:8088/ari"
-SPOOL_B = SANDBOX_ROOT / "var/spool/asterisk-b/monitor/cti"
+SPOOL_B = SANDBOX_ROOT / "var/spool/asterisk-b/recording/cti"
 ON_NODE_B = {"1005", "1006"}
 
 
