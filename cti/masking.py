@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -35,6 +36,26 @@ _NUMBER = re.compile(
 def mask_text(text: str) -> str:
     """Every phone number in ``text`` masked."""
     return _NUMBER.sub(lambda m: mask_number(m.group(0)), text)
+
+
+# Fields that hold a phone number whole (dispositions, orders, customers, visits,
+# campaigns, calls): their value is masked as one number.
+NUMBER_FIELDS = frozenset({"caller", "contact_number", "number", "numbers", "phone", "callback_number",
+                           "customer_number"})
+
+
+def mask_numbers(data: Any) -> Any:
+    """R14, the serialisation boundary: ``data`` (JSON-like) with every phone number
+    masked, at any depth: a number field's value as one number (when it has digits),
+    and numbers inside any other text (a note, a free-text field)."""
+    if isinstance(data, dict):
+        return {k: (mask_number(v) if k in NUMBER_FIELDS and isinstance(v, str) and any(ch.isdigit() for ch in v)
+                    else mask_numbers(v)) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [mask_numbers(v) for v in data]
+    if isinstance(data, str):
+        return mask_text(data)
+    return data
 
 
 def redact_url(url: str) -> str:
