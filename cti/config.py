@@ -30,6 +30,7 @@ from cti.ivr.settings import IvrSettings, parse_ivr
 from cti.notify import NotifySettings, parse_notifications
 from cti.recording.settings import RecordingConfig
 from cti.supervision.settings import SupervisionConfig, parse_plan
+from cti.audit import AuditSettings, parse_audit
 from cti.orders.settings import StoreSettings, WorkOrderSettings, parse_store, parse_workorders
 from cti.outbound.visits import VisitSettings, parse_visits
 
@@ -130,6 +131,7 @@ class Config:
     trunks: tuple[Trunk, ...] = ()  # dialling out (R11 callbacks, R2)
     return_visits: VisitSettings = VisitSettings()
     timezone: str = "UTC"  # [site]: reports' days, call windows, recordings' folders
+    audit: AuditSettings = AuditSettings()  # R14: the one keyed audit log
 
     def intake(self) -> Intake:
         """How the core treats a call before it waits (``acd.intake``)."""
@@ -333,6 +335,7 @@ def _validate(root: Table) -> Config:
         root.table("workorders"), recording.retention_months if recording else 6), parse_desk(root.table("desk")),
             parse_trunks(root, queues, supervision.plan), parse_visits(root.table("return_visits"), names, zone), zone)
 
+    audit_settings = parse_audit(root.table("audit"))
     log_level = root.text("log_level", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("log_level", "DEBUG, INFO, WARNING or ERROR", log_level)
@@ -340,6 +343,7 @@ def _validate(root: Table) -> Config:
     return Config(
         asterisk, http, default_queue, routes, tuple(queues), tuple(agents), log_level, redis_cfg,
         cluster, recording, ivr_settings, emergency, supervision, deadlines, notifications, auth, *more,
+        audit=audit_settings,
     )
 
 

@@ -82,8 +82,23 @@ class MaskingFilter(logging.Filter):
         return True
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """Newlines and other control characters written as escapes (``\\n``, ``\\x1b``):
+    text from a request (a path with ``%0A``) cannot start a log line of its own."""
+    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1] if m.group(0) in "\n\r\t" else f"\\x{ord(m.group(0)):02x}"
+                        if ord(m.group(0)) < 256 else f"\\u{ord(m.group(0)):04x}", text)
+
+
 class MaskingFormatter(logging.Formatter):
-    """The engine's log formatter: the whole line masked, traceback text included."""
+    """The engine's log formatter: the whole line masked, traceback text included; the
+    message's control characters escaped (one record, one line, before its traceback)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        escaped = logging.makeLogRecord({**record.__dict__, "message": escape_controls(record.message)})
+        return super().formatMessage(escaped)
 
     def format(self, record: logging.LogRecord) -> str:
         return mask_text(super().format(record))

@@ -42,6 +42,7 @@ from cti.recording.calllog import CallLog
 from cti.recording.settings import RecordingConfig
 from recording.archive import Archive, RecordingError
 from recording.completeness import Report, audit
+from recording.audit import AuditLog
 from recording.wav import NotWav, WavInfo, inspect
 
 log = logging.getLogger("cti.recorder")
@@ -49,12 +50,12 @@ T = TypeVar("T")
 
 
 class Recorder:
-    def __init__(self, config: RecordingConfig, ami: AmiClient) -> None:
+    def __init__(self, config: RecordingConfig, ami: AmiClient, audit: AuditLog | None = None) -> None:
         self.config = config
         self.ami = ami
         config.archive_dir.mkdir(parents=True, exist_ok=True)
         config.spool_dir.mkdir(parents=True, exist_ok=True)
-        self.archive = Archive(config.archive_dir)
+        self.archive = Archive(config.archive_dir, audit)  # R14: the engine's one keyed audit log
         self.log = CallLog(config.archive_dir / "calls.sqlite")
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recording")
         self.coverage = 1.0

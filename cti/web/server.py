@@ -216,6 +216,8 @@ def answer(request: web.Request, data: Any, status: int = 200, *, whole: bool = 
     who: Identity | None = request.get(IDENTITY)
     if not whole and (who is None or not who.sees_numbers):
         data = mask_numbers(data)
+    elif who is not None and who.sees_numbers and mask_numbers(data) != data:  # R14: number views are audited
+        audit.info("%s (%s) shown full numbers: %s %s", who.name, who.role, request.method, request.path)
     return web.json_response(data, status=status)
 
 
