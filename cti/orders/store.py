@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from cti.store.sql import Database, Row, Sql
+from cti.store.sql import MAX_READ_ROWS, Database, Row, Sql, bounded
 from workorders import WorkOrder
 
 SCHEMA = (
@@ -272,17 +272,18 @@ class WorkOrderStore:
 
     async def dispositions_between(self, since: float, until: float) -> list[tuple[str, float, str]]:
         """(agent, when, kind) of the dispositions recorded in [since, until) (R13)."""
-        rows = await self.db.do(lambda sql: sql.rows(
-            "SELECT agent_id, at, kind FROM dispositions WHERE at >= ? AND at < ?", (since, until)))
+        rows = await self.db.read(lambda sql: bounded(sql.rows(
+            "SELECT agent_id, at, kind FROM dispositions WHERE at >= ? AND at < ? LIMIT ?",
+            (since, until, MAX_READ_ROWS + 1))))
         return [(r["agent_id"], float(r["at"]), r["kind"]) for r in rows]
 
     async def orders_between(self, since: float, until: float) -> list[tuple[str, str, str, float, float | None,
                                                                              float]]:
         """(department, kind, status, created, closed, due) of the orders made in
         [since, until) (R13 department reports)."""
-        rows = await self.db.do(lambda sql: sql.rows(
+        rows = await self.db.read(lambda sql: bounded(sql.rows(
             "SELECT department, kind, status, created_at, closed_at, due_at FROM work_orders "
-            "WHERE created_at >= ? AND created_at < ?", (since, until)))
+            "WHERE created_at >= ? AND created_at < ? LIMIT ?", (since, until, MAX_READ_ROWS + 1))))
         return [(r["department"], r["kind"], r["status"], float(r["created_at"]),
                  None if r["closed_at"] is None else float(r["closed_at"]), float(r["due_at"])) for r in rows]
 

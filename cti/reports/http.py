@@ -1,13 +1,19 @@
 """R13 over HTTP (supervisors and readers, every read audited): ``GET /reports/queues``,
 ``/reports/agents`` and ``/reports/departments`` per period, as JSON or CSV
-(``format=csv``: a download), and ``/reports/queue_log``."""
+(``format=csv``: a download), and ``/reports/queue_log``.
+
+Nothing of a report runs on the event loop: the store's rows are read on its read-only
+connections (cancelled at ``[store] read_timeout_s``), the rows and their JSON or CSV
+text are built on a report thread (``History.build``). A report answers at most
+``MAX_ROWS`` rows and reads at most ``cti.store.sql.MAX_READ_ROWS`` rows of the record;
+beyond either it is refused (400) before anything is sent."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -18,7 +24,7 @@ from cti.errors import BadRequest
 from cti.reports.service import History
 from cti.reports.store import HistoryStore
 from cti.runtime import Runtime
-from cti.store.sql import Database
+from cti.store.sql import Database, bounded
 from cti.masking import mask_number
 from cti.web.pages import page
 from cti.web.server import Feature, Part, need, runtime, serving
@@ -30,6 +36,7 @@ from reports.query import Query, parse_query, to_csv
 from reports.queue_log import queue_log
 
 MAX_LOG_DAYS = 31  # one file per month at most: a month of a busy site is a large file
+MAX_ROWS = 100_000  # a report's rows (periods x queues, kinds, agents or departments): 400 beyond
 
 audit = logging.getLogger("cti.audit")
 
@@ -50,16 +57,36 @@ def _query(request: web.Request, history: History) -> Query:
         raise BadRequest(str(exc)) from None
 
 
-def _answer(request: web.Request, history: History, query: Query, what: str, rows: list[dict[str, object]],
-            table: list[dict[str, object]] | None = None) -> web.Response:
-    """The rows as JSON, or ``table`` (the rows by default) as a CSV download."""
-    if request.query.get("format", "json") == "csv":
-        name = f"cti-{what}-{query.first}-{query.last}-{query.interval}.csv"
-        return web.Response(text=to_csv(rows if table is None else table), content_type="text/csv",
-                            charset="utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    return web.json_response({"timezone": history.timezone, "from": query.first.isoformat(),
-                              "to": query.last.isoformat(), "interval": query.interval,
-                              **({"by": query.by} if what == "queues" else {}), "rows": rows})
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A report's answer, made on a report thread."""
+
+    body: bytes
+    content_type: str
+    filename: str | None = None
+
+
+def _render(csv: bool, timezone: str, query: Query, what: str, rows: list[dict[str, object]],
+            table: Callable[[list[dict[str, object]]], list[dict[str, object]]] | None = None) -> Rendered:
+    """The rows (at most ``MAX_ROWS``) as JSON, or ``table(rows)`` (the rows by default)
+    as a CSV download (on a report thread)."""
+    bounded(rows, MAX_ROWS, "report rows")
+    if csv:
+        return Rendered(to_csv(rows if table is None else table(rows)).encode(), "text/csv",
+                        f"cti-{what}-{query.first}-{query.last}-{query.interval}.csv")
+    return Rendered(json.dumps({"timezone": timezone, "from": query.first.isoformat(),
+                                "to": query.last.isoformat(), "interval": query.interval,
+                                **({"by": query.by} if what == "queues" else {}), "rows": rows}).encode(),
+                    "application/json")
+
+
+def _answer(rendered: Rendered) -> web.Response:
+    headers = {"Content-Disposition": f'attachment; filename="{rendered.filename}"'} if rendered.filename else None
+    return web.Response(body=rendered.body, content_type=rendered.content_type, charset="utf-8", headers=headers)
+
+
+def _csv(request: web.Request) -> bool:
+    return request.query.get("format", "json") == "csv"
 
 
 @ROUTES.get("/reports/queue_log")
@@ -78,7 +105,7 @@ async def queue_log_file(request: web.Request) -> web.Response:
     live = [s for s in history.builder.open_spans(now) if s.started_at < query.until and now >= query.since]
     queues = {a.agent_id: a.queues for a in runtime(request).engine.agents()}
     whole = who.role in ("reader", "admin")
-    text = await asyncio.to_thread(queue_log, calls, spans, queues, (lambda n: n) if whole else mask_number, live)
+    text = await history.build(lambda: queue_log(calls, spans, queues, (lambda n: n) if whole else mask_number, live))
     audit.info("queue_log %s..%s (%d calls) exported by %s (%s)", query.first, query.last, len(calls), who.name,
                "numbers whole" if whole else "numbers masked")
     return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={
@@ -96,9 +123,11 @@ async def agents(request: web.Request) -> web.Response:
     times, calls = await history.store.agent_buckets(query.since, query.until)
     wo = request.app[WORKORDERS].peek()
     recorded = await wo.store.dispositions_between(query.since, query.until) if wo is not None else []
-    rows = agent_report(times, calls, query.interval, history.timezone, query.where, recorded)
+    csv, zone = _csv(request), history.timezone
+    rendered = await history.build(lambda: _render(
+        csv, zone, query, "agents", agent_report(times, calls, query.interval, zone, query.where, recorded), flat))
     audit.info("report agents %s..%s per %s read by %s", query.first, query.last, query.interval, who.name)
-    return _answer(request, history, query, "agents", rows, flat(rows))
+    return _answer(rendered)
 
 
 @ROUTES.get("/reports/departments")
@@ -110,10 +139,12 @@ async def departments(request: web.Request) -> web.Response:
     query = _query(request, history)
     wo = request.app[WORKORDERS].get()
     orders = await wo.store.orders_between(query.since, query.until)
-    rows = department_report(orders, query.interval, history.timezone, history.clock(), query.where)
+    csv, zone, now = _csv(request), history.timezone, history.clock()
+    rendered = await history.build(lambda: _render(
+        csv, zone, query, "departments", department_report(orders, query.interval, zone, now, query.where),
+        lambda rows: [{k: v for k, v in r.items() if k != "kinds"} for r in rows]))
     audit.info("report departments %s..%s read by %s", query.first, query.last, who.name)
-    return _answer(request, history, query, "departments", rows,
-                   [{k: v for k, v in r.items() if k != "kinds"} for r in rows])
+    return _answer(rendered)
 
 
 @ROUTES.get("/reports/queues")
@@ -125,10 +156,12 @@ async def queues(request: web.Request) -> web.Response:
     history = request.app[HISTORY].get()
     query = _query(request, history)
     buckets = await history.store.buckets(query.since, query.until, query.by)
-    rows = report(buckets, query.interval, history.timezone, query.by, query.where)
+    csv, zone = _csv(request), history.timezone
+    rendered = await history.build(lambda: _render(
+        csv, zone, query, "queues", report(buckets, query.interval, zone, query.by, query.where)))
     audit.info("report queues %s..%s by %s per %s read by %s", query.first, query.last, query.by, query.interval,
                who.name)
-    return _answer(request, history, query, "queues", rows)
+    return _answer(rendered)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,13 +5,19 @@ windows from it (a supervisor never sees today's figures start again from zero).
 Writing runs on the store's worker thread; a store that is away delays the record
 (kept in memory, at most ``MAX_PENDING`` rows, the oldest dropped and counted) and
 never the calls. A failed step is logged, counted and tried again.
+
+Reports are read on the store's read-only connections and built (rows, then the JSON
+or CSV text) on ``BUILDERS`` threads of their own (``build``), never on the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -25,6 +31,8 @@ log = logging.getLogger("cti.history")
 
 FLUSH_S = 0.5
 MAX_PENDING = 200_000
+BUILDERS = 2  # reports built at once; more wait their turn
+T = TypeVar("T")
 
 
 class History:
@@ -44,6 +52,11 @@ class History:
         self.written = 0
         self.dropped = 0
         self.errors = 0
+        self._builders = ThreadPoolExecutor(max_workers=BUILDERS, thread_name_prefix="report")
+
+    async def build(self, fn: Callable[[], T]) -> T:
+        """``fn`` (a report's rows and text) on a report thread, off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._builders, fn)
 
     def observe(self, cmd: c.Command) -> None:
         self.builder.observe(cmd)
@@ -119,3 +132,5 @@ class History:
             await self.flush()
         except Exception as exc:
             log.error("R13: the last records could not be written: %s", exc)
+        finally:
+            self._builders.shutdown(wait=False, cancel_futures=True)

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, fields
 from typing import Any
 
-from cti.store.sql import Database, Row, Sql
+from cti.store.sql import MAX_READ_ROWS, Database, Row, Sql, bounded
 from reports.agents import CallRow, CallSums, TimeRow, call_pieces, pieces
 from reports.intervals import QueueSums, bucket_of, call_sums
 from reports.records import AgentSpan, CallRecord, Offer, Transfer
@@ -147,28 +147,31 @@ class HistoryStore:
     async def calls_since(self, since: float, limit: int = 2_000_000) -> list[CallRecord]:
         return await self.calls_between(since, float("inf"), limit)
 
-    async def calls_between(self, since: float, until: float, limit: int = 2_000_000) -> list[CallRecord]:
-        """The calls that ended in [since, until), oldest first (decoded on the worker)."""
+    async def calls_between(self, since: float, until: float, limit: int = MAX_READ_ROWS) -> list[CallRecord]:
+        """The calls that ended in [since, until), oldest first (read on a read-only
+        connection and decoded there; more than ``limit``: ``TooManyRows``)."""
         until = min(until, 1e18)
 
         def run(sql: Sql) -> list[CallRecord]:
             moved: dict[str, list[Transfer]] = {}
-            for t in sql.rows("SELECT t.* FROM call_transfers t JOIN call_records r ON r.call_id = t.call_id "
-                              "WHERE r.ended_at >= ? AND r.ended_at < ? ORDER BY t.at", (since, until)):
+            for t in bounded(sql.rows(
+                    "SELECT t.* FROM call_transfers t JOIN call_records r ON r.call_id = t.call_id "
+                    "WHERE r.ended_at >= ? AND r.ended_at < ? ORDER BY t.at LIMIT ?", (since, until, limit + 1)),
+                    limit):
                 moved.setdefault(t["call_id"], []).append(Transfer(
                     t["agent_id"], float(t["at"]), t["to_kind"], t["target"], bool(t["attended"]),
                     float(t["talked_s"]), float(t["held_s"])))
-            return [record_of(r, tuple(moved.get(r["call_id"], ()))) for r in sql.rows(
+            return [record_of(r, tuple(moved.get(r["call_id"], ()))) for r in bounded(sql.rows(
                 "SELECT * FROM call_records WHERE ended_at >= ? AND ended_at < ? ORDER BY ended_at LIMIT ?",
-                (since, until, limit))]
-        return await self.db.do(run)
+                (since, until, limit + 1)), limit)]
+        return await self.db.read(run)
 
     async def spans_between(self, since: float, until: float) -> list[AgentSpan]:
         """The agents' state spans that overlap [since, until)."""
-        return await self.db.do(lambda sql: [
+        return await self.db.read(lambda sql: [
             AgentSpan(r["agent_id"], r["state"], r["reason"], float(r["started_at"]), float(r["ended_at"]), r["queue"])
-            for r in sql.rows("SELECT * FROM agent_spans WHERE ended_at >= ? AND started_at < ? "
-                              "ORDER BY started_at", (since, min(until, 1e18)))])
+            for r in bounded(sql.rows("SELECT * FROM agent_spans WHERE ended_at >= ? AND started_at < ? "
+                                      "ORDER BY started_at LIMIT ?", (since, min(until, 1e18), MAX_READ_ROWS + 1)))])
 
     async def buckets(self, since: float, until: float, by: str = "") -> list[tuple[str, str, float, QueueSums]]:
         """The buckets that start in [since, until); with ``by`` (queue, kind, all) the
@@ -176,28 +179,30 @@ class HistoryStore:
         if by not in ("", "queue", "kind", "all"):
             raise ValueError(f"by {by!r}")
         if not by:
-            rows = await self.db.do(lambda sql: sql.rows(
-                "SELECT * FROM queue_buckets WHERE start >= ? AND start < ?", (since, until)))
+            rows = await self.db.read(lambda sql: bounded(sql.rows(
+                "SELECT * FROM queue_buckets WHERE start >= ? AND start < ? LIMIT ?", (since, until, MAX_READ_ROWS + 1))))
         else:
             keys = {"queue": "queue, '' AS kind", "kind": "'' AS queue, kind", "all": "'' AS queue, '' AS kind"}[by]
             group = {"queue": "queue, start", "kind": "kind, start", "all": "start"}[by]
             sums = ", ".join(f"MAX({n}) AS {n}" if n == "longest_wait_s" else f"SUM({n}) AS {n}" for n in SUMS)
-            rows = await self.db.do(lambda sql: sql.rows(
-                f"SELECT {keys}, start, {sums} FROM queue_buckets WHERE start >= ? AND start < ? GROUP BY {group}",
-                (since, until)))
+            rows = await self.db.read(lambda sql: bounded(sql.rows(
+                f"SELECT {keys}, start, {sums} FROM queue_buckets WHERE start >= ? AND start < ? GROUP BY {group} "
+                "LIMIT ?", (since, until, MAX_READ_ROWS + 1))))
         return [(r["queue"], r["kind"], float(r["start"]), _sums(r)) for r in rows]
 
     async def agent_buckets(self, since: float, until: float) -> tuple[list[TimeRow], list[CallRow]]:
         """The agents' quarter hours that start in [since, until)."""
         def run(sql: Sql) -> tuple[list[TimeRow], list[CallRow]]:
             times = [(r["agent_id"], float(r["start"]), r["state"], r["reason"], float(r["seconds"]))
-                     for r in sql.rows("SELECT * FROM agent_time WHERE start >= ? AND start < ?", (since, until))]
+                     for r in bounded(sql.rows("SELECT * FROM agent_time WHERE start >= ? AND start < ? LIMIT ?",
+                                               (since, until, MAX_READ_ROWS + 1)))]
             calls = [(r["agent_id"], float(r["start"]), CallSums(int(r["answered"]), float(r["talk_s"]),
                                                                   float(r["hold_s"]), int(r["rona"]),
                                                                   int(r["hold_overruns"])))
-                     for r in sql.rows("SELECT * FROM agent_calls WHERE start >= ? AND start < ?", (since, until))]
+                     for r in bounded(sql.rows("SELECT * FROM agent_calls WHERE start >= ? AND start < ? LIMIT ?",
+                                               (since, until, MAX_READ_ROWS + 1)))]
             return times, calls
-        return await self.db.do(run)
+        return await self.db.read(run)
 
     async def purge(self, before: float) -> int:
         """Forget what ended before ``before`` (the record's retention)."""
