@@ -74,10 +74,20 @@ def _render(csv: bool, timezone: str, query: Query, what: str, rows: list[dict[s
     if csv:
         return Rendered(to_csv(rows if table is None else table(rows)).encode(), "text/csv",
                         f"cti-{what}-{query.first}-{query.last}-{query.interval}.csv")
-    return Rendered(json.dumps({"timezone": timezone, "from": query.first.isoformat(),
-                                "to": query.last.isoformat(), "interval": query.interval,
-                                **({"by": query.by} if what == "queues" else {}), "rows": rows}).encode(),
+    return Rendered(_json({"timezone": timezone, "from": query.first.isoformat(), "to": query.last.isoformat(),
+                           "interval": query.interval, **({"by": query.by} if what == "queues" else {})}, rows),
                     "application/json")
+
+
+def _json(head: dict[str, object], rows: list[dict[str, object]], chunk: int = 500) -> bytes:
+    """``{**head, "rows": rows}`` as JSON, encoded ``chunk`` rows at a time: the encoder
+    holds the interpreter's lock for one chunk at most (a few ms), so the event loop's
+    thread is never kept waiting for a whole report's text."""
+    parts = [json.dumps(head)[:-1].encode(), b', "rows": [']
+    for i in range(0, len(rows), chunk):
+        parts.append((", " if i else "").encode() + json.dumps(rows[i:i + chunk])[1:-1].encode())
+    parts.append(b"]}")
+    return b"".join(parts)
 
 
 def _answer(rendered: Rendered) -> web.Response:
