@@ -2,41 +2,36 @@
 ``/reports/agents`` and ``/reports/departments`` per period, as JSON or CSV
 (``format=csv``: a download), and ``/reports/queue_log``.
 
-Nothing of a report runs on the event loop: the store's rows are read on its read-only
-connections (cancelled at ``[store] read_timeout_s``), the rows and their JSON or CSV
-text are built on a report thread (``History.build``). A report answers at most
-``MAX_ROWS`` rows and reads at most ``cti.store.sql.MAX_READ_ROWS`` rows of the record;
-beyond either it is refused (400) before anything is sent."""
+Nothing of a report runs in the engine's process: it is read, built and encoded in a
+report process (``cti.reports.builder``: read-only connections, reads cancelled at
+``[store] read_timeout_s``; at most ``MAX_ROWS`` rows answered and
+``cti.store.sql.MAX_READ_ROWS`` read, 400 beyond)."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from cti.errors import BadRequest
+from cti.reports.builder import MAX_ROWS, Job, Rendered
 from cti.reports.service import History
 from cti.reports.store import HistoryStore
 from cti.runtime import Runtime
-from cti.store.sql import Database, bounded
-from cti.masking import mask_number
+from cti.store.sql import Database
 from cti.web.pages import page
 from cti.web.server import Feature, Part, need, runtime, serving
 from cti.orders.http import WORKORDERS
-from reports.agents import agent_report, flat
-from reports.departments import department_report
-from reports.intervals import report
-from reports.query import Query, parse_query, to_csv
-from reports.queue_log import queue_log
+from reports.query import Query, parse_query
 
 MAX_LOG_DAYS = 31  # one file per month at most: a month of a busy site is a large file
-MAX_ROWS = 100_000  # a report's rows (periods x queues, kinds, agents or departments): 400 beyond
+__all__ = ["MAX_ROWS", "ROUTES", "HISTORY", "FEATURE", "ReportsDeps", "setup"]
 
 audit = logging.getLogger("cti.audit")
 
@@ -57,46 +52,14 @@ def _query(request: web.Request, history: History) -> Query:
         raise BadRequest(str(exc)) from None
 
 
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """A report's answer, made on a report thread."""
-
-    body: bytes
-    content_type: str
-    filename: str | None = None
-
-
-def _render(csv: bool, timezone: str, query: Query, what: str, rows: list[dict[str, object]],
-            table: Callable[[list[dict[str, object]]], list[dict[str, object]]] | None = None) -> Rendered:
-    """The rows (at most ``MAX_ROWS``) as JSON, or ``table(rows)`` (the rows by default)
-    as a CSV download (on a report thread)."""
-    bounded(rows, MAX_ROWS, "report rows")
-    if csv:
-        return Rendered(to_csv(rows if table is None else table(rows)).encode(), "text/csv",
-                        f"cti-{what}-{query.first}-{query.last}-{query.interval}.csv")
-    return Rendered(_json({"timezone": timezone, "from": query.first.isoformat(), "to": query.last.isoformat(),
-                           "interval": query.interval, **({"by": query.by} if what == "queues" else {})}, rows),
-                    "application/json")
-
-
-def _json(head: dict[str, object], rows: list[dict[str, object]], chunk: int = 500) -> bytes:
-    """``{**head, "rows": rows}`` as JSON, encoded ``chunk`` rows at a time: the encoder
-    holds the interpreter's lock for one chunk at most (a few ms), so the event loop's
-    thread is never kept waiting for a whole report's text."""
-    parts = [json.dumps(head)[:-1].encode(), b', "rows": [']
-    for i in range(0, len(rows), chunk):
-        parts.append((", " if i else "").encode() + json.dumps(rows[i:i + chunk])[1:-1].encode())
-    parts.append(b"]}")
-    return b"".join(parts)
+def _job(request: web.Request, history: History, what: str, query: Query, **more: Any) -> Job:
+    return Job(what, query, history.store.db.url, history.store.db.read_timeout_s, history.timezone,
+               csv=request.query.get("format", "json") == "csv", **more)
 
 
 def _answer(rendered: Rendered) -> web.Response:
     headers = {"Content-Disposition": f'attachment; filename="{rendered.filename}"'} if rendered.filename else None
     return web.Response(body=rendered.body, content_type=rendered.content_type, charset="utf-8", headers=headers)
-
-
-def _csv(request: web.Request) -> bool:
-    return request.query.get("format", "json") == "csv"
 
 
 @ROUTES.get("/reports/queue_log")
@@ -109,17 +72,15 @@ async def queue_log_file(request: web.Request) -> web.Response:
     query = _query(request, history)
     if (query.last - query.first).days >= MAX_LOG_DAYS:
         raise BadRequest(f"a queue_log covers at most {MAX_LOG_DAYS} days")
-    calls = await history.store.calls_between(query.since, query.until)
-    spans = await history.store.spans_between(query.since, query.until)
     now = history.clock()
-    live = [s for s in history.builder.open_spans(now) if s.started_at < query.until and now >= query.since]
-    queues = {a.agent_id: a.queues for a in runtime(request).engine.agents()}
+    live = tuple(s for s in history.builder.open_spans(now) if s.started_at < query.until and now >= query.since)
+    queues = tuple((a.agent_id, tuple(a.queues)) for a in runtime(request).engine.agents())
     whole = who.role in ("reader", "admin")
-    text = await history.build(lambda: queue_log(calls, spans, queues, (lambda n: n) if whole else mask_number, live))
-    audit.info("queue_log %s..%s (%d calls) exported by %s (%s)", query.first, query.last, len(calls), who.name,
+    rendered = await history.build(_job(request, history, "queue_log", query, now=now, whole=whole, queues=queues,
+                                        live=live))
+    audit.info("queue_log %s..%s (%d calls) exported by %s (%s)", query.first, query.last, rendered.rows, who.name,
                "numbers whole" if whole else "numbers masked")
-    return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={
-        "Content-Disposition": f'attachment; filename="queue_log-{query.first}-{query.last}"'})
+    return _answer(rendered)
 
 
 @ROUTES.get("/reports/agents")
@@ -130,12 +91,8 @@ async def agents(request: web.Request) -> web.Response:
     who = need(request, "supervisor", "reader")
     history = request.app[HISTORY].get()
     query = _query(request, history)
-    times, calls = await history.store.agent_buckets(query.since, query.until)
-    wo = request.app[WORKORDERS].peek()
-    recorded = await wo.store.dispositions_between(query.since, query.until) if wo is not None else []
-    csv, zone = _csv(request), history.timezone
-    rendered = await history.build(lambda: _render(
-        csv, zone, query, "agents", agent_report(times, calls, query.interval, zone, query.where, recorded), flat))
+    rendered = await history.build(_job(request, history, "agents", query,
+                                        dispositions=request.app[WORKORDERS].peek() is not None))
     audit.info("report agents %s..%s per %s read by %s", query.first, query.last, query.interval, who.name)
     return _answer(rendered)
 
@@ -147,12 +104,8 @@ async def departments(request: web.Request) -> web.Response:
     who = need(request, "supervisor", "reader")
     history = request.app[HISTORY].get()
     query = _query(request, history)
-    wo = request.app[WORKORDERS].get()
-    orders = await wo.store.orders_between(query.since, query.until)
-    csv, zone, now = _csv(request), history.timezone, history.clock()
-    rendered = await history.build(lambda: _render(
-        csv, zone, query, "departments", department_report(orders, query.interval, zone, now, query.where),
-        lambda rows: [{k: v for k, v in r.items() if k != "kinds"} for r in rows]))
+    request.app[WORKORDERS].get()  # (work orders run here: 503 otherwise)
+    rendered = await history.build(_job(request, history, "departments", query, now=history.clock()))
     audit.info("report departments %s..%s read by %s", query.first, query.last, who.name)
     return _answer(rendered)
 
@@ -165,10 +118,7 @@ async def queues(request: web.Request) -> web.Response:
     who = need(request, "supervisor", "reader")
     history = request.app[HISTORY].get()
     query = _query(request, history)
-    buckets = await history.store.buckets(query.since, query.until, query.by)
-    csv, zone = _csv(request), history.timezone
-    rendered = await history.build(lambda: _render(
-        csv, zone, query, "queues", report(buckets, query.interval, zone, query.by, query.where)))
+    rendered = await history.build(_job(request, history, "queues", query))
     audit.info("report queues %s..%s by %s per %s read by %s", query.first, query.last, query.by, query.interval,
                who.name)
     return _answer(rendered)

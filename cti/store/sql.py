@@ -91,6 +91,21 @@ class Sql:
             self._conn.executemany(statement, [tuple(p) for p in params])
 
 
+def read_only_connection(url: str, timeout_s: float, read_timeout_s: float) -> Any:
+    """A connection that cannot write: SQLite ``mode=ro`` and ``query_only``;
+    PostgreSQL read-only transactions with ``statement_timeout`` at ``read_timeout_s``."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=max(1, int(timeout_s)),
+                               options=f"-c statement_timeout={int(read_timeout_s * 1000)} "
+                                       "-c default_transaction_read_only=on")
+    path = Path(url.removeprefix("sqlite:")).resolve()
+    conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True, check_same_thread=False, isolation_level=None,
+                           timeout=timeout_s)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA query_only=1")
+    return conn
+
+
 class Database:
     def __init__(self, url: str, timeout_s: float = 5.0, schema: Sequence[str] = (),
                  read_timeout_s: float = 30.0) -> None:
@@ -157,18 +172,7 @@ class Database:
         try:
             return self._idle.get_nowait()
         except queue.Empty:
-            pass
-        if self.postgres:
-            ms = int(self.read_timeout_s * 1000)
-            return psycopg.connect(self.url, autocommit=True, row_factory=dict_row,
-                                   connect_timeout=max(1, int(self.timeout_s)),
-                                   options=f"-c statement_timeout={ms} -c default_transaction_read_only=on")
-        path = Path(self.url.removeprefix("sqlite:")).resolve()
-        conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True, check_same_thread=False,
-                               isolation_level=None, timeout=self.timeout_s)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA query_only=1")
-        return conn
+            return read_only_connection(self.url, self.timeout_s, self.read_timeout_s)
 
     def _read(self, fn: Callable[[Sql], T], reading: Reading) -> T:
         conn = None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from cti.reports import builder
 from cti.reports import http as reports_http
 from cti.reports.store import SCHEMA as RECORD_SCHEMA
 from cti.reports.store import HistoryStore
@@ -40,6 +41,21 @@ async def test_R13_a_read_past_its_deadline_is_cancelled_not_left_running(store_
             running = await db.do(lambda sql: sql.rows(
                 "SELECT count(*) AS n FROM pg_stat_activity WHERE query = ? AND state = 'active'", (endless,)))
             assert running == [{"n": 0}]
+    finally:
+        await db.aclose()
+
+
+async def test_R13_a_report_process_read_past_its_deadline_is_cancelled(store_url: str) -> None:
+    """The read a report process makes (here in this process) is cancelled on the
+    database at its deadline, and its connection serves the next report."""
+    db = Database(store_url, 5.0, RECORD_SCHEMA)
+    await db.open()
+    try:
+        endless = ENDLESS[db.postgres]
+        with pytest.raises(StoreUnavailable, match="cancelled"):
+            await asyncio.to_thread(builder.read, store_url, 0.5, lambda sql: sql.rows(endless))
+        assert await asyncio.to_thread(builder.read, store_url, 0.5, lambda sql: sql.rows("SELECT 2 AS two")) == [
+            {"two": 2}]
     finally:
         await db.aclose()
 
