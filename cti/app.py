@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from cti import audit
 from cti.agents import http as agents_http
 from cti.asterisk.ami import AmiClient
 from cti.asterisk.ari import AriClient
@@ -64,7 +65,13 @@ def http_app(config: Config, auth: Auth, connections: list[ConnectionState]) -> 
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
-    stop = stop or _stop_on_signals()
+    """The engine until ``stop``; every access to customers' data is written to the one
+    keyed audit log (``cti.audit``) meanwhile."""
+    with audit.trail(audit.open_log(config.audit)):
+        await _serve(config, stop or _stop_on_signals())
+
+
+async def _serve(config: Config, stop: asyncio.Event) -> None:
     ast = config.asterisk
     role = config.cluster.role
     deadlines = config.deadlines

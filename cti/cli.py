@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import uvloop
 
+from cti import audit as audit_mod
 from cti import config as config_mod
 from cti.app import serve
 from cti.web.auth import hash_secret, token_digest
@@ -26,7 +27,6 @@ from cti.masking import MaskingFormatter
 from cti.recording import services
 from cti.recording.calllog import CallLog
 from recording.archive import Archive, RecordingError
-from recording.audit import AuditLog
 
 EXIT_CONFIG = 2
 EXIT_UNREACHABLE = 3
@@ -80,7 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     scope.add_argument("--between", nargs=2, metavar=("START", "END"), help="ISO dates")
     release = rsub.add_parser("release", help="release a legal hold")
     release.add_argument("hold_id")
-    rsub.add_parser("verify-audit", help="R5/R14: check the audit log's chain and anchor; exit 1 at the first bad line")
+    rsub.add_parser("verify-audit", help="R5/R14: the same as `cti audit verify`")
+    aud = sub.add_parser("audit", help="R14: the one audit log of accesses to customers' data")
+    aud.add_argument("--config", required=True)
+    asub = aud.add_subparsers(dest="action", required=True)
+    asub.add_parser("verify", help="check every line's keyed MAC, the chain and the anchor; exit 1 at the first "
+                                   "bad line")
     sub.add_parser("passwd", help="R14: read a PIN or password on standard input, print its argon2 hash "
                                   "(for [[agents]] pin_hash or [[auth.accounts]] password_hash)")
     sub.add_parser("token", help="R14: make an API token; prints the token (give it to the service) and "
@@ -105,7 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in ("passwd", "token"):
         return secrets_command(args.command)
-    commands = {"campaign": campaign_command, "report": report_command, "recordings": recordings_command}
+    commands = {"campaign": campaign_command, "report": report_command, "recordings": recordings_command,
+                "audit": audit_command}
     try:
         if args.command == "run":
             return run_command(args)
@@ -210,7 +216,10 @@ def report_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
             await db.aclose()
         return to_csv(rows) if args.format == "csv" else json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
     try:
-        sys.stdout.write(asyncio.run(read()))
+        text = asyncio.run(read())
+        audit_mod.open_log(cfg.audit).record(getpass.getuser(), "report-export", what=args.what,
+                                             first=str(query.first), last=str(query.last), format=args.format)
+        sys.stdout.write(text)
     except StoreUnavailable as exc:
         print(f"cti: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -230,19 +239,24 @@ def secrets_command(command: str) -> int:
     return 0
 
 
+def audit_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
+    """``cti audit verify``: the whole chain of ``[audit] log`` with ``[audit] key_file``."""
+    verdict = audit_mod.open_log(cfg.audit, create_key=False).verify()
+    if verdict.ok:
+        print(f"audit log intact: {verdict.lines} lines ({cfg.audit.log})")
+        return 0
+    print(f"audit log broken at line {verdict.first_bad}: {verdict.reason} ({cfg.audit.log})")
+    return 1
+
+
 def recordings_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     if cfg.recording is None:
         print("cti: no [recording] table in the configuration", file=sys.stderr)
         return EXIT_CONFIG
     rc = cfg.recording
     if args.action == "verify-audit":
-        verdict = AuditLog(rc.archive_dir / "audit.log").verify()
-        if verdict.ok:
-            print(f"audit log intact: {verdict.lines} lines")
-            return 0
-        print(f"audit log broken at line {verdict.first_bad}: {verdict.reason}")
-        return 1
-    archive = Archive(rc.archive_dir)
+        return audit_command(cfg, args)
+    archive = Archive(rc.archive_dir, audit_mod.open_log(cfg.audit))  # R14: the one keyed audit log
     if args.action == "purge":
         gone = services.purge(archive, rc, args.who, dry_run=args.dry_run,
                               calls=CallLog(rc.archive_dir / "calls.sqlite"))

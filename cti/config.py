@@ -28,9 +28,10 @@ from cti.desk.settings import DeskSettings, parse_desk
 from cti.errors import ConfigError
 from cti.ivr.settings import IvrSettings, parse_ivr
 from cti.notify import NotifySettings, parse_notifications
-from cti.recording.settings import RecordingConfig
+from cti.recording.settings import RecordingConfig, parse_recording
 from cti.supervision.settings import SupervisionConfig, parse_plan
 from cti.supervision.thresholds import parse_thresholds
+from cti.audit import AuditSettings, parse_audit
 from cti.orders.settings import StoreSettings, WorkOrderSettings, parse_store, parse_workorders
 from cti.outbound.visits import VisitSettings, parse_visits
 
@@ -131,6 +132,7 @@ class Config:
     trunks: tuple[Trunk, ...] = ()  # dialling out (R11 callbacks, R2)
     return_visits: VisitSettings = VisitSettings()
     timezone: str = "UTC"  # [site]: reports' days, call windows, recordings' folders
+    audit: AuditSettings = AuditSettings()  # R14: the one keyed audit log
 
     def intake(self) -> Intake:
         """How the core treats a call before it waits (``acd.intake``)."""
@@ -265,26 +267,7 @@ def _validate(root: Table) -> Config:
     redis_cfg = parse_redis(root.table("redis")) if "redis" in root.data else None
     root.used.add("redis")
 
-    recording: RecordingConfig | None = None
-    if "recording" in root.data:
-        rc = root.table("recording")
-        reader = rc.text("reader_token", "-") if "reader_token" in rc.data else None
-        if reader is not None and len(reader) < 16:
-            raise ConfigError("recording.reader_token", "a token of 16 characters or more", "***")
-        inside = rc.text("asterisk_spool_dir", "/var/spool/asterisk/recording/cti")
-        if "/recording/" not in inside:  # ARI records only under Asterisk's recording directory
-            raise ConfigError("recording.asterisk_spool_dir", "a directory under <astspooldir>/recording/", inside)
-        recording = RecordingConfig(
-            spool_dir=Path(rc.text("spool_dir")),
-            asterisk_spool_dir=inside,
-            archive_dir=Path(rc.text("archive_dir")),
-            retention_months=rc.integer("retention_months", 6, 1),
-            tolerance_s=rc.number("tolerance_s", 1.0),
-            audit_interval_s=rc.number("audit_interval_s", 60.0, 1.0),
-            purge_interval_s=rc.number("purge_interval_s", 3600.0, 1.0),
-            reader_token=reader,
-        )
-        rc.check_unknown()
+    recording = parse_recording(root.table("recording")) if "recording" in root.data else None
     root.used.add("recording")
 
     site = root.table("site")
@@ -341,6 +324,7 @@ def _validate(root: Table) -> Config:
         root.table("workorders"), recording.retention_months if recording else 6), parse_desk(root.table("desk")),
             parse_trunks(root, queues, supervision.plan), parse_visits(root.table("return_visits"), names, zone), zone)
 
+    audit_settings = parse_audit(root.table("audit"))
     log_level = root.text("log_level", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("log_level", "DEBUG, INFO, WARNING or ERROR", log_level)
@@ -348,6 +332,7 @@ def _validate(root: Table) -> Config:
     return Config(
         asterisk, http, default_queue, routes, tuple(queues), tuple(agents), log_level, redis_cfg,
         cluster, recording, ivr_settings, emergency, supervision, deadlines, notifications, auth, *more,
+        audit=audit_settings,
     )
 
 

@@ -62,3 +62,7 @@ class Conflict(CtiError):
 
 class Overloaded(CtiError):
     """This engine instance has no room for the request now (503): try again later."""
+
+
+class TooLarge(CtiError):
+    """A request body, or a part of it, beyond its documented limit (413)."""

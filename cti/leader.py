@@ -125,7 +125,8 @@ def _notifier(config: Config, session: aiohttp.ClientSession, outbox: Outbox) ->
 
 def database(config: Config) -> Database:
     """The one SQL store (sessions, work orders, the record), as the engine and the CLI use it."""
-    return Database(config.store.url, config.store.timeout_s, SCHEMA + sessions.SCHEMA + history_store.SCHEMA)
+    return Database(config.store.url, config.store.timeout_s, SCHEMA + sessions.SCHEMA + history_store.SCHEMA,
+                    config.store.read_timeout_s)
 
 
 async def open_store(config: Config, auth: Auth, clustered: bool, resources: contextlib.AsyncExitStack) -> Database:

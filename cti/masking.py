@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -37,6 +38,26 @@ def mask_text(text: str) -> str:
     return _NUMBER.sub(lambda m: mask_number(m.group(0)), text)
 
 
+# Fields that hold a phone number whole (dispositions, orders, customers, visits,
+# campaigns, calls): their value is masked as one number.
+NUMBER_FIELDS = frozenset({"caller", "contact_number", "number", "numbers", "phone", "callback_number",
+                           "customer_number"})
+
+
+def mask_numbers(data: Any) -> Any:
+    """R14, the serialisation boundary: ``data`` (JSON-like) with every phone number
+    masked, at any depth: a number field's value as one number (when it has digits),
+    and numbers inside any other text (a note, a free-text field)."""
+    if isinstance(data, dict):
+        return {k: (mask_number(v) if k in NUMBER_FIELDS and isinstance(v, str) and any(ch.isdigit() for ch in v)
+                    else mask_numbers(v)) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [mask_numbers(v) for v in data]
+    if isinstance(data, str):
+        return mask_text(data)
+    return data
+
+
 def redact_url(url: str) -> str:
     """A URL with any password replaced (redis://user:secret@host -> redis://user:***@host)."""
     try:
@@ -61,8 +82,23 @@ class MaskingFilter(logging.Filter):
         return True
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """Newlines and other control characters written as escapes (``\\n``, ``\\x1b``):
+    text from a request (a path with ``%0A``) cannot start a log line of its own."""
+    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1] if m.group(0) in "\n\r\t" else f"\\x{ord(m.group(0)):02x}"
+                        if ord(m.group(0)) < 256 else f"\\u{ord(m.group(0)):04x}", text)
+
+
 class MaskingFormatter(logging.Formatter):
-    """The engine's log formatter: the whole line masked, traceback text included."""
+    """The engine's log formatter: the whole line masked, traceback text included; the
+    message's control characters escaped (one record, one line, before its traceback)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        escaped = logging.makeLogRecord({**record.__dict__, "message": escape_controls(record.message)})
+        return super().formatMessage(escaped)
 
     def format(self, record: logging.LogRecord) -> str:
         return mask_text(super().format(record))

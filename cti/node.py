@@ -30,6 +30,7 @@ from cti.health import ConnectionState
 from cti.ivr.stasis import IvrRunner
 from cti.lanes import Lanes
 from cti.recording.http import RECORDER
+from cti.audit import open_log
 from cti.recording.recorder import Recorder
 from cti.web.server import ROLE, serving
 
@@ -41,7 +42,7 @@ def asterisk_node(config: Config, ari: AriClient, ami: AmiClient, submit: Submit
                   blocked: Callable[[str], bool] | None = None,
                   ask: Callable[[e.Event], bool] | None = None) -> StasisAdapter:
     lanes = Lanes(config.deadlines.command_s, ari.faults)
-    recorder = Recorder(config.recording, ari) if config.recording is not None else None
+    recorder = Recorder(config.recording, ari, open_log(config.audit)) if config.recording is not None else None
     ivr = IvrRunner(ari, submit, time.time, config.ivr, lanes) if config.ivr is not None else None
 
     async def pin_ok(agent_id: str, pin: str) -> bool:

@@ -83,11 +83,13 @@ def sha256_of(path: Path) -> str:
 
 
 class Archive:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, audit: AuditLog | None = None) -> None:
+        """``audit``: where accesses are written (the engine's one keyed log); by
+        default ``root/audit.log``, chained without a key."""
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o750)  # R14: callers' numbers and voices; group-readable at most
-        self.audit = AuditLog(root / "audit.log")
+        self.audit = audit if audit is not None else AuditLog(root / "audit.log")
         # One connection, used by one thread at a time (the engine's recording worker).
         self._db = sqlite3.connect(str(root / "index.sqlite"), check_same_thread=False)
         # WAL, synchronous NORMAL: a commit is a write, not an fsync (an index entry lost

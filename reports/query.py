@@ -79,11 +79,24 @@ def parse_query(params: Mapping[str, str], zone: str, today: date) -> Query:
     return Query(since, until, interval, by, Filter(weekdays, start, end), first, last)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would read such a cell as a formula
+
+
+def safe_cell(value: object) -> object:
+    """A text cell a spreadsheet cannot take for a formula (``=cmd|...``): one starting
+    with ``= + - @``, a tab or a carriage return gets a leading apostrophe. Numbers are
+    written as they are (a negative figure stays a number)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(rows: list[dict[str, object]]) -> str:
     out = io.StringIO()
     if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
+        writer = csv.DictWriter(out, fieldnames=[str(safe_cell(k)) for k in rows[0]], lineterminator="\r\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: (f"{v:.3f}" if isinstance(v, float) else v) for k, v in row.items()})
+            writer.writerow({str(safe_cell(k)): (f"{v:.3f}" if isinstance(v, float) else safe_cell(v))
+                             for k, v in row.items()})
     return out.getvalue()

@@ -16,7 +16,7 @@ from acd import InvalidTransition
 from acd import events as e
 from cti.errors import BadRequest, Missing
 from cti.desk.http import DESK
-from cti.web.server import Feature, json_body, need, runtime
+from cti.web.server import Feature, answer, json_body, need, runtime
 
 audit = logging.getLogger("cti.audit")
 
@@ -45,7 +45,7 @@ async def state(request: web.Request) -> web.Response:
     admin token, and every access is audited."""
     who = need(request)
     audit.info("state read by %s from %s", who.name, request.remote)
-    return web.json_response(runtime(request).engine.snapshot())
+    return answer(request, runtime(request).engine.snapshot())
 
 
 @ROUTES.post("/agents/{agent_id}/{action}")

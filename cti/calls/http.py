@@ -25,7 +25,7 @@ from cti.errors import BadRequest, Conflict, Missing, NotConfigured
 from cti.masking import mask_number
 from cti.calls.stasis import StasisAdapter
 from cti.calls.trunks import Trunk
-from cti.web.server import AUTH, Feature, Part, identity, json_body, need, runtime
+from cti.web.server import AUTH, Feature, Part, answer, identity, json_body, need, runtime
 from cti.orders.http import WORKORDERS, shown
 from cti.outbound.http import VISITS
 
@@ -111,7 +111,7 @@ def _view(request: web.Request, call_id: str) -> web.Response:
     call = next((k for k in runtime(request).engine.calls() if k.call_id == call_id), None)
     if call is None:
         return web.json_response({"call_id": call_id, "state": "ended"})
-    return web.json_response({**dataclasses.asdict(call), "caller": mask_number(call.caller)})
+    return answer(request, dataclasses.asdict(call))
 
 
 @ROUTES.post("/calls/{call_id}/listen")
@@ -171,10 +171,9 @@ async def list_calls(request: web.Request) -> web.Response:
     engine = runtime(request).engine
     if who.sees_numbers:
         audit.info("call list with numbers read by %s", who.name)
-    return web.json_response([
+    return answer(request, [
         {
             **dataclasses.asdict(k),
-            "caller": k.caller if who.sees_numbers else mask_number(k.caller),  # R14
             "position": engine.position(k.call_id),
             "expected_wait_s": engine.expected_wait_s(k.call_id),
         }
@@ -221,5 +220,5 @@ async def dispose(request: web.Request) -> web.Response:
         await visits.set_blocked(str(call["caller"]), True, who.name, f"the customer asked, call {call_id}")
     if view.state == "wrap-up" and call_id == view.last_call_id:
         rt.apply(e.DispositionRecorded(agent_id, call_id, rt.clock()))
-    return web.json_response({**disposition, "order": shown(order, who) if order else None,
-                              "agent": rt.engine.agent(agent_id).state}, status=201)
+    return answer(request, {**disposition, "order": shown(order, who) if order else None,
+                            "agent": rt.engine.agent(agent_id).state}, status=201, whole=who.agent_id == agent_id)

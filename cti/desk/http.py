@@ -21,11 +21,10 @@ from cti.calls.http import TRUNK
 from cti.desk.live import Live
 from cti.desk.settings import DeskSettings
 from cti.errors import Overloaded
-from cti.masking import mask_number
 from cti.web.pages import page
 from cti.runtime import Runtime
 from cti.web.auth import Identity
-from cti.web.server import Feature, Part, identity, need, runtime, serving
+from cti.web.server import Feature, Part, answer, identity, need, runtime, serving
 from cti.orders.http import WORKORDERS
 from cti.outbound.http import VISITS
 from workorders import FIELDS, URGENCIES
@@ -95,13 +94,12 @@ async def desk(request: web.Request) -> web.Response:
         history = await wo.caller_context(call["caller"], now)
         history["contacts"] = [k for k in history["contacts"] if k["call_id"] != call["call_id"]]
         disposition = await wo.disposition(call["call_id"], agent_id)
-        if not full:
-            call["caller"] = mask_number(call["caller"])
-            history = _masked(history)
     desk_settings = settings(request)
     kinds = wo.settings.rules.kinds if wo is not None else {}
     queue_modes = {q.name: q.wrap_up_ends for q in rt.engine.queue_configs()}
-    return web.json_response({
+    # R14: the whole answer (the call, the caller's history, the stored disposition
+    # and its contact_number) masked unless this identity may see the numbers.
+    return answer(request, {
         "now": now, "agent": dataclasses.asdict(view), "call": call, "history": history,
         "disposition": disposition,
         "form": {"kinds": [{"name": k.name, "label": k.label, "required": list(k.required), "action": k.action,
@@ -115,17 +113,7 @@ async def desk(request: web.Request) -> web.Response:
         "transfer_to": {"agents": sorted(a.agent_id for a in rt.engine.agents()
                                          if a.state == "ready" and a.agent_id != agent_id),
                         "queues": sorted(queue_modes), "external": request.app[TRUNK].peek() is not None},
-    })
-
-
-def _masked(history: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "contacts": [{**k, "caller": mask_number(str(k["caller"]))} for k in history["contacts"]],
-        "open_orders": [{**o, "caller": mask_number(str(o["caller"])),
-                         "fields": {**o["fields"], **({"contact_number": mask_number(o["fields"]["contact_number"])}
-                                                      if "contact_number" in o["fields"] else {})}}
-                        for o in history["open_orders"]],
-    }
+    }, whole=full)
 
 
 # ------------------------------------------------------------------ the live stream

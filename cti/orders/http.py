@@ -18,13 +18,13 @@ from aiohttp import web
 
 from cti.web.auth import Identity
 from cti.errors import BadRequest, Missing
-from cti.masking import mask_number
+from cti.masking import mask_number, mask_numbers
 from cti.notify import Notifier
 from cti.orders.settings import WorkOrderSettings
 from cti.orders.store import WorkOrderStore
 from cti.runtime import Runtime
 from cti.store.sql import Database
-from cti.web.server import Feature, Part, identity, json_body, need, runtime, serving
+from cti.web.server import Feature, Part, answer, identity, json_body, need, runtime, serving
 from cti.orders.service import WorkOrders, public
 from cti.orders.store import Search
 from workorders import STATUSES, WorkOrder
@@ -46,10 +46,8 @@ def shown(order: WorkOrder, who: Identity) -> dict[str, Any]:
     doc = public(order)
     if who.sees_numbers or who.agent_id == order.agent_id or department_of(who) == order.department:
         return doc
-    doc["caller"] = mask_number(order.caller)
-    if "contact_number" in doc["fields"]:
-        doc["fields"] = {**doc["fields"], "contact_number": mask_number(doc["fields"]["contact_number"])}
-    return doc
+    masked: dict[str, Any] = mask_numbers(doc)  # the boundary's masking (cti.web.server.answer)
+    return masked
 
 
 def _epoch(value: str | None, name: str) -> float | None:
@@ -91,7 +89,7 @@ async def search(request: web.Request) -> web.Response:
         overdue_at=wo.clock() if q.get("overdue") in ("1", "true") else None, limit=limit, offset=offset))
     if caller is not None:
         audit.info("work orders of caller %s searched by %s", mask_number(caller), who.name)
-    return web.json_response([shown(o, who) for o in found])
+    return answer(request, [shown(o, who) for o in found], whole=True)  # shown(): per order
 
 
 @ROUTES.get("/workorders/{order_id}")
@@ -101,7 +99,7 @@ async def get_order(request: web.Request) -> web.Response:
     if order is None or (department_of(who) not in (None, order.department)):
         raise Missing(f"no work order {request.match_info['order_id']}")
     need(request, "supervisor", "reader", "department", agent_id=order.agent_id or None)
-    return web.json_response(shown(order, who))
+    return answer(request, shown(order, who), whole=True)  # shown(): per order
 
 
 @ROUTES.post("/workorders/{order_id}/progress")
@@ -120,7 +118,7 @@ async def progress(request: web.Request) -> web.Response:
                                                 department=department_of(who))
     except KeyError:
         raise Missing(f"no work order {request.match_info['order_id']}") from None
-    return web.json_response(shown(order, who))
+    return answer(request, shown(order, who), whole=True)  # shown(): per order
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ class StoreSettings:
 
     url: str = "sqlite:var/cti.sqlite"
     timeout_s: float = 5.0  # every statement's deadline
+    read_timeout_s: float = 30.0  # a report's or export's read: cancelled at this deadline
 
     @property
     def postgres(self) -> bool:
@@ -43,7 +44,7 @@ def parse_store(t: Table) -> StoreSettings:
     url = t.text("url", "sqlite:var/cti.sqlite")
     if not url.startswith(("sqlite:", "postgresql://", "postgres://")) or url == "sqlite:":
         raise ConfigError(f"{t.path}.url", "sqlite:PATH or a postgresql:// URL", "***")
-    settings = StoreSettings(url, t.number("timeout_s", 5.0, 0.1))
+    settings = StoreSettings(url, t.number("timeout_s", 5.0, 0.1), t.number("read_timeout_s", 30.0, 0.1))
     t.check_unknown()
     return settings
 

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from cti.store.sql import Database, Row, Sql
+from cti.store.sql import MAX_READ_ROWS, Database, Row, Sql, bounded
 from workorders import WorkOrder
 
 SCHEMA = (
@@ -272,19 +272,13 @@ class WorkOrderStore:
 
     async def dispositions_between(self, since: float, until: float) -> list[tuple[str, float, str]]:
         """(agent, when, kind) of the dispositions recorded in [since, until) (R13)."""
-        rows = await self.db.do(lambda sql: sql.rows(
-            "SELECT agent_id, at, kind FROM dispositions WHERE at >= ? AND at < ?", (since, until)))
-        return [(r["agent_id"], float(r["at"]), r["kind"]) for r in rows]
+        return await self.db.read(lambda sql: read_dispositions(sql, since, until))
 
     async def orders_between(self, since: float, until: float) -> list[tuple[str, str, str, float, float | None,
                                                                              float]]:
         """(department, kind, status, created, closed, due) of the orders made in
         [since, until) (R13 department reports)."""
-        rows = await self.db.do(lambda sql: sql.rows(
-            "SELECT department, kind, status, created_at, closed_at, due_at FROM work_orders "
-            "WHERE created_at >= ? AND created_at < ?", (since, until)))
-        return [(r["department"], r["kind"], r["status"], float(r["created_at"]),
-                 None if r["closed_at"] is None else float(r["closed_at"]), float(r["due_at"])) for r in rows]
+        return await self.db.read(lambda sql: read_orders(sql, since, until))
 
     async def entry_counts(self, campaign_id: str) -> dict[str, int]:
         """A list's entries by status (the return visits, which have no campaign row)."""
@@ -327,3 +321,19 @@ def _history(sql: Sql, order: WorkOrder) -> None:
         h = order.history[-1]
         sql.run("INSERT INTO work_order_history (order_id, at, status, who, note) VALUES (?, ?, ?, ?, ?)",
                 (order.order_id, h["at"], h["status"], h["who"], h.get("note") or ""))
+
+
+# Reads for reports, on one (read-only) connection (the store's readers or a report process's).
+
+
+def read_dispositions(sql: Sql, since: float, until: float) -> list[tuple[str, float, str]]:
+    rows = bounded(sql.rows("SELECT agent_id, at, kind FROM dispositions WHERE at >= ? AND at < ? LIMIT ?",
+                            (since, until, MAX_READ_ROWS + 1)))
+    return [(r["agent_id"], float(r["at"]), r["kind"]) for r in rows]
+
+
+def read_orders(sql: Sql, since: float, until: float) -> list[tuple[str, str, str, float, float | None, float]]:
+    rows = bounded(sql.rows("SELECT department, kind, status, created_at, closed_at, due_at FROM work_orders "
+                            "WHERE created_at >= ? AND created_at < ? LIMIT ?", (since, until, MAX_READ_ROWS + 1)))
+    return [(r["department"], r["kind"], r["status"], float(r["created_at"]),
+             None if r["closed_at"] is None else float(r["closed_at"]), float(r["due_at"])) for r in rows]

@@ -13,17 +13,23 @@ from typing import Any
 
 from aiohttp import web
 
-from cti.errors import BadRequest, Missing
+from cti.errors import BadRequest, Forbidden, Missing, TooLarge
 from cti.masking import mask_number
+from cti.orders.http import WORKORDERS
 from cti.orders.store import WorkOrderStore
 from cti.outbound.visits import ReturnVisits, VisitSettings, campaign_from_csv
 from cti.runtime import Runtime
-from cti.web.server import Feature, Part, json_body, need, runtime, serving
+from cti.web.auth import Identity
+from cti.web.server import Feature, Part, answer, json_body, need, runtime, serving
 
 audit = logging.getLogger("cti.audit")
 ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
 VISITS = web.AppKey("visits", Part[ReturnVisits])
 FEATURE = Feature(ROUTES, (VISITS,))
+
+CAMPAIGN_MAX_CSV = 5_000_000  # bytes of the CSV list (UTF-8): 5 MB; 413 too-large beyond
+CAMPAIGN_MAX_BODY = 2 * CAMPAIGN_MAX_CSV  # the request's JSON (its escapes: a newline is two bytes there)
+
 
 def _number(value: object) -> str:
     number = "".join(ch for ch in str(value) if not ch.isspace() and ch != "-") if isinstance(value, str) else ""
@@ -40,15 +46,14 @@ async def return_visits(request: web.Request) -> web.Response:
     if status is not None and status not in ("scheduled", "queued", "done", "closed"):
         raise BadRequest("status is scheduled, queued, done or closed")
     rows = await request.app[VISITS].get().store.visits(status)
-    return web.json_response([r if who.sees_numbers else {**r, "caller": mask_number(str(r["caller"] or ""))}
-                              for r in rows])
+    return answer(request, rows)
 
 
 @ROUTES.get("/do-not-call")
 async def do_not_call_list(request: web.Request) -> web.Response:
     who = need(request, "reader")
     audit.info("do-not-call list read by %s", who.name)
-    return web.json_response(sorted(request.app[VISITS].get().numbers_blocked))
+    return answer(request, sorted(request.app[VISITS].get().numbers_blocked))
 
 
 @ROUTES.post("/do-not-call")
@@ -61,8 +66,30 @@ async def do_not_call_add(request: web.Request) -> web.Response:
     if not isinstance(reason, str) or len(reason) > 200:
         raise BadRequest("'reason' is text (max 200)")
     number = _number(body.get("number"))
+    if who.role == "agent" and _digits(number) not in await _own_numbers(request, who):
+        audit.warning("%s refused adding %s to the do-not-call list (not its call)", who.name, mask_number(number))
+        raise Forbidden("an agent adds the number of its own current or last call only; a supervisor any")
     await request.app[VISITS].get().set_blocked(number, True, who.name, reason)
-    return web.json_response({"number": mask_number(number), "blocked": True}, status=201)
+    return answer(request, {"number": number, "blocked": True}, status=201)
+
+
+def _digits(number: str) -> str:
+    return "".join(ch for ch in number if ch.isdigit())
+
+
+async def _own_numbers(request: web.Request, who: Identity) -> set[str]:
+    """The numbers of the agent's current calls and of the call it answered last."""
+    if who.agent_id is None:
+        return set()
+    engine = runtime(request).engine
+    numbers = {k.caller for k in engine.calls() if who.agent_id == k.agent_id}
+    last = next((a.last_call_id for a in engine.agents() if a.agent_id == who.agent_id), None)
+    orders = request.app[WORKORDERS].peek()
+    if last is not None and orders is not None:
+        ended = await orders.ended_call(last)
+        if ended is not None:
+            numbers.add(str(ended["caller"]))
+    return {_digits(n) for n in numbers if n}
 
 
 @ROUTES.delete("/do-not-call/{number}")
@@ -70,14 +97,14 @@ async def do_not_call_remove(request: web.Request) -> web.Response:
     who = need(request, "supervisor")
     number = _number(request.match_info["number"])
     await request.app[VISITS].get().set_blocked(number, False, who.name)
-    return web.json_response({"number": mask_number(number), "blocked": False})
+    return answer(request, {"number": number, "blocked": False})
 
 
 @ROUTES.get("/campaigns")
 async def campaigns(request: web.Request) -> web.Response:
     """Campaigns with their progress (entries by status)."""
     need(request, "supervisor", "reader")
-    return web.json_response(await request.app[VISITS].get().store.campaigns())
+    return answer(request, await request.app[VISITS].get().store.campaigns())
 
 
 @ROUTES.post("/campaigns")
@@ -85,7 +112,7 @@ async def campaign_add(request: web.Request) -> web.Response:
     """``{"name", "queue", "csv", "script"?, "hours"?, "max_attempts"?, "retry_h"?}``: a
     campaign from a CSV list of customers (``number[,name]``)."""
     who = need(request, "supervisor")
-    body = await json_body(request)
+    body = await json_body(request, CAMPAIGN_MAX_BODY)
     visits = request.app[VISITS].get()
     name, queue, text, script = body.get("name"), body.get("queue"), body.get("csv"), body.get("script", "")
     hours, attempts, retry_h = body.get("hours"), body.get("max_attempts", 3), body.get("retry_h", 4)
@@ -96,8 +123,8 @@ async def campaign_add(request: web.Request) -> web.Response:
     assert isinstance(name, str) and isinstance(queue, str) and isinstance(text, str) and isinstance(script, str)
     if queue not in {q.name for q in runtime(request).engine.queue_configs()}:
         raise BadRequest(f"no queue {queue!r}")
-    if len(text) > 5_000_000:
-        raise BadRequest("the CSV is larger than 5 MB")
+    if len(text.encode("utf-8", "surrogatepass")) > CAMPAIGN_MAX_CSV:
+        raise TooLarge(f"the CSV is larger than {CAMPAIGN_MAX_CSV} bytes (5 MB)")
     try:
         campaign, entries, refused = await asyncio.to_thread(  # a large list is parsed off the loop
             campaign_from_csv, name, queue, text, visits.clock(), script, hours, attempts, float(retry_h) * 3600)
@@ -106,8 +133,8 @@ async def campaign_add(request: web.Request) -> web.Response:
     await visits.store.add_campaign(campaign, entries)
     await visits.reload()
     audit.info("campaign %s (%s, %d customers) created by %s", campaign["campaign_id"], name, len(entries), who.name)
-    return web.json_response({"campaign_id": campaign["campaign_id"], "entries": len(entries),
-                              "refused_lines": refused[:100]}, status=201)
+    return answer(request, {"campaign_id": campaign["campaign_id"], "entries": len(entries),
+                            "refused_lines": refused[:100]}, status=201)
 
 
 @ROUTES.post("/campaigns/{campaign_id}/{action}")
@@ -123,8 +150,8 @@ async def campaign_action(request: web.Request) -> web.Response:
         raise Missing(f"no campaign {request.match_info['campaign_id']}")
     await visits.reload()
     audit.info("campaign %s %sd by %s", request.match_info["campaign_id"], action, who.name)
-    return web.json_response({"campaign_id": request.match_info["campaign_id"], "status":
-                              "paused" if action == "pause" else "active"})
+    return answer(request, {"campaign_id": request.match_info["campaign_id"], "status":
+                            "paused" if action == "pause" else "active"})
 
 
 @dataclass(frozen=True, slots=True)

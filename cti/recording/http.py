@@ -11,7 +11,7 @@ from aiohttp import web
 from cti.errors import BadRequest, Forbidden, NotConfigured
 from cti.recording import services
 from cti.recording.recorder import Recorder
-from cti.web.server import Feature, Part, identity, json_body, need
+from cti.web.server import Feature, Part, answer, identity, json_body, need
 
 
 ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
@@ -51,7 +51,7 @@ async def list_recordings(request: web.Request) -> web.Response:
     found = await recorder.io(services.search, recorder.archive, who, _epoch(request, "since"),
                               _epoch(request, "until"), q.get("caller"), q.get("agent"), q.get("queue"),
                               q.get("kind"))
-    return web.json_response([dataclasses.asdict(m) for m in found])
+    return answer(request, [dataclasses.asdict(m) for m in found])
 
 
 @ROUTES.get("/recordings/{call_id}")

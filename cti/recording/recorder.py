@@ -50,6 +50,7 @@ from cti.recording.calllog import CallLog
 from cti.recording.settings import RecordingConfig
 from recording.archive import Archive, RecordingError
 from recording.completeness import Report, audit
+from recording.audit import AuditLog
 from recording.wav import NotWav, WavInfo, inspect
 
 log = logging.getLogger("cti.recorder")
@@ -59,12 +60,12 @@ Then = Callable[[str, str, Callable[[], Awaitable[None]]], None]
 
 
 class Recorder:
-    def __init__(self, config: RecordingConfig, ari: AriClient) -> None:
+    def __init__(self, config: RecordingConfig, ari: AriClient, audit: AuditLog | None = None) -> None:
         self.config = config
         self.ari = ari
         config.archive_dir.mkdir(parents=True, exist_ok=True)
         config.spool_dir.mkdir(parents=True, exist_ok=True)
-        self.archive = Archive(config.archive_dir)
+        self.archive = Archive(config.archive_dir, audit)  # R14: the engine's one keyed audit log
         self.log = CallLog(config.archive_dir / "calls.sqlite")
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recording")
         self.coverage = 1.0

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cti.configreader import Table
+from cti.errors import ConfigError
+
 
 @dataclass(frozen=True, slots=True)
 class RecordingConfig:
@@ -25,3 +28,24 @@ class RecordingConfig:
         directory (``.../recording/cti`` -> ``cti/<id>``)."""
         below = self.asterisk_spool_dir.rstrip("/").split("/recording/", 1)[-1]
         return f"{below}/{recording_id}"
+
+
+def parse_recording(rc: Table) -> RecordingConfig:
+    reader = rc.text("reader_token", "-") if "reader_token" in rc.data else None
+    if reader is not None and len(reader) < 16:
+        raise ConfigError("recording.reader_token", "a token of 16 characters or more", "***")
+    inside = rc.text("asterisk_spool_dir", "/var/spool/asterisk/recording/cti")
+    if "/recording/" not in inside:  # ARI records only under Asterisk's recording directory
+        raise ConfigError("recording.asterisk_spool_dir", "a directory under <astspooldir>/recording/", inside)
+    recording = RecordingConfig(
+        spool_dir=Path(rc.text("spool_dir")),
+        asterisk_spool_dir=inside,
+        archive_dir=Path(rc.text("archive_dir")),
+        retention_months=rc.integer("retention_months", 6, 1),
+        tolerance_s=rc.number("tolerance_s", 1.0),
+        audit_interval_s=rc.number("audit_interval_s", 60.0, 1.0),
+        purge_interval_s=rc.number("purge_interval_s", 3600.0, 1.0),
+        reader_token=reader,
+    )
+    rc.check_unknown()
+    return recording

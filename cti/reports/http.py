@@ -1,35 +1,37 @@
 """R13 over HTTP (supervisors and readers, every read audited): ``GET /reports/queues``,
 ``/reports/agents`` and ``/reports/departments`` per period, as JSON or CSV
-(``format=csv``: a download), and ``/reports/queue_log``."""
+(``format=csv``: a download), and ``/reports/queue_log``.
+
+Nothing of a report runs in the engine's process: it is read, built and encoded in a
+report process (``cti.reports.builder``: read-only connections, reads cancelled at
+``[store] read_timeout_s``; at most ``MAX_ROWS`` rows answered and
+``cti.store.sql.MAX_READ_ROWS`` read, 400 beyond)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from cti.errors import BadRequest
+from cti.reports.builder import MAX_ROWS, Job, Rendered
 from cti.reports.service import History
 from cti.reports.store import HistoryStore
 from cti.runtime import Runtime
 from cti.store.sql import Database
-from cti.masking import mask_number
 from cti.web.pages import page
 from cti.web.server import Feature, Part, need, runtime, serving
 from cti.orders.http import WORKORDERS
-from reports.agents import agent_report, flat
-from reports.departments import department_report
-from reports.intervals import report
-from reports.query import Query, parse_query, to_csv
-from reports.queue_log import queue_log
+from reports.query import Query, parse_query
 
 MAX_LOG_DAYS = 31  # one file per month at most: a month of a busy site is a large file
+__all__ = ["MAX_ROWS", "ROUTES", "HISTORY", "FEATURE", "ReportsDeps", "setup"]
 
 audit = logging.getLogger("cti.audit")
 
@@ -50,16 +52,14 @@ def _query(request: web.Request, history: History) -> Query:
         raise BadRequest(str(exc)) from None
 
 
-def _answer(request: web.Request, history: History, query: Query, what: str, rows: list[dict[str, object]],
-            table: list[dict[str, object]] | None = None) -> web.Response:
-    """The rows as JSON, or ``table`` (the rows by default) as a CSV download."""
-    if request.query.get("format", "json") == "csv":
-        name = f"cti-{what}-{query.first}-{query.last}-{query.interval}.csv"
-        return web.Response(text=to_csv(rows if table is None else table), content_type="text/csv",
-                            charset="utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    return web.json_response({"timezone": history.timezone, "from": query.first.isoformat(),
-                              "to": query.last.isoformat(), "interval": query.interval,
-                              **({"by": query.by} if what == "queues" else {}), "rows": rows})
+def _job(request: web.Request, history: History, what: str, query: Query, **more: Any) -> Job:
+    return Job(what, query, history.store.db.url, history.store.db.read_timeout_s, history.timezone,
+               csv=request.query.get("format", "json") == "csv", **more)
+
+
+def _answer(rendered: Rendered) -> web.Response:
+    headers = {"Content-Disposition": f'attachment; filename="{rendered.filename}"'} if rendered.filename else None
+    return web.Response(body=rendered.body, content_type=rendered.content_type, charset="utf-8", headers=headers)
 
 
 @ROUTES.get("/reports/queue_log")
@@ -72,17 +72,15 @@ async def queue_log_file(request: web.Request) -> web.Response:
     query = _query(request, history)
     if (query.last - query.first).days >= MAX_LOG_DAYS:
         raise BadRequest(f"a queue_log covers at most {MAX_LOG_DAYS} days")
-    calls = await history.store.calls_between(query.since, query.until)
-    spans = await history.store.spans_between(query.since, query.until)
     now = history.clock()
-    live = [s for s in history.builder.open_spans(now) if s.started_at < query.until and now >= query.since]
-    queues = {a.agent_id: a.queues for a in runtime(request).engine.agents()}
+    live = tuple(s for s in history.builder.open_spans(now) if s.started_at < query.until and now >= query.since)
+    queues = tuple((a.agent_id, tuple(a.queues)) for a in runtime(request).engine.agents())
     whole = who.role in ("reader", "admin")
-    text = await asyncio.to_thread(queue_log, calls, spans, queues, (lambda n: n) if whole else mask_number, live)
-    audit.info("queue_log %s..%s (%d calls) exported by %s (%s)", query.first, query.last, len(calls), who.name,
+    rendered = await history.build(_job(request, history, "queue_log", query, now=now, whole=whole, queues=queues,
+                                        live=live))
+    audit.info("queue_log %s..%s (%d calls) exported by %s (%s)", query.first, query.last, rendered.rows, who.name,
                "numbers whole" if whole else "numbers masked")
-    return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={
-        "Content-Disposition": f'attachment; filename="queue_log-{query.first}-{query.last}"'})
+    return _answer(rendered)
 
 
 @ROUTES.get("/reports/agents")
@@ -93,12 +91,10 @@ async def agents(request: web.Request) -> web.Response:
     who = need(request, "supervisor", "reader")
     history = request.app[HISTORY].get()
     query = _query(request, history)
-    times, calls = await history.store.agent_buckets(query.since, query.until)
-    wo = request.app[WORKORDERS].peek()
-    recorded = await wo.store.dispositions_between(query.since, query.until) if wo is not None else []
-    rows = agent_report(times, calls, query.interval, history.timezone, query.where, recorded)
+    rendered = await history.build(_job(request, history, "agents", query,
+                                        dispositions=request.app[WORKORDERS].peek() is not None))
     audit.info("report agents %s..%s per %s read by %s", query.first, query.last, query.interval, who.name)
-    return _answer(request, history, query, "agents", rows, flat(rows))
+    return _answer(rendered)
 
 
 @ROUTES.get("/reports/departments")
@@ -108,12 +104,10 @@ async def departments(request: web.Request) -> web.Response:
     who = need(request, "supervisor", "reader")
     history = request.app[HISTORY].get()
     query = _query(request, history)
-    wo = request.app[WORKORDERS].get()
-    orders = await wo.store.orders_between(query.since, query.until)
-    rows = department_report(orders, query.interval, history.timezone, history.clock(), query.where)
+    request.app[WORKORDERS].get()  # (work orders run here: 503 otherwise)
+    rendered = await history.build(_job(request, history, "departments", query, now=history.clock()))
     audit.info("report departments %s..%s read by %s", query.first, query.last, who.name)
-    return _answer(request, history, query, "departments", rows,
-                   [{k: v for k, v in r.items() if k != "kinds"} for r in rows])
+    return _answer(rendered)
 
 
 @ROUTES.get("/reports/queues")
@@ -124,11 +118,10 @@ async def queues(request: web.Request) -> web.Response:
     who = need(request, "supervisor", "reader")
     history = request.app[HISTORY].get()
     query = _query(request, history)
-    buckets = await history.store.buckets(query.since, query.until, query.by)
-    rows = report(buckets, query.interval, history.timezone, query.by, query.where)
+    rendered = await history.build(_job(request, history, "queues", query))
     audit.info("report queues %s..%s by %s per %s read by %s", query.first, query.last, query.by, query.interval,
                who.name)
-    return _answer(request, history, query, "queues", rows)
+    return _answer(rendered)
 
 
 @dataclass(frozen=True, slots=True)

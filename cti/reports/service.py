@@ -5,26 +5,37 @@ windows from it (a supervisor never sees today's figures start again from zero).
 Writing runs on the store's worker thread; a store that is away delays the record
 (kept in memory, at most ``MAX_PENDING`` rows, the oldest dropped and counted) and
 never the calls. A failed step is logged, counted and tried again.
+
+Reports are read, built and encoded in ``BUILDERS`` report processes
+(``cti.reports.builder``, ``build``), never in the engine's process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from acd import commands as c
 from acd.metrics import WINDOWS, MetricsBook
 from cti.background import repeat
+from cti.reports import builder
+from cti.reports.builder import Job, Rendered
 from cti.reports.store import HistoryStore
+from cti.store.sql import StoreUnavailable
 from reports.records import AgentSpan, CallRecord, RecordBuilder
 
 log = logging.getLogger("cti.history")
 
 FLUSH_S = 0.5
 MAX_PENDING = 200_000
+BUILDERS = 2  # report processes: reports built at once; more wait their turn
 
 
 class History:
@@ -44,6 +55,22 @@ class History:
         self.written = 0
         self.dropped = 0
         self.errors = 0
+        self._builders: ProcessPoolExecutor | None = None  # started at the first report
+
+    async def build(self, job: Job) -> Rendered:
+        """A report, read, built and encoded in a report process. Its reads are cancelled
+        at ``job.read_timeout_s`` there; a process that does not answer within twice
+        that (and a minute) fails the request."""
+        if self._builders is None:
+            self._builders = ProcessPoolExecutor(BUILDERS, multiprocessing.get_context("spawn"))
+        try:
+            async with asyncio.timeout(2 * job.read_timeout_s + 60):
+                return await asyncio.get_running_loop().run_in_executor(self._builders, builder.run, job)
+        except TimeoutError:
+            raise StoreUnavailable("the report process did not answer in time") from None
+        except BrokenProcessPool:
+            self._builders = None  # a report process died: new ones for the next report
+            raise StoreUnavailable("the report process ended unexpectedly") from None
 
     def observe(self, cmd: c.Command) -> None:
         self.builder.observe(cmd)
@@ -121,3 +148,6 @@ class History:
             await self.flush()
         except Exception as exc:
             log.error("R13: the last records could not be written: %s", exc)
+        finally:
+            if self._builders is not None:
+                self._builders.shutdown(wait=False, cancel_futures=True)

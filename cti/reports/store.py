@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, fields
 from typing import Any
 
-from cti.store.sql import Database, Row, Sql
+from cti.store.sql import MAX_READ_ROWS, Database, Row, Sql, bounded
 from reports.agents import CallRow, CallSums, TimeRow, call_pieces, pieces
 from reports.intervals import QueueSums, bucket_of, call_sums
 from reports.records import AgentSpan, CallRecord, Offer, Transfer
@@ -147,57 +147,25 @@ class HistoryStore:
     async def calls_since(self, since: float, limit: int = 2_000_000) -> list[CallRecord]:
         return await self.calls_between(since, float("inf"), limit)
 
-    async def calls_between(self, since: float, until: float, limit: int = 2_000_000) -> list[CallRecord]:
-        """The calls that ended in [since, until), oldest first (decoded on the worker)."""
-        until = min(until, 1e18)
-
-        def run(sql: Sql) -> list[CallRecord]:
-            moved: dict[str, list[Transfer]] = {}
-            for t in sql.rows("SELECT t.* FROM call_transfers t JOIN call_records r ON r.call_id = t.call_id "
-                              "WHERE r.ended_at >= ? AND r.ended_at < ? ORDER BY t.at", (since, until)):
-                moved.setdefault(t["call_id"], []).append(Transfer(
-                    t["agent_id"], float(t["at"]), t["to_kind"], t["target"], bool(t["attended"]),
-                    float(t["talked_s"]), float(t["held_s"])))
-            return [record_of(r, tuple(moved.get(r["call_id"], ()))) for r in sql.rows(
-                "SELECT * FROM call_records WHERE ended_at >= ? AND ended_at < ? ORDER BY ended_at LIMIT ?",
-                (since, until, limit))]
-        return await self.db.do(run)
+    async def calls_between(self, since: float, until: float, limit: int = MAX_READ_ROWS) -> list[CallRecord]:
+        """The calls that ended in [since, until), oldest first (read on a read-only
+        connection and decoded there; more than ``limit``: ``TooManyRows``)."""
+        return await self.db.read(lambda sql: read_calls(sql, since, until, limit))
 
     async def spans_between(self, since: float, until: float) -> list[AgentSpan]:
         """The agents' state spans that overlap [since, until)."""
-        return await self.db.do(lambda sql: [
-            AgentSpan(r["agent_id"], r["state"], r["reason"], float(r["started_at"]), float(r["ended_at"]), r["queue"])
-            for r in sql.rows("SELECT * FROM agent_spans WHERE ended_at >= ? AND started_at < ? "
-                              "ORDER BY started_at", (since, min(until, 1e18)))])
+        return await self.db.read(lambda sql: read_spans(sql, since, until))
 
     async def buckets(self, since: float, until: float, by: str = "") -> list[tuple[str, str, float, QueueSums]]:
         """The buckets that start in [since, until); with ``by`` (queue, kind, all) the
         store adds them up per quarter hour and that name first (fewer rows to read)."""
         if by not in ("", "queue", "kind", "all"):
             raise ValueError(f"by {by!r}")
-        if not by:
-            rows = await self.db.do(lambda sql: sql.rows(
-                "SELECT * FROM queue_buckets WHERE start >= ? AND start < ?", (since, until)))
-        else:
-            keys = {"queue": "queue, '' AS kind", "kind": "'' AS queue, kind", "all": "'' AS queue, '' AS kind"}[by]
-            group = {"queue": "queue, start", "kind": "kind, start", "all": "start"}[by]
-            sums = ", ".join(f"MAX({n}) AS {n}" if n == "longest_wait_s" else f"SUM({n}) AS {n}" for n in SUMS)
-            rows = await self.db.do(lambda sql: sql.rows(
-                f"SELECT {keys}, start, {sums} FROM queue_buckets WHERE start >= ? AND start < ? GROUP BY {group}",
-                (since, until)))
-        return [(r["queue"], r["kind"], float(r["start"]), _sums(r)) for r in rows]
+        return await self.db.read(lambda sql: read_buckets(sql, since, until, by))
 
     async def agent_buckets(self, since: float, until: float) -> tuple[list[TimeRow], list[CallRow]]:
         """The agents' quarter hours that start in [since, until)."""
-        def run(sql: Sql) -> tuple[list[TimeRow], list[CallRow]]:
-            times = [(r["agent_id"], float(r["start"]), r["state"], r["reason"], float(r["seconds"]))
-                     for r in sql.rows("SELECT * FROM agent_time WHERE start >= ? AND start < ?", (since, until))]
-            calls = [(r["agent_id"], float(r["start"]), CallSums(int(r["answered"]), float(r["talk_s"]),
-                                                                  float(r["hold_s"]), int(r["rona"]),
-                                                                  int(r["hold_overruns"])))
-                     for r in sql.rows("SELECT * FROM agent_calls WHERE start >= ? AND start < ?", (since, until))]
-            return times, calls
-        return await self.db.do(run)
+        return await self.db.read(lambda sql: read_agent_buckets(sql, since, until))
 
     async def purge(self, before: float) -> int:
         """Forget what ended before ``before`` (the record's retention)."""
@@ -209,3 +177,53 @@ class HistoryStore:
                 n += sql.run(f"DELETE FROM {table} WHERE start < ?", (bucket_of(before),))
             return n
         return await self.db.do(run)
+
+
+# The record's reads, on one (read-only) connection: the engine's ``HistoryStore`` runs
+# them on the store's readers, a report process on its own connection.
+
+
+def read_calls(sql: Sql, since: float, until: float, limit: int = MAX_READ_ROWS) -> list[CallRecord]:
+    until = min(until, 1e18)
+    moved: dict[str, list[Transfer]] = {}
+    for t in bounded(sql.rows(
+            "SELECT t.* FROM call_transfers t JOIN call_records r ON r.call_id = t.call_id "
+            "WHERE r.ended_at >= ? AND r.ended_at < ? ORDER BY t.at LIMIT ?", (since, until, limit + 1)), limit):
+        moved.setdefault(t["call_id"], []).append(Transfer(
+            t["agent_id"], float(t["at"]), t["to_kind"], t["target"], bool(t["attended"]),
+            float(t["talked_s"]), float(t["held_s"])))
+    return [record_of(r, tuple(moved.get(r["call_id"], ()))) for r in bounded(sql.rows(
+        "SELECT * FROM call_records WHERE ended_at >= ? AND ended_at < ? ORDER BY ended_at LIMIT ?",
+        (since, until, limit + 1)), limit)]
+
+
+def read_spans(sql: Sql, since: float, until: float) -> list[AgentSpan]:
+    return [AgentSpan(r["agent_id"], r["state"], r["reason"], float(r["started_at"]), float(r["ended_at"]), r["queue"])
+            for r in bounded(sql.rows("SELECT * FROM agent_spans WHERE ended_at >= ? AND started_at < ? "
+                                      "ORDER BY started_at LIMIT ?", (since, min(until, 1e18), MAX_READ_ROWS + 1)))]
+
+
+def read_buckets(sql: Sql, since: float, until: float, by: str = "") -> list[tuple[str, str, float, QueueSums]]:
+    if not by:
+        rows = bounded(sql.rows("SELECT * FROM queue_buckets WHERE start >= ? AND start < ? LIMIT ?",
+                                (since, until, MAX_READ_ROWS + 1)))
+    else:
+        keys = {"queue": "queue, '' AS kind", "kind": "'' AS queue, kind", "all": "'' AS queue, '' AS kind"}[by]
+        group = {"queue": "queue, start", "kind": "kind, start", "all": "start"}[by]
+        sums = ", ".join(f"MAX({n}) AS {n}" if n == "longest_wait_s" else f"SUM({n}) AS {n}" for n in SUMS)
+        rows = bounded(sql.rows(
+            f"SELECT {keys}, start, {sums} FROM queue_buckets WHERE start >= ? AND start < ? GROUP BY {group} "
+            "LIMIT ?", (since, until, MAX_READ_ROWS + 1)))
+    return [(r["queue"], r["kind"], float(r["start"]), _sums(r)) for r in rows]
+
+
+def read_agent_buckets(sql: Sql, since: float, until: float) -> tuple[list[TimeRow], list[CallRow]]:
+    times = [(r["agent_id"], float(r["start"]), r["state"], r["reason"], float(r["seconds"]))
+             for r in bounded(sql.rows("SELECT * FROM agent_time WHERE start >= ? AND start < ? LIMIT ?",
+                                       (since, until, MAX_READ_ROWS + 1)))]
+    calls = [(r["agent_id"], float(r["start"]), CallSums(int(r["answered"]), float(r["talk_s"]),
+                                                          float(r["hold_s"]), int(r["rona"]),
+                                                          int(r["hold_overruns"])))
+             for r in bounded(sql.rows("SELECT * FROM agent_calls WHERE start >= ? AND start < ? LIMIT ?",
+                                       (since, until, MAX_READ_ROWS + 1)))]
+    return times, calls

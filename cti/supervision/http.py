@@ -24,7 +24,7 @@ from cti.notify import Notifier
 from cti.runtime import Runtime
 from cti.supervision.services import Supervision
 from cti.supervision.settings import SupervisionConfig
-from cti.web.server import AUTH, CONNECTIONS, Feature, Part, json_body, need, serving
+from cti.web.server import AUTH, CONNECTIONS, Feature, Part, answer, json_body, need, serving
 
 audit = logging.getLogger("cti.audit")
 
@@ -55,7 +55,7 @@ async def wallboard(request: web.Request) -> web.Response:
 @ROUTES.get("/plan")
 async def get_plan(request: web.Request) -> web.Response:
     who = need(request, "supervisor")
-    return web.json_response(plan_for(who, request.app[SUPERVISION].get().figures()["plan"]))
+    return answer(request, plan_for(who, request.app[SUPERVISION].get().figures()["plan"]))
 
 
 def plan_for(who: Identity, plan: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -100,7 +100,7 @@ async def plan_action(request: web.Request) -> web.Response:
         audit.warning("R9 incident attached by %s: %s / %s", who, cause, scope)
     else:
         raise Missing(f"no plan action {action!r}")
-    return web.json_response(plan_for(need(request, "supervisor"), supervision.figures()["plan"]))
+    return answer(request, plan_for(need(request, "supervisor"), supervision.figures()["plan"]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,9 +25,10 @@ from acd.errors import TransferRefused
 from cti.web.auth import Auth, Identity
 from cti.store.sql import StoreUnavailable
 from cti.errors import (
-    BadRequest, Conflict, Forbidden, Missing, NotConfigured, NotRouting, Overloaded, Unauthorized,
+    BadRequest, Conflict, Forbidden, Missing, NotConfigured, NotRouting, Overloaded, TooLarge, Unauthorized,
     UnsupportedMedia,
 )
+from cti.masking import mask_numbers
 from cti.web import pages
 from cti.health import ConnectionState
 from cti.recording.services import BadHold
@@ -98,6 +99,7 @@ OPEN = frozenset({("GET", "/health"), ("GET", "/openapi.json"), ("POST", "/auth/
         ("GET", "/agent"), ("GET", "/wallboard"), ("GET", "/reports")})  # the pages hold no data: they sign in first
 OPEN_PREFIX = "/static/"
 SESSION_COOKIE = "cti_session"
+MAX_BODY = 1024 * 1024  # a request body's limit (413 too-large beyond it); routes that need more say so
 OPENAPI = Path(__file__).with_name("static") / "openapi.json"  # the API, described (kept in the repository)
 
 # Domain errors -> (HTTP status, error code): the only such table.
@@ -122,6 +124,7 @@ _STATUSES: tuple[tuple[type[Exception], int, str], ...] = tuple([
     (NotConfigured, 404, "not-configured"),
     (NotRouting, 503, "not-routing"),
     (Overloaded, 503, "overloaded"),
+    (TooLarge, 413, "too-large"),
 ])
 
 
@@ -138,7 +141,7 @@ class Feature:
 def build_app(auth: Auth, features: Iterable[Feature], connections: Iterable[ConnectionState] = ()) -> web.Application:
     """The HTTP API of one engine instance: its parts start empty (a standby's), each
     feature adds its routes and its parts' keys."""
-    app = web.Application(middlewares=[_errors, _authenticate])
+    app = web.Application(middlewares=[_errors, _authenticate], client_max_size=MAX_BODY)
     app[AUTH] = auth
     app[ROLE] = Role()
     app[CONNECTIONS] = list(connections)
@@ -204,6 +207,20 @@ async def _authenticate(request: web.Request, handler: Any) -> web.StreamRespons
     return response
 
 
+def answer(request: web.Request, data: Any, status: int = 200, *, whole: bool = False) -> web.Response:
+    """R14: the one way a route answers with JSON that may hold customers' data
+    (dispositions, orders, customer records, visits, campaigns, calls): every phone
+    number in it is masked (``cti.masking.mask_numbers``) unless the identity may see
+    numbers (reader, admin). ``whole``: the handler decided this identity may see
+    these numbers (an agent its own call, a department its own orders)."""
+    who: Identity | None = request.get(IDENTITY)
+    if not whole and (who is None or not who.sees_numbers):
+        data = mask_numbers(data)
+    elif who is not None and who.sees_numbers and mask_numbers(data) != data:  # R14: number views are audited
+        audit.info("%s (%s) shown full numbers: %s %s", who.name, who.role, request.method, request.path)
+    return web.json_response(data, status=status)
+
+
 def error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status)
 
@@ -231,11 +248,16 @@ def need(request: web.Request, *roles: str, agent_id: str | None = None) -> Iden
     raise Forbidden(f"{request.method} {request.path} needs the role {allowed}")
 
 
-async def json_body(request: web.Request) -> dict[str, Any]:
+async def json_body(request: web.Request, max_bytes: int | None = None) -> dict[str, Any]:
+    """The request's JSON object; a body beyond ``max_bytes`` (``MAX_BODY`` unless the
+    route says more) is refused with ``TooLarge`` (413)."""
     if not request.can_read_body:
         return {}
+    limit = MAX_BODY if max_bytes is None else max_bytes
     try:
-        body = await request.json()
+        body = await request.clone(client_max_size=limit).json()
+    except web.HTTPRequestEntityTooLarge:
+        raise TooLarge(f"the body is larger than {limit} bytes") from None
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise BadRequest("body is not JSON (or nested too deeply)") from None
     if not isinstance(body, dict):
@@ -290,7 +312,9 @@ async def who_am_i(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     """200 when this instance leads and every connection is up; 503 otherwise (a standby
-    is healthy as a standby, but must not receive traffic)."""
+    is healthy as a standby, but must not receive traffic). Open to anyone: the status,
+    the role and each connection up or down. The connections' details (reconnects, the
+    last error's text) only to a supervisor, reader or admin who says who it is."""
     role = request.app[ROLE].name
     conns = request.app[CONNECTIONS]
     if role == "standby":
@@ -300,5 +324,18 @@ async def health(request: web.Request) -> web.Response:
     else:
         ok = all(s.connected for s in conns)
         status = "ok" if ok else "degraded"
-    body = {"status": status, "role": role, **{s.name: s.as_dict() for s in conns}}
+    who = await _optional_identity(request)
+    detailed = who is not None and who.role in ("supervisor", "reader", "admin")
+    body = {"status": status, "role": role,
+            **{s.name: s.as_dict() if detailed else {"connected": s.connected} for s in conns}}
     return web.json_response(body, status=200 if status == "ok" else 503)
+
+
+async def _optional_identity(request: web.Request) -> Identity | None:
+    """Who is asking on an open route, if it says (never refused for not saying)."""
+    auth = request.app[AUTH]
+    header = request.headers.get("Authorization")
+    if header:
+        return await auth.identify(header)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return auth.session(cookie) if cookie else None

@@ -121,7 +121,7 @@ def test_R4_R14_removed_recording_is_reported_and_retrieval_needs_the_token(
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(req, timeout=5)
         assert info.value.code == 401  # no credentials at all
-    audit_log = (archive_dir(engine) / "audit.log").read_text()
+    audit_log = (engine.config_path.parent / "audit" / "audit.log").read_text()  # the one keyed log ([audit])
     # The audit names the authenticated identity (the reader token), not a client header.
     assert '"retrieve"' in audit_log and "reader-token@" in audit_log and "e2e-auditor" not in audit_log
 

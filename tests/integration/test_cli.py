@@ -51,7 +51,8 @@ def test_unreachable_asterisk_gives_one_line_and_exit_3(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
     cfg = (ROOT / "config" / "sandbox.toml").read_text().replace(
         'ari_url = "http://127.0.0.1:8088"', f'ari_url = "http://127.0.0.1:{port}"'
-    ).replace("connect_timeout_s = 5", "connect_timeout_s = 2")
+    ).replace("connect_timeout_s = 5", "connect_timeout_s = 2") + (
+        f'\n[audit]\nlog = "{tmp_path}/audit/audit.log"\nkey_file = "{tmp_path}/audit.key"\n')
     path = tmp_path / "unreachable.toml"
     path.write_text(cfg)
     result = run_cti("run", "--config", str(path))

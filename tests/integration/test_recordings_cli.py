@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from cti.recording.calllog import CallLog
+from recording.audit import AuditLog
 from recording.archive import Archive
 from recording.retention import add_months
 from tests.unit.test_recording import archived
@@ -31,6 +32,9 @@ def test_R5_recordings_command_line(tmp_path: Path) -> None:
 [recording]
 spool_dir = "{tmp_path / 'spool'}"
 archive_dir = "{archive_dir}"
+[audit]
+log = "{tmp_path / 'audit' / 'audit.log'}"
+key_file = "{tmp_path / 'audit.key'}"
 """)
     archive = Archive(archive_dir)
     now = datetime.now(timezone.utc)
@@ -63,14 +67,14 @@ archive_dir = "{archive_dir}"
     assert audit.returncode == 0 and "coverage 1.0000: 1 of 1" in audit.stdout, audit.stdout
     remaining = CallLog(archive_dir / "calls.sqlite")
     assert remaining.has("recent") and not remaining.has("expired") and not remaining.has("held")
-    log = Archive(archive_dir).audit
-    assert log.verify_chain()
+    log = AuditLog(tmp_path / "audit" / "audit.log", bytes.fromhex((tmp_path / "audit.key").read_text()))
+    assert log.verify_chain()  # the one keyed audit log ([audit]), not one of the archive's own
     actions = [e["action"] for e in log.entries()]
     assert actions == ["hold", "delete", "release", "delete", "retrieve", "audit"]
     assert {e["who"] for e in log.entries()} == {"auditor-zhang"}
     verified = cti(cfg, "verify-audit")
     assert verified.returncode == 0 and "intact: 6 lines" in verified.stdout
-    audit_log = archive_dir / "audit.log"
+    audit_log = tmp_path / "audit" / "audit.log"
     audit_log.write_bytes(b"".join(audit_log.read_bytes().splitlines(keepends=True)[:-2]))  # cut the end
     broken = cti(cfg, "verify-audit")
     assert broken.returncode == 1 and "broken at line 5" in broken.stdout

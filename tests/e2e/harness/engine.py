@@ -132,6 +132,8 @@ class EngineStarter:
                 text += f'ca_file = "{redis_ca}"\n'
         if "[store]" not in tail:  # one store of records per test, kept across its restarts
             tail += f'\n[store]\nurl = "sqlite:{self.tmp / "cti.sqlite"}"\n'
+        if "[audit]" not in tail:  # one audit log per test, its key outside the log's directory
+            tail += f'\n[audit]\nlog = "{self.tmp / "audit" / "audit.log"}"\nkey_file = "{self.tmp / "audit.key"}"\n'
         if "[notifications]" not in tail:  # one outbox per test, kept across its restarts
             tail += f'\n[notifications]\noutbox_path = "{self.tmp / "outbox.sqlite"}"\n'
         cfg.write_text(text + tail)

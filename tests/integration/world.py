@@ -1,0 +1,120 @@
+"""The engine's HTTP app as the leader composes it (every feature's routes and parts),
+on a real store (SQLite or PostgreSQL) and the real core, without Asterisk: for tests
+that walk the API as each role."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestClient, TestServer
+
+from acd import AgentConfig, Engine, QueueConfig
+from acd import events as e
+from cti.app import FEATURES
+from cti.desk import http as desk_http
+from cti.health import ConnectionState, Faults
+from cti.notify import Notifier
+from cti.orders import http as orders_http
+from cti.orders.service import WorkOrders
+from cti.orders.store import SCHEMA
+from cti.outbound import http as outbound_http
+from cti.outbound.visits import ReturnVisits, VisitSettings
+from cti.reports import http as reports_http
+from cti.reports import store as history_store
+from cti.reports.service import History
+from cti.runtime import Runtime
+from cti.store.outbox import SqliteOutbox
+from cti.store.sql import Database
+from cti.supervision import http as supervision_http
+from cti.supervision.settings import SupervisionConfig
+from cti.web import sessions
+from cti.web.auth import ApiToken, Auth, AuthSettings
+from cti.web.server import RUNTIME, build_app, serving, ROLE
+from tests.integration.test_workorders import settings as order_settings
+
+# One token per role (and two agents: the call's and another).
+TOKENS = {"admin": "t-admin", "reader": "t-reader", "supervisor": "t-supervisor", "department": "t-service",
+          "department-own": "t-north-repair"}
+AGENTS = ("1001", "1002")
+
+
+@dataclass
+class World:
+    http: TestClient
+    runtime: Runtime
+    db: Database
+    orders: WorkOrders
+    visits: ReturnVisits
+    history: History
+
+    def as_role(self, role: str) -> dict[str, str]:
+        if role.startswith("agent:"):
+            return {"Authorization": "Basic " + _basic(role.removeprefix("agent:"), "123456")}
+        return {"Authorization": f"Bearer {TOKENS[role]}"}
+
+
+def _basic(name: str, secret: str) -> str:
+    import base64
+    return base64.b64encode(f"{name}:{secret}".encode()).decode()
+
+
+def auth() -> Auth:
+    from cti.web.auth import hash_secret
+    pin = hash_secret("123456")
+    tokens = tuple(ApiToken(name, role, hashlib.sha256(TOKENS[key].encode()).hexdigest()) for key, name, role in (
+        ("admin", "ops", "admin"), ("reader", "quality", "reader"), ("supervisor", "floor", "supervisor"),
+        ("department", "service", "department"), ("department-own", "north-repair", "department")))
+    return Auth(AuthSettings(tokens=tokens), {a: pin for a in AGENTS}, {})
+
+
+@contextlib.asynccontextmanager
+async def world(store_url: str, tmp: Path, db_options: dict[str, Any] | None = None,
+                connections: list[ConnectionState] | None = None) -> AsyncIterator[World]:
+    """The leader's app on ``store_url``, with queue ``support`` and agents 1001, 1002
+    (its outbox in ``tmp``; webhooks go nowhere)."""
+    db = Database(store_url, schema=SCHEMA + sessions.SCHEMA + history_store.SCHEMA, **(db_options or {}))
+    await db.open()
+    engine = Engine([QueueConfig("support", wrap_up_s=60, announce_agent_id=False)],
+                    [AgentConfig(a, f"PJSIP/agent{a}", ("support",)) for a in AGENTS])
+    runtime = Runtime(engine, time.time)
+    app = build_app(auth(), FEATURES, connections or [])
+    app[ROLE].become("leader")
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            session = await stack.enter_async_context(aiohttp.ClientSession())
+            outbox = SqliteOutbox(tmp / "outbox.sqlite")
+            stack.push_async_callback(outbox.aclose)
+            notifier = Notifier(session, {}, outbox)
+            live = await stack.enter_async_context(desk_http.setup(app, desk_http.LiveDeps(
+                lambda who: {}, agent_of=lambda call_id: None, runtime=runtime)))
+            orders = await stack.enter_async_context(orders_http.setup(app, orders_http.OrdersDeps(
+                order_settings(), db, notifier, runtime, listeners=(live.order,))))
+            history = await stack.enter_async_context(reports_http.setup(app, reports_http.ReportsDeps(
+                db, 20.0, "UTC", 6, runtime)))
+            visits = await stack.enter_async_context(outbound_http.setup(app, outbound_http.OutboundDeps(
+                VisitSettings("support"), orders.store, runtime)))
+            await stack.enter_async_context(supervision_http.setup(app, supervision_http.SupervisionDeps(
+                SupervisionConfig(), runtime, notifier, Faults())))
+            await stack.enter_async_context(serving(app, RUNTIME, runtime))
+            async with TestClient(TestServer(app)) as http:
+                yield World(http, runtime, db, orders, visits, history)
+    finally:
+        await db.aclose()
+
+
+def answered_call(runtime: Runtime, call_id: str, caller: str, agent: str, hang_up: bool = True) -> None:
+    """A call from ``caller`` answered by ``agent`` (and ended, unless ``hang_up`` is False)."""
+    now = runtime.clock()
+    if runtime.engine.agent(agent).state == "logged-out":
+        runtime.apply(e.AgentLoggedIn(agent, now))
+    runtime.apply(e.CallArrived(call_id, "support", caller, now))
+    runtime.apply(e.OfferAnswered(call_id, agent, now))
+    if hang_up:
+        runtime.apply(e.CallerHungUp(call_id, now + 1))
