@@ -62,3 +62,7 @@ class Conflict(CtiError):
 
 class Overloaded(CtiError):
     """This engine instance has no room for the request now (503): try again later."""
+
+
+class TooMany(CtiError):
+    """The caller holds as many of these as it may (429): close one first."""
