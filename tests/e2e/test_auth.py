@@ -35,14 +35,14 @@ id = "1001"
 endpoint = "PJSIP/agent1001"
 queues = ["support"]
 login_at_start = true
-pin_hash = "{FAST.hash('4321')}"
+pin_hash = "{FAST.hash('432109')}"
 
 [[agents]]
 id = "1002"
 endpoint = "PJSIP/agent1002"
 queues = ["support"]
 login_at_start = true
-pin_hash = "{FAST.hash('8765')}"
+pin_hash = "{FAST.hash('876543')}"
 
 [[routes]]
 exten = "119"
@@ -119,7 +119,7 @@ def test_R14_roles_for_every_endpoint(sandbox: Sandbox, start_engine) -> None:
     assert call(port, "GET", "/health")[0] == 200
     assert engine.agent("1001")["state"] == "ready"  # nothing above changed anything
     # An agent acts on itself only.
-    me = basic("1001", "4321")
+    me = basic("1001", "432109")
     status, body = call(port, "POST", "/agents/1001/pause", me, {"reason": "lunch"})
     assert status == 200 and body["state"] == "not-ready", body
     assert call(port, "POST", "/agents/1002/pause", me, {"reason": "lunch"})[0] == 403
