@@ -51,12 +51,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher, extract_parameters
+from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from cti.configreader import Table
 from cti.errors import ConfigError
-from cti.web.guessing import Guesses, client_address
+from cti.web.guessing import Guesses, client_address, dummy_like
 
 log = logging.getLogger("cti.web.auth")
 
@@ -185,9 +185,8 @@ class Auth:
         # Who may hold a session now (identity name -> identity): a restored session takes its role from here.
         self._people = {identity.name: identity for _, identity in self._secrets.values()}
         # An unknown name is checked against a hash of the same cost as an agent's PIN.
-        model = next(iter([*agent_pins.values(), *(a.password_hash for a in settings.accounts)]), None)
-        hasher = PasswordHasher.from_parameters(extract_parameters(model)) if model else _HASHER
-        self._dummy = hasher.hash(secrets.token_hex(16))
+        self._dummy = dummy_like(next(iter([*agent_pins.values(), *(a.password_hash for a in settings.accounts)]),
+                                       None))
         self._tokens: list[tuple[bytes, Identity]] = [
             (bytes.fromhex(k.sha256), Identity(f"token:{k.name}", k.role)) for k in settings.tokens
         ]

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import collections
 import ipaddress
+import secrets
 import time
 from collections.abc import Mapping
+
+from argon2 import PasswordHasher, extract_parameters
+from argon2.exceptions import InvalidHashError
 
 NAME_FAILURES = 5  # failures (and attempts being checked) for one name within WINDOW_S lock it
 WINDOW_S = 60.0  # ... for a minute after the last one
@@ -106,3 +110,13 @@ def client_address(remote: str | None, forwarded_for: str | None,
         if not any(ip in net for net in trusted):
             return hop
     return chain[-1]
+
+
+def dummy_like(model: str | None) -> str:
+    """A hash of a random secret at the cost of ``model`` (argon2's default without one):
+    what an unknown name is checked against, so that it takes as long as a known one."""
+    try:
+        hasher = PasswordHasher.from_parameters(extract_parameters(model)) if model else PasswordHasher()
+    except (InvalidHashError, ValueError):
+        hasher = PasswordHasher()
+    return hasher.hash(secrets.token_hex(16))
