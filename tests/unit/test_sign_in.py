@@ -143,6 +143,15 @@ async def test_R14_argon2_checks_run_a_few_at_once(checks: Checks) -> None:
     assert 1 < checks.most <= 4
 
 
+async def test_R14_sign_ins_beyond_the_waiting_bound_are_refused_without_a_check(
+        checks: Checks, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth_module, "CHECKS_WAITING", 6)
+    auth = make_auth()
+    found = await asyncio.gather(*(auth.verify(f"name-{i}", "123456", f"10.0.2.{i}") for i in range(20)))
+    assert found == [None] * 20
+    assert len(checks.hashes) == 6  # the first six waited for their check; the rest were refused at once
+
+
 async def test_R14_addresses_are_throttled_as_well_as_names() -> None:
     auth = make_auth(failures_per_address=10)
     for i in range(10):  # a spray over many names from one address
