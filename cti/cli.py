@@ -21,7 +21,7 @@ import uvloop
 from cti import audit as audit_mod
 from cti import config as config_mod
 from cti.app import serve
-from cti.web.auth import hash_secret, token_digest
+from cti.web.auth import AuthSettings, hash_secret, token_digest
 from cti.errors import AsteriskUnreachable, ConfigError, CtiError
 from cti.masking import MaskingFormatter
 from cti.recording import services
@@ -86,8 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     asub = aud.add_subparsers(dest="action", required=True)
     asub.add_parser("verify", help="check every line's keyed MAC, the chain and the anchor; exit 1 at the first "
                                    "bad line")
-    sub.add_parser("passwd", help="R14: read a PIN or password on standard input, print its argon2 hash "
-                                  "(for [[agents]] pin_hash or [[auth.accounts]] password_hash)")
+    pw = sub.add_parser("passwd", help="R14: read a PIN or password on standard input, print its argon2 hash "
+                                       "(for [[agents]] pin_hash or [[auth.accounts]] password_hash)")
+    pw.add_argument("--min-length", type=int, default=AuthSettings().min_pin_length,
+                    help="refuse shorter secrets (default %(default)s, as [auth] min_pin_length; at least 4)")
     sub.add_parser("token", help="R14: make an API token; prints the token (give it to the service) and "
                                  "its SHA-256 (for [[auth.tokens]] sha256)")
     camp = sub.add_parser("campaign", help="R11: import a CSV list of customers as a campaign (number[,name] per line)")
@@ -109,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep.add_argument("--format", choices=["csv", "json"], default="csv")
     args = parser.parse_args(argv)
     if args.command in ("passwd", "token"):
-        return secrets_command(args.command)
+        return secrets_command(args.command, getattr(args, "min_length", AuthSettings().min_pin_length))
     commands = {"campaign": campaign_command, "report": report_command, "recordings": recordings_command,
                 "audit": audit_command}
     try:
@@ -226,14 +228,15 @@ def report_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def secrets_command(command: str) -> int:
+def secrets_command(command: str, min_length: int = AuthSettings().min_pin_length) -> int:
     if command == "token":
         token = secrets.token_urlsafe(32)
         print(f"token:  {token}\nsha256: {token_digest(token)}")
         return 0
     secret = getpass.getpass("PIN or password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
-    if len(secret) < 4:
-        print("cti: a PIN has 4 characters or more", file=sys.stderr)
+    if len(secret) < max(4, min_length):
+        print(f"cti: a PIN or password has {max(4, min_length)} characters or more "
+              "(the engine refuses shorter ones: [auth] min_pin_length)", file=sys.stderr)
         return EXIT_ERROR
     print(hash_secret(secret))
     return 0

@@ -66,3 +66,7 @@ class Overloaded(CtiError):
 
 class TooLarge(CtiError):
     """A request body, or a part of it, beyond its documented limit (413)."""
+
+
+class TooMany(CtiError):
+    """The caller holds as many of these as it may (429): close one first."""

@@ -162,7 +162,8 @@ async def _run(config: Config, app: web.Application, faults: Faults, engine: Eng
     # stopped in reverse, before the store and the outbox close).
     live = await resources.enter_async_context(desk_http.setup(app, desk_http.LiveDeps(
         lambda who: wallboard_figures(app, who), agent_of=lambda call_id: next(
-            (k.agent_id for k in engine.calls() if k.call_id == call_id), None), runtime=runtime)))
+            (k.agent_id for k in engine.calls() if k.call_id == call_id), None), runtime=runtime,
+        streams_per_identity=config.desk.streams_per_identity)))
     orders = await resources.enter_async_context(orders_http.setup(app, orders_http.OrdersDeps(
         config.workorders, db, notifier, runtime, listeners=(live.order,))))
     history = await resources.enter_async_context(reports_http.setup(app, reports_http.ReportsDeps(

@@ -24,7 +24,7 @@ from cti.errors import Overloaded
 from cti.web.pages import page
 from cti.runtime import Runtime
 from cti.web.auth import Identity
-from cti.web.server import Feature, Part, answer, identity, need, runtime, serving
+from cti.web.server import AUTH, SESSION, Feature, Part, answer, identity, need, runtime, serving
 from cti.orders.http import WORKORDERS
 from cti.outbound.http import VISITS
 from workorders import FIELDS, URGENCIES
@@ -33,6 +33,7 @@ from workorders import FIELDS, URGENCIES
 ROUTES = web.RouteTableDef()
 DESK = web.AppKey("desk", DeskSettings)
 LIVE = web.AppKey("live", Part[Live])
+SESSION_CHECK_S = 1.0  # a stream opened with a session looks whether it still holds this often
 
 
 def _defaults(app: web.Application) -> None:
@@ -128,6 +129,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     stream = live.open(who)
     if stream is None:
         raise Overloaded("too many live streams")
+    auth, session = request.app[AUTH], request.get(SESSION)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                            "X-Accel-Buffering": "no"})
     try:
@@ -138,11 +140,16 @@ async def events(request: web.Request) -> web.StreamResponse:
         if stream.supervises:
             live.changed()
         while True:
-            message = await stream.queue.get()
-            if message is None:
-                break
-            async with asyncio.timeout(10.0):  # a client that stopped reading is dropped
-                await response.write(message.encode())
+            try:
+                async with asyncio.timeout(SESSION_CHECK_S):
+                    message: str | None = await stream.queue.get()
+            except TimeoutError:
+                message = ""
+            if message is None or (session is not None and auth.session(session) is None):
+                break  # the engine stops, or the stream's session ended (signed out, expired)
+            if message:
+                async with asyncio.timeout(10.0):  # a client that stopped reading is dropped
+                    await response.write(message.encode())
     except (ConnectionResetError, TimeoutError):
         pass
     finally:
@@ -158,13 +165,14 @@ class LiveDeps:
     figures: Callable[[Identity], dict[str, Any]]  # the wallboard's figures as one identity may see them
     agent_of: Callable[[str], str | None]  # a call's agent, the core's
     runtime: Runtime
+    streams_per_identity: int = 5  # [desk] streams_per_identity
 
 
 @contextlib.asynccontextmanager
 async def setup(app: web.Application, deps: LiveDeps) -> AsyncIterator[Live]:
     """The live streams while this engine leads: they follow the core's notices; at the
     end every open stream is closed (the pages reconnect to the next leader)."""
-    live = Live(deps.figures, agent_of=deps.agent_of)
+    live = Live(deps.figures, agent_of=deps.agent_of, per_identity=deps.streams_per_identity)
     deps.runtime.follow(live.observe)
     try:
         async with serving(app, LIVE, live):

@@ -6,8 +6,11 @@ state, an offer, the answer, the end of the call, their orders): the desk then r
 changed, at most four times a second, and the alerts as they happen. Every stream
 gets a comment line every 15 s so proxies and the browser keep it open.
 
-Bounded: at most ``max_streams`` streams; each holds at most 100 messages; a stream
-that does not keep up is closed (its page reconnects and reads everything again).
+Bounded: at most ``max_streams`` streams, and ``per_identity`` (``[desk]
+streams_per_identity``) for one identity (an agent, an account, a token: more are
+refused with 429); each holds at most 100 messages; a stream that does not keep up is
+closed (its page reconnects and reads everything again). A stream opened with a
+session ends when the session does (signed out or expired: ``cti.desk.http``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acd import commands as c
+from cti.errors import TooMany
 from cti.web.auth import Identity
 
 log = logging.getLogger("cti.live")
@@ -46,12 +50,14 @@ class Stream:
 
 class Live:
     def __init__(self, figures: Callable[[Identity], dict[str, Any]], max_streams: int = 500,
-                 min_interval_s: float = 0.25, agent_of: Callable[[str], str | None] = lambda call_id: None) -> None:
+                 min_interval_s: float = 0.25, agent_of: Callable[[str], str | None] = lambda call_id: None,
+                 per_identity: int = 5) -> None:
         """``figures(who)``: the wallboard's figures as ``who`` may see them; ``agent_of``:
         a call's agent (the core's)."""
         self._figures = figures
         self.agent_of = agent_of
         self.max_streams = max_streams
+        self.per_identity = per_identity
         self.min_interval_s = min_interval_s
         self.streams: set[Stream] = set()
         self._dirty = asyncio.Event()
@@ -59,6 +65,10 @@ class Live:
         self.recent_alerts: collections.deque[dict[str, Any]] = collections.deque(maxlen=100)
 
     def open(self, who: Identity) -> Stream | None:
+        """A new stream for ``who``; None when every stream is taken; ``TooMany`` when
+        ``who`` holds ``per_identity`` already."""
+        if sum(1 for s in self.streams if s.who.name == who.name) >= self.per_identity:
+            raise TooMany(f"{who.name} holds {self.per_identity} live streams already (close one)")
         if len(self.streams) >= self.max_streams:
             return None
         stream = Stream(who)

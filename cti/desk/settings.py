@@ -1,5 +1,5 @@
-"""``[desk]``: the pause codes agents choose from, and the safety script an agent reads
-to an emergency caller (R8)."""
+"""``[desk]``: the pause codes agents choose from, the safety script an agent reads
+to an emergency caller (R8), and how many live streams one identity may hold."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class DeskSettings:
     pause_codes: tuple[str, ...] = PAUSE_CODES
     safety_script: str = SAFETY_SCRIPT
     listen_tone: bool = False  # the agent hears a beep when a supervisor starts listening
+    streams_per_identity: int = 5  # live streams (``GET /events``) one identity may hold at once
 
 
 def parse_desk(t: Table) -> DeskSettings:
@@ -31,6 +32,7 @@ def parse_desk(t: Table) -> DeskSettings:
     for code in codes:
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", code):
             raise ConfigError(f"{t.path}.pause_codes", "codes of lowercase letters, digits and '-'", code)
-    settings = DeskSettings(codes, t.text("safety_script", SAFETY_SCRIPT), t.flag("listen_tone", False))
+    settings = DeskSettings(codes, t.text("safety_script", SAFETY_SCRIPT), t.flag("listen_tone", False),
+                            t.integer("streams_per_identity", 5, 1, 500))
     t.check_unknown()
     return settings

@@ -25,7 +25,8 @@ from acd.errors import TransferRefused
 from cti.web.auth import Auth, Identity
 from cti.store.sql import StoreUnavailable
 from cti.errors import (
-    BadRequest, Conflict, Forbidden, Missing, NotConfigured, NotRouting, Overloaded, TooLarge, Unauthorized,
+    BadRequest, Conflict, Forbidden, Missing, NotConfigured, NotRouting, Overloaded, TooLarge, TooMany,
+    Unauthorized,
     UnsupportedMedia,
 )
 from cti.masking import mask_numbers
@@ -95,6 +96,7 @@ CONNECTIONS = web.AppKey("connections", list[ConnectionState])  # what /health r
 RUNTIME = web.AppKey("runtime", Part[Runtime])
 AUTH: web.AppKey[Auth] = web.AppKey("auth")
 IDENTITY: web.RequestKey[Identity] = web.RequestKey("identity")  # who is asking
+SESSION: web.RequestKey[str] = web.RequestKey("session")  # the session token it came with, if any
 OPEN = frozenset({("GET", "/health"), ("GET", "/openapi.json"), ("POST", "/auth/login"),
         ("GET", "/agent"), ("GET", "/wallboard"), ("GET", "/reports")})  # the pages hold no data: they sign in first
 OPEN_PREFIX = "/static/"
@@ -125,6 +127,7 @@ _STATUSES: tuple[tuple[type[Exception], int, str], ...] = tuple([
     (NotRouting, 503, "not-routing"),
     (Overloaded, 503, "overloaded"),
     (TooLarge, 413, "too-large"),
+    (TooMany, 429, "too-many"),
 ])
 
 
@@ -195,8 +198,13 @@ async def _authenticate(request: web.Request, handler: Any) -> web.StreamRespons
             if found is not None and request.method not in ("GET", "HEAD") and not auth.csrf_ok(
                     cookie, request.headers.get("X-CSRF-Token", "")):
                 raise Forbidden("a change from a browser session needs its X-CSRF-Token")
+            if found is not None:
+                request[SESSION] = cookie
         else:
-            found = await auth.identify(header or "")
+            found = await auth.identify(header or "", client_address(request))
+            bearer = (header or "").strip()
+            if found is not None and bearer[:7].lower() == "bearer " and auth.session(bearer[7:].strip()) is not None:
+                request[SESSION] = bearer[7:].strip()
         if found is None:
             raise Unauthorized("sign in: Authorization: Basic (agent id and PIN, or account and password) "
                                "or Bearer (a token)")
@@ -219,6 +227,11 @@ def answer(request: web.Request, data: Any, status: int = 200, *, whole: bool = 
     elif who is not None and who.sees_numbers and mask_numbers(data) != data:  # R14: number views are audited
         audit.info("%s (%s) shown full numbers: %s %s", who.name, who.role, request.method, request.path)
     return web.json_response(data, status=status)
+
+
+def client_address(request: web.Request) -> str | None:
+    """Where a request comes from, for throttling guesses (``Auth.address``)."""
+    return request.app[AUTH].address(request.remote, request.headers.get("X-Forwarded-For"))
 
 
 def error(status: int, code: str, message: str) -> web.Response:
@@ -279,9 +292,9 @@ async def sign_in(request: web.Request) -> web.Response:
     if not isinstance(name, str) or not isinstance(secret, str) or not name or len(name) > 200 or len(secret) > 1000:
         raise BadRequest("sign in with a name and a secret (strings)")
     auth = request.app[AUTH]
-    who = await auth.verify(name, secret)
+    who = await auth.verify(name, secret, client_address(request))
     if who is None:
-        raise Unauthorized("wrong name or secret")
+        raise Unauthorized("wrong name or secret (or too many failures: wait a minute)")
     audit.info("%s (%s) signed in from %s", who.name, who.role, request.remote)
     token = auth.open_session(who)
     response = web.json_response({"token": token, "csrf_token": auth.csrf_token(token), "name": who.name,

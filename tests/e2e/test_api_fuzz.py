@@ -22,7 +22,7 @@ FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 READER = "fuzz-reader-token-not-a-secret"
 ROLES = {
     "none": None,
-    "agent": "Basic " + base64.b64encode(b"1001:4321").decode(),
+    "agent": "Basic " + base64.b64encode(b"1001:432109").decode(),
     "supervisor": "Basic " + base64.b64encode(b"li:li-fuzz-password").decode(),
     "reader": f"Bearer {READER}",
     "admin": f"Bearer {ADMIN_TOKEN}",
@@ -37,7 +37,7 @@ announce_agent_id = false
 id = "1001"
 endpoint = "PJSIP/agent1001"
 queues = ["support"]
-pin_hash = "{FAST.hash('4321')}"
+pin_hash = "{FAST.hash('432109')}"
 
 [[auth.accounts]]
 name = "li"

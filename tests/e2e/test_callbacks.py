@@ -15,7 +15,7 @@ from tests.e2e.harness import HOST, Sandbox, keys_scenario, wait_for
 from tests.e2e.harness.sipp import Sipp, holds, sandbox_root, write_scenario
 
 NUMBER = "13812345678"
-PIN = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("4321")
+PIN = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("432109")
 CONFIG = """
 [[queues]]
 name = "support"
@@ -262,7 +262,7 @@ poll_s = 0.5
     wait_for(lambda: [b for b in sandbox.bridges() if b["id"] == f"cti-{visit_id}" and len(b["channels"]) == 2],
              10, "the agent and the customer bridged")
     assert len(received(trace, "INVITE")) == 1
-    status, desk = call(engine.port, "GET", "/desk/1001", basic("1001", "4321"))  # the agent's screen
+    status, desk = call(engine.port, "GET", "/desk/1001", basic("1001", "432109"))  # the agent's screen
     assert status == 200 and desk["call"]["campaign"] == "return visits", desk["call"]
     assert desk["call"]["customer_name"] == "王" and desk["call"]["order_id"] == orders[0]
     assert desk["call"]["caller"] == NUMBER and desk["call"]["state"] == "connected"
@@ -271,7 +271,7 @@ poll_s = 0.5
     (visit,) = call(engine.port, "GET", "/return-visits?status=done", admin)[1]
     assert visit["order_id"] == orders[0] and visit["outcome"] == "handled" and visit["attempts"] == 1
     # The customer asks not to be called again: the agent records it; the number is blocked.
-    status, _ = call(engine.port, "POST", f"/calls/{visit_id}/disposition", basic("1001", "4321"),
+    status, _ = call(engine.port, "POST", f"/calls/{visit_id}/disposition", basic("1001", "432109"),
                      {"kind": "return-visit", "fields": {"outcome": "do-not-call"}})
     assert status == 201
     assert call(engine.port, "GET", "/do-not-call", admin)[1] == sorted(["13900000000", NUMBER])

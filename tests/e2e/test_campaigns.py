@@ -16,7 +16,7 @@ from tests.e2e.harness import ADMIN_TOKEN, Sandbox, stop_group, wait_for
 from tests.e2e.test_auth import basic, call
 from tests.e2e.test_callbacks import customers, received
 
-PIN = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("4321")
+PIN = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("432109")
 ADMIN = f"Bearer {ADMIN_TOKEN}"
 CONFIG = """
 [[queues]]
@@ -102,7 +102,7 @@ class Desk:
             if now - since >= 1.0:
                 agent = next((a["agent_id"] for a in self.engine.get("/agents") if a.get("call_id") == call_id), None)
                 if agent is not None:  # the agent records the outcome while talking
-                    status, done = call(self.engine.port, "POST", f"/calls/{call_id}/disposition", basic(agent, "4321"),
+                    status, done = call(self.engine.port, "POST", f"/calls/{call_id}/disposition", basic(agent, "432109"),
                                         {"kind": "return-visit", "fields": {"outcome": "satisfied"}})
                     assert status == 201, done
                     self.disposed.append(call_id)

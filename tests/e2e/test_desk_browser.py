@@ -39,7 +39,7 @@ announce_agent_id = false
 id = "1001"
 endpoint = "PJSIP/agent1001"
 queues = ["support"]
-pin_hash = "{FAST.hash('4321')}"
+pin_hash = "{FAST.hash('432109')}"
 
 [ivr]
 extensions = ["100"]
@@ -103,7 +103,7 @@ def test_R12_R10_R14_agent_desk_screen_pop_disposition_work_order_and_progress(
         engine = start_engine(agents=[], extra=desk_config(department.url))
         page = Page(browser, f"http://127.0.0.1:{engine.port}")
         page.open("/agent")
-        page.sign_in("1001", "4321")
+        page.sign_in("1001", "432109")
         assert page.text("agent-id") == "1001"
         page.until(lambda: "Logged out" in page.text("state"), 10, "the agent shown logged out")
         page.click("btn-ready")
@@ -302,7 +302,7 @@ due_h = 0.5
         engine.post("/agents/1001/login")
         page = Page(browser, f"http://127.0.0.1:{engine.port}")
         page.open("/agent")
-        page.sign_in("1001", "4321")
+        page.sign_in("1001", "432109")
         caller = sandbox.call(exten="119", talk_ms=15000)
         page.until(lambda: page.visible("safety"), 20, "the safety script on the emergency pop")
         assert page.visible("emergency-flag")
@@ -374,7 +374,7 @@ def test_R12_a_half_typed_disposition_survives_wrap_up_the_next_call_and_a_reloa
         engine = start_engine(agents=[], extra=config)
         page = Page(browser, f"http://127.0.0.1:{engine.port}")
         page.open("/agent")
-        page.sign_in("1001", "4321")
+        page.sign_in("1001", "432109")
         page.until(lambda: "Logged out" in page.text("state"), 10, "the agent shown logged out")
         # The buttons follow the agent's state: logged out, it can log in, not pause.
         assert "Log in" in page.text("btn-ready") and not page.el("btn-pause").is_enabled()

@@ -176,7 +176,7 @@ def test_softphone_registers_logs_in_by_feature_code_and_transfers_by_refer(
     parts; the record shows both agents. Agent 2002 is logged in but its phone is not
     registered: it is first in the queue's order, yet never offered the call."""
     sandbox.agent("1002")
-    pin = FAST.hash("2468")
+    pin = FAST.hash("246813")
     engine = start_engine(agents=[], recording=True, extra="""
 [[queues]]
 name = "support"
@@ -194,7 +194,7 @@ announce_agent_id = false
         assert contacts["state"] == "online"
         wait_for(lambda: "agent 2002: phone unreachable" in engine.log(), 10, "agent 2002's phone seen away")
         # *45 and a wrong PIN: refused, still logged out (the refusal is audited).
-        for keys, state in (("1111#", "logged-out"), ("2468#", "ready")):
+        for keys, state in (("111111#", "logged-out"), ("246813#", "ready")):
             mark = len(phone.events)
             phone.command("dial", "*45")
             phone.event("CALL_ESTABLISHED", mark)
@@ -242,7 +242,7 @@ def test_desk_holds_consults_and_completes_and_the_wallboard_listens(
 name = "support"
 wrap_up_s = 1
 announce_agent_id = false
-""" + agents_toml(f'id = "1001"\nendpoint = "PJSIP/agent1001"\nqueues = ["support"]\npin_hash = "{FAST.hash("4321")}"',
+""" + agents_toml(f'id = "1001"\nendpoint = "PJSIP/agent1001"\nqueues = ["support"]\npin_hash = "{FAST.hash("432109")}"',
                   'id = "1002"\nendpoint = "PJSIP/agent1002"\nqueues = ["support"]\nlogin_at_start = false') + f"""
 [auth]
 cookie_secure = false
@@ -254,7 +254,7 @@ phone = "PJSIP/agent1003"
 """)
     page = Page(browser, f"http://127.0.0.1:{engine.port}")
     page.open("/agent")
-    page.sign_in("1001", "4321")
+    page.sign_in("1001", "432109")
     page.until(lambda: "Logged out" in page.text("state"), 10, "the agent shown logged out")
     page.click("btn-ready")  # logs in
     page.until(lambda: "Ready" in page.text("state"), 5, "the agent ready")

@@ -25,7 +25,7 @@ id = "1001"
 endpoint = "PJSIP/agent1001"
 queues = ["support"]
 login_at_start = true
-pin_hash = "{FAST.hash('4321')}"
+pin_hash = "{FAST.hash('432109')}"
 
 [[workorders.departments]]
 name = "repair"
@@ -42,7 +42,7 @@ def test_R12_work_orders_and_sessions_on_postgresql(sandbox: Sandbox, start_engi
         env = {"CTI_STORE_URL": url}  # the password stays out of the config file
         engine = start_engine(agents=[], extra=CONFIG, env=env)
         assert engine.lines(r"store open \(PostgreSQL\)")
-        status, session = call(engine.port, "POST", "/auth/login", None, {"name": "1001", "secret": "4321"})
+        status, session = call(engine.port, "POST", "/auth/login", None, {"name": "1001", "secret": "432109"})
         assert status == 200
         me = f"Bearer {session['token']}"
         caller = sandbox.call(talk_ms=2000)
@@ -69,4 +69,4 @@ def test_R12_work_orders_and_sessions_on_postgresql(sandbox: Sandbox, start_engi
         assert status == 200 and who["agent_id"] == "1001"  # the session held through the restart
         status, kept = call(again.port, "GET", f"/workorders/{order_id}", me)
         assert status == 200 and kept["status"] == "new" and kept["agent_id"] == "1001"
-        assert call(again.port, "GET", "/workorders", basic("1001", "4321"))[0] == 403  # agents: own orders only
+        assert call(again.port, "GET", "/workorders", basic("1001", "432109"))[0] == 403  # agents: own orders only

@@ -9,6 +9,7 @@ import base64
 import pytest
 from argon2 import PasswordHasher
 
+from cti.web import guessing
 from cti.web.auth import ApiToken, Account, Auth, AuthSettings, Identity, parse_auth, token_digest
 from cti.configreader import Table
 from cti.errors import ConfigError
@@ -26,17 +27,17 @@ def make_auth(clock: list[float] | None = None) -> Auth:
         accounts=(Account("li", "supervisor", FAST.hash("li-secret-1")),),
         tokens=(ApiToken("prometheus", "supervisor", token_digest("scrape-token-0123456789")),),
     )
-    return Auth(settings, {"1001": FAST.hash("4321")}, {"admin": "admin-token-0123456789", "reader": None},
+    return Auth(settings, {"1001": FAST.hash("432109")}, {"admin": "admin-token-0123456789", "reader": None},
                 clock=lambda: now[0])
 
 
 async def test_R14_agents_people_and_services_prove_who_they_are() -> None:
     auth = make_auth()
-    assert await auth.identify(basic("1001", "4321")) == Identity("agent:1001", "agent", "1001")
+    assert await auth.identify(basic("1001", "432109")) == Identity("agent:1001", "agent", "1001")
     assert await auth.identify(basic("li", "li-secret-1")) == Identity("account:li", "supervisor")
     assert await auth.identify("Bearer scrape-token-0123456789") == Identity("token:prometheus", "supervisor")
     assert await auth.identify("Bearer admin-token-0123456789") == Identity("admin-token", "admin")
-    for bad in (basic("1001", "1234"), basic("li", ""), basic("nobody", "x"), "Bearer nope", "Bearer ",
+    for bad in (basic("1001", "123409"), basic("li", ""), basic("nobody", "x"), "Bearer nope", "Bearer ",
                 "Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode(), "Token x", "",
                 "Bearer \u00e9\u4e2d", "Basic " + base64.b64encode(b"\xff\xfe:x").decode()):
         assert await auth.identify(bad) is None, bad
@@ -46,10 +47,10 @@ async def test_R14_five_failures_lock_a_name_for_a_minute() -> None:
     clock = [0.0]
     auth = make_auth(clock)
     for _ in range(5):
-        assert await auth.identify(basic("1001", "0000")) is None
-    assert await auth.identify(basic("1001", "4321")) is None  # locked, even with the PIN
+        assert await auth.identify(basic("1001", "000000")) is None
+    assert await auth.identify(basic("1001", "432109")) is None  # locked, even with the PIN
     clock[0] = 61.0
-    assert await auth.identify(basic("1001", "4321")) is not None
+    assert await auth.identify(basic("1001", "432109")) is not None
 
 
 async def test_R14_sessions_expire_and_close() -> None:
@@ -80,10 +81,12 @@ def test_R14_the_auth_config_refuses_what_it_cannot_honour() -> None:
             parse_auth(Table(bad, "auth"))
 
 
-async def test_R14_guessing_names_leaves_nothing_behind() -> None:
-    """Failed sign-ins under names that do not exist are not remembered: a spray of
-    random names cannot grow the engine's memory."""
+async def test_R14_guessing_names_grows_no_memory_beyond_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failed sign-ins under names that do not exist are counted like the others (the
+    answer must not tell which names exist), but only the last ``TRACKED`` names are
+    remembered: a spray of random names cannot grow the engine's memory."""
+    monkeypatch.setattr(guessing, "TRACKED", 50)
     auth = make_auth()
     for i in range(200):
-        assert await auth.identify(basic(f"nobody-{i}", "x")) is None
-    assert auth._failures == {}
+        assert await auth.identify(basic(f"nobody-{i}", "x" * 8)) is None
+    assert auth.guesses.tracked() == 50

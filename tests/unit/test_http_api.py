@@ -118,10 +118,10 @@ async def test_R14_a_browser_session_needs_its_csrf_token_to_change_anything() -
 
     engine = Engine([QueueConfig("q", announce_agent_id=False)], [AgentConfig("1001", "PJSIP/agent1001", ("q",))])
     runtime = Runtime(engine, lambda: 5.0)
-    li = Account("li", "supervisor", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("pw-li"))
+    li = Account("li", "supervisor", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("pw-li-long"))
     app = leader_app(runtime, Auth(AuthSettings(accounts=(li,), cookie_secure=False), {}, {}))
     async with TestClient(TestServer(app)) as http:
-        resp = await http.post("/auth/login", json={"name": "li", "secret": "pw-li"})
+        resp = await http.post("/auth/login", json={"name": "li", "secret": "pw-li-long"})
         signed = await resp.json()
         cookie = resp.cookies["cti_session"]
         assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie.value == signed["token"]
