@@ -17,7 +17,8 @@ from typing import Any
 from argon2 import PasswordHasher
 
 from cti.web.auth import token_digest
-from tests.e2e.harness import ADMIN_TOKEN, HOST, Sandbox, Webhook, wait_for
+from tests.e2e.harness import ADMIN_TOKEN, Sandbox, Webhook, wait_for
+from tests.e2e.harness.observer import ami_as_engine
 from tests.e2e.harness.sipp import sandbox_root, write_scenario
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
@@ -231,22 +232,9 @@ def test_R14_a_callers_number_reaches_only_reader_and_admin(sandbox: Sandbox, st
 def test_R14_the_engines_ami_account_cannot_originate_or_run_commands(sandbox: Sandbox) -> None:
     """Least privilege on the PBX: the engine's AMI user may do nothing that dials or
     runs shell commands (it has no class at all: test_pbx_security.py)."""
-    import socket
-
-    with socket.create_connection((HOST, 5038), timeout=5) as sock:
-        sock.sendall(b"Action: Login\r\nUsername: cti\r\nSecret: cti-sandbox\r\nEvents: off\r\n\r\n")
-        for action in (b"Action: Originate\r\nActionID: o1\r\nChannel: Local/s@default\r\n"
-                       b"Application: System\r\nData: touch /tmp/pwned\r\n\r\n",
-                       b"Action: Command\r\nActionID: c1\r\nCommand: core show version\r\n\r\n"):
-            sock.sendall(action)
-        seen = b""
-        while seen.count(b"ActionID:") < 2 or not seen.endswith(b"\r\n\r\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            seen += chunk
-    replies = {block.split(b"ActionID: ")[1].split(b"\r\n")[0]: block
-               for block in seen.split(b"\r\n\r\n") if b"ActionID: " in block}
+    replies = ami_as_engine(b"Action: Originate\r\nActionID: o1\r\nChannel: Local/s@default\r\n"
+                            b"Application: System\r\nData: touch /tmp/pwned\r\n\r\n"
+                            b"Action: Command\r\nActionID: c1\r\nCommand: core show version\r\n\r\n", 2)
     for action_id in (b"o1", b"c1"):
         assert b"Response: Error" in replies[action_id] and b"Permission denied" in replies[action_id], replies
 

@@ -25,6 +25,12 @@ SUPERVISOR = ("li", "li-password-for-tests")
 DEPARTMENT_TOKEN = "north-repair-token-for-tests-only"
 
 
+def supervisor_account() -> str:
+    """The supervisor li's account (and cookies over plain HTTP: the tests' loopback)."""
+    return (f'[[auth.accounts]]\nname = "{SUPERVISOR[0]}"\nrole = "supervisor"\n'
+            f'password_hash = "{FAST.hash(SUPERVISOR[1])}"\n[auth]\ncookie_secure = false\n')
+
+
 def desk_config(department_url: str, more: str = "") -> str:
     """``more``: TOML put before the work-order rules (an emergency rule, routes)."""
     return f"""{more}
@@ -211,13 +217,7 @@ min_time_s = 1
 enter = {{ waiting_at_least = 1 }}
 leave = {{ waiting_at_most = 0 }}
 
-[[auth.accounts]]
-name = "{SUPERVISOR[0]}"
-role = "supervisor"
-password_hash = "{FAST.hash(SUPERVISOR[1])}"
-[auth]
-cookie_secure = false
-"""
+{supervisor_account()}"""
 
 
 def test_R13_R9_wallboard_follows_calls_and_agents_live_and_confirms_a_plan_level(

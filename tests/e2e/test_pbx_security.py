@@ -6,10 +6,10 @@ and Asterisk does not run as root."""
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 from tests.e2e.harness import HOST, INSTANCE, SANDBOX_ROOT, SPOOL, Sandbox, wait_for
+from tests.e2e.harness.observer import ami_as_engine
 from tests.e2e.harness.sipp import Sipp, sandbox_root
 from tests.e2e.test_callbacks import customers, received
 
@@ -91,19 +91,9 @@ def test_R14_the_engines_ami_account_has_no_write_class(sandbox: Sandbox) -> Non
     """MixMonitor's AMI action (whose Command option runs a shell command when the
     recording ends) is refused to the engine's AMI account, like every action that needs
     a class; Ping still works."""
-    with socket.create_connection((HOST, 5038), timeout=5) as sock:
-        sock.sendall(b"Action: Login\r\nUsername: cti\r\nSecret: cti-sandbox\r\nEvents: off\r\n\r\n")
-        sock.sendall(b"Action: MixMonitor\r\nActionID: m1\r\nChannel: PJSIP/agent1001-00000000\r\n"
-                     b"File: /tmp/cti-x.wav\r\nCommand: touch /tmp/cti-pwned\r\n\r\n"
-                     b"Action: Ping\r\nActionID: p1\r\n\r\n")
-        seen = b""
-        while seen.count(b"ActionID:") < 2 or not seen.endswith(b"\r\n\r\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            seen += chunk
-    replies = {block.split(b"ActionID: ")[1].split(b"\r\n")[0]: block
-               for block in seen.split(b"\r\n\r\n") if b"ActionID: " in block}
+    replies = ami_as_engine(b"Action: MixMonitor\r\nActionID: m1\r\nChannel: PJSIP/agent1001-00000000\r\n"
+                            b"File: /tmp/cti-x.wav\r\nCommand: touch /tmp/cti-pwned\r\n\r\n"
+                            b"Action: Ping\r\nActionID: p1\r\n\r\n", 2)
     assert b"Response: Error" in replies[b"m1"] and b"Permission denied" in replies[b"m1"], replies
     assert b"Response: Success" in replies[b"p1"], replies
 

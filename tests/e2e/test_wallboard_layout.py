@@ -13,7 +13,7 @@ import pytest
 
 from tests.e2e.harness import Sandbox, wait_for
 from tests.e2e.harness.browser import Page
-from tests.e2e.test_desk_browser import FAST, SUPERVISOR
+from tests.e2e.test_desk_browser import SUPERVISOR, supervisor_account
 
 QUEUES = ("support", "billing", "gas", "water")
 AGENTS = [f"{1001 + i}" for i in range(20)]
@@ -27,13 +27,7 @@ def layout_config() -> str:
 [thresholds]
 longest_wait_s = {{ amber = 1, red = 3 }}
 {agents}
-[[auth.accounts]]
-name = "{SUPERVISOR[0]}"
-role = "supervisor"
-password_hash = "{FAST.hash(SUPERVISOR[1])}"
-[auth]
-cookie_secure = false
-"""
+{supervisor_account()}"""
 
 
 # Every box the board is made of: the page, and each panel with what is in it.

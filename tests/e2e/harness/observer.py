@@ -164,3 +164,18 @@ class AmiWatcher:
         self._sock.close()
         if self.lost is not None:
             raise AssertionError(f"the AMI watcher lost its connection during the test: {self.lost}")
+
+
+def ami_as_engine(actions: bytes, expected: int) -> dict[bytes, bytes]:
+    """Log in to the sandbox's AMI with the engine's own account, send ``actions`` (each
+    with an ActionID) and return each reply by its ActionID: what that account may do."""
+    with socket.create_connection((HOST, 5038), timeout=5) as sock:
+        sock.sendall(b"Action: Login\r\nUsername: cti\r\nSecret: cti-sandbox\r\nEvents: off\r\n\r\n" + actions)
+        seen = b""
+        while seen.count(b"ActionID:") < expected or not seen.endswith(b"\r\n\r\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            seen += chunk
+    return {block.split(b"ActionID: ")[1].split(b"\r\n")[0]: block
+            for block in seen.split(b"\r\n\r\n") if b"ActionID: " in block}
