@@ -39,7 +39,7 @@ def test_R6_sentinel_failover_under_a_burst_loses_nothing_routed_and_dials_nobod
         assert burst.wait(120) == 0, burst.output()
         wait_for(lambda: not engine.get("/calls"), 30, "every call to end")
         wait_for(lambda: engine.health()["status"] == "ok", 15, "the engine on the promoted replica")
-        assert engine.health()["redis"]["reconnects"] >= 1  # the kill really hit the engine
+        assert engine.health(details=True)["redis"]["reconnects"] >= 1  # the kill really hit the engine
         assert engine.lines(r"answered: call \S+ by agent", wait=0)[len(before):]  # routing went on after it
         # No agent ever had two channels; no call's agent rung twice (Asterisk's view).
         peak = observer.agent_peaks()

@@ -86,9 +86,13 @@ class Engine:
         stop_group(self.proc, signal.SIGKILL)
         self._stopped = True
 
-    def health(self) -> dict[str, Any]:
+    def health(self, details: bool = False) -> dict[str, Any]:
+        """``/health`` as anyone reads it (up or down), or with ``details`` (reconnects,
+        last errors: shown to supervisors and above) as the admin."""
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"} if details else {}
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=5) as resp:
+            with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{self.port}/health",
+                                                               headers=headers), timeout=5) as resp:
                 return dict(json.loads(resp.read()))
         except urllib.error.HTTPError as exc:
             return dict(json.loads(exc.read()))
