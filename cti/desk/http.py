@@ -1,4 +1,5 @@
-"""The agent desk: its page (``/agent``), its data (``GET /desk/{agent_id}``) and the
+"""The agent desk: its page (``/agent``), its data (``GET /desk/{agent_id}``), the
+drafts of its dispositions (``PUT``/``DELETE /desk/{agent_id}/drafts/{call_id}``) and the
 live stream the pages listen to (``GET /events``). The page reads everything through
 this authenticated API, so an integration can do what it does.
 
@@ -20,11 +21,11 @@ from aiohttp import web
 from cti.calls.http import TRUNK
 from cti.desk.live import Live
 from cti.desk.settings import DeskSettings
-from cti.errors import Overloaded
+from cti.errors import BadRequest, Forbidden, Overloaded
 from cti.web.pages import page
 from cti.runtime import Runtime
 from cti.web.auth import Identity
-from cti.web.server import AUTH, SESSION, Feature, Part, answer, identity, need, runtime, serving
+from cti.web.server import AUTH, SESSION, Feature, Part, answer, identity, json_body, need, runtime, serving
 from cti.orders.http import WORKORDERS
 from cti.outbound.http import VISITS
 from workorders import FIELDS, URGENCIES
@@ -48,6 +49,32 @@ def settings(request: web.Request) -> DeskSettings:
 
 
 # ------------------------------------------------------------------ the desk
+
+
+@ROUTES.put("/desk/{agent_id}/drafts/{call_id}")
+async def keep_draft(request: web.Request) -> web.Response:
+    """R12: ``{"kind", "fields": {...}}``, what the agent has typed of a call's
+    disposition, kept until it is recorded (its own desk only)."""
+    agent_id, call_id = request.match_info["agent_id"], request.match_info["call_id"]
+    who = need(request, agent_id=agent_id)
+    if who.agent_id != agent_id:
+        raise Forbidden("a draft is kept by the agent who types it")
+    body = await json_body(request)
+    kind, fields = body.get("kind", ""), body.get("fields", {})
+    if not isinstance(kind, str) or not isinstance(fields, dict):
+        raise BadRequest("a draft is {'kind': text, 'fields': {...}}")
+    await request.app[WORKORDERS].get().keep_draft(agent_id, call_id, kind, fields)
+    return web.json_response({"call_id": call_id, "kept": True})
+
+
+@ROUTES.delete("/desk/{agent_id}/drafts/{call_id}")
+async def drop_draft(request: web.Request) -> web.Response:
+    agent_id, call_id = request.match_info["agent_id"], request.match_info["call_id"]
+    who = need(request, agent_id=agent_id)
+    if who.agent_id != agent_id:
+        raise Forbidden("a draft is dropped by the agent who typed it")
+    await request.app[WORKORDERS].get().drop_draft(agent_id, call_id)
+    return web.json_response({"call_id": call_id, "kept": False})
 
 
 @ROUTES.get("/desk/{agent_id}")
@@ -95,6 +122,8 @@ async def desk(request: web.Request) -> web.Response:
         history = await wo.caller_context(call["caller"], now)
         history["contacts"] = [k for k in history["contacts"] if k["call_id"] != call["call_id"]]
         disposition = await wo.disposition(call["call_id"], agent_id)
+    # R12: the agent's unrecorded dispositions (its own desk only: what it typed)
+    drafts = await wo.drafts(agent_id) if wo is not None and who.agent_id == agent_id else []
     desk_settings = settings(request)
     kinds = wo.settings.rules.kinds if wo is not None else {}
     queue_modes = {q.name: q.wrap_up_ends for q in rt.engine.queue_configs()}
@@ -102,7 +131,7 @@ async def desk(request: web.Request) -> web.Response:
     # and its contact_number) masked unless this identity may see the numbers.
     return answer(request, {
         "now": now, "agent": dataclasses.asdict(view), "call": call, "history": history,
-        "disposition": disposition,
+        "disposition": disposition, "drafts": drafts,
         "form": {"kinds": [{"name": k.name, "label": k.label, "required": list(k.required), "action": k.action,
                             "emergency": k.emergency} for k in kinds.values()],
                  "fields": list(FIELDS), "urgencies": list(URGENCIES),

@@ -22,14 +22,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 from acd import commands as c
+from cti.errors import BadRequest
 from cti.notify import Notifier
 from cti.orders.settings import WorkOrderSettings
 from cti.orders.store import Search, WorkOrderStore
-from workorders import BadTransition, WorkOrder, check_disposition, next_status
+from workorders import FIELDS, BadTransition, WorkOrder, check_disposition, next_status
 
 log = logging.getLogger("cti.workorders")
 audit = logging.getLogger("cti.audit")
 MONTH_S = 30.44 * 86400
+DRAFTS_KEPT, DRAFT_MAX_AGE_S = 20, 7 * 86400.0  # an agent's drafts of dispositions: the newest, for a week
 
 
 class WorkOrders:
@@ -122,6 +124,24 @@ class WorkOrders:
         if pending:
             return pending[-1]
         return await self.store.contact(call_id)
+
+    async def keep_draft(self, agent_id: str, call_id: str, kind: str, fields: dict[str, str]) -> None:
+        """R12: what the agent has typed of a call's disposition, kept on the server too
+        (another browser, a lost one) until the disposition is recorded; the 20 newest of
+        an agent's, for a week."""
+        if len(kind) > 64 or not all(isinstance(v, str) and len(v) <= 4000 for v in fields.values()):
+            raise BadRequest("a draft is {'kind': text of 64 characters at most, 'fields': {name: text}}")
+        unknown = sorted(set(fields) - set(FIELDS))
+        if unknown:
+            raise BadRequest(f"a draft's fields are among {list(FIELDS)}: not {unknown}")
+        await self.store.keep_draft(agent_id, call_id, {"kind": kind, "fields": fields}, self.clock(),
+                                    DRAFTS_KEPT, DRAFT_MAX_AGE_S)
+
+    async def drafts(self, agent_id: str) -> list[dict[str, Any]]:
+        return await self.store.drafts(agent_id)
+
+    async def drop_draft(self, agent_id: str, call_id: str) -> None:
+        await self.store.drop_draft(agent_id, call_id)
 
     async def disposition(self, call_id: str, agent_id: str) -> dict[str, Any] | None:
         return await self.store.disposition(call_id, agent_id)

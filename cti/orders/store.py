@@ -20,6 +20,9 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS dispositions (call_id TEXT NOT NULL, agent_id TEXT NOT NULL, "
     "kind TEXT NOT NULL, fields TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, order_id TEXT, "
     "PRIMARY KEY (call_id, agent_id))",
+    # R12: a disposition being typed, kept until it is recorded (the desk's drafts)
+    "CREATE TABLE IF NOT EXISTS disposition_drafts (agent_id TEXT NOT NULL, call_id TEXT NOT NULL, "
+    "draft TEXT NOT NULL, updated_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (agent_id, call_id))",
     "CREATE TABLE IF NOT EXISTS work_orders (order_id TEXT PRIMARY KEY, call_id TEXT NOT NULL, "
     "kind TEXT NOT NULL, department TEXT NOT NULL, status TEXT NOT NULL, caller TEXT, agent_id TEXT, "
     "urgency TEXT, region TEXT, fields TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, "
@@ -112,6 +115,8 @@ class WorkOrderStore:
                 sql.run(f"INSERT INTO work_orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 17)})",
                         _order_params(order))
                 _history(sql, order)
+            sql.run("DELETE FROM disposition_drafts WHERE agent_id = ? AND call_id = ?",  # recorded: no draft
+                    (disposition["agent_id"], disposition["call_id"]))
             sql.run("INSERT INTO dispositions (call_id, agent_id, kind, fields, at, order_id) VALUES (?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (call_id, agent_id) DO UPDATE SET kind = excluded.kind, fields = excluded.fields, "
                     "at = excluded.at, order_id = COALESCE(excluded.order_id, dispositions.order_id)",
@@ -119,6 +124,29 @@ class WorkOrderStore:
                      json.dumps(disposition["fields"], ensure_ascii=False), disposition["at"],
                      order.order_id if order else None))
         await self.db.do(run)
+
+    async def keep_draft(self, agent_id: str, call_id: str, draft: dict[str, Any], now: float,
+                         keep: int, max_age_s: float) -> None:
+        """The agent's draft of a call's disposition; its ``keep`` newest are kept, none
+        older than ``max_age_s``."""
+        def run(sql: Sql) -> None:
+            sql.run("INSERT INTO disposition_drafts (agent_id, call_id, draft, updated_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (agent_id, call_id) DO UPDATE SET draft = excluded.draft, "
+                    "updated_at = excluded.updated_at", (agent_id, call_id, json.dumps(draft, ensure_ascii=False), now))
+            sql.run("DELETE FROM disposition_drafts WHERE agent_id = ? AND (updated_at < ? OR call_id NOT IN ("
+                    "SELECT call_id FROM disposition_drafts WHERE agent_id = ? ORDER BY updated_at DESC LIMIT ?))",
+                    (agent_id, now - max_age_s, agent_id, keep))
+        await self.db.do(run)
+
+    async def drafts(self, agent_id: str) -> list[dict[str, Any]]:
+        rows = await self.db.do(lambda sql: sql.rows(
+            "SELECT call_id, draft, updated_at FROM disposition_drafts WHERE agent_id = ? ORDER BY updated_at DESC",
+            (agent_id,)))
+        return [{**json.loads(r["draft"]), "call_id": r["call_id"], "at": float(r["updated_at"])} for r in rows]
+
+    async def drop_draft(self, agent_id: str, call_id: str) -> None:
+        await self.db.do(lambda sql: sql.run(
+            "DELETE FROM disposition_drafts WHERE agent_id = ? AND call_id = ?", (agent_id, call_id)))
 
     async def disposition(self, call_id: str, agent_id: str) -> Row | None:
         rows = await self.db.do(lambda sql: sql.rows(

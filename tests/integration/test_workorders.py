@@ -13,6 +13,7 @@ import pytest
 
 from acd import commands as c
 from cti.store.outbox import SqliteOutbox
+from cti.errors import BadRequest
 from cti.store.sql import Database, StoreUnavailable
 from cti.notify import Notifier
 from cti.orders.settings import WorkOrderSettings
@@ -302,3 +303,32 @@ async def test_R13_R12_department_report_counts_orders_and_times_to_close(servic
     assert by["north-repair"]["mean_close_h"] == pytest.approx((2 + 5) / 2)
     assert by["repair"]["created"] == 1 and by["repair"]["overdue"] == 0  # due in 24 h
     assert by["north-repair"]["kinds"] == {"fault-report": 3}
+
+
+async def test_R12_a_disposition_draft_is_kept_bounded_and_dropped_when_recorded(service: Any) -> None:
+    """R12: what the agent typed is kept per call until the disposition is recorded, the
+    agent's 20 newest for a week; fields outside the form are refused."""
+    wo, clock = service
+    await wo.keep_draft("1001", "call-1", "fault-report", {"customer_name": "王小明", "content": "燃氣表"})
+    await wo.keep_draft("1001", "call-1", "fault-report", {"customer_name": "王小明", "content": "燃氣表漏氣"})
+    (kept,) = await wo.drafts("1001")
+    assert kept["call_id"] == "call-1" and kept["fields"]["content"] == "燃氣表漏氣" and kept["kind"] == "fault-report"
+    assert await wo.drafts("1002") == []  # each agent's own
+    with pytest.raises(BadRequest):
+        await wo.keep_draft("1001", "call-1", "fault-report", {"password": "x"})
+    with pytest.raises(BadRequest):
+        await wo.keep_draft("1001", "call-1", "fault-report", {"content": "x" * 4001})
+    # Recorded: the draft goes, in the same transaction.
+    await wo.dispose(CALL, "1001", "fault-report", REPAIR, "agent:1001")
+    assert await wo.drafts("1001") == []
+    # Bounded: the 20 newest, none older than a week.
+    for i in range(25):
+        clock.now += 1
+        await wo.keep_draft("1001", f"call-{100 + i}", "consultation", {"content": str(i)})
+    kept_ids = [d["call_id"] for d in await wo.drafts("1001")]
+    assert len(kept_ids) == 20 and kept_ids[0] == "call-124" and "call-104" not in kept_ids
+    clock.now += 8 * 86400
+    await wo.keep_draft("1001", "call-new", "consultation", {"content": "new"})
+    assert [d["call_id"] for d in await wo.drafts("1001")] == ["call-new"]
+    await wo.drop_draft("1001", "call-new")
+    assert await wo.drafts("1001") == []
