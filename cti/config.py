@@ -32,7 +32,9 @@ from cti.recording.settings import RecordingConfig, parse_recording
 from cti.supervision.settings import SupervisionConfig, parse_plan
 from cti.supervision.thresholds import parse_thresholds
 from cti.audit import AuditSettings, parse_audit
-from cti.orders.settings import StoreSettings, WorkOrderSettings, parse_store, parse_workorders
+from cti.orders.settings import (
+    StoreSettings, WorkOrderSettings, parse_calendar, parse_complaints, parse_store, parse_workorders,
+)
 from cti.outbound.visits import VisitSettings, parse_visits
 
 # Secrets may come from the environment so that none has to sit in a file.
@@ -276,6 +278,7 @@ def _validate(root: Table) -> Config:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError("site.timezone", "an IANA time zone such as Asia/Shanghai", zone) from None
+    calendar = parse_calendar(site, zone)  # R16: working days
     site.check_unknown()
     if recording is not None:
         recording = dataclasses.replace(recording, timezone=zone)
@@ -320,8 +323,9 @@ def _validate(root: Table) -> Config:
     deadlines = parse_deadlines(root.table("deadlines"))
     notifications = parse_notifications(root.table("notifications"))
     auth = parse_auth(root.table("auth"))
-    more = (parse_store(root.table("store")), parse_workorders(
-        root.table("workorders"), recording.retention_months if recording else 6), parse_desk(root.table("desk")),
+    orders = dataclasses.replace(parse_workorders(root.table("workorders"), recording.retention_months if recording
+                                                  else 6), complaints=parse_complaints(root.table("complaints"), calendar))
+    more = (parse_store(root.table("store")), orders, parse_desk(root.table("desk")),
             parse_trunks(root, queues, supervision.plan), parse_visits(root.table("return_visits"), names, zone), zone)
 
     audit_settings = parse_audit(root.table("audit"))

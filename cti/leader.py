@@ -43,6 +43,7 @@ from cti.node import setup as node_setup
 from cti.notify import Notifier
 from cti.orders import http as orders_http
 from cti.orders.store import SCHEMA
+from cti.recording.http import legal_holds
 from cti.outbound import http as outbound_http
 from cti.reports import http as reports_http
 from cti.reports import store as history_store
@@ -164,8 +165,9 @@ async def _run(config: Config, app: web.Application, faults: Faults, engine: Eng
         lambda who: wallboard_figures(app, who), agent_of=lambda call_id: next(
             (k.agent_id for k in engine.calls() if k.call_id == call_id), None), runtime=runtime,
         streams_per_identity=config.desk.streams_per_identity)))
+    hold, release = legal_holds(app)  # R16: a complaint's recordings held while it is open (the recorder, below)
     orders = await resources.enter_async_context(orders_http.setup(app, orders_http.OrdersDeps(
-        config.workorders, db, notifier, runtime, listeners=(live.order,))))
+        config.workorders, db, notifier, runtime, listeners=(live.order,), hold=hold, release=release)))
     history = await resources.enter_async_context(reports_http.setup(app, reports_http.ReportsDeps(
         db, config.supervision.sl_threshold_s, config.timezone, config.workorders.retention_months, runtime)))
     visits = await resources.enter_async_context(outbound_http.setup(app, outbound_http.OutboundDeps(

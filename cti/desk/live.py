@@ -133,6 +133,9 @@ class Live:
         """A work order changed (or became overdue): its agent's desk and supervisors."""
         if event == "overdue":
             self.alert({"type": "WorkOrderOverdue", **doc})
+        elif event == "complaint-overdue":  # R16: its owner's desk is told too (below)
+            self.alert(doc)
+            doc = {**doc, "agent_id": doc.get("owner")}
         for stream in list(self.streams):
             if stream.who.agent_id == doc.get("agent_id"):
                 self._send(stream, "agent", {"agent_id": doc.get("agent_id"), "what": "WorkOrder"})

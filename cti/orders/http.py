@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from cti.web.auth import Identity
-from cti.errors import BadRequest, Missing
+from cti.errors import BadRequest, Conflict, Missing
 from cti.masking import mask_number, mask_numbers
 from cti.notify import Notifier
 from cti.orders.settings import WorkOrderSettings
@@ -25,9 +25,11 @@ from cti.orders.store import WorkOrderStore
 from cti.runtime import Runtime
 from cti.store.sql import Database
 from cti.web.server import Feature, Part, answer, identity, json_body, need, runtime, serving
+from cti.orders.complaints import ComplaintStore, Complaints, Hold, Release
+from cti.orders.complaints import public as complaint_doc
 from cti.orders.service import WorkOrders, public
 from cti.orders.store import Search
-from workorders import STATUSES, WorkOrder
+from workorders import STATUSES, BadTransition, WorkOrder
 
 audit = logging.getLogger("cti.audit")
 
@@ -121,6 +123,59 @@ async def progress(request: web.Request) -> web.Response:
     return answer(request, shown(order, who), whole=True)  # shown(): per order
 
 
+# ------------------------------------------------------------------ R16 complaints
+
+
+def _complaints(request: web.Request) -> Complaints:
+    found = request.app[WORKORDERS].get().complaints
+    if found is None:
+        raise Missing("complaints are not kept on this engine")
+    return found
+
+
+@ROUTES.get("/complaints")
+async def open_complaints(request: web.Request) -> web.Response:
+    """R16: the open complaints, the soonest due first; an agent sees the ones it owns."""
+    who = need(request, "supervisor", "reader", "agent")
+    book = _complaints(request)
+    owner = who.agent_id if who.role == "agent" else None
+    levels = book.settings.rules.levels
+    return answer(request, [{**complaint_doc(c, levels), "call_id": call_id}
+                            for call_id, c, _ in await book.store.open_ones(owner)])
+
+
+@ROUTES.get("/complaints/{order_id}")
+async def get_complaint(request: web.Request) -> web.Response:
+    who = need(request, "supervisor", "reader", "agent")
+    book = _complaints(request)
+    found = await book.store.get(request.match_info["order_id"])
+    if found is None or (who.role == "agent" and found[1].owner != who.agent_id):
+        raise Missing(f"no complaint {request.match_info['order_id']}")
+    return answer(request, {**complaint_doc(found[1], book.settings.rules.levels), "call_id": found[0]})
+
+
+@ROUTES.post("/complaints/{order_id}/steps")
+async def complaint_step(request: web.Request) -> web.Response:
+    """R16 ``{"status": investigating | result-given | accepted | not-satisfied | closed,
+    "note"}``: by whoever acts at the complaint's level (the owner or a supervisor at
+    the owner's; the accounts of [complaints.accounts] above); closing without the
+    customer's acceptance from the ``close_from`` level, with a reason."""
+    who = need(request, "supervisor", "agent")
+    body = await json_body(request)
+    status, note = body.get("status"), body.get("note", "")
+    if not isinstance(status, str) or not isinstance(note, str) or len(note) > 2000:
+        raise BadRequest("a step is {'status': text, 'note': text (max 2000)}")
+    book = _complaints(request)
+    try:
+        c = await book.step(request.match_info["order_id"], status, note, who)
+    except KeyError:
+        raise Missing(f"no complaint {request.match_info['order_id']}") from None
+    except BadTransition as exc:
+        raise Conflict(str(exc)) from None
+    audit.info("R16 complaint %s: %s by %s", c.order_id, status, who.name)
+    return answer(request, complaint_doc(c, book.settings.rules.levels))
+
+
 @dataclass(frozen=True, slots=True)
 class OrdersDeps:
     settings: WorkOrderSettings
@@ -128,12 +183,21 @@ class OrdersDeps:
     notifier: Notifier
     runtime: Runtime
     listeners: tuple[Callable[[str, dict[str, Any]], None], ...] = ()  # told of each order's change
+    hold: Hold | None = None  # R5: (call id, reason) -> a legal hold on the call's recordings
+    release: Release | None = None
 
 
 @contextlib.asynccontextmanager
 async def setup(app: web.Application, deps: OrdersDeps) -> AsyncIterator[WorkOrders]:
-    """R12 while this engine leads: work orders follow the core's calls and are served."""
-    orders = WorkOrders(deps.settings, WorkOrderStore(deps.db), deps.notifier, listeners=deps.listeners)
+    """R12 while this engine leads: work orders follow the core's calls and are served;
+    R16 complaints with them."""
+    def alert(doc: dict[str, Any]) -> None:  # R16: late feedback to the live pages (the wallboard's alerts)
+        for tell in deps.listeners:
+            tell("complaint-overdue", doc)
+    book = Complaints(deps.settings.complaints, ComplaintStore(deps.db), deps.runtime.clock, deps.hold,
+                      deps.release, alert)
+    orders = WorkOrders(deps.settings, WorkOrderStore(deps.db), deps.notifier, listeners=deps.listeners,
+                        complaints=book)
     deps.runtime.follow(orders.observe)
     await orders.start()
     async with serving(app, WORKORDERS, orders):

@@ -24,6 +24,7 @@ from typing import Any
 from acd import commands as c
 from cti.errors import BadRequest
 from cti.notify import Notifier
+from cti.orders.complaints import Complaints
 from cti.orders.settings import WorkOrderSettings
 from cti.orders.store import Search, WorkOrderStore
 from workorders import FIELDS, BadTransition, WorkOrder, check_disposition, next_status
@@ -37,9 +38,12 @@ DRAFTS_KEPT, DRAFT_MAX_AGE_S = 20, 7 * 86400.0  # an agent's drafts of dispositi
 class WorkOrders:
     def __init__(self, settings: WorkOrderSettings, store: WorkOrderStore, notifier: Notifier | None,
                  clock: Callable[[], float] = time.time,
-                 listeners: Sequence[Callable[[str, dict[str, Any]], None]] = ()) -> None:
-        """``listeners``: told (event, doc) of each order's change (the live pages)."""
+                 listeners: Sequence[Callable[[str, dict[str, Any]], None]] = (),
+                 complaints: Complaints | None = None) -> None:
+        """``listeners``: told (event, doc) of each order's change (the live pages);
+        ``complaints``: R16, a complaint's disposition opens one."""
         self.settings = settings
+        self.complaints = complaints
         self.store = store
         self.notifier = notifier
         self.clock = clock
@@ -87,6 +91,8 @@ class WorkOrders:
                 str(call.get("caller") or ""), float(call.get("arrived_at") or now), fields, now,
                 history=[{"at": now, "status": "new", "who": who, "note": f"due in {rule.due_s / 3600:g} h"}])
         await self.store.record(disposition, order)
+        if order is not None and kind == "complaint" and self.complaints is not None:
+            await self.complaints.open(order.order_id, call["call_id"], agent_id, who)  # R16: the agent owns it
         audit.info("disposition of call %s (%s) recorded by %s%s", call["call_id"], kind, who,
                    f": work order {order.order_id} for {order.department}" if order else "")
         if order is not None:
@@ -221,6 +227,8 @@ class WorkOrders:
                 if now - last_check >= self.settings.check_interval_s:
                     last_check = now
                     await self.check_overdue(now)
+                    if self.complaints is not None:
+                        await self.complaints.check_overdue(now)  # R16: late feedback goes up a level
                 if now - last_purge >= 3600:
                     last_purge = now
                     gone = await self.store.purge(now - self.settings.retention_months * MONTH_S)

@@ -6,9 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from datetime import date
+from types import MappingProxyType
+
 from cti.configreader import Table
 from cti.errors import ConfigError
+from cti.orders.complaints import ComplaintSettings
 from workorders import FIELDS, URGENCIES, Department, Kind, Rule, Rules
+from workorders.calendar import WEEKDAYS, Calendar, parse_weekdays
+from workorders.complaints import ComplaintRules
 from workorders.model import DEFAULT_KINDS, OUTCOMES
 
 
@@ -38,6 +44,7 @@ class WorkOrderSettings:
     return_visit_after_days: float = 3.0
     retention_months: int = 6  # R5: kept as long as the call's record
     enabled: bool = False  # [workorders] configured: action kinds become orders
+    complaints: ComplaintSettings = field(default_factory=ComplaintSettings)  # R16: [complaints], [site] calendar
 
 
 def parse_store(t: Table) -> StoreSettings:
@@ -101,3 +108,49 @@ def parse_workorders(t: Table, retention_months: int) -> WorkOrderSettings:
                                  t.integer("retention_months", retention_months, 1), True)
     t.check_unknown()
     return settings
+
+
+def parse_calendar(site: Table, zone: str) -> Calendar:
+    """R16: ``[site] workdays`` (default mon..fri), ``holidays`` and ``make_up_days``
+    (ISO dates: days off on working days, and weekend days worked)."""
+    try:
+        workdays = parse_weekdays(list(site.str_list("workdays"))) if "workdays" in site.data else frozenset(range(5))
+    except ValueError as exc:
+        raise ConfigError(f"{site.path}.workdays", f"days among {list(WEEKDAYS)}", str(exc)) from None
+    site.used.add("workdays")
+
+    def days(key: str) -> frozenset[date]:
+        given = site.str_list(key) if key in site.data else ()
+        site.used.add(key)
+        try:
+            return frozenset(date.fromisoformat(d) for d in given)
+        except ValueError:
+            raise ConfigError(f"{site.path}.{key}", 'ISO dates such as "2026-10-01"', list(given)) from None
+    calendar = Calendar(zone, workdays, days("holidays"), days("make_up_days"))
+    if not workdays and not calendar.make_up_days:
+        raise ConfigError(f"{site.path}.workdays", "at least one working day", [])
+    return calendar
+
+
+def parse_complaints(t: Table, calendar: Calendar) -> ComplaintSettings:
+    """R16 ``[complaints]``: the levels (the owner first), working days to give the
+    result, the claim that starts at the manager's level, the level that may close
+    without the customer's acceptance, and the accounts acting at each level."""
+    levels = tuple(t.str_list("levels")) if "levels" in t.data else ComplaintRules().levels
+    t.used.add("levels")
+    if not levels or levels[0] != "owner" or len(set(levels)) != len(levels):
+        raise ConfigError(f"{t.path}.levels", 'distinct levels, "owner" first', list(levels))
+    close_from = t.text("close_from", "manager" if "manager" in levels else levels[-1])
+    if close_from not in levels:
+        raise ConfigError(f"{t.path}.close_from", f"one of the levels {list(levels)}", close_from)
+    rules = ComplaintRules(levels, t.integer("feedback_days", 3, 0, 60), t.number("high_claim", 10_000.0),
+                           close_from)
+    accounts: dict[str, frozenset[str]] = {}
+    at = t.table("accounts")
+    for level in list(at.data):
+        if level not in levels[1:]:
+            raise ConfigError(f"{at.path}.{level}", f"one of the levels above the owner {list(levels[1:])}", level)
+        accounts[level] = frozenset(at.str_list(level))
+    at.check_unknown()
+    t.check_unknown()
+    return ComplaintSettings(rules, calendar, MappingProxyType(accounts))

@@ -5,6 +5,8 @@ recorder's worker thread (SQLite, files, hashing), never on the event loop."""
 from __future__ import annotations
 
 import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -17,6 +19,7 @@ from cti.web.server import Feature, Part, answer, identity, json_body, need
 ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
 RECORDER = web.AppKey("recorder", Part[Recorder])
 FEATURE = Feature(ROUTES, (RECORDER,))
+log = logging.getLogger("cti.recording")
 
 
 async def _reader(request: web.Request) -> tuple[Recorder, str]:
@@ -88,3 +91,23 @@ async def release_hold(request: web.Request) -> web.Response:
     recorder, who = await _reader(request)
     await recorder.io(services.release_hold, recorder.archive, request.match_info["hold_id"], who)
     return web.json_response({"released": request.match_info["hold_id"]})
+
+
+def legal_holds(app: web.Application) -> tuple[Callable[[str, str], Awaitable[str | None]],
+                                               Callable[[str], Awaitable[None]]]:
+    """R5 for other features (R16: a complaint's recordings while it is open): place a
+    legal hold on a call's recordings, release one; through this engine's recorder, when
+    it has one (an engine without recording holds nothing and says so in the log)."""
+    async def hold(call_id: str, reason: str) -> str | None:
+        recorder = app[RECORDER].peek()
+        if recorder is None:
+            log.warning("R5: no recorder on this engine: call %s's recordings are not held (%s)", call_id, reason)
+            return None
+        placed = await recorder.io(services.place_hold, recorder.archive, "engine", reason, call_id)
+        return placed.hold_id
+
+    async def release(hold_id: str) -> None:
+        recorder = app[RECORDER].peek()
+        if recorder is not None:
+            await recorder.io(services.release_hold, recorder.archive, hold_id, "engine")
+    return hold, release

@@ -23,6 +23,8 @@ from cti.health import ConnectionState, Faults
 from cti.notify import Notifier
 from cti.orders import http as orders_http
 from cti.orders.service import WorkOrders
+from cti.orders.complaints import Hold, Release
+from cti.orders.settings import WorkOrderSettings
 from cti.orders.store import SCHEMA
 from cti.outbound import http as outbound_http
 from cti.outbound.visits import ReturnVisits, VisitSettings
@@ -76,7 +78,8 @@ def auth() -> Auth:
 
 @contextlib.asynccontextmanager
 async def world(store_url: str, tmp: Path, db_options: dict[str, Any] | None = None,
-                connections: list[ConnectionState] | None = None) -> AsyncIterator[World]:
+                connections: list[ConnectionState] | None = None, orders: WorkOrderSettings | None = None,
+                holds: tuple[Hold, Release] | None = None) -> AsyncIterator[World]:
     """The leader's app on ``store_url``, with queue ``support`` and agents 1001, 1002
     (its outbox in ``tmp``; webhooks go nowhere)."""
     db = Database(store_url, schema=SCHEMA + sessions.SCHEMA + history_store.SCHEMA, **(db_options or {}))
@@ -94,17 +97,19 @@ async def world(store_url: str, tmp: Path, db_options: dict[str, Any] | None = N
             notifier = Notifier(session, {}, outbox)
             live = await stack.enter_async_context(desk_http.setup(app, desk_http.LiveDeps(
                 lambda who: {}, agent_of=lambda call_id: None, runtime=runtime)))
-            orders = await stack.enter_async_context(orders_http.setup(app, orders_http.OrdersDeps(
-                order_settings(), db, notifier, runtime, listeners=(live.order,))))
+            hold, release = holds or (None, None)
+            orders_part = await stack.enter_async_context(orders_http.setup(app, orders_http.OrdersDeps(
+                orders or order_settings(), db, notifier, runtime, listeners=(live.order,), hold=hold,
+                release=release)))
             history = await stack.enter_async_context(reports_http.setup(app, reports_http.ReportsDeps(
                 db, 20.0, "UTC", 6, runtime)))
             visits = await stack.enter_async_context(outbound_http.setup(app, outbound_http.OutboundDeps(
-                VisitSettings("support"), orders.store, runtime)))
+                VisitSettings("support"), orders_part.store, runtime)))
             await stack.enter_async_context(supervision_http.setup(app, supervision_http.SupervisionDeps(
                 SupervisionConfig(), runtime, notifier, Faults())))
             await stack.enter_async_context(serving(app, RUNTIME, runtime))
             async with TestClient(TestServer(app)) as http:
-                yield World(http, runtime, db, orders, visits, history)
+                yield World(http, runtime, db, orders_part, visits, history)
     finally:
         await db.aclose()
 

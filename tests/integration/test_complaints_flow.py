@@ -1,0 +1,96 @@
+"""R16 complaints through the engine's HTTP API on the real store (SQLite and
+PostgreSQL) and the real recordings archive: a complaint's disposition opens a
+complaint owned by the agent, its call's recordings are held while it is open; the
+customer not satisfied reopens it at the supervisor's level, where only that level's
+accounts act; it is accepted and the hold released; late feedback goes up a level with
+an alert."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from types import MappingProxyType
+
+from cti.orders.complaints import ComplaintSettings
+from cti.recording import services
+from recording.archive import Archive
+from tests.integration.test_workorders import settings as order_settings
+from tests.integration.world import answered_call, world
+from workorders.calendar import Calendar
+from workorders.complaints import ComplaintRules
+
+NUMBER = "13812345678"
+COMPLAINT = {"customer_name": "王小明", "contact_number": NUMBER, "content": "維修人員遲到兩小時"}
+
+
+def settings() -> object:
+    complaints = ComplaintSettings(ComplaintRules(("owner", "supervisor", "manager"), 3, 10_000.0, "manager"),
+                                   Calendar("Asia/Shanghai"),
+                                   MappingProxyType({"supervisor": frozenset({"token:floor"}),
+                                                     "manager": frozenset({"token:ops"})}))
+    return dataclasses.replace(order_settings(), complaints=complaints)
+
+
+async def test_R16_R5_a_complaint_is_owned_held_escalated_and_closed_with_the_customer(
+        store_url: str, tmp_path: Path) -> None:
+    archive = Archive(tmp_path / "archive")
+
+    async def hold(call_id: str, reason: str) -> str:
+        return services.place_hold(archive, "engine", reason, call_id).hold_id
+
+    async def release(hold_id: str) -> None:
+        services.release_hold(archive, hold_id, "engine")
+
+    async with world(store_url, tmp_path, orders=settings(), holds=(hold, release)) as w:  # type: ignore[arg-type]
+        answered_call(w.runtime, "k1", NUMBER, "1001")
+        done = await w.http.post("/calls/k1/disposition", headers=w.as_role("agent:1001"),
+                                 json={"kind": "complaint", "fields": COMPLAINT})
+        assert done.status == 201, await done.text()
+        order_id = (await done.json())["order"]["order_id"]
+        # Owned by the agent who took it, at the owner's level; its call's recordings held.
+        (mine,) = await (await w.http.get("/complaints", headers=w.as_role("agent:1001"))).json()
+        assert (mine["order_id"], mine["owner"], mine["level"], mine["status"]) == (order_id, "1001", "owner",
+                                                                                    "received")
+        assert await (await w.http.get("/complaints", headers=w.as_role("agent:1002"))).json() == []
+        assert (await w.http.get(f"/complaints/{order_id}", headers=w.as_role("agent:1002"))).status == 404
+        assert [(h.call_id, h.released_at) for h in archive.holds()] == [("k1", None)]
+
+        async def step(role: str, status: str, note: str = "") -> int:
+            resp = await w.http.post(f"/complaints/{order_id}/steps", headers=w.as_role(role),
+                                     json={"status": status, "note": note})
+            return resp.status
+
+        assert await step("agent:1001", "investigating") == 200
+        assert await step("agent:1001", "accepted") == 409  # no result given yet
+        assert await step("agent:1001", "result-given", "the crew's delay explained, apology") == 200
+        assert await step("agent:1001", "not-satisfied", "wants compensation") == 200
+        assert await step("agent:1002", "investigating") == 403  # not its complaint
+        assert await step("agent:1001", "investigating", "reopened") == 200  # one level up
+        got = await (await w.http.get(f"/complaints/{order_id}", headers=w.as_role("supervisor"))).json()
+        assert got["level"] == "supervisor" and got["open"]
+        assert await step("agent:1001", "result-given") == 403  # the supervisor's level now
+        assert await step("supervisor", "closed", "no") == 409  # closing needs the manager's level
+        assert await step("supervisor", "result-given", "compensation of 200 offered") == 200
+        assert await step("supervisor", "accepted", "the customer accepts") == 200
+        got = await (await w.http.get(f"/complaints/{order_id}", headers=w.as_role("supervisor"))).json()
+        assert not got["open"] and got["status"] == "accepted"
+        assert [(h["status"], h["who"]) for h in got["history"]][-2:] == [
+            ("result-given", "token:floor"), ("accepted", "token:floor")]
+        assert NUMBER not in str(got)  # R14: a supervisor's view is masked
+        # Closed: the hold is released, the normal retention applies from now.
+        assert all(h.released_at is not None for h in archive.holds())
+
+
+async def test_R16_late_feedback_goes_up_a_level_with_an_alert(store_url: str, tmp_path: Path) -> None:
+    async with world(store_url, tmp_path, orders=settings()) as w:  # type: ignore[arg-type]
+        answered_call(w.runtime, "k2", NUMBER, "1001")
+        done = await w.http.post("/calls/k2/disposition", headers=w.as_role("agent:1001"),
+                                 json={"kind": "complaint", "fields": COMPLAINT})
+        order_id = (await done.json())["order"]["order_id"]
+        book = w.orders.complaints
+        assert book is not None
+        assert await book.check_overdue(w.runtime.clock() + 3600) == []  # due in three working days
+        (late,) = await book.check_overdue(w.runtime.clock() + 8 * 86400)
+        assert late.order_id == order_id and late.level == 1 and book.escalated == 1
+        got = await (await w.http.get(f"/complaints/{order_id}", headers=w.as_role("supervisor"))).json()
+        assert got["level"] == "supervisor" and "overdue" in got["history"][-1]["note"]
