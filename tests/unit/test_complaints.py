@@ -114,3 +114,34 @@ def test_R16_late_feedback_escalates_one_level_with_a_new_due_time_on_a_virtual_
     assert RULES.levels[c.level] == "manager"  # the top keeps it
     given = advance(advance(c, "investigating", now, "x", RULES, CAL), "result-given", now, "x", RULES, CAL)
     assert not overdue(given, now + 30 * 86400)  # given: waiting for the customer, not late
+
+
+@pytest.mark.parametrize("text, key", [
+    ('[complaints]\nlevels = ["supervisor", "manager"]\n', "complaints.levels"),
+    ('[complaints]\nclose_from = "director"\n', "complaints.close_from"),
+    ('[complaints.accounts]\nowner = ["li"]\n', "complaints.accounts.owner"),
+    ('[complaints]\nfeedback_day = 3\n', "complaints.feedback_day"),
+    ('[site]\nholidays = ["1 October"]\n', "site.holidays"),
+    ('[site]\nworkdays = ["monday"]\n', "site.workdays"),
+    ('[site]\nworkdays = []\n', "site.workdays"),
+])
+def test_R16_bad_complaint_and_calendar_settings_are_refused_naming_the_key(tmp_path, text: str,  # type: ignore[no-untyped-def]
+                                                                             key: str) -> None:
+    from cti.config import load
+    from cti.errors import ConfigError
+    from tests.unit.test_config import BASE, write
+    with pytest.raises(ConfigError) as err:
+        load(write(tmp_path, BASE + text))
+    assert err.value.key == key
+
+
+def test_R16_the_sites_calendar_and_the_complaints_levels_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from cti.config import load
+    from tests.unit.test_config import BASE, write
+    cfg = load(write(tmp_path, BASE + '[site]\ntimezone = "Asia/Shanghai"\nholidays = ["2026-10-01"]\n'
+                     'make_up_days = ["2026-10-10"]\n[complaints]\nfeedback_days = 5\n'
+                     '[complaints.accounts]\nmanager = ["wang"]\n'))
+    c = cfg.workorders.complaints
+    assert c.calendar.timezone == "Asia/Shanghai" and not c.calendar.is_working_day(date(2026, 10, 1))
+    assert c.calendar.is_working_day(date(2026, 10, 10)) and c.rules.feedback_days == 5
+    assert c.accounts["manager"] == frozenset({"wang"}) and c.rules.close_from == "manager"
