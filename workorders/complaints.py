@@ -62,8 +62,12 @@ class Complaint:
         return self.status in OPEN
 
 
-def _step(c: Complaint, at: float, who: str, status: str, note: str, **changes: Any) -> Complaint:
-    entry = {"at": at, "who": who, "status": status, "note": note}
+CHANNELS = ("phone", "sms", "visit", "letter", "email")  # how the result reached the customer
+
+
+def _step(c: Complaint, at: float, who: str, status: str, note: str, channel: str | None = None,
+          **changes: Any) -> Complaint:
+    entry = {"at": at, "who": who, "status": status, "note": note, **({"channel": channel} if channel else {})}
     return replace(c, status=status, history=(*c.history, entry), **changes)
 
 
@@ -78,9 +82,11 @@ def open_complaint(order_id: str, owner: str, at: float, who: str, rules: Compla
 
 
 def advance(c: Complaint, status: str, at: float, who: str, rules: ComplaintRules, calendar: Calendar,
-            note: str = "", by_level: str | None = None) -> Complaint:
+            note: str = "", by_level: str | None = None, channel: str | None = None) -> Complaint:
     """One step on the path; ``closed`` needs ``by_level`` at ``close_from`` or above
-    and a reason. Not-satisfied reopens the complaint one level up with a new due time."""
+    and a reason. Not-satisfied reopens the complaint one level up with a new due time.
+    ``result-given`` says how the result reached the customer (``channel``: a feedback
+    call, or a note of another channel) and what it was (``note``)."""
     if not c.is_open:
         raise BadTransition(f"complaint {c.order_id} is {c.status}: it is over")
     if status == "closed":
@@ -94,6 +100,12 @@ def advance(c: Complaint, status: str, at: float, who: str, rules: ComplaintRule
     if status not in _NEXT[c.status]:
         raise BadTransition(f"complaint {c.order_id}: {c.status} -> {status} is not a step "
                             f"(next: {', '.join(_NEXT[c.status])} or closed)")
+    if status == "result-given":
+        if channel not in CHANNELS:
+            raise BadTransition(f"the result reaches the customer by one of {', '.join(CHANNELS)}")
+        if not note.strip():
+            raise BadTransition("the result given to the customer is written down (note)")
+        return _step(c, at, who, status, note, channel)
     if c.status == "not-satisfied":  # reopened: one level up, the feedback due again
         up = min(c.level + 1, len(rules.levels) - 1)
         return _step(c, at, who, status, note or f"reopened at level {rules.levels[up]}", level=up,

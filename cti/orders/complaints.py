@@ -100,7 +100,7 @@ class Complaints:
             return "owner"
         return None
 
-    async def step(self, order_id: str, status: str, note: str, who: Identity) -> Complaint:
+    async def step(self, order_id: str, status: str, note: str, who: Identity, channel: str | None = None) -> Complaint:
         found = await self.store.get(order_id)
         if found is None:
             raise KeyError(order_id)
@@ -108,7 +108,8 @@ class Complaints:
         rules, level = self.settings.rules, self.level_of(who, c)
         if level is None or rules.level_of(level) < c.level:
             raise Forbidden(f"complaint {order_id} is at the {rules.levels[c.level]}'s level")
-        done = advance(c, status, self.clock(), who.name, rules, self.settings.calendar, note, by_level=level)
+        done = advance(c, status, self.clock(), who.name, rules, self.settings.calendar, note, by_level=level,
+                       channel=channel)
         await self.store.save(call_id, done, None)
         if not done.is_open and hold_id and self._release is not None:
             await self._release(hold_id)  # R5: normal retention from the close

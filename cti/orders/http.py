@@ -157,17 +157,19 @@ async def get_complaint(request: web.Request) -> web.Response:
 @ROUTES.post("/complaints/{order_id}/steps")
 async def complaint_step(request: web.Request) -> web.Response:
     """R16 ``{"status": investigating | result-given | accepted | not-satisfied | closed,
-    "note"}``: by whoever acts at the complaint's level (the owner or a supervisor at
+    "note", "channel"}`` (a result given says how: phone, sms, visit, letter, email, and
+    what, in the note): by whoever acts at the complaint's level (the owner or a supervisor at
     the owner's; the accounts of [complaints.accounts] above); closing without the
     customer's acceptance from the ``close_from`` level, with a reason."""
     who = need(request, "supervisor", "agent")
     body = await json_body(request)
-    status, note = body.get("status"), body.get("note", "")
-    if not isinstance(status, str) or not isinstance(note, str) or len(note) > 2000:
-        raise BadRequest("a step is {'status': text, 'note': text (max 2000)}")
+    status, note, channel = body.get("status"), body.get("note", ""), body.get("channel")
+    if not isinstance(status, str) or not isinstance(note, str) or len(note) > 2000 or not (
+            channel is None or isinstance(channel, str)):
+        raise BadRequest("a step is {'status': text, 'note': text (max 2000), 'channel': text}")
     book = _complaints(request)
     try:
-        c = await book.step(request.match_info["order_id"], status, note, who)
+        c = await book.step(request.match_info["order_id"], status, note, who, channel)
     except KeyError:
         raise Missing(f"no complaint {request.match_info['order_id']}") from None
     except BadTransition as exc:

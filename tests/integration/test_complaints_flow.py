@@ -57,7 +57,7 @@ async def test_R16_R5_a_complaint_is_owned_held_escalated_and_closed_with_the_cu
 
         async def step(role: str, status: str, note: str = "") -> int:
             resp = await w.http.post(f"/complaints/{order_id}/steps", headers=w.as_role(role),
-                                     json={"status": status, "note": note})
+                                     json={"status": status, "note": note, "channel": "phone"})
             return resp.status
 
         assert await step("agent:1001", "investigating") == 200
@@ -68,7 +68,7 @@ async def test_R16_R5_a_complaint_is_owned_held_escalated_and_closed_with_the_cu
         assert await step("agent:1001", "investigating", "reopened") == 200  # one level up
         got = await (await w.http.get(f"/complaints/{order_id}", headers=w.as_role("supervisor"))).json()
         assert got["level"] == "supervisor" and got["open"]
-        assert await step("agent:1001", "result-given") == 403  # the supervisor's level now
+        assert await step("agent:1001", "result-given", "x") == 403  # the supervisor's level now
         assert await step("supervisor", "closed", "no") == 409  # closing needs the manager's level
         assert await step("supervisor", "result-given", "compensation of 200 offered") == 200
         assert await step("supervisor", "accepted", "the customer accepts") == 200

@@ -61,17 +61,17 @@ def test_R16_not_satisfied_reopens_one_level_up_until_accepted() -> None:
     c = open_complaint("WO-1", "1001", t, "agent:1001", RULES, CAL)
     assert (c.owner, RULES.levels[c.level], c.status, c.feedback_due) == ("1001", "owner", "received", at(2026, 12, 10))
     c = advance(c, "investigating", t + 60, "agent:1001", RULES, CAL)
-    c = advance(c, "result-given", t + 3600, "agent:1001", RULES, CAL, "meter replaced")
+    c = advance(c, "result-given", t + 3600, "agent:1001", RULES, CAL, "meter replaced", channel="phone")
     c = advance(c, "not-satisfied", t + 7200, "agent:1001", RULES, CAL, "wants compensation")
     assert c.is_open and RULES.levels[c.level] == "owner"
     later = at(2026, 12, 7, 9)  # Monday
     c = advance(c, "investigating", later, "account:li", RULES, CAL)
     assert RULES.levels[c.level] == "supervisor" and c.feedback_due == at(2026, 12, 11)
-    c = advance(c, "result-given", later + 60, "account:li", RULES, CAL)
+    c = advance(c, "result-given", later + 60, "account:li", RULES, CAL, "refund offered", channel="visit")
     c = advance(c, "not-satisfied", later + 120, "account:li", RULES, CAL)
     c = advance(c, "investigating", later + 180, "account:wang", RULES, CAL)
     assert RULES.levels[c.level] == "manager"
-    c = advance(c, "result-given", later + 240, "account:wang", RULES, CAL)
+    c = advance(c, "result-given", later + 240, "account:wang", RULES, CAL, "refund paid", channel="letter")
     c = advance(c, "accepted", later + 300, "account:wang", RULES, CAL, "customer accepts")
     assert not c.is_open
     assert [(h["status"], h["who"]) for h in c.history][-2:] == [("result-given", "account:wang"),
@@ -85,6 +85,13 @@ def test_R16_steps_off_the_path_and_closing_without_the_managers_level_or_a_reas
     c = open_complaint("WO-2", "1001", at(2026, 12, 4, 15), "agent:1001", RULES, CAL)
     with pytest.raises(BadTransition):
         advance(c, "accepted", at(2026, 12, 4, 16), "agent:1001", RULES, CAL)  # no result given yet
+    looked = advance(c, "investigating", at(2026, 12, 4, 16), "agent:1001", RULES, CAL)
+    with pytest.raises(BadTransition):  # how the customer was told, and what, are recorded
+        advance(looked, "result-given", at(2026, 12, 4, 17), "agent:1001", RULES, CAL, "fixed")
+    with pytest.raises(BadTransition):
+        advance(looked, "result-given", at(2026, 12, 4, 17), "agent:1001", RULES, CAL, " ", channel="phone")
+    told = advance(looked, "result-given", at(2026, 12, 4, 17), "agent:1001", RULES, CAL, "fixed", channel="phone")
+    assert told.history[-1]["channel"] == "phone" and told.history[-1]["note"] == "fixed"
     with pytest.raises(BadTransition):
         advance(c, "closed", at(2026, 12, 4, 16), "account:li", RULES, CAL, "done", by_level="supervisor")
     with pytest.raises(BadTransition):
@@ -112,7 +119,8 @@ def test_R16_late_feedback_escalates_one_level_with_a_new_due_time_on_a_virtual_
     assert "overdue" in c.history[-1]["note"] and not overdue(c, now)
     c = escalate_overdue(escalate_overdue(c, now, RULES, CAL), now, RULES, CAL)
     assert RULES.levels[c.level] == "manager"  # the top keeps it
-    given = advance(advance(c, "investigating", now, "x", RULES, CAL), "result-given", now, "x", RULES, CAL)
+    given = advance(advance(c, "investigating", now, "x", RULES, CAL), "result-given", now, "x", RULES, CAL, "done",
+                    channel="sms")
     assert not overdue(given, now + 30 * 86400)  # given: waiting for the customer, not late
 
 
