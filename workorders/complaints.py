@@ -114,8 +114,9 @@ def advance(c: Complaint, status: str, at: float, who: str, rules: ComplaintRule
 
 
 def overdue(c: Complaint, now: float) -> bool:
-    """The customer has not had the result by its due time."""
-    return c.status in ("received", "investigating", "not-satisfied") and now > c.feedback_due
+    """The customer has not had the result by its due time (once given, the customer
+    answers; not satisfied, the reopening sets the due time again)."""
+    return c.status in ("received", "investigating") and now > c.feedback_due
 
 
 def escalate_overdue(c: Complaint, now: float, rules: ComplaintRules, calendar: Calendar) -> Complaint:

@@ -1,9 +1,11 @@
 """R16 complaints in the engine: a complaint's disposition opens one (owned by the
-agent who took it), kept in the store beside its work order; each step is taken by
-whoever may act at the complaint's level (the owner or a supervisor at the owner's
-level; the accounts configured for each level above); late feedback goes one level up
-with an alert; the call's recordings are under a legal hold (R5) while it is open.
-The rules themselves are pure (``workorders.complaints``, ``workorders.calendar``)."""
+agent who took it), written in the same transaction as its work order; each step is
+taken by whoever may act at the complaint's level (the owner or a supervisor at the
+owner's level; the accounts configured for each level above) and written only if the
+complaint did not change meanwhile; late feedback goes one level up with an alert; the
+call's recordings are under a legal hold (R5) while it is open. Holds that could not be
+placed or released are tried again by the orders' maintenance loop. The rules
+themselves are pure (``workorders.complaints``, ``workorders.calendar``)."""
 
 from __future__ import annotations
 
@@ -14,21 +16,24 @@ from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from cti.errors import Forbidden
-from cti.store.sql import Database, Sql
+from cti.errors import Conflict, Forbidden
+from cti.store.sql import Database, Sql, bounded
 from cti.web.auth import Identity
 from workorders.calendar import Calendar
-from workorders.complaints import Complaint, ComplaintRules, advance, escalate_overdue, open_complaint, overdue
+from workorders.complaints import OPEN, Complaint, ComplaintRules, advance, escalate_overdue, open_complaint, overdue
 
 log = logging.getLogger("cti.workorders")
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS complaints (order_id TEXT PRIMARY KEY, call_id TEXT NOT NULL, "
     "owner TEXT NOT NULL, level INTEGER NOT NULL, status TEXT NOT NULL, received_at DOUBLE PRECISION NOT NULL, "
-    "feedback_due DOUBLE PRECISION NOT NULL, history TEXT NOT NULL, hold_id TEXT)",
+    "feedback_due DOUBLE PRECISION NOT NULL, history TEXT NOT NULL, steps INTEGER NOT NULL, "
+    "closed_at DOUBLE PRECISION, hold_id TEXT)",
     "CREATE INDEX IF NOT EXISTS complaints_open ON complaints (status, feedback_due)",
 )
-Hold = Callable[[str, str], Awaitable[str | None]]  # (call id, reason) -> the legal hold's id
-Release = Callable[[str], Awaitable[None]]
+MAX_OPEN = 10_000  # open complaints read at once (the list, the overdue check)
+Hold = Callable[[str, str], Awaitable[str | None]]  # (call id, reason) -> the legal hold's id (None: no recorder)
+Release = Callable[[str], Awaitable[bool]]  # hold id -> released (False: no recorder here)
+_OPEN_SQL = "status IN (" + ", ".join(f"'{s}'" for s in OPEN) + ")"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,36 +44,70 @@ class ComplaintSettings:
     accounts: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
 
 
+@dataclass(frozen=True, slots=True)
+class Kept:
+    call_id: str
+    complaint: Complaint
+    hold_id: str | None
+
+
 class ComplaintStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def save(self, call_id: str, c: Complaint, hold_id: str | None) -> None:
-        def run(sql: Sql) -> None:
-            sql.run("INSERT INTO complaints (order_id, call_id, owner, level, status, received_at, feedback_due, "
-                    "history, hold_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET "
-                    "level = excluded.level, status = excluded.status, feedback_due = excluded.feedback_due, "
-                    "history = excluded.history, hold_id = COALESCE(excluded.hold_id, complaints.hold_id)",
-                    (c.order_id, call_id, c.owner, c.level, c.status, c.received_at, c.feedback_due,
-                     json.dumps(c.history, ensure_ascii=False), hold_id))
-        await self.db.do(run)
+    @staticmethod
+    def insert(sql: Sql, call_id: str, c: Complaint) -> None:
+        """In the transaction that records the complaint's work order."""
+        sql.run("INSERT INTO complaints (order_id, call_id, owner, level, status, received_at, feedback_due, "
+                "history, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (c.order_id, call_id, c.owner, c.level, c.status, c.received_at, c.feedback_due,
+                 json.dumps(c.history, ensure_ascii=False), len(c.history)))
 
-    async def get(self, order_id: str) -> tuple[str, Complaint, str | None] | None:
+    async def update(self, c: Complaint, steps_before: int) -> bool:
+        """Write ``c`` if the complaint still has ``steps_before`` steps (nobody else
+        changed it meanwhile)."""
+        closed_at = c.history[-1]["at"] if not c.is_open else None
+        return bool(await self.db.do(lambda sql: sql.run(
+            "UPDATE complaints SET level = ?, status = ?, feedback_due = ?, history = ?, steps = ?, closed_at = ? "
+            "WHERE order_id = ? AND steps = ?",
+            (c.level, c.status, c.feedback_due, json.dumps(c.history, ensure_ascii=False), len(c.history),
+             closed_at, c.order_id, steps_before))))
+
+    async def set_hold(self, order_id: str, hold_id: str | None) -> None:
+        await self.db.do(lambda sql: sql.run("UPDATE complaints SET hold_id = ? WHERE order_id = ?",
+                                             (hold_id, order_id)))
+
+    async def get(self, order_id: str) -> Kept | None:
         rows = await self.db.do(lambda sql: sql.rows("SELECT * FROM complaints WHERE order_id = ?", (order_id,)))
-        return _row(rows[0]) if rows else None
+        return _kept(rows[0]) if rows else None
 
-    async def open_ones(self, owner: str | None = None) -> list[tuple[str, Complaint, str | None]]:
-        open_states = ("received", "investigating", "result-given", "not-satisfied")
-        where = "status IN (?, ?, ?, ?)" + (" AND owner = ?" if owner else "")
+    async def open_ones(self, owner: str | None = None) -> list[Kept]:
+        where = _OPEN_SQL + (" AND owner = ?" if owner else "")
         rows = await self.db.do(lambda sql: sql.rows(
-            f"SELECT * FROM complaints WHERE {where} ORDER BY feedback_due", (*open_states, *([owner] if owner else []))))
-        return [_row(r) for r in rows]
+            f"SELECT * FROM complaints WHERE {where} ORDER BY feedback_due LIMIT ?",
+            (*([owner] if owner else []), MAX_OPEN + 1)))
+        return [_kept(r) for r in bounded(rows, MAX_OPEN, "open complaints")]
+
+    async def holds_to_place(self) -> list[Kept]:
+        rows = await self.db.do(lambda sql: sql.rows(
+            f"SELECT * FROM complaints WHERE {_OPEN_SQL} AND hold_id IS NULL LIMIT 500"))
+        return [_kept(r) for r in rows]
+
+    async def holds_to_release(self) -> list[Kept]:
+        rows = await self.db.do(lambda sql: sql.rows(
+            f"SELECT * FROM complaints WHERE NOT {_OPEN_SQL} AND hold_id IS NOT NULL LIMIT 500"))
+        return [_kept(r) for r in rows]
+
+    async def purge(self, before: float) -> int:
+        """R5: complaints closed (and their holds released) before ``before``."""
+        return int(await self.db.do(lambda sql: sql.run(
+            "DELETE FROM complaints WHERE closed_at < ? AND hold_id IS NULL", (before,))))
 
 
-def _row(r: Mapping[str, Any]) -> tuple[str, Complaint, str | None]:
-    return (str(r["call_id"]), Complaint(r["order_id"], r["owner"], int(r["level"]), r["status"],
-                                         float(r["received_at"]), float(r["feedback_due"]),
-                                         tuple(json.loads(r["history"]))), r["hold_id"])
+def _kept(r: Mapping[str, Any]) -> Kept:
+    return Kept(str(r["call_id"]), Complaint(r["order_id"], r["owner"], int(r["level"]), r["status"],
+                                             float(r["received_at"]), float(r["feedback_due"]),
+                                             tuple(json.loads(r["history"]))), r["hold_id"])
 
 
 class Complaints:
@@ -78,16 +117,26 @@ class Complaints:
         self.settings, self.store, self.clock = settings, store, clock
         self._hold, self._release, self._alert = hold, release, alert
         self.escalated = 0  # complaints sent up a level for late feedback, since start
+        self.errors = 0  # maintenance steps that failed (logged, tried again)
 
-    async def open(self, order_id: str, call_id: str, owner: str, who: str) -> Complaint:
+    def opened(self, order_id: str, owner: str, who: str) -> Complaint:
+        """The complaint a complaint's work order opens (written with the order)."""
         s = self.settings
-        c = open_complaint(order_id, owner, self.clock(), who, s.rules, s.calendar)
-        hold_id = None
-        if self._hold is not None:  # R5: the call's recordings kept while the complaint is open
+        return open_complaint(order_id, owner, self.clock(), who, s.rules, s.calendar)
+
+    async def hold(self, order_id: str, call_id: str) -> None:
+        """R5: the call's recordings kept while the complaint is open; a failure is
+        logged and tried again by ``maintain``."""
+        if self._hold is None:
+            return
+        try:
             hold_id = await self._hold(call_id, f"complaint {order_id} open (R16)")
-        await self.store.save(call_id, c, hold_id)
-        log.info("R16 complaint %s opened, owned by agent %s, feedback due %s", order_id, owner, c.feedback_due)
-        return c
+        except Exception as exc:
+            self.errors += 1
+            log.error("R5: complaint %s: its recordings could not be held (tried again): %s", order_id, exc)
+            return
+        if hold_id is not None:
+            await self.store.set_hold(order_id, hold_id)
 
     def level_of(self, who: Identity, c: Complaint) -> str | None:
         """The highest level ``who`` acts at for ``c`` (None: none)."""
@@ -101,27 +150,47 @@ class Complaints:
         return None
 
     async def step(self, order_id: str, status: str, note: str, who: Identity, channel: str | None = None) -> Complaint:
-        found = await self.store.get(order_id)
-        if found is None:
+        kept = await self.store.get(order_id)
+        if kept is None:
             raise KeyError(order_id)
-        call_id, c, hold_id = found
+        c = kept.complaint
         rules, level = self.settings.rules, self.level_of(who, c)
         if level is None or rules.level_of(level) < c.level:
             raise Forbidden(f"complaint {order_id} is at the {rules.levels[c.level]}'s level")
+        if status == "closed" and rules.level_of(level) < rules.level_of(rules.close_from):
+            raise Forbidden(f"only the {rules.close_from}'s level or above closes a complaint the customer "
+                            "has not accepted")
         done = advance(c, status, self.clock(), who.name, rules, self.settings.calendar, note, by_level=level,
                        channel=channel)
-        await self.store.save(call_id, done, None)
-        if not done.is_open and hold_id and self._release is not None:
-            await self._release(hold_id)  # R5: normal retention from the close
+        if not await self.store.update(done, len(c.history)):
+            raise Conflict(f"complaint {order_id} changed meanwhile: read it again")
+        if not done.is_open and kept.hold_id:
+            await self._released(order_id, kept.hold_id)  # R5: normal retention from the close
         return done
 
+    async def _released(self, order_id: str, hold_id: str) -> None:
+        if self._release is None:
+            return
+        try:
+            if await self._release(hold_id):
+                await self.store.set_hold(order_id, None)
+            else:
+                log.warning("R5: complaint %s closed: hold %s not released here (no recorder; tried again)",
+                            order_id, hold_id)
+        except Exception as exc:
+            self.errors += 1
+            log.error("R5: complaint %s closed: hold %s not released (tried again): %s", order_id, hold_id, exc)
+
     async def check_overdue(self, now: float) -> list[Complaint]:
-        """Late feedback: each such complaint one level up, with an alert."""
+        """Late feedback: each such complaint one level up, with an alert (skipped when
+        a step changed it meanwhile: it is looked at again next time)."""
         up = []
-        for call_id, c, _ in await self.store.open_ones():
+        for kept in await self.store.open_ones():
+            c = kept.complaint
             if overdue(c, now):
                 later = escalate_overdue(c, now, self.settings.rules, self.settings.calendar)
-                await self.store.save(call_id, later, None)
+                if not await self.store.update(later, len(c.history)):
+                    continue
                 self.escalated += 1
                 alert = {"type": "ComplaintOverdue", "order_id": c.order_id, "owner": c.owner,
                          "level": self.settings.rules.levels[later.level], "due": c.feedback_due, "at": now}
@@ -130,6 +199,15 @@ class Complaints:
                     self._alert(alert)
                 up.append(later)
         return up
+
+    async def maintain(self, now: float) -> None:
+        """Late feedback escalated; holds not yet placed or released, tried again."""
+        await self.check_overdue(now)
+        for kept in await self.store.holds_to_place():
+            await self.hold(kept.complaint.order_id, kept.call_id)
+        for kept in await self.store.holds_to_release():
+            if kept.hold_id:
+                await self._released(kept.complaint.order_id, kept.hold_id)
 
 
 def public(c: Complaint, levels: tuple[str, ...]) -> dict[str, Any]:

@@ -140,8 +140,8 @@ async def open_complaints(request: web.Request) -> web.Response:
     book = _complaints(request)
     owner = who.agent_id if who.role == "agent" else None
     levels = book.settings.rules.levels
-    return answer(request, [{**complaint_doc(c, levels), "call_id": call_id}
-                            for call_id, c, _ in await book.store.open_ones(owner)])
+    return answer(request, [{**complaint_doc(k.complaint, levels), "call_id": k.call_id}
+                            for k in await book.store.open_ones(owner)])
 
 
 @ROUTES.get("/complaints/{order_id}")
@@ -149,9 +149,9 @@ async def get_complaint(request: web.Request) -> web.Response:
     who = need(request, "supervisor", "reader", "agent")
     book = _complaints(request)
     found = await book.store.get(request.match_info["order_id"])
-    if found is None or (who.role == "agent" and found[1].owner != who.agent_id):
+    if found is None or (who.role == "agent" and found.complaint.owner != who.agent_id):
         raise Missing(f"no complaint {request.match_info['order_id']}")
-    return answer(request, {**complaint_doc(found[1], book.settings.rules.levels), "call_id": found[0]})
+    return answer(request, {**complaint_doc(found.complaint, book.settings.rules.levels), "call_id": found.call_id})
 
 
 @ROUTES.post("/complaints/{order_id}/steps")

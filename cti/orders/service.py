@@ -24,7 +24,7 @@ from typing import Any
 from acd import commands as c
 from cti.errors import BadRequest
 from cti.notify import Notifier
-from cti.orders.complaints import Complaints
+from cti.orders.complaints import Complaints, ComplaintStore
 from cti.orders.settings import WorkOrderSettings
 from cti.orders.store import Search, WorkOrderStore
 from workorders import FIELDS, BadTransition, WorkOrder, check_disposition, next_status
@@ -83,23 +83,28 @@ class WorkOrders:
         order: WorkOrder | None = None
         existing = await self.store.disposition(call["call_id"], agent_id)
         if self.settings.enabled and self.settings.rules.kinds[kind].needs_order(fields) and not (
-                existing and existing["order_id"]):
+                existing and existing["order_id"]):  # (looked at again in the writing transaction)
             rule = self.settings.rules.route(kind, fields["urgency"], fields.get("region", ""))
             assert rule is not None  # every action kind is routed (checked at start)
             order = WorkOrder(
                 _order_id(now), call["call_id"], kind, rule.department, "new", now, now + rule.due_s, agent_id,
                 str(call.get("caller") or ""), float(call.get("arrived_at") or now), fields, now,
                 history=[{"at": now, "status": "new", "who": who, "note": f"due in {rule.due_s / 3600:g} h"}])
-        await self.store.record(disposition, order)
-        if order is not None and kind == "complaint" and self.complaints is not None:
-            await self.complaints.open(order.order_id, call["call_id"], agent_id, who)  # R16: the agent owns it
+        book = self.complaints if kind == "complaint" else None
+        complaint = book.opened(order.order_id, agent_id, who) if order is not None and book is not None else None
+        linked = await self.store.record(disposition, order, None if complaint is None else (
+            lambda sql: ComplaintStore.insert(sql, call["call_id"], complaint)))  # R16: the agent owns it
+        if order is not None and linked != order.order_id:
+            order = None  # another disposition of the same call, at the same moment, made the order
+        elif order is not None and book is not None:
+            await book.hold(order.order_id, call["call_id"])  # R5 while it is open (tried again if it fails)
         audit.info("disposition of call %s (%s) recorded by %s%s", call["call_id"], kind, who,
                    f": work order {order.order_id} for {order.department}" if order else "")
         if order is not None:
             self.created += 1
             self._dispatch(order)
             self._tell("order", public(order))
-        return {**disposition, "order_id": order.order_id if order else (existing or {}).get("order_id")}, order
+        return {**disposition, "order_id": linked}, order
 
     async def progress(self, order_id: str, status: str, note: str, who: str,
                        department: str | None = None) -> WorkOrder:
@@ -144,7 +149,7 @@ class WorkOrders:
                                     DRAFTS_KEPT, DRAFT_MAX_AGE_S)
 
     async def drafts(self, agent_id: str) -> list[dict[str, Any]]:
-        return await self.store.drafts(agent_id)
+        return await self.store.drafts(agent_id, self.clock() - DRAFT_MAX_AGE_S)
 
     async def drop_draft(self, agent_id: str, call_id: str) -> None:
         await self.store.drop_draft(agent_id, call_id)
@@ -227,11 +232,20 @@ class WorkOrders:
                 if now - last_check >= self.settings.check_interval_s:
                     last_check = now
                     await self.check_overdue(now)
-                    if self.complaints is not None:
-                        await self.complaints.check_overdue(now)  # R16: late feedback goes up a level
+                    if self.complaints is not None:  # R16: late feedback up a level; holds tried again
+                        try:
+                            await self.complaints.maintain(now)
+                        except (asyncio.CancelledError, KeyboardInterrupt):
+                            raise
+                        except Exception as exc:
+                            self.errors += 1
+                            log.error("complaints' maintenance failed (tried again): %s", exc)
                 if now - last_purge >= 3600:
                     last_purge = now
                     gone = await self.store.purge(now - self.settings.retention_months * MONTH_S)
+                    if self.complaints is not None:
+                        gone += await self.complaints.store.purge(now - self.settings.retention_months * MONTH_S)
+                    gone += await self.store.purge_drafts(now - DRAFT_MAX_AGE_S)
                     if gone:
                         log.info("R5 retention: %d old work orders and contacts purged", gone)
             except asyncio.CancelledError:

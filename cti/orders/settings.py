@@ -126,9 +126,9 @@ def parse_calendar(site: Table, zone: str) -> Calendar:
             return frozenset(date.fromisoformat(d) for d in given)
         except ValueError:
             raise ConfigError(f"{site.path}.{key}", 'ISO dates such as "2026-10-01"', list(given)) from None
+    if not workdays:  # (make-up days alone run out: every deadline after the last would fail)
+        raise ConfigError(f"{site.path}.workdays", "at least one working day of the week", [])
     calendar = Calendar(zone, workdays, days("holidays"), days("make_up_days"))
-    if not workdays and not calendar.make_up_days:
-        raise ConfigError(f"{site.path}.workdays", "at least one working day", [])
     return calendar
 
 

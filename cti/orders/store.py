@@ -5,6 +5,7 @@ of callers are kept: the same tables and queries on SQLite and PostgreSQL
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,22 +110,36 @@ class WorkOrderStore:
 
     # ------------------------------------------------------------ dispositions and orders
 
-    async def record(self, disposition: dict[str, Any], order: WorkOrder | None) -> None:
-        """A disposition, and the order it became, in one transaction."""
-        def run(sql: Sql) -> None:
-            if order is not None:
+    async def record(self, disposition: dict[str, Any], order: WorkOrder | None,
+                     with_order: Callable[[Sql], None] | None = None) -> str | None:
+        """A disposition, and the order it became, in one transaction; ``with_order``
+        writes what goes with a new order (R16: its complaint) in the same transaction.
+        Two dispositions of one call at once make one order: the second finds the
+        first's (PostgreSQL: a transaction lock on the call and agent; SQLite's writer is
+        one at a time). Returns the order id the disposition holds."""
+        call_id, agent_id = disposition["call_id"], disposition["agent_id"]
+
+        def run(sql: Sql) -> str | None:
+            if self.db.postgres:
+                sql.run("SELECT pg_advisory_xact_lock(hashtext(?))", (f"disposition {call_id} {agent_id}",))
+            found = sql.rows("SELECT order_id FROM dispositions WHERE call_id = ? AND agent_id = ?", (call_id, agent_id))
+            linked = found[0]["order_id"] if found else None
+            if order is not None and linked is None:
                 sql.run(f"INSERT INTO work_orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 17)})",
                         _order_params(order))
                 _history(sql, order)
+                if with_order is not None:
+                    with_order(sql)
+                linked = order.order_id
             sql.run("DELETE FROM disposition_drafts WHERE agent_id = ? AND call_id = ?",  # recorded: no draft
-                    (disposition["agent_id"], disposition["call_id"]))
+                    (agent_id, call_id))
             sql.run("INSERT INTO dispositions (call_id, agent_id, kind, fields, at, order_id) VALUES (?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (call_id, agent_id) DO UPDATE SET kind = excluded.kind, fields = excluded.fields, "
                     "at = excluded.at, order_id = COALESCE(excluded.order_id, dispositions.order_id)",
-                    (disposition["call_id"], disposition["agent_id"], disposition["kind"],
-                     json.dumps(disposition["fields"], ensure_ascii=False), disposition["at"],
-                     order.order_id if order else None))
-        await self.db.do(run)
+                    (call_id, agent_id, disposition["kind"], json.dumps(disposition["fields"], ensure_ascii=False),
+                     disposition["at"], linked))
+            return linked
+        return await self.db.do(run)
 
     async def keep_draft(self, agent_id: str, call_id: str, draft: dict[str, Any], now: float,
                          keep: int, max_age_s: float) -> None:
@@ -139,11 +154,16 @@ class WorkOrderStore:
                     (agent_id, now - max_age_s, agent_id, keep))
         await self.db.do(run)
 
-    async def drafts(self, agent_id: str) -> list[dict[str, Any]]:
+    async def drafts(self, agent_id: str, since: float) -> list[dict[str, Any]]:
         rows = await self.db.do(lambda sql: sql.rows(
-            "SELECT call_id, draft, updated_at FROM disposition_drafts WHERE agent_id = ? ORDER BY updated_at DESC",
-            (agent_id,)))
+            "SELECT call_id, draft, updated_at FROM disposition_drafts WHERE agent_id = ? AND updated_at >= ? "
+            "ORDER BY updated_at DESC LIMIT 100", (agent_id, since)))
         return [{**json.loads(r["draft"]), "call_id": r["call_id"], "at": float(r["updated_at"])} for r in rows]
+
+    async def purge_drafts(self, before: float) -> int:
+        """Drafts not touched since ``before`` (an agent who left keeps none)."""
+        return int(await self.db.do(lambda sql: sql.run(
+            "DELETE FROM disposition_drafts WHERE updated_at < ?", (before,))))
 
     async def drop_draft(self, agent_id: str, call_id: str) -> None:
         await self.db.do(lambda sql: sql.run(

@@ -94,20 +94,28 @@ async def release_hold(request: web.Request) -> web.Response:
 
 
 def legal_holds(app: web.Application) -> tuple[Callable[[str, str], Awaitable[str | None]],
-                                               Callable[[str], Awaitable[None]]]:
+                                               Callable[[str], Awaitable[bool]]]:
     """R5 for other features (R16: a complaint's recordings while it is open): place a
     legal hold on a call's recordings, release one; through this engine's recorder, when
-    it has one (an engine without recording holds nothing and says so in the log)."""
+    it has one (without one nothing is held: said once in the log; the caller tries
+    again later)."""
+    warned = False
+
     async def hold(call_id: str, reason: str) -> str | None:
+        nonlocal warned
         recorder = app[RECORDER].peek()
         if recorder is None:
-            log.warning("R5: no recorder on this engine: call %s's recordings are not held (%s)", call_id, reason)
+            if not warned:
+                warned = True
+                log.warning("R5: no recorder on this engine: calls' recordings are not held (%s)", reason)
             return None
         placed = await recorder.io(services.place_hold, recorder.archive, "engine", reason, call_id)
         return placed.hold_id
 
-    async def release(hold_id: str) -> None:
+    async def release(hold_id: str) -> bool:
         recorder = app[RECORDER].peek()
-        if recorder is not None:
-            await recorder.io(services.release_hold, recorder.archive, hold_id, "engine")
+        if recorder is None:
+            return False
+        await recorder.io(services.release_hold, recorder.archive, hold_id, "engine")
+        return True
     return hold, release

@@ -66,6 +66,7 @@ class Supervision:
         # The wallboard's trend: waiting calls and service level, every 30 s, 4 hours.
         self.trend: collections.deque[dict[str, float | None]] = collections.deque(maxlen=480)
         self._sampled = 0.0
+        self._watched = 0.0  # (monotonic) when the thresholds were last looked at
         # (queue, figure) -> its last threshold state, to log crossings (bounded: queues x 4)
         self.threshold_states: dict[tuple[str, str], str] = {}
 
@@ -161,7 +162,8 @@ class Supervision:
             self.loop_lag_s = max(0.0, time.monotonic() - started - 1.0)
             if time.time() - self._sampled >= 30.0:
                 self.sample(time.time())
-            if int(started) % 5 == 0:  # the thresholds, every 5 s (the figures' windows are a day long)
+            if started - self._watched >= 5.0:  # the thresholds, every 5 s (the figures' windows are a day long)
+                self._watched = started
                 self.watch(self.figures()["queues"])
             if self.plan is not None:
                 self.apply(self.plan.evaluate(self.plan_figures(time.time()), time.time()), "auto")

@@ -132,6 +132,7 @@ def test_R16_late_feedback_escalates_one_level_with_a_new_due_time_on_a_virtual_
     ('[site]\nholidays = ["1 October"]\n', "site.holidays"),
     ('[site]\nworkdays = ["monday"]\n', "site.workdays"),
     ('[site]\nworkdays = []\n', "site.workdays"),
+    ('[site]\nworkdays = []\nmake_up_days = ["2026-10-10"]\n', "site.workdays"),
 ])
 def test_R16_bad_complaint_and_calendar_settings_are_refused_naming_the_key(tmp_path, text: str,  # type: ignore[no-untyped-def]
                                                                              key: str) -> None:
@@ -153,3 +154,16 @@ def test_R16_the_sites_calendar_and_the_complaints_levels_load(tmp_path) -> None
     assert c.calendar.timezone == "Asia/Shanghai" and not c.calendar.is_working_day(date(2026, 10, 1))
     assert c.calendar.is_working_day(date(2026, 10, 10)) and c.rules.feedback_days == 5
     assert c.accounts["manager"] == frozenset({"wang"}) and c.rules.close_from == "manager"
+
+
+def test_R16_a_late_answer_from_the_customer_is_not_late_feedback() -> None:
+    """The result was given in time; the customer answers "not satisfied" after the due
+    time: no overdue alert, and the reopening goes up one level, not two."""
+    t = at(2026, 12, 4, 15)
+    c = open_complaint("WO-5", "1001", t, "agent:1001", RULES, CAL)
+    c = advance(c, "investigating", t + 60, "agent:1001", RULES, CAL)
+    c = advance(c, "result-given", at(2026, 12, 8, 10), "agent:1001", RULES, CAL, "fixed", channel="phone")
+    c = advance(c, "not-satisfied", at(2026, 12, 11, 9), "agent:1001", RULES, CAL)  # after the due time
+    assert not overdue(c, at(2026, 12, 11, 9, 1))
+    c = advance(c, "investigating", at(2026, 12, 11, 10), "account:li", RULES, CAL)
+    assert RULES.levels[c.level] == "supervisor"
