@@ -141,15 +141,17 @@ class Feature:
     setup: Callable[[web.Application], None] | None = None
 
 
-def build_app(auth: Auth, features: Iterable[Feature], connections: Iterable[ConnectionState] = ()) -> web.Application:
+def build_app(auth: Auth, features: Iterable[Feature], connections: Iterable[ConnectionState] = (),
+              locale: str = "zh-CN") -> web.Application:
     """The HTTP API of one engine instance: its parts start empty (a standby's), each
-    feature adds its routes and its parts' keys."""
+    feature adds its routes and its parts' keys. ``locale``: the pages' language for a
+    person who has chosen none (``[site] locale``)."""
     app = web.Application(middlewares=[_errors, _authenticate], client_max_size=MAX_BODY)
     app[AUTH] = auth
     app[ROLE] = Role()
     app[CONNECTIONS] = list(connections)
     app[RUNTIME] = Part()
-    pages.setup(app)
+    pages.setup(app, locale)
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.json", openapi(OPENAPI.read_bytes()))  # read once, at start
     app.router.add_post("/auth/login", sign_in)

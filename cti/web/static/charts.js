@@ -34,7 +34,7 @@ window.CtiCharts = (function () {
     const sl = points.map((p) => (p.service_level === null || p.service_level === undefined) ? null : p.service_level * 100);
     const goal = points.map(() => (target === null || target === undefined) ? null : target * 100);
     const time = (u, splits) => {
-      const labels = splits.map((t) => new Date(t * 1000).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", hour12: false}));
+      const labels = splits.map((t) => CtiPage.shortTime(t));
       remember(el, "xLabels", labels); return labels;
     };
     const calls = (u, splits) => { const labels = splits.map((v) => Number.isInteger(v) ? String(v) : ""); remember(el, "yLabels", labels); return labels; };
