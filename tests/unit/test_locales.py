@@ -71,7 +71,7 @@ def test_every_message_is_translated_in_every_catalogue() -> None:
 
 def test_a_message_removed_from_a_catalogue_is_caught() -> None:
     catalogues = {k: dict(v) for k, v in Messages.load().catalogues.items()}
-    del catalogues["zh-TW"]["Pause after this call: {reason}"]
+    catalogues["zh-TW"].pop("Pause after this call: {reason}")
     catalogues["zh-CN"]["Longest wait"] = ""
     assert untranslated(catalogues, all_ids()) == ["zh-CN: 'Longest wait'",
                                                    "zh-TW: 'Pause after this call: {reason}'"]
