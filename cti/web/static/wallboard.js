@@ -108,7 +108,7 @@
         }
         chip.appendChild(p); return p;
       };
-      line([[a.agent_id, "id"], [word("state", a.state), "state"], [{tick: a.in_state_s}, "t"]]);
+      line([[a.agent_id, "id"], [a.state === "logged-out" ? t("Out") : word("state", a.state), "state"]  /* short: a chip is narrow */, [{tick: a.in_state_s}, "t"]]);
       line([[hold ? t("Hold overrun") + " " + fmt(a.on_hold_s) : (rona ? t("No answer (RONA)") : word("pause", a.reason)), "why"],
             a.call_s !== null ? [{tick: a.call_s}, "call"] : ["", "call"], [String(a.calls), "n"]]);
       listenCell(chip, a, (doc.listening || {})[a.call_id]);
