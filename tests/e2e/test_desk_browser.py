@@ -251,6 +251,8 @@ def test_R13_R9_wallboard_follows_calls_and_agents_live_and_confirms_a_plan_leve
     # The plan proposes level III (one waiting, confirm mode): the supervisor confirms it.
     page.until(lambda: page.el("btn-plan-confirm").is_enabled(), 10, "the proposed plan level")
     assert page.text("plan-proposed") == "III"
+    # Its reason in the page's words, from the figures and thresholds the core gave.
+    page.until(lambda: "proposed III: 1 waiting (entry at 1)" in page.text("plan-why"), 5, "the plan's reason")
     # The trend (uPlot) has a time axis (24-hour clock) and the waiting calls' scale from 0.
     page.until(lambda: json.loads(page.el("trend").get_attribute("data-x-labels") or "[]"), 35, "the trend's time axis")
     times = json.loads(page.el("trend").get_attribute("data-x-labels"))

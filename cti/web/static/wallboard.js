@@ -193,8 +193,35 @@
     }
   }
   function alert(a) { if (figures) { figures.alerts.push(a); renderAlerts(figures); } }
-  // The plan's reason in words: the engine writes English and Chinese; the page's language picks one.
-  const why = (c) => (CtiPage.locale === "en" ? c.reason : c.reason_zh) || c.reason || "";
+  // The plan's reason in the page's words, from what the core gave (reason_code, the figures
+  // it saw, the thresholds that decided): "entered III: 4 waiting (entry at 3), ...".
+  function why(c) {
+    const code = c.reason_code, f = c.figures, x = c.thresholds || {};
+    const byHand = {"proposal confirmed": t("proposal confirmed"), "set by hand": t("set by hand"),
+      "ended by hand": t("ended by hand")};
+    if (byHand[code]) return byHand[code];
+    if (!f || (code !== "entry met" && code !== "exit met")) return (CtiPage.locale === "en" ? c.reason : c.reason_zh) || c.reason || "";
+    const given = (v) => v !== null && v !== undefined;
+    const parts = [];
+    const add = (text, limit) => parts.push(limit ? t("{figure} ({limit})", {figure: text, limit}) : text);
+    const waiting = t("{n} waiting", {n: f.waiting}), longest = t("longest wait {time}", {time: fmt(f.longest_wait_s)});
+    const rate = t("answer rate {percent}", {percent: pct(f.answer_rate)});
+    let head;
+    if (code === "entry met") {
+      head = c.type === "PlanProposed" ? t("proposed {level}", {level: c.level}) : t("entered {level}", {level: c.level});
+      add(waiting, given(x.waiting_at_least) ? t("entry at {n}", {n: x.waiting_at_least}) : "");
+      add(longest, given(x.longest_wait_at_least_s) ? t("entry at {time}", {time: fmt(x.longest_wait_at_least_s)}) : "");
+      add(rate, given(x.answer_rate_below) ? t("entry below {percent}", {percent: pct(x.answer_rate_below)}) : "");
+      if (f.overflows || given(x.overflows_at_least))
+        add(t("{n} overflowed", {n: f.overflows}), given(x.overflows_at_least) ? t("entry at {n}", {n: x.overflows_at_least}) : "");
+    } else {
+      head = t("left {level}", {level: c.previous});
+      add(waiting, given(x.waiting_at_most) ? t("exit at {n} or fewer", {n: x.waiting_at_most}) : "");
+      add(longest, given(x.longest_wait_at_most_s) ? t("exit at {time} or less", {time: fmt(x.longest_wait_at_most_s)}) : "");
+      add(rate, given(x.answer_rate_at_least) ? t("exit at {percent} or more", {percent: pct(x.answer_rate_at_least)}) : "");
+    }
+    return t("{head}: {figures}", {head, figures: parts.join(t(", "))});
+  }
   const CHANGES = () => ({"PlanChanged": t("Level changed"), "PlanProposed": t("Level proposed")});
   function renderPlan(plan) {
     const card = $("plan-card");
