@@ -178,7 +178,7 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
                     log.error("R5 ALERT: %s", exc)
                 message = str(exc) if not isinstance(exc, NotRouting) else (
                     "this engine instance does not route calls (standby or adapter); ask the leader")
-                response = error(status, code, message)
+                response = error(status, code, message, getattr(exc, "fields", None))
                 if status == 401 and "X-CTI-Page" not in request.headers:  # no browser prompt over a page
                     response.headers["WWW-Authenticate"] = 'Basic realm="cti", Bearer'
                 return response
@@ -236,8 +236,12 @@ def client_address(request: web.Request) -> str | None:
     return request.app[AUTH].address(request.remote, request.headers.get("X-Forwarded-For"))
 
 
-def error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": code, "message": message}, status=status)
+def error(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> web.Response:
+    """``fields``: each request field at fault and how ("required", "too-long", "invalid")."""
+    body: dict[str, object] = {"error": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return web.json_response(body, status=status)
 
 
 def runtime(request: web.Request) -> Runtime:

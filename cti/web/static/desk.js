@@ -263,7 +263,11 @@
       }
       result.className = "ok";
       result.textContent = t("Recorded") + (r.order ? " · " + t("Work order") + " " + r.order.order_id + " → " + r.order.department : "");
-    } catch (e) { result.className = "error"; result.textContent = e.message; }
+    } catch (e) {  // the server's verdict on a field, next to that field
+      result.className = "error";
+      const placed = e.fields && Object.keys(e.fields).length && callId === editing && !markFields(e.fields);
+      result.textContent = placed ? t("Check the marked fields") : e.message;
+    }
     refresh();
   }
   $("btn-ready").addEventListener("click", () =>
@@ -283,21 +287,31 @@
   $("disposition").addEventListener("change", saveDraft);
   // A field the kind requires and left empty (or only spaces) is named next to it, before
   // anything is sent; the browser's own check would let spaces through.
-  function checkRequired() {
-    const kind = desk.form.kinds.find((k) => k.name === $("f-kind").value);
+  // Each field at fault ({field: "required" | "too-long" | "invalid"}) named next to it in
+  // the page's words, the first focused; the rest cleared. Returns whether none is at fault.
+  function markFields(problems) {
+    const words = {"required": t("Required"), "too-long": t("Too long"), "invalid": t("Not a valid value")};
     let first = null;
     for (const f of desk.form.fields) {
       const el = $("f-" + f); if (!el) continue;
-      const missing = !!kind && kind.required.indexOf(f) >= 0 && !el.value.trim();
-      el.classList.toggle("invalid", missing);
-      el.setAttribute("aria-invalid", String(missing));
+      const problem = problems[f];
+      el.classList.toggle("invalid", !!problem);
+      el.setAttribute("aria-invalid", String(!!problem));
       let note = el.parentElement.querySelector(".field-error");
-      if (missing && !note) { note = document.createElement("span"); note.className = "field-error"; el.parentElement.appendChild(note); }
-      if (note) note.textContent = missing ? t("Required") : "";
-      if (missing && !first) first = el;
+      if (problem && !note) { note = document.createElement("span"); note.className = "field-error"; el.parentElement.appendChild(note); }
+      if (note) note.textContent = problem ? (words[problem] || t("Not a valid value")) : "";
+      if (problem && !first) first = el;
     }
     if (first) first.focus();
     return !first;
+  }
+  function checkRequired() {
+    const kind = desk.form.kinds.find((k) => k.name === $("f-kind").value), problems = {};
+    for (const f of desk.form.fields) {
+      const el = $("f-" + f);
+      if (el && !!kind && kind.required.indexOf(f) >= 0 && !el.value.trim()) problems[f] = "required";
+    }
+    return markFields(problems);
   }
   $("disposition").addEventListener("submit", (ev) => {
     ev.preventDefault();

@@ -80,7 +80,11 @@ window.CtiPage = (function () {
       body: body === undefined ? undefined : JSON.stringify(body)});
     const data = await resp.json().catch(() => ({}));
     if (resp.status === 401) showSignIn();
-    if (!resp.ok) throw new Error(errorText(data, resp.status));
+    if (!resp.ok) {  // the code and the fields at fault go with it, for a page to place them
+      const err = new Error(errorText(data, resp.status));
+      err.code = data.error || ""; err.fields = data.fields || {};
+      throw err;
+    }
     return data;
   }
   function setup(start, onStop) {
