@@ -65,6 +65,14 @@ def test_the_extraction_finds_the_pages_messages() -> None:
     assert not any(re.search(r"\(R\d+\)", i) for i in ids), "a rule ID in a label"
 
 
+def test_every_script_message_is_a_literal() -> None:
+    """A t(...) whose id is computed could not be checked here: every call names its id."""
+    for script in SCRIPTS:
+        text = (WEB / "static" / script).read_text()
+        calls = re.findall(r'(?<![\w$.])(?:CtiPage\.)?t\((.{0,1})', text.replace("function t(", ""))
+        assert all(c == '"' for c in calls), (script, calls)
+
+
 def test_every_message_is_translated_in_every_catalogue() -> None:
     assert untranslated(Messages.load().catalogues, all_ids()) == []
 

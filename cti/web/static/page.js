@@ -1,9 +1,10 @@
 // What the pages share: API calls with the session (and its CSRF token), the sign-in
 // form and the sign-out button. A page calls CtiPage.setup(start, stop): start after a
 // sign-in, stop when the session is gone (a 401) or signed out.
-// Words: CtiPage.t(its English text as the id, {name: value}) from the page's catalogue (the server puts
-// the locale's messages on <body data-messages>, cti/web/i18n.py); the values people see
-// (states, kinds, statuses, outcomes, errors) through the maps below; times in the locale.
+// Words: CtiPage.t, an English text as the id and {name} placeholders filled, from the
+// page's catalogue (the server puts the locale's messages on <body data-messages>,
+// cti/web/i18n.py); the values people see (states, kinds, statuses, outcomes, errors)
+// through the maps below; times in the locale.
 "use strict";
 window.CtiPage = (function () {
   const $ = (id) => document.getElementById(id);
