@@ -26,6 +26,15 @@ NAMES: Mapping[str, str] = MappingProxyType(  # each in its own language
     {"zh-CN": "简体中文", "zh-TW": "繁體中文", "en": "English"})
 
 
+def display_name(identity: str, agent_id: str | None = None) -> str:
+    """How the pages name a person: the agent's id, an account by its name ("li", not
+    "account:li"), a token by its name."""
+    if agent_id is not None:
+        return agent_id
+    kind, _, name = identity.partition(":")
+    return name if name and kind in ("account", "agent", "token") else identity
+
+
 def folder(locale: str) -> str:
     """The catalogue's folder name (gettext's ``zh_CN``) for a tag (``zh-CN``)."""
     return locale.replace("-", "_")

@@ -31,6 +31,7 @@ from cti.errors import (
 )
 from cti.masking import mask_numbers
 from cti.web import pages
+from cti.web.i18n import display_name
 from cti.health import ConnectionState
 from cti.recording.services import BadHold
 from cti.runtime import Runtime
@@ -326,7 +327,8 @@ async def sign_out(request: web.Request) -> web.Response:
 
 async def who_am_i(request: web.Request) -> web.Response:
     who = identity(request)
-    return web.json_response({"name": who.name, "role": who.role, "agent_id": who.agent_id})
+    return web.json_response({"name": who.name, "role": who.role, "agent_id": who.agent_id,
+                              "display_name": display_name(who.name, who.agent_id)})
 
 
 async def health(request: web.Request) -> web.Response:

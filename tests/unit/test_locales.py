@@ -170,3 +170,18 @@ def test_an_unknown_site_locale_is_refused_at_start(tmp_path: Path) -> None:
     assert _validate(Table(raw, "")).locale == "en"
     raw["site"] = {}
     assert _validate(Table(raw, "")).locale == "zh-CN"
+
+
+async def test_the_signed_in_person_is_named_by_display_name() -> None:
+    from cti.web.i18n import display_name
+
+    assert display_name("account:li") == "li"
+    assert display_name("agent:1001", "1001") == "1001"
+    assert display_name("token:prometheus") == "prometheus" and display_name("admin-token") == "admin-token"
+    app = build_app(Auth(AuthSettings(), {}, {"admin": "admin-token-for-the-test"}), [], [])
+    async with TestClient(TestServer(app)) as http:
+        me = await (await http.get("/auth/me", headers={"Authorization": "Bearer admin-token-for-the-test"})).json()
+        assert me["name"] == "admin-token" and me["display_name"] == "admin-token"
+    for script in ("wallboard.js", "reports.js"):  # the header shows it, not the identity's name
+        text = (WEB / "static" / script).read_text()
+        assert 'textContent = CtiPage.displayName(me)' in text and "textContent = me.name" not in text

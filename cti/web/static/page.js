@@ -66,8 +66,9 @@ window.CtiPage = (function () {
     if (LOCALE === "en" && data.message) return data.message;
     return mapped || data.message || t("Request failed (HTTP {status})", {status});
   }
-  // The signed-in person as people name them: the account or agent without its prefix.
-  const displayName = (me) => (me.agent_id || String(me.name || "").replace(/^(account|agent|token):/, ""));
+  // The signed-in person as people name them (/auth/me's display_name: the account or agent
+  // without its prefix); another identity the engine names (a listener, who set a plan level) likewise.
+  const displayName = (me) => (me.display_name || me.agent_id || String(me.name || "").replace(/^(account|agent|token):/, ""));
   function showSignIn() {
     stop();
     $("app").hidden = true; $("signin").hidden = false;
