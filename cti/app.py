@@ -57,7 +57,7 @@ FEATURES = (agents_http.FEATURE, recording_http.FEATURE, supervision_http.FEATUR
 def http_app(config: Config, auth: Auth, connections: list[ConnectionState]) -> web.Application:
     """The HTTP API with every feature; the parts that run only on the leader (or only
     on a node's adapter) are started into it when they run."""
-    app = build_app(auth, FEATURES, connections)
+    app = build_app(auth, FEATURES, connections, config.locale)
     app[desk_http.DESK] = config.desk
     if config.trunks:
         app[calls_http.TRUNK].start(config.trunks[0])

@@ -19,6 +19,7 @@ from types import MappingProxyType
 
 from acd import AgentConfig, QueueConfig
 from acd.model import MAX_PRIORITY, HoldAction, Intake, RelaxStep, Route, Strategy
+from cti.web import i18n
 from cti.web.auth import AuthSettings, check_hash, parse_auth
 from cti.configreader import Table
 from cti.calls.trunks import Trunk, parse_trunks
@@ -134,6 +135,7 @@ class Config:
     trunks: tuple[Trunk, ...] = ()  # dialling out (R11 callbacks, R2)
     return_visits: VisitSettings = VisitSettings()
     timezone: str = "UTC"  # [site]: reports' days, call windows, recordings' folders
+    locale: str = "zh-CN"  # [site]: the pages' language for a person who has chosen none (cti/web/i18n.py)
     audit: AuditSettings = AuditSettings()  # R14: the one keyed audit log
 
     def intake(self) -> Intake:
@@ -279,6 +281,9 @@ def _validate(root: Table) -> Config:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError("site.timezone", "an IANA time zone such as Asia/Shanghai", zone) from None
     calendar = parse_calendar(site, zone)  # R16: working days
+    locale = site.text("locale", i18n.DEFAULT)
+    if i18n.known(locale) != locale:
+        raise ConfigError("site.locale", f"one of {', '.join(i18n.LOCALES)}", locale)
     site.check_unknown()
     if recording is not None:
         recording = dataclasses.replace(recording, timezone=zone)
@@ -336,7 +341,7 @@ def _validate(root: Table) -> Config:
     return Config(
         asterisk, http, default_queue, routes, tuple(queues), tuple(agents), log_level, redis_cfg,
         cluster, recording, ivr_settings, emergency, supervision, deadlines, notifications, auth, *more,
-        audit=audit_settings,
+        audit=audit_settings, locale=locale,
     )
 
 

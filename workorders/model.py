@@ -40,7 +40,13 @@ OUTCOMES = ("satisfied", "not-solved", "no-answer", "wrong-number", "do-not-call
 
 
 class BadDisposition(ValueError):
-    """A disposition that cannot be recorded as it is (the message says why)."""
+    """A disposition that cannot be recorded as it is (the message says why; ``fields``:
+    each field at fault and how, "required", "too-long" or "invalid", for the desk to
+    say next to the field in its own language)."""
+
+    def __init__(self, message: str, fields: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.fields = dict(fields or {})
 
 
 class BadTransition(ValueError):
@@ -153,22 +159,22 @@ def check_disposition(rules: Rules, kind_name: str, given: Mapping[str, Any]) ->
         if value is None or value == "":
             continue
         if not isinstance(value, str):
-            raise BadDisposition(f"{name} must be text")
+            raise BadDisposition(f"{name} must be text", {name: "invalid"})
         value = value.strip()
         if len(value) > FIELDS[name]:
-            raise BadDisposition(f"{name} is longer than {FIELDS[name]} characters")
+            raise BadDisposition(f"{name} is longer than {FIELDS[name]} characters", {name: "too-long"})
         if value:
             out[name] = value
     if kind.emergency:
         out["urgency"] = "emergency"
     urgency = out.setdefault("urgency", "normal")
     if urgency not in URGENCIES:
-        raise BadDisposition(f"urgency must be one of {list(URGENCIES)}")
+        raise BadDisposition(f"urgency must be one of {list(URGENCIES)}", {"urgency": "invalid"})
     if "outcome" in out and out["outcome"] not in OUTCOMES:
-        raise BadDisposition(f"outcome must be one of {list(OUTCOMES)}")
+        raise BadDisposition(f"outcome must be one of {list(OUTCOMES)}", {"outcome": "invalid"})
     missing = [f for f in kind.required if f not in out]
     if missing:
-        raise BadDisposition(f"a {kind.name} needs {', '.join(missing)}")
+        raise BadDisposition(f"a {kind.name} needs {', '.join(missing)}", {f: "required" for f in missing})
     return out
 
 

@@ -1,8 +1,9 @@
-"""The emergency plan's reasons (R9) in words, in the two languages the pages use
-(Traditional Chinese and English): what the plan saw, rounded, and the thresholds that
-decided, e.g. "entered III: 4 waiting (entry at 3), longest wait 42 s, answer rate 61 %".
-The core (``acd.plans``) gives the figures and thresholds; this turns them into text
-for the wallboard, the ``/plan`` API, the plan webhook and the audit log."""
+"""The emergency plan's reasons (R9) in words, in English and Chinese: what the plan saw,
+rounded, and the thresholds that decided, e.g. "entered III: 4 waiting (entry at 3),
+longest wait 42 s, answer rate 61 %". The core (``acd.plans``) gives the figures and
+thresholds; this turns them into text for the ``/plan`` API, the plan webhook and the
+audit log. The wallboard says the same in its page's language from ``reason_code``, the
+figures and the thresholds (``wallboard.js``, through the pages' catalogues)."""
 
 from __future__ import annotations
 

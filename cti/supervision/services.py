@@ -183,9 +183,11 @@ class Supervision:
 
     def apply(self, changes: list[PlanChanged | PlanProposed] | list[PlanChanged], who: str) -> None:
         for change in changes:
-            # "reason" in words (English) and "reason_zh"; the figures and thresholds as given
+            # "reason" in words (English) and "reason_zh"; "reason_code" as the core gave it (the
+            # pages say it in their own language from it, the figures and the thresholds as given)
             en, zh = words(change)
-            entry = {"type": type(change).__name__, **asdict(change), "reason": en, "reason_zh": zh}
+            entry = {"type": type(change).__name__, **asdict(change), "reason": en, "reason_zh": zh,
+                     "reason_code": change.reason}
             self.changes.append(entry)
             del self.changes[:-1000]
             audit.warning("R9 plan %s by %s", entry, who)

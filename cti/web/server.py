@@ -31,6 +31,7 @@ from cti.errors import (
 )
 from cti.masking import mask_numbers
 from cti.web import pages
+from cti.web.i18n import display_name
 from cti.health import ConnectionState
 from cti.recording.services import BadHold
 from cti.runtime import Runtime
@@ -141,15 +142,17 @@ class Feature:
     setup: Callable[[web.Application], None] | None = None
 
 
-def build_app(auth: Auth, features: Iterable[Feature], connections: Iterable[ConnectionState] = ()) -> web.Application:
+def build_app(auth: Auth, features: Iterable[Feature], connections: Iterable[ConnectionState] = (),
+              locale: str = "zh-CN") -> web.Application:
     """The HTTP API of one engine instance: its parts start empty (a standby's), each
-    feature adds its routes and its parts' keys."""
+    feature adds its routes and its parts' keys. ``locale``: the pages' language for a
+    person who has chosen none (``[site] locale``)."""
     app = web.Application(middlewares=[_errors, _authenticate], client_max_size=MAX_BODY)
     app[AUTH] = auth
     app[ROLE] = Role()
     app[CONNECTIONS] = list(connections)
     app[RUNTIME] = Part()
-    pages.setup(app)
+    pages.setup(app, locale)
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.json", openapi(OPENAPI.read_bytes()))  # read once, at start
     app.router.add_post("/auth/login", sign_in)
@@ -176,7 +179,7 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
                     log.error("R5 ALERT: %s", exc)
                 message = str(exc) if not isinstance(exc, NotRouting) else (
                     "this engine instance does not route calls (standby or adapter); ask the leader")
-                response = error(status, code, message)
+                response = error(status, code, message, getattr(exc, "fields", None))
                 if status == 401 and "X-CTI-Page" not in request.headers:  # no browser prompt over a page
                     response.headers["WWW-Authenticate"] = 'Basic realm="cti", Bearer'
                 return response
@@ -234,8 +237,12 @@ def client_address(request: web.Request) -> str | None:
     return request.app[AUTH].address(request.remote, request.headers.get("X-Forwarded-For"))
 
 
-def error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": code, "message": message}, status=status)
+def error(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> web.Response:
+    """``fields``: each request field at fault and how ("required", "too-long", "invalid")."""
+    body: dict[str, object] = {"error": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return web.json_response(body, status=status)
 
 
 def runtime(request: web.Request) -> Runtime:
@@ -320,7 +327,8 @@ async def sign_out(request: web.Request) -> web.Response:
 
 async def who_am_i(request: web.Request) -> web.Response:
     who = identity(request)
-    return web.json_response({"name": who.name, "role": who.role, "agent_id": who.agent_id})
+    return web.json_response({"name": who.name, "role": who.role, "agent_id": who.agent_id,
+                              "display_name": display_name(who.name, who.agent_id)})
 
 
 async def health(request: web.Request) -> web.Response:

@@ -119,7 +119,7 @@ def test_R12_R10_R14_agent_desk_screen_pop_disposition_work_order_and_progress(
         first = mobile_caller(sandbox, "3", 6000)
         page.until(lambda: "Ringing" in page.text("call-state"), 30, "the screen pop on the offer")
         assert page.text("call-number") == NUMBER  # the agent's own call: the full number
-        assert page.text("call-kind") == "fault-report"
+        assert page.text("call-kind") == "Fault report"  # the kind in words (the English page)
         page.until(lambda: "Connected" in page.text("call-state"), 10, "the pop on the answer")
         assert Select(page.el("f-kind")).first_selected_option.get_attribute("value") == "fault-report"
         assert page.el("f-contact_number").get_attribute("value") == NUMBER
@@ -161,7 +161,7 @@ def test_R12_R10_R14_agent_desk_screen_pop_disposition_work_order_and_progress(
         page.until(lambda: "You" in page.text("contacts"), 5, "the R10 previous contact on the pop")
         assert "min ago" in page.text("contacts")
         page.until(lambda: order_id in page.text("open-orders"), 5, "the open work order on the pop")
-        assert "accepted" in page.text("open-orders")
+        assert "Accepted" in page.text("open-orders")
         page.shot("agent-desk")
         # R14: the same desk read by a supervisor shows the number masked; by the admin, whole.
         status, seen = call(engine.port, "GET", "/desk/1001", basic(*SUPERVISOR))
@@ -229,7 +229,7 @@ def test_R13_R9_wallboard_follows_calls_and_agents_live_and_confirms_a_plan_leve
     page.open("/wallboard")
     page.sign_in(*SUPERVISOR)
     page.until(lambda: "Paused" in page.text("agent-1001"), 5, "agent 1001 shown paused")
-    assert "meeting" in page.text("agent-1001")
+    assert "Meeting" in page.text("agent-1001")  # the pause reason, in words
     page.until(lambda: page.visible("queue-support"), 5, "the support queue's tile")
 
     caller = sandbox.call(talk_ms=30000)  # from the engine's answer: covers the wait
@@ -251,6 +251,8 @@ def test_R13_R9_wallboard_follows_calls_and_agents_live_and_confirms_a_plan_leve
     # The plan proposes level III (one waiting, confirm mode): the supervisor confirms it.
     page.until(lambda: page.el("btn-plan-confirm").is_enabled(), 10, "the proposed plan level")
     assert page.text("plan-proposed") == "III"
+    # Its reason in the page's words, from the figures and thresholds the core gave.
+    page.until(lambda: "proposed III: 1 waiting (entry at 1)" in page.text("plan-why"), 5, "the plan's reason")
     # The trend (uPlot) has a time axis (24-hour clock) and the waiting calls' scale from 0.
     page.until(lambda: json.loads(page.el("trend").get_attribute("data-x-labels") or "[]"), 35, "the trend's time axis")
     times = json.loads(page.el("trend").get_attribute("data-x-labels"))
@@ -400,7 +402,7 @@ def test_R12_a_half_typed_disposition_survives_wrap_up_the_next_call_and_a_reloa
         assert page.el("f-customer_name").get_attribute("value") == ""
         assert page.el("f-content").get_attribute("value") == ""
         page.until(lambda: page.visible("drafts-box"), 5, "the unsubmitted disposition listed")
-        assert "fault-report" in page.text("drafts")
+        assert "Fault report" in page.text("drafts")
         # A reload (or the browser closed and opened again): the draft is still there.
         page.driver.refresh()
         page.until(lambda: "Connected" in page.text("call-state"), 10, "the desk back after the reload")

@@ -285,9 +285,9 @@ phone = "PJSIP/agent1003"
     page.until(lambda: page.visible("listen-listen-1002"), 10, "the listen button of agent 1002")
     page.click("listen-listen-1002")
     wait_for(lambda: len(bridge(sandbox, f"cti-sup-{call_id}")) == 2, 10, "the supervisor's phone bridged with the snoop")
-    page.until(lambda: "Listen · account:li" in page.text("agent-1002"), 10, "the listening shown")
+    page.until(lambda: "Listen · li" in page.text("agent-1002"), 10, "the listening shown")
     page.click("listen-whisper-1002")
-    page.until(lambda: "Whisper · account:li" in page.text("agent-1002"), 10, "the whisper shown")
+    page.until(lambda: "Whisper · li" in page.text("agent-1002"), 10, "the whisper shown")
     page.shot("wallboard-listening")
     page.click("listen-stop-1002")
     wait_for(lambda: not [b for b in sandbox.bridges() if b["id"] == f"cti-sup-{call_id}"], 10,

@@ -113,3 +113,15 @@ async def test_R14_the_desk_shows_a_supervisor_the_stored_disposition_masked(sto
         assert NUMBER not in desk["disposition"]["fields"]["content"]
         own: dict[str, Any] = await (await w.http.get("/desk/1001", headers=w.as_role("agent:1001"))).json()
         assert own["disposition"]["fields"]["contact_number"] == NUMBER
+
+
+async def test_a_refused_disposition_names_its_fields_for_the_desk(store_url: str, tmp_path: Path) -> None:
+    """The desk says what is wrong next to each field, in its page's language, from the
+    error's fields (not from the English message)."""
+    async with world(store_url, tmp_path) as w:
+        answered_call(w.runtime, "k1", NUMBER, "1001")
+        resp = await w.http.post("/calls/k1/disposition", headers=w.as_role("agent:1001"), json={
+            "kind": "fault-report", "fields": {**REPAIR, "customer_name": "", "content": " "}})
+        body = await resp.json()
+        assert resp.status == 400 and body["error"] == "bad-request", body
+        assert body["fields"] == {"customer_name": "required", "content": "required"}, body

@@ -82,8 +82,12 @@ async def test_R12_disposition_becomes_an_order_routed_by_kind_urgency_region(se
 
 async def test_R12_required_fields_per_kind_and_kinds_without_action(service: Any) -> None:
     wo, _ = service
-    with pytest.raises(BadDisposition, match="address"):
+    with pytest.raises(BadDisposition, match="address") as refused:
         await wo.dispose(CALL, "1001", "fault-report", {**REPAIR, "address": ""}, "agent:1001")
+    assert refused.value.fields == {"address": "required"}  # for the desk, next to the field
+    with pytest.raises(BadDisposition, match="longer") as refused:
+        await wo.dispose(CALL, "1001", "consultation", {"content": "x" * 4001}, "agent:1001")
+    assert refused.value.fields == {"content": "too-long"}
     with pytest.raises(BadDisposition, match="unknown kind"):
         await wo.dispose(CALL, "1001", "gossip", {"content": "x"}, "agent:1001")
     with pytest.raises(BadDisposition, match="unknown fields"):

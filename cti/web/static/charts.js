@@ -34,7 +34,7 @@ window.CtiCharts = (function () {
     const sl = points.map((p) => (p.service_level === null || p.service_level === undefined) ? null : p.service_level * 100);
     const goal = points.map(() => (target === null || target === undefined) ? null : target * 100);
     const time = (u, splits) => {
-      const labels = splits.map((t) => new Date(t * 1000).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", hour12: false}));
+      const labels = splits.map((t) => CtiPage.shortTime(t));
       remember(el, "xLabels", labels); return labels;
     };
     const calls = (u, splits) => { const labels = splits.map((v) => Number.isInteger(v) ? String(v) : ""); remember(el, "yLabels", labels); return labels; };
@@ -43,12 +43,12 @@ window.CtiCharts = (function () {
       // the last four hours up to the newest point, whatever the points cover
       scales: {x: {time: true, range: () => [xs[xs.length - 1] - 4 * 3600, xs[xs.length - 1]]}, calls: {range: (u, min, max) => [0, Math.max(4, Math.ceil(max))]}, pct: {range: [0, 100]}},
       axes: [{...AXIS(), values: time},
-        {...AXIS(), scale: "calls", label: el.dataset.waitingLabel || "waiting", values: calls, size: 40},
-        {...AXIS(), scale: "pct", side: 1, label: el.dataset.slLabel || "SL %", values: (u, s) => s.map((v) => v + "%"), grid: {show: false}, size: 50}],
-      series: [{},
-        {label: el.dataset.waitingLabel || "waiting", scale: "calls", stroke: css("--warn"), width: 2, value: (u, v) => v === null ? "—" : String(v)},
-        {label: el.dataset.slLabel || "SL", scale: "pct", stroke: css("--ok"), width: 2, spanGaps: false, value: (u, v) => v === null ? "—" : Math.round(v) + "%"},
-        {label: el.dataset.targetLabel || "target", scale: "pct", stroke: css("--ok"), width: 1, dash: [6, 4], points: {show: false}, value: (u, v) => v === null ? "—" : Math.round(v) + "%"}],
+        {...AXIS(), scale: "calls", label: el.dataset.waitingLabel || CtiPage.t("Waiting"), values: calls, size: 40},
+        {...AXIS(), scale: "pct", side: 1, label: el.dataset.slLabel || CtiPage.t("SL"), values: (u, s) => s.map((v) => v + "%"), grid: {show: false}, size: 50}],
+      series: [{label: CtiPage.t("Time")},
+        {label: el.dataset.waitingLabel || CtiPage.t("Waiting"), scale: "calls", stroke: css("--warn"), width: 2, value: (u, v) => v === null ? "—" : String(v)},
+        {label: el.dataset.slLabel || CtiPage.t("SL"), scale: "pct", stroke: css("--ok"), width: 2, spanGaps: false, value: (u, v) => v === null ? "—" : Math.round(v) + "%"},
+        {label: el.dataset.targetLabel || CtiPage.t("Target"), scale: "pct", stroke: css("--ok"), width: 1, dash: [6, 4], points: {show: false}, value: (u, v) => v === null ? "—" : Math.round(v) + "%"}],
       legend: {live: true},
     };
     keep(el, new uPlot(opts, [xs, waiting, sl, goal], el));
@@ -82,8 +82,8 @@ window.CtiCharts = (function () {
       ...sized(el, 220),
       scales: {x: {time: false, range: [-0.5, Math.max(0.5, periods.length - 0.5)]}, y: {range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.15))]}},
       axes: [{...AXIS(), values: label, space: 60, grid: {show: false}},
-        {...AXIS(), label: el.dataset.yLabel || "calls", values: counts, size: 40}],
-      series: [{value: (u, i) => periods[i] === undefined ? "—" : periods[i]}].concat(series.map((s, k) => ({
+        {...AXIS(), label: el.dataset.yLabel || CtiPage.t("Calls"), values: counts, size: 40}],
+      series: [{label: CtiPage.t("Period"), value: (u, i) => periods[i] === undefined ? "—" : periods[i]}].concat(series.map((s, k) => ({
         label: s.label, fill: s.color, stroke: s.color, width: 0, points: {show: false},
         paths: uPlot.paths.bars({size: [W, 80], align: k === 0 ? -1 : 1}),
       }))),

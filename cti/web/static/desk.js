@@ -3,11 +3,7 @@
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
-  const STATES = {"ready": "就緒 Ready", "not-ready": "暫停 Paused", "offered": "振鈴 Ringing",
-    "on-call": "通話中 On call", "wrap-up": "話後處理 Wrap-up", "logged-out": "已簽出 Logged out"};
-  const PAUSES = {"break": "休息 Break", "lunch": "午餐 Lunch", "training": "培訓 Training", "meeting": "會議 Meeting",
-    "coaching": "輔導 Coaching", "after-call-work": "話後工作 After-call work", "other": "其他 Other"};
-  const URGENCY = {"emergency": "緊急 Emergency", "high": "高 High", "normal": "一般 Normal", "low": "低 Low"};
+  const t = CtiPage.t, word = CtiPage.word;  // the page's words (cti/web/locale)
   let me = null, desk = null, skew = 0, source = null, formFor = null, editing = null, pristine = "";
 
   // Drafts: the disposition being typed is kept per call in this browser as it is typed
@@ -44,8 +40,8 @@
     const ul = $("drafts"); ul.innerHTML = "";
     for (const d of all) {
       const li = document.createElement("li"), b = document.createElement("button");
-      li.textContent = new Date(d.at * 1000).toLocaleTimeString([], {hour12: false}) + " · " + (d.caller || d.call_id) + " · " + d.kind + " ";
-      b.type = "button"; b.className = "quiet"; b.textContent = "繼續 Resume"; b.dataset.call = d.call_id;
+      li.textContent = CtiPage.time(d.at) + " · " + (d.caller || d.call_id) + " · " + kindName(d.kind) + " ";
+      b.type = "button"; b.className = "quiet"; b.textContent = t("Resume"); b.dataset.call = d.call_id;
       b.addEventListener("click", () => { saveDraft(); editing = d.call_id; $("dispose-result").textContent = "";
         $("disposition").reset(); pristine = ""; fillForm(d); renderDrafts(); renderEditing(); });
       li.appendChild(b); ul.appendChild(li);
@@ -54,23 +50,29 @@
   function renderEditing() {  // which call the form records, when it is not the call on screen
     const other = editing && (!desk.call || desk.call.call_id !== editing);
     $("form-for").hidden = !other;
-    if (other) $("form-for").textContent = "記錄較早來電 For an earlier call: " + ((drafts()[editing] || {}).caller || editing);
+    if (other) $("form-for").textContent = t("For an earlier call: {caller}", {caller: (drafts()[editing] || {}).caller || editing});
     $("btn-dispose").disabled = !editing || (!other && desk.call.state === "offered");
   }
 
   const fmt = CtiPage.duration;
+  // A disposition kind as people read it: the catalogue's word for a known kind, else the
+  // site's configured label, else its name.
+  function kindName(name) {
+    const k = desk && desk.form.kinds.find((x) => x.name === name);
+    return word("kind", name, k && k.label ? k.label : name);
+  }
   function ago(at) {
     const s = Date.now() / 1000 + skew - at;
-    if (s < 3600) return Math.max(1, Math.round(s / 60)) + " 分鐘前 min ago";
-    if (s < 86400) return Math.round(s / 3600) + " 小時前 h ago";
-    return Math.round(s / 86400) + " 天前 days ago";
+    if (s < 3600) return t("{n} min ago", {n: Math.max(1, Math.round(s / 60))});
+    if (s < 86400) return t("{n} h ago", {n: Math.round(s / 3600)});
+    return t("{n} days ago", {n: Math.round(s / 86400)});
   }
   const api = CtiPage.api, showSignIn = CtiPage.showSignIn;
   async function start() {
     try {
       me = await api("GET", "/auth/me");
     } catch (e) { showSignIn(); return; }
-    if (!me.agent_id) { $("signin-error").textContent = "請用坐席工號登入 Sign in with an agent ID"; showSignIn(); return; }
+    if (!me.agent_id) { $("signin-error").textContent = t("Sign in with an agent ID"); showSignIn(); return; }
     $("signin").hidden = true; $("app").hidden = false;
     $("agent-id").textContent = me.agent_id;
     follow();
@@ -82,7 +84,7 @@
     source.addEventListener("agent", () => { refresh(); });
     source.onopen = () => { $("connection").textContent = ""; refresh(); };
     source.onerror = () => {
-      $("connection").textContent = "連線中斷，重新連線中 Reconnecting…";
+      $("connection").textContent = t("Reconnecting…");
       if (source.readyState === EventSource.CLOSED) {  // refused (signed out, or the engine is not leading)
         setTimeout(() => { api("GET", "/auth/me").then(follow, () => {}); }, 2000);
       }
@@ -98,26 +100,26 @@
   }
   function render() {
     const a = desk.agent;
-    $("state").textContent = STATES[a.state] || a.state;
+    $("state").textContent = word("state", a.state);
     $("state").className = "state s-" + a.state;
-    $("reason").textContent = a.reason ? (PAUSES[a.reason] || a.reason) : "";
+    $("reason").textContent = word("pause", a.reason);
     $("pending").hidden = !a.pending;  // a pause or logout asked for during a call waits for its end
-    $("pending").textContent = a.pending === "logged-out" ? "通話後簽出 Log-out after this call"
-      : (a.pending ? "通話後暫停 Pause after this call: " + (PAUSES[a.pending_reason] || a.pending_reason || "") : "");
+    $("pending").textContent = a.pending === "logged-out" ? t("Log-out after this call")
+      : (a.pending ? t("Pause after this call: {reason}", {reason: word("pause", a.pending_reason)}) : "");
     renderAgentControls(a);
     const sel = $("pause-code");
     if (sel.options.length !== desk.pause_codes.length) {
       sel.innerHTML = "";
-      for (const code of desk.pause_codes) sel.add(new Option(PAUSES[code] || code, code));
+      for (const code of desk.pause_codes) sel.add(new Option(word("pause", code), code));
     }
     const call = desk.call;
     $("no-call").hidden = !!call; $("call").hidden = !call;
     if (call) {
       $("call-number").textContent = call.caller || "—";
-      $("call-state").textContent = call.dialing ? "回撥中 Dialling the customer" :
-        ({"offered": "振鈴 Ringing", "connected": "通話中 Connected", "ended": "已結束 Ended"}[call.state]) +
-        (call.callback ? " · 預約回電 Callback" + (call.attempts ? " #" + call.attempts : "") : "");
-      $("call-kind").textContent = call.kind || "—";
+      $("call-state").textContent = call.dialing ? t("Dialling the customer") :
+        ({"offered": t("Ringing"), "connected": t("Connected"), "ended": t("Ended")}[call.state] || call.state) +
+        (call.callback ? " · " + t("Callback") + (call.attempts ? " #" + call.attempts : "") : "");
+      $("call-kind").textContent = call.kind ? kindName(call.kind) : "—";
       $("call-queue").textContent = call.queue;
       $("emergency-flag").hidden = !call.emergency;
     }
@@ -133,14 +135,14 @@
     const contacts = $("contacts"); contacts.innerHTML = "";
     for (const k of desk.history.contacts) {
       const li = document.createElement("li");
-      li.textContent = (k.agent_id === me.agent_id ? "您 You" : (k.agent_id ? "坐席 " + k.agent_id : "未接 Unanswered")) +
-        " · " + ago(k.ended_at) + " · " + (k.kind || k.queue) + " · " + k.outcome;
+      li.textContent = (k.agent_id === me.agent_id ? t("You") : (k.agent_id ? t("Agent {id}", {id: k.agent_id}) : t("Unanswered"))) +
+        " · " + ago(k.ended_at) + " · " + (k.kind ? kindName(k.kind) : k.queue) + " · " + word("outcome", k.outcome);
       contacts.appendChild(li);
     }
     const orders = $("open-orders"); orders.innerHTML = "";
     for (const o of desk.history.open_orders) {
       const li = document.createElement("li");
-      li.textContent = o.order_id + " · " + o.kind + " · " + o.status + " · " + o.department;
+      li.textContent = o.order_id + " · " + kindName(o.kind) + " · " + word("status", o.status) + " · " + o.department;
       orders.appendChild(li);
     }
     renderForm(call);
@@ -150,9 +152,9 @@
   // and the main button says what it will do.
   function renderAgentControls(a) {
     const inCall = a.state === "offered" || a.state === "on-call";
-    const main = {"logged-out": "簽入 Log in", "not-ready": "就緒 Ready", "wrap-up": "結束話後處理 End wrap-up",
-      "ready": "就緒 Ready", "offered": "取消待生效 Cancel pending", "on-call": "取消待生效 Cancel pending"}[a.state];
-    $("btn-ready").textContent = main || "就緒 Ready";
+    const main = {"logged-out": t("Log in"), "not-ready": t("Ready"), "wrap-up": t("End wrap-up"),
+      "ready": t("Ready"), "offered": t("Cancel pending"), "on-call": t("Cancel pending")}[a.state];
+    $("btn-ready").textContent = main || t("Ready");
     $("btn-ready").disabled = a.state === "ready" || (inCall && !a.pending);
     $("btn-pause").disabled = a.state === "logged-out";
     $("pause-code").disabled = a.state === "logged-out";
@@ -164,14 +166,14 @@
     $("call-controls").hidden = !mine || !!call.consult;
     $("consult-controls").hidden = !mine || !call.consult;
     if (!mine) return;
-    $("btn-hold").textContent = call.on_hold ? "取回 Resume" : "保持 Hold";
-    $("consult-state").textContent = call.consult ? "諮詢 Consulting " + call.consult +
-      (call.consult_answered ? " · 已接通 answered" : " · 振鈴 ringing") : "";
+    $("btn-hold").textContent = call.on_hold ? t("Resume") : t("Hold");
+    $("consult-state").textContent = call.consult ? t("Consulting {target}", {target: call.consult}) + " · " +
+      (call.consult_answered ? t("answered") : t("ringing")) : "";
     $("btn-complete").disabled = !call.consult_answered;
-    const sel = $("transfer-target"), t = desk.transfer_to, keep = sel.value;
-    const options = t.agents.map((a) => ["agent:" + a, "坐席 Agent " + a])
-      .concat(t.queues.map((q) => ["queue:" + q, "隊列 Queue " + q]))
-      .concat(t.external ? [["external:", "外線 External number"]] : []);
+    const sel = $("transfer-target"), to = desk.transfer_to, keep = sel.value;
+    const options = to.agents.map((a) => ["agent:" + a, t("Agent {id}", {id: a})])
+      .concat(to.queues.map((q) => ["queue:" + q, t("Queue {name}", {name: q})]))
+      .concat(to.external ? [["external:", t("External number")]] : []);
     if (sel.dataset.options !== JSON.stringify(options)) {
       sel.dataset.options = JSON.stringify(options);
       sel.innerHTML = "";
@@ -195,9 +197,9 @@
     const kinds = $("f-kind");
     if (kinds.options.length !== desk.form.kinds.length) {
       kinds.innerHTML = "";
-      for (const k of desk.form.kinds) kinds.add(new Option(k.label || k.name, k.name));
+      for (const k of desk.form.kinds) kinds.add(new Option(kindName(k.name), k.name));
       const urg = $("f-urgency"); urg.innerHTML = "";
-      for (const u of desk.form.urgencies) urg.add(new Option(URGENCY[u] || u, u));
+      for (const u of desk.form.urgencies) urg.add(new Option(word("urgency", u), u));
       urg.value = "normal";
     }
     const key = call ? call.call_id : null;
@@ -217,7 +219,7 @@
       renderDrafts();
     }
     renderEditing();
-    if (desk.disposition && editing === key && !$("dispose-result").textContent) $("dispose-result").textContent = "已記錄 Recorded" + (desk.disposition.order_id ? " · " + desk.disposition.order_id : "");
+    if (desk.disposition && editing === key && !$("dispose-result").textContent) $("dispose-result").textContent = t("Recorded") + (desk.disposition.order_id ? " · " + desk.disposition.order_id : "");
   }
   function markRequired() {
     const kind = desk.form.kinds.find((k) => k.name === $("f-kind").value);
@@ -234,7 +236,7 @@
     $("in-state").textContent = fmt(now - a.since);
     const wrap = a.state === "wrap-up";
     $("wrap-countdown").hidden = !wrap;
-    if (wrap) $("wrap-left").textContent = a.wrap_up_until ? fmt(a.wrap_up_until - now) : "待提交記錄 until the disposition";
+    if (wrap) $("wrap-left").textContent = a.wrap_up_until ? fmt(a.wrap_up_until - now) : t("until the disposition");
     // Wrap-up about to end with a disposition typed and not recorded: say it is kept.
     const unsent = editing && drafts()[editing];
     $("draft-warning").hidden = !(wrap && a.wrap_up_until && a.wrap_up_until - now < 15 && unsent);
@@ -260,8 +262,12 @@
         editing = null; formFor = null; renderForm(desk.call);  // its form as it pops (its own draft, if any)
       }
       result.className = "ok";
-      result.textContent = "已記錄 Recorded" + (r.order ? " · 工單 Work order " + r.order.order_id + " → " + r.order.department : "");
-    } catch (e) { result.className = "error"; result.textContent = e.message; }
+      result.textContent = t("Recorded") + (r.order ? " · " + t("Work order") + " " + r.order.order_id + " → " + r.order.department : "");
+    } catch (e) {  // the server's verdict on a field, next to that field
+      result.className = "error";
+      const placed = e.fields && Object.keys(e.fields).length && callId === editing && !markFields(e.fields);
+      result.textContent = placed ? t("Check the marked fields") : e.message;
+    }
     refresh();
   }
   $("btn-ready").addEventListener("click", () =>
@@ -281,21 +287,31 @@
   $("disposition").addEventListener("change", saveDraft);
   // A field the kind requires and left empty (or only spaces) is named next to it, before
   // anything is sent; the browser's own check would let spaces through.
-  function checkRequired() {
-    const kind = desk.form.kinds.find((k) => k.name === $("f-kind").value);
+  // Each field at fault ({field: "required" | "too-long" | "invalid"}) named next to it in
+  // the page's words, the first focused; the rest cleared. Returns whether none is at fault.
+  function markFields(problems) {
+    const words = {"required": t("Required"), "too-long": t("Too long"), "invalid": t("Not a valid value")};
     let first = null;
     for (const f of desk.form.fields) {
       const el = $("f-" + f); if (!el) continue;
-      const missing = !!kind && kind.required.indexOf(f) >= 0 && !el.value.trim();
-      el.classList.toggle("invalid", missing);
-      el.setAttribute("aria-invalid", String(missing));
+      const problem = problems[f];
+      el.classList.toggle("invalid", !!problem);
+      el.setAttribute("aria-invalid", String(!!problem));
       let note = el.parentElement.querySelector(".field-error");
-      if (missing && !note) { note = document.createElement("span"); note.className = "field-error"; el.parentElement.appendChild(note); }
-      if (note) note.textContent = missing ? "必填 Required" : "";
-      if (missing && !first) first = el;
+      if (problem && !note) { note = document.createElement("span"); note.className = "field-error"; el.parentElement.appendChild(note); }
+      if (note) note.textContent = problem ? (words[problem] || t("Not a valid value")) : "";
+      if (problem && !first) first = el;
     }
     if (first) first.focus();
     return !first;
+  }
+  function checkRequired() {
+    const kind = desk.form.kinds.find((k) => k.name === $("f-kind").value), problems = {};
+    for (const f of desk.form.fields) {
+      const el = $("f-" + f);
+      if (el && !!kind && kind.required.indexOf(f) >= 0 && !el.value.trim()) problems[f] = "required";
+    }
+    return markFields(problems);
   }
   $("disposition").addEventListener("submit", (ev) => {
     ev.preventDefault();

@@ -27,8 +27,8 @@
     }
     const items = [...byPeriod.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
     CtiCharts.bars($("chart"), items.map(([p]) => periodLabel(p, interval)), [
-      {label: $("chart").dataset.offeredLabel || "offered", color: CtiCharts.css("--warn"), values: items.map(([, x]) => x.offered)},
-      {label: $("chart").dataset.answeredLabel || "answered", color: CtiCharts.css("--ok"), values: items.map(([, x]) => x.answered)}]);
+      {label: $("chart").dataset.offeredLabel, color: CtiCharts.css("--warn"), values: items.map(([, x]) => x.offered)},
+      {label: $("chart").dataset.answeredLabel, color: CtiCharts.css("--ok"), values: items.map(([, x]) => x.answered)}]);
   }
   async function load() {
     $("report-error").textContent = "";
@@ -41,7 +41,7 @@
       const body = $("report-rows"); body.innerHTML = "";
       for (const r of q.rows) {
         const tr = document.createElement("tr");
-        [r.period.slice(0, 16).replace("T", " "), r.queue || r.kind || "—", r.offered, r.answered, r.abandoned,
+        [r.period.slice(0, 16).replace("T", " "), r.queue || (r.kind ? CtiPage.word("kind", r.kind) : "—"), r.offered, r.answered, r.abandoned,
          pct(r.service_level), pct(r.answer_rate), fmt(r.asa_s), fmt(r.longest_wait_s), fmt(r.aht_s)]
           .forEach((v) => cell(tr, String(v)));
         body.appendChild(tr);
@@ -61,9 +61,9 @@
     let me;
     try { me = await api("GET", "/auth/me"); } catch (e) { CtiPage.showSignIn(); return; }
     if (["supervisor", "reader", "admin"].indexOf(me.role) < 0) {
-      $("signin-error").textContent = "需要班長帳號 A supervisor account is needed"; CtiPage.showSignIn(); return;
+      $("signin-error").textContent = CtiPage.t("A supervisor account is needed"); CtiPage.showSignIn(); return;
     }
-    $("signin").hidden = true; $("app").hidden = false; $("me").textContent = me.name;
+    $("signin").hidden = true; $("app").hidden = false; $("me").textContent = CtiPage.displayName(me);
     if (!$("q-from").value) { $("q-from").value = today(); $("q-to").value = today(); }
     load();
   }

@@ -3,8 +3,7 @@
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
-  const STATES = {"ready": "就緒 Ready", "not-ready": "暫停 Paused", "offered": "振鈴 Ringing",
-    "on-call": "通話 On call", "wrap-up": "話後 Wrap-up", "logged-out": "簽出 Out"};
+  const t = CtiPage.t, word = CtiPage.word;  // the page's words (cti/web/locale)
   const WAITING_ROWS = 6, ALERT_ROWS = 3;  // what the board has room for without scrolling
   // Wall display (?display=wall): the figures only, no controls, larger type, for a screen
   // on the wall; the supervisor's own screen keeps the controls.
@@ -26,13 +25,13 @@
       el.textContent = fmt(Number(el.dataset.base) + Math.max(0, now - Number(el.dataset.at)));
     }
   }
-  const FIGURES = {"service_level": "服務水平 SL", "abandon_rate": "放棄率 Abandon", "longest_wait_s": "最長等待 Longest wait",
-    "waiting_per_agent": "每坐席等待 Waiting per agent"};
+  const FIGURES = () => ({"service_level": t("SL"), "abandon_rate": t("Abandon rate"), "longest_wait_s": t("Longest wait"),
+    "waiting_per_agent": t("Waiting per agent")});
   const api = CtiPage.api, showSignIn = CtiPage.showSignIn;
   async function start() {
     try { me = await api("GET", "/auth/me"); } catch (e) { showSignIn(); return; }
-    if (["supervisor", "admin"].indexOf(me.role) < 0) { $("signin-error").textContent = "需要班長帳號 A supervisor account is needed"; showSignIn(); return; }
-    $("signin").hidden = true; $("app").hidden = false; $("me").textContent = me.name;
+    if (["supervisor", "admin"].indexOf(me.role) < 0) { $("signin-error").textContent = t("A supervisor account is needed"); showSignIn(); return; }
+    $("signin").hidden = true; $("app").hidden = false; $("me").textContent = CtiPage.displayName(me);
     follow();
     try { render(await api("GET", "/wallboard/live")); } catch (e) { /* the stream brings it */ }
   }
@@ -43,7 +42,7 @@
     source.addEventListener("alert", (ev) => alert(JSON.parse(ev.data)));
     source.onopen = () => { $("connection").textContent = ""; };
     source.onerror = () => {
-      $("connection").textContent = "連線中斷，重新連線中 Reconnecting…";
+      $("connection").textContent = t("Reconnecting…");
       if (source.readyState === EventSource.CLOSED) setTimeout(() => { api("GET", "/auth/me").then(follow, () => {}); }, 2000);
     };
   }
@@ -54,13 +53,13 @@
     div.className = "tile state-" + (q.state || "ok");  // R13: the worst of its figures against [thresholds]
     div.id = "queue-" + name;
     const rows = [
-      ["等待 Waiting", q.waiting, "waiting"], ["最長等待 Longest", q.waiting ? {tick: q.longest_wait_s} : fmt(0), "longest"],
-      ["服務水平 SL (15m)", pct(h.service_level), "sl"], ["平均應答 ASA", fmt(w.asa_s), "asa"],
-      ["接通率 Answer rate", pct(w.answer_rate), "answer-rate"], ["放棄率 Abandon", pct(w.abandon_rate), "abandon-rate"],
-      ["今日 Offered / Answered / Abandoned", w.offered + " / " + w.answered + " / " + w.abandoned, "today"],
-      ["預約回電 Callbacks waiting / today", (q.callbacks_waiting || 0) + " / " + (q.callbacks_total || 0), "callbacks"],
-      ["外撥接通率 Connect rate", q.connect_rate === null || q.connect_rate === undefined ? "—" : pct(q.connect_rate), "connect-rate"],
-      ["需要 / 在崗 Needed / Staffed", (h.agents_needed === null ? "—" : h.agents_needed) + " / " + staffed(name), "staffing"]];
+      [t("Waiting"), q.waiting, "waiting"], [t("Longest wait"), q.waiting ? {tick: q.longest_wait_s} : fmt(0), "longest"],
+      [t("SL (15 min)"), pct(h.service_level), "sl"], [t("ASA"), fmt(w.asa_s), "asa"],
+      [t("Answer rate"), pct(w.answer_rate), "answer-rate"], [t("Abandon rate"), pct(w.abandon_rate), "abandon-rate"],
+      [t("Today offered / answered / abandoned"), w.offered + " / " + w.answered + " / " + w.abandoned, "today"],
+      [t("Callbacks waiting / today"), (q.callbacks_waiting || 0) + " / " + (q.callbacks_total || 0), "callbacks"],
+      [t("Connect rate"), q.connect_rate === null || q.connect_rate === undefined ? "—" : pct(q.connect_rate), "connect-rate"],
+      [t("Needed / staffed"), (h.agents_needed === null ? "—" : h.agents_needed) + " / " + staffed(name), "staffing"]];
     const h3 = document.createElement("h3"); h3.textContent = name; div.appendChild(h3);
     const figs = document.createElement("div"); figs.className = "figs"; div.appendChild(figs);
     const FIGURE = {"waiting": "waiting_per_agent", "longest": "longest_wait_s", "sl": "service_level", "abandon-rate": "abandon_rate"};
@@ -89,7 +88,7 @@
     for (const k of shown) {
       const tr = document.createElement("tr"); tr.className = k.emergency ? "emergency-row" : "";
       tr.dataset.call = k.call_id;
-      cell(tr, k.caller || "—"); cell(tr, k.queue); cell(tr, (k.emergency ? "緊急 EMERGENCY " : "") + (k.callback ? "回電 Callback " : "") + (k.kind || "")); ticking(cell(tr, ""), k.waited_s);
+      cell(tr, k.caller || "—"); cell(tr, k.queue); cell(tr, (k.emergency ? t("EMERGENCY") + " " : "") + (k.callback ? t("Callback") + " " : "") + (k.kind ? word("kind", k.kind) : "")); ticking(cell(tr, ""), k.waited_s);
       waiting.appendChild(tr);
     }
     const agents = $("agents"); agents.innerHTML = "";
@@ -109,8 +108,8 @@
         }
         chip.appendChild(p); return p;
       };
-      line([[a.agent_id, "id"], [STATES[a.state] || a.state, "state"], [{tick: a.in_state_s}, "t"]]);
-      line([[hold ? "保留超時 HOLD " + fmt(a.on_hold_s) : (rona ? "未應答 RONA" : (a.reason || "")), "why"],
+      line([[a.agent_id, "id"], [a.state === "logged-out" ? t("Out") : word("state", a.state), "state"]  /* short: a chip is narrow */, [{tick: a.in_state_s}, "t"]]);
+      line([[hold ? t("Hold overrun") + " " + fmt(a.on_hold_s) : (rona ? t("No answer (RONA)") : word("pause", a.reason)), "why"],
             a.call_s !== null ? [{tick: a.call_s}, "call"] : ["", "call"], [String(a.calls), "n"]]);
       listenCell(chip, a, (doc.listening || {})[a.call_id]);
       agents.appendChild(chip);
@@ -119,14 +118,14 @@
     document.querySelector(".board").classList.toggle("no-side", $("plan-card").hidden && $("campaigns-card").hidden);
     fit();
     drawTrend(doc.trend, doc.sl_target);
-    $("clock").textContent = new Date(doc.at * 1000).toLocaleTimeString([], {hour12: false});
+    $("clock").textContent = CtiPage.time(doc.at);
   }
-  const MODES = {"listen": "監聽 Listen", "whisper": "耳語 Whisper", "barge": "插話 Barge"};
+  const MODES = () => ({"listen": t("Listen"), "whisper": t("Whisper"), "barge": t("Barge")});
   function listenCell(chip, a, session) {
     // A supervisor listens to an agent's call, coaches it, joins it; switches; stops (audited).
     if (a.state !== "on-call" || !a.call_id) return;
     const td = document.createElement("p"); td.className = "listen operator"; chip.appendChild(td);
-    for (const [mode, label] of Object.entries(MODES)) {
+    for (const [mode, label] of Object.entries(MODES())) {
       const b = document.createElement("button");
       b.type = "button"; b.textContent = label; b.id = "listen-" + mode + "-" + a.agent_id;
       b.disabled = !!session && session.mode === mode;
@@ -135,10 +134,10 @@
     }
     if (session) {
       const b = document.createElement("button");
-      b.type = "button"; b.className = "quiet"; b.textContent = "停止 Stop"; b.id = "listen-stop-" + a.agent_id;
+      b.type = "button"; b.className = "quiet"; b.textContent = t("Stop"); b.id = "listen-stop-" + a.agent_id;
       b.addEventListener("click", () => listen("/calls/" + encodeURIComponent(a.call_id) + "/listen/stop", {}));
       td.appendChild(b);
-      td.appendChild(document.createTextNode(" " + (MODES[session.mode] || session.mode) + " · " + session.by));
+      td.appendChild(document.createTextNode(" " + (MODES()[session.mode] || session.mode) + " · " + CtiPage.displayName({name: session.by})));
     }
   }
   async function listen(path, body) {
@@ -151,7 +150,7 @@
     const body = $("campaigns"); body.innerHTML = "";
     for (const id of ids) {
       const k = campaigns[id], tr = document.createElement("tr");
-      cell(tr, k.name); cell(tr, k.status);
+      cell(tr, k.name); cell(tr, word("status", k.status));
       for (const st of ["scheduled", "queued", "done", "closed"]) cell(tr, String(k[st] || 0));
       body.appendChild(tr);
     }
@@ -160,20 +159,20 @@
     const box = $("alerts"); box.innerHTML = "";
     const items = [];
     if (doc.recording_coverage !== null && doc.recording_coverage !== undefined && doc.recording_coverage < 1)
-      items.push("錄音覆蓋率 Recording coverage " + pct(doc.recording_coverage) + " (R4)");
-    if (doc.work_orders && doc.work_orders.overdue > 0) items.push("逾期工單 Overdue work orders: " + doc.work_orders.overdue + " (R12)");
+      items.push(t("Recording coverage {percent}", {percent: pct(doc.recording_coverage)}));
+    if (doc.work_orders && doc.work_orders.overdue > 0) items.push(t("Overdue work orders: {n}", {n: doc.work_orders.overdue}));
     const em = doc.waiting_calls.filter((k) => k.emergency).length;
-    if (em) items.push("緊急來電等待中 Emergency calls waiting: " + em + " (R8)");
+    if (em) items.push(t("Emergency calls waiting: {n}", {n: em}));
     const crossed = [];  // R13: queue figures past their thresholds, red first
     for (const [name, q] of Object.entries(doc.queues))
       for (const [figure, t] of Object.entries(q.thresholds || {}))
         if (t.state === "red" || t.state === "amber") crossed.push([name, figure, t]);
     crossed.sort((a, b) => (a[2].state === "red" ? 0 : 1) - (b[2].state === "red" ? 0 : 1));
     const limits = [];
-    for (const [name, figure, t] of crossed) {
-      const value = figure.endsWith("_s") ? fmt(t.value) : (figure === "waiting_per_agent" ? (t.value === null ? "∞" : t.value.toFixed(1)) : pct(t.value));
-      const limit = figure.endsWith("_s") ? fmt(t[t.state]) : (figure === "waiting_per_agent" ? String(t[t.state]) : pct(t[t.state]));
-      limits.push([(t.state === "red" ? "紅 RED " : "黃 AMBER ") + name + " · " + (FIGURES[figure] || figure) + " " + value + " (" + limit + ")", "alert threshold-" + t.state]);
+    for (const [name, figure, x] of crossed) {
+      const value = figure.endsWith("_s") ? fmt(x.value) : (figure === "waiting_per_agent" ? (x.value === null ? "∞" : x.value.toFixed(1)) : pct(x.value));
+      const limit = figure.endsWith("_s") ? fmt(x[x.state]) : (figure === "waiting_per_agent" ? String(x[x.state]) : pct(x[x.state]));
+      limits.push([(x.state === "red" ? t("RED") : t("AMBER")) + " " + name + " · " + (FIGURES()[figure] || figure) + " " + value + " (" + limit + ")", "alert threshold-" + x.state]);
     }
     for (const a of doc.alerts.slice(-5).reverse()) items.push(describe(a));
     const all = limits.concat(items.map((t) => [t, "alert"]));
@@ -181,26 +180,54 @@
       const p = document.createElement("p"); p.className = cls; p.textContent = text; box.appendChild(p);
     }
     if (all.length > ALERT_ROWS) {
-      const p = document.createElement("p"); p.className = "alert more"; p.textContent = "+" + (all.length - ALERT_ROWS) + " 更多警示 more alerts"; box.appendChild(p);
+      const p = document.createElement("p"); p.className = "alert more"; p.textContent = t("+{n} more alerts", {n: all.length - ALERT_ROWS}); box.appendChild(p);
     }
   }
   function describe(a) {
     switch (a.type) {
-      case "RingNoAnswer": return "未應答 RONA: " + a.agent_id;
-      case "HoldOverrun": return "保留超時 Hold overrun: " + a.agent_id + " " + fmt(a.held_s) + " (R3)";
-      case "NotifyEmergency": return "緊急來電 Emergency call (R8) " + a.queue;
-      case "WorkOrderOverdue": return "工單逾期 Work order overdue: " + a.order_id + " · " + a.department;
+      case "RingNoAnswer": return t("No answer (RONA): {agent}", {agent: a.agent_id});
+      case "HoldOverrun": return t("Hold overrun: {agent} {time}", {agent: a.agent_id, time: fmt(a.held_s)});
+      case "NotifyEmergency": return t("Emergency call: {queue}", {queue: a.queue});
+      case "WorkOrderOverdue": return t("Work order overdue: {order} · {department}", {order: a.order_id, department: a.department});
       default: return a.type + " " + (a.agent_id || "");
     }
   }
   function alert(a) { if (figures) { figures.alerts.push(a); renderAlerts(figures); } }
-  // The plan's reason in words (the engine writes both languages).
-  const why = (c) => [c.reason_zh, c.reason].filter((t, i, all) => t && all.indexOf(t) === i).join(" · ");
+  // The plan's reason in the page's words, from what the core gave (reason_code, the figures
+  // it saw, the thresholds that decided): "entered III: 4 waiting (entry at 3), ...".
+  function why(c) {
+    const code = c.reason_code, f = c.figures, x = c.thresholds || {};
+    const byHand = {"proposal confirmed": t("proposal confirmed"), "set by hand": t("set by hand"),
+      "ended by hand": t("ended by hand")};
+    if (byHand[code]) return byHand[code];
+    if (!f || (code !== "entry met" && code !== "exit met")) return (CtiPage.locale === "en" ? c.reason : c.reason_zh) || c.reason || "";
+    const given = (v) => v !== null && v !== undefined;
+    const parts = [];
+    const add = (text, limit) => parts.push(limit ? t("{figure} ({limit})", {figure: text, limit}) : text);
+    const waiting = t("{n} waiting", {n: f.waiting}), longest = t("longest wait {time}", {time: fmt(f.longest_wait_s)});
+    const rate = t("answer rate {percent}", {percent: pct(f.answer_rate)});
+    let head;
+    if (code === "entry met") {
+      head = c.type === "PlanProposed" ? t("proposed {level}", {level: c.level}) : t("entered {level}", {level: c.level});
+      add(waiting, given(x.waiting_at_least) ? t("entry at {n}", {n: x.waiting_at_least}) : "");
+      add(longest, given(x.longest_wait_at_least_s) ? t("entry at {time}", {time: fmt(x.longest_wait_at_least_s)}) : "");
+      add(rate, given(x.answer_rate_below) ? t("entry below {percent}", {percent: pct(x.answer_rate_below)}) : "");
+      if (f.overflows || given(x.overflows_at_least))
+        add(t("{n} overflowed", {n: f.overflows}), given(x.overflows_at_least) ? t("entry at {n}", {n: x.overflows_at_least}) : "");
+    } else {
+      head = t("left {level}", {level: c.previous});
+      add(waiting, given(x.waiting_at_most) ? t("exit at {n} or fewer", {n: x.waiting_at_most}) : "");
+      add(longest, given(x.longest_wait_at_most_s) ? t("exit at {time} or less", {time: fmt(x.longest_wait_at_most_s)}) : "");
+      add(rate, given(x.answer_rate_at_least) ? t("exit at {percent} or more", {percent: pct(x.answer_rate_at_least)}) : "");
+    }
+    return t("{head}: {figures}", {head, figures: parts.join(t(", "))});
+  }
+  const CHANGES = () => ({"PlanChanged": t("Level changed"), "PlanProposed": t("Level proposed")});
   function renderPlan(plan) {
     const card = $("plan-card");
     card.hidden = !plan;
     if (!plan) return;
-    $("plan-level").textContent = plan.level || "無 None";
+    $("plan-level").textContent = plan.level || t("None");
     $("plan-proposed").textContent = plan.proposed || "—";
     $("btn-plan-confirm").disabled = !plan.proposed;
     const last = plan.changes.length ? plan.changes[plan.changes.length - 1] : null;
@@ -208,7 +235,7 @@
     const ul = $("plan-changes"); ul.innerHTML = "";
     for (const c of plan.changes.slice(-5).reverse()) {
       const li = document.createElement("li");
-      li.textContent = new Date(c.at * 1000).toLocaleTimeString([], {hour12: false}) + " · " + c.type + " " + (c.level || c.to || "") + " · " + (c.by || "") + " " + why(c);
+      li.textContent = CtiPage.time(c.at) + " · " + (CHANGES()[c.type] || c.type) + " " + (c.level || c.to || "") + " · " + (c.by ? CtiPage.displayName({name: c.by}) : "") + " " + why(c);
       ul.appendChild(li);
     }
   }
@@ -222,13 +249,13 @@
     const card = $("waiting-card"), rows = $("waiting"), more = $("waiting-more");
     let hidden = Number(more.dataset.hidden || 0);
     while (overflows(card) && rows.lastElementChild) { rows.lastElementChild.remove(); hidden += 1; }
-    more.textContent = hidden ? "+" + hidden + " 更多 more" : "";
+    more.textContent = hidden ? t("+{n} more", {n: hidden}) : "";
     const box = $("alerts");
     let dropped = 0;
     while (box.getBoundingClientRect().height > innerHeight * 0.15 && box.children.length > 1) {
       box.lastElementChild.remove(); dropped += 1;
     }
-    if (dropped) { const p = document.createElement("p"); p.className = "alert more"; p.textContent = "+" + dropped + " 更多警示 more alerts"; box.appendChild(p); }
+    if (dropped) { const p = document.createElement("p"); p.className = "alert more"; p.textContent = t("+{n} more alerts", {n: dropped}); box.appendChild(p); }
   }
   window.addEventListener("resize", () => { if (figures) render(figures); });
   function drawTrend(points, target) {  // R13: waiting calls and SL over 4 hours, with axes and the target
@@ -244,7 +271,7 @@
   CtiPage.setup(start, () => { if (source) { source.close(); source = null; } });
   setInterval(() => {
     if (!figures) return;
-    $("clock").textContent = new Date(Date.now() + skew * 1000).toLocaleTimeString([], {hour12: false});
+    $("clock").textContent = CtiPage.time(Date.now() / 1000 + skew);
     tick();
   }, 1000);
   start();

@@ -34,11 +34,17 @@ def chromium() -> webdriver.Chrome:
 
 
 class Page:
-    def __init__(self, driver: webdriver.Chrome, base: str) -> None:
+    """``lang``: the pages' locale for the test (``?lang=``, kept by the page in its
+    cookie): English by default, so that the tests read the pages' English words."""
+
+    def __init__(self, driver: webdriver.Chrome, base: str, lang: str = "en") -> None:
         self.driver = driver
         self.base = base
+        self.lang = lang
 
     def open(self, path: str) -> None:
+        if self.lang and "lang=" not in path:
+            path += ("&" if "?" in path else "?") + "lang=" + self.lang
         self.driver.get(self.base + path)
 
     def el(self, element_id: str) -> Any:
