@@ -368,7 +368,9 @@ def test_R12_a_half_typed_disposition_survives_wrap_up_the_next_call_and_a_reloa
         sandbox: Sandbox, start_engine, browser) -> None:  # type: ignore[no-untyped-def]
     """R12: the agent types half a complaint and does not submit it; wrap-up ends by its
     timer and the next call pops: the next form is empty, the first call's form is kept
-    as a draft (and is back after a reload), and submitting it later records that call."""
+    as a draft (back after a reload, and from the server after signing out and in: the
+    browser forgets it at sign-out), and submitting it later records that call; R16: the
+    complaint is then on its owner's desk."""
     department = Webhook()
     try:
         agent = sandbox.agent("1001")
@@ -388,6 +390,7 @@ def test_R12_a_half_typed_disposition_survives_wrap_up_the_next_call_and_a_reloa
         first = mobile_caller(sandbox, "3", 4000)
         page.until(lambda: "Connected" in page.text("call-state"), 30, "the first call answered")
         (first_id,) = [k["call_id"] for k in engine.get("/calls")]
+        Select(page.el("f-kind")).select_by_value("complaint")
         page.fill("f-customer_name", "王小明")
         page.fill("f-content", "投訴：維修人員遲到兩小時")  # half a complaint, not submitted
         assert first.wait(40) == 0, first.output()
@@ -402,17 +405,22 @@ def test_R12_a_half_typed_disposition_survives_wrap_up_the_next_call_and_a_reloa
         assert page.el("f-customer_name").get_attribute("value") == ""
         assert page.el("f-content").get_attribute("value") == ""
         page.until(lambda: page.visible("drafts-box"), 5, "the unsubmitted disposition listed")
-        assert "Fault report" in page.text("drafts")
+        assert "Complaint" in page.text("drafts")
         # A reload (or the browser closed and opened again): the draft is still there.
         page.driver.refresh()
         page.until(lambda: "Connected" in page.text("call-state"), 10, "the desk back after the reload")
         page.until(lambda: page.visible("drafts-box"), 5, "the draft back after the reload")
+        # Signing out leaves nothing of it in this browser (a shared desk), but it is kept
+        # on the server: signed in again, it is back.
+        page.click("btn-signout")
+        page.until(lambda: page.visible("signin"), 5, "the sign-in form after signing out")
+        assert page.driver.execute_script("return localStorage.getItem('cti-drafts-1001')") is None
+        page.sign_in("1001", "432109")
+        page.until(lambda: page.visible("drafts-box"), 10, "the draft back from the server")
         # Resumed and submitted: it records the first call, not the one on screen.
         page.driver.find_element("css selector", "#drafts button").click()
         assert page.el("f-customer_name").get_attribute("value") == "王小明"
         assert page.visible("form-for")
-        for field, value in (("address", "北區和平路 1 號"), ("occurred_at", "今晨 7 時"), ("region", "north")):
-            page.fill(f"f-{field}", value)  # the rest a fault report requires
         page.click("btn-dispose")
         page.until(lambda: "WO-" in page.text("dispose-result"), 10, "the earlier call's work order")
         order_id = next(w for w in page.text("dispose-result").split() if w.startswith("WO-"))
@@ -420,6 +428,9 @@ def test_R12_a_half_typed_disposition_survives_wrap_up_the_next_call_and_a_reloa
         assert status == 200 and order["call_id"] == first_id, order
         assert order["fields"]["customer_name"] == "王小明" and "遲到" in order["fields"]["content"]
         page.until(lambda: not page.visible("drafts-box"), 5, "no draft left")
+        # R16: the complaint is the agent's own, on its desk with its feedback due time.
+        page.until(lambda: order_id in page.text("my-complaints"), 10, "the complaint on its owner's desk")
+        assert "Received" in page.text("my-complaints")
         assert page.el("f-customer_name").get_attribute("value") == ""  # back to the call on screen
         assert not page.visible("form-for")
         # Spaces are not a customer's name: named next to the field, nothing sent.

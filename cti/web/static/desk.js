@@ -5,17 +5,47 @@
   const $ = (id) => document.getElementById(id);
   const t = CtiPage.t, word = CtiPage.word;  // the page's words (cti/web/locale)
   let me = null, desk = null, skew = 0, source = null, formFor = null, editing = null, pristine = "";
+  let recordedHere = null;  // the call whose disposition this page recorded last
 
   // Drafts: the disposition being typed is kept per call in this browser as it is typed
   // (localStorage, the 20 newest), so that neither the next call, the end of wrap-up nor a
   // reload loses it; a draft goes when its disposition is recorded.
-  const draftsKey = () => "cti-drafts-" + me.agent_id;
+  // They are kept on the server too (PUT /desk/{agent}/drafts/{call}: another browser, a
+  // lost one), and this browser forgets them when the agent signs out (a shared desk).
+  const draftsKey = () => (me ? "cti-drafts-" + me.agent_id : null);
   function drafts() {
-    try { return JSON.parse(localStorage.getItem(draftsKey()) || "{}") || {}; } catch (e) { return {}; }
+    const key = draftsKey();
+    if (!key) return {};
+    let local = {};
+    try { local = JSON.parse(localStorage.getItem(key) || "{}") || {}; } catch (e) { local = {}; }
+    for (const d of (desk && desk.drafts) || []) {  // the server's, where this browser has none newer
+      if (!local[d.call_id] || local[d.call_id].at < d.at) local[d.call_id] = {...d, server: true};
+    }
+    for (const id of Object.keys(local)) if (local[id].gone) delete local[id];
+    return local;
+  }
+  const unsent = new Map();  // call id -> the draft to send (or null: to drop), sent a second after typing
+  let sendTimer = null;
+  async function sendDrafts() {
+    sendTimer = null;
+    for (const [callId, d] of [...unsent]) {
+      unsent.delete(callId);
+      const path = "/desk/" + encodeURIComponent(me.agent_id) + "/drafts/" + encodeURIComponent(callId);
+      try {
+        if (d) await api("PUT", path, {kind: d.kind, fields: d.fields});
+        else await api("DELETE", path);
+      } catch (e) { if (!unsent.has(callId)) unsent.set(callId, d); }  // tried again with the next change
+    }
+  }
+  function send(callId, d) {
+    unsent.set(callId, d);
+    if (!sendTimer) sendTimer = setTimeout(sendDrafts, 1000);
   }
   function keepDrafts(all) {
+    const key = draftsKey();
+    if (!key) return;
     const newest = Object.values(all).sort((a, b) => b.at - a.at).slice(0, 20);
-    localStorage.setItem(draftsKey(), JSON.stringify(Object.fromEntries(newest.map((d) => [d.call_id, d]))));
+    localStorage.setItem(key, JSON.stringify(Object.fromEntries(newest.map((d) => [d.call_id, d]))));
     renderDrafts();
   }
   function formValues() {
@@ -24,10 +54,14 @@
     return {kind: $("f-kind").value, fields};
   }
   function saveDraft() {
-    if (!editing || !desk) return;
-    const values = formValues(), all = drafts();
-    if (JSON.stringify(values) === pristine) delete all[editing];
-    else all[editing] = {call_id: editing, at: Date.now() / 1000, caller: (all[editing] || {}).caller || (desk.call && desk.call.call_id === editing ? desk.call.caller : ""), ...values};
+    if (!editing || !desk || !me) return;
+    const values = formValues(), all = drafts(), had = !!all[editing];
+    if (JSON.stringify(values) === pristine) {
+      if (had) { all[editing] = {call_id: editing, at: Date.now() / 1000, gone: true}; send(editing, null); }
+    } else {
+      all[editing] = {call_id: editing, at: Date.now() / 1000, caller: (all[editing] || {}).caller || (desk.call && desk.call.call_id === editing ? desk.call.caller : ""), ...values};
+      send(editing, all[editing]);
+    }
     keepDrafts(all);
   }
   function fillForm(draft) {
@@ -97,6 +131,19 @@
     } catch (e) { return; }
     skew = desk.now - Date.now() / 1000;
     render();
+    try { renderComplaints(await api("GET", "/complaints")); } catch (e) { renderComplaints([]); }
+  }
+  // R16: the complaints this agent owns (first to take them), the soonest due first.
+  function renderComplaints(list) {
+    $("complaints-box").hidden = !list.length;
+    const ul = $("my-complaints"); ul.innerHTML = "";
+    for (const c of list) {
+      const li = document.createElement("li");
+      li.textContent = c.order_id + " · " + word("complaint", c.status) + " · " + word("level", c.level) + " · " +
+        t("due {when}", {when: new Date(c.feedback_due * 1000).toLocaleString(CtiPage.locale, {hour12: false})});
+      if (c.feedback_due < Date.now() / 1000 + skew) li.className = "alarm";
+      ul.appendChild(li);
+    }
   }
   function render() {
     const a = desk.agent;
@@ -112,7 +159,10 @@
       sel.innerHTML = "";
       for (const code of desk.pause_codes) sel.add(new Option(word("pause", code), code));
     }
-    const call = desk.call;
+    // The last call, ended and recorded, is no longer on screen once the agent has moved on
+    // (after a sign-in it would offer to record it again).
+    const call = desk.call && desk.call.state === "ended" && a.state !== "wrap-up" && desk.disposition
+      && desk.call.call_id !== recordedHere ? null : desk.call;  // (one just recorded here stays, with its result)
     $("no-call").hidden = !!call; $("call").hidden = !call;
     if (call) {
       $("call-number").textContent = call.caller || "—";
@@ -146,6 +196,7 @@
       orders.appendChild(li);
     }
     renderForm(call);
+    renderDrafts();  // (another browser's, from the server, too)
     tick();
   }
   // The agent's buttons follow its state machine: only what is allowed now is enabled,
@@ -256,7 +307,9 @@
     const result = $("dispose-result"), callId = editing || desk.call.call_id;
     try {
       const r = await api("POST", "/calls/" + encodeURIComponent(callId) + "/disposition", {kind, fields});
-      const all = drafts(); delete all[callId]; keepDrafts(all);
+      recordedHere = callId;
+      const all = drafts(); all[callId] = {call_id: callId, at: Date.now() / 1000, gone: true}; keepDrafts(all);
+      unsent.delete(callId);  // (recorded: the server dropped its draft with it)
       pristine = JSON.stringify(formValues());
       if (callId !== (desk.call && desk.call.call_id)) {  // an earlier call's, recorded: back to the call on screen
         editing = null; formFor = null; renderForm(desk.call);  // its form as it pops (its own draft, if any)
@@ -281,7 +334,12 @@
   $("btn-consult").addEventListener("click", () => transfer(true));
   $("btn-complete").addEventListener("click", () => callAct("/transfer/complete"));
   $("btn-cancel").addEventListener("click", () => callAct("/transfer/cancel"));
-  CtiPage.setup(start, () => { if (source) { source.close(); source = null; } me = null; });
+  CtiPage.setup(start, () => { if (source) { source.close(); source = null; } me = null; }, async () => {
+    if (sendTimer) { clearTimeout(sendTimer); sendTimer = null; }
+    await sendDrafts();  // kept on the server, then forgotten by this browser (a shared desk)
+    const key = draftsKey();
+    if (key) localStorage.removeItem(key);
+  });
   $("f-kind").addEventListener("change", markRequired);
   $("disposition").addEventListener("input", saveDraft);
   $("disposition").addEventListener("change", saveDraft);

@@ -40,6 +40,9 @@ window.CtiPage = (function () {
     status: {"new": t("New"), "dispatched": t("Dispatched"), "accepted": t("Accepted"), "on-site": t("On site"),
       "done": t("Done"), "cancelled": t("Cancelled"), "active": t("Active"), "paused": t("Paused"),
       "closed": t("Closed"), "scheduled": t("Scheduled"), "queued": t("Queued")},
+    complaint: {"received": t("Received"), "investigating": t("Investigating"), "result-given": t("Result given"),
+      "accepted": t("Customer accepted"), "not-satisfied": t("Not satisfied"), "closed": t("Closed")},
+    level: {"owner": t("Owner"), "supervisor": t("Supervisor"), "manager": t("Manager")},
     outcome: {"handled": t("Handled"), "abandoned": t("Abandoned"), "transferred": t("Transferred"),
       "transfer": t("Transferred"), "rejected": t("Rejected"), "satisfied": t("Satisfied"),
       "not-solved": t("Not solved"), "no-answer": t("No answer"), "wrong-number": t("Wrong number"),
@@ -89,7 +92,9 @@ window.CtiPage = (function () {
     }
     return data;
   }
-  function setup(start, onStop) {
+  // ``beforeSignOut``: what the page must do while still signed in (the desk sends the
+  // drafts it has not sent yet, then forgets them in this browser).
+  function setup(start, onStop, beforeSignOut) {
     stop = onStop || (() => {});
     $("signin-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
@@ -102,6 +107,7 @@ window.CtiPage = (function () {
       } catch (e) { $("signin-error").textContent = e.message; }
     });
     $("btn-signout").addEventListener("click", async () => {
+      if (beforeSignOut) { try { await beforeSignOut(); } catch (e) { /* signing out all the same */ } }
       try { await api("POST", "/auth/logout", {}); } catch (e) { /* signed out anyway */ }
       sessionStorage.removeItem("cti-csrf"); showSignIn();
     });
