@@ -279,6 +279,13 @@ def test_R13_R9_wallboard_follows_calls_and_agents_live_and_confirms_a_plan_leve
     page.until(lambda: "Ready" in page.text("agent-1001"), 10, "agent 1001 ready again")
     status, figures = call(engine.port, "GET", "/wallboard/live", basic(*SUPERVISOR))
     assert status == 200 and figures["queues"]["support"]["windows"]["day"]["answered"] == 1
+    # R13 one definition: once the trend takes its next point (every 30 s) after the call,
+    # the point it draws for the service level is the figure the queue's tile shows.
+    drawn_sl = ("const u = document.getElementById('trend')._chart; if (!u) return null;"
+                " const sl = u.data[2]; return sl.length ? sl[sl.length - 1] : null;")
+    page.until(lambda: page.driver.execute_script(drawn_sl) is not None, 40, "a trend point with a service level")
+    tile = page.driver.execute_script("return document.querySelector('#queue-support .fig-sl b').textContent")
+    assert f"{round(page.driver.execute_script(drawn_sl))}%" == tile, (page.driver.execute_script(drawn_sl), tile)
 
 
 def test_R8_R12_emergency_call_shows_the_safety_script_and_a_one_click_order(
