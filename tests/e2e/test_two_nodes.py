@@ -136,6 +136,11 @@ def test_a_burst_on_both_nodes_never_gives_an_agent_two_channels(
         legs = burst_a.outcomes(5) + burst_b.outcomes(5)
         assert len(legs) == 16 and all(leg.answered is not None and leg.hung_up_by == "caller" for leg in legs), \
             [str(leg) for leg in legs]
-        assert sum(len(phone.answered()) for phone in phones) == handled, [str(x) for p in phones for x in p.calls()]
+        # (A caller whose talk time ran out just as an agent's phone answered: the agent's
+        # leg is ended by the PBX at once, and the router counts the call handled or, when
+        # the caller's hang-up came before the answer reached it, abandoned.)
+        answered_legs = [leg for phone in phones for leg in phone.answered()]
+        at_once = [leg for leg in answered_legs if leg.hung_up_by == "pbx" and leg.talk_s < 1.0]
+        assert handled <= len(answered_legs) <= handled + len(at_once), [str(x) for p in phones for x in p.calls()]
     finally:
         watch_b.close()
