@@ -73,7 +73,7 @@ def offer_failed(center: Center, call_id: str, agent_id: str, reason: str, at: f
         return  # an offer already taken back
     agent = center.agent(agent_id)
     call.offered_to.discard(agent_id)
-    if call.sticky_agent == agent_id:
+    if call.sticky_agent == agent_id and not call.pinned:
         call.sticky_agent = None
     agent.call_id = None
     if reason == "deadline":  # Asterisk did not take the offer in time: not the agent's fault

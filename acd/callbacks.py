@@ -36,6 +36,9 @@ from acd.timers import TimerKind
 # R11: how long Asterisk's answering-machine detection may listen before the attempt
 # is given up ("screening-timeout"): AMD decides within its total_analysis_time (5 s).
 SCREENING_S = 15.0
+# R16: how long an agent's own call (a complaint's feedback) waits for that agent's
+# phone to be ready and take it.
+PINNED_WAIT_S = 120.0
 
 
 def outbound_queued(center: Center, ev: e.OutboundQueued, out: list[c.Command]) -> None:
@@ -45,8 +48,22 @@ def outbound_queued(center: Center, ev: e.OutboundQueued, out: list[c.Command]) 
         return
     call = Call(ev.call_id, ev.queue, ev.number, ev.kind, min(ev.priority, -1), (), (), ev.at, center.next_seq(),
                 ev.at, callback=True, outbound=True, max_attempts=max(1, ev.max_attempts))
+    if ev.agent_id:  # R16: the agent's own call, for it only
+        agent = center.find_agent(ev.agent_id)
+        if agent is None or ev.queue not in agent.config.queues:
+            return
+        call.sticky_agent, call.pinned = ev.agent_id, True
+        center.arm(ev.at + PINNED_WAIT_S, TimerKind.STICKY, call.call_id, call.gen)
     center.add_call(call)
     matching.enter_queue(center, call, queue, ev.at, out)
+
+
+def pinned_not_taken(center: Center, call: Call, at: float, out: list[c.Command]) -> None:
+    """R16: an agent's own call that its phone did not take in time ends unreached
+    (the agent asks again)."""
+    center.unindex(call)
+    center.remove_call(call.call_id)
+    cs.ended(call, "callback-unreached", None, at - call.arrived_at, 0.0, at, out)
 
 
 def offered(center: Center, queue_name: str, plan: PlanActions | None) -> bool:

@@ -259,6 +259,9 @@ class OutboundQueued:
     kind: str = "return-visit"
     priority: int = -1
     max_attempts: int = 1
+    # R16: an agent's own call (a complaint's feedback): offered to that agent only,
+    # agent first as ever; not taken within ``acd.callbacks.PINNED_WAIT_S``, it ends.
+    agent_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,6 +64,7 @@ class Call:
     hold_gen: int = 0
     held_s: float = 0.0  # R13: holds that ended (the one going on is hold_since)
     sticky_agent: str | None = None
+    pinned: bool = False  # R16: for its sticky agent only, never another (an agent's own call)
     visited: tuple[str, ...] = ()
     node: str = ""
     recorded: bool = False  # R4: its recording was started (to be labelled at the end)

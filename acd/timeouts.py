@@ -98,6 +98,10 @@ def expire(center: Center, at: float, out: list[c.Command], resumed: bool = Fals
         elif kind is T.STICKY:
             # R10's hold for the last agent is over: any agent of the queue now.
             call = center.call(key)
+            if call.pinned:  # R16: an agent's own call waits for that agent only
+                if call.state is CallState.WAITING:
+                    callbacks.pinned_not_taken(center, call, at, out)
+                continue
             if call.state is CallState.WAITING:
                 center.unindex(call)
                 call.sticky_agent = None
@@ -203,7 +207,7 @@ def ring_no_answer(center: Center, call: Call, at: float, out: list[c.Command]) 
             presence.end_offer(center, agent, AgentState.NOT_READY, RING_NO_ANSWER, at, out)
         else:
             kept_ready.append(agent)
-    if call.sticky_agent in call.offered_to:
+    if call.sticky_agent in call.offered_to and not call.pinned:
         call.sticky_agent = None  # R10 prefers that agent, but it did not answer
     call.offered_to = set()
     call.gen = center.new_gen()

@@ -180,7 +180,8 @@ async def _run(config: Config, app: web.Application, faults: Faults, engine: Eng
         config.supervision, runtime, notifier, faults,
         (lambda: recorder.coverage) if recorder is not None else None,
         (lambda: recorder.maintenance_errors) if recorder is not None else None,
-        workorders_overdue=lambda: orders.overdue, campaigns=lambda: visits.progress)))
+        workorders_overdue=lambda: orders.overdue, campaigns=lambda: visits.progress,
+        complaints_escalated=(lambda: book.escalated) if (book := orders.complaints) is not None else None)))
     try:
         await history.restore(supervision.book)  # R13: today's figures go on after a restart
     except StoreUnavailable as exc:

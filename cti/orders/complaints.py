@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -20,6 +20,7 @@ from cti.errors import Conflict, Forbidden
 from cti.store.sql import Database, Sql, bounded
 from cti.web.auth import Identity
 from workorders.calendar import Calendar
+from workorders.model import BadTransition
 from workorders.complaints import OPEN, Complaint, ComplaintRules, advance, escalate_overdue, open_complaint, overdue
 
 log = logging.getLogger("cti.workorders")
@@ -31,9 +32,14 @@ SCHEMA = (
     "CREATE INDEX IF NOT EXISTS complaints_open ON complaints (status, feedback_due)",
 )
 MAX_OPEN = 10_000  # open complaints read at once (the list, the overdue check)
-Hold = Callable[[str, str], Awaitable[str | None]]  # (call id, reason) -> the legal hold's id (None: no recorder)
+# (call id, the customer's number or "", reason) -> the legal hold's id (None: no recorder)
+Hold = Callable[[str, str, str], Awaitable[str | None]]
+# R16 feedback: (call id, the customer's number, the agent) -> None when queued, else why not
+Dial = Callable[[str, str, str], str | None]
 Release = Callable[[str], Awaitable[bool]]  # hold id -> released (False: no recorder here)
-_OPEN_SQL = "status IN (" + ", ".join(f"'{s}'" for s in OPEN) + ")"
+_OPEN_SQL = "complaints.status IN (" + ", ".join(f"'{s}'" for s in OPEN) + ")"
+_SELECT = ("SELECT complaints.*, work_orders.caller AS caller FROM complaints "
+           "LEFT JOIN work_orders ON work_orders.order_id = complaints.order_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,7 @@ class Kept:
     call_id: str
     complaint: Complaint
     hold_id: str | None
+    caller: str = ""  # the customer's number (from the work order)
 
 
 class ComplaintStore:
@@ -78,24 +85,25 @@ class ComplaintStore:
                                              (hold_id, order_id)))
 
     async def get(self, order_id: str) -> Kept | None:
-        rows = await self.db.do(lambda sql: sql.rows("SELECT * FROM complaints WHERE order_id = ?", (order_id,)))
+        rows = await self.db.do(lambda sql: sql.rows(f"{_SELECT} WHERE complaints.order_id = ?", (order_id,)))
         return _kept(rows[0]) if rows else None
 
     async def open_ones(self, owner: str | None = None) -> list[Kept]:
-        where = _OPEN_SQL + (" AND owner = ?" if owner else "")
+        where = _OPEN_SQL + (" AND complaints.owner = ?" if owner else "")
         rows = await self.db.do(lambda sql: sql.rows(
-            f"SELECT * FROM complaints WHERE {where} ORDER BY feedback_due LIMIT ?",
+            f"{_SELECT} WHERE {where} ORDER BY feedback_due LIMIT ?",
             (*([owner] if owner else []), MAX_OPEN + 1)))
         return [_kept(r) for r in bounded(rows, MAX_OPEN, "open complaints")]
 
     async def holds_to_place(self) -> list[Kept]:
         rows = await self.db.do(lambda sql: sql.rows(
-            f"SELECT * FROM complaints WHERE {_OPEN_SQL} AND hold_id IS NULL LIMIT 500"))
+            f"{_SELECT} WHERE {_OPEN_SQL} AND complaints.hold_id IS NULL LIMIT 500"))
         return [_kept(r) for r in rows]
 
-    async def holds_to_release(self) -> list[Kept]:
+    async def holds_to_release(self, closed_before: float) -> list[Kept]:
         rows = await self.db.do(lambda sql: sql.rows(
-            f"SELECT * FROM complaints WHERE NOT {_OPEN_SQL} AND hold_id IS NOT NULL LIMIT 500"))
+            f"{_SELECT} WHERE NOT {_OPEN_SQL} AND complaints.hold_id IS NOT NULL AND complaints.closed_at < ? LIMIT 500",
+            (closed_before,)))
         return [_kept(r) for r in rows]
 
     async def purge(self, before: float) -> int:
@@ -107,15 +115,18 @@ class ComplaintStore:
 def _kept(r: Mapping[str, Any]) -> Kept:
     return Kept(str(r["call_id"]), Complaint(r["order_id"], r["owner"], int(r["level"]), r["status"],
                                              float(r["received_at"]), float(r["feedback_due"]),
-                                             tuple(json.loads(r["history"]))), r["hold_id"])
+                                             tuple(json.loads(r["history"]))), r["hold_id"], str(r["caller"] or ""))
 
 
 class Complaints:
     def __init__(self, settings: ComplaintSettings, store: ComplaintStore, clock: Callable[[], float],
                  hold: Hold | None = None, release: Release | None = None,
-                 alert: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 alert: Callable[[dict[str, Any]], None] | None = None, dial: Dial | None = None,
+                 keep_s: float = 0.0) -> None:
         self.settings, self.store, self.clock = settings, store, clock
-        self._hold, self._release, self._alert = hold, release, alert
+        # R5: how long a closed complaint's hold stays (the normal retention, counted from the close)
+        self.keep_s = keep_s
+        self._hold, self._release, self._alert, self._dial = hold, release, alert, dial
         self.escalated = 0  # complaints sent up a level for late feedback, since start
         self.errors = 0  # maintenance steps that failed (logged, tried again)
 
@@ -124,13 +135,13 @@ class Complaints:
         s = self.settings
         return open_complaint(order_id, owner, self.clock(), who, s.rules, s.calendar)
 
-    async def hold(self, order_id: str, call_id: str) -> None:
-        """R5: the call's recordings kept while the complaint is open; a failure is
-        logged and tried again by ``maintain``."""
+    async def hold(self, order_id: str, call_id: str, caller: str) -> None:
+        """R5: the customer's recordings (the complaint's call, the feedback calls) kept
+        while the complaint is open; a failure is logged and tried again by ``maintain``."""
         if self._hold is None:
             return
         try:
-            hold_id = await self._hold(call_id, f"complaint {order_id} open (R16)")
+            hold_id = await self._hold(call_id, caller, f"complaint {order_id} open (R16)")
         except Exception as exc:
             self.errors += 1
             log.error("R5: complaint %s: its recordings could not be held (tried again): %s", order_id, exc)
@@ -164,9 +175,39 @@ class Complaints:
                        channel=channel)
         if not await self.store.update(done, len(c.history)):
             raise Conflict(f"complaint {order_id} changed meanwhile: read it again")
-        if not done.is_open and kept.hold_id:
-            await self._released(order_id, kept.hold_id)  # R5: normal retention from the close
+        if not done.is_open and kept.hold_id and self.keep_s <= 0:
+            await self._released(order_id, kept.hold_id)  # (else ``maintain``, once closed for keep_s)
         return done
+
+    async def feedback_call(self, order_id: str, who: Identity) -> str:
+        """R16: the result given by phone: a call to the customer from the phone of
+        ``who`` (an agent acting at the complaint's level), agent first (R2), recorded
+        and under the complaint's hold like its first call (the hold is the customer's).
+        Noted in the history; the result and the customer's answer are then the usual
+        steps."""
+        kept = await self.store.get(order_id)
+        if kept is None:
+            raise KeyError(order_id)
+        c = kept.complaint
+        level = self.level_of(who, c)
+        if level is None or self.settings.rules.level_of(level) < c.level:
+            raise Forbidden(f"complaint {order_id} is at the {self.settings.rules.levels[c.level]}'s level")
+        if not c.is_open:
+            raise BadTransition(f"complaint {order_id} is {c.status}: it is over")
+        if not who.agent_id or self._dial is None:
+            raise BadTransition("a feedback call rings an agent's phone first: sign in as an agent "
+                                "(or record the result given by another channel)")
+        if not kept.caller:
+            raise BadTransition(f"complaint {order_id}: the customer's number is not known")
+        call_id = f"fb{len(c.history)}.{order_id.replace('-', '')}_"  # (no dash: agents' legs use them)
+        entry = {"at": self.clock(), "who": who.name, "status": c.status, "note": "feedback call",
+                 "call_id": call_id}
+        if not await self.store.update(replace(c, history=(*c.history, entry)), len(c.history)):
+            raise Conflict(f"complaint {order_id} changed meanwhile: read it again")
+        refused = self._dial(call_id, kept.caller, who.agent_id)
+        if refused is not None:
+            raise BadTransition(refused)
+        return call_id
 
     async def _released(self, order_id: str, hold_id: str) -> None:
         if self._release is None:
@@ -201,11 +242,13 @@ class Complaints:
         return up
 
     async def maintain(self, now: float) -> None:
-        """Late feedback escalated; holds not yet placed or released, tried again."""
+        """Late feedback escalated; holds not yet placed, placed; the holds of complaints
+        closed ``keep_s`` ago released (R5: the normal retention runs from the close:
+        the recordings go at the next purge after that), or tried again."""
         await self.check_overdue(now)
         for kept in await self.store.holds_to_place():
-            await self.hold(kept.complaint.order_id, kept.call_id)
-        for kept in await self.store.holds_to_release():
+            await self.hold(kept.complaint.order_id, kept.call_id, kept.caller)
+        for kept in await self.store.holds_to_release(now - self.keep_s):
             if kept.hold_id:
                 await self._released(kept.complaint.order_id, kept.hold_id)
 

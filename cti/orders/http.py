@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from acd import events as e
 from cti.web.auth import Identity
 from cti.errors import BadRequest, Conflict, Missing
 from cti.masking import mask_number, mask_numbers
@@ -27,7 +28,7 @@ from cti.store.sql import Database
 from cti.web.server import Feature, Part, answer, identity, json_body, need, runtime, serving
 from cti.orders.complaints import ComplaintStore, Complaints, Hold, Release
 from cti.orders.complaints import public as complaint_doc
-from cti.orders.service import WorkOrders, public
+from cti.orders.service import MONTH_S, WorkOrders, public
 from cti.orders.store import Search
 from workorders import STATUSES, BadTransition, WorkOrder
 
@@ -154,6 +155,24 @@ async def get_complaint(request: web.Request) -> web.Response:
     return answer(request, {**complaint_doc(found.complaint, book.settings.rules.levels), "call_id": found.call_id})
 
 
+@ROUTES.post("/complaints/{order_id}/feedback-call")
+async def complaint_feedback_call(request: web.Request) -> web.Response:
+    """R16: call the customer back with the result, from the caller's own phone (an
+    agent acting at the complaint's level): offered to that agent first, then the
+    customer is dialled (R2), recorded and held with the complaint. Answers the call's
+    id; the result and the customer's answer are then recorded as steps."""
+    who = need(request, "supervisor", "agent")
+    book = _complaints(request)
+    try:
+        call_id = await book.feedback_call(request.match_info["order_id"], who)
+    except KeyError:
+        raise Missing(f"no complaint {request.match_info['order_id']}") from None
+    except BadTransition as exc:
+        raise Conflict(str(exc)) from None
+    audit.info("R16 complaint %s: feedback call %s placed by %s", request.match_info["order_id"], call_id, who.name)
+    return answer(request, {"call_id": call_id}, status=202)
+
+
 @ROUTES.post("/complaints/{order_id}/steps")
 async def complaint_step(request: web.Request) -> web.Response:
     """R16 ``{"status": investigating | result-given | accepted | not-satisfied | closed,
@@ -185,7 +204,7 @@ class OrdersDeps:
     notifier: Notifier
     runtime: Runtime
     listeners: tuple[Callable[[str, dict[str, Any]], None], ...] = ()  # told of each order's change
-    hold: Hold | None = None  # R5: (call id, reason) -> a legal hold on the call's recordings
+    hold: Hold | None = None  # R5: (call id, caller, reason) -> a legal hold on the customer's recordings
     release: Release | None = None
 
 
@@ -196,8 +215,19 @@ async def setup(app: web.Application, deps: OrdersDeps) -> AsyncIterator[WorkOrd
     def alert(doc: dict[str, Any]) -> None:  # R16: late feedback to the live pages (the wallboard's alerts)
         for tell in deps.listeners:
             tell("complaint-overdue", doc)
+    def dial(call_id: str, number: str, agent_id: str) -> str | None:
+        """R16: the feedback call, queued in the core for this agent only (agent first)."""
+        try:
+            queues = deps.runtime.engine.agent(agent_id).queues
+        except KeyError:
+            return f"{agent_id} is not an agent of this engine"
+        if not queues:
+            return f"agent {agent_id} is in no queue"
+        deps.runtime.apply(e.OutboundQueued(call_id, queues[0], number, deps.runtime.clock(), "complaint-feedback",
+                                            agent_id=agent_id))
+        return None
     book = Complaints(deps.settings.complaints, ComplaintStore(deps.db), deps.runtime.clock, deps.hold,
-                      deps.release, alert)
+                      deps.release, alert, dial, keep_s=deps.settings.retention_months * MONTH_S)
     orders = WorkOrders(deps.settings, WorkOrderStore(deps.db), deps.notifier, listeners=deps.listeners,
                         complaints=book)
     deps.runtime.follow(orders.observe)

@@ -97,7 +97,7 @@ class WorkOrders:
         if order is not None and linked != order.order_id:
             order = None  # another disposition of the same call, at the same moment, made the order
         elif order is not None and book is not None:
-            await book.hold(order.order_id, call["call_id"])  # R5 while it is open (tried again if it fails)
+            await book.hold(order.order_id, call["call_id"], order.caller)  # R5 while it is open (tried again if it fails)
         audit.info("disposition of call %s (%s) recorded by %s%s", call["call_id"], kind, who,
                    f": work order {order.order_id} for {order.department}" if order else "")
         if order is not None:

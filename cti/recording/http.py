@@ -93,15 +93,16 @@ async def release_hold(request: web.Request) -> web.Response:
     return web.json_response({"released": request.match_info["hold_id"]})
 
 
-def legal_holds(app: web.Application) -> tuple[Callable[[str, str], Awaitable[str | None]],
+def legal_holds(app: web.Application) -> tuple[Callable[[str, str, str], Awaitable[str | None]],
                                                Callable[[str], Awaitable[bool]]]:
     """R5 for other features (R16: a complaint's recordings while it is open): place a
-    legal hold on a call's recordings, release one; through this engine's recorder, when
-    it has one (without one nothing is held: said once in the log; the caller tries
-    again later)."""
+    legal hold on the recordings of a customer (every call of ``caller``: the complaint's
+    call, the feedback calls to them), or of one call when the number is not known;
+    release one; through this engine's recorder, when it has one (without one nothing is
+    held: said once in the log; the caller tries again later)."""
     warned = False
 
-    async def hold(call_id: str, reason: str) -> str | None:
+    async def hold(call_id: str, caller: str, reason: str) -> str | None:
         nonlocal warned
         recorder = app[RECORDER].peek()
         if recorder is None:
@@ -109,7 +110,8 @@ def legal_holds(app: web.Application) -> tuple[Callable[[str, str], Awaitable[st
                 warned = True
                 log.warning("R5: no recorder on this engine: calls' recordings are not held (%s)", reason)
             return None
-        placed = await recorder.io(services.place_hold, recorder.archive, "engine", reason, call_id)
+        placed = await recorder.io(services.place_hold, recorder.archive, "engine", reason,
+                                   None if caller else call_id, caller or None)
         return placed.hold_id
 
     async def release(hold_id: str) -> bool:

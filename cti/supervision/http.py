@@ -113,6 +113,7 @@ class SupervisionDeps:
     maintenance_errors: Callable[[], Any] | None = None
     workorders_overdue: Callable[[], Any] | None = None
     campaigns: Callable[[], Any] | None = None
+    complaints_escalated: Callable[[], Any] | None = None
 
 
 @contextlib.asynccontextmanager
@@ -120,7 +121,7 @@ async def setup(app: web.Application, deps: SupervisionDeps) -> AsyncIterator[Su
     """R7-R9 while this engine leads: live figures and plans follow the core and are served."""
     supervision = Supervision(deps.config, deps.runtime, app[CONNECTIONS], deps.notifier, deps.recording_coverage,
                               deps.maintenance_errors, deps.faults, workorders_overdue=deps.workorders_overdue,
-                              campaigns=deps.campaigns)
+                              campaigns=deps.campaigns, complaints_escalated=deps.complaints_escalated)
     deps.runtime.follow(supervision.book.observe, supervision.observe)
     async with serving(app, SUPERVISION, supervision):
         yield supervision

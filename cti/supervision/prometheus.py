@@ -95,6 +95,10 @@ def prometheus_text(figures: dict[str, Any]) -> bytes:
     if figures.get("workorders_overdue") is not None:
         family("cti_workorders_overdue", "gauge", "R12 open work orders past their due time.",
                [({}, figures["workorders_overdue"])])
+    if figures.get("complaints_escalated") is not None:
+        family("cti_complaints_escalated_total", "counter",
+               "R16 complaints sent one level up because the customer had no result by its due time.",
+               [({}, figures["complaints_escalated"])])
     family("cti_maintenance_errors_total", "counter",
            "Failed runs of a maintenance step (archiving, audit, purge); each is retried next cycle.",
            [({"step": step}, n) for step, n in figures.get("maintenance_errors", {}).items()])

@@ -36,8 +36,8 @@ async def test_R16_R5_a_complaint_is_owned_held_escalated_and_closed_with_the_cu
         store_url: str, tmp_path: Path) -> None:
     archive = Archive(tmp_path / "archive")
 
-    async def hold(call_id: str, reason: str) -> str:
-        return services.place_hold(archive, "engine", reason, call_id).hold_id
+    async def hold(call_id: str, caller: str, reason: str) -> str:
+        return services.place_hold(archive, "engine", reason, None if caller else call_id, caller or None).hold_id
 
     async def release(hold_id: str) -> bool:
         services.release_hold(archive, hold_id, "engine")
@@ -55,7 +55,8 @@ async def test_R16_R5_a_complaint_is_owned_held_escalated_and_closed_with_the_cu
                                                                                     "received")
         assert await (await w.http.get("/complaints", headers=w.as_role("agent:1002"))).json() == []
         assert (await w.http.get(f"/complaints/{order_id}", headers=w.as_role("agent:1002"))).status == 404
-        assert [(h.call_id, h.released_at) for h in archive.holds()] == [("k1", None)]
+        # R5: the customer's recordings held (this call's, the feedback calls' to come)
+        assert [(h.caller, h.released_at) for h in archive.holds()] == [(NUMBER, None)]
 
         async def step(role: str, status: str, note: str = "") -> int:
             resp = await w.http.post(f"/complaints/{order_id}/steps", headers=w.as_role(role),
@@ -79,7 +80,13 @@ async def test_R16_R5_a_complaint_is_owned_held_escalated_and_closed_with_the_cu
         assert [(h["status"], h["who"]) for h in got["history"]][-2:] == [
             ("result-given", "token:floor"), ("accepted", "token:floor")]
         assert NUMBER not in str(got)  # R14: a supervisor's view is masked
-        # Closed: the hold is released, the normal retention applies from now.
+        # Closed: the normal retention applies from the close: the hold stays for it, then goes.
+        book = w.orders.complaints
+        assert book is not None
+        closed_at = got["history"][-1]["at"]
+        await book.maintain(closed_at + book.keep_s - 60)
+        assert all(h.released_at is None for h in archive.holds())
+        await book.maintain(closed_at + book.keep_s + 60)
         assert all(h.released_at is not None for h in archive.holds())
 
 
@@ -141,10 +148,10 @@ async def test_R16_R5_a_hold_that_failed_is_placed_later_and_the_complaint_is_ne
     archive = Archive(tmp_path / "archive")
     failures = [OSError("the archive's disk is away")]
 
-    async def hold(call_id: str, reason: str) -> str:
+    async def hold(call_id: str, caller: str, reason: str) -> str:
         if failures:
             raise failures.pop()
-        return services.place_hold(archive, "engine", reason, call_id).hold_id
+        return services.place_hold(archive, "engine", reason, None if caller else call_id, caller or None).hold_id
 
     async def release(hold_id: str) -> bool:
         services.release_hold(archive, hold_id, "engine")
@@ -161,4 +168,26 @@ async def test_R16_R5_a_hold_that_failed_is_placed_later_and_the_complaint_is_ne
         book = w.orders.complaints
         assert book is not None and book.errors == 1
         await book.maintain(w.runtime.clock())
-        assert [h.call_id for h in archive.holds()] == ["h1"]
+        assert [h.caller for h in archive.holds()] == [NUMBER]
+
+
+async def test_R16_the_owner_calls_the_customer_back_from_its_own_phone(store_url: str, tmp_path: Path) -> None:
+    async with world(store_url, tmp_path, orders=settings()) as w:  # type: ignore[arg-type]
+        answered_call(w.runtime, "f1", NUMBER, "1001")
+        done = await w.http.post("/calls/f1/disposition", headers=w.as_role("agent:1001"),
+                                 json={"kind": "complaint", "fields": COMPLAINT})
+        order_id = (await done.json())["order"]["order_id"]
+        url = f"/complaints/{order_id}/feedback-call"
+        assert (await w.http.post(url, headers=w.as_role("agent:1002"), json={})).status == 403  # not its complaint
+        refused = await w.http.post(url, headers=w.as_role("supervisor"), json={})  # no phone of its own
+        assert refused.status == 409 and "agent" in str(await refused.json())
+        placed = await w.http.post(url, headers=w.as_role("agent:1001"), json={})
+        assert placed.status == 202, await placed.text()
+        call_id = (await placed.json())["call_id"]
+        (call,) = [k for k in w.runtime.engine.calls() if k.call_id == call_id]
+        # Agent first: waiting for (or offered to) 1001 only, the customer's number to dial.
+        assert (call.kind, call.caller, call.sticky_agent) == ("complaint-feedback", NUMBER, "1001")
+        assert call.state in ("waiting", "offered") and set(call.offered_to) <= {"1001"}
+        got = await (await w.http.get(f"/complaints/{order_id}", headers=w.as_role("agent:1001"))).json()
+        assert (got["history"][-1]["note"], got["history"][-1]["call_id"]) == ("feedback call", call_id)
+        assert got["status"] == "received"  # a call placed is not a step: the result is recorded after it

@@ -6,6 +6,7 @@ delay, up to the maximum of attempts."""
 from __future__ import annotations
 
 from acd import AgentConfig, Engine, QueueConfig
+from acd import callbacks
 from acd import commands as c
 from acd import events as e
 from acd.model import Intake
@@ -208,3 +209,45 @@ def test_R11_detection_that_never_decides_is_given_up() -> None:
     out = eng.handle(e.Tick(25.0))
     assert c.HangUpCaller("k1", "screening timeout") in out
     assert of(c.CallbackAttempt, out)[0].outcome == "screening-timeout"
+
+
+def two_agents() -> Engine:
+    cfg = QueueConfig("q", ring_cycle_s=5.0, outbound_max_rings=6, wrap_up_s=0, announce_agent_id=False,
+                      answer_within_rings=2)  # R1: 10 s
+    eng = Engine([cfg], [AgentConfig("a1", "PJSIP/a1", ("q",)), AgentConfig("a2", "PJSIP/a2", ("q",))],
+                 Intake(default_queue="q", record=True))
+    eng.handle(e.AgentLoggedIn("a2", 0.0))  # a2 the longest idle: the strategy's choice for anyone else
+    return eng
+
+
+def test_R16_a_feedback_call_is_offered_to_its_agent_only_then_dials_the_customer() -> None:
+    eng = two_agents()
+    out = eng.handle(e.OutboundQueued("fb1.X_", "q", "13800000007", 1.0, "complaint-feedback", agent_id="a1"))
+    assert of(c.OfferCall, out) == []  # a1 is not ready yet: a2, idle, is not offered it
+    out = eng.handle(e.AgentLoggedIn("a1", 2.0))
+    assert [(o.call_id, o.agent_id) for o in of(c.OfferCall, out)] == [("fb1.X_", "a1")]
+    out = eng.handle(e.Tick(12.0))  # R1: a1's phone rang out: not ready; the call waits for a1, never a2
+    assert of(c.OfferCall, out) == [] and eng.agent("a1").state == "not-ready"
+    assert eng.agent("a2").state == "ready" and eng.calls()[0].state == "waiting"
+    out = eng.handle(e.AgentReady("a1", 20.0))
+    assert [(o.call_id, o.agent_id) for o in of(c.OfferCall, out)] == [("fb1.X_", "a1")]
+    out = eng.handle(e.OfferAnswered("fb1.X_", "a1", 21.0))  # agent first, then the customer
+    assert of(c.DialCustomer, out)[0].number == "13800000007"
+    assert eng.calls()[0].state == "dialing"
+
+
+def test_R16_a_feedback_call_its_agent_never_takes_ends_unreached() -> None:
+    eng = two_agents()
+    eng.handle(e.OutboundQueued("fb1.X_", "q", "13800000007", 1.0, "complaint-feedback", agent_id="a1"))
+    out = eng.handle(e.Tick(1.0 + callbacks.PINNED_WAIT_S - 0.1))
+    assert of(c.CallEnded, out) == [] and of(c.OfferCall, out) == []
+    out = eng.handle(e.Tick(1.0 + callbacks.PINNED_WAIT_S))
+    (ended,) = of(c.CallEnded, out)
+    assert (ended.call_id, ended.outcome) == ("fb1.X_", "callback-unreached")
+    assert eng.calls() == [] and eng.agent("a2").state == "ready"
+
+
+def test_R16_a_feedback_call_for_an_agent_outside_the_queue_is_not_queued() -> None:
+    eng = two_agents()
+    assert eng.handle(e.OutboundQueued("fb1.X_", "q", "13800000007", 1.0, agent_id="nobody")) == []
+    assert eng.calls() == []
