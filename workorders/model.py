@@ -22,6 +22,7 @@ alerts once per order.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +35,10 @@ URGENCIES = ("emergency", "high", "normal", "low")
 FIELDS: Mapping[str, int] = MappingProxyType({
     "customer_name": 100, "address": 300, "contact_number": 32, "content": 4000,
     "occurred_at": 64, "urgency": 16, "region": 64, "special_requests": 1000, "outcome": 32,
+    "severity": 16, "claim": 16,  # R16: a complaint's scale, and the amount the customer claims
 })
+# R16: a major or a group's complaint starts at the manager's level (so does a high claim).
+SEVERITIES = ("ordinary", "major", "group")
 # R11: how a return visit or campaign call ended, as the agent records it.
 OUTCOMES = ("satisfied", "not-solved", "no-answer", "wrong-number", "do-not-call")
 
@@ -170,6 +174,10 @@ def check_disposition(rules: Rules, kind_name: str, given: Mapping[str, Any]) ->
     urgency = out.setdefault("urgency", "normal")
     if urgency not in URGENCIES:
         raise BadDisposition(f"urgency must be one of {list(URGENCIES)}", {"urgency": "invalid"})
+    if "severity" in out and out["severity"] not in SEVERITIES:
+        raise BadDisposition(f"severity must be one of {list(SEVERITIES)}", {"severity": "invalid"})
+    if "claim" in out and not re.fullmatch(r"\d{1,12}(\.\d{1,2})?", out["claim"]):
+        raise BadDisposition("claim is an amount (digits, at most two decimals)", {"claim": "invalid"})
     if "outcome" in out and out["outcome"] not in OUTCOMES:
         raise BadDisposition(f"outcome must be one of {list(OUTCOMES)}", {"outcome": "invalid"})
     missing = [f for f in kind.required if f not in out]

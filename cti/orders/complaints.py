@@ -130,10 +130,14 @@ class Complaints:
         self.escalated = 0  # complaints sent up a level for late feedback, since start
         self.errors = 0  # maintenance steps that failed (logged, tried again)
 
-    def opened(self, order_id: str, owner: str, who: str) -> Complaint:
-        """The complaint a complaint's work order opens (written with the order)."""
+    def opened(self, order_id: str, owner: str, who: str, fields: Mapping[str, str]) -> Complaint:
+        """The complaint a complaint's work order opens (written with the order): at the
+        manager's level at once when the disposition says it is major or a group's, or
+        claims ``high_claim`` or more."""
         s = self.settings
-        return open_complaint(order_id, owner, self.clock(), who, s.rules, s.calendar)
+        return open_complaint(order_id, owner, self.clock(), who, s.rules, s.calendar,
+                              major=fields.get("severity") in ("major", "group"),
+                              claim=float(fields.get("claim") or 0))
 
     async def hold(self, order_id: str, call_id: str, caller: str) -> None:
         """R5: the customer's recordings (the complaint's call, the feedback calls) kept
@@ -215,6 +219,8 @@ class Complaints:
         try:
             if await self._release(hold_id):
                 await self.store.set_hold(order_id, None)
+                log.info("R5: complaint %s: hold %s released (the normal retention from the close)",
+                         order_id, hold_id)
             else:
                 log.warning("R5: complaint %s closed: hold %s not released here (no recorder; tried again)",
                             order_id, hold_id)

@@ -91,7 +91,7 @@ class WorkOrders:
                 str(call.get("caller") or ""), float(call.get("arrived_at") or now), fields, now,
                 history=[{"at": now, "status": "new", "who": who, "note": f"due in {rule.due_s / 3600:g} h"}])
         book = self.complaints if kind == "complaint" else None
-        complaint = book.opened(order.order_id, agent_id, who) if order is not None and book is not None else None
+        complaint = book.opened(order.order_id, agent_id, who, fields) if order is not None and book is not None else None
         linked = await self.store.record(disposition, order, None if complaint is None else (
             lambda sql: ComplaintStore.insert(sql, call["call_id"], complaint)))  # R16: the agent owns it
         if order is not None and linked != order.order_id:

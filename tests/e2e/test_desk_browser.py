@@ -438,6 +438,20 @@ def test_R12_a_half_typed_disposition_survives_wrap_up_the_next_call_and_a_reloa
         # R16: the complaint is the agent's own, on its desk with its feedback due time.
         page.until(lambda: order_id in page.text("my-complaints"), 10, "the complaint on its owner's desk")
         assert "Received" in page.text("my-complaints")
+        # Its owner acts on it from the desk: the next step with a note, then the feedback
+        # call (queued for this agent's phone first; it is on a call now, so it waits).
+        page.driver.find_element("id", f"complaint-{order_id}").click()
+        page.until(lambda: page.visible("complaint-act"), 5, "the complaint's actions")
+        page.fill("complaint-note", "asked the crew's dispatcher")
+        page.click("complaint-step-investigating")
+        page.until(lambda: "Investigating" in page.text("my-complaints"), 10, "the step taken from the desk")
+        status, kept = call(engine.port, "GET", f"/complaints/{order_id}", f"Bearer {ADMIN_TOKEN}")
+        assert kept["status"] == "investigating" and kept["history"][-1]["note"] == "asked the crew's dispatcher"
+        assert kept["history"][-1]["who"].endswith("1001")
+        page.until(lambda: page.visible("complaint-channel-label"), 5, "how the result is given, next")
+        page.click("btn-feedback-call")
+        page.until(lambda: "rings first" in page.text("complaint-result"), 10, "the feedback call placed")
+        assert [k["kind"] for k in engine.get("/calls") if k["call_id"].startswith("fb")] == ["complaint-feedback"]
         assert page.el("f-customer_name").get_attribute("value") == ""  # back to the call on screen
         assert not page.visible("form-for")
         # Spaces are not a customer's name: named next to the field, nothing sent.

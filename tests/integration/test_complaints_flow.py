@@ -191,3 +191,21 @@ async def test_R16_the_owner_calls_the_customer_back_from_its_own_phone(store_ur
         got = await (await w.http.get(f"/complaints/{order_id}", headers=w.as_role("agent:1001"))).json()
         assert (got["history"][-1]["note"], got["history"][-1]["call_id"]) == ("feedback call", call_id)
         assert got["status"] == "received"  # a call placed is not a step: the result is recorded after it
+
+
+async def test_R16_a_major_complaint_or_a_high_claim_starts_at_the_managers_level(
+        store_url: str, tmp_path: Path) -> None:
+    async with world(store_url, tmp_path, orders=settings()) as w:  # type: ignore[arg-type]
+        levels = {}
+        for call_id, extra in (("m1", {"severity": "group"}), ("m2", {"claim": "12000"}),
+                               ("m3", {"claim": "9999.99", "severity": "ordinary"})):
+            _, order = await w.orders.dispose({"call_id": call_id, "caller": NUMBER, "arrived_at": 0.0}, "1001",
+                                              "complaint", {**COMPLAINT, **extra}, "agent:1001")
+            assert order is not None
+            got = await (await w.http.get(f"/complaints/{order.order_id}", headers=w.as_role("supervisor"))).json()
+            levels[call_id] = got["level"]
+        assert levels == {"m1": "manager", "m2": "manager", "m3": "owner"}
+        answered_call(w.runtime, "m4", NUMBER, "1001")
+        bad = await w.http.post("/calls/m4/disposition", headers=w.as_role("agent:1001"),
+                                json={"kind": "complaint", "fields": {**COMPLAINT, "claim": "lots"}})
+        assert bad.status == 400 and "claim" in await bad.text()

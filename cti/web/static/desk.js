@@ -133,18 +133,60 @@
     render();
     try { renderComplaints(await api("GET", "/complaints")); } catch (e) { renderComplaints([]); }
   }
-  // R16: the complaints this agent owns (first to take them), the soonest due first.
+  // R16: the complaints this agent owns (first to take them), the soonest due first. One
+  // is chosen to act on: the feedback call (this phone rings first, then the customer's)
+  // and the next steps of its path, with a note (and how the customer was told).
+  const NEXT = {"received": ["investigating"], "investigating": ["result-given"],
+    "result-given": ["accepted", "not-satisfied"], "not-satisfied": ["investigating"]};
+  let complaints = [], chosen = null;
   function renderComplaints(list) {
+    complaints = list;
     $("complaints-box").hidden = !list.length;
     const ul = $("my-complaints"); ul.innerHTML = "";
     for (const c of list) {
       const li = document.createElement("li");
-      li.textContent = c.order_id + " · " + word("complaint", c.status) + " · " + word("level", c.level) + " · " +
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "link"; b.id = "complaint-" + c.order_id;
+      b.textContent = c.order_id + " · " + word("complaint", c.status) + " · " + word("level", c.level) + " · " +
         t("due {when}", {when: new Date(c.feedback_due * 1000).toLocaleString(CtiPage.locale, {hour12: false})});
+      b.addEventListener("click", () => { chosen = c.order_id; $("complaint-result").textContent = ""; renderChosen(); });
       if (c.feedback_due < Date.now() / 1000 + skew) li.className = "alarm";
+      li.appendChild(b);
       ul.appendChild(li);
     }
+    renderChosen();
   }
+  function renderChosen() {
+    const c = complaints.find((k) => k.order_id === chosen);
+    $("complaint-act").hidden = !c;
+    if (!c) return;
+    $("complaint-chosen").textContent = c.order_id + " · " + word("complaint", c.status);
+    const steps = $("complaint-steps"); steps.innerHTML = "";
+    for (const next of NEXT[c.status] || []) {
+      const b = document.createElement("button");
+      b.type = "button"; b.id = "complaint-step-" + next; b.textContent = word("complaint", next);
+      b.addEventListener("click", () => complaintStep(c.order_id, next));
+      steps.appendChild(b);
+    }
+    $("complaint-channel-label").hidden = !(NEXT[c.status] || []).includes("result-given");
+  }
+  async function complaintStep(orderId, status) {
+    const body = {status, note: $("complaint-note").value.trim()};
+    if (status === "result-given") body.channel = $("complaint-channel").value;
+    try {
+      await api("POST", "/complaints/" + encodeURIComponent(orderId) + "/steps", body);
+      $("complaint-note").value = "";
+      $("complaint-result").textContent = t("Recorded");
+    } catch (e) { $("complaint-result").textContent = e.message; }
+    refresh();
+  }
+  $("btn-feedback-call").addEventListener("click", async () => {
+    if (!chosen) return;
+    try {
+      await api("POST", "/complaints/" + encodeURIComponent(chosen) + "/feedback-call", {});
+      $("complaint-result").textContent = t("Your phone rings first, then the customer's");
+    } catch (e) { $("complaint-result").textContent = e.message; }
+  });
   function render() {
     const a = desk.agent;
     $("state").textContent = word("state", a.state);
@@ -274,6 +316,7 @@
   }
   function markRequired() {
     const kind = desk.form.kinds.find((k) => k.name === $("f-kind").value);
+    for (const el of document.querySelectorAll("#disposition [data-kind]")) el.hidden = el.dataset.kind !== $("f-kind").value;
     for (const f of desk.form.fields) {
       const el = $("f-" + f); if (!el) continue;
       const required = !!kind && kind.required.indexOf(f) >= 0;

@@ -36,7 +36,7 @@ window.CtiPage = (function () {
     urgency: {"emergency": t("Emergency"), "high": t("High"), "normal": t("Normal"), "low": t("Low")},
     kind: {"consultation": t("Consultation"), "service-request": t("Service request"), "fault-report": t("Fault report"),
       "complaint": t("Complaint"), "suggestion": t("Suggestion"), "emergency": t("Emergency repair"),
-      "return-visit": t("Return visit")},
+      "return-visit": t("Return visit"), "complaint-feedback": t("Complaint feedback")},
     status: {"new": t("New"), "dispatched": t("Dispatched"), "accepted": t("Accepted"), "on-site": t("On site"),
       "done": t("Done"), "cancelled": t("Cancelled"), "active": t("Active"), "paused": t("Paused"),
       "closed": t("Closed"), "scheduled": t("Scheduled"), "queued": t("Queued")},
