@@ -18,12 +18,14 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from tests.e2e.harness import Sandbox, wait_for
 from tests.e2e.harness.browser import Page
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 INSPECTOR = ("zhao", "zhao-inspects-calls")
+SUPERVISOR = ("li", "li-resolves-disputes")
 PIN = "432109"
 
 CONFIG = f"""
@@ -43,6 +45,10 @@ pin_hash = "{FAST.hash(PIN)}"
 name = "{INSPECTOR[0]}"
 role = "inspector"
 password_hash = "{FAST.hash(INSPECTOR[1])}"
+[[auth.accounts]]
+name = "{SUPERVISOR[0]}"
+role = "supervisor"
+password_hash = "{FAST.hash(SUPERVISOR[1])}"
 [auth]
 cookie_secure = false
 
@@ -72,9 +78,14 @@ critical = true
 """
 
 
-def fetch(port: int, path: str, user: str, secret: str) -> tuple[str, bytes]:
+def fetch(port: int, path: str, user: str, secret: str, body: Any = None) -> tuple[str, bytes]:
+    """GET ``path`` (POST ``body`` as JSON when given) as ``user``."""
     token = base64.b64encode(f"{user}:{secret}".encode()).decode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Basic {token}"})
+    headers = {"Authorization": f"Basic {token}"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers,
+                                 data=None if body is None else json.dumps(body).encode())
     with urllib.request.urlopen(req, timeout=10) as resp:
         return resp.headers.get_content_type(), resp.read()
 
@@ -86,19 +97,26 @@ def audio_state(page: Page) -> dict[str, Any]:
         " error: a.error ? a.error.code : 0, src: a.currentSrc};"))
 
 
+def recorded_and_sampled(sandbox: Sandbox, engine: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """A real call answered by 1001, recorded: the caller, its recording's metadata
+    and its inspection once the leader's sampler has picked it."""
+    caller = sandbox.call(talk_ms=6000)
+    assert caller.wait(40) == 0, caller.output()
+    (meta,) = wait_for(lambda: (r := engine.recordings()) and r, 60, "the call's recording archived")
+    picked = wait_for(lambda: [i for i in engine.get("/quality/inspections") if i["call_id"] == meta["call_id"]],
+                      30, "the call sampled for inspection")
+    return caller, meta, picked[0]
+
+
 def test_R18_an_inspector_plays_and_scores_a_recorded_call_and_the_agent_acknowledges_it_on_the_desk(
         sandbox: Sandbox, start_engine, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     agent = sandbox.agent("1001")
     engine = start_engine(agents=[], extra=CONFIG, recording=True)
-    caller = sandbox.call(talk_ms=6000)
-    assert caller.wait(40) == 0, caller.output()
-    agent.leg_with(caller.outcome(5).hung_up_itself(6000))
-    (meta,) = wait_for(lambda: (r := engine.recordings()) and r, 60, "the call's recording archived")
-    call_id = meta["call_id"]
     # The sampler of the leader's loop (every second here) picks the call: share 1.0.
-    picked = wait_for(lambda: [i for i in engine.get("/quality/inspections") if i["call_id"] == call_id], 30,
-                      "the call sampled for inspection")
-    assert picked[0]["agent_id"] == "1001" and picked[0]["reason"] == "sample" and picked[0]["status"] == "pending"
+    caller, meta, picked = recorded_and_sampled(sandbox, engine)
+    call_id = meta["call_id"]
+    agent.leg_with(caller.outcome(5).hung_up_itself(6000))
+    assert picked["agent_id"] == "1001" and picked["reason"] == "sample" and picked["status"] == "pending"
 
     # The inspector, in Chromium.
     page = Page(browser, f"http://127.0.0.1:{engine.port}")
@@ -156,3 +174,45 @@ def test_R18_an_inspector_plays_and_scores_a_recorded_call_and_the_agent_acknowl
     assert len(plays) >= 2, [x for x in lines if x.get("call_id") == call_id]  # the page's and the fetch above
     assert any("R18 inspection of call " + call_id in x.get("message", "") and "critical item failed" in
                x.get("message", "") for x in lines)
+
+
+def test_R18_an_agent_disputes_its_result_on_the_desk_and_a_supervisor_resolves_it_on_the_page(
+        sandbox: Sandbox, start_engine, browser) -> None:  # type: ignore[no-untyped-def]
+    sandbox.agent("1001")
+    engine = start_engine(agents=[], extra=CONFIG, recording=True)
+    _, meta, _ = recorded_and_sampled(sandbox, engine)
+    call_id = meta["call_id"]
+    _, body = fetch(engine.port, f"/quality/inspections/{call_id}/score", *INSPECTOR,
+                    body={"marks": {"greeting": 10, "accuracy": 10, "privacy": 10}})
+    assert json.loads(body)["score"] == 70.0  # (1 + 0.5 x 3 + 1) / 5
+
+    page = Page(browser, f"http://127.0.0.1:{engine.port}")
+    page.open("/agent")
+    page.sign_in("1001", PIN)
+    page.until(lambda: "Score 70" in page.text(f"quality-{call_id}"), 20, "the result on the agent's desk")
+    why = page.driver.find_element(By.CSS_SELECTOR, "#my-quality input.quality-why")
+    why.send_keys("the caller asked the same question twice; my answer was right")
+    page.driver.find_element(By.CSS_SELECTOR, "#my-quality button.quality-dispute").click()
+    page.until(lambda: "Disputed" in page.text(f"quality-{call_id}"), 10, "the result disputed")
+
+    # The supervisor sees the disputes first on /quality and resolves this one: scored again.
+    page.driver.delete_all_cookies()
+    page.open("/quality")
+    page.sign_in(*SUPERVISOR)
+    page.until(lambda: "Disputed" in page.text(f"row-{call_id}"), 10, "the dispute listed for the supervisor")
+    page.driver.find_element(By.XPATH, f"//tr[@id='row-{call_id}']//button").click()
+    page.until(lambda: page.visible("dispute-box") and "my answer was right" in page.text("dispute-text"), 10,
+               "the agent's dispute on the page")
+    page.until(lambda: page.visible("mark-accuracy"), 5, "the form's items")
+    page.fill("mark-accuracy", "20")
+    Select(page.el("r-decision")).select_by_value("rescored")
+    page.fill("r-comment", "the answer was right: full marks")
+    page.click("btn-resolve")
+    page.until(lambda: "Score 100" in page.text("score-result") and "Resolved" in page.text("i-status"), 10,
+               "the dispute resolved")
+    resolved = engine.get(f"/quality/inspections/{call_id}")
+    assert resolved["status"] == "resolved" and resolved["score"] == 100.0
+    assert resolved["resolved_by"] == f"account:{SUPERVISOR[0]}" and resolved["resolution"].startswith("rescored")
+    report = engine.get("/quality/report")
+    assert [(a["agent"], a["inspections"], a["mean_score"], a["disputed"]) for a in report["agents"]] == [
+        ("1001", 1, 100.0, 1)]
