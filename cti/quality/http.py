@@ -9,6 +9,7 @@ list the disputes and resolve them. Reports per agent and period, JSON or CSV.""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from cti.errors import BadRequest, Forbidden, NotConfigured
+from cti.masking import mask_numbers
 from cti.quality.service import Play, Quality
 from cti.quality.settings import QualitySettings
 from cti.quality.store import QualityStore
@@ -28,6 +30,7 @@ from cti.web.server import Feature, Part, answer, json_body, need, serving
 from reports.query import to_csv
 from reports.quality import STATUSES
 
+audit = logging.getLogger("cti.audit")
 ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
 QUALITY = web.AppKey("quality", Part[Quality])
 FEATURE = Feature(ROUTES, (QUALITY,))
@@ -47,6 +50,8 @@ def inspector(request: web.Request, q: Quality) -> Identity:
 def _shown(request: web.Request, q: Quality, who: Identity, data: Any) -> web.Response:
     """R14: masked unless the role sees numbers, or inspectors are configured to."""
     whole = who.role == "inspector" and q.settings.inspector_sees_numbers
+    if whole and mask_numbers(data) != data:  # R14: number views are audited
+        audit.info("%s (%s) shown full numbers: %s %s", who.name, who.role, request.method, request.path)
     return answer(request, data, whole=whole)
 
 

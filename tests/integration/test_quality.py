@@ -182,3 +182,20 @@ async def test_R18_an_inspection_is_scored_acknowledged_or_disputed_and_a_superv
                      "agent:1001 (agent) refused GET /quality/inspections/k1/recording"):
         assert any(expected in m for m in messages), (expected, messages)
     assert log.verify().ok
+
+
+async def test_R18_R14_inspectors_see_numbers_whole_only_where_configured_and_the_view_is_audited(
+        store_url: str, tmp_path: Path) -> None:
+    settings = AuditSettings(tmp_path / "audit" / "audit.log", tmp_path / "keys" / "audit.key")
+    log = open_log(settings)
+    whole = dataclasses.replace(quality_settings(), inspector_sees_numbers=True)
+    async with world(store_url, tmp_path, quality=whole) as w:
+        with trail(log):
+            await calls(w, ("k1", "1001"))
+            assert await w.quality.sample() == ["k1"]
+            got = await (await w.http.get("/quality/inspections/k1", headers=w.as_role("inspector"))).json()
+            assert got["record"]["caller"] == NUMBER
+            seen = await (await w.http.get("/quality/inspections/k1", headers=w.as_role("supervisor"))).json()
+            assert seen["record"]["caller"] == "138****5678"  # the setting is the inspectors' only
+    messages = [json.loads(x).get("message", "") for x in settings.log.read_bytes().splitlines()]
+    assert any("token:zhao (inspector) shown full numbers: GET /quality/inspections/k1" in m for m in messages)
