@@ -47,11 +47,13 @@ from cti.supervision import wallboard
 from cti.web.server import ROLE, build_app
 from cti.orders import http as orders_http
 from cti.outbound import http as outbound_http
+from cti.quality import http as quality_http
 
 log = logging.getLogger("cti.app")
 ARI_CONNECTIONS = 32
 FEATURES = (agents_http.FEATURE, recording_http.FEATURE, supervision_http.FEATURE, orders_http.FEATURE,
-            outbound_http.FEATURE, desk_http.FEATURE, history_http.FEATURE, calls_http.FEATURE, wallboard.FEATURE)
+            outbound_http.FEATURE, desk_http.FEATURE, history_http.FEATURE, calls_http.FEATURE, wallboard.FEATURE,
+            quality_http.FEATURE)
 
 
 def http_app(config: Config, auth: Auth, connections: list[ConnectionState]) -> web.Application:

@@ -37,6 +37,7 @@ from cti.orders.settings import (
     StoreSettings, WorkOrderSettings, parse_calendar, parse_complaints, parse_store, parse_workorders,
 )
 from cti.outbound.visits import VisitSettings, parse_visits
+from cti.quality.settings import QualitySettings, parse_quality
 
 # Secrets may come from the environment so that none has to sit in a file.
 ENV_OVERRIDES = MappingProxyType({
@@ -137,6 +138,7 @@ class Config:
     timezone: str = "UTC"  # [site]: reports' days, call windows, recordings' folders
     locale: str = "zh-CN"  # [site]: the pages' language for a person who has chosen none (cti/web/i18n.py)
     audit: AuditSettings = AuditSettings()  # R14: the one keyed audit log
+    quality: QualitySettings | None = None  # R18: [quality] (None: not configured)
 
     def intake(self) -> Intake:
         """How the core treats a call before it waits (``acd.intake``)."""
@@ -334,6 +336,7 @@ def _validate(root: Table) -> Config:
             parse_trunks(root, queues, supervision.plan), parse_visits(root.table("return_visits"), names, zone), zone)
 
     audit_settings = parse_audit(root.table("audit"))
+    quality = parse_quality(root.table("quality"), recording.retention_months if recording else 6)
     log_level = root.text("log_level", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("log_level", "DEBUG, INFO, WARNING or ERROR", log_level)
@@ -341,7 +344,7 @@ def _validate(root: Table) -> Config:
     return Config(
         asterisk, http, default_queue, routes, tuple(queues), tuple(agents), log_level, redis_cfg,
         cluster, recording, ivr_settings, emergency, supervision, deadlines, notifications, auth, *more,
-        audit=audit_settings, locale=locale,
+        audit=audit_settings, locale=locale, quality=quality,
     )
 
 

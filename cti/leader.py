@@ -43,7 +43,9 @@ from cti.node import setup as node_setup
 from cti.notify import Notifier
 from cti.orders import http as orders_http
 from cti.orders.store import SCHEMA
-from cti.recording.http import legal_holds
+from cti.quality import http as quality_http
+from cti.quality.store import SCHEMA as QUALITY_SCHEMA
+from cti.recording.http import legal_holds, player
 from cti.outbound import http as outbound_http
 from cti.reports import http as reports_http
 from cti.reports import store as history_store
@@ -126,7 +128,7 @@ def _notifier(config: Config, session: aiohttp.ClientSession, outbox: Outbox) ->
 
 def database(config: Config) -> Database:
     """The one SQL store (sessions, work orders, the record), as the engine and the CLI use it."""
-    return Database(config.store.url, config.store.timeout_s, SCHEMA + sessions.SCHEMA + history_store.SCHEMA,
+    return Database(config.store.url, config.store.timeout_s, SCHEMA + sessions.SCHEMA + history_store.SCHEMA + QUALITY_SCHEMA,
                     config.store.read_timeout_s)
 
 
@@ -182,6 +184,8 @@ async def _run(config: Config, app: web.Application, faults: Faults, engine: Eng
         (lambda: recorder.maintenance_errors) if recorder is not None else None,
         workorders_overdue=lambda: orders.overdue, campaigns=lambda: visits.progress,
         complaints_escalated=(lambda: book.escalated) if (book := orders.complaints) is not None else None)))
+    quality = await resources.enter_async_context(quality_http.setup(app, quality_http.QualityDeps(
+        config.quality, db, config.timezone, player(app))))  # R18: its sampling in the loop below
     try:
         await history.restore(supervision.book)  # R13: today's figures go on after a restart
     except StoreUnavailable as exc:
@@ -198,7 +202,7 @@ async def _run(config: Config, app: web.Application, faults: Faults, engine: Eng
     async with asyncio.TaskGroup() as tg:
         tasks = [tg.create_task(work) for work in (
             runtime.run_commands(), runtime.run_timers(), notifier.run(), supervision.run(), orders.run(),
-            visits.run(), live.run(), sessions.keep(auth, db), history.run())]
+            visits.run(), live.run(), sessions.keep(auth, db), history.run(), quality.run())]
         if ari is not None and ami is not None and node is not None:
             tasks += node_tasks(tg, ari, ami, node)
         if dispatcher is not None and leadership is not None:

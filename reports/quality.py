@@ -22,6 +22,8 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 TRIGGERS = ("complaint", "hold-overrun", "rona", "low-score")
 
@@ -59,10 +61,15 @@ def _triggers(call: CallFacts, rules: SamplingRules) -> list[str]:
     return [t for t in TRIGGERS if t in rules.triggers and found[t]]
 
 
-def sample(calls: Iterable[CallFacts], rules: SamplingRules, key: bytes) -> list[tuple[str, str]]:
+def sample(calls: Iterable[CallFacts], rules: SamplingRules, key: bytes,
+           already: Iterable[str] = ()) -> list[tuple[str, str]]:
     """(call id, reason) of the calls to inspect, triggers first, then each agent's share
-    (its calls in the order of their keyed hash; the triggered ones count towards it)."""
-    chosen: dict[str, str] = {}
+    (its calls in the order of their keyed hash; the triggered ones count towards it).
+    ``already``: calls of the period sampled by an earlier run (the step runs again and
+    again as the period fills): they count towards their agent's share and are not
+    answered again."""
+    before = set(already)
+    chosen: dict[str, str] = {k: "" for k in before}
     by_agent: dict[str, list[CallFacts]] = defaultdict(list)
     for call in calls:
         by_agent[call.agent_id].append(call)
@@ -78,7 +85,7 @@ def sample(calls: Iterable[CallFacts], rules: SamplingRules, key: bytes) -> list
             if call.call_id not in chosen:
                 chosen[call.call_id] = "sample"
                 have += 1
-    return list(chosen.items())
+    return [(k, why) for k, why in chosen.items() if k not in before]
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,3 +164,58 @@ def weakest(results: Iterable[Result], top: int = 5) -> list[tuple[str, float, i
             counts[item_id] += 1
     means = sorted(((i, sums[i] / counts[i], counts[i]) for i in sums), key=lambda x: (x[1], x[0]))
     return means[:top]
+
+
+# The inspection's path: sampled (pending), scored by an inspector, then the agent's
+# reply: acknowledged (the end) or disputed, which a supervisor resolves (upheld or
+# scored again).
+STATUSES = ("pending", "scored", "acknowledged", "disputed", "resolved")
+_NEXT = (("pending", "scored"), ("scored", "acknowledged"), ("scored", "disputed"), ("disputed", "resolved"))
+REASONS = (*TRIGGERS, "sample", "manual")
+
+
+class BadStep(ValueError):
+    """A step the inspection's status does not allow."""
+
+
+def next_status(current: str, wanted: str) -> str:
+    if (current, wanted) not in _NEXT:
+        raise BadStep(f"an inspection {current} cannot become {wanted}")
+    return wanted
+
+
+@dataclass(frozen=True, slots=True)
+class AgentQuality:
+    agent_id: str
+    inspections: int  # scored in the period (the final score: a resolved dispute's)
+    mean_score: float | None  # 0..100, None without one
+    critical_failures: int  # inspections with a critical item failed
+    disputed: int
+
+
+def per_agent(scored: Iterable[tuple[str, Result, bool]]) -> list[AgentQuality]:
+    """Each agent's figures from (agent, result, disputed) of the scored inspections."""
+    by: dict[str, list[tuple[Result, bool]]] = defaultdict(list)
+    for agent, result, disputed in scored:
+        by[agent].append((result, disputed))
+    return [AgentQuality(agent, len(rs), round(sum(r.score for r, _ in rs) / len(rs), 2) if rs else None,
+                         sum(1 for r, _ in rs if r.critical_failed), sum(1 for _, d in rs if d))
+            for agent, rs in sorted(by.items())]
+
+
+def period_of(at: float, period: str, zone: str) -> tuple[float, float]:
+    """[since, until) of the sampling period (day, week from Monday, month) holding
+    ``at``, in the site's time zone."""
+    tz = ZoneInfo(zone)
+    day = datetime.fromtimestamp(at, tz).date()
+    if period == "day":
+        first, last = day, day + timedelta(days=1)
+    elif period == "week":
+        first = day - timedelta(days=day.weekday())
+        last = first + timedelta(days=7)
+    elif period == "month":
+        first = day.replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1)
+    else:
+        raise ValueError(f"a period is day, week or month, not {period!r}")
+    return (datetime.combine(first, time(0, 0), tz).timestamp(), datetime.combine(last, time(0, 0), tz).timestamp())

@@ -4,6 +4,7 @@ Roles:
 
 - ``agent``: acts on itself only (its state, its own calls);
 - ``supervisor``: agents' states, queues, plans, live figures (numbers masked);
+- ``inspector``: R18 quality inspection (sampled calls, their recordings, scoring);
 - ``reader``: recordings and call records (full numbers);
 - ``admin``: everything, including ``/state``.
 
@@ -60,7 +61,7 @@ from cti.web.guessing import Guesses, client_address, dummy_like
 
 log = logging.getLogger("cti.web.auth")
 
-ROLES = ("agent", "supervisor", "reader", "admin")
+ROLES = ("agent", "supervisor", "inspector", "reader", "admin")
 _HASHER = PasswordHasher()
 CHECKS_AT_ONCE = 4  # argon2 checks running at once (each holds a thread and 64 MiB)
 CHECKS_WAITING = 256  # more waiting than this: refused at once
@@ -132,7 +133,7 @@ def parse_auth(t: Table) -> AuthSettings:
     for a in t.tables("accounts"):
         role = a.text("role")
         if role not in ROLES[1:]:
-            raise ConfigError(f"{a.path}.role", "supervisor, reader or admin", role)
+            raise ConfigError(f"{a.path}.role", "supervisor, inspector, reader or admin", role)
         phone = a.text("phone") if "phone" in a.data else ""
         if phone and not re.fullmatch(r"[A-Za-z]+/[A-Za-z0-9_.@-]+", phone):
             raise ConfigError(f"{a.path}.phone", "a channel endpoint such as PJSIP/sup3001", phone)
@@ -143,7 +144,7 @@ def parse_auth(t: Table) -> AuthSettings:
     for k in t.tables("tokens"):
         role = k.text("role")
         if role not in (*ROLES[1:], "department"):  # a department's system: its own work orders (R12)
-            raise ConfigError(f"{k.path}.role", "supervisor, reader, admin or department", role)
+            raise ConfigError(f"{k.path}.role", "supervisor, inspector, reader, admin or department", role)
         digest = k.text("sha256").lower()
         if len(digest) != 64 or any(ch not in "0123456789abcdef" for ch in digest):
             raise ConfigError(f"{k.path}.sha256", "the SHA-256 of the token in hex (`cti token` makes one)", "***")

@@ -3,7 +3,7 @@ them: each page signs in and reads the authenticated API), the static script and
 (read once at start, served with their content hash so that a page links
 ``/static/x?v=hash``, cached for a year), and the headers every page gets. The features
 serve their own pages (``page(template)``): the desk ``/agent``, supervision
-``/wallboard``, the reports ``/reports``. Every page is rendered in the request's locale
+``/wallboard``, the reports ``/reports``, quality inspection ``/quality``. Every page is rendered in the request's locale
 (``cti/web/i18n.py``): its labels through ``_()``, its scripts' messages on ``<body>``."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from cti.web.i18n import COOKIE, LOCALES, NAMES, Messages, known
 
 STATIC = Path(__file__).with_name("static")
 TEMPLATES = Path(__file__).with_name("templates")
-ASSETS = ("page.js", "desk.js", "wallboard.js", "reports.js", "charts.js", "style.css",
+ASSETS = ("page.js", "desk.js", "wallboard.js", "reports.js", "charts.js", "quality.js", "deskquality.js", "style.css",
           "uPlot.iife.min.js", "uPlot.min.css")  # (the last two vendored: static/vendored.json)
 VERSIONS = web.AppKey("asset_versions", dict[str, str])  # asset -> its content hash
 MESSAGES = web.AppKey("messages", Messages)  # the pages' catalogues (cti/web/i18n.py)

@@ -28,6 +28,10 @@ from cti.orders.settings import WorkOrderSettings
 from cti.orders.store import SCHEMA
 from cti.outbound import http as outbound_http
 from cti.outbound.visits import ReturnVisits, VisitSettings
+from cti.quality import http as quality_http
+from cti.quality.service import Play, Quality
+from cti.quality.settings import QualitySettings
+from cti.quality.store import SCHEMA as QUALITY_SCHEMA
 from cti.reports import http as reports_http
 from cti.reports import store as history_store
 from cti.reports.service import History
@@ -43,7 +47,7 @@ from tests.integration.test_workorders import settings as order_settings
 
 # One token per role (and two agents: the call's and another).
 TOKENS = {"admin": "t-admin", "reader": "t-reader", "supervisor": "t-supervisor", "department": "t-service",
-          "department-own": "t-north-repair"}
+          "department-own": "t-north-repair", "inspector": "t-inspector"}
 AGENTS = ("1001", "1002")
 
 
@@ -55,6 +59,7 @@ class World:
     orders: WorkOrders
     visits: ReturnVisits
     history: History
+    quality: Quality
 
     def as_role(self, role: str) -> dict[str, str]:
         if role.startswith("agent:"):
@@ -72,17 +77,20 @@ def auth() -> Auth:
     pin = hash_secret("123456")
     tokens = tuple(ApiToken(name, role, hashlib.sha256(TOKENS[key].encode()).hexdigest()) for key, name, role in (
         ("admin", "ops", "admin"), ("reader", "quality", "reader"), ("supervisor", "floor", "supervisor"),
-        ("department", "service", "department"), ("department-own", "north-repair", "department")))
+        ("department", "service", "department"), ("department-own", "north-repair", "department"),
+        ("inspector", "zhao", "inspector")))
     return Auth(AuthSettings(tokens=tokens), {a: pin for a in AGENTS}, {})
 
 
 @contextlib.asynccontextmanager
 async def world(store_url: str, tmp: Path, db_options: dict[str, Any] | None = None,
                 connections: list[ConnectionState] | None = None, orders: WorkOrderSettings | None = None,
-                holds: tuple[Hold, Release] | None = None) -> AsyncIterator[World]:
+                holds: tuple[Hold, Release] | None = None, quality: QualitySettings | None = None,
+                play: Play | None = None) -> AsyncIterator[World]:
     """The leader's app on ``store_url``, with queue ``support`` and agents 1001, 1002
-    (its outbox in ``tmp``; webhooks go nowhere)."""
-    db = Database(store_url, schema=SCHEMA + sessions.SCHEMA + history_store.SCHEMA, **(db_options or {}))
+    (its outbox in ``tmp``; webhooks go nowhere); R18 with ``quality`` (the default
+    form of ``tests/integration/test_quality.py`` when None) and ``play`` (recordings)."""
+    db = Database(store_url, schema=SCHEMA + sessions.SCHEMA + history_store.SCHEMA + QUALITY_SCHEMA, **(db_options or {}))
     await db.open()
     engine = Engine([QueueConfig("support", wrap_up_s=60, announce_agent_id=False)],
                     [AgentConfig(a, f"PJSIP/agent{a}", ("support",)) for a in AGENTS])
@@ -107,9 +115,11 @@ async def world(store_url: str, tmp: Path, db_options: dict[str, Any] | None = N
                 VisitSettings("support"), orders_part.store, runtime)))
             await stack.enter_async_context(supervision_http.setup(app, supervision_http.SupervisionDeps(
                 SupervisionConfig(), runtime, notifier, Faults())))
+            inspections = await stack.enter_async_context(quality_http.setup(app, quality_http.QualityDeps(
+                quality or quality_settings(), db, "UTC", play)))
             await stack.enter_async_context(serving(app, RUNTIME, runtime))
             async with TestClient(TestServer(app)) as http:
-                yield World(http, runtime, db, orders_part, visits, history)
+                yield World(http, runtime, db, orders_part, visits, history, inspections)
     finally:
         await db.aclose()
 
@@ -123,3 +133,13 @@ def answered_call(runtime: Runtime, call_id: str, caller: str, agent: str, hang_
     runtime.apply(e.OfferAnswered(call_id, agent, now))
     if hang_up:
         runtime.apply(e.CallerHungUp(call_id, now + 1))
+
+
+def quality_settings() -> QualitySettings:
+    """R18: a form of two sections, one critical item ("privacy"), every call sampled."""
+    from reports.quality import Form, Item, SamplingRules, Section
+    return QualitySettings(Form("service", (
+        Section("opening", (Item("greeting", "Standard greeting", 10, 1.0),)),
+        Section("handling", (Item("accuracy", "Correct answer", 20, 3.0),
+                             Item("privacy", "No full number read out", 10, 1.0, critical=True))))),
+        SamplingRules(share=1.0))

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from reports.quality import CallFacts, Form, Item, Section, SamplingRules, sample, score, weakest
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from reports.quality import (AgentQuality, BadStep, CallFacts, Form, Item, SamplingRules, Section, next_status,
+                             per_agent, period_of, sample, score, weakest)
 
 KEY = b"k" * 32
 
@@ -79,3 +83,53 @@ def test_R18_the_weakest_items_across_a_team() -> None:
                for a, t in ((10, 10), (20, 2), (0, 4))]
     worst = weakest(results, top=2)
     assert [(i, round(m, 3), n) for i, m, n in worst] == [("accuracy", 0.5, 3), ("tone", round(16 / 30, 3), 3)]
+
+
+def test_R18_a_later_run_counts_the_earlier_picks_towards_the_share_and_answers_only_new_ones() -> None:
+    first = calls("1001", 10)
+    rules = SamplingRules(share=0.2, triggers=frozenset({"complaint"}))
+    picked = dict(sample(first, rules, KEY))
+    assert len(picked) == 2
+    # Ten more calls in the period, one a complaint: 20 % of 20 is 4; the 2 picked count.
+    more = first + [CallFacts(f"1001-{i}", "1001") for i in range(10, 19)] + [
+        CallFacts("1001-c", "1001", kind="complaint")]
+    again = dict(sample(more, rules, KEY, already=picked))
+    assert again["1001-c"] == "complaint" and not set(again) & set(picked)
+    assert len(again) == 2  # the complaint and one more share: 2 + 2 = 4
+    assert sample(more, rules, KEY, already=set(picked) | set(again)) == []
+
+
+def test_R18_the_inspections_path_allows_only_its_steps() -> None:
+    assert next_status("pending", "scored") == "scored"
+    assert next_status("scored", "acknowledged") == "acknowledged"
+    assert next_status("scored", "disputed") == "disputed"
+    assert next_status("disputed", "resolved") == "resolved"
+    for current, wanted in (("pending", "acknowledged"), ("pending", "resolved"), ("scored", "scored"),
+                            ("acknowledged", "disputed"), ("resolved", "disputed"), ("disputed", "acknowledged")):
+        with pytest.raises(BadStep):
+            next_status(current, wanted)
+
+
+def test_R18_per_agent_mean_score_critical_failures_and_disputes() -> None:
+    ok = score(FORM, {"greeting": 10, "verify": 10, "accuracy": 20, "tone": 10, "privacy": 10})
+    half = score(FORM, {"greeting": 10, "verify": 10, "accuracy": 10, "tone": 5, "privacy": 10})
+    failed = score(FORM, {"greeting": 10, "verify": 0, "accuracy": 20, "tone": 10, "privacy": 10})
+    got = per_agent([("1001", ok, False), ("1001", failed, True), ("1002", half, False)])
+    assert got == [AgentQuality("1001", 2, 50.0, 1, 1), AgentQuality("1002", 1, 75.0, 0, 0)]
+    assert per_agent([]) == []
+
+
+def test_R18_sampling_periods_in_the_sites_time_zone() -> None:
+    at = datetime(2026, 12, 5, 1, 30, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()  # a Saturday, 17:30 UTC on the 4th
+    day = period_of(at, "day", "Asia/Shanghai")
+    assert day == (datetime(2026, 12, 5, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp(),
+                   datetime(2026, 12, 6, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp())
+    assert period_of(at, "day", "UTC")[0] == datetime(2026, 12, 4, tzinfo=ZoneInfo("UTC")).timestamp()
+    week = period_of(at, "week", "Asia/Shanghai")
+    assert datetime.fromtimestamp(week[0], ZoneInfo("Asia/Shanghai")).date().isoformat() == "2026-11-30"  # Monday
+    assert week[1] - week[0] == 7 * 86400
+    month = period_of(at, "month", "Asia/Shanghai")
+    assert [datetime.fromtimestamp(x, ZoneInfo("Asia/Shanghai")).date().isoformat() for x in month] == [
+        "2026-12-01", "2027-01-01"]
+    with pytest.raises(ValueError):
+        period_of(at, "year", "UTC")

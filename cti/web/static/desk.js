@@ -132,6 +132,7 @@
     skew = desk.now - Date.now() / 1000;
     render();
     try { renderComplaints(await api("GET", "/complaints")); } catch (e) { renderComplaints([]); }
+    CtiDeskQuality.refresh();  // R18: the agent's own quality results
   }
   // R16: the complaints this agent owns (first to take them), the soonest due first. One
   // is chosen to act on: the feedback call (this phone rings first, then the customer's)
