@@ -387,5 +387,14 @@ def _queue(q: Table) -> QueueConfig:
         outbound_max_rings=q.integer("outbound_max_rings", 6, 1, 20), callback_retry_s=q.number(
             "callback_retry_s", 120.0, 1.0), callback_max_attempts=q.integer("callback_max_attempts", 3, 1, 20),
         offer_callbacks=q.one_of("offer_callbacks", ("plan", "always", "above-wait"), "plan"),
-        callback_above_wait_s=q.number("callback_above_wait_s", 60.0, 1.0))
+        callback_above_wait_s=q.number("callback_above_wait_s", 60.0, 1.0),
+        survey=q.flag("survey", False), survey_timeout_s=_survey_timeout(q))
+
+
+def _survey_timeout(q: Table) -> float:
+    """R17: the seconds a caller has to key the score, 1 to 60."""
+    timeout = q.number("survey_timeout_s", 8.0, 1.0)
+    if timeout > 60.0:
+        raise ConfigError(f"{q.path}.survey_timeout_s", "at most 60 seconds", timeout)
+    return timeout
 
