@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from cti.orders.complaints import SCHEMA as COMPLAINTS_SCHEMA
+from cti.reports.surveys import SCHEMA as SURVEYS_SCHEMA
 from cti.store.sql import MAX_READ_ROWS, Database, Row, Sql, bounded
 from workorders import WorkOrder
 
-SCHEMA = COMPLAINTS_SCHEMA + (  # R16: complaints beside their work orders
+SCHEMA = COMPLAINTS_SCHEMA + SURVEYS_SCHEMA + (  # R16: complaints; R17: return visits' answers
     "CREATE TABLE IF NOT EXISTS contacts (call_id TEXT PRIMARY KEY, caller TEXT NOT NULL, queue TEXT, "
     "kind TEXT, emergency INTEGER, agent_id TEXT, outcome TEXT, arrived_at DOUBLE PRECISION, "
     "ended_at DOUBLE PRECISION, waited_s DOUBLE PRECISION, talked_s DOUBLE PRECISION)",

@@ -120,7 +120,7 @@ class History:
         for agent, _, part in sums:
             self.answered_today[agent] = self.answered_today.get(agent, 0) + part.answered
         self._survey_day, self._surveyed_today = local.date().isoformat(), {}
-        for s in await self.store.surveys_between(midnight, now + 1):
+        for s in await self.store.surveys_between(midnight, now + 1, departments=False):
             if s.source == "call":
                 self._surveyed(s.queue, s.answer, s.at)
         records = await self.store.calls_since(now - WINDOWS["day"])

@@ -168,9 +168,9 @@ class HistoryStore:
             raise ValueError(f"by {by!r}")
         return await self.db.read(lambda sql: read_buckets(sql, since, until, by))
 
-    async def surveys_between(self, since: float, until: float) -> list[Survey]:
-        """R17: the surveys that ended in [since, until), with their departments."""
-        return await self.db.read(lambda sql: survey_rows.read_surveys(sql, since, until))
+    async def surveys_between(self, since: float, until: float, departments: bool = True) -> list[Survey]:
+        """R17: the surveys that ended in [since, until) (with their departments)."""
+        return await self.db.read(lambda sql: survey_rows.read_surveys(sql, since, until, departments=departments))
 
     async def agent_buckets(self, since: float, until: float) -> tuple[list[TimeRow], list[CallRow]]:
         """The agents' quarter hours that start in [since, until)."""

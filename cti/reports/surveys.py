@@ -7,8 +7,8 @@ visit's disposition, ``cti.orders``): who took the call, its queue and kind, the
 A row already stored (the same call and source, written again after a restart) is kept
 as it was. Rows are purged with the call records (``HistoryStore.purge``).
 
-The department is read, not kept: the call's work order's (the one the call became, or
-for a return visit the order it visits), "" when none.
+The department is read, not kept: for a return visit the visited order's, else that of
+the order the call became (a call that became several: the first by name), "" when none.
 """
 
 from __future__ import annotations
@@ -59,11 +59,15 @@ def purge(sql: Sql, before: float) -> int:
     return sql.run("DELETE FROM surveys WHERE at < ?", (before,))
 
 
-def read_surveys(sql: Sql, since: float, until: float, limit: int = MAX_READ_ROWS) -> list[Survey]:
-    """The surveys that ended in [since, until), oldest first, with their department."""
+def read_surveys(sql: Sql, since: float, until: float, limit: int = MAX_READ_ROWS,
+                 departments: bool = True) -> list[Survey]:
+    """The surveys that ended in [since, until), oldest first, with their department
+    (unless not ``departments``: a store without work orders)."""
+    department = ("COALESCE((SELECT w.department FROM work_orders w WHERE w.order_id = s.order_id), "
+                  "(SELECT MIN(w.department) FROM work_orders w WHERE w.call_id = s.call_id))" if departments
+                  else "''")
     rows = bounded(sql.rows(
-        "SELECT s.*, (SELECT MIN(w.department) FROM work_orders w WHERE w.order_id = s.order_id "
-        "OR w.call_id = s.call_id) AS department FROM surveys s WHERE s.at >= ? AND s.at < ? ORDER BY s.at LIMIT ?",
+        f"SELECT s.*, {department} AS department FROM surveys s WHERE s.at >= ? AND s.at < ? ORDER BY s.at LIMIT ?",
         (since, min(until, 1e18), limit + 1)), limit)
     return [Survey(r["call_id"], float(r["at"]), r["agent_id"], r["queue"], r["kind"], r["source"],
                    Answer(None if r["score"] is None else int(r["score"]),

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import subprocess
+import sys
 import time
 from typing import Any
 
-from tests.e2e.harness import Sandbox, call_with_keys, wait_for
+from tests.e2e.harness import ROOT, Sandbox, call_with_keys, wait_for
 from tests.e2e.harness.sipp import Sipp
 
 CONFIG = """
@@ -83,6 +86,12 @@ def test_R17_the_agent_hangs_up_the_caller_presses_4_or_nothing_both_counted(
     table = list(csv.DictReader(io.StringIO(engine.text("/reports/satisfaction?format=csv"))))
     assert [(r["queue"], r["offered"], r["responses"], r["mean_score"], r["csat"]) for r in table] == [
         ("support", "2", "1", "4.000", "1.000")]
+    # From the command line, reading the store the running engine writes.
+    out = subprocess.run([sys.executable, "-m", "cti.cli", "report", "satisfaction", "--config",
+                          str(engine.config_path), "--by", "agent", "--format", "json"],
+                         capture_output=True, text=True, timeout=30, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [agent_row]
     # The wallboard: today's figures per queue.
     today = engine.get("/wallboard.json")["satisfaction"]["support"]
     assert (today["offered"], today["responses"], today["csat"], today["mean_score"], today["response_rate"]) == (
