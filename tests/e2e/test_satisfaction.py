@@ -16,7 +16,11 @@ import time
 from typing import Any
 
 from tests.e2e.harness import ROOT, Sandbox, call_with_keys, wait_for
+from selenium.webdriver.support.ui import Select
+
+from tests.e2e.harness.browser import Page
 from tests.e2e.harness.sipp import Sipp
+from tests.e2e.test_desk_browser import SUPERVISOR, supervisor_account
 
 CONFIG = """
 [[queues]]
@@ -53,9 +57,9 @@ def report(engine: Any, query: str = "") -> dict[str, Any]:
 
 
 def test_R17_the_agent_hangs_up_the_caller_presses_4_or_nothing_both_counted(
-        sandbox: Sandbox, start_engine) -> None:
+        sandbox: Sandbox, start_engine, browser) -> None:  # type: ignore[no-untyped-def]
     phone = sandbox.agent("1001")
-    engine = start_engine(agents=[], extra=CONFIG, recording=True)
+    engine = start_engine(agents=[], extra=CONFIG + supervisor_account(), recording=True)
 
     # 1: the caller presses 4 about 11 s after its answer, within the survey's prompt.
     rater = call_with_keys(sandbox, "4", talk_ms=40000, exten="100", gap_ms=11000)
@@ -96,6 +100,21 @@ def test_R17_the_agent_hangs_up_the_caller_presses_4_or_nothing_both_counted(
     today = engine.get("/wallboard.json")["satisfaction"]["support"]
     assert (today["offered"], today["responses"], today["csat"], today["mean_score"], today["response_rate"]) == (
         2, 1, 1.0, 4.0, 0.5)
+
+    # The pages: the reports page's satisfaction table, the queue's wallboard tile.
+    page = Page(browser, f"http://127.0.0.1:{engine.port}")
+    page.open("/reports")
+    page.sign_in(*SUPERVISOR)
+    page.until(lambda: page.text("satisfaction-rows"), 10, "the satisfaction rows")
+    cells = [td.text for td in page.el("satisfaction-rows").find_elements("css selector", "td")]
+    assert cells[1:] == ["support", "2", "1", "50%", "100%", "4.00", "—"], cells
+    assert "/reports/satisfaction?" in page.el("dl-satisfaction").get_attribute("href")
+    Select(page.el("sat-by")).select_by_value("agent")
+    page.until(lambda: "1001" in page.text("satisfaction-rows"), 5, "the rows per agent")
+    page.shot("reports-satisfaction")
+    page.open("/wallboard")
+    page.until(lambda: "100% / 4.0 / 50%" in page.text("queue-support"), 10, "today's satisfaction on the tile")
+    assert not [m for m in page.console() if m.get("level") == "SEVERE" and m.get("source") != "network"]
 
     # R4: the rater's recording covers the survey, after the agent left.
     recordings = wait_for(lambda: (r := engine.recordings()) and len(r) >= 2 and r, 60, "two recordings")
