@@ -107,6 +107,7 @@ class Surveys:
         if survey.wrong > 1:
             self._end(call_id, None)
             return
+        log.info("R17: call %s: key %s is no score; the question again", call_id, digit)
         old = survey.n
         survey.n = next(self._seq)  # what the old question's end says no longer counts
         self._then(call_id, "survey again", lambda: self._again(call_id, old))

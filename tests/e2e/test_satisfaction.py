@@ -124,3 +124,30 @@ def test_R17_the_agent_hangs_up_the_caller_presses_4_or_nothing_both_counted(
     assert meta["duration_s"] >= agent_part + 5, (meta, agent_part)
     assert abs(meta["duration_s"] - (leg.ended - leg.answered)) <= 1.5, (meta, leg)  # to the caller's hang-up
     assert (meta["queue"], meta["agent_id"]) == ("support", "1001")
+
+
+def test_R17_a_wrong_key_hears_the_question_again_and_a_caller_who_leaves_is_no_response(
+        sandbox: Sandbox, start_engine) -> None:
+    phone = sandbox.agent("1001")
+    engine = start_engine(agents=[], extra=CONFIG)
+    # A wrong key (9) during the question: "invalid", the question again, then 5.
+    caller = call_with_keys(sandbox, "95", talk_ms=40000, exten="100", gap_ms=6000, then_ms=5000)
+    hang_up_the_agent(sandbox, phone, 0)
+    assert caller.outcome(60).hung_up_by == "pbx"
+    (scored,) = engine.lines(r"R17: call (\S+): survey score 5", wait=10)
+    (again,) = engine.lines(r"R17: call (\S+): key 9 is no score; the question again")
+    assert again.group(1) == scored.group(1)
+    assert engine.log().index(again.group(0)) < engine.log().index(scored.group(0))
+    # The caller hangs up during the question: no response, counted.
+    leaving = sandbox.call(talk_ms=7000)
+    hang_up_the_agent(sandbox, phone, 1)
+    left = leaving.outcome(60)
+    assert left.hung_up_by == "caller", left
+    (silent,) = engine.lines(r"R17: call (\S+): survey no response", wait=10)
+    assert silent.group(1) != scored.group(1)
+
+    def figures() -> dict[str, Any] | None:
+        rows = report(engine, "?by=all")["rows"]
+        return rows[0] if rows and rows[0]["offered"] == 2 else None
+    row = wait_for(figures, 10, "both surveys in the report")
+    assert (row["responses"], row["mean_score"], row["csat"], row["response_rate"]) == (1, 5.0, 1.0, 0.5)
