@@ -215,6 +215,8 @@ class StasisAdapter:
         channels = {ch["id"]: ch for ch in await self._ari.request("GET", "/channels")
                     if isinstance(ch, dict) and "id" in ch}
         self._legs.released_meanwhile(channels)
+        core = {k.call_id for k in self._calls()} if self._calls is not None else set()
+        await self.surveys.orphans(channels, {*self._callers, *core, *self._legs.known()})  # R17
         if self._calls is None:  # cluster adapter: the router holds the calls
             self.vanished(channels)
             return

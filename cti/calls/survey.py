@@ -12,14 +12,21 @@ and is hung up (a ``cti-bye-`` playback: the adapter hangs up when it finishes).
 Everything awaited has a deadline: the question's own (``PROMPT_MAX_S`` for it to be
 heard, then the timeout) runs on the loop's timer; a survey is forgotten when it ends
 or its channel goes, so nothing grows. Playbacks are named ``cti-survey-<call>-<n>``.
+
+A survey lives in this process only; its channel carries ``CTI_SURVEY`` (queue, agent,
+kind) so that an adapter started again (a restart, a take-over) finds a caller left in
+a survey nobody runs (``orphans``, at every resync): counted as no response, thanked,
+hung up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any
 from dataclasses import dataclass, field
 
 from acd import commands as c
@@ -33,6 +40,7 @@ Then = Callable[[str, str, Callable[[], Awaitable[None]]], None]  # (call id, wh
 PREFIX = "cti-survey-"
 PROMPT_MAX_S = 30.0  # the question is heard within this, or the timeout starts anyway
 SCORES = frozenset("12345")
+MARK = "CTI_SURVEY"  # the caller's channel variable while its survey runs: queue|agent|kind
 
 
 @dataclass(slots=True)
@@ -62,7 +70,33 @@ class Surveys:
         self._surveys[cmd.call_id] = _Survey(cmd)
         log.info("R17: call %s: survey (queue %s, agent %s)", cmd.call_id, cmd.queue, cmd.agent_id)
         await self._ari.request_quiet("DELETE", f"/bridges/cti-{cmd.call_id}")
+        await self._ari.request_quiet("POST", f"/channels/{cmd.call_id}/variable", variable=MARK,
+                                      value="|".join((cmd.queue, cmd.agent_id, cmd.kind)))
         await self._ask(cmd.call_id, ("survey",))
+
+    async def orphans(self, channels: Mapping[str, Mapping[str, Any]], known: Collection[str]) -> int:
+        """Callers of this app's inbound calls that nobody knows (not in ``known``, no
+        survey here) and whose channel says a survey ran: no response, thanks, hang-up.
+        Returns how many."""
+        found = 0
+        for chan_id, channel in channels.items():
+            plan = channel.get("dialplan")
+            if (chan_id in known or chan_id in self._surveys or not isinstance(plan, Mapping)
+                    or plan.get("app_name") != "Stasis" or ",inbound," not in f"{plan.get('app_data', '')},"):
+                continue
+            try:
+                got = await self._ari.request("GET", f"/channels/{chan_id}/variable", variable=MARK)
+            except AriError:
+                continue  # gone, or no survey
+            queue, _, rest = str((got or {}).get("value") or "").partition("|")
+            agent, _, kind = rest.partition("|")
+            if not queue or not agent:
+                continue
+            found += 1
+            log.warning("R17: call %s was left in its survey (a restart): no response", chan_id)
+            self._submit(e.SurveyEnded(chan_id, queue, agent, kind, None, self._clock()))
+            self._then(chan_id, "survey thanks", functools.partial(self._thank, chan_id, 0))
+        return found
 
     async def _ask(self, call_id: str, prompts: tuple[str, ...]) -> None:
         survey = self._surveys.get(call_id)

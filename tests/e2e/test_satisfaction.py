@@ -151,3 +151,27 @@ def test_R17_a_wrong_key_hears_the_question_again_and_a_caller_who_leaves_is_no_
         return rows[0] if rows and rows[0]["offered"] == 2 else None
     row = wait_for(figures, 10, "both surveys in the report")
     assert (row["responses"], row["mean_score"], row["csat"], row["response_rate"]) == (1, 5.0, 1.0, 0.5)
+
+
+def test_R17_a_caller_left_in_the_survey_by_a_killed_engine_is_thanked_and_counted_by_the_next(
+        sandbox: Sandbox, start_engine) -> None:
+    """kill -9 during the survey's question: the engine started again finds the caller
+    left in a survey nobody runs (its channel says so), counts no response, thanks and
+    hangs up; the caller is not left in silence."""
+    phone = sandbox.agent("1001")
+    first = start_engine(redis=True, agents=[], extra=CONFIG)
+    caller = sandbox.call(talk_ms=60000)
+    hang_up_the_agent(sandbox, phone, 0)
+    (asked,) = first.lines(r"R17: call (\S+): survey \(queue support", wait=10)
+    first.kill()
+    second = start_engine(redis=True, agents=[], extra=CONFIG)
+    leg = caller.outcome(60)
+    assert leg.hung_up_by == "pbx", leg
+    (left,) = second.lines(r"R17: call (\S+) was left in its survey \(a restart\): no response", wait=10)
+    assert left.group(1) == asked.group(1)
+
+    def figures() -> dict[str, Any] | None:
+        rows = report(second, "?by=all")["rows"]
+        return rows[0] if rows and rows[0]["offered"] == 1 else None
+    row = wait_for(figures, 10, "the survey in the report")
+    assert (row["responses"], row["response_rate"], row["csat"]) == (0, 0.0, None)
