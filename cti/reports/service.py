@@ -16,6 +16,7 @@ import asyncio
 import logging
 import multiprocessing
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -52,7 +53,8 @@ class History:
         self._tz = ZoneInfo(timezone)
         self.day = ""  # the site's local date that answered_today counts
         self.answered_today: dict[str, int] = {}  # agent -> calls answered today (the wallboard's)
-        self._surveyed_today: dict[str, list[Answer]] = {}  # R17: queue -> today's survey answers
+        # R17: queue -> today's survey scores counted (None: no response), at most 6 keys
+        self._surveyed_today: dict[str, Counter[int | None]] = {}
         self._survey_day = ""
         self._calls: list[CallRecord] = []
         self._spans: list[AgentSpan] = []
@@ -95,14 +97,15 @@ class History:
             if day < self._survey_day:
                 return  # (yesterday's, written late)
             self._survey_day, self._surveyed_today = day, {}
-        self._surveyed_today.setdefault(queue, []).append(answer)
+        self._surveyed_today.setdefault(queue, Counter())[answer.score] += 1
 
     def satisfaction_today(self) -> dict[str, dict[str, float | int | None]]:
         """R17 for the wallboard: today's surveys after calls per queue (the site's day)."""
         today = datetime.fromtimestamp(self.clock(), self._tz).date().isoformat()
         if today != self._survey_day:
             return {}
-        return {q: figures(answers) for q, answers in sorted(self._surveyed_today.items())}
+        return {q: figures(Answer(score) for score, n in scores.items() for _ in range(n))
+                for q, scores in sorted(self._surveyed_today.items())}
 
     def seed(self, agents: list[tuple[str, str, str | None, float]]) -> None:
         """The agents' states as the core has them at start (their spans go on)."""
