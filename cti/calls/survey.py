@@ -169,6 +169,7 @@ class Surveys:
 
     async def _thank(self, call_id: str, n: int) -> None:
         await self._ari.request_quiet("DELETE", f"/playbacks/{PREFIX}{call_id}-{n}")
+        await self._ari.request_quiet("POST", f"/channels/{call_id}/variable", variable=MARK, value="")  # counted
         try:  # the adapter hangs up when cti-bye- finishes
             await self._ari.request("POST", f"/channels/{call_id}/play/cti-bye-{call_id}",
                                     media="sound:cti/survey-thanks")
