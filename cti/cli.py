@@ -106,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      "(numbers masked)")
     rep.add_argument("--config", required=True)
     for name, text in (("from", "first day, YYYY-MM-DD (site time zone; default today)"), ("to", "last day"),
-                       ("interval", "15m, hour, day (default), week, month"), ("by", "queue (default), kind, all; satisfaction also agent, department, source"),
+                       ("interval", "15m, hour, day (default), week, month"),
+                       ("by", "queue (default), kind, all; satisfaction also agent, department, source"),
                        ("source", "satisfaction: call or visit (default both)"),
                        ("weekdays", "only these days: mon,tue,..."), ("between", "only this time of day: 08:00-12:00")):
         rep.add_argument(f"--{name}", dest=f"q_{name}", help=text)

@@ -176,7 +176,8 @@ def check_disposition(rules: Rules, kind_name: str, given: Mapping[str, Any]) ->
     if "outcome" in out and out["outcome"] not in OUTCOMES:
         raise BadDisposition(f"outcome must be one of {list(OUTCOMES)}", {"outcome": "invalid"})
     if (given_visit := [f for f in VISIT_FIELDS if f in out]) and kind.name != "return-visit":
-        raise BadDisposition(f"{', '.join(given_visit)}: only a return visit has them", {f: "invalid" for f in given_visit})
+        raise BadDisposition(f"{', '.join(given_visit)}: only a return visit has them",
+                             {f: "invalid" for f in given_visit})
     if "score" in out and out["score"] not in ("1", "2", "3", "4", "5"):
         raise BadDisposition("score is 1 to 5", {"score": "invalid"})
     if "solved" in out and out["solved"] not in ("yes", "no"):

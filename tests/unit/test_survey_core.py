@@ -74,7 +74,8 @@ def test_R17_the_survey_end_is_the_notice_the_record_keeps_a_bad_score_is_no_res
         c.SurveyAnswered("k1", "q", "a1", "fault", 4, 50.0)]
     assert eng.handle(e.SurveyEnded("k2", "q", "a1", "", None, 51.0)) == [
         c.SurveyAnswered("k2", "q", "a1", "", None, 51.0)]
-    assert eng.handle(e.SurveyEnded("k3", "q", "a1", "", 9, 52.0))[0] == c.SurveyAnswered("k3", "q", "a1", "", None, 52.0)
+    assert eng.handle(e.SurveyEnded("k3", "q", "a1", "", 9, 52.0)) == [
+        c.SurveyAnswered("k3", "q", "a1", "", None, 52.0)]
 
 
 def test_R17_the_survey_travels_in_the_journal_and_between_nodes() -> None:
