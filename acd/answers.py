@@ -122,8 +122,18 @@ def agent_hung_up(center: Center, ev: e.AgentHungUp, out: list[c.Command]) -> No
             or transfers.agent_left(center, call, ev.agent_id, ev.at, out) or call.agent_id != ev.agent_id):
         return
     center.remove_call(call.call_id)
-    out.append(c.HangUpCaller(call.call_id, "agent-hung-up"))
+    config = center.queue(call.queue).config
+    if config.survey and not (call.callback or call.outbound):  # R17: the caller rates the call
+        out.append(c.StartSurvey(call.call_id, call.queue, ev.agent_id, call.kind, config.survey_timeout_s))
+    else:
+        out.append(c.HangUpCaller(call.call_id, "agent-hung-up"))
     finish(center, call, center.agent(ev.agent_id), ev.at, out, "agent")
+
+
+def survey_ended(ev: e.SurveyEnded, out: list[c.Command]) -> None:
+    """R17: the call has ended already; its score (or no response) is recorded."""
+    score = ev.score if ev.score is not None and 1 <= ev.score <= 5 else None
+    out.append(c.SurveyAnswered(ev.call_id, ev.queue, ev.agent_id, ev.kind, score, ev.at))
 
 
 def finish(center: Center, call: Call, agent: Agent, at: float, out: list[c.Command], by: str) -> None:

@@ -100,6 +100,19 @@ class HangUpCaller:
 
 
 @dataclass(frozen=True, slots=True)
+class StartSurvey:
+    """R17: instead of hanging up the caller, whose agent hung up first, ask them for a
+    score from 1 to 5 (the queue's survey, prompts in the channel's language), wait at
+    most ``timeout_s`` for the key, report ``SurveyEnded``, thank them and hang up."""
+
+    call_id: str
+    queue: str
+    agent_id: str
+    kind: str
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class HangUpAgent:
     call_id: str
     agent_id: str
@@ -249,6 +262,19 @@ class CallEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class SurveyAnswered:
+    """R17: a caller's survey ended: ``score`` 1 to 5, None for no response (no key in
+    time, a wrong key twice, hung up)."""
+
+    call_id: str
+    queue: str
+    agent_id: str
+    kind: str
+    score: int | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackAttempt:
     """R11/R2: how one dial-out of a callback ended: answered, no-answer (R2's ring cap),
     busy, rejected, unreachable, ...; ``next_at``: the retry, None when closed."""
@@ -351,6 +377,7 @@ CallAction = (
     | CancelOffer
     | ConnectCall
     | HangUpCaller
+    | StartSurvey
     | HangUpAgent
     | RouteToFallback
     | Farewell
@@ -394,5 +421,6 @@ Notice = (
     | OutboundNoAnswer
     | PlanApplied
     | CallbackAttempt
+    | SurveyAnswered
 )
 Command = Action | Notice

@@ -31,6 +31,7 @@ Where each rule lives:
   R11 campaigns ............... campaigns (pacing, do-not-call, retries of the lists)
   R12 wrap-up by disposition .. presence.disposition_recorded
   R15 agent id announced ...... answers.offer_answered (AnnounceAgent)
+  R17 survey after the call ... answers.agent_hung_up (StartSurvey), answers.survey_ended
 """
 
 from __future__ import annotations
@@ -172,6 +173,7 @@ class Engine:
             e.OfferFailed: lambda ev, out: answers.offer_failed(k, ev.call_id, ev.agent_id, ev.reason, ev.at, out),
             e.CallerHungUp: partial(answers.caller_hung_up, k),
             e.AgentHungUp: partial(answers.agent_hung_up, k),
+            e.SurveyEnded: answers.survey_ended,
             e.CallerChoseCallback: partial(callbacks.chose, k),
             e.AnnouncementFinished: partial(answers.announcement_finished, k),
             e.HoldStarted: lambda ev, out: holds.hold_started(k, ev),

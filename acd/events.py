@@ -165,6 +165,19 @@ class AgentHungUp:
 
 
 @dataclass(frozen=True, slots=True)
+class SurveyEnded:
+    """R17: the caller's survey after the call (``StartSurvey``) ended with ``score``
+    (None: no response)."""
+
+    call_id: str
+    queue: str
+    agent_id: str
+    kind: str
+    score: int | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class HoldStarted:
     """R3: the caller was put on hold (agent's phone re-INVITE or the agent API)."""
 
@@ -343,6 +356,7 @@ Event = (
     | CallerHungUp
     | CallerChoseCallback
     | AgentHungUp
+    | SurveyEnded
     | HoldStarted
     | HoldEnded
     | AnnouncementFinished

@@ -120,6 +120,10 @@ class QueueConfig:
     # offers them), "always", or "above-wait" (expected wait >= callback_above_wait_s).
     offer_callbacks: str = "plan"
     callback_above_wait_s: float = 60.0
+    # R17: after the agent hangs up first, the caller is asked for a score (1-5) and
+    # given this long to key it.
+    survey: bool = False
+    survey_timeout_s: float = 8.0
 
     @property
     def ring_timeout_s(self) -> float:

@@ -101,11 +101,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     camp.add_argument("--retry-h", type=float, default=4.0)
     camp.add_argument("csv", help="the CSV file")
     rep = sub.add_parser("report", help="R13: a report from the engine's record, on standard output")
-    rep.add_argument("what", choices=["queues", "agents", "queue_log"],
-                     help="queues or agents: figures per period; queue_log: Asterisk's format (numbers masked)")
+    rep.add_argument("what", choices=["queues", "agents", "satisfaction", "queue_log"],
+                     help="queues, agents or satisfaction (R17): figures per period; queue_log: Asterisk's format "
+                     "(numbers masked)")
     rep.add_argument("--config", required=True)
     for name, text in (("from", "first day, YYYY-MM-DD (site time zone; default today)"), ("to", "last day"),
-                       ("interval", "15m, hour, day (default), week, month"), ("by", "queue (default), kind, all"),
+                       ("interval", "15m, hour, day (default), week, month"),
+                       ("by", "queue (default), kind, all; satisfaction also agent, department, source"),
+                       ("source", "satisfaction: call or visit (default both)"),
                        ("weekdays", "only these days: mon,tue,..."), ("between", "only this time of day: 08:00-12:00")):
         rep.add_argument(f"--{name}", dest=f"q_{name}", help=text)
     rep.add_argument("--format", choices=["csv", "json"], default="csv")
@@ -190,10 +193,18 @@ def report_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     from reports.intervals import report
     from reports.query import parse_query, to_csv
     from reports.queue_log import queue_log
+    from reports.satisfaction import parse_satisfaction, satisfaction_report
 
     params = {k.removeprefix("q_"): v for k, v in vars(args).items() if k.startswith("q_") and v is not None}
+    key, source = "", ""
     try:
-        query = parse_query(params, cfg.timezone, datetime.now(ZoneInfo(cfg.timezone)).date())
+        today = datetime.now(ZoneInfo(cfg.timezone)).date()
+        if args.what == "satisfaction":
+            query, key, source = parse_satisfaction(params, cfg.timezone, today)
+        elif "source" in params:
+            raise ValueError("--source is for the satisfaction report")
+        else:
+            query = parse_query(params, cfg.timezone, today)
     except ValueError as exc:
         print(f"cti: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -211,6 +222,10 @@ def report_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
                 rows = agent_report(times, sums, query.interval, cfg.timezone, query.where)
                 if args.format == "csv":
                     rows = flat(rows)
+            elif args.what == "satisfaction":  # R17
+                rows = satisfaction_report([s for s in await store.surveys_between(query.since, query.until)
+                                            if source in ("", s.source)], query.interval, cfg.timezone, key,
+                                           query.where)
             else:
                 rows = report(await store.buckets(query.since, query.until, query.by), query.interval, cfg.timezone,
                               query.by, query.where)

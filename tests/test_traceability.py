@@ -90,3 +90,19 @@ def test_the_rules_agree_with_the_shared_brief_when_it_is_beside_the_clone() -> 
     assert len(shared) >= 15, f"no rule table found in {SHARED}"
     assert not shared - ours, f"rules of {SHARED} missing from docs/requirements.md: {by_number(shared - ours)}"
     assert not ours - shared, f"rules of docs/requirements.md not in {SHARED}: {by_number(ours - shared)}"
+
+
+# Rules whose proof must include a test on real calls (SIPp through the sandbox), and
+# the e2e file that has it.
+ON_REAL_CALLS: dict[str, str] = {
+    "R17": "tests/e2e/test_satisfaction.py",  # issue 30: the survey after the agent hangs up
+}
+
+
+def test_rules_that_need_real_calls_are_named_by_an_e2e_test() -> None:
+    traced = named_by_tests()
+    for rule, path in ON_REAL_CALLS.items():
+        assert any(t.startswith(f"{path}::") for t in traced.get(rule, [])), (
+            f"{rule} is proved on real calls by {path}, and no test there names it: {traced.get(rule)}")
+        assert "| yes |" in next(line for line in REQUIREMENTS.read_text(encoding="utf-8").splitlines()
+                                 if line.startswith(f"| {rule} |")), f"{rule} is built: its row says yes"

@@ -36,11 +36,14 @@ FIELDS: Mapping[str, int] = MappingProxyType({
     "customer_name": 100, "address": 300, "contact_number": 32, "content": 4000,
     "occurred_at": 64, "urgency": 16, "region": 64, "special_requests": 1000, "outcome": 32,
     "severity": 16, "claim": 16,  # R16: a complaint's scale, and the amount the customer claims
+    "score": 1, "solved": 3, "comment": 1000,  # R17: a return visit's answers
 })
 # R16: a major or a group's complaint starts at the manager's level (so does a high claim).
 SEVERITIES = ("ordinary", "major", "group")
 # R11: how a return visit or campaign call ended, as the agent records it.
 OUTCOMES = ("satisfied", "not-solved", "no-answer", "wrong-number", "do-not-call")
+REACHED = ("satisfied", "not-solved")  # R17: the customer was reached and asked
+VISIT_FIELDS = ("score", "solved", "comment")  # R17: only a return visit has them
 
 
 class BadDisposition(ValueError):
@@ -180,6 +183,13 @@ def check_disposition(rules: Rules, kind_name: str, given: Mapping[str, Any]) ->
         raise BadDisposition("claim is an amount (digits, at most two decimals)", {"claim": "invalid"})
     if "outcome" in out and out["outcome"] not in OUTCOMES:
         raise BadDisposition(f"outcome must be one of {list(OUTCOMES)}", {"outcome": "invalid"})
+    if (given_visit := [f for f in VISIT_FIELDS if f in out]) and kind.name != "return-visit":
+        raise BadDisposition(f"{', '.join(given_visit)}: only a return visit has them",
+                             {f: "invalid" for f in given_visit})
+    if "score" in out and out["score"] not in ("1", "2", "3", "4", "5"):
+        raise BadDisposition("score is 1 to 5", {"score": "invalid"})
+    if "solved" in out and out["solved"] not in ("yes", "no"):
+        raise BadDisposition("solved is yes or no", {"solved": "invalid"})
     missing = [f for f in kind.required if f not in out]
     if missing:
         raise BadDisposition(f"a {kind.name} needs {', '.join(missing)}", {f: "required" for f in missing})
@@ -205,3 +215,14 @@ def overdue(orders: Iterable[WorkOrder], now: float) -> list[WorkOrder]:
     """Open orders past their due time that were not alerted yet, most overdue first."""
     return sorted((o for o in orders if is_open(o) and o.due_at <= now and not o.overdue_alerted),
                   key=lambda o: o.due_at)
+
+
+def visit_answer(fields: Mapping[str, str]) -> tuple[int | None, bool | None] | None:
+    """R17: a return visit's score and whether the problem was solved (the ``solved``
+    field, else the outcome: satisfied, not-solved), or None when the customer was not
+    reached (nothing was asked)."""
+    if fields.get("outcome") not in REACHED:
+        return None
+    score = int(fields["score"]) if "score" in fields else None
+    solved = fields["solved"] == "yes" if "solved" in fields else fields["outcome"] == "satisfied"
+    return score, solved

@@ -204,7 +204,8 @@ async def dispose(request: web.Request) -> web.Response:
     view = rt.engine.agent(agent_id)
     live = next((k for k in rt.engine.calls() if k.call_id == call_id and k.agent_id == agent_id), None)
     if live is not None:
-        call: dict[str, Any] | None = {"call_id": call_id, "caller": live.caller, "arrived_at": live.arrived_at}
+        call: dict[str, Any] | None = {"call_id": call_id, "caller": live.caller, "arrived_at": live.arrived_at,
+                                        "queue": live.queue}
     elif call_id == view.last_call_id:
         call = await wo.ended_call(call_id)
     else:  # an earlier call of the agent's, its disposition kept as a draft when the next call came

@@ -39,6 +39,7 @@ from cti.outbound.customers import Customers
 from cti.calls.trunks import Trunk
 from cti.calls.media import WaitingMedia
 from cti.calls.listening import Listening
+from cti.calls.survey import PREFIX as SURVEY_PREFIX, Surveys
 from cti.calls.transfers import EXTERNAL_PREFIX, Directory, Transfers
 from cti.lanes import Lanes
 from cti.masking import mask_number
@@ -85,6 +86,7 @@ class StasisAdapter:
         self.lanes = lanes if lanes is not None else Lanes(10.0)
         self._order = Ordering(self.lanes, self._legs, self._carry_out)
         self._media = WaitingMedia(ari, self.then, self._seq)
+        self.surveys = Surveys(ari, submit, clock, self.then, self._seq)  # R17
         self.customers = Customers(ari, submit, clock, self.then, trunk, blocked)  # R11, R2
         self.transfers = Transfers(ari, self._legs, submit, clock, trunk, self.then, directory)
         self.listening, self.phones = listening or Listening(ari, self.then), phones
@@ -126,6 +128,8 @@ class StasisAdapter:
             digit = str(ev.get("digit", ""))
             if self.ivr is not None and self.ivr.active(chan_id):
                 self.ivr.digit(chan_id, digit)
+            elif self.surveys.active(chan_id):
+                self.surveys.digit(chan_id, digit)
             elif (taken := self._media.callback_key(chan_id, digit, self._callers.get(chan_id, ""))) is not None:
                 self._submit(e.CallerChoseCallback(chan_id, self._clock(), taken[0]))
         elif kind in ("ChannelHold", "ChannelUnhold"):
@@ -144,6 +148,8 @@ class StasisAdapter:
             call_id = playback_id.removeprefix("cti-bye-")
             self.then(call_id, "hang-up after farewell",
                        lambda: self._ari.request_quiet("DELETE", f"/channels/{call_id}"))
+        elif playback_id.startswith(SURVEY_PREFIX):
+            self.surveys.playback_finished(playback_id)
         elif playback_id.startswith("cti-ivr-") and self.ivr is not None:
             self.ivr.playback_finished(playback_id)
         elif playback_id.startswith("cti-wait-"):
@@ -194,6 +200,7 @@ class StasisAdapter:
         self.customers.forget(call_id)
         self._names.pop(call_id, None)
         self._media.forget(call_id)
+        self.surveys.hung_up(call_id)
         if self.ivr is not None:
             self.ivr.hung_up(call_id)
         if self.recorder is not None:
@@ -208,6 +215,8 @@ class StasisAdapter:
         channels = {ch["id"]: ch for ch in await self._ari.request("GET", "/channels")
                     if isinstance(ch, dict) and "id" in ch}
         self._legs.released_meanwhile(channels)
+        core = {k.call_id for k in self._calls()} if self._calls is not None else set()
+        await self.surveys.orphans(channels, {*self._callers, *core, *self._legs.known()})  # R17
         if self._calls is None:  # cluster adapter: the router holds the calls
             self.vanished(channels)
             return
@@ -310,6 +319,11 @@ class StasisAdapter:
             case c.HangUpCaller(call_id=call_id):  # (both at once)
                 await asyncio.gather(self._ari.request_quiet("DELETE", f"/channels/{call_id}"),
                                      self._ari.request_quiet("DELETE", f"/bridges/cti-{call_id}"))
+            case c.StartSurvey():
+                if cmd.call_id in self._callers:  # (not for a caller who left meanwhile)
+                    await self.surveys.start(cmd)
+                else:
+                    self._submit(e.SurveyEnded(cmd.call_id, cmd.queue, cmd.agent_id, cmd.kind, None, self._clock()))
             case c.HangUpAgent(call_id=call_id, agent_id=agent_id):
                 await self._legs.release(call_id, agent_id)
                 await self._ari.request_quiet("DELETE", f"/bridges/cti-{call_id}")

@@ -27,7 +27,10 @@ from cti.notify import Notifier
 from cti.orders.complaints import Complaints, ComplaintStore
 from cti.orders.settings import WorkOrderSettings
 from cti.orders.store import Search, WorkOrderStore
+from cti.reports.surveys import write_visit
+from reports.satisfaction import Answer, Survey
 from workorders import FIELDS, BadTransition, WorkOrder, check_disposition, next_status
+from workorders.model import visit_answer
 
 log = logging.getLogger("cti.workorders")
 audit = logging.getLogger("cti.audit")
@@ -92,8 +95,12 @@ class WorkOrders:
                 history=[{"at": now, "status": "new", "who": who, "note": f"due in {rule.due_s / 3600:g} h"}])
         book = self.complaints if kind == "complaint" else None
         complaint = book.opened(order.order_id, agent_id, who, fields) if order is not None and book is not None else None
+        answer = visit_answer(fields) if kind == "return-visit" else None  # R17: the customer's answers
+        survey = None if answer is None else Survey(call["call_id"], now, agent_id, str(call.get("queue") or ""), kind,
+                                                    "visit", Answer(*answer), comment=fields.get("comment", ""))
         linked = await self.store.record(disposition, order, None if complaint is None else (
-            lambda sql: ComplaintStore.insert(sql, call["call_id"], complaint)))  # R16: the agent owns it
+            lambda sql: ComplaintStore.insert(sql, call["call_id"], complaint)),  # R16: the agent owns it
+            None if survey is None else (lambda sql: write_visit(sql, survey)))
         if order is not None and linked != order.order_id:
             order = None  # another disposition of the same call, at the same moment, made the order
         elif order is not None and book is not None:

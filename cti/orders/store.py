@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from cti.orders.complaints import SCHEMA as COMPLAINTS_SCHEMA
+from cti.reports.surveys import SCHEMA as SURVEYS_SCHEMA
 from cti.store.sql import MAX_READ_ROWS, Database, Row, Sql, bounded
 from workorders import WorkOrder
 
-SCHEMA = COMPLAINTS_SCHEMA + (  # R16: complaints beside their work orders
+SCHEMA = COMPLAINTS_SCHEMA + SURVEYS_SCHEMA + (  # R16: complaints; R17: return visits' answers
     "CREATE TABLE IF NOT EXISTS contacts (call_id TEXT PRIMARY KEY, caller TEXT NOT NULL, queue TEXT, "
     "kind TEXT, emergency INTEGER, agent_id TEXT, outcome TEXT, arrived_at DOUBLE PRECISION, "
     "ended_at DOUBLE PRECISION, waited_s DOUBLE PRECISION, talked_s DOUBLE PRECISION)",
@@ -111,9 +112,11 @@ class WorkOrderStore:
     # ------------------------------------------------------------ dispositions and orders
 
     async def record(self, disposition: dict[str, Any], order: WorkOrder | None,
-                     with_order: Callable[[Sql], None] | None = None) -> str | None:
+                     with_order: Callable[[Sql], None] | None = None,
+                     also: Callable[[Sql], None] | None = None) -> str | None:
         """A disposition, and the order it became, in one transaction; ``with_order``
-        writes what goes with a new order (R16: its complaint) in the same transaction.
+        writes what goes with a new order (R16: its complaint) in the same transaction,
+        ``also`` what goes with the disposition (R17: a return visit's answers).
         Two dispositions of one call at once make one order: the second finds the
         first's (PostgreSQL: a transaction lock on the call and agent; SQLite's writer is
         one at a time). Returns the order id the disposition holds."""
@@ -133,6 +136,8 @@ class WorkOrderStore:
                 linked = order.order_id
             sql.run("DELETE FROM disposition_drafts WHERE agent_id = ? AND call_id = ?",  # recorded: no draft
                     (agent_id, call_id))
+            if also is not None:
+                also(sql)
             sql.run("INSERT INTO dispositions (call_id, agent_id, kind, fields, at, order_id) VALUES (?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (call_id, agent_id) DO UPDATE SET kind = excluded.kind, fields = excluded.fields, "
                     "at = excluded.at, order_id = COALESCE(excluded.order_id, dispositions.order_id)",

@@ -1,6 +1,6 @@
 """R18: where inspections are kept, the same tables and queries on SQLite and PostgreSQL
 (``cti.store.sql``), and what sampling reads: the record of calls (``call_records``),
-the dispositions (a complaint's) and, when R17's ``surveys`` table is there, the
+the dispositions (a complaint's) and R17's ``surveys`` table, the
 callers' scores (without it: no scores, so no low-score trigger).
 
 One row per inspected call (a call is inspected once). A step is written only if the
@@ -68,7 +68,7 @@ class QualityStore:
     async def facts(self, since: float, until: float) -> list[tuple[CallFacts, str, float]]:
         """(facts, queue, ended) of the calls answered by an agent that ended in
         [since, until): kind (a complaint by the call's kind or its disposition), hold
-        overruns, RONA, the lowest survey score (R17's table, when there is one)."""
+        overruns, RONA, the lowest survey score (R17's surveys)."""
         return await self.db.read(lambda sql: read_facts(sql, since, until))
 
     async def sampled_between(self, since: float, until: float) -> set[str]:
@@ -176,12 +176,8 @@ def read_facts(sql: Sql, since: float, until: float) -> list[tuple[CallFacts, st
 
 
 def _survey_scores(sql: Sql, since: float, until: float) -> dict[str, int]:
-    """R17's survey scores (the lowest per call) when its ``surveys`` table exists; none
-    without it. A survey follows its call, so those taken from the period's start on."""
-    exists = sql.rows("SELECT to_regclass('surveys') IS NOT NULL AS found" if sql.postgres else
-                      "SELECT COUNT(*) AS found FROM sqlite_master WHERE type = 'table' AND name = 'surveys'")
-    if not exists or not exists[0]["found"]:
-        return {}
+    """R17's survey scores (the lowest per call: the caller's keyed one, a return visit's).
+    A survey follows its call, so those taken from the period's start on."""
     rows = sql.rows("SELECT call_id, MIN(score) AS score FROM surveys WHERE score IS NOT NULL AND at >= ? "
                     "GROUP BY call_id LIMIT ?", (since, MAX_READ_ROWS + 1))
     return {r["call_id"]: int(r["score"]) for r in rows}

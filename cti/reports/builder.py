@@ -30,6 +30,7 @@ import psycopg
 from cti.masking import mask_number
 from cti.orders.store import read_dispositions, read_orders
 from cti.reports.store import read_agent_buckets, read_buckets, read_calls, read_spans
+from cti.reports.surveys import read_surveys
 from cti.store.sql import Sql, StoreUnavailable, bounded, read_only_connection
 from reports.agents import agent_report, flat
 from reports.departments import department_report
@@ -37,6 +38,7 @@ from reports.intervals import report
 from reports.query import Query, to_csv
 from reports.queue_log import queue_log
 from reports.records import AgentSpan
+from reports.satisfaction import satisfaction_report
 
 MAX_ROWS = 100_000  # a report's rows (periods x queues, kinds, agents or departments): 400 beyond
 T = TypeVar("T")
@@ -44,7 +46,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    what: str  # queues | agents | departments | queue_log
+    what: str  # queues | agents | departments | satisfaction | queue_log
     query: Query
     url: str  # the store
     read_timeout_s: float
@@ -55,6 +57,8 @@ class Job:
     whole: bool = False  # queue_log: callers' numbers whole (readers)
     queues: tuple[tuple[str, tuple[str, ...]], ...] = ()  # queue_log: each agent's queues
     live: tuple[AgentSpan, ...] = ()  # queue_log: the states still going on
+    key: str = ""  # satisfaction: per agent, queue, kind, department, source or all
+    source: str = ""  # satisfaction: call or visit ("": both)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,10 @@ def run(job: Job) -> Rendered:
         orders = read(job.url, job.read_timeout_s, lambda sql: read_orders(sql, q.since, q.until))
         return render(job, department_report(orders, q.interval, job.timezone, job.now, q.where),
                       lambda rows: [{k: v for k, v in r.items() if k != "kinds"} for r in rows])
+    if job.what == "satisfaction":
+        surveys = read(job.url, job.read_timeout_s, lambda sql: read_surveys(sql, q.since, q.until))
+        return render(job, satisfaction_report([s for s in surveys if job.source in ("", s.source)], q.interval,
+                                               job.timezone, job.key, q.where))
     buckets = read(job.url, job.read_timeout_s, lambda sql: read_buckets(sql, q.since, q.until, q.by))
     return render(job, report(buckets, q.interval, job.timezone, q.by, q.where))
 
@@ -133,6 +141,7 @@ def render(job: Job, rows: list[dict[str, object]],
         return Rendered(to_csv(rows if table is None else table(rows)).encode(), "text/csv",
                         f"cti-{job.what}-{q.first}-{q.last}-{q.interval}.csv", len(rows))
     head = {"timezone": job.timezone, "from": q.first.isoformat(), "to": q.last.isoformat(), "interval": q.interval,
-            **({"by": q.by} if job.what == "queues" else {})}
+            **({"by": q.by} if job.what == "queues" else {}),
+            **({"by": job.key, "source": job.source or "all"} if job.what == "satisfaction" else {})}
     body = json.dumps(head)[:-1].encode() + b', "rows": ' + json.dumps(rows).encode() + b"}"
     return Rendered(body, "application/json", None, len(rows))

@@ -1,5 +1,6 @@
 """R13 over HTTP (supervisors and readers, every read audited): ``GET /reports/queues``,
-``/reports/agents`` and ``/reports/departments`` per period, as JSON or CSV
+``/reports/agents``, ``/reports/departments`` and (R17) ``/reports/satisfaction`` per
+period, as JSON or CSV
 (``format=csv``: a download), and ``/reports/queue_log``.
 
 Nothing of a report runs in the engine's process: it is read, built and encoded in a
@@ -29,6 +30,7 @@ from cti.web.pages import page
 from cti.web.server import Feature, Part, need, runtime, serving
 from cti.orders.http import WORKORDERS
 from reports.query import Query, parse_query
+from reports.satisfaction import parse_satisfaction
 
 MAX_LOG_DAYS = 31  # one file per month at most: a month of a busy site is a large file
 __all__ = ["MAX_ROWS", "ROUTES", "HISTORY", "FEATURE", "ReportsDeps", "setup"]
@@ -120,6 +122,26 @@ async def queues(request: web.Request) -> web.Response:
     query = _query(request, history)
     rendered = await history.build(_job(request, history, "queues", query))
     audit.info("report queues %s..%s by %s per %s read by %s", query.first, query.last, query.by, query.interval,
+               who.name)
+    return _answer(rendered)
+
+
+@ROUTES.get("/reports/satisfaction")
+async def satisfaction(request: web.Request) -> web.Response:
+    """R17 per period and agent, queue, kind, department or source (``by``; ``source``
+    call or visit): surveys offered, responses, response rate, CSAT (share of 4 and 5),
+    mean score, and the return visits' solved rate."""
+    who = need(request, "supervisor", "reader")
+    history = request.app[HISTORY].get()
+    if request.query.get("format", "json") not in ("json", "csv"):
+        raise BadRequest("format is json or csv")
+    try:
+        query, key, source = parse_satisfaction(dict(request.query), history.timezone,
+                                                datetime.now(ZoneInfo(history.timezone)).date())
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    rendered = await history.build(_job(request, history, "satisfaction", query, key=key, source=source))
+    audit.info("report satisfaction %s..%s by %s per %s read by %s", query.first, query.last, key, query.interval,
                who.name)
     return _answer(rendered)
 

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import multiprocessing
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,7 +30,9 @@ from cti.reports import builder
 from cti.reports.builder import Job, Rendered
 from cti.reports.store import HistoryStore
 from cti.store.sql import StoreUnavailable
+from cti.reports.surveys import of_notice
 from reports.records import AgentSpan, CallRecord, RecordBuilder
+from reports.satisfaction import Answer, Survey, figures
 
 log = logging.getLogger("cti.history")
 
@@ -50,8 +53,12 @@ class History:
         self._tz = ZoneInfo(timezone)
         self.day = ""  # the site's local date that answered_today counts
         self.answered_today: dict[str, int] = {}  # agent -> calls answered today (the wallboard's)
+        # R17: queue -> today's survey scores counted (None: no response), at most 6 keys
+        self._surveyed_today: dict[str, Counter[int | None]] = {}
+        self._survey_day = ""
         self._calls: list[CallRecord] = []
         self._spans: list[AgentSpan] = []
+        self._surveys: list[Survey] = []  # R17: surveys not yet written
         self.written = 0
         self.dropped = 0
         self.errors = 0
@@ -73,12 +80,32 @@ class History:
             raise StoreUnavailable("the report process ended unexpectedly") from None
 
     def observe(self, cmd: c.Command) -> None:
+        if isinstance(cmd, c.SurveyAnswered):
+            self._surveys.append(of_notice(cmd))
+            self._surveyed(cmd.queue, Answer(cmd.score), cmd.at)
+            return
         self.builder.observe(cmd)
         if isinstance(cmd, c.CallEnded) and cmd.outcome == "handled" and cmd.agent_id is not None:
             day = datetime.fromtimestamp(cmd.at, self._tz).date().isoformat()
             if day != self.day:  # a new day in the site's time zone
                 self.day, self.answered_today = day, {}
             self.answered_today[cmd.agent_id] = self.answered_today.get(cmd.agent_id, 0) + 1
+
+    def _surveyed(self, queue: str, answer: Answer, at: float) -> None:
+        day = datetime.fromtimestamp(at, self._tz).date().isoformat()
+        if day != self._survey_day:
+            if day < self._survey_day:
+                return  # (yesterday's, written late)
+            self._survey_day, self._surveyed_today = day, {}
+        self._surveyed_today.setdefault(queue, Counter())[answer.score] += 1
+
+    def satisfaction_today(self) -> dict[str, dict[str, float | int | None]]:
+        """R17 for the wallboard: today's surveys after calls per queue (the site's day)."""
+        today = datetime.fromtimestamp(self.clock(), self._tz).date().isoformat()
+        if today != self._survey_day:
+            return {}
+        return {q: figures(Answer(score) for score, n in scores.items() for _ in range(n))
+                for q, scores in sorted(self._surveyed_today.items())}
 
     def seed(self, agents: list[tuple[str, str, str | None, float]]) -> None:
         """The agents' states as the core has them at start (their spans go on)."""
@@ -95,6 +122,10 @@ class History:
         self.day, self.answered_today = local.date().isoformat(), {}
         for agent, _, part in sums:
             self.answered_today[agent] = self.answered_today.get(agent, 0) + part.answered
+        self._survey_day, self._surveyed_today = local.date().isoformat(), {}
+        for s in await self.store.surveys_between(midnight, now + 1, departments=False):
+            if s.source == "call":
+                self._surveyed(s.queue, s.answer, s.at)
         records = await self.store.calls_since(now - WINDOWS["day"])
         spans = await self.store.spans_between(now - WINDOWS["day"], now + 1)
         wraps = [(s.queue, s.ended_at, s.ended_at - s.started_at) for s in spans if s.state == "wrap-up" and s.queue]
@@ -106,17 +137,19 @@ class History:
         calls, spans = self.builder.take()
         self._calls += calls
         self._spans += spans
-        excess = len(self._calls) + len(self._spans) - MAX_PENDING
-        if excess > 0:  # the store has been away long: the oldest go first
+        excess = len(self._calls) + len(self._spans) + len(self._surveys) - MAX_PENDING
+        if excess > 0:  # the store has been away long: the oldest go first (surveys last)
             self.dropped += excess
             log.error("R13: the store is away; %d records dropped", excess)
             from_calls = min(excess, len(self._calls))
+            from_spans = min(excess - from_calls, len(self._spans))
             self._calls = self._calls[from_calls:]
-            self._spans = self._spans[excess - from_calls:]
-        if not self._calls and not self._spans:
+            self._spans = self._spans[from_spans:]
+            self._surveys = self._surveys[excess - from_calls - from_spans:]
+        if not self._calls and not self._spans and not self._surveys:
             return 0
-        new = await self.store.write(self._calls, self._spans)
-        self._calls, self._spans = [], []
+        new = await self.store.write(self._calls, self._spans, self._surveys)
+        self._calls, self._spans, self._surveys = [], [], []
         self.written += new
         return new
 

@@ -16,10 +16,12 @@ from collections.abc import Iterable
 from dataclasses import asdict, fields
 from typing import Any
 
+from cti.reports import surveys as survey_rows
 from cti.store.sql import MAX_READ_ROWS, Database, Row, Sql, bounded
 from reports.agents import CallRow, CallSums, TimeRow, call_pieces, pieces
 from reports.intervals import QueueSums, bucket_of, call_sums
 from reports.records import AgentSpan, CallRecord, Offer, Transfer
+from reports.satisfaction import Survey
 
 SUMS = tuple(f.name for f in fields(QueueSums))
 
@@ -48,6 +50,7 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS call_transfers (call_id TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, "
     "agent_id TEXT NOT NULL, to_kind TEXT NOT NULL, target TEXT NOT NULL, attended INTEGER NOT NULL, "
     "talked_s DOUBLE PRECISION NOT NULL, held_s DOUBLE PRECISION NOT NULL, PRIMARY KEY (call_id, at, agent_id))",
+    *survey_rows.SCHEMA,  # R17
 )
 
 
@@ -104,12 +107,14 @@ class HistoryStore:
         self.db = db
         self.sl_threshold_s = sl_threshold_s
 
-    async def write(self, calls: Iterable[CallRecord], spans: Iterable[AgentSpan]) -> int:
-        """Store what ended, in one transaction; returns how many were new."""
-        calls, spans = list(calls), list(spans)
+    async def write(self, calls: Iterable[CallRecord], spans: Iterable[AgentSpan],
+                    surveys: Iterable[Survey] = ()) -> int:
+        """Store what ended (R17: and the surveys), in one transaction; returns how many
+        were new."""
+        calls, spans, surveys = list(calls), list(spans), list(surveys)
 
         def run(sql: Sql) -> int:
-            new = 0
+            new = survey_rows.write(sql, surveys)
             for r in calls:
                 if not sql.run(f"INSERT INTO call_records VALUES ({', '.join('?' for _ in range(18))}) "
                                "ON CONFLICT (call_id) DO NOTHING", _record_row(r)):
@@ -142,7 +147,7 @@ class HistoryStore:
                     wrap.wrap_s = s.ended_at - s.started_at
                     _bump(sql, s.queue, "", bucket_of(s.ended_at), wrap)
             return new
-        return await self.db.do(run) if calls or spans else 0
+        return await self.db.do(run) if calls or spans or surveys else 0
 
     async def calls_since(self, since: float, limit: int = 2_000_000) -> list[CallRecord]:
         return await self.calls_between(since, float("inf"), limit)
@@ -163,6 +168,10 @@ class HistoryStore:
             raise ValueError(f"by {by!r}")
         return await self.db.read(lambda sql: read_buckets(sql, since, until, by))
 
+    async def surveys_between(self, since: float, until: float, departments: bool = True) -> list[Survey]:
+        """R17: the surveys that ended in [since, until) (with their departments)."""
+        return await self.db.read(lambda sql: survey_rows.read_surveys(sql, since, until, departments=departments))
+
     async def agent_buckets(self, since: float, until: float) -> tuple[list[TimeRow], list[CallRow]]:
         """The agents' quarter hours that start in [since, until)."""
         return await self.db.read(lambda sql: read_agent_buckets(sql, since, until))
@@ -172,6 +181,7 @@ class HistoryStore:
         def run(sql: Sql) -> int:
             n = sql.run("DELETE FROM call_records WHERE ended_at < ?", (before,))
             n += sql.run("DELETE FROM agent_spans WHERE ended_at < ?", (before,))
+            n += survey_rows.purge(sql, before)
             n += sql.run("DELETE FROM call_transfers WHERE call_id NOT IN (SELECT call_id FROM call_records)")
             for table in ("queue_buckets", "agent_time", "agent_calls"):
                 n += sql.run(f"DELETE FROM {table} WHERE start < ?", (bucket_of(before),))

@@ -21,6 +21,7 @@ from cti.web.auth import Identity
 from cti.masking import mask_number
 from cti.health import ConnectionState, Faults
 from cti.notify import Notifier
+from cti.reports.http import HISTORY
 from cti.runtime import Runtime
 from cti.supervision.services import Supervision
 from cti.supervision.settings import SupervisionConfig
@@ -49,7 +50,15 @@ async def wallboard(request: web.Request) -> web.Response:
     who = need(request, "supervisor")
     figures = request.app[SUPERVISION].get().figures()
     figures["plan"] = plan_for(who, figures["plan"])
+    figures["satisfaction"] = satisfaction_today(request.app)
     return web.json_response(figures)
+
+
+def satisfaction_today(app: web.Application) -> dict[str, Any]:
+    """R17: today's surveys after calls per queue (offered, responses, response rate,
+    CSAT, mean score), from the record; {} where it does not run."""
+    history = app[HISTORY].peek()
+    return {} if history is None else history.satisfaction_today()
 
 
 @ROUTES.get("/plan")

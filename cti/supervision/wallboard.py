@@ -17,7 +17,7 @@ from cti.calls.http import ADAPTER
 from cti.desk.http import LIVE
 from cti.reports.http import HISTORY
 from cti.web.pages import page
-from cti.supervision.http import SUPERVISION, plan_for
+from cti.supervision.http import SUPERVISION, plan_for, satisfaction_today
 from cti.web.server import RUNTIME, Feature, need
 from cti.orders.http import WORKORDERS
 
@@ -53,6 +53,7 @@ def wallboard_figures(app: web.Application, who: Identity) -> dict[str, Any]:
          "kind": k.kind, "priority": k.priority, "callback": k.callback, "attempts": k.attempts}
         for k in calls.values() if k.state in ("waiting", "retry")]
     figures["trend"] = list(supervision.trend)
+    figures["satisfaction"] = satisfaction_today(app)  # R17
     wo = app[WORKORDERS].peek()
     figures["work_orders"] = None if wo is None else {
         "overdue": wo.overdue, "alerts": list(wo.alerts)[-20:], "created": wo.created}

@@ -103,7 +103,9 @@ class Desk:
                 agent = next((a["agent_id"] for a in self.engine.get("/agents") if a.get("call_id") == call_id), None)
                 if agent is not None:  # the agent records the outcome while talking
                     status, done = call(self.engine.port, "POST", f"/calls/{call_id}/disposition", basic(agent, "432109"),
-                                        {"kind": "return-visit", "fields": {"outcome": "satisfied"}})
+                                        {"kind": "return-visit", "fields": {
+                                            "outcome": "satisfied", "score": "5", "solved": "yes",
+                                            "comment": "師傅很準時"}})
                     assert status == 201, done
                     self.disposed.append(call_id)
                 try:
@@ -125,7 +127,7 @@ def test_R11_campaign_of_ten_with_two_agents_never_dials_more_than_two_nor_the_d
     """A CSV of 10 customers, one of them on the do-not-call list, two agents: at no
     moment more than two customers' legs in Asterisk (progressive: one per free agent),
     the blocked number never INVITEd, the nine others dialled once each, talked to, and
-    their dispositions recorded."""
+    their dispositions recorded, with the customers' answers (R17: score, solved)."""
     sandbox.agent("1001")
     sandbox.agent("1002")
     _, trace = customers(sandbox, "customer_answer.xml", "campaign")
@@ -149,6 +151,8 @@ def test_R11_campaign_of_ten_with_two_agents_never_dials_more_than_two_nor_the_d
     with sqlite3.connect(f"file:{tmp_path / 'cti.sqlite'}?mode=ro", uri=True) as db:
         kinds = db.execute("SELECT kind, COUNT(*) FROM dispositions GROUP BY kind").fetchall()
     assert kinds == [("return-visit", 9)]
+    (visits,) = engine.get("/reports/satisfaction?source=visit&by=all")["rows"]
+    assert (visits["offered"], visits["responses"], visits["mean_score"], visits["solved_rate"]) == (9, 9, 5.0, 1.0)
     figures = engine.get("/wallboard.json")
     assert figures["campaigns"][campaign_id]["done"] == 9 or progress(engine, campaign_id)["done"] == 9
     # The wallboard's own figure, not only the API's (it may lag a moment behind).

@@ -1,7 +1,7 @@
 """R18 quality inspection through the engine's HTTP API on the real store (SQLite and
 PostgreSQL), the real record of calls and a real recordings archive with its keyed
 audit log: sampling (each agent's share, the triggers read from the record, the
-dispositions and R17's surveys when that table is there), the inspection's path with
+dispositions and R17's surveys), the inspection's path with
 its illegal steps refused, a dispute resolved by a supervisor, an agent seeing only its
 own results, the roles refused, and every recording access in the audit log."""
 
@@ -43,18 +43,15 @@ async def test_R18_sampling_takes_each_agents_share_and_the_triggered_calls_from
         resp = await w.http.post("/calls/k2/disposition", headers=w.as_role("agent:1001"), json={
             "kind": "complaint", "fields": {"customer_name": "王小明", "contact_number": NUMBER, "content": "late"}})
         assert resp.status == 201, await resp.text()
-        # No surveys table (R17 not here): no scores, so no low-score trigger; the complaint only.
+        # No survey answered yet: no scores, so no low-score trigger; the complaint only.
         resp = await w.http.post("/quality/sample", headers=w.as_role("inspector"), json={})
         assert resp.status == 200, await resp.text()
         assert (await resp.json())["sampled"] == ["k2"]
-        # R17's table (made here as its branch makes it): a score of 1 for k3 triggers it.
-        await w.db.do(lambda sql: sql.run(
-            "CREATE TABLE surveys (call_id TEXT, at DOUBLE PRECISION, agent_id TEXT, queue TEXT, kind TEXT, "
-            "source TEXT, score INTEGER, solved INTEGER, comment TEXT)"))
-        await w.db.do(lambda sql: sql.run("INSERT INTO surveys VALUES ('k3', ?, '1002', 'support', '', 'ivr', 1, "
-                                          "NULL, '')", (w.runtime.clock(),)))
-        await w.db.do(lambda sql: sql.run("INSERT INTO surveys VALUES ('k1', ?, '1001', 'support', '', 'ivr', NULL, "
-                                          "NULL, '')", (w.runtime.clock(),)))  # no response: no score
+        # R17: k3's caller keyed 1 after the call, which triggers it; k1's keyed nothing.
+        for call_id, agent, score in (("k3", "1002", 1), ("k1", "1001", None)):
+            await w.db.do(lambda sql, k=call_id, a=agent, n=score: sql.run(
+                "INSERT INTO surveys (call_id, source, at, agent_id, queue, kind, score, solved, comment, order_id) "
+                "VALUES (?, 'call', ?, ?, 'support', '', ?, NULL, '', NULL)", (k, w.runtime.clock(), a, n)))
         assert await w.quality.sample() == ["k3"]
         assert await w.quality.sample() == []  # sampled once
         listed = await (await w.http.get("/quality/inspections", headers=w.as_role("inspector"))).json()

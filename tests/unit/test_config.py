@@ -255,3 +255,14 @@ def test_cluster_node_gone_after_is_an_adapters_setting(tmp_path: Path) -> None:
                          (good.replace("= 30", "= 0.5"), r"^cluster.node_gone_after_s: expected a number >= 1")):
         with pytest.raises(ConfigError, match=message):
             load(write(tmp_path, bad), environ={})
+
+
+def test_R17_the_survey_is_off_unless_a_queue_turns_it_on_and_bad_keys_are_refused(tmp_path: Path) -> None:
+    on = FULL.replace("hold_max_s = 30\n", "hold_max_s = 30\nsurvey = true\nsurvey_timeout_s = 5\n", 1)
+    cfg = load(write(tmp_path, on), environ={})
+    assert (cfg.queues[0].survey, cfg.queues[1].survey, cfg.queues[1].survey_timeout_s) == (False, True, 5.0)
+    for bad, key in (('survey = "yes"', "queues[1].survey"), ("survey_timeout_s = 0.5", "queues[1].survey_timeout_s"),
+                     ("survey_timeout_s = 120", "queues[1].survey_timeout_s")):
+        with pytest.raises(ConfigError) as info:
+            load(write(tmp_path, FULL.replace("hold_max_s = 30\n", f"hold_max_s = 30\n{bad}\n", 1)), environ={})
+        assert str(info.value).startswith(key + ":"), str(info.value)

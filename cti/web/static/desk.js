@@ -4,6 +4,7 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const t = CtiPage.t, word = CtiPage.word;  // the page's words (cti/web/locale)
+  const VISIT_FIELDS = ["outcome", "score", "solved", "comment"];  // a return visit's (R11, R17)
   let me = null, desk = null, skew = 0, source = null, formFor = null, editing = null, pristine = "";
   let recordedHere = null;  // the call whose disposition this page recorded last
 
@@ -295,6 +296,10 @@
       const urg = $("f-urgency"); urg.innerHTML = "";
       for (const u of desk.form.urgencies) urg.add(new Option(word("urgency", u), u));
       urg.value = "normal";
+      const outcome = $("f-outcome");  // R11/R17: a return visit's outcome and the customer's answers
+      if (outcome.options.length === 1) {
+        for (const o of ["satisfied", "not-solved", "no-answer", "wrong-number", "do-not-call"]) outcome.add(new Option(word("outcome", o), o));
+      }
     }
     const key = call ? call.call_id : null;
     if (key !== formFor) {  // a new call: what was typed is kept as a draft; a fresh form for the call
@@ -317,7 +322,13 @@
   }
   function markRequired() {
     const kind = desk.form.kinds.find((k) => k.name === $("f-kind").value);
-    for (const el of document.querySelectorAll("#disposition [data-kind]")) el.hidden = el.dataset.kind !== $("f-kind").value;
+    for (const el of document.querySelectorAll("#disposition [data-kind]")) {  // R16: a complaint's scale and claim
+      el.hidden = el.dataset.kind !== $("f-kind").value;
+      if (el.hidden) for (const f of el.querySelectorAll("input, select")) f.value = "";
+    }
+    const visit = !!kind && kind.name === "return-visit";  // R17: only a return visit asks these
+    $("visit-fields").hidden = !visit;
+    if (!visit) for (const f of VISIT_FIELDS) $("f-" + f).value = "";
     for (const f of desk.form.fields) {
       const el = $("f-" + f); if (!el) continue;
       const required = !!kind && kind.required.indexOf(f) >= 0;

@@ -1,10 +1,11 @@
 // The supervisors' reports page (R13): the day by interval as a chart and tables, from
-// GET /reports/queues and /reports/agents; the same rows download as CSV.
+// GET /reports/queues and /reports/agents, and satisfaction (R17) from
+// /reports/satisfaction; the same rows download as CSV.
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
   const pct = CtiPage.percent, fmt = CtiPage.duration;
-  const api = CtiPage.api;
+  const api = CtiPage.api, t = CtiPage.t;
   function today() {
     const d = new Date(); d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
     return d.toISOString().slice(0, 10);
@@ -35,6 +36,7 @@
     const by = $("q-by").value;
     $("dl-queues").href = "/reports/queues?" + query({by, format: "csv"});
     $("dl-agents").href = "/reports/agents?" + query({format: "csv"});
+    $("dl-satisfaction").href = "/reports/satisfaction?" + query({by: $("sat-by").value, format: "csv"});
     $("dl-queue-log").href = "/reports/queue_log?" + new URLSearchParams({from: $("q-from").value, to: $("q-to").value});
     try {
       const q = await api("GET", "/reports/queues?" + query({by}));
@@ -55,7 +57,25 @@
          pct(r.occupancy), r.rona].forEach((v) => cell(tr, String(v)));
         ab.appendChild(tr);
       }
+      await satisfaction();
     } catch (e) { $("report-error").textContent = e.message; }
+  }
+  function satisfactionName(r, by) {  // the group's name as people read it
+    if (by === "kind") return r.kind ? CtiPage.word("kind", r.kind) : "—";
+    if (by === "source") return r.source === "visit" ? t("Return visit") : t("Call");
+    return by === "all" ? "—" : (r[by] || "—");
+  }
+  async function satisfaction() {  // R17: surveys offered, responses, response rate, CSAT, mean score, solved
+    const by = $("sat-by").value;
+    const s = await api("GET", "/reports/satisfaction?" + query({by}));
+    const body = $("satisfaction-rows"); body.innerHTML = "";
+    for (const r of s.rows) {
+      const tr = document.createElement("tr");
+      [r.period.slice(0, 16).replace("T", " "), satisfactionName(r, by), r.offered, r.responses, pct(r.response_rate),
+       pct(r.csat), r.mean_score === null ? "—" : r.mean_score.toFixed(2), pct(r.solved_rate)]
+        .forEach((v) => cell(tr, String(v)));
+      body.appendChild(tr);
+    }
   }
   async function start() {
     let me;
@@ -68,6 +88,10 @@
     load();
   }
   $("query").addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
+  $("sat-by").addEventListener("change", () => {
+    $("dl-satisfaction").href = "/reports/satisfaction?" + query({by: $("sat-by").value, format: "csv"});
+    satisfaction().catch((e) => { $("report-error").textContent = e.message; });
+  });
   CtiPage.setup(start);
   start();
 })();

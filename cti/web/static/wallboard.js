@@ -59,7 +59,8 @@
       [t("Today offered / answered / abandoned"), w.offered + " / " + w.answered + " / " + w.abandoned, "today"],
       [t("Callbacks waiting / today"), (q.callbacks_waiting || 0) + " / " + (q.callbacks_total || 0), "callbacks"],
       [t("Connect rate"), q.connect_rate === null || q.connect_rate === undefined ? "—" : pct(q.connect_rate), "connect-rate"],
-      [t("Needed / staffed"), (h.agents_needed === null ? "—" : h.agents_needed) + " / " + staffed(name), "staffing"]];
+      [t("Needed / staffed"), (h.agents_needed === null ? "—" : h.agents_needed) + " / " + staffed(name), "staffing"],
+      [t("Satisfaction today: CSAT / mean / response rate"), satisfaction(name), "satisfaction"]];
     const h3 = document.createElement("h3"); h3.textContent = name; div.appendChild(h3);
     const figs = document.createElement("div"); figs.className = "figs"; div.appendChild(figs);
     const FIGURE = {"waiting": "waiting_per_agent", "longest": "longest_wait_s", "sl": "service_level", "abandon-rate": "abandon_rate"};
@@ -73,6 +74,12 @@
       p.appendChild(l); p.appendChild(v); figs.appendChild(p);
     }
     return div;
+  }
+  function satisfaction(queue) {  // R17: today's surveys after calls ("—" where none was answered)
+    const s = (figures.satisfaction || {})[queue];
+    if (!s || !s.offered) return "—";
+    const mean = s.mean_score === null ? "—" : s.mean_score.toFixed(1);
+    return (s.csat === null ? "—" : pct(s.csat)) + " / " + mean + " / " + pct(s.response_rate);
   }
   function staffed(queue) {
     return figures.agent_list.filter((a) => a.queues.indexOf(queue) >= 0 && ["logged-out", "not-ready"].indexOf(a.state) < 0).length;
