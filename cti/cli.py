@@ -21,7 +21,7 @@ import uvloop
 from cti import audit as audit_mod
 from cti import config as config_mod
 from cti.app import serve
-from cti.web.auth import AuthSettings, hash_secret, token_digest
+from cti.web.accounts import AuthSettings, hash_secret, token_digest
 from cti.errors import AsteriskUnreachable, ConfigError, CtiError
 from cti.masking import MaskingFormatter
 from cti.recording import services

@@ -20,7 +20,7 @@ from types import MappingProxyType
 from acd import AgentConfig, QueueConfig
 from acd.model import MAX_PRIORITY, Intake, Route
 from cti.web import i18n
-from cti.web.auth import AuthSettings, check_hash, parse_auth
+from cti.web.accounts import AuthSettings, check_hash, parse_auth
 from cti.configreader import Table
 from cti.queue_settings import parse_queue
 from cti.calls.trunks import Trunk, parse_trunks

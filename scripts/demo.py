@@ -51,7 +51,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # (run as a script: the project's packages)
 
-from cti.web.auth import hash_secret, token_digest  # noqa: E402
+from cti.web.accounts import hash_secret, token_digest  # noqa: E402
 
 SANDBOX = str(ROOT / "contrib" / "sandbox")
 CONFIG = ROOT / "config" / "sandbox.toml"

@@ -24,7 +24,7 @@ from cti.desk.settings import DeskSettings
 from cti.errors import BadRequest, Forbidden, Overloaded
 from cti.web.pages import page
 from cti.runtime import Runtime
-from cti.web.auth import Identity
+from cti.web.accounts import Identity
 from cti.web.server import AUTH, SESSION, Feature, Part, answer, identity, json_body, need, runtime, serving
 from cti.orders.http import WORKORDERS
 from cti.outbound.http import VISITS

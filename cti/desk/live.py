@@ -26,7 +26,7 @@ from typing import Any
 
 from acd import commands as c
 from cti.errors import TooMany
-from cti.web.auth import Identity
+from cti.web.accounts import Identity
 
 log = logging.getLogger("cti.live")
 

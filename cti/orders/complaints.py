@@ -18,7 +18,7 @@ from typing import Any
 
 from cti.errors import Conflict, Forbidden
 from cti.store.sql import Database, Sql, bounded
-from cti.web.auth import Identity
+from cti.web.accounts import Identity
 from workorders.calendar import Calendar
 from workorders.model import BadTransition
 from workorders.complaints import OPEN, Complaint, ComplaintRules, advance, escalate_overdue, open_complaint, overdue

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from acd import events as e
-from cti.web.auth import Identity
+from cti.web.accounts import Identity
 from cti.errors import BadRequest, Conflict, Missing
 from cti.masking import mask_number, mask_numbers
 from cti.notify import Notifier

@@ -19,7 +19,7 @@ from cti.orders.http import WORKORDERS
 from cti.orders.store import WorkOrderStore
 from cti.outbound.visits import ReturnVisits, VisitSettings, campaign_from_csv
 from cti.runtime import Runtime
-from cti.web.auth import Identity
+from cti.web.accounts import Identity
 from cti.web.server import Feature, Part, answer, json_body, need, runtime, serving
 
 audit = logging.getLogger("cti.audit")

@@ -24,7 +24,7 @@ from cti.quality.service import Play, Quality
 from cti.quality.settings import QualitySettings
 from cti.quality.store import QualityStore
 from cti.store.sql import Database
-from cti.web.auth import Identity
+from cti.web.accounts import Identity
 from cti.web.pages import page
 from cti.web.server import Feature, Part, answer, json_body, need, serving
 from reports.query import to_csv

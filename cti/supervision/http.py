@@ -17,7 +17,7 @@ from aiohttp import web
 from cti.errors import BadRequest, Missing, NotConfigured
 from cti.supervision.prometheus import prometheus_text
 
-from cti.web.auth import Identity
+from cti.web.accounts import Identity
 from cti.masking import mask_number
 from cti.health import ConnectionState, Faults
 from cti.notify import Notifier

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from cti.masking import mask_number
-from cti.web.auth import Identity
+from cti.web.accounts import Identity
 from cti.calls.http import ADAPTER
 from cti.desk.http import LIVE
 from cti.reports.http import HISTORY

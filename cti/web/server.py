@@ -22,7 +22,8 @@ from aiohttp import web
 
 from acd import AcdError, InvalidTransition, UnknownAgent
 from acd.errors import TransferRefused
-from cti.web.auth import Auth, Identity
+from cti.web.auth import Auth
+from cti.web.accounts import Identity
 from cti.store.sql import StoreUnavailable
 from cti.errors import (
     BadRequest, Conflict, Forbidden, Missing, NotConfigured, NotRouting, Overloaded, TooLarge, TooMany,

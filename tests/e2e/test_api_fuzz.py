@@ -13,7 +13,7 @@ import schemathesis
 from argon2 import PasswordHasher
 from hypothesis import HealthCheck, settings
 
-from cti.web.auth import token_digest
+from cti.web.accounts import token_digest
 from cti.web.server import OPENAPI
 from tests.e2e.harness import ADMIN_TOKEN, Engine, EngineStarter
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from cti.web.auth import token_digest
+from cti.web.accounts import token_digest
 from tests.e2e.harness import ADMIN_TOKEN, Sandbox, Webhook, wait_for
 from tests.e2e.harness.observer import ami_as_engine
 from tests.e2e.harness.sipp import sandbox_root, write_scenario

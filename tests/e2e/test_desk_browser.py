@@ -13,7 +13,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from selenium.webdriver.support.ui import Select
 
-from cti.web.auth import token_digest
+from cti.web.accounts import token_digest
 from tests.e2e.harness import ADMIN_TOKEN, Sandbox, Webhook, keys_scenario, wait_for
 from tests.e2e.harness.browser import Page
 from tests.e2e.harness.sipp import sandbox_root, write_scenario

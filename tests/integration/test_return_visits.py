@@ -211,7 +211,8 @@ async def test_R11_campaigns_and_do_not_call_through_the_http_api(store_url: str
     from aiohttp.test_utils import TestClient, TestServer
 
     from cti.app import FEATURES
-    from cti.web.auth import Auth, AuthSettings
+    from cti.web.auth import Auth
+    from cti.web.accounts import AuthSettings
     from cti.web.server import ROLE, RUNTIME, build_app
     from cti.outbound.http import VISITS
 

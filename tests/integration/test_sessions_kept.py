@@ -11,7 +11,8 @@ import asyncio
 
 from argon2 import PasswordHasher
 
-from cti.web.auth import Account, Auth, AuthSettings, Identity
+from cti.web.auth import Auth
+from cti.web.accounts import Account, AuthSettings, Identity
 from cti.web import sessions
 from cti.store.sql import Database
 

@@ -41,7 +41,8 @@ from cti.store.sql import Database
 from cti.supervision import http as supervision_http
 from cti.supervision.settings import SupervisionConfig
 from cti.web import sessions
-from cti.web.auth import ApiToken, Auth, AuthSettings
+from cti.web.auth import Auth
+from cti.web.accounts import ApiToken, AuthSettings
 from cti.web.server import RUNTIME, build_app, serving, ROLE
 from tests.integration.test_workorders import settings as order_settings
 
@@ -73,7 +74,7 @@ def _basic(name: str, secret: str) -> str:
 
 
 def auth() -> Auth:
-    from cti.web.auth import hash_secret
+    from cti.web.accounts import hash_secret
     pin = hash_secret("123456")
     tokens = tuple(ApiToken(name, role, hashlib.sha256(TOKENS[key].encode()).hexdigest()) for key, name, role in (
         ("admin", "ops", "admin"), ("reader", "quality", "reader"), ("supervisor", "floor", "supervisor"),

@@ -10,7 +10,8 @@ import pytest
 from argon2 import PasswordHasher
 
 from cti.web import guessing
-from cti.web.auth import ApiToken, Account, Auth, AuthSettings, Identity, parse_auth, token_digest
+from cti.web.auth import Auth
+from cti.web.accounts import ApiToken, Account, AuthSettings, Identity, parse_auth, token_digest
 from cti.configreader import Table
 from cti.errors import ConfigError
 

@@ -12,7 +12,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from acd import AgentConfig, Engine, QueueConfig
 from acd import events as e
 from cti.app import FEATURES
-from cti.web.auth import Auth, AuthSettings
+from cti.web.auth import Auth
+from cti.web.accounts import AuthSettings
 from cti.health import ConnectionState
 from cti.runtime import Runtime
 from cti.web.server import ROLE, RUNTIME, build_app
@@ -114,7 +115,7 @@ async def test_R14_a_browser_session_needs_its_csrf_token_to_change_anything() -
     it carries the session's CSRF token; sign-out ends the session."""
     from argon2 import PasswordHasher
 
-    from cti.web.auth import Account
+    from cti.web.accounts import Account
 
     engine = Engine([QueueConfig("q", announce_agent_id=False)], [AgentConfig("1001", "PJSIP/agent1001", ("q",))])
     runtime = Runtime(engine, lambda: 5.0)
@@ -139,7 +140,7 @@ async def test_R14_a_browser_session_needs_its_csrf_token_to_change_anything() -
 
 
 def test_R14_the_plans_callback_list_is_masked_for_supervisors() -> None:
-    from cti.web.auth import Identity
+    from cti.web.accounts import Identity
     from cti.supervision.http import plan_for
 
     plan = {"level": "III", "callbacks": [{"type": "callback-request", "caller": "13812345678", "queue": "q"}]}

@@ -8,7 +8,7 @@ import asyncio
 import json
 
 from acd import commands as c
-from cti.web.auth import Identity
+from cti.web.accounts import Identity
 from cti.desk.live import Live
 
 AGENT = Identity("agent:1001", "agent", "1001")

@@ -14,7 +14,8 @@ from cti.configreader import Table
 from cti.desk import http as desk_http
 from cti.desk.live import Live
 from cti.desk.settings import parse_desk
-from cti.web.auth import Account, Auth, AuthSettings
+from cti.web.auth import Auth
+from cti.web.accounts import Account, AuthSettings
 from cti.web.server import build_app
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)

@@ -14,7 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from markupsafe import escape
 
 from cti.app import FEATURES
-from cti.web.auth import Auth, AuthSettings
+from cti.web.auth import Auth
+from cti.web.accounts import AuthSettings
 from cti.web.i18n import LOCALES, Messages
 from cti.web.server import build_app
 

@@ -8,7 +8,8 @@ import json
 import schemathesis
 
 from cti.app import FEATURES
-from cti.web.auth import Auth, AuthSettings
+from cti.web.auth import Auth
+from cti.web.accounts import AuthSettings
 from cti.web.server import OPENAPI, build_app
 
 

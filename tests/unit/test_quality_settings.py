@@ -10,7 +10,7 @@ import pytest
 from cti.configreader import Table
 from cti.errors import ConfigError
 from cti.quality.settings import parse_quality
-from cti.web.auth import hash_secret, parse_auth
+from cti.web.accounts import hash_secret, parse_auth
 
 FORM: dict[str, Any] = {"name": "service", "sections": [
     {"name": "Opening", "items": [{"id": "greeting", "label": "Standard greeting"}]},

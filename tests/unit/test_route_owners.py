@@ -13,7 +13,8 @@ from collections import defaultdict
 from aiohttp import web
 
 from cti.app import FEATURES
-from cti.web.auth import Auth, AuthSettings
+from cti.web.auth import Auth
+from cti.web.accounts import AuthSettings
 from cti.web.server import Feature, build_app
 
 

@@ -22,7 +22,8 @@ from cti import cli
 from cti.configreader import Table
 from cti.errors import ConfigError
 from cti.web import auth as auth_module
-from cti.web.auth import Account, Auth, AuthSettings, parse_auth
+from cti.web.auth import Auth
+from cti.web.accounts import Account, AuthSettings, parse_auth
 from cti.web.server import build_app
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
@@ -104,7 +105,7 @@ class Checks:
 @pytest.fixture
 def checks(monkeypatch: pytest.MonkeyPatch) -> Checks:
     seen = Checks()
-    real = auth_module._matches
+    real = auth_module.verify_secret
 
     def counting(hashed: str, secret: str) -> bool:
         with seen.lock:
@@ -117,7 +118,7 @@ def checks(monkeypatch: pytest.MonkeyPatch) -> Checks:
         finally:
             with seen.lock:
                 seen.running -= 1
-    monkeypatch.setattr(auth_module, "_matches", counting)
+    monkeypatch.setattr(auth_module, "verify_secret", counting)
     return seen
 
 
