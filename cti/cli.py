@@ -101,9 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     camp.add_argument("--retry-h", type=float, default=4.0)
     camp.add_argument("csv", help="the CSV file")
     rep = sub.add_parser("report", help="R13: a report from the engine's record, on standard output")
-    rep.add_argument("what", choices=["queues", "agents", "satisfaction", "queue_log"],
-                     help="queues, agents or satisfaction (R17): figures per period; queue_log: Asterisk's format "
-                     "(numbers masked)")
+    rep.add_argument("what", choices=["queues", "agents", "satisfaction", "appraisal", "queue_log"],
+                     help="queues, agents or satisfaction (R17): figures per period; appraisal: per agent over the "
+                     "days, with satisfaction (R17) and quality (R18); queue_log: Asterisk's format (numbers masked)")
     rep.add_argument("--config", required=True)
     for name, text in (("from", "first day, YYYY-MM-DD (site time zone; default today)"), ("to", "last day"),
                        ("interval", "15m, hour, day (default), week, month"),
@@ -194,6 +194,8 @@ def report_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     from reports.query import parse_query, to_csv
     from reports.queue_log import queue_log
     from reports.satisfaction import parse_satisfaction, satisfaction_report
+    from cti.quality.store import read_scored
+    from cti.reports.builder import appraisal_rows
 
     params = {k.removeprefix("q_"): v for k, v in vars(args).items() if k.startswith("q_") and v is not None}
     key, source = "", ""
@@ -222,6 +224,11 @@ def report_command(cfg: config_mod.Config, args: argparse.Namespace) -> int:
                 rows = agent_report(times, sums, query.interval, cfg.timezone, query.where)
                 if args.format == "csv":
                     rows = flat(rows)
+            elif args.what == "appraisal":  # R13 with R17 and R18
+                times, sums = await store.agent_buckets(query.since, query.until)
+                rows = appraisal_rows(times, sums, await store.surveys_between(query.since, query.until, False),
+                                      await db.read(lambda sql: read_scored(sql, query.since, query.until)),
+                                      cfg.timezone, query.where)
             elif args.what == "satisfaction":  # R17
                 rows = satisfaction_report([s for s in await store.surveys_between(query.since, query.until)
                                             if source in ("", s.source)], query.interval, cfg.timezone, key,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cti.store.sql import MAX_READ_ROWS, Database, Row, Sql, bounded
-from reports.quality import CallFacts
+from reports.quality import CallFacts, Result
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS inspections (call_id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, queue TEXT, "
@@ -181,3 +181,14 @@ def _survey_scores(sql: Sql, since: float, until: float) -> dict[str, int]:
     rows = sql.rows("SELECT call_id, MIN(score) AS score FROM surveys WHERE score IS NOT NULL AND at >= ? "
                     "GROUP BY call_id LIMIT ?", (since, MAX_READ_ROWS + 1))
     return {r["call_id"]: int(r["score"]) for r in rows}
+
+
+def read_scored(sql: Sql, since: float, until: float) -> list[tuple[str, Result, bool]]:
+    """(agent, result, disputed) of the inspections scored in [since, until), for the
+    appraisal report (a report process's read-only connection): disputed as in
+    ``Quality.report``, the agent replied and disputed it (open or resolved)."""
+    rows = bounded(sql.rows("SELECT agent_id, score, critical_failed, status, reply FROM inspections "
+                            "WHERE scored_at >= ? AND scored_at < ? AND status <> 'pending' LIMIT ?",
+                            (since, until, MAX_READ_ROWS + 1)), MAX_READ_ROWS, "inspections")
+    return [(r["agent_id"], Result(float(r["score"]), tuple(json.loads(r["critical_failed"] or "[]")), {}, {}),
+             r["reply"] is not None and r["status"] in ("disputed", "resolved")) for r in rows]

@@ -30,15 +30,19 @@ import psycopg
 from cti.masking import mask_number
 from cti.orders.store import read_dispositions, read_orders
 from cti.reports.store import read_agent_buckets, read_buckets, read_calls, read_spans
+from cti.quality.store import read_scored
 from cti.reports.surveys import read_surveys
 from cti.store.sql import Sql, StoreUnavailable, bounded, read_only_connection
-from reports.agents import agent_report, flat
+from reports.agents import CallRow, TimeRow, agent_report, flat
+from reports.appraisal import appraisal
 from reports.departments import department_report
-from reports.intervals import report
+from reports.intervals import Filter, report
 from reports.query import Query, to_csv
 from reports.queue_log import queue_log
 from reports.records import AgentSpan
-from reports.satisfaction import satisfaction_report
+from reports.quality import Result, per_agent
+from reports.satisfaction import by as satisfaction_by
+from reports.satisfaction import Survey, satisfaction_report
 
 MAX_ROWS = 100_000  # a report's rows (periods x queues, kinds, agents or departments): 400 beyond
 T = TypeVar("T")
@@ -46,7 +50,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    what: str  # queues | agents | departments | satisfaction | queue_log
+    what: str  # queues | agents | departments | satisfaction | appraisal | queue_log
     query: Query
     url: str  # the store
     read_timeout_s: float
@@ -123,12 +127,25 @@ def run(job: Job) -> Rendered:
         orders = read(job.url, job.read_timeout_s, lambda sql: read_orders(sql, q.since, q.until))
         return render(job, department_report(orders, q.interval, job.timezone, job.now, q.where),
                       lambda rows: [{k: v for k, v in r.items() if k != "kinds"} for r in rows])
+    if job.what == "appraisal":  # R13 with R17 and R18, per agent over the whole range
+        (times, sums), surveys, scored = read(job.url, job.read_timeout_s, lambda sql: (
+            read_agent_buckets(sql, q.since, q.until), read_surveys(sql, q.since, q.until, departments=False),
+            read_scored(sql, q.since, q.until)))
+        return render(job, appraisal_rows(times, sums, surveys, scored, job.timezone, q.where))
     if job.what == "satisfaction":
         surveys = read(job.url, job.read_timeout_s, lambda sql: read_surveys(sql, q.since, q.until))
         return render(job, satisfaction_report([s for s in surveys if job.source in ("", s.source)], q.interval,
                                                job.timezone, job.key, q.where))
     buckets = read(job.url, job.read_timeout_s, lambda sql: read_buckets(sql, q.since, q.until, q.by))
     return render(job, report(buckets, q.interval, job.timezone, q.by, q.where))
+
+
+def appraisal_rows(times: list[TimeRow], sums: list[CallRow], surveys: list[Survey],
+                   scored: list[tuple[str, Result, bool]], zone: str, where: Filter) -> list[dict[str, Any]]:
+    """The appraisal's rows from what the record holds (the report process and the CLI)."""
+    return appraisal(agent_report(times, sums, "day", zone, where),
+                     satisfaction_by((s.agent_id, s.answer) for s in surveys),
+                     {a.agent_id: a for a in per_agent(scored)})
 
 
 def render(job: Job, rows: list[dict[str, object]],

@@ -99,6 +99,19 @@ async def agents(request: web.Request) -> web.Response:
     return _answer(rendered)
 
 
+@ROUTES.get("/reports/appraisal")
+async def appraisal_report(request: web.Request) -> web.Response:
+    """The agent appraisal (R13 with R17 and R18): per agent over the range, answered
+    calls, talk time, occupancy, RONA, hold overruns; surveys, response rate, CSAT and
+    mean score; inspections, mean quality score, critical failures and disputes."""
+    who = need(request, "supervisor", "reader")
+    history = request.app[HISTORY].get()
+    query = _query(request, history)
+    rendered = await history.build(_job(request, history, "appraisal", query))
+    audit.info("report appraisal %s..%s read by %s", query.first, query.last, who.name)
+    return _answer(rendered)
+
+
 @ROUTES.get("/reports/departments")
 async def departments(request: web.Request) -> web.Response:
     """Per period (of creation) and work-order department: orders created (by kind),

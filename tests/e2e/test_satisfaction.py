@@ -96,6 +96,20 @@ def test_R17_the_agent_hangs_up_the_caller_presses_4_or_nothing_both_counted(
                          capture_output=True, text=True, timeout=30, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == [agent_row]
+    # The agent appraisal joins them with the agent's own figures (R13, R18): the route and
+    # the command line agree.
+    def appraised() -> dict[str, Any] | None:
+        rows = engine.get("/reports/appraisal")["rows"]
+        return rows[0] if len(rows) == 1 and rows[0]["answered"] == 2 else None
+    mine = wait_for(appraised, 10, "the agent's two calls in the appraisal")
+    assert (mine["agent"], mine["surveys"], mine["survey_response_rate"], mine["csat"], mine["mean_score"]) == (
+        "1001", 2, 0.5, 1.0, 4.0)
+    assert (mine["inspections"], mine["quality_score"]) == (0, None)
+    out = subprocess.run([sys.executable, "-m", "cti.cli", "report", "appraisal", "--config",
+                          str(engine.config_path), "--format", "json"], capture_output=True, text=True, timeout=30,
+                         cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [mine]
     # The wallboard: today's figures per queue.
     today = engine.get("/wallboard.json")["satisfaction"]["support"]
     assert (today["offered"], today["responses"], today["csat"], today["mean_score"], today["response_rate"]) == (
