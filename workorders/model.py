@@ -117,7 +117,9 @@ DEFAULT_KINDS: tuple[Kind, ...] = (
     Kind("fault-report", "故障報修 Fault report",
          ("customer_name", "address", "contact_number", "content", "occurred_at", "urgency", "region"),
          action=True, return_visit=True),
-    Kind("complaint", "投訴 Complaint", ("customer_name", "contact_number", "content"), action=True),
+    # R16: a complaint's order closed is followed by a return visit (the customer asked again)
+    Kind("complaint", "投訴 Complaint", ("customer_name", "contact_number", "content"), action=True,
+         return_visit=True),
     Kind("suggestion", "建議 Suggestion", ("content",)),
     Kind("emergency", "緊急搶修 Emergency", (), action=True, emergency=True),  # one click (R8)
     # R11: a return visit's or campaign's outcome; "not solved" opens a new work order.
