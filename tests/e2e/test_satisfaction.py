@@ -122,6 +122,9 @@ def test_R17_the_agent_hangs_up_the_caller_presses_4_or_nothing_both_counted(
     page.until(lambda: page.text("satisfaction-rows"), 10, "the satisfaction rows")
     cells = [td.text for td in page.el("satisfaction-rows").find_elements("css selector", "td")]
     assert cells[1:] == ["support", "2", "1", "50%", "100%", "4.00", "—"], cells
+    page.until(lambda: page.text("appraisal-rows"), 10, "the appraisal rows")
+    cells = [td.text for td in page.el("appraisal-rows").find_elements("css selector", "td")]
+    assert cells[:2] + cells[3:] == ["1001", "2", "0", "0", "2", "100%", "4.00", "0", "—", "0"], cells
     assert "/reports/satisfaction?" in page.el("dl-satisfaction").get_attribute("href")
     Select(page.el("sat-by")).select_by_value("agent")
     page.until(lambda: "1001" in page.text("satisfaction-rows"), 5, "the rows per agent")

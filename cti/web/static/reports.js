@@ -37,6 +37,7 @@
     $("dl-queues").href = "/reports/queues?" + query({by, format: "csv"});
     $("dl-agents").href = "/reports/agents?" + query({format: "csv"});
     $("dl-satisfaction").href = "/reports/satisfaction?" + query({by: $("sat-by").value, format: "csv"});
+    $("dl-appraisal").href = "/reports/appraisal?" + query({format: "csv"});
     $("dl-queue-log").href = "/reports/queue_log?" + new URLSearchParams({from: $("q-from").value, to: $("q-to").value});
     try {
       const q = await api("GET", "/reports/queues?" + query({by}));
@@ -58,6 +59,7 @@
         ab.appendChild(tr);
       }
       await satisfaction();
+      await appraisal();
     } catch (e) { $("report-error").textContent = e.message; }
   }
   function satisfactionName(r, by) {  // the group's name as people read it
@@ -73,6 +75,18 @@
       const tr = document.createElement("tr");
       [r.period.slice(0, 16).replace("T", " "), satisfactionName(r, by), r.offered, r.responses, pct(r.response_rate),
        pct(r.csat), r.mean_score === null ? "—" : r.mean_score.toFixed(2), pct(r.solved_rate)]
+        .forEach((v) => cell(tr, String(v)));
+      body.appendChild(tr);
+    }
+  }
+  async function appraisal() {  // R13 with R17 and R18: per agent over the days
+    const s = await api("GET", "/reports/appraisal?" + query());
+    const body = $("appraisal-rows"); body.innerHTML = "";
+    const num = (v) => (v === null || v === undefined ? "—" : Number(v).toFixed(v % 1 ? 1 : 0));
+    for (const r of s.rows) {
+      const tr = document.createElement("tr");
+      [r.agent, r.answered, pct(r.occupancy), r.rona, r.hold_overruns, r.surveys, pct(r.csat),
+       r.mean_score === null ? "—" : r.mean_score.toFixed(2), r.inspections, num(r.quality_score), r.critical_failures]
         .forEach((v) => cell(tr, String(v)));
       body.appendChild(tr);
     }
