@@ -227,7 +227,8 @@ async def setup(app: web.Application, deps: OrdersDeps) -> AsyncIterator[WorkOrd
                                             agent_id=agent_id))
         return None
     book = Complaints(deps.settings.complaints, ComplaintStore(deps.db), deps.runtime.clock, deps.hold,
-                      deps.release, alert, dial, keep_s=deps.settings.retention_months * MONTH_S)
+                      deps.release, alert, dial, keep_s=deps.settings.retention_months * MONTH_S,
+                      live=lambda call_id: any(k.call_id == call_id for k in deps.runtime.engine.calls()))
     orders = WorkOrders(deps.settings, WorkOrderStore(deps.db), deps.notifier, listeners=deps.listeners,
                         complaints=book)
     deps.runtime.follow(orders.observe)
