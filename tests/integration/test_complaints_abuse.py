@@ -107,7 +107,8 @@ async def test_R14_R16_numbers_in_a_complaints_notes_are_masked_but_for_readers(
 @pytest.mark.parametrize("body", [
     {"status": 5}, {"status": "investigating", "note": "x" * 2001}, {"status": "investigating", "note": ["a"]},
     {"status": "result-given", "note": "ok", "channel": {"a": 1}}, {"status": "no-such-step"},
-    {"status": "result-given", "note": "ok", "channel": "pigeon"}])
+    {"status": "result-given", "note": "ok", "channel": "pigeon"}, {"status": "investigating", "note": "a\u0000b"},
+    {"status": "result-given", "note": "ok", "channel": "phone\u0000"}])
 async def test_R16_a_bad_step_is_refused_and_changes_nothing(body: dict[str, object], store_url: str,
                                                               tmp_path: Path) -> None:
     async with world(store_url, tmp_path, orders=settings()) as w:  # type: ignore[arg-type]
