@@ -7,6 +7,7 @@ recording route play nothing; an inspector reaches only its own routes."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import json
 from pathlib import Path
 
@@ -123,3 +124,23 @@ async def test_R18_an_inspector_reaches_only_its_own_routes(store_url: str, tmp_
             assert resp.status in (403, 404), (method, path, resp.status)
             if resp.status == 404:  # never the data: only "no such thing" before the role is asked
                 assert "error" in json.loads(await resp.text()), (method, path)
+
+
+async def test_R18_every_recording_access_is_audited_with_who_asked_even_when_refused(
+        store_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async def play(call_id: str, who: str) -> bytes:
+        return b"RIFF"
+
+    async with world(store_url, tmp_path, play=play) as w:
+        await calls(w, ("q6", "1001"), ("q7", "1001"))
+        await w.quality.pick("q6", "test")
+        with caplog.at_level(logging.INFO, logger="cti.audit"):
+            assert (await w.http.get("/quality/inspections/q6/recording", headers=w.as_role("inspector"))).status == 200
+            assert (await w.http.get("/quality/inspections/q7/recording",
+                                     headers=w.as_role("supervisor"))).status == 404  # not under inspection
+            assert (await w.http.get("/quality/inspections/q6/recording",
+                                     headers=w.as_role("agent:1001"))).status == 403
+        said = [r.getMessage() for r in caplog.records if r.name == "cti.audit"]
+        assert any("token:zhao (inspector)" in m and "played the recording of call q6" in m for m in said), said
+        assert any("token:floor (supervisor)" in m and "refused the recording of call q7" in m for m in said), said
+        assert any("agent:1001 (agent) refused GET /quality/inspections/q6/recording" in m for m in said), said
