@@ -4,8 +4,10 @@ out of what it reads."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,3 +30,24 @@ async def test_R17_R18_a_low_score_triggers_its_call_however_many_other_surveys_
                 "VALUES (?, 'call', ?, '1002', 'support', '', ?, NULL, '', NULL)", (k, now, n)))
         assert await w.quality.sample() == ["k1"]
         assert (await w.quality.get("k1"))["reason"] == "low-score"
+
+
+async def test_R18_a_burst_of_sampling_requests_reads_the_record_once(store_url: str, tmp_path: Path) -> None:
+    async with world(store_url, tmp_path) as w:
+        await calls(w, ("k1", "1001"), ("k2", "1002"))
+        reads = 0
+        facts = w.quality.store.facts
+
+        async def counted(since: float, until: float) -> list[Any]:
+            nonlocal reads
+            reads += 1
+            await asyncio.sleep(0.05)  # a long read: the other requests come meanwhile
+            return await facts(since, until)
+
+        w.quality.store.facts = counted  # type: ignore[method-assign]
+        burst = await asyncio.gather(*(w.http.post("/quality/sample", headers=w.as_role("inspector"), json={})
+                                       for _ in range(8)))
+        assert [r.status for r in burst] == [200] * 8
+        assert {tuple(sorted((await r.json())["sampled"])) for r in burst} == {("k1", "k2")}
+        assert reads == 2  # the previous and the current period, once
+        assert sorted(await w.quality.sample()) == [] and reads == 4  # a later one reads again
