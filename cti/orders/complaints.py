@@ -37,6 +37,8 @@ Hold = Callable[[str, str, str], Awaitable[str | None]]
 # R16 feedback: (call id, the customer's number, the agent) -> None when queued, else why not
 Dial = Callable[[str, str, str], str | None]
 Release = Callable[[str], Awaitable[bool]]  # hold id -> released (False: no recorder here)
+Live = Callable[[str], bool]  # R16: a call id -> whether the core still has that call (queued, ringing, talking)
+MAX_STEPS = 200  # a complaint's history at most (steps, escalations, feedback calls): the row stays bounded
 _OPEN_SQL = "complaints.status IN (" + ", ".join(f"'{s}'" for s in OPEN) + ")"
 _SELECT = ("SELECT complaints.*, work_orders.caller AS caller FROM complaints "
            "LEFT JOIN work_orders ON work_orders.order_id = complaints.order_id")
@@ -122,11 +124,12 @@ class Complaints:
     def __init__(self, settings: ComplaintSettings, store: ComplaintStore, clock: Callable[[], float],
                  hold: Hold | None = None, release: Release | None = None,
                  alert: Callable[[dict[str, Any]], None] | None = None, dial: Dial | None = None,
-                 keep_s: float = 0.0) -> None:
+                 keep_s: float = 0.0, live: Live | None = None) -> None:
         self.settings, self.store, self.clock = settings, store, clock
         # R5: how long a closed complaint's hold stays (the normal retention, counted from the close)
         self.keep_s = keep_s
         self._hold, self._release, self._alert, self._dial = hold, release, alert, dial
+        self._live = live
         self.escalated = 0  # complaints sent up a level for late feedback, since start
         self.errors = 0  # maintenance steps that failed (logged, tried again)
 
@@ -172,6 +175,8 @@ class Complaints:
         rules, level = self.settings.rules, self.level_of(who, c)
         if level is None or rules.level_of(level) < c.level:
             raise Forbidden(f"complaint {order_id} is at the {rules.levels[c.level]}'s level")
+        if len(c.history) >= MAX_STEPS and status != "closed":
+            raise BadTransition(f"complaint {order_id} has {MAX_STEPS} steps already: close it (with a reason)")
         if status == "closed" and rules.level_of(level) < rules.level_of(rules.close_from):
             raise Forbidden(f"only the {rules.close_from}'s level or above closes a complaint the customer "
                             "has not accepted")
@@ -203,13 +208,19 @@ class Complaints:
                                 "(or record the result given by another channel)")
         if not kept.caller:
             raise BadTransition(f"complaint {order_id}: the customer's number is not known")
+        if len(c.history) >= MAX_STEPS:
+            raise BadTransition(f"complaint {order_id} has {MAX_STEPS} steps already")
+        earlier = [str(h["call_id"]) for h in c.history if h.get("call_id")]
+        if earlier and self._live is not None and self._live(earlier[-1]):
+            raise BadTransition(f"complaint {order_id}: the feedback call {earlier[-1]} is still under way")
         call_id = f"fb{len(c.history)}.{order_id.replace('-', '')}_"  # (no dash: agents' legs use them)
         entry = {"at": self.clock(), "who": who.name, "status": c.status, "note": "feedback call",
                  "call_id": call_id}
         if not await self.store.update(replace(c, history=(*c.history, entry)), len(c.history)):
             raise Conflict(f"complaint {order_id} changed meanwhile: read it again")
         refused = self._dial(call_id, kept.caller, who.agent_id)
-        if refused is not None:
+        if refused is not None:  # no call placed: the history does not say one was
+            await self.store.update(c, len(c.history) + 1)
             raise BadTransition(refused)
         return call_id
 

@@ -140,6 +140,8 @@ async def open_complaints(request: web.Request) -> web.Response:
     who = need(request, "supervisor", "reader", "agent")
     book = _complaints(request)
     owner = who.agent_id if who.role == "agent" else None
+    if who.role == "agent" and not owner:
+        return answer(request, [])  # an agent's identity without an agent id owns nothing
     levels = book.settings.rules.levels
     return answer(request, [{**complaint_doc(k.complaint, levels), "call_id": k.call_id}
                             for k in await book.store.open_ones(owner)])
@@ -227,7 +229,8 @@ async def setup(app: web.Application, deps: OrdersDeps) -> AsyncIterator[WorkOrd
                                             agent_id=agent_id))
         return None
     book = Complaints(deps.settings.complaints, ComplaintStore(deps.db), deps.runtime.clock, deps.hold,
-                      deps.release, alert, dial, keep_s=deps.settings.retention_months * MONTH_S)
+                      deps.release, alert, dial, keep_s=deps.settings.retention_months * MONTH_S,
+                      live=lambda call_id: any(k.call_id == call_id for k in deps.runtime.engine.calls()))
     orders = WorkOrders(deps.settings, WorkOrderStore(deps.db), deps.notifier, listeners=deps.listeners,
                         complaints=book)
     deps.runtime.follow(orders.observe)

@@ -101,10 +101,17 @@ async def play(request: web.Request) -> web.Response:
     q = _quality(request)
     who = need(request, "inspector", "supervisor", "reader")
     call_id = request.match_info["call_id"]
-    await q.get(call_id)  # only a call under inspection
-    if q.play is None:
-        raise NotConfigured("recording is not configured on this engine instance")
-    data = await q.play(call_id, f"{who.name}@{request.remote}")
+    try:
+        await q.get(call_id)  # only a call under inspection
+        if q.play is None:
+            raise NotConfigured("recording is not configured on this engine instance")
+        data = await q.play(call_id, f"{who.name}@{request.remote}")
+    except Exception as exc:  # R18: a refused or failed access is in the audit log too, with who asked
+        audit.warning("%s (%s) from %s refused the recording of call %s: %s", who.name, who.role, request.remote,
+                      call_id, exc)
+        raise
+    audit.info("%s (%s) from %s played the recording of call %s under inspection", who.name, who.role,
+               request.remote, call_id)
     return web.Response(body=data, content_type="audio/wav", headers={
         "Content-Disposition": f'inline; filename="{call_id}.wav"', "Cache-Control": "no-store"})
 

@@ -7,6 +7,7 @@ are pure (``reports.quality``); every step is written to the audit log with who 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -40,6 +41,7 @@ class Quality:
         self.play = play
         self.errors = 0  # sampling rounds that failed (logged, tried again)
         self.last_sampled: list[str] = []
+        self._sampling: asyncio.Future[list[str]] | None = None  # the sampling running now
 
     @property
     def settings(self) -> QualitySettings:
@@ -55,7 +57,21 @@ class Quality:
 
     async def sample(self, who: str = "engine") -> list[str]:
         """The calls of the previous and the current period the rules pick that are not
-        inspected yet, stored pending; answers their ids."""
+        inspected yet, stored pending; answers their ids. One sampling at a time: asked
+        while one runs (a burst of requests, the leader's loop), the caller has its
+        result instead of reading the periods' calls again."""
+        task = self._sampling
+        if task is None:
+            task = self._sampling = asyncio.ensure_future(self._sample(who))
+            task.add_done_callback(self._sampled)
+        return list(await asyncio.shield(task))
+
+    def _sampled(self, task: asyncio.Future[list[str]]) -> None:
+        self._sampling = None
+        if not task.cancelled():
+            task.exception()  # (retrieved: each caller has it raised)
+
+    async def _sample(self, who: str) -> list[str]:
         rules, key = self.settings.rules, await self.store.key()
         now = self.clock()
         current = period_of(now, self.settings.period, self.timezone)

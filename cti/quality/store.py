@@ -176,10 +176,13 @@ def read_facts(sql: Sql, since: float, until: float) -> list[tuple[CallFacts, st
 
 
 def _survey_scores(sql: Sql, since: float, until: float) -> dict[str, int]:
-    """R17's survey scores (the lowest per call: the caller's keyed one, a return visit's).
-    A survey follows its call, so those taken from the period's start on."""
-    rows = sql.rows("SELECT call_id, MIN(score) AS score FROM surveys WHERE score IS NOT NULL AND at >= ? "
-                    "GROUP BY call_id LIMIT ?", (since, MAX_READ_ROWS + 1))
+    """R17's survey scores (the lowest per call: the caller's keyed one, a return visit's)
+    of the calls that ended in [since, until) (a survey follows its call: those only, not
+    every survey since, which a LIMIT would cut at random)."""
+    rows = bounded(sql.rows(
+        "SELECT call_id, MIN(score) AS score FROM surveys WHERE score IS NOT NULL AND call_id IN "
+        "(SELECT r.call_id FROM call_records r WHERE r.ended_at >= ? AND r.ended_at < ? AND r.outcome = 'handled') "
+        "GROUP BY call_id LIMIT ?", (since, until, MAX_READ_ROWS + 1)), MAX_READ_ROWS, "survey scores")
     return {r["call_id"]: int(r["score"]) for r in rows}
 
 

@@ -216,6 +216,8 @@ async def _authenticate(request: web.Request, handler: Any) -> web.StreamRespons
         request[IDENTITY] = found
     if request.method in ("POST", "PUT", "PATCH") and request.content_type != "application/json":
         raise UnsupportedMedia("send JSON (Content-Type: application/json)")
+    if any("\x00" in v for v in (*request.match_info.values(), *request.query.keys(), *request.query.values())):
+        raise BadRequest("an id or a query value holds a NUL character")  # (PostgreSQL's text refuses it)
     response: web.StreamResponse = await handler(request)
     return response
 
@@ -284,7 +286,26 @@ async def json_body(request: web.Request, max_bytes: int | None = None) -> dict[
         raise BadRequest("body is not JSON (or nested too deeply)") from None
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
+    if _holds_nul(body):
+        raise BadRequest("a text of the body holds a NUL character (\\u0000)")
     return body
+
+
+def _holds_nul(data: Any) -> bool:
+    """Whether a text anywhere in ``data`` (keys too) holds NUL: no store keeps it
+    (PostgreSQL's text refuses it), so it is refused here, not half-written later."""
+    todo = [data]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+    return False
 
 
 def openapi(document: bytes) -> Callable[[web.Request], Awaitable[web.Response]]:

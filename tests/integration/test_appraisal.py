@@ -38,3 +38,23 @@ async def test_R13_R17_R18_the_appraisal_report_joins_calls_surveys_and_inspecti
         table = list(csv.DictReader(io.StringIO(await resp.text())))
         assert [(r["agent"], r["answered"], r["csat"]) for r in table] == [("1001", "2", "0.500"), ("1002", "1", "")]
         assert (await w.http.get("/reports/appraisal", headers=w.as_role("agent:1001"))).status == 403
+
+
+async def test_R13_R18_the_appraisal_counts_disputes_keeps_to_its_range_and_its_roles(
+        store_url: str, tmp_path: Path) -> None:
+    async with world(store_url, tmp_path) as w:
+        await calls(w, ("d1", "1001"))
+        await w.quality.pick("d1", "test")
+        assert (await w.http.post("/quality/inspections/d1/score", headers=w.as_role("inspector"),
+                                  json={"marks": FULL})).status == 200
+        assert (await w.http.post("/quality/inspections/d1/reply", headers=w.as_role("agent:1001"),
+                                  json={"reply": "disputed", "comment": "unfair"})).status == 200
+        (row,) = (await (await w.http.get("/reports/appraisal", headers=w.as_role("reader"))).json())["rows"]
+        assert (row["agent"], row["inspections"], row["quality_score"], row["disputes"]) == ("1001", 1, 100.0, 1)
+        old = await w.http.get("/reports/appraisal?from=2001-01-01&to=2001-01-31", headers=w.as_role("reader"))
+        assert old.status == 200 and (await old.json())["rows"] == []  # nothing of today in another range
+        for query in ("format=xml", "from=yesterday", "from=2026-02-30"):
+            bad = await w.http.get(f"/reports/appraisal?{query}", headers=w.as_role("supervisor"))
+            assert bad.status == 400, (query, bad.status)
+        for role in ("inspector", "agent:1001", "department"):  # an agent's, an inspector's: never the team's
+            assert (await w.http.get("/reports/appraisal", headers=w.as_role(role))).status == 403, role
