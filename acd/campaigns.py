@@ -22,6 +22,8 @@ adapter loads the lists and dials; these rules decide:
 from __future__ import annotations
 
 import enum
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from acd.center import Center
@@ -37,10 +39,26 @@ def capacity(center: Center, queue: str) -> int:
     return max(0, ready - waiting)
 
 
+_PHONE = re.compile(r"\+?\d{3,20}")  # what may be dialled at all (a trunk's rules decide the rest)
+
+
 class HandOver(enum.Enum):
     QUEUE = "queue"  # handed to the core as an ``OutboundQueued`` call
     CLOSE = "close"  # closed without a call (do-not-call, no number)
     LATER = "later"  # no agent for it this round
+
+
+def number_to_dial(candidates: Sequence[str], blocked: Callable[[str], bool]) -> tuple[str, str]:
+    """R20: the number to call, the first of ``candidates`` (a return visit: the contact
+    number the agent recorded, then the number the customer called from) that is a phone
+    number and not on the do-not-call list; else ("", why): "do-not-call" when a number
+    was there but every one is on the list, "no-number" when none is a phone number (a
+    hidden caller, a contact field holding a name)."""
+    numbers = [n for n in (re.sub(r"[\s().-]", "", c or "") for c in candidates) if _PHONE.fullmatch(n)]
+    for number in numbers:
+        if not blocked(number):
+            return number, ""
+    return "", "do-not-call" if numbers else "no-number"
 
 
 def hand_over(number: str, blocked: bool, queued: int, budget: int) -> tuple[HandOver, str]:

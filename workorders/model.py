@@ -121,7 +121,8 @@ DEFAULT_KINDS: tuple[Kind, ...] = (
     Kind("complaint", "投訴 Complaint", ("customer_name", "contact_number", "content"), action=True,
          return_visit=True),
     Kind("suggestion", "建議 Suggestion", ("content",)),
-    Kind("emergency", "緊急搶修 Emergency", (), action=True, emergency=True),  # one click (R8)
+    # One click (R8), but never without the incident's location (R20; 001 §1.4 詳細詢問事故地點)
+    Kind("emergency", "緊急搶修 Emergency", ("address",), action=True, emergency=True),
     # R11: a return visit's or campaign's outcome; "not solved" opens a new work order.
     Kind("return-visit", "回訪 Return visit", ("outcome",), action_outcomes=("not-solved",)),
 )

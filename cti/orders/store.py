@@ -272,8 +272,9 @@ class WorkOrderStore:
 
     async def due_visits(self, campaign_id: str, now: float, limit: int) -> list[Row]:
         return await self.db.do(lambda sql: sql.rows(
-            "SELECT * FROM outbound_entries WHERE campaign_id = ? AND status = 'scheduled' AND due_at <= ? "
-            "ORDER BY due_at, entry_id LIMIT ?", (campaign_id, now, limit)))
+            "SELECT e.*, w.fields AS order_fields FROM outbound_entries e LEFT JOIN work_orders w "
+            "ON w.order_id = e.order_id WHERE e.campaign_id = ? AND e.status = 'scheduled' AND e.due_at <= ? "
+            "ORDER BY e.due_at, e.entry_id LIMIT ?", (campaign_id, now, limit)))
 
     async def visits(self, status: str | None, campaign_id: str = "return-visits", limit: int = 200) -> list[Row]:
         where, params = ("AND status = ?", (campaign_id, status, limit)) if status else ("", (campaign_id, limit))

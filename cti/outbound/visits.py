@@ -21,12 +21,14 @@ import asyncio
 import collections
 import csv
 import io
+import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
@@ -204,8 +206,9 @@ class ReturnVisits:
     async def _hand_over(self, campaign: Campaign, budget: int, now: float) -> int:
         queued = 0
         for entry in await self.store.due_visits(campaign.campaign_id, now, budget + 50):
-            number = str(entry["caller"] or "")
-            action, outcome = rules.hand_over(number, self.blocked(number), queued, budget)
+            # R20: the contact number the agent recorded first, then the one the customer called from
+            number, refused = rules.number_to_dial((_contact(entry), str(entry["caller"] or "")), self.blocked)
+            action, outcome = (HandOver.CLOSE, refused) if refused else rules.hand_over(number, False, queued, budget)
             if action is HandOver.LATER:
                 continue
             attempt = int(entry["attempts"]) + 1
@@ -293,3 +296,12 @@ def campaign_from_csv(name: str, queue: str, csv_text: str, now: float, script: 
                 "queue": queue, "script": script[:4000], "hours": hours or {}, "max_attempts": max_attempts,
                 "retry_s": retry_s, "created_at": now}
     return campaign, entries, refused
+
+
+def _contact(entry: Mapping[str, Any]) -> str:
+    """The contact number recorded on a return visit's order ("" for a campaign's entry)."""
+    try:
+        fields = json.loads(entry.get("order_fields") or "{}")
+    except (TypeError, ValueError):
+        return ""
+    return str(fields.get("contact_number") or "") if isinstance(fields, dict) else ""

@@ -318,6 +318,13 @@ due_h = 0.5
         assert "關閉燃氣總閥" in page.text("safety-script") and "main gas valve" in page.text("safety-script")
         arrived = engine.get("/calls")[0]["arrived_at"]
         page.until(lambda: "Connected" in page.text("call-state"), 10, "the emergency call answered")
+        # R20: never without the incident's location: refused, the field named, nothing made.
+        page.click("btn-emergency-order")
+        page.until(lambda: "Required" in page.driver.execute_script(
+            "return document.getElementById('f-address').parentElement.textContent"), 5, "the location asked for")
+        status, none = call(engine.port, "GET", "/workorders", f"Bearer {ADMIN_TOKEN}")
+        assert (status, none) == (200, []), none
+        page.fill("f-address", "東路 5 號 3 樓")
         page.click("btn-emergency-order")
         page.until(lambda: "WO-" in page.text("dispose-result"), 10, "the one-click emergency order")
         order_id = next(w for w in page.text("dispose-result").split() if w.startswith("WO-"))

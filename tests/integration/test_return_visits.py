@@ -289,3 +289,34 @@ async def test_R11_the_schedule_is_driven_by_the_cores_notices_not_by_its_poll(w
     finally:
         loop.cancel()
         await asyncio.gather(loop, return_exceptions=True)
+
+
+async def test_R20_a_visit_dials_the_contact_number_recorded_then_the_callers_never_a_blocked_or_hidden_one(
+        world: Any) -> None:
+    visits, wo, runtime, clock = world
+    cases = (("c1", "13800000001", "13900000001"),  # called from one phone, asked to be called on another
+             ("c2", "13800000002", "13900000002"),  # the contact number asked not to be called: the caller's
+             ("c3", "anonymous", "13900000003"),  # a hidden caller: the contact number
+             ("c4", "anonymous", "王先生"),  # hidden, and no number recorded: closed with the reason
+             ("c5", "13800000005", "13900000005"))  # both on the do-not-call list: closed
+    for call_id, caller, contact in cases:
+        _, order = await wo.dispose({"call_id": call_id, "caller": caller, "arrived_at": wo.clock()}, "1001",
+                                    "fault-report", {**REPAIR, "contact_number": contact}, "agent:1001")
+        assert order is not None
+        await wo.progress(order.order_id, "done", "fixed", "token:repair", department=order.department)
+    for number in ("13900000002", "13800000005", "13900000005"):
+        await visits.set_blocked(number, True, "account:li", "asked not to be called")
+    for agent in ("1001", "1002"):
+        runtime.apply(e.AgentLoggedIn(agent, clock.now))
+    clock.now = OPEN
+    assert await visits.step() == 2
+    assert await visits.step() == 0  # two agents, two customers at a time
+    for k in runtime.engine.calls():  # served, then the next
+        runtime.apply(e.OfferAnswered(k.call_id, k.offered_to[0], clock.now))
+        runtime.apply(e.CustomerAnswered(k.call_id, clock.now + 5))
+        runtime.apply(e.CallerHungUp(k.call_id, clock.now + 60))
+    clock.now += 61
+    assert await visits.step() == 1
+    assert sorted(ev.number for ev in queued(runtime._pending)) == ["13800000002", "13900000001", "13900000003"]
+    closed = {v["order_id"]: v["outcome"] for v in await wo.store.visits("closed")}
+    assert sorted(closed.values()) == ["do-not-call", "no-number"]

@@ -65,3 +65,13 @@ def test_R11_not_reached_is_retried_later_while_attempts_last_then_closed_unreac
 def test_R11_the_kind_of_call_names_return_visits_apart_from_campaigns() -> None:
     assert campaigns.kind("return-visits") == "return-visit"
     assert campaigns.kind("CABCDEFG") == "campaign"
+
+
+def test_R20_a_visit_dials_the_recorded_contact_number_then_the_callers_never_a_blocked_one() -> None:
+    blocked = {"13900000001", "13700000001"}.__contains__
+    assert campaigns.number_to_dial(("139 0000-0002", "13800000001"), blocked) == ("13900000002", "")
+    assert campaigns.number_to_dial(("13900000001", "13800000001"), blocked) == ("13800000001", "")
+    assert campaigns.number_to_dial(("13900000001", "13700000001"), blocked) == ("", "do-not-call")
+    assert campaigns.number_to_dial(("", "13800000001"), blocked) == ("13800000001", "")
+    assert campaigns.number_to_dial(("李先生家", "anonymous"), blocked) == ("", "no-number")  # a hidden caller
+    assert campaigns.number_to_dial(("", ""), blocked) == ("", "no-number")

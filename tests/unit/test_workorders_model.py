@@ -31,7 +31,7 @@ def test_R12_required_fields_depend_on_the_kind() -> None:
         check_disposition(RULES, "fault-report", {"customer_name": "王", "address": "1 號", "contact_number": "1",
                                                   "content": "漏氣", "urgency": "high", "region": "north"})
     assert check_disposition(RULES, "consultation", {"content": " 問電價 "}) == {"content": "問電價", "urgency": "normal"}
-    assert check_disposition(RULES, "emergency", {"urgency": "low"})["urgency"] == "emergency"  # R8: always
+    assert check_disposition(RULES, "emergency", {"urgency": "low", "address": "東路 5 號"})["urgency"] == "emergency"  # R8: always
     with pytest.raises(BadDisposition, match="urgency"):
         check_disposition(RULES, "consultation", {"content": "x", "urgency": "whenever"})
     with pytest.raises(BadDisposition, match="longer"):
@@ -89,3 +89,10 @@ def test_R14_order_ids_are_never_taken_for_phone_numbers_by_the_log_masking() ->
     ids = {_order_id(1_796_000_000.0 + i) for i in range(5000)}
     assert len(ids) == 5000
     assert all(mask_text(f"order {i} and rv-{i}-1.") == f"order {i} and rv-{i}-1." for i in ids)
+
+
+def test_R20_an_emergency_order_needs_the_incidents_location() -> None:
+    with pytest.raises(BadDisposition, match="address") as refused:
+        check_disposition(RULES, "emergency", {"content": "聞到燃氣味"})
+    assert refused.value.fields == {"address": "required"}  # named for the desk to show next to the field
+    assert check_disposition(RULES, "emergency", {"address": "東路 5 號"})["address"] == "東路 5 號"
