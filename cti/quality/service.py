@@ -41,7 +41,8 @@ class Quality:
         self.play = play
         self.errors = 0  # sampling rounds that failed (logged, tried again)
         self.last_sampled: list[str] = []
-        self._sampling: asyncio.Future[list[str]] | None = None  # the sampling running now
+        self._sampling = asyncio.Lock()  # one sampling round at a time
+        self._outcome: list[str] | Exception = []  # the last round's, for the requests that waited for it
 
     @property
     def settings(self) -> QualitySettings:
@@ -60,16 +61,17 @@ class Quality:
         inspected yet, stored pending; answers their ids. One sampling at a time: asked
         while one runs (a burst of requests, the leader's loop), the caller has its
         result instead of reading the periods' calls again."""
-        task = self._sampling
-        if task is None:
-            task = self._sampling = asyncio.ensure_future(self._sample(who))
-            task.add_done_callback(self._sampled)
-        return list(await asyncio.shield(task))
-
-    def _sampled(self, task: asyncio.Future[list[str]]) -> None:
-        self._sampling = None
-        if not task.cancelled():
-            task.exception()  # (retrieved: each caller has it raised)
+        under_way = self._sampling.locked()
+        async with self._sampling:
+            if not under_way:  # else the round that was under way answers this request too
+                try:
+                    self._outcome = await self._sample(who)
+                except Exception as exc:
+                    self._outcome = exc
+                    raise
+            if isinstance(self._outcome, Exception):
+                raise self._outcome
+            return list(self._outcome)
 
     async def _sample(self, who: str) -> list[str]:
         rules, key = self.settings.rules, await self.store.key()
