@@ -4,8 +4,9 @@ The core has ended the call already (handled, the agent in wrap-up); the caller'
 channel stays in Stasis, and so does its recording (R4: a snoop on that channel). The
 bridge goes; the caller hears ``sound:cti/survey`` in the channel's language (the
 IVR's, else the PBX's) and keys a score from 1 to 5. A wrong key hears
-``invalid`` and the question again, once; a second wrong key, no key within the
-queue's ``survey_timeout_s`` after the question, or a hang-up is no response. The
+``invalid`` and the question again, once (the keys' rules: ``ivr.survey``); a second
+wrong key, no key within the queue's ``survey_timeout_s`` after the question, or a
+hang-up is no response. The
 answer goes to the core (``SurveyEnded``), then the caller hears ``survey-thanks``
 and is hung up (a ``cti-bye-`` playback: the adapter hangs up when it finishes).
 
@@ -33,13 +34,13 @@ from acd import commands as c
 from acd import events as e
 from cti.asterisk.ari import AriClient
 from cti.errors import AriError
+from ivr.survey import Key, on_key
 
 log = logging.getLogger("cti.survey")
 
 Then = Callable[[str, str, Callable[[], Awaitable[None]]], None]  # (call id, what, step)
 PREFIX = "cti-survey-"
 PROMPT_MAX_S = 30.0  # the question is heard within this, or the timeout starts anyway
-SCORES = frozenset("12345")
 MARK = "CTI_SURVEY"  # the caller's channel variable while its survey runs: queue|agent|kind
 
 
@@ -134,13 +135,11 @@ class Surveys:
         survey = self._surveys.get(call_id)
         if survey is None:
             return
-        if digit in SCORES:
-            self._end(call_id, int(digit))
+        what, score = on_key(digit, survey.wrong)
+        if what is not Key.AGAIN:
+            self._end(call_id, score)
             return
         survey.wrong += 1
-        if survey.wrong > 1:
-            self._end(call_id, None)
-            return
         log.info("R17: call %s: key %s is no score; the question again", call_id, digit)
         old = survey.n
         survey.n = next(self._seq)  # what the old question's end says no longer counts
