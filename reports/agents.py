@@ -15,9 +15,10 @@ happened, hold overruns). A report merges buckets into periods like the queues' 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
@@ -116,10 +117,21 @@ def agent_report(times: Iterable[TimeRow], calls: Iterable[CallRow], interval: s
             assert isinstance(counted, dict)
             counted[kind] = counted.get(kind, 0) + 1
     for r in rows.values():
-        available = float(r["login_s"]) - float(r["pause_s"])  # type: ignore[arg-type]
-        busy = float(r["on_call_s"]) + float(r["wrap_s"]) + float(r["ringing_s"])  # type: ignore[arg-type]
-        r["occupancy"] = busy / available if available > 0 else None  # nobody available: no figure ("—")
+        r["occupancy"] = occupancy(*time_split(r))
     return [rows[k] for k in sorted(rows)]
+
+
+def time_split(row: Mapping[str, Any]) -> tuple[float, float]:
+    """(busy, available) seconds of an agent report's row: on calls (talking, wrap-up,
+    ringing), and logged in less paused."""
+    busy = float(row.get("on_call_s") or 0) + float(row.get("wrap_s") or 0) + float(row.get("ringing_s") or 0)
+    return busy, float(row.get("login_s") or 0) - float(row.get("pause_s") or 0)
+
+
+def occupancy(busy_s: float, available_s: float) -> float | None:
+    """The share of the time available to take calls spent on them (None: nobody was
+    available, no figure, "—")."""
+    return busy_s / available_s if available_s > 0 else None
 
 
 def flat(rows: list[dict[str, object]]) -> list[dict[str, object]]:

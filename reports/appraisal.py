@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from reports.agents import occupancy, time_split
 from reports.quality import AgentQuality
 
 # The columns, in order (the CSV's header).
@@ -27,8 +28,9 @@ def _activity(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
                                              "available_s": 0.0, "busy_s": 0.0})
         for name in ("answered", "talk_s", "rona", "hold_overruns"):
             a[name] += float(r.get(name) or 0)
-        a["available_s"] += float(r.get("login_s") or 0) - float(r.get("pause_s") or 0)
-        a["busy_s"] += float(r.get("on_call_s") or 0) + float(r.get("wrap_s") or 0) + float(r.get("ringing_s") or 0)
+        busy, available = time_split(r)
+        a["busy_s"] += busy
+        a["available_s"] += available
     return out
 
 
@@ -46,7 +48,7 @@ def appraisal(activity_rows: Iterable[Mapping[str, Any]],
             "agent": agent,
             "answered": int(a["answered"]) if a else 0,
             "talk_s": round(a["talk_s"], 1) if a else 0.0,
-            "occupancy": (a["busy_s"] / a["available_s"]) if a and a["available_s"] > 0 else None,
+            "occupancy": occupancy(a["busy_s"], a["available_s"]) if a else None,
             "rona": int(a["rona"]) if a else 0,
             "hold_overruns": int(a["hold_overruns"]) if a else 0,
             "surveys": int(s.get("offered") or 0),
