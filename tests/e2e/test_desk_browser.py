@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from argon2 import PasswordHasher
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import Select
 
 from cti.web.accounts import token_digest
@@ -378,6 +379,18 @@ def test_R13_reports_page_shows_the_day_by_hour_and_downloads_csv(
     assert not [m for m in page.console() if m.get("level") == "SEVERE" and m.get("source") != "network"]
 
 
+def click_listed(page: Page, selector: str, what: str) -> None:
+    """Click a button of a list the desk draws again at each refresh (a button found
+    may be replaced before the click: found and clicked again)."""
+    def click() -> bool:
+        try:
+            page.driver.find_element("css selector", selector).click()
+        except StaleElementReferenceException:
+            return False
+        return True
+    page.until(click, 5, what)
+
+
 def test_R12_a_half_typed_disposition_survives_wrap_up_the_next_call_and_a_reload(
         sandbox: Sandbox, start_engine, browser) -> None:  # type: ignore[no-untyped-def]
     """R12: the agent types half a complaint and does not submit it; wrap-up ends by its
@@ -432,7 +445,7 @@ def test_R12_a_half_typed_disposition_survives_wrap_up_the_next_call_and_a_reloa
         page.sign_in("1001", "432109")
         page.until(lambda: page.visible("drafts-box"), 10, "the draft back from the server")
         # Resumed and submitted: it records the first call, not the one on screen.
-        page.driver.find_element("css selector", "#drafts button").click()
+        click_listed(page, "#drafts button", "the draft resumed")
         assert page.el("f-customer_name").get_attribute("value") == "王小明"
         assert page.visible("form-for")
         page.click("btn-dispose")
@@ -447,7 +460,7 @@ def test_R12_a_half_typed_disposition_survives_wrap_up_the_next_call_and_a_reloa
         assert "Received" in page.text("my-complaints")
         # Its owner acts on it from the desk: the next step with a note, then the feedback
         # call (queued for this agent's phone first; it is on a call now, so it waits).
-        page.driver.find_element("id", f"complaint-{order_id}").click()
+        click_listed(page, f"#complaint-{order_id}", "the complaint chosen")
         page.until(lambda: page.visible("complaint-act"), 5, "the complaint's actions")
         page.fill("complaint-note", "asked the crew's dispatcher")
         page.click("complaint-step-investigating")
