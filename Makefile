@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 SANDBOX := contrib/sandbox
 
-.PHONY: demo test lock lock-check venv sandbox sandbox-down redis redis-down postgres postgres-down tools typecheck unit e2e bench clean
+.PHONY: demo test soak lock lock-check venv sandbox sandbox-down redis redis-down postgres postgres-down tools typecheck unit e2e bench clean
 
 # The virtualenv holds exactly requirements.lock (versions and hashes, every extra and
 # the build backend); the project itself goes in editable, with no dependency of its own.
@@ -70,6 +70,19 @@ test:
 bench: venv sandbox redis
 	$(PY) bench/routing_bench.py
 	$(PY) bench/load_bench.py --agents 100 --calls 900 --rate 5 --step 5 --every 5 --rate-max 20 --write
+
+# The soak (issue 33, docs/reliability.md): traffic on sandbox instance 7 for MINUTES under
+# a fault schedule drawn from SEED (printed first: the same seed, the same schedule); exits
+# non-zero on a broken invariant. `make soak SEED=9 MINUTES=3` replays a run.
+SEED    ?= $(shell date +%s)
+MINUTES ?= 30
+# (node a is started only when it is not running: `up` would restart it, under the tests
+# of instance 0, whenever this checkout's Asterisk configuration differs from the running one)
+soak: venv redis
+	$(SANDBOX) status >/dev/null || $(SANDBOX) up
+	$(SANDBOX) instance 7 up
+	@echo "soak: SEED=$(SEED) MINUTES=$(MINUTES)"
+	CTI_E2E_INSTANCE=7 $(PY) -m bench.soak --seed $(SEED) --minutes $(MINUTES)
 
 demo: venv sandbox redis
 	$(PY) scripts/demo.py

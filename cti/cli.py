@@ -137,11 +137,27 @@ def run_command(args: argparse.Namespace) -> int:
         overrides[("", "log_level")] = args.log_level
     cfg = config_mod.load(args.config, overrides=overrides)
     _setup_logging(cfg.log_level)
+    return run_until_done(serve(cfg))
+
+
+def run_until_done(main: Coroutine[Any, Any, Any]) -> int:
+    """Run the engine; 0 when it stopped (a signal), 3 when another router took over
+    (``Fenced``: this one stopped acting at once; a supervisor starts it again, and it
+    waits as a standby): one line in the log, not a traceback."""
+    from cti.journal.store import Fenced
+
+    fenced: BaseException | None = None
     try:
-        run_loop(serve(cfg))
+        try:
+            run_loop(main)
+        except* Fenced as group:
+            fenced = group.exceptions[0]
     except KeyboardInterrupt:
         pass
-    return 0
+    if fenced is not None:
+        logging.getLogger("cti.durability").error(
+            "another router leads now (%s): exiting; started again, this engine waits as a standby", fenced)
+        return 3
     return 0
 
 

@@ -34,6 +34,8 @@ from cti.asterisk.ari import AriClient
 from cti.calls.stasis import StasisAdapter
 from cti.cluster.streams import Dispatcher, run_router_input
 from cti.config import Config
+from cti.customers import http as customers_http
+from cti.customers.store import SCHEMA as CUSTOMERS_SCHEMA
 from cti.desk import http as desk_http
 from cti.errors import CtiError
 from cti.health import Faults
@@ -45,6 +47,8 @@ from cti.orders import http as orders_http
 from cti.orders.store import SCHEMA
 from cti.quality import http as quality_http
 from cti.quality.store import SCHEMA as QUALITY_SCHEMA
+from cti.knowledge import http as knowledge_http
+from cti.knowledge.store import SCHEMA as KNOWLEDGE_SCHEMA
 from cti.recording.http import legal_holds, player
 from cti.outbound import http as outbound_http
 from cti.reports import http as reports_http
@@ -128,7 +132,8 @@ def _notifier(config: Config, session: aiohttp.ClientSession, outbox: Outbox) ->
 
 def database(config: Config) -> Database:
     """The one SQL store (sessions, work orders, the record), as the engine and the CLI use it."""
-    return Database(config.store.url, config.store.timeout_s, SCHEMA + sessions.SCHEMA + history_store.SCHEMA + QUALITY_SCHEMA,
+    return Database(config.store.url, config.store.timeout_s, SCHEMA + sessions.SCHEMA + history_store.SCHEMA + QUALITY_SCHEMA
+                    + KNOWLEDGE_SCHEMA + CUSTOMERS_SCHEMA,
                     config.store.read_timeout_s)
 
 
@@ -168,8 +173,11 @@ async def _run(config: Config, app: web.Application, faults: Faults, engine: Eng
             (k.agent_id for k in engine.calls() if k.call_id == call_id), None), runtime=runtime,
         streams_per_identity=config.desk.streams_per_identity)))
     hold, release = legal_holds(app)  # R16: a complaint's recordings held while it is open (the recorder, below)
+    customers = await resources.enter_async_context(customers_http.setup(app, customers_http.CustomersDeps(
+        db, config.workorders.retention_months, lambda *a: visits.set_blocked(*a))))  # R19 (visits: below)
     orders = await resources.enter_async_context(orders_http.setup(app, orders_http.OrdersDeps(
-        config.workorders, db, notifier, runtime, listeners=(live.order,), hold=hold, release=release)))
+        config.workorders, db, notifier, runtime, listeners=(live.order,), hold=hold, release=release,
+        recorded=(customers.remember,))))
     history = await resources.enter_async_context(reports_http.setup(app, reports_http.ReportsDeps(
         db, config.supervision.sl_threshold_s, config.timezone, config.workorders.retention_months, runtime)))
     visits = await resources.enter_async_context(outbound_http.setup(app, outbound_http.OutboundDeps(
@@ -178,14 +186,19 @@ async def _run(config: Config, app: web.Application, faults: Faults, engine: Eng
         node = await resources.enter_async_context(node_setup(app, asterisk_node(
             config, ari, ami, runtime.submit, engine.calls, auth, visits.blocked, runtime.accepted)))
     recorder = node.recorder if node is not None else None
+    if recorder is not None:  # R13: the fallback queue's calls (no engine led) in the reports too
+        recorder.fallback.report_to(history.add)
     supervision = await resources.enter_async_context(supervision_http.setup(app, supervision_http.SupervisionDeps(
         config.supervision, runtime, notifier, faults,
         (lambda: recorder.coverage) if recorder is not None else None,
         (lambda: recorder.maintenance_errors) if recorder is not None else None,
-        workorders_overdue=lambda: orders.overdue, campaigns=lambda: visits.progress,
+        workorders_overdue=lambda: orders.overdue, workorders_late_on_site=lambda: orders.late_on_site,
+        campaigns=lambda: visits.progress,
         complaints_escalated=(lambda: book.escalated) if (book := orders.complaints) is not None else None)))
     quality = await resources.enter_async_context(quality_http.setup(app, quality_http.QualityDeps(
         config.quality, db, config.timezone, player(app))))  # R18: its sampling in the loop below
+    await resources.enter_async_context(knowledge_http.setup(app, knowledge_http.KnowledgeDeps(
+        db, orders.get, config.timezone)))  # R19: the knowledge base (cases from closed orders)
     try:
         await history.restore(supervision.book)  # R13: today's figures go on after a restart
     except StoreUnavailable as exc:
@@ -202,7 +215,8 @@ async def _run(config: Config, app: web.Application, faults: Faults, engine: Eng
     async with asyncio.TaskGroup() as tg:
         tasks = [tg.create_task(work) for work in (
             runtime.run_commands(), runtime.run_timers(), notifier.run(), supervision.run(), orders.run(),
-            visits.run(), live.run(), sessions.keep(auth, db), history.run(), quality.run())]
+            visits.run(), live.run(), sessions.keep(auth, db), history.run(), quality.run(),
+            customers.run())]
         if ari is not None and ami is not None and node is not None:
             tasks += node_tasks(tg, ari, ami, node)
         if dispatcher is not None and leadership is not None:

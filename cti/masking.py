@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
+import string
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,6 +33,14 @@ _NUMBER = re.compile(
     r"|(?:\+\d{1,3}[ -]?)?(?:\(\d{2,4}\)[ -]?|\d{3,4}[ -])\d{3,4}[ -]\d{4})"
     r"(?![\w]|\.\d)"
 )
+
+
+def letters_id(prefix: str, length: int = 10, *, upper: bool = False) -> str:
+    """A new id that never reads as a phone number: ``prefix`` then letters only. An id
+    of hex digits is all decimal digits now and then (T-5798525535) and was masked for
+    every role that sees numbers masked (R14). 26**10 ids at the default length."""
+    alphabet = string.ascii_uppercase if upper else string.ascii_lowercase
+    return prefix + "".join(secrets.choice(alphabet) for _ in range(length))
 
 
 def mask_text(text: str) -> str:

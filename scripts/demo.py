@@ -322,10 +322,12 @@ webhook_url = "{hook}/service-desk"
 kind = "fault-report"
 department = "repair"
 due_h = 4
+onsite_h = 2   # R20: the crew on site within two hours
 [[workorders.rules]]
 kind = "emergency"
 department = "repair"
 due_h = 0.5
+onsite_h = 0.5
 [[workorders.rules]]
 department = "service-desk"
 due_h = 24

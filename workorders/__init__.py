@@ -4,10 +4,10 @@ machine and its overdue check. ``cti.workorders`` stores them and talks to the w
 
 from workorders.model import (
     FIELDS, STATUSES, URGENCIES, BadDisposition, BadTransition, Department, Kind, Rule, Rules,
-    WorkOrder, check_disposition, is_open, next_status, overdue,
+    WorkOrder, check_disposition, is_open, overdue,
 )
 
 __all__ = [
     "FIELDS", "STATUSES", "URGENCIES", "BadDisposition", "BadTransition", "Department", "Kind", "Rule",
-    "Rules", "WorkOrder", "check_disposition", "is_open", "next_status", "overdue",
+    "Rules", "WorkOrder", "check_disposition", "is_open", "overdue",
 ]

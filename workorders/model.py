@@ -13,10 +13,12 @@ The order's status moves forward only, along
 
     new --dispatched (the department's system took it)--> dispatched
         --accepted--> accepted --on-site--> on-site --done--> done
+    accepted | on-site --unresolved (a reason, a follow-up plan)--> unresolved
     any open status --cancelled--> cancelled
 
-A department may skip steps (accepted -> done) but never go back; done and cancelled
-are final. An open order past its due time is *overdue* (``overdue``); the service
+A department may skip steps (accepted -> done) but never go back; done, unresolved and
+cancelled are final. The department's other steps (a visit time, a delay, help from
+or a hand-over to another department) are R20's, in ``workorders.steps``. An open order past its due time is *overdue* (``overdue``); the service
 alerts once per order.
 """
 
@@ -28,16 +30,18 @@ from dataclasses import dataclass, field
 from typing import Any
 from types import MappingProxyType
 
-STATUSES = ("new", "dispatched", "accepted", "on-site", "done", "cancelled")
-FINAL = frozenset({"done", "cancelled"})
+STATUSES = ("new", "dispatched", "accepted", "on-site", "done", "unresolved", "cancelled")
+FINAL = frozenset({"done", "unresolved", "cancelled"})
 URGENCIES = ("emergency", "high", "normal", "low")
 # What a disposition can hold, besides its kind (all text; limits keep rows small).
 FIELDS: Mapping[str, int] = MappingProxyType({
-    "customer_name": 100, "address": 300, "contact_number": 32, "content": 4000,
+    "customer_name": 100, "address": 300, "contact_number": 32, "account_id": 64, "content": 4000,
     "occurred_at": 64, "urgency": 16, "region": 64, "special_requests": 1000, "outcome": 32,
     "severity": 16, "claim": 16,  # R16: a complaint's scale, and the amount the customer claims
     "score": 1, "solved": 3, "comment": 1000,  # R17: a return visit's answers
+    "read_back": 16, "corrections": 1000,  # R20: the key facts read back: confirmed, or what was corrected
 })
+READ_BACK = ("confirmed", "corrected")
 # R16: a major or a group's complaint starts at the manager's level (so does a high claim).
 SEVERITIES = ("ordinary", "major", "group")
 # R11: how a return visit or campaign call ended, as the agent records it.
@@ -89,6 +93,7 @@ class Rule:
     kind: str = "*"
     urgency: str = "*"
     region: str = "*"
+    onsite_s: float | None = None  # R20: the crew on site within this (from the order's creation)
 
     def matches(self, kind: str, urgency: str, region: str) -> bool:
         return (self.kind in ("*", kind) and self.urgency in ("*", urgency)
@@ -146,6 +151,15 @@ class WorkOrder:
     overdue_alerted: bool = False
     return_visit_at: float | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    # R20: where it came from, the visit agreed, the on-site deadline and arrival, the
+    # departments helping (they see it; ``department`` is responsible), what it follows up
+    channel: str = "hotline"
+    visit_at: float | None = None
+    onsite_due_at: float | None = None
+    arrived_at: float | None = None
+    onsite_alerted: bool = False
+    helpers: list[str] = field(default_factory=list)
+    follow_up_of: str = ""
 
     @property
     def urgency(self) -> str:
@@ -191,6 +205,12 @@ def check_disposition(rules: Rules, kind_name: str, given: Mapping[str, Any]) ->
                              {f: "invalid" for f in given_visit})
     if "score" in out and out["score"] not in ("1", "2", "3", "4", "5"):
         raise BadDisposition("score is 1 to 5", {"score": "invalid"})
+    if "read_back" in out and out["read_back"] not in READ_BACK:
+        raise BadDisposition(f"read_back is one of {list(READ_BACK)}", {"read_back": "invalid"})
+    if out.get("read_back") == "corrected" and not out.get("corrections"):
+        raise BadDisposition("a corrected read-back says what was corrected", {"corrections": "required"})
+    if "corrections" in out and out.get("read_back") != "corrected":
+        raise BadDisposition("corrections go with read_back \"corrected\"", {"corrections": "invalid"})
     if "solved" in out and out["solved"] not in ("yes", "no"):
         raise BadDisposition("solved is yes or no", {"solved": "invalid"})
     missing = [f for f in kind.required if f not in out]
@@ -199,15 +219,23 @@ def check_disposition(rules: Rules, kind_name: str, given: Mapping[str, Any]) ->
     return out
 
 
-def next_status(order: WorkOrder, status: str) -> str:
-    """``status`` if the order may move there, else ``BadTransition``."""
-    if status not in STATUSES:
-        raise BadTransition(f"unknown status {status!r}: one of {list(STATUSES)}")
-    if order.status in FINAL:
-        raise BadTransition(f"order {order.order_id} is {order.status}: it does not change any more")
-    if status != "cancelled" and STATUSES.index(status) <= STATUSES.index(order.status):
-        raise BadTransition(f"order {order.order_id} is {order.status}: it cannot go back to {status}")
-    return status
+def open_order(rules: Rules, order_id: str, kind: str, fields: Mapping[str, str], now: float, who: str, *,
+               call_id: str = "", agent_id: str = "", caller: str = "", reported_at: float | None = None,
+               channel: str = "hotline", follow_up_of: str = "") -> WorkOrder:
+    """A new order of ``kind`` (its fields checked): the first rule matching its kind,
+    urgency and region names the department, the due time and the on-site deadline."""
+    rule = rules.route(kind, fields.get("urgency", "normal"), fields.get("region", ""))
+    if rule is None:  # every action kind is routed (checked at start)
+        raise BadDisposition(f"no rule routes a {kind} order")
+    note = f"due in {rule.due_s / 3600:g} h" + (f", on site within {rule.onsite_s / 3600:g} h" if rule.onsite_s else "")
+    if channel != "hotline":
+        note += f" ({channel})"
+    if follow_up_of:
+        note += f", following up {follow_up_of}"
+    return WorkOrder(order_id, call_id, kind, rule.department, "new", now, now + rule.due_s, agent_id, caller,
+                     now if reported_at is None else reported_at, dict(fields), now,
+                     history=[{"at": now, "status": "new", "who": who, "note": note}], channel=channel,
+                     onsite_due_at=None if rule.onsite_s is None else now + rule.onsite_s, follow_up_of=follow_up_of)
 
 
 def is_open(order: WorkOrder) -> bool:

@@ -7,6 +7,8 @@ endpoints: that would deliver every event of their channels a second time), and 
 ``DeviceStateChanged`` to or from UNAVAILABLE (not registered, or not answering
 Asterisk's qualify) becomes ``AgentReachable``: an agent whose phone is away is offered
 no call, so no ring timeout is spent on it, and calls again as soon as it is back.
+On a single node, a phone in a call none of whose legs is the engine's (a call of the
+fallback queue, made while no engine led) counts as away until it is free again.
 
 Feature codes (the dialplan sends them here as ``Stasis(<app>,feature,<what>)``):
 
@@ -41,6 +43,7 @@ audit = logging.getLogger("cti.audit")
 Then = Callable[[str, str, Callable[[], Awaitable[None]]], None]
 DIGITS_S = 15.0  # a caller keying in a PIN or a reason has this long
 FEATURES = ("login", "logout", "pause", "ready")
+BUSY = frozenset({"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"})  # device states of a phone in a call
 SAID = MappingProxyType({"login": "agent-logged-in", "logout": "agent-logged-out", "pause": "agent-paused", "ready": "agent-ready"})
 
 
@@ -70,6 +73,12 @@ class Phones:
         self._pause_codes = pause_codes
         self._keying: dict[str, _Keying] = {}  # channel id -> what is being keyed in
         self.reachable: dict[str, bool] = {}  # agent id -> last known
+        # Whether the engine has a leg to this agent's phone (set by a single node's
+        # adapter): a phone busy with a call that is not the engine's is offered none
+        # (found by the soak: a call of the dialplan's fallback queue, made while no
+        # engine led, and the engine's offer rang one phone at once). None: not judged
+        # (a cluster's phones also ring for other nodes' legs, which this node does not know).
+        self.ours: Callable[[str], bool] | None = None
 
     # ------------------------------------------------------------ reachability
 
@@ -93,7 +102,18 @@ class Phones:
     def _state(self, endpoint: Mapping[str, Any]) -> None:
         state = endpoint.get("state")
         if state in ("online", "offline"):
-            self._reachable(f"{endpoint.get('technology')}/{endpoint.get('resource')}", state == "online")
+            name = f"{endpoint.get('technology')}/{endpoint.get('resource')}"
+            busy = state == "online" and bool(endpoint.get("channel_ids")) and self._busy_elsewhere(name)
+            self._reachable(name, state == "online" and not busy, busy)
+
+    def judge_busy(self, ours: Callable[[str], bool]) -> None:
+        """From now on a phone in a call none of whose legs ``ours`` knows is away."""
+        self.ours = ours
+
+    def _busy_elsewhere(self, name: str) -> bool:
+        """The phone is in a call and none of it is the engine's."""
+        agent_id = self._agents.get(name)
+        return self.ours is not None and agent_id is not None and not self.ours(agent_id)
 
     def lost(self) -> None:
         """This node's Asterisk is out of reach (its events stopped): the phones it saw
@@ -102,10 +122,12 @@ class Phones:
             if self.reachable.get(agent_id):
                 self._reachable(name, False)
 
-    def _reachable(self, name: str, reachable: bool) -> None:
+    def _reachable(self, name: str, reachable: bool, busy: bool = False) -> None:
         agent_id = self._agents.get(name)
         if agent_id is not None and self.reachable.get(agent_id) != reachable:
-            log.info("agent %s: phone %s", agent_id, "reachable" if reachable else "unreachable (not offered calls)")
+            log.info("agent %s: phone %s", agent_id, "reachable" if reachable else
+                     "busy with a call that is not the engine's (not offered calls)" if busy else
+                     "unreachable (not offered calls)")
             self.reachable[agent_id] = reachable
             self.ask(e.AgentReachable(agent_id, reachable, self._clock()))
 
@@ -117,7 +139,9 @@ class Phones:
         if kind == "DeviceStateChanged":
             device = ev.get("device_state")
             if isinstance(device, dict) and device.get("state") not in ("UNKNOWN", "INVALID", None):
-                self._reachable(str(device.get("name")), device.get("state") != "UNAVAILABLE")
+                name, state = str(device.get("name")), device.get("state")
+                busy = state in BUSY and self._busy_elsewhere(name)
+                self._reachable(name, state != "UNAVAILABLE" and not busy, busy)
             return True
         channel = ev.get("channel")
         chan_id = channel.get("id") if isinstance(channel, dict) else None

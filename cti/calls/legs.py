@@ -118,6 +118,10 @@ class AgentLegs:
         else:
             self._submit(e.OfferFailed(leg.call_id, leg.agent_id, CAUSES.get(cause, f"cause-{cause}"), now))
 
+    def has_agent(self, agent_id: str) -> bool:
+        """Whether one of our legs rings or connects this agent's phone (or is on its way)."""
+        return any(leg.agent_id == agent_id for leg in self._legs.values())
+
     def known(self) -> Iterable[str]:
         return list(self._legs)
 
@@ -322,11 +326,12 @@ class AgentLegs:
             else:
                 log.warning("%s", exc)
 
-    async def connect(self, call_id: str, agent_id: str) -> None:
-        """Bridge the caller and the agent's leg (idempotent: re-makes what is missing)."""
+    async def connect(self, call_id: str, agent_id: str) -> bool:
+        """Bridge the caller and the agent's leg (idempotent: re-makes what is missing).
+        False: Asterisk did not do it (no answer in time, an error): worth asking again."""
         leg_id = self._leg_of.get((call_id, agent_id))
         if leg_id is None:
-            return
+            return True
         bridge = f"cti-{call_id}"
         try:
             try:  # (one request when it is new, as it nearly always is)
@@ -344,7 +349,8 @@ class AgentLegs:
             if exc.status in (400, 422):  # a side hung up (or left) before the bridge: its end follows
                 log.info("call %s: a side was gone before it could join agent %s (%s)",
                          call_id, agent_id, exc)
-            else:
-                log.warning("bridging call %s with agent %s failed: %s", call_id, agent_id, exc)
-            return
+                return True
+            log.warning("bridging call %s with agent %s failed: %s", call_id, agent_id, exc)
+            return False
         log.info("call %s connected to agent %s", call_id, agent_id)
+        return True

@@ -3,6 +3,16 @@
 Playbacks are named ``cti-wait-<call>-<n>``; when the one now playing finishes, the
 next loop (R8's safety instructions) or the music (after R9's incident announcement)
 follows at once in the call's own lane, never waiting for other calls.
+
+Music is one stream for every waiting caller of the node (issue 32): the callers join
+the node's holding bridge ``cti-hold``, whose one music source (an announcer channel,
+``POST /bridges/{id}/moh``) Asterisk plays to all of them, instead of a music generator
+reading and converting a file per caller. A prompt for one caller (a callback
+dialogue, R9's announcement) is played to that caller in the bridge; the music comes
+back by itself when it ends. The caller leaves the bridge when it is moved into its
+agent's bridge (Asterisk moves a channel from one bridge to another in one request),
+sent back to the dialplan, or hung up. The bridge is made when first needed and again
+if Asterisk lost it; if it cannot be, the caller gets music on its own channel.
 """
 
 from __future__ import annotations
@@ -10,6 +20,8 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
+import asyncio
+import time
 from dataclasses import dataclass
 
 from acd import commands as c
@@ -17,6 +29,10 @@ from cti.asterisk.ari import AriClient
 from cti.errors import AriError
 
 log = logging.getLogger("cti.stasis")
+
+HOLD = "cti-hold"  # the node's holding bridge: its waiting callers and one music stream
+MUSIC_AGAIN_S = 1.0  # a caller alone in the bridge: its music asked for again after this
+HOLD_RETRY_S = 60.0  # after the bridge could not be made, callers get music of their own this long
 
 Then = Callable[[str, str, Callable[[], Awaitable[None]]], None]  # (call id, what, step)
 
@@ -45,6 +61,69 @@ class WaitingMedia:
         self._waiting: dict[str, _Waiting] = {}
         self._may_call_back: set[str] = set()  # R9/R11: key 1 takes a callback
         self._dialogs: dict[str, _Dialog] = {}
+        self._held: set[str] = set()  # callers in the holding bridge (their music)
+        self._silent = False  # the bridge emptied since its music started: the announcer left
+        self._hold_made = False
+        self._hold_failed_at: float | None = None  # (monotonic)
+        self._hold_lock = asyncio.Lock()
+
+    async def _make_hold(self) -> bool:
+        """The holding bridge with its music (made once; again after Asterisk lost it)."""
+        async with self._hold_lock:
+            if self._hold_made:
+                return True
+            if self._hold_failed_at is not None and time.monotonic() - self._hold_failed_at < HOLD_RETRY_S:
+                return False
+            try:
+                try:
+                    await self._ari.request("POST", f"/bridges/{HOLD}", type="holding", name=HOLD)
+                except AriError as exc:
+                    if exc.status != 409:  # 409: it is there (an earlier engine made it)
+                        raise
+                await self._ari.request("POST", f"/bridges/{HOLD}/moh")
+            except AriError as exc:
+                if exc.status != 409:  # (its music already playing)
+                    log.warning("the holding bridge could not be made (music on each caller's channel "
+                                "for %.0f s): %s", HOLD_RETRY_S, exc)
+                    self._hold_failed_at = time.monotonic()
+                    return False
+            self._hold_made, self._hold_failed_at, self._silent = True, None, False
+            return True
+
+    async def music(self, call_id: str) -> None:
+        """The caller hears the waiting music: it joins the holding bridge."""
+        for attempt in (1, 2):
+            if not await self._make_hold():
+                break
+            alone, self._silent = self._silent, False  # (one caller starts it again, not a burst)
+            try:
+                await self._ari.request("POST", f"/bridges/{HOLD}/addChannel", channel=call_id)
+                self._held.add(call_id)
+                if alone:
+                    await self._music_again(call_id, later=True)
+                return
+            except AriError as exc:
+                self._silent = self._silent or alone
+                if exc.status == 422 or (exc.status == 400 and attempt == 2):
+                    return  # the caller is gone (or not in the application): nothing to hear
+                if exc.status in (400, 404):  # the bridge is gone (Asterisk restarted): made again
+                    self._hold_made = False
+                    continue
+                log.warning("call %s could not join the holding bridge: %s", call_id, exc)
+                break
+        await self._ari.request_quiet("POST", f"/channels/{call_id}/moh")  # music of its own
+
+    async def _music_again(self, call_id: str, later: bool = False) -> None:
+        """The bridge's music, for a caller who may be alone in it. Asterisk's announcer
+        leaves a holding bridge when the last caller does (it is "lonely"), so a caller
+        joining an empty bridge starts it again; once more a second later, in case the
+        announcer asked for was the one still leaving (the request then found it)."""
+        if call_id not in self._held:
+            return
+        await self._ari.request_quiet("POST", f"/bridges/{HOLD}/moh")
+        if later:
+            asyncio.get_running_loop().call_later(
+                MUSIC_AGAIN_S, lambda: self._then(call_id, "hold music", lambda: self._music_again(call_id)))
 
     def callback_key(self, call_id: str, digit: str, caller: str) -> tuple[str] | None:
         """A key from a caller offered a callback. Key 1 reads back the number the
@@ -91,7 +170,8 @@ class WaitingMedia:
     async def say(self, call_id: str, prompts: tuple[str, ...]) -> None:
         """Prompts now, instead of what the caller hears; then music again."""
         await self.stop_prompts(call_id, keep_offer=True)
-        await self._ari.request_quiet("DELETE", f"/channels/{call_id}/moh")
+        if call_id not in self._held:  # (in the holding bridge, the prompt is played over the music)
+            await self._ari.request_quiet("DELETE", f"/channels/{call_id}/moh")
         self._waiting[call_id] = _Waiting(prompts, False)
         await self._play(call_id)
 
@@ -100,6 +180,16 @@ class WaitingMedia:
         self._waiting.pop(call_id, None)
         self._may_call_back.discard(call_id)
         self._dialogs.pop(call_id, None)
+        self.left_hold(call_id)
+
+    def left_hold(self, call_id: str) -> bool:
+        """The caller was moved out of the holding bridge (into its agent's, or back to the
+        dialplan), or is gone. False: it was not in the bridge (music of its own, or none)."""
+        if call_id not in self._held:
+            return False
+        self._held.discard(call_id)
+        self._silent = self._silent or not self._held
+        return True
 
     def finished(self, name: str) -> None:
         """Playback ``cti-wait-<name>`` finished: loop again, or music."""
@@ -111,7 +201,8 @@ class WaitingMedia:
             self._then(call_id, "next loop", lambda: self._play(call_id))
         else:
             waiting.n = 0
-            self._then(call_id, "music", lambda: self._ari.request_quiet("POST", f"/channels/{call_id}/moh"))
+            if call_id not in self._held:  # (in the bridge, its music is back by itself)
+                self._then(call_id, "music", lambda: self.music(call_id))
 
     async def start(self, cmd: c.PlayWaitingMedia) -> None:
         """Prompts (looped, or then music), or music at once (R8, R9)."""
@@ -119,7 +210,7 @@ class WaitingMedia:
             self._may_call_back.add(cmd.call_id)
         if not cmd.prompts:
             self._waiting[cmd.call_id] = _Waiting((), False)
-            await self._ari.request_quiet("POST", f"/channels/{cmd.call_id}/moh")
+            await self.music(cmd.call_id)
             return
         self._waiting[cmd.call_id] = _Waiting(cmd.prompts, cmd.loop)
         await self._play(cmd.call_id)
@@ -136,9 +227,9 @@ class WaitingMedia:
             )
         except AriError as exc:  # a missing prompt: music rather than silence
             log.warning("waiting prompts for call %s failed: %s", call_id, exc)
-            if exc.status != 404:
+            if exc.status != 404 and call_id not in self._held:
                 waiting.n = 0
-                await self._ari.request_quiet("POST", f"/channels/{call_id}/moh")
+                await self.music(call_id)
 
     async def farewell(self, cmd: c.Farewell) -> None:
         """A last prompt, then the hang-up when it has been heard (``cti-bye-``)."""
@@ -149,6 +240,11 @@ class WaitingMedia:
                                     media=f"sound:cti/{cmd.prompt}")
         except AriError:
             await self._ari.request_quiet("DELETE", f"/channels/{cmd.call_id}")
+
+    def farewell_heard(self, call_id: str) -> None:
+        """The farewell's playback (``cti-bye-``) finished: the caller is hung up."""
+        self._then(call_id, "hang-up after farewell",
+                   lambda: self._ari.request_quiet("DELETE", f"/channels/{call_id}"))
 
     async def announce(self, cmd: c.AnnounceAgent) -> bool:
         """R15: "your agent number is <number>, at your service" before the bridge, in
@@ -165,9 +261,13 @@ class WaitingMedia:
             return False
 
     async def stop(self, call_id: str) -> None:
-        """Whatever the caller hears while waiting stops: music, or the prompts."""
+        """Whatever the caller hears while waiting stops: the prompts, and music of its own
+        channel. A caller in the holding bridge stays there until it is moved (into its
+        agent's bridge: no gap of silence, one request fewer) or played something (a
+        prompt for it alone covers the music)."""
         await self.stop_prompts(call_id)
-        await self._ari.request_quiet("DELETE", f"/channels/{call_id}/moh")
+        if call_id not in self._held:
+            await self._ari.request_quiet("DELETE", f"/channels/{call_id}/moh")
 
     async def stop_prompts(self, call_id: str, keep_offer: bool = False) -> None:
         """The prompts stop (a playback holds the channel's ARI commands until it ends;

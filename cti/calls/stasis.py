@@ -37,10 +37,12 @@ from cti.calls.legs import AgentLegs
 from cti.calls.ordering import Ordering
 from cti.outbound.customers import Customers
 from cti.calls.trunks import Trunk
+from cti.calls.hangups import HangUps
 from cti.calls.media import WaitingMedia
 from cti.calls.listening import Listening
 from cti.calls.survey import PREFIX as SURVEY_PREFIX, Surveys
 from cti.calls.transfers import EXTERNAL_PREFIX, Directory, Transfers
+from cti.calls.unseen import unseen_callers
 from cti.lanes import Lanes
 from cti.masking import mask_number
 
@@ -86,10 +88,13 @@ class StasisAdapter:
         self.lanes = lanes if lanes is not None else Lanes(10.0)
         self._order = Ordering(self.lanes, self._legs, self._carry_out)
         self._media = WaitingMedia(ari, self.then, self._seq)
+        self._hangups = HangUps(ari, self.then, lambda call_id: call_id in self._callers)
         self.surveys = Surveys(ari, submit, clock, self.then, self._seq)  # R17
         self.customers = Customers(ari, submit, clock, self.then, trunk, blocked)  # R11, R2
         self.transfers = Transfers(ari, self._legs, submit, clock, trunk, self.then, directory)
         self.listening, self.phones = listening or Listening(ari, self.then), phones
+        if phones is not None and calls is not None:  # (a cluster's phones ring from other nodes too)
+            phones.judge_busy(self._legs.has_agent)
         self.hooks: list[Callable[[dict[str, Any]], bool]] = [
             *([phones.on_event] if phones else []), self.listening.on_event, self.transfers.on_event]
         if recorder is not None:  # its snoop channels (R4)
@@ -132,12 +137,6 @@ class StasisAdapter:
                 self.surveys.digit(chan_id, digit)
             elif (taken := self._media.callback_key(chan_id, digit, self._callers.get(chan_id, ""))) is not None:
                 self._submit(e.CallerChoseCallback(chan_id, self._clock(), taken[0]))
-        elif kind in ("ChannelHold", "ChannelUnhold"):
-            # R3: the agent's phone put the caller on hold (SIP re-INVITE) or took it off.
-            leg = self._legs.get(chan_id)
-            if leg is not None and leg.answered and not leg.cancelled:
-                event = e.HoldStarted if kind == "ChannelHold" else e.HoldEnded
-                self._submit(event(leg.call_id, self._clock()))
 
     def _playback_finished(self, playback: dict[str, Any]) -> None:
         playback_id = str(playback.get("id", ""))
@@ -145,9 +144,7 @@ class StasisAdapter:
             call_id = playback_id.removeprefix("cti-announce-")
             self._submit(e.AnnouncementFinished(call_id, self._clock()))
         elif playback_id.startswith("cti-bye-"):
-            call_id = playback_id.removeprefix("cti-bye-")
-            self.then(call_id, "hang-up after farewell",
-                       lambda: self._ari.request_quiet("DELETE", f"/channels/{call_id}"))
+            self._media.farewell_heard(playback_id.removeprefix("cti-bye-"))
         elif playback_id.startswith(SURVEY_PREFIX):
             self.surveys.playback_finished(playback_id)
         elif playback_id.startswith("cti-ivr-") and self.ivr is not None:
@@ -158,6 +155,8 @@ class StasisAdapter:
     def _stasis_start(self, chan_id: str, channel: dict[str, Any], args: list[Any]) -> None:
         role = args[0] if args else ""
         if role == "inbound":
+            if chan_id in self._callers:
+                return  # taken at a resync (its StasisStart came late)
             exten = str(args[1]) if len(args) > 1 else ""
             caller = str((channel.get("caller") or {}).get("number") or "")
             self._callers[chan_id] = caller
@@ -201,6 +200,8 @@ class StasisAdapter:
         self._names.pop(call_id, None)
         self._media.forget(call_id)
         self.surveys.hung_up(call_id)
+        if self.transfers.caller_gone(call_id):
+            self.then(call_id, "kept bridge", lambda: self._ari.request_quiet("DELETE", f"/bridges/cti-{call_id}"))
         if self.ivr is not None:
             self.ivr.hung_up(call_id)
         if self.recorder is not None:
@@ -209,7 +210,7 @@ class StasisAdapter:
 
     async def resync(self) -> None:
         """Make the wire view match the core's calls and Asterisk's channels."""
-        if self.phones is not None:
+        if self.phones is not None and self._calls is None:  # (a single node's: once its legs are known)
             await self.phones.resync()
         confirmed = self._legs.confirmed()  # (any other leg may be missing from the listing)
         channels = {ch["id"]: ch for ch in await self._ari.request("GET", "/channels")
@@ -237,6 +238,8 @@ class StasisAdapter:
                     self._submit(e.CustomerAnswered(k.call_id, now))  # answered while nobody listened
                 else:
                     del self._callers[k.call_id]
+        for chan_id, ch, args in unseen_callers(channels, self._ari.app, {*self._callers, *calls}):
+            self._stasis_start(chan_id, dict(ch), args)  # (its StasisStart lost with the events)
         for call_id in [k for k in self._callers if channels[k].get("state") != "Up"]:  # answer lost in a crash
             self.then(call_id, "answer",
                       functools.partial(self._ari.request_quiet, "POST", f"/channels/{call_id}/answer"))
@@ -244,6 +247,8 @@ class StasisAdapter:
             self.recorder.resync(channels, now)
             self.recorder.recover(channels, self.then)  # (a snoop not yet recorded)
         orphans = self._legs.resync(channels, calls, confirmed)
+        if self.phones is not None:  # (a phone in a call of ours is not busy elsewhere)
+            await self.phones.resync()
         for k in [k for k in calls.values() if k.call_id in channels]:
             if k.state == "waiting":  # what the caller should hear now (R8: the loop)
                 await self._media.start(c.PlayWaitingMedia(
@@ -316,9 +321,8 @@ class StasisAdapter:
                 await self._legs.release(call_id, agent_id)
             case c.ConnectCall(call_id=call_id, agent_id=agent_id):
                 await self._connect(call_id, agent_id)
-            case c.HangUpCaller(call_id=call_id):  # (both at once)
-                await asyncio.gather(self._ari.request_quiet("DELETE", f"/channels/{call_id}"),
-                                     self._ari.request_quiet("DELETE", f"/bridges/cti-{call_id}"))
+            case c.HangUpCaller(call_id=call_id):  # (both at once; again later if Asterisk did not confirm)
+                await self._hangups.caller(call_id)
             case c.StartSurvey():
                 if cmd.call_id in self._callers:  # (not for a caller who left meanwhile)
                     await self.surveys.start(cmd)
@@ -326,17 +330,22 @@ class StasisAdapter:
                     self._submit(e.SurveyEnded(cmd.call_id, cmd.queue, cmd.agent_id, cmd.kind, None, self._clock()))
             case c.HangUpAgent(call_id=call_id, agent_id=agent_id):
                 await self._legs.release(call_id, agent_id)
-                await self._ari.request_quiet("DELETE", f"/bridges/cti-{call_id}")
+                if call_id in self._callers:  # the call goes on (a transfer): the next agent's bridge
+                    self.transfers.keep_bridge(call_id)
+                else:
+                    await self._ari.request_quiet("DELETE", f"/bridges/cti-{call_id}")
             case c.RouteToFallback(call_id=call_id, reason=reason):
                 log.warning("call %s handed to the PBX fallback: %s", call_id, reason)
                 self._callers.pop(call_id, None)
                 await self._media.stop_prompts(call_id)
+                held = self._media.left_hold(call_id)  # (the dialplan takes it out of the bridge)
                 if self.recorder is not None:  # it leaves our sight here
                     self.recorder.channel_gone(call_id, self._clock())
-                # The label in the caller's own dialplan extension (extensions.conf); the
-                # music is stopped after (Queue() plays its own): one request sooner.
+                # The label in the caller's own dialplan extension (extensions.conf); music
+                # of its own is stopped after (Queue() plays its own): one request sooner.
                 await self._ari.request_quiet("POST", f"/channels/{call_id}/continue", label=self._fallback_label)
-                await self._ari.request_quiet("DELETE", f"/channels/{call_id}/moh")
+                if not held:
+                    await self._ari.request_quiet("DELETE", f"/channels/{call_id}/moh")
             case c.Farewell():
                 await self._media.farewell(cmd)
             case c.AnnounceAgent():
@@ -377,4 +386,14 @@ class StasisAdapter:
         if self._legs.of(call_id, agent_id) is not None:
             self.transfers.connected(call_id)
             await self._media.stop(call_id)
-            await self._legs.connect(call_id, agent_id)
+            await self._bridge(call_id, agent_id)  # (out of the holding bridge, into its own)
+            self._media.left_hold(call_id)
+
+    async def _bridge(self, call_id: str, agent_id: str, attempt: int = 0) -> None:
+        """R6: a bridge Asterisk did not make (stalled past the deadline) is asked for
+        again, a few times, while both sides are there (it re-makes only what is missing)."""
+        if not await self._legs.connect(call_id, agent_id) and call_id in self._callers and attempt < 3:
+            if (faults := getattr(self._ari, "faults", None)) is not None:
+                faults.count("retried", "bridge")
+            asyncio.get_running_loop().call_later(2.0 * (attempt + 1), lambda: self.then(
+                call_id, "bridge again", lambda: self._bridge(call_id, agent_id, attempt + 1)))

@@ -58,6 +58,13 @@ class Transfers:
         self._ari, self._legs, self._submit, self._clock, self._then = ari, legs, submit, clock, then
         self.trunk = trunk
         self.held: set[str] = set()  # calls whose caller the engine holds out of the bridge
+        # Calls whose agent's part ended while the caller stays (a transfer to another
+        # agent or a queue, by the phone's REFER or from the desk): their bridge is kept
+        # for the next agent. Asterisk 22.10 sometimes keeps a bridge deleted at that
+        # moment alive but hidden (a new one under its id: 409; the id: 404), and the
+        # next agent could never be bridged with the caller.
+        # (bounded: a call that ends by another way is forgotten after 10,000 more)
+        self.kept_bridges: dict[str, None] = {}
         self.external: dict[str, str] = {}  # external leg id -> call id
         directory = directory or Directory()
         # REFER destinations: an agent's id or announced number -> agent id; queue names.
@@ -108,6 +115,17 @@ class Transfers:
     def connected(self, call_id: str) -> None:
         """The call is bridged again from scratch (a new agent): no hold to undo."""
         self.held.discard(call_id)
+        self.kept_bridges.pop(call_id, None)
+
+    def keep_bridge(self, call_id: str) -> None:
+        """The agent's part of a call ended and the caller stays: its bridge is kept."""
+        self.kept_bridges[call_id] = None
+        if len(self.kept_bridges) > 10_000:
+            del self.kept_bridges[next(iter(self.kept_bridges))]
+
+    def caller_gone(self, call_id: str) -> bool:
+        """The caller left: True when the call's kept bridge is to be deleted now."""
+        return self.kept_bridges.pop(call_id, 0) is None
 
     async def join_consult(self, call_id: str, agent_id: str) -> None:
         leg_id = self._legs.of(call_id, agent_id)
@@ -173,13 +191,20 @@ class Transfers:
         return None
 
     def on_event(self, ev: Mapping[str, Any]) -> bool:
-        """A REFER (taken: True); the end of an external transfer's side, whose other
-        side is hung up (left for the adapter too: False)."""
+        """A REFER and the phones' holds (taken: True); the end of an external
+        transfer's side, whose other side is hung up (left for the adapter too: False)."""
         kind = ev.get("type")
         if kind == "ChannelTransfer":
             self.refer(ev)
             return True
         channel = ev.get("channel")
+        if kind in ("ChannelHold", "ChannelUnhold") and isinstance(channel, dict):
+            # R3: the agent's phone put the caller on hold (SIP re-INVITE) or took it off.
+            leg = self._legs.get(str(channel.get("id")))
+            if leg is not None and leg.answered and not leg.cancelled:
+                event = e.HoldStarted if kind == "ChannelHold" else e.HoldEnded
+                self._submit(event(leg.call_id, self._clock()))
+            return True
         if kind in ("StasisEnd", "ChannelDestroyed") and isinstance(channel, dict):
             other = self.gone(str(channel.get("id")))
             if other is not None:

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from cti.calls.http import TRUNK
+from cti.customers.http import screen_pop
 from cti.desk.live import Live
 from cti.desk.settings import DeskSettings
 from cti.errors import BadRequest, Forbidden, Overloaded
@@ -132,6 +133,7 @@ async def desk(request: web.Request) -> web.Response:
     return answer(request, {
         "now": now, "agent": dataclasses.asdict(view), "call": call, "history": history,
         "disposition": disposition, "drafts": drafts,
+        "customer": await screen_pop(request, who, agent_id, call),  # R19: the caller's record (audited unless own)
         "form": {"kinds": [{"name": k.name, "label": k.label, "required": list(k.required), "action": k.action,
                             "emergency": k.emergency} for k in kinds.values()],
                  "fields": list(FIELDS), "urgencies": list(URGENCIES),

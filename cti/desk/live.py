@@ -133,6 +133,8 @@ class Live:
         """A work order changed (or became overdue): its agent's desk and supervisors."""
         if event == "overdue":
             self.alert({"type": "WorkOrderOverdue", **doc})
+        elif event == "late-on-site":  # R20: the crew not on site by its deadline
+            self.alert({"type": "WorkOrderLateOnSite", **doc})
         elif event == "complaint-overdue":  # R16: its owner's desk is told too (below)
             self.alert(doc)
             doc = {**doc, "agent_id": doc.get("owner")}

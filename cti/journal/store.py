@@ -46,6 +46,12 @@ class Fenced(CtiError):
     """Another router holds leadership now: this one must stop acting."""
 
 
+class Gap(CtiError):
+    """Redis holds fewer of the log's events than this router appended: a failover lost
+    what the old primary had not passed on. The log cannot be mended from them (they
+    are gone); the router's state, which has them all, replaces them (``repair``)."""
+
+
 _ACQUIRE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return redis.call('INCR', KEYS[2])
@@ -78,6 +84,7 @@ local head = redis.call('HMGET', KEYS[3], 'seq', 'id')
 local done = tonumber(head[1] or '0')
 local last = head[2]
 local first = tonumber(ARGV[3])
+if first > done + 1 then return redis.error_reply('GAP ' .. done) end
 for i = 4, #ARGV do
   local seq = first + i - 4
   if seq > done then
@@ -106,6 +113,19 @@ _SNAPSHOT = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return redis.error_reply('FENCED') end
 redis.call('SET', KEYS[3], ARGV[2])
 redis.call('XTRIM', KEYS[1], 'MINID', ARGV[3])
+return 1
+"""
+
+# After a Gap: the router's whole state as the snapshot of the log up to its last entry
+# (unchanged since it was read), and the appended count set to the router's.
+_REPAIR = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return redis.error_reply('FENCED') end
+local tail = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local last = tail[1] and tail[1][1] or '0-0'
+if last ~= ARGV[4] then return redis.error_reply('MOVED') end
+redis.call('SET', KEYS[3], ARGV[2])
+redis.call('HSET', KEYS[4], 'seq', ARGV[3], 'id', last)
+redis.call('XTRIM', KEYS[1], 'MINID', ARGV[5])
 return 1
 """
 
@@ -161,6 +181,7 @@ class RedisStore:
         self._renew = client.register_script(_RENEW)
         self._append = client.register_script(_APPEND)
         self._snapshot = client.register_script(_SNAPSHOT)
+        self._repair = client.register_script(_REPAIR)
         self._release = client.register_script(_RELEASE)
         self._send = client.register_script(_SEND)
 
@@ -217,8 +238,27 @@ class RedisStore:
         except ResponseError as exc:
             if "FENCED" in str(exc):
                 raise Fenced(f"fencing token {token} is no longer current") from None
+            if "GAP" in str(exc):
+                raise Gap(f"Redis holds {str(exc).rpartition(' ')[2]} events of the log; this router "
+                          f"appended {first_seq - 1}") from None
             raise
         return str(last.decode() if isinstance(last, bytes) else last)
+
+    async def repair(self, token: int, state: dict[str, Any], seq: int, last_input: str | None) -> str:
+        """After a ``Gap``: ``state`` (the router's, with every event it appended) becomes
+        the snapshot of the log as Redis has it, and the appended count ``seq``; returns
+        the last entry's id (where the replay of a router taking over starts)."""
+        tail = await self.client.xrevrange(self.events_key, "+", "-", count=1)
+        last = _text(tail[0][0]) if tail else "0-0"
+        try:
+            await self._repair(keys=[self.events_key, self.fence_key, self.snapshot_key, self.appended_key],
+                               args=[str(token), self.snapshot_doc(state, last, last_input), str(seq), last,
+                                     _next_id(last)])
+        except ResponseError as exc:
+            if "FENCED" in str(exc):
+                raise Fenced(f"fencing token {token} is no longer current") from None
+            raise
+        return last
 
     async def appended_seq(self) -> int:
         """The sequence number of the last event appended (0: none yet)."""
@@ -228,9 +268,15 @@ class RedisStore:
         self, token: int, state: dict[str, Any], last_id: str, last_input: str | None = None
     ) -> None:
         """Store the core's state covering the log up to ``last_id``; trim what it covers."""
-        doc = json.dumps(
-            {"last_id": last_id, "last_input": last_input, "state": state}, separators=(",", ":")
-        )
+        await self.save_snapshot_doc(token, self.snapshot_doc(state, last_id, last_input), last_id)
+
+    @staticmethod
+    def snapshot_doc(state: dict[str, Any], last_id: str, last_input: str | None = None) -> str:
+        """What ``save_snapshot_doc`` stores: the state as JSON with the log position it covers."""
+        return json.dumps({"last_id": last_id, "last_input": last_input, "state": state}, separators=(",", ":"))
+
+    async def save_snapshot_doc(self, token: int, doc: str, last_id: str) -> None:
+        """``save_snapshot`` with the document already encoded (``snapshot_doc``)."""
         try:
             await self._snapshot(
                 keys=[self.events_key, self.fence_key, self.snapshot_key],

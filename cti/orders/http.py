@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,16 +28,19 @@ from cti.store.sql import Database
 from cti.web.server import Feature, Part, answer, identity, json_body, need, runtime, serving
 from cti.orders.complaints import ComplaintStore, Complaints, Hold, Release
 from cti.orders.complaints import public as complaint_doc
-from cti.orders.service import MONTH_S, WorkOrders, public
+from cti.orders.service import MONTH_S, Recorded, WorkOrders, public
 from cti.orders.store import Search
+from cti.orders.tasks import Tasks, TaskStore
 from workorders import STATUSES, BadTransition, WorkOrder
+from workorders.steps import CHANNELS
 
 audit = logging.getLogger("cti.audit")
 
 
 ROUTES = web.RouteTableDef()  # each handler declares its route; filled at import, read-only after
 WORKORDERS = web.AppKey("workorders", Part[WorkOrders])
-FEATURE = Feature(ROUTES, (WORKORDERS,))
+TASKS = web.AppKey("tasks", Part[Tasks])  # R20: the owners' tasks (served by cti.orders.tracking_http)
+FEATURE = Feature(ROUTES, (WORKORDERS, TASKS))
 
 
 def department_of(who: Identity) -> str | None:
@@ -47,7 +50,7 @@ def department_of(who: Identity) -> str | None:
 def shown(order: WorkOrder, who: Identity) -> dict[str, Any]:
     """An order as ``who`` may see it (R14: phone numbers)."""
     doc = public(order)
-    if who.sees_numbers or who.agent_id == order.agent_id or department_of(who) == order.department:
+    if who.sees_numbers or who.agent_id == order.agent_id or department_of(who) in (order.department, *order.helpers):
         return doc
     masked: dict[str, Any] = mask_numbers(doc)  # the boundary's masking (cti.web.server.answer)
     return masked
@@ -68,7 +71,7 @@ def _epoch(value: str | None, name: str) -> float | None:
 
 @ROUTES.get("/workorders")
 async def search(request: web.Request) -> web.Response:
-    """Filters: caller, kind, status, department, since, until (ISO 8601 or epoch s),
+    """Filters: caller, kind, status, channel, department, since, until (ISO 8601 or epoch s),
     overdue=1, limit (<= 500), offset. A department sees its own orders only."""
     who = need(request, "supervisor", "reader", "department")
     q = request.query
@@ -81,12 +84,15 @@ async def search(request: web.Request) -> web.Response:
         raise BadRequest("limit and offset are integers") from None
     if not 1 <= limit <= 500 or not 0 <= offset <= 1_000_000:
         raise BadRequest("limit is 1..500, offset 0..1000000")
+    channel = q.get("channel") or None
+    if channel is not None and channel not in CHANNELS:
+        raise BadRequest(f"channel is one of {list(CHANNELS)}")
     wo = request.app[WORKORDERS].get()
     caller = q.get("caller") or None
     if caller is not None and not who.sees_numbers:
         raise BadRequest("searching by a caller's number needs the reader role (R14)")
     found = await wo.search(Search(
-        caller=caller, kind=q.get("kind") or None, status=status,
+        caller=caller, kind=q.get("kind") or None, status=status, channel=channel,
         department=department_of(who) or q.get("department") or None,
         since=_epoch(q.get("since"), "since"), until=_epoch(q.get("until"), "until"),
         overdue_at=wo.clock() if q.get("overdue") in ("1", "true") else None, limit=limit, offset=offset))
@@ -99,7 +105,7 @@ async def search(request: web.Request) -> web.Response:
 async def get_order(request: web.Request) -> web.Response:
     who = identity(request)
     order = await request.app[WORKORDERS].get().get(request.match_info["order_id"])
-    if order is None or (department_of(who) not in (None, order.department)):
+    if order is None or (department_of(who) not in (None, order.department, *order.helpers)):
         raise Missing(f"no work order {request.match_info['order_id']}")
     need(request, "supervisor", "reader", "department", agent_id=order.agent_id or None)
     return answer(request, shown(order, who), whole=True)  # shown(): per order
@@ -208,6 +214,7 @@ class OrdersDeps:
     listeners: tuple[Callable[[str, dict[str, Any]], None], ...] = ()  # told of each order's change
     hold: Hold | None = None  # R5: (call id, caller, reason) -> a legal hold on the customer's recordings
     release: Release | None = None
+    recorded: tuple[Callable[[Recorded], Awaitable[None]], ...] = ()  # R19: told of each disposition stored
 
 
 @contextlib.asynccontextmanager
@@ -232,8 +239,9 @@ async def setup(app: web.Application, deps: OrdersDeps) -> AsyncIterator[WorkOrd
                       deps.release, alert, dial, keep_s=deps.settings.retention_months * MONTH_S,
                       live=lambda call_id: any(k.call_id == call_id for k in deps.runtime.engine.calls()))
     orders = WorkOrders(deps.settings, WorkOrderStore(deps.db), deps.notifier, listeners=deps.listeners,
-                        complaints=book)
+                        complaints=book, recorded=deps.recorded)
+    tasks = Tasks(TaskStore(deps.db), orders.store.get, orders.store.do_not_call, dial, deps.runtime.clock)
     deps.runtime.follow(orders.observe)
     await orders.start()
-    async with serving(app, WORKORDERS, orders):
+    async with serving(app, WORKORDERS, orders), serving(app, TASKS, tasks):
         yield orders

@@ -83,13 +83,20 @@ def parse_workorders(t: Table, retention_months: int) -> WorkOrderSettings:
         url = d.text("webhook_url")
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"{d.path}.webhook_url", "an http:// or https:// URL", url)
-        departments.append(Department(d.text("name"), url))
+        name = d.text("name")
+        if not name or "," in name or len(name) > 64:
+            raise ConfigError(f"{d.path}.name", "a name of 1 to 64 characters without a comma", name)
+        departments.append(Department(name, url))
         d.check_unknown()
     names = {d.name for d in departments}
     rules: list[Rule] = []
     for r in t.tables("rules"):
+        onsite_h = r.number("onsite_h", 0.0, 0.0)  # R20: the crew on site within (0: no deadline)
         rule = Rule(r.text("department"), r.number("due_h", 24.0, 0.01) * 3600.0,
-                    r.text("kind", "*"), r.text("urgency", "*"), r.text("region", "*"))
+                    r.text("kind", "*"), r.text("urgency", "*"), r.text("region", "*"),
+                    onsite_h * 3600.0 if onsite_h > 0 else None)
+        if rule.onsite_s is not None and rule.onsite_s > rule.due_s:
+            raise ConfigError(f"{r.path}.onsite_h", f"at most due_h ({rule.due_s / 3600:g})", onsite_h)
         if rule.department not in names:
             raise ConfigError(f"{r.path}.department", f"one of the departments {sorted(names)}", rule.department)
         if rule.kind != "*" and rule.kind not in kinds:

@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from cti.orders.complaints import SCHEMA as COMPLAINTS_SCHEMA
+from cti.orders.lists import SCHEMA as LISTS_SCHEMA, CallLists
+from cti.orders.tasks import SCHEMA as TASKS_SCHEMA
 from cti.reports.surveys import SCHEMA as SURVEYS_SCHEMA
 from cti.store.sql import MAX_READ_ROWS, Database, Row, Sql, bounded
+from reports.departments import Order
 from workorders import WorkOrder
 
-SCHEMA = COMPLAINTS_SCHEMA + SURVEYS_SCHEMA + (  # R16: complaints; R17: return visits' answers
+_TABLES = COMPLAINTS_SCHEMA + SURVEYS_SCHEMA + LISTS_SCHEMA + (  # R16: complaints; R17: return visits' answers; R11
     "CREATE TABLE IF NOT EXISTS contacts (call_id TEXT PRIMARY KEY, caller TEXT NOT NULL, queue TEXT, "
     "kind TEXT, emergency INTEGER, agent_id TEXT, outcome TEXT, arrived_at DOUBLE PRECISION, "
     "ended_at DOUBLE PRECISION, waited_s DOUBLE PRECISION, talked_s DOUBLE PRECISION)",
@@ -37,23 +40,23 @@ SCHEMA = COMPLAINTS_SCHEMA + SURVEYS_SCHEMA + (  # R16: complaints; R17: return 
     "CREATE TABLE IF NOT EXISTS work_order_history (order_id TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, "
     "status TEXT NOT NULL, who TEXT NOT NULL, note TEXT)",
     "CREATE INDEX IF NOT EXISTS work_order_history_order ON work_order_history (order_id, at)",
-    # R11: customers to call: return visits (entry id = the work order's id) and
-    # campaign lists (entry id = "<campaign>.<n>"), each with its attempts and outcome.
-    "CREATE TABLE IF NOT EXISTS outbound_entries (entry_id TEXT PRIMARY KEY, campaign_id TEXT NOT NULL, "
-    "order_id TEXT, caller TEXT, name TEXT, due_at DOUBLE PRECISION NOT NULL, created_at DOUBLE PRECISION NOT NULL, "
-    "status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, call_id TEXT, outcome TEXT, "
-    "updated_at DOUBLE PRECISION)",
-    "CREATE INDEX IF NOT EXISTS outbound_entries_due ON outbound_entries (campaign_id, status, due_at)",
-    "CREATE INDEX IF NOT EXISTS outbound_entries_call ON outbound_entries (call_id)",
-    "CREATE TABLE IF NOT EXISTS campaigns (campaign_id TEXT PRIMARY KEY, name TEXT NOT NULL, queue TEXT NOT NULL, "
-    "script TEXT, hours TEXT NOT NULL, max_attempts INTEGER NOT NULL, retry_s DOUBLE PRECISION NOT NULL, "
-    "status TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS do_not_call (number TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL, "
-    "who TEXT NOT NULL, reason TEXT)",
 )
+# R20: columns added to work_orders once per database (an older store gains them at start)
+_MIGRATIONS: tuple[tuple[str, str], ...] = tuple(
+    (f"work_orders.{column}", f"ALTER TABLE work_orders ADD COLUMN {column} {kind}") for column, kind in (
+        ("channel", "TEXT NOT NULL DEFAULT 'hotline'"), ("visit_at", "DOUBLE PRECISION"),
+        ("onsite_due_at", "DOUBLE PRECISION"), ("arrived_at", "DOUBLE PRECISION"),
+        ("onsite_alerted", "INTEGER NOT NULL DEFAULT 0"), ("helpers", "TEXT NOT NULL DEFAULT ''"),
+        ("follow_up_of", "TEXT NOT NULL DEFAULT ''"))) + (
+    ("work_orders_onsite", "CREATE INDEX IF NOT EXISTS work_orders_onsite ON work_orders (status, onsite_due_at)"),
+    ("work_order_history.step", "ALTER TABLE work_order_history ADD COLUMN step TEXT"))
+SCHEMA: tuple[str | tuple[str, str], ...] = (*_TABLES, *TASKS_SCHEMA, *_MIGRATIONS)
 _ORDER_COLUMNS = ("order_id, call_id, kind, department, status, caller, agent_id, urgency, region, fields, "
-                  "created_at, reported_at, due_at, updated_at, closed_at, overdue_alerted, return_visit_at")
+                  "created_at, reported_at, due_at, updated_at, closed_at, overdue_alerted, return_visit_at, "
+                  "channel, visit_at, onsite_due_at, arrived_at, onsite_alerted, helpers, follow_up_of")
+_N_COLUMNS = _ORDER_COLUMNS.count(",") + 1
 OPEN = ("new", "dispatched", "accepted", "on-site")
+CLOSED = ("done", "unresolved", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,7 @@ class Search:
     kind: str | None = None
     status: str | None = None
     department: str | None = None
+    channel: str | None = None
     since: float | None = None  # created at or after (epoch s)
     until: float | None = None  # created before
     overdue_at: float | None = None  # open and due before this time
@@ -76,17 +80,28 @@ def _order(row: Row, history: list[Row] | None = None) -> WorkOrder:
         row["order_id"], row["call_id"], row["kind"], row["department"], row["status"], row["created_at"],
         row["due_at"], row["agent_id"] or "", row["caller"] or "", row["reported_at"] or 0.0,
         json.loads(row["fields"]), row["updated_at"] or 0.0, row["closed_at"], bool(row["overdue_alerted"]),
-        row["return_visit_at"], history or [],
+        row["return_visit_at"], history or [], row["channel"], row["visit_at"], row["onsite_due_at"],
+        row["arrived_at"], bool(row["onsite_alerted"]), [d for d in row["helpers"].split(",") if d],
+        row["follow_up_of"] or "",
     )
 
 
 def _order_params(o: WorkOrder) -> tuple[Any, ...]:
     return (o.order_id, o.call_id, o.kind, o.department, o.status, o.caller, o.agent_id, o.urgency, o.region,
             json.dumps(o.fields, ensure_ascii=False), o.created_at, o.reported_at, o.due_at, o.updated_at,
-            o.closed_at, int(o.overdue_alerted), o.return_visit_at)
+            o.closed_at, int(o.overdue_alerted), o.return_visit_at, o.channel, o.visit_at, o.onsite_due_at,
+            o.arrived_at, int(o.onsite_alerted), _helpers(o), o.follow_up_of)
 
 
-class WorkOrderStore:
+def _helpers(o: WorkOrder) -> str:
+    """``,a,b,``: a department found with ``LIKE '%,name,%'`` (names hold no comma)."""
+    return f",{','.join(o.helpers)}," if o.helpers else ""
+
+
+class WorkOrderStore(CallLists):
+    """Dispositions, work orders and their history, the contacts of callers; the lists
+    of customers to call (``CallLists``)."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -128,9 +143,7 @@ class WorkOrderStore:
             found = sql.rows("SELECT order_id FROM dispositions WHERE call_id = ? AND agent_id = ?", (call_id, agent_id))
             linked = found[0]["order_id"] if found else None
             if order is not None and linked is None:
-                sql.run(f"INSERT INTO work_orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 17)})",
-                        _order_params(order))
-                _history(sql, order)
+                insert(sql, order)
                 if with_order is not None:
                     with_order(sql)
                 linked = order.order_id
@@ -181,18 +194,25 @@ class WorkOrderStore:
             return None
         return {**rows[0], "fields": json.loads(rows[0]["fields"])}
 
-    async def update(self, order: WorkOrder, expected_status: str) -> bool:
-        """Save ``order`` and its newest history entry if its status is still
-        ``expected_status`` (two updates at once: one wins, the other is told)."""
+    async def update(self, order: WorkOrder, expected_status: str, expected_at: float,
+                     with_update: Callable[[Sql], None] | None = None) -> bool:
+        """Save ``order`` and its newest history entry if it is still as it was read
+        (``expected_status``, updated at ``expected_at``: two updates at once, one wins,
+        the other is told); ``with_update`` writes what goes with it in the same
+        transaction (R20: the owner's task, the follow-up order)."""
         def run(sql: Sql) -> bool:
             changed = sql.run(
                 "UPDATE work_orders SET status = ?, updated_at = ?, closed_at = ?, overdue_alerted = ?, "
-                "return_visit_at = ? WHERE order_id = ? AND status = ?",
+                "return_visit_at = ?, department = ?, due_at = ?, visit_at = ?, arrived_at = ?, onsite_alerted = ?, "
+                "helpers = ? WHERE order_id = ? AND status = ? AND updated_at = ?",
                 (order.status, order.updated_at, order.closed_at, int(order.overdue_alerted),
-                 order.return_visit_at, order.order_id, expected_status))
+                 order.return_visit_at, order.department, order.due_at, order.visit_at, order.arrived_at,
+                 int(order.onsite_alerted), _helpers(order), order.order_id, expected_status, expected_at))
             if changed != 1:
                 return False
             _history(sql, order)
+            if with_update is not None:
+                with_update(sql)
             if order.return_visit_at is not None:
                 sql.run("INSERT INTO outbound_entries (entry_id, campaign_id, order_id, caller, name, due_at, "
                         "created_at, status) VALUES (?, 'return-visits', ?, ?, ?, ?, ?, 'scheduled') "
@@ -207,19 +227,22 @@ class WorkOrderStore:
             rows = sql.rows(f"SELECT {_ORDER_COLUMNS} FROM work_orders WHERE order_id = ?", (order_id,))
             if not rows:
                 return None
-            history = sql.rows("SELECT at, status, who, note FROM work_order_history WHERE order_id = ? "
-                               "ORDER BY at, status", (order_id,))
+            history = [{k: v for k, v in h.items() if v is not None} for h in sql.rows(
+                "SELECT at, status, who, note, step FROM work_order_history WHERE order_id = ? ORDER BY at, status",
+                (order_id,))]
             return _order(rows[0], history)
         return await self.db.do(run)
 
     async def orders(self, q: Search) -> list[WorkOrder]:
         where: list[str] = ["1 = 1"]
         params: list[Any] = []
-        for column, value in (("caller", q.caller), ("kind", q.kind), ("status", q.status),
-                              ("department", q.department)):
+        for column, value in (("caller", q.caller), ("kind", q.kind), ("status", q.status), ("channel", q.channel)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
+        if q.department is not None:  # responsible for it, or helping (R20)
+            where.append("(department = ? OR helpers LIKE ?)")
+            params += [q.department, f"%,{q.department},%"]
         if q.since is not None:
             where.append("created_at >= ?")
             params.append(q.since)
@@ -251,6 +274,26 @@ class WorkOrderStore:
             return [_order(r) for r in rows]
         return await self.db.do(run)
 
+    async def newly_late_on_site(self, now: float, limit: int = 500) -> list[WorkOrder]:
+        """R20: open orders whose crew was due on site by ``now`` and has not arrived, not
+        alerted yet, marked alerted in the same step."""
+        def run(sql: Sql) -> list[WorkOrder]:
+            rows = sql.rows(
+                f"SELECT {_ORDER_COLUMNS} FROM work_orders WHERE status IN ({', '.join('?' * len(OPEN))}) "
+                "AND onsite_due_at <= ? AND arrived_at IS NULL AND onsite_alerted = 0 ORDER BY onsite_due_at LIMIT ?",
+                (*OPEN, now, limit))
+            sql.many("UPDATE work_orders SET onsite_alerted = 1 WHERE order_id = ?", [(r["order_id"],) for r in rows])
+            return [_order(r) for r in rows]
+        return await self.db.do(run)
+
+    async def create(self, order: WorkOrder, with_order: Callable[[Sql], None] | None = None) -> None:
+        """R20: an order that no call's disposition made (the hall, the website, a letter)."""
+        def run(sql: Sql) -> None:
+            insert(sql, order)
+            if with_order is not None:
+                with_order(sql)
+        await self.db.do(run)
+
     async def count_overdue(self, now: float) -> int:
         rows = await self.db.do(lambda sql: sql.rows(
             f"SELECT COUNT(*) AS n FROM work_orders WHERE status IN ({', '.join('?' * len(OPEN))}) "
@@ -263,107 +306,23 @@ class WorkOrderStore:
             (limit,)))
         return [_order(r) for r in rows]
 
-    async def return_visits(self, since: float, until: float) -> list[Row]:
-        return await self.db.do(lambda sql: sql.rows(
-            "SELECT * FROM outbound_entries WHERE campaign_id = 'return-visits' AND due_at >= ? AND due_at < ? "
-            "ORDER BY due_at", (since, until)))
-
-    # ------------------------------------------------------------ return visits (R11)
-
-    async def due_visits(self, campaign_id: str, now: float, limit: int) -> list[Row]:
-        return await self.db.do(lambda sql: sql.rows(
-            "SELECT e.*, w.fields AS order_fields FROM outbound_entries e LEFT JOIN work_orders w "
-            "ON w.order_id = e.order_id WHERE e.campaign_id = ? AND e.status = 'scheduled' AND e.due_at <= ? "
-            "ORDER BY e.due_at, e.entry_id LIMIT ?", (campaign_id, now, limit)))
-
-    async def visits(self, status: str | None, campaign_id: str = "return-visits", limit: int = 200) -> list[Row]:
-        where, params = ("AND status = ?", (campaign_id, status, limit)) if status else ("", (campaign_id, limit))
-        return await self.db.do(lambda sql: sql.rows(
-            f"SELECT * FROM outbound_entries WHERE campaign_id = ? {where} ORDER BY due_at DESC, entry_id LIMIT ?",
-            params))
-
-    async def visit_queued(self, entry_id: str, call_id: str, attempts: int, now: float) -> bool:
-        """Scheduled -> queued (with the call's id), once: False if another engine took it."""
-        return await self.db.do(lambda sql: sql.run(
-            "UPDATE outbound_entries SET status = 'queued', call_id = ?, attempts = ?, updated_at = ? "
-            "WHERE entry_id = ? AND status = 'scheduled'", (call_id, attempts, now, entry_id)) == 1)
-
-    async def visit_outcome(self, call_id: str, status: str, outcome: str, due_at: float | None, now: float) -> None:
-        await self.db.do(lambda sql: sql.run(
-            "UPDATE outbound_entries SET status = ?, outcome = ?, due_at = COALESCE(?, due_at), updated_at = ? "
-            "WHERE call_id = ? AND status = 'queued'", (status, outcome, due_at, now, call_id)))
-
-    async def queued_entries(self) -> list[Row]:
-        return await self.db.do(lambda sql: sql.rows("SELECT * FROM outbound_entries WHERE status = 'queued'"))
-
-    async def entry_by_call(self, call_id: str) -> Row | None:
-        rows = await self.db.do(lambda sql: sql.rows("SELECT * FROM outbound_entries WHERE call_id = ?", (call_id,)))
-        return rows[0] if rows else None
-
-    async def add_campaign(self, campaign: dict[str, Any], entries: list[tuple[str, str]]) -> None:
-        """A campaign and its list (number, name) in one transaction."""
-        def run(sql: Sql) -> None:
-            sql.run("INSERT INTO campaigns (campaign_id, name, queue, script, hours, max_attempts, retry_s, status, "
-                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?)",
-                    (campaign["campaign_id"], campaign["name"], campaign["queue"], campaign["script"],
-                     json.dumps(campaign["hours"]), campaign["max_attempts"], campaign["retry_s"],
-                     campaign["created_at"]))
-            sql.many("INSERT INTO outbound_entries (entry_id, campaign_id, caller, name, due_at, created_at, status) "
-                     "VALUES (?, ?, ?, ?, ?, ?, 'scheduled')",
-                     [(f"{campaign['campaign_id']}.{i + 1}", campaign["campaign_id"], number, name,
-                       campaign["created_at"], campaign["created_at"]) for i, (number, name) in enumerate(entries)])
-        await self.db.do(run)
-
-    async def campaigns(self) -> list[Row]:
-        def run(sql: Sql) -> list[Row]:
-            rows = sql.rows("SELECT * FROM campaigns ORDER BY created_at")
-            counts = sql.rows("SELECT campaign_id, status, COUNT(*) AS n FROM outbound_entries "
-                              "GROUP BY campaign_id, status")
-            for row in rows:
-                row["hours"] = json.loads(row["hours"])
-                row["progress"] = {c["status"]: int(c["n"]) for c in counts if c["campaign_id"] == row["campaign_id"]}
-            return rows
-        return await self.db.do(run)
-
     async def dispositions_between(self, since: float, until: float) -> list[tuple[str, float, str]]:
         """(agent, when, kind) of the dispositions recorded in [since, until) (R13)."""
         return await self.db.read(lambda sql: read_dispositions(sql, since, until))
 
-    async def orders_between(self, since: float, until: float) -> list[tuple[str, str, str, float, float | None,
-                                                                             float]]:
+    async def orders_between(self, since: float, until: float) -> list[Order]:
         """(department, kind, status, created, closed, due) of the orders made in
         [since, until) (R13 department reports)."""
         return await self.db.read(lambda sql: read_orders(sql, since, until))
-
-    async def entry_counts(self, campaign_id: str) -> dict[str, int]:
-        """A list's entries by status (the return visits, which have no campaign row)."""
-        rows = await self.db.do(lambda sql: sql.rows(
-            "SELECT status, COUNT(*) AS n FROM outbound_entries WHERE campaign_id = ? GROUP BY status", (campaign_id,)))
-        return {r["status"]: int(r["n"]) for r in rows}
-
-    async def set_campaign_status(self, campaign_id: str, status: str) -> bool:
-        return await self.db.do(lambda sql: sql.run(
-            "UPDATE campaigns SET status = ? WHERE campaign_id = ?", (status, campaign_id)) == 1)
-
-    async def do_not_call(self) -> set[str]:
-        return {r["number"] for r in await self.db.do(lambda sql: sql.rows("SELECT number FROM do_not_call"))}
-
-    async def set_do_not_call(self, number: str, on: bool, who: str, reason: str, now: float) -> None:
-        if on:
-            await self.db.do(lambda sql: sql.run(
-                "INSERT INTO do_not_call (number, at, who, reason) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (number) DO NOTHING", (number, now, who, reason)))
-        else:
-            await self.db.do(lambda sql: sql.run("DELETE FROM do_not_call WHERE number = ?", (number,)))
 
     async def purge(self, before: float) -> int:
         """R5: forget what ended before ``before``: closed orders (and their history,
         dispositions and return visits) and contacts. Open orders stay."""
         def run(sql: Sql) -> int:
             ids = [r["order_id"] for r in sql.rows(
-                "SELECT order_id FROM work_orders WHERE status IN ('done', 'cancelled') AND closed_at < ?",
+                "SELECT order_id FROM work_orders WHERE status IN ('done', 'unresolved', 'cancelled') AND closed_at < ?",
                 (before,))]
-            for table in ("work_order_history", "outbound_entries", "work_orders"):
+            for table in ("work_order_history", "outbound_entries", "order_tasks", "work_orders"):
                 sql.many(f"DELETE FROM {table} WHERE order_id = ?", [(i,) for i in ids])
             sql.run("DELETE FROM dispositions WHERE at < ? AND (order_id IS NULL OR order_id NOT IN "
                     "(SELECT order_id FROM work_orders))", (before,))
@@ -371,11 +330,17 @@ class WorkOrderStore:
         return await self.db.do(run)
 
 
+def insert(sql: Sql, order: WorkOrder) -> None:
+    """A new order and its first history entry."""
+    sql.run(f"INSERT INTO work_orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * _N_COLUMNS)})", _order_params(order))
+    _history(sql, order)
+
+
 def _history(sql: Sql, order: WorkOrder) -> None:
     if order.history:
         h = order.history[-1]
-        sql.run("INSERT INTO work_order_history (order_id, at, status, who, note) VALUES (?, ?, ?, ?, ?)",
-                (order.order_id, h["at"], h["status"], h["who"], h.get("note") or ""))
+        sql.run("INSERT INTO work_order_history (order_id, at, status, who, note, step) VALUES (?, ?, ?, ?, ?, ?)",
+                (order.order_id, h["at"], h["status"], h["who"], h.get("note") or "", h.get("step")))
 
 
 # Reads for reports, on one (read-only) connection (the store's readers or a report process's).
@@ -387,8 +352,8 @@ def read_dispositions(sql: Sql, since: float, until: float) -> list[tuple[str, f
     return [(r["agent_id"], float(r["at"]), r["kind"]) for r in rows]
 
 
-def read_orders(sql: Sql, since: float, until: float) -> list[tuple[str, str, str, float, float | None, float]]:
-    rows = bounded(sql.rows("SELECT department, kind, status, created_at, closed_at, due_at FROM work_orders "
+def read_orders(sql: Sql, since: float, until: float) -> list[Order]:
+    rows = bounded(sql.rows("SELECT department, kind, status, created_at, closed_at, due_at, channel FROM work_orders "
                             "WHERE created_at >= ? AND created_at < ? LIMIT ?", (since, until, MAX_READ_ROWS + 1)))
     return [(r["department"], r["kind"], r["status"], float(r["created_at"]),
-             None if r["closed_at"] is None else float(r["closed_at"]), float(r["due_at"])) for r in rows]
+             None if r["closed_at"] is None else float(r["closed_at"]), float(r["due_at"]), r["channel"]) for r in rows]

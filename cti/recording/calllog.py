@@ -93,6 +93,11 @@ class CallLog:
         self._db.execute("UPDATE calls SET ended_at = ? WHERE call_id = ? AND ended_at IS NULL", (at, call_id))
         self._commit()
 
+    def extend(self, call_id: str, at: float) -> None:
+        """The call went on after the end noted (its recording did): it ended at ``at``."""
+        self._db.execute("UPDATE calls SET ended_at = ? WHERE call_id = ? AND ended_at < ?", (at, call_id, at))
+        self._commit()
+
     def mark(self, call_id: str, recording: str) -> None:
         self._db.execute("UPDATE calls SET recording = ? WHERE call_id = ?", (recording, call_id))
         self._commit()

@@ -46,7 +46,9 @@ from zoneinfo import ZoneInfo
 
 from cti.asterisk.ari import AriClient
 from cti.errors import AriError
+from cti.health import Faults
 from cti.recording.calllog import CallLog
+from cti.recording.fallback import SWEEP_S, Fallback
 from cti.recording.settings import RecordingConfig
 from recording.archive import Archive, RecordingError
 from recording.completeness import Report, audit
@@ -74,6 +76,10 @@ class Recorder:
         self._queue: list[tuple[Callable[..., object], tuple[Any, ...]]] = []  # call-log writes
         self._queue_lock = threading.Lock()
         self._drain_queued = False
+        # R4: the dialplan fallback queue's recordings, archived and audited (fallback.py)
+        self.fallback = Fallback(config.fallback_folder, config.queue_log, self.archive, self.log, self.io,
+                                 lambda method, path: self.ari.request(method, path),
+                                 getattr(ari, "faults", None) or Faults())
 
     async def io(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` on the recorder's worker thread (SQLite, files, hashing), in order."""
@@ -174,18 +180,27 @@ class Recorder:
 
         def end_missing() -> None:
             for call_id in self.log.open_calls():
-                if call_id not in live:
-                    self.log.ended(call_id, at)
+                if call_id not in live:  # (its recording's last write, when earlier: its end)
+                    self.log.ended(call_id, min(at, self._last_write(call_id) or at))
         self._later(end_missing)
+
+    def _last_write(self, call_id: str) -> float | None:
+        try:
+            return (self.config.spool_dir / f"{call_id}.wav").lstat().st_mtime
+        except OSError:
+            return None
 
     async def run(self) -> None:
         """Archive finished recordings; audit and purge on their schedules (all on the
         worker thread: the loop only waits)."""
-        next_audit = next_purge = 0.0
+        next_audit = next_purge = next_fallback = 0.0
         try:
             while True:
                 await self._maintain("archiving", self.archive_finished)
                 now = time.monotonic()
+                if now >= next_fallback:  # (before the audit: it counts these calls too)
+                    await self.fallback.sweep()
+                    next_fallback = now + SWEEP_S
                 if now >= next_audit:
                     await self._maintain("the completeness audit", self.run_audit)
                     next_audit = now + self.config.audit_interval_s
@@ -237,8 +252,15 @@ class Recorder:
                     log.error("R4: recording of call %s never appeared", call_id)
                     self.log.mark(call_id, "missing")
                 continue
-            if now - max(ended_at, src.stat().st_mtime) < settle_s:
+            last_write = src.stat().st_mtime
+            if now - max(ended_at, last_write) < settle_s:
                 continue  # Asterisk may still be writing it
+            if last_write > ended_at + 1.0:
+                # The snoop ends with the caller's channel: a recording that went on
+                # after the call left the engine (handed to the fallback queue, R6) ends
+                # the call when it ended (the audit compares the two).
+                ended_at = last_write
+                self.log.extend(call_id, last_write)
             record = self.archive.store(src, {
                 "call_id": call_id, "caller": caller, "agent_id": agent_id, "queue": queue,
                 "kind": kind, "started_at": answered_at, "ended_at": ended_at,

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cti.masking import letters_id
 from cti.recording.calllog import CallLog
 from cti.recording.recorder import audit_archive
 from cti.recording.settings import RecordingConfig
@@ -73,7 +73,7 @@ def place_hold(archive: Archive, who: str, reason: str, call_id: str | None = No
             raise BadHold(f"{name} needs a time zone, for example 2024-01-01T00:00:00+08:00")
     if first is not None and last is not None and first >= last:
         raise BadHold("start must be before end")
-    hold = LegalHold(f"hold-{uuid.uuid4().hex[:12]}", reason.strip(), who, datetime.now(timezone.utc),
+    hold = LegalHold(letters_id("hold-", 12), reason.strip(), who, datetime.now(timezone.utc),
                      call_id=call_id, caller=caller, start=first, end=last)
     archive.add_hold(hold)
     return hold

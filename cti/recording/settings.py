@@ -22,6 +22,14 @@ class RecordingConfig:
     purge_interval_s: float = 3600.0
     reader_token: str | None = None  # R14: a token of the reader role
     timezone: str = "UTC"  # the site's ([site] timezone): retention months are counted in it
+    # R4: the dialplan's fallback recordings (MixMonitor while no engine leads), as this
+    # host sees them; by default <spool_dir>/fallback (extensions.conf writes there)
+    fallback_dir: Path | None = None
+    queue_log: Path | None = None  # Asterisk's queue_log as this host sees it (the audit of those calls)
+
+    @property
+    def fallback_folder(self) -> Path:
+        return self.fallback_dir if self.fallback_dir is not None else self.spool_dir / "fallback"
 
     def ari_name(self, recording_id: str) -> str:
         """The name ARI records ``recording_id`` under: relative to Asterisk's recording
@@ -46,6 +54,8 @@ def parse_recording(rc: Table) -> RecordingConfig:
         audit_interval_s=rc.number("audit_interval_s", 60.0, 1.0),
         purge_interval_s=rc.number("purge_interval_s", 3600.0, 1.0),
         reader_token=reader,
+        fallback_dir=Path(rc.text("fallback_dir")) if "fallback_dir" in rc.data else None,
+        queue_log=Path(rc.text("queue_log")) if "queue_log" in rc.data else None,
     )
     rc.check_unknown()
     return recording

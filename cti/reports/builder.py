@@ -23,7 +23,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import psycopg
 
@@ -126,7 +126,9 @@ def run(job: Job) -> Rendered:
     if job.what == "departments":
         orders = read(job.url, job.read_timeout_s, lambda sql: read_orders(sql, q.since, q.until))
         return render(job, department_report(orders, q.interval, job.timezone, job.now, q.where),
-                      lambda rows: [{k: v for k, v in r.items() if k != "kinds"} for r in rows])
+                      lambda rows: [{**{k: v for k, v in r.items() if k not in ("kinds", "channels")},
+                                     **{f"channel_{c}": n for c, n in cast(dict[str, int], r["channels"]).items()}}
+                                    for r in rows])
     if job.what == "appraisal":  # R13 with R17 and R18, per agent over the whole range
         (times, sums), surveys, scored = read(job.url, job.read_timeout_s, lambda sql: (
             read_agent_buckets(sql, q.since, q.until), read_surveys(sql, q.since, q.until, departments=False),

@@ -91,6 +91,11 @@ class History:
                 self.day, self.answered_today = day, {}
             self.answered_today[cmd.agent_id] = self.answered_today.get(cmd.agent_id, 0) + 1
 
+    def add(self, record: CallRecord) -> None:
+        """A call the core never saw (R4/R13: the dialplan's fallback queue while no
+        engine led), written with the next flush (a call id already stored adds nothing)."""
+        self._calls.append(record)
+
     def _surveyed(self, queue: str, answer: Answer, at: float) -> None:
         day = datetime.fromtimestamp(at, self._tz).date().isoformat()
         if day != self._survey_day:

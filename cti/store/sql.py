@@ -107,13 +107,17 @@ def read_only_connection(url: str, timeout_s: float, read_timeout_s: float) -> A
 
 
 class Database:
-    def __init__(self, url: str, timeout_s: float = 5.0, schema: Sequence[str] = (),
+    def __init__(self, url: str, timeout_s: float = 5.0, schema: Sequence[str | tuple[str, str]] = (),
                  read_timeout_s: float = 30.0) -> None:
+        """``schema``: statements run at each connection (CREATE ... IF NOT EXISTS), and
+        *migrations*, (name, statement), run once per database after them, in order, each
+        in the transaction that records its name (two engines starting at once: one runs it)."""
         self.url = url
+        self.migrations = tuple(m for m in schema if isinstance(m, tuple))
         self.postgres = url.startswith(("postgresql://", "postgres://"))
         self.timeout_s = timeout_s
         self.read_timeout_s = read_timeout_s
-        self.schema = tuple(schema)
+        self.schema = tuple(m for m in schema if isinstance(m, str))
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-sql")
         self._conn: Any = None
         self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="store-read")
@@ -140,7 +144,34 @@ class Database:
             sql = Sql(self._conn, self.postgres)
             for statement in self.schema:
                 sql.run(statement)
+            self._migrate(sql)
         return Sql(self._conn, self.postgres)
+
+    def _migrate(self, sql: Sql) -> None:
+        if not self.migrations:
+            return
+        sql.run("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL)")
+        done = {r["name"] for r in sql.rows("SELECT name FROM schema_migrations")}
+        for name, statement in self.migrations:
+            if name in done:
+                continue
+            if self.postgres:
+                with self._conn.transaction():
+                    if sql.run("INSERT INTO schema_migrations (name, at) VALUES (?, extract(epoch from now())) "
+                               "ON CONFLICT (name) DO NOTHING", (name,)) == 1:
+                        sql.run(statement)
+                        log.info("store: migration %s applied", name)
+                continue
+            sql.run("BEGIN IMMEDIATE")
+            try:
+                if sql.run("INSERT INTO schema_migrations (name, at) VALUES (?, unixepoch()) "
+                           "ON CONFLICT (name) DO NOTHING", (name,)) == 1:
+                    sql.run(statement)
+                    log.info("store: migration %s applied", name)
+            except BaseException:
+                sql.run("ROLLBACK")
+                raise
+            sql.run("COMMIT")
 
     def _in_transaction(self, fn: Callable[[Sql], T]) -> T:
         try:

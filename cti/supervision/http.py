@@ -121,6 +121,7 @@ class SupervisionDeps:
     recording_coverage: Callable[[], Any] | None = None  # the recorder's, on a node with one
     maintenance_errors: Callable[[], Any] | None = None
     workorders_overdue: Callable[[], Any] | None = None
+    workorders_late_on_site: Callable[[], Any] | None = None  # R20: alerts for crews not on site in time
     campaigns: Callable[[], Any] | None = None
     complaints_escalated: Callable[[], Any] | None = None
 
@@ -130,7 +131,7 @@ async def setup(app: web.Application, deps: SupervisionDeps) -> AsyncIterator[Su
     """R7-R9 while this engine leads: live figures and plans follow the core and are served."""
     supervision = Supervision(deps.config, deps.runtime, app[CONNECTIONS], deps.notifier, deps.recording_coverage,
                               deps.maintenance_errors, deps.faults, workorders_overdue=deps.workorders_overdue,
-                              campaigns=deps.campaigns, complaints_escalated=deps.complaints_escalated)
+                              workorders_late_on_site=deps.workorders_late_on_site, campaigns=deps.campaigns, complaints_escalated=deps.complaints_escalated)
     deps.runtime.follow(supervision.book.observe, supervision.observe)
     async with serving(app, SUPERVISION, supervision):
         yield supervision

@@ -92,6 +92,10 @@ def prometheus_text(figures: dict[str, Any]) -> bytes:
     family("cti_campaign_entries", "gauge", "R11 customers of each campaign by status (scheduled, queued, done, closed).",
            [({"campaign": cid, "status": st}, n) for cid, camp in (figures.get("campaigns") or {}).items()
             for st, n in camp.items() if st not in ("name", "status")])
+    if figures.get("workorders_late_on_site") is not None:
+        family("cti_workorders_late_on_site_total", "counter",
+               "R20 work orders alerted because nobody was on site by the on-site deadline.",
+               [({}, figures["workorders_late_on_site"])])
     if figures.get("workorders_overdue") is not None:
         family("cti_workorders_overdue", "gauge", "R12 open work orders past their due time.",
                [({}, figures["workorders_overdue"])])

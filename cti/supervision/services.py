@@ -43,7 +43,7 @@ class Supervision:
         self, config: SupervisionConfig, runtime: Runtime, connections: list[ConnectionState],
         notifier: Notifier, recording_coverage: Any = None, maintenance_errors: Any = None,
         faults: Faults | None = None, workorders_overdue: Any = None, campaigns: Any = None,
-        complaints_escalated: Any = None,
+        complaints_escalated: Any = None, workorders_late_on_site: Any = None,
     ) -> None:
         self.faults = faults or Faults()
         self.config = config
@@ -63,6 +63,7 @@ class Supervision:
         self.loop_lag_s = 0.0
         self.changes: list[dict[str, Any]] = []
         self.workorders_overdue = workorders_overdue  # () -> open orders past due, when work orders run
+        self.workorders_late_on_site = workorders_late_on_site  # () -> R20 late-on-site alerts so far
         self.campaigns = campaigns  # () -> campaign -> {name, status, entries by status} (R11)
         self.complaints_escalated = complaints_escalated  # () -> complaints sent up for late feedback (R16)
         # The wallboard's trend: waiting calls and service level, every 30 s, 4 hours.
@@ -144,6 +145,7 @@ class Supervision:
                               "dropped": self.notifier.dropped, "retried": self.notifier.retries},
             "notifications_pending": self.notifier.pending,
             "workorders_overdue": None if self.workorders_overdue is None else self.workorders_overdue(),
+            "workorders_late_on_site": None if self.workorders_late_on_site is None else self.workorders_late_on_site(),
             "campaigns": {} if self.campaigns is None else self.campaigns(),
             "complaints_escalated": None if self.complaints_escalated is None else self.complaints_escalated(),
         }

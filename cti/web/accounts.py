@@ -104,8 +104,10 @@ def parse_auth(t: Table) -> AuthSettings:
     tokens: list[ApiToken] = []
     for k in t.tables("tokens"):
         role = k.text("role")
-        if role not in (*ROLES[1:], "department"):  # a department's system: its own work orders (R12)
-            raise ConfigError(f"{k.path}.role", "supervisor, inspector, reader, admin or department", role)
+        # a department's system: its own work orders (R12); an intake system (the website,
+        # the mail room): creates web and letter orders only (R20)
+        if role not in (*ROLES[1:], "department", "intake"):
+            raise ConfigError(f"{k.path}.role", "supervisor, inspector, reader, admin, department or intake", role)
         digest = k.text("sha256").lower()
         if len(digest) != 64 or any(ch not in "0123456789abcdef" for ch in digest):
             raise ConfigError(f"{k.path}.sha256", "the SHA-256 of the token in hex (`cti token` makes one)", "***")

@@ -21,7 +21,8 @@ from cti.web.i18n import COOKIE, LOCALES, NAMES, Messages, known
 
 STATIC = Path(__file__).with_name("static")
 TEMPLATES = Path(__file__).with_name("templates")
-ASSETS = ("page.js", "desk.js", "wallboard.js", "reports.js", "charts.js", "quality.js", "deskquality.js", "style.css",
+ASSETS = ("page.js", "desk.js", "wallboard.js", "reports.js", "charts.js", "quality.js", "deskquality.js", "knowledge.js",
+          "deskknowledge.js", "deskorders.js", "deskcustomer.js", "style.css",
           "uPlot.iife.min.js", "uPlot.min.css")  # (the last two vendored: static/vendored.json)
 VERSIONS = web.AppKey("asset_versions", dict[str, str])  # asset -> its content hash
 MESSAGES = web.AppKey("messages", Messages)  # the pages' catalogues (cti/web/i18n.py)

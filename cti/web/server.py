@@ -101,7 +101,7 @@ IDENTITY: web.RequestKey[Identity] = web.RequestKey("identity")  # who is asking
 SESSION: web.RequestKey[str] = web.RequestKey("session")  # the session token it came with, if any
 OPEN = frozenset({("GET", "/health"), ("GET", "/openapi.json"), ("POST", "/auth/login"),
         ("GET", "/agent"), ("GET", "/wallboard"), ("GET", "/reports"),
-        ("GET", "/quality")})  # the pages hold no data: they sign in first
+        ("GET", "/quality"), ("GET", "/knowledge")})  # the pages hold no data: they sign in first
 OPEN_PREFIX = "/static/"
 SESSION_COOKIE = "cti_session"
 MAX_BODY = 1024 * 1024  # a request body's limit (413 too-large beyond it); routes that need more say so

@@ -72,5 +72,5 @@ def test_R14_no_request_with_any_role_gets_a_server_error(case: schemathesis.Cas
                                              response.text[:300])
         if authorization is None and (case.method, case.path) not in (
                 ("GET", "/health"), ("GET", "/openapi.json"), ("POST", "/auth/login"), ("GET", "/agent"),
-                ("GET", "/wallboard"), ("GET", "/reports"), ("GET", "/quality"), ("GET", "/static/{name}")):
+                ("GET", "/wallboard"), ("GET", "/reports"), ("GET", "/quality"), ("GET", "/knowledge"), ("GET", "/static/{name}")):
             assert response.status_code == 401, (case.method, case.formatted_path, response.status_code)

@@ -79,7 +79,7 @@ def call(port: int, method: str, path: str, authorization: str | None = None,
     if authorization is not None:
         headers["Authorization"] = authorization
     data = None
-    if method in ("POST", "DELETE"):
+    if method in ("POST", "DELETE", "PUT", "PATCH"):
         data = json.dumps(body or {}).encode() if not isinstance(body, bytes) else body
         if content_type:
             headers["Content-Type"] = content_type

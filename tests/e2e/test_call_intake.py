@@ -12,6 +12,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from tests.e2e.harness.sandbox import asterisk_cli
 from tests.e2e.harness import AmiWatcher, AriObserver, Sandbox, Webhook, call_with_keys, wait_for
 
 CONFIG = """
@@ -143,21 +144,31 @@ def test_R8_R9_direct_emergency_route_is_notified_hears_the_instructions_again_a
 def test_R9_incident_announcement_then_music_for_a_lone_caller(
         sandbox: Sandbox, start_engine, observer: AriObserver) -> None:
     """R9: at a level with an incident announcement, a caller alone in the system hears
-    it, then music on hold starts as it ends (Asterisk's MusicOnHoldStart over AMI)."""
+    it, then the music as it ends: it joins the node's holding bridge, whose one music
+    source (an announcer channel) plays to it. The announcer leaves the bridge with its
+    last caller: the next lone caller has the music again."""
     ami = AmiWatcher()
     try:
         engine = start_engine(agents=[], extra=config())
         engine.post("/plan/level", {"level": "III"})
-        caller = sandbox.call("300", talk_ms=15000)
-        assert caller.wait(60) == 0, caller.output()
-        caller.outcome(5).hung_up_itself(15000)  # it listened to the end, then the music, then left
-        call_id = entered_call(engine, "300")
-        media = "sound:cti/incident-announcement"
-        (played,) = playbacks(observer, "PlaybackFinished", call_id, media)
-        music = ami.of("MusicOnHoldStart", Uniqueid=call_id)
-        assert music, [ev.get("Event") for ev in ami.events if ev.get("Uniqueid") == call_id]
-        assert 0 <= float(music[0]["Timestamp"]) - ts(played) < 1.0
-        sandbox.assert_no_channels()
+        for talk_ms in (15000, 12000):  # one lone caller, then another once the bridge emptied
+            before = len(observer.of("ChannelEnteredBridge"))
+            caller = sandbox.call("300", talk_ms=talk_ms)
+            held = wait_for(lambda: [ev for ev in observer.of("ChannelEnteredBridge")[before:]
+                                     if ev["bridge"]["id"] == "cti-hold"], 20, "the caller in the holding bridge")
+            call_id = held[0]["channel"]["id"]
+            # The bridge's music source while it waits: an announcer channel in the bridge
+            # (neither ARI's channel list nor AMI's events show it; the CLI does).
+            wait_for(lambda: [line for line in asterisk_cli("core show channels concise").splitlines()
+                              if line.startswith("Announcer/") and "!cti-hold!" in line], 3,
+                     "the holding bridge's announcer playing to the caller")
+            assert caller.wait(60) == 0, caller.output()
+            caller.outcome(5).hung_up_itself(talk_ms)  # it listened to the end, then the music, then left
+            media = "sound:cti/incident-announcement"
+            (played,) = playbacks(observer, "PlaybackFinished", call_id, media)
+            assert 0 <= ts(held[0]) - ts(played) < 1.0
+            assert not ami.of("MusicOnHoldStart", Uniqueid=call_id)  # no music generator of its own
+            sandbox.assert_no_channels()
     finally:
         ami.close()
 

@@ -133,6 +133,8 @@ def test_R12_R10_R14_agent_desk_screen_pop_disposition_work_order_and_progress(
             page.fill(f"f-{field}", value)
         Select(page.el("f-urgency")).select_by_value("high")
         page.click("btn-dispose")
+        if page.visible("read-back"):  # R20: an order's facts read back first
+            page.click("btn-read-confirmed")
         page.until(lambda: "WO-" in page.text("dispose-result"), 10, "the work order made from the disposition")
         order_id = next(w for w in page.text("dispose-result").split() if w.startswith("WO-"))
         assert "north-repair" in page.text("dispose-result")
@@ -449,6 +451,8 @@ def test_R12_a_half_typed_disposition_survives_wrap_up_the_next_call_and_a_reloa
         assert page.el("f-customer_name").get_attribute("value") == "王小明"
         assert page.visible("form-for")
         page.click("btn-dispose")
+        if page.visible("read-back"):  # R20: an order's facts read back first
+            page.click("btn-read-confirmed")
         page.until(lambda: "WO-" in page.text("dispose-result"), 10, "the earlier call's work order")
         order_id = next(w for w in page.text("dispose-result").split() if w.startswith("WO-"))
         status, order = call(engine.port, "GET", f"/workorders/{order_id}", f"Bearer {ADMIN_TOKEN}")
@@ -477,6 +481,8 @@ def test_R12_a_half_typed_disposition_survives_wrap_up_the_next_call_and_a_reloa
         # Spaces are not a customer's name: named next to the field, nothing sent.
         page.fill("f-customer_name", "   ")
         page.click("btn-dispose")
+        if page.visible("read-back"):  # R20: an order's facts read back first
+            page.click("btn-read-confirmed")
         page.until(lambda: "Required" in page.driver.execute_script(
             "return document.getElementById('f-customer_name').parentElement.textContent"), 5, "the field's error")
         assert engine.get("/desk/1001").get("disposition") is None

@@ -168,6 +168,74 @@ def test_R6_ari_delayed_two_seconds_per_request_for_ten_seconds(sandbox: Sandbox
     assert len(took) == 1 and took[0].invited >= stopping, [str(x) for x in took]
 
 
+def test_R6_a_caller_who_dials_while_the_events_are_lost_is_answered_once_they_are_back(
+        sandbox: Sandbox, start_engine, proxies) -> None:  # type: ignore[no-untyped-def]
+    """Found by the soak (issue 33, seed 33, finding 1): ARI blackholed, a caller dials:
+    Asterisk puts it in Stasis and sends its StasisStart on a connection that never
+    delivers it; the connection is reset. Before, the reconnect's resync looked only at
+    the calls the engine knew, and the caller rang in Stasis unanswered to the end. Now
+    it is taken from the channel listing: answered, offered, talked with agent 1001."""
+    ari = proxy_to(proxies, 8088, HOST)
+    phone = sandbox.agent("1001")
+    engine = start_engine(agents=["1001"], wrap_up_s=0, env={"CTI_ARI_URL": f"http://127.0.0.1:{ari.port}"})
+    ari.set("blackhole")
+    caller = sandbox.call(talk_ms=6000)
+    in_stasis = wait_for(lambda: [ch for ch in sandbox.channels() if str(ch["name"]).startswith("PJSIP/caller")
+                                  and ch["dialplan"]["app_name"] == "Stasis"], 10, "the caller in Stasis")
+    call_id = str(in_stasis[0]["id"])
+    time.sleep(1.0)
+    assert not engine.lines(rf"call {re.escape(call_id)} from", wait=0)  # its StasisStart held back
+    ari.drop()  # the connections reset: what the blackhole held is lost
+    ari.set("pass")
+    assert answered_by_agent(engine, call_id, 30) == "1001"
+    assert caller.wait(60) == 0, caller.output()
+    leg = caller.outcome(5).hung_up_itself(6000)  # answered, talked its 6 s, hung up itself
+    assert phone.talked_with(leg), [str(x) for x in phone.calls()]
+
+
+def test_R6_a_phone_on_a_fallback_call_when_the_engine_starts_is_offered_nothing_until_it_is_free(
+        sandbox: Sandbox, start_engine) -> None:  # type: ignore[no-untyped-def]
+    """Found by the soak (issue 33, seed 33, finding 3): while no engine led, a caller went
+    to the dialplan's fallback queue and agent 1002's phone took it; the next leader
+    offered 1002 another call at once: two calls on one phone. Here agent 1001 is first
+    in a linear queue and its phone is on a fallback call when the engine starts: the
+    engine's caller goes to 1002; 1001 is offered calls again once its call ended."""
+    from tests.e2e.test_acd_rules import agents_toml as specs
+    first = sandbox.agent("1001")
+    sandbox.settle()
+    observer = AriObserver()  # (from before the fallback call: every channel of the phones)
+    try:
+        fallback = sandbox.call(talk_ms=15000)  # no engine: the fallback queue rings 1001
+        wait_for(lambda: [ch for ch in sandbox.channels()
+                          if str(ch["name"]).startswith("PJSIP/agent1001") and ch["state"] == "Up"],
+                 20, "agent 1001's phone on the fallback call")
+        sandbox.agent("1002")
+        engine = start_engine(agents=[], wrap_up_s=0, extra="""
+[[queues]]
+name = "support"
+strategy = "linear"
+wrap_up_s = 0
+announce_agent_id = false
+""" + specs('id = "1001"\nendpoint = "PJSIP/agent1001"\nqueues = ["support"]\nlogin_at_start = true',
+            'id = "1002"\nendpoint = "PJSIP/agent1002"\nqueues = ["support"]\nlogin_at_start = true'))
+        caller = sandbox.call(talk_ms=4000)
+        call_id = entered(engine, set())
+        assert answered_by_agent(engine, call_id, 20) == "1002"
+        assert not engine.lines(r"offer call \S+ to agent 1001", wait=0)
+        assert engine.lines(r"agent 1001: phone busy with a call that is not the engine's", 0)
+        assert caller.wait(40) == 0 and fallback.wait(40) == 0
+        assert first.talked_with(fallback.outcome(5).hung_up_itself(15000))  # the fallback call, whole
+        engine.lines(r"agent 1001: phone reachable", 15)
+        second = sandbox.call(talk_ms=3000)  # 1001 free again: first in the queue's order
+        second_id = entered(engine, {call_id})
+        assert answered_by_agent(engine, second_id, 20) == "1001"
+        assert second.wait(40) == 0, second.output()
+        peaks = observer.agent_peaks()
+        assert peaks and max(peaks.values()) == 1, peaks  # never two calls at once on a phone
+    finally:
+        observer.close()
+
+
 def test_R5_hold_with_plain_dates_refused_and_a_bad_hold_file_reported(sandbox: Sandbox, start_engine,
                                                                         tmp_path: Path) -> None:
     """A legal hold with plain dates gets 400; an engine started with an old bad hold

@@ -209,7 +209,8 @@ def test_R15_agent_id_announced_in_mandarin_before_the_bridge(
     assert media[:1] == ["sound:cti/agent-id"] and media[-1] == "sound:cti/at-your-service"
     assert media[1:-1] == [f"sound:cti/digit-{d}" for d in "1001"]
     finished = [ev for ev in observer.of("PlaybackFinished") if ev["playback"]["id"] == f"cti-announce-{call_id}"]
-    entered = [ev for ev in observer.of("ChannelEnteredBridge") if ev["channel"]["id"] == call_id]
+    entered = [ev for ev in observer.of("ChannelEnteredBridge")  # (its agent's, after the holding bridge)
+               if ev["channel"]["id"] == call_id and ev["bridge"]["id"] == f"cti-{call_id}"]
     assert finished and entered and finished[0]["timestamp"] <= entered[0]["timestamp"]
     assert all(ev["playback"]["language"] == "zh" for ev in observer.of("PlaybackStarted")
                if ev["playback"]["id"] == f"cti-announce-{call_id}")

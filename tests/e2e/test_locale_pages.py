@@ -105,6 +105,7 @@ def test_every_page_in_each_locale_with_calls_flowing(
         page.driver.get(f"http://127.0.0.1:{engine.port}/wallboard")
         page.until(lambda: page.driver.execute_script("return document.documentElement.lang") == "zh-TW", 10,
                    "the choice kept for the next page")
+        page.until(lambda: page.visible("btn-signout"), 15, "the wallboard signed in (its session checked)")
         page.click("btn-signout")
         page.until(lambda: page.visible("signin"), 5, "signed out")
         # The agent's desk, on its call, in each locale.

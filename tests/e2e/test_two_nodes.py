@@ -7,17 +7,24 @@ through the trunk ([cluster] peers)."""
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from tests.e2e.harness import SANDBOX, AriObserver, Sandbox, wait_for
-from tests.e2e.harness.sandbox import ARI_B, NODE_B_IP, SPOOL_B
+from tests.e2e.harness.sandbox import ARI, ARI_B, NODE_B_IP, SPOOL_B
 
 # Node b and its agents 1005/1006 exist only beside the sandbox's node a (scripts/e2e-shards).
 pytestmark = pytest.mark.instance0
 
 NODE_B_ENV = {"CTI_ARI_URL": f"http://{NODE_B_IP}:8088", "CTI_AMI_HOST": NODE_B_IP}
+# Where a channel the phone-ringing test makes goes if it is answered: hung up by the
+# dialplan ([from-node] _X.). That test rings no phone into a Stasis application and
+# runs without ARI observers: with either, Asterisk 22.10's application registry was
+# seen to hang afterwards (ARI's /applications requests never answered, every later
+# test on the node failing); it checks the phone's channels by polling instead.
+NOWHERE = "context=from-node&extension=0&priority=1"
 
 
 @pytest.fixture
@@ -144,3 +151,44 @@ def test_a_burst_on_both_nodes_never_gives_an_agent_two_channels(
         assert handled <= len(answered_legs) <= handled + len(at_once), [str(x) for p in phones for x in p.calls()]
     finally:
         watch_b.close()
+
+
+def test_a_node_rings_a_phone_for_the_other_node_only_once_its_previous_channel_is_gone(
+        sandbox: Sandbox, node_b: None) -> None:
+    """Found by the burst above in a whole run: agent 1001's offer for a caller of node a
+    was cancelled (the caller gave up) and the router offered 1001 a call of node b at
+    once; node b's engine cannot see node a's channels, and node a rang the phone while
+    the cancelled leg was still there: two channels on one phone. Now node a's
+    [from-node] dials the phone only once it has no other channel (at most 2 s). Here
+    without any engine: a channel rings 1001's phone on node a; node b calls
+    agent1001 through its trunk; node a does not ring the phone a second time until the
+    first channel is gone, then it does."""
+    sandbox.agent("1001", "agent_noanswer.xml")
+    sandbox.settle()  # its phone online in Asterisk
+    created: list[tuple[str, str]] = []
+    try:
+        def ringing_1001() -> list[str]:
+            return [ch["id"] for ch in sandbox.ari("GET", "/channels") if ch["name"].startswith("PJSIP/agent1001-")]
+
+        first = sandbox.ari("POST", f"/channels?endpoint=PJSIP/agent1001&{NOWHERE}&timeout=30")["id"]
+        created.append((first, ARI))
+        wait_for(lambda: ringing_1001() == [first], 5, "the first channel ringing 1001's phone")
+        second = sandbox.ari("POST", f"/channels?endpoint=PJSIP/agent1001@node-a&{NOWHERE}&timeout=30",
+                             ARI_B)["id"]
+        created.append((second, ARI_B))
+        wait_for(lambda: [ch for ch in sandbox.ari("GET", "/channels")
+                          if str(ch["name"]).startswith("PJSIP/node-b")], 5, "node b's call arriving on node a")
+        until = time.monotonic() + 1.5
+        while time.monotonic() < until:  # 1001's phone rung once only while its first channel is there
+            assert (now := sandbox.ari("GET", "/channels")) and ringing_1001() == [first], (first, now)
+            time.sleep(0.1)
+        sandbox.ari("DELETE", f"/channels/{first}")
+        (later,) = wait_for(lambda: [c for c in ringing_1001() if c != first] or None, 3,
+                            "node a ringing 1001 for node b once the first channel is gone")
+        assert first not in ringing_1001()
+    finally:
+        for chan_id, base in created:
+            try:
+                sandbox.ari("DELETE", f"/channels/{chan_id}", base)
+            except Exception:
+                pass

@@ -42,12 +42,16 @@ async def _data(w: World) -> dict[str, str]:
         "name": "winter check", "queue": "support", "csv": f"{NUMBER},Wang\n13900000001,Li\n"})
     assert resp.status == 201, await resp.text()
     campaign_id = (await resp.json())["campaign_id"]
+    resp = await w.http.post("/knowledge/cases", headers=w.as_role("supervisor"), json={"order_id": order_id})
+    assert resp.status == 201, await resp.text()  # R19: the order's content and note, numbers masked
+    article_id = (await resp.json())["article_id"]
     resp = await w.http.post("/do-not-call", headers=w.as_role("admin"), json={"number": NUMBER, "reason": "asked"})
     assert resp.status == 201, await resp.text()
     w.runtime.apply(__import__("acd").events.CallArrived("k2", "support", NUMBER, w.runtime.clock()))  # waiting
     await w.history.flush()
+    customer_id = (await w.customers.search({"number": NUMBER}, 1))[0]["customer_id"]  # R19: made by k1's disposition
     return {"agent_id": "1001", "call_id": "k1", "order_id": order_id, "campaign_id": campaign_id,
-            "number": NUMBER, "hold_id": "h1"}
+            "number": NUMBER, "hold_id": "h1", "article_id": article_id, "customer_id": customer_id}
 
 
 def _get_routes(app: web.Application) -> list[str]:
@@ -69,6 +73,8 @@ def _queries(path: str) -> list[str]:
         return ["", f"?caller={NUMBER}"]
     if path == "/return-visits":
         return ["", "?status=scheduled"]
+    if path == "/customers":
+        return [f"?number={NUMBER}", "?name=王"]
     return [""]
 
 

@@ -149,3 +149,79 @@ async def test_R6_an_append_waits_for_a_replica_and_counts_those_none_acknowledg
     assert store.unreplicated == 3
     with pytest.raises(Fenced):
         await store.append(token + 1, [e.Tick(5.0)], None, 5)
+
+
+async def test_R6_snapshots_take_at_most_their_share_of_the_routers_time_and_still_rebuild_the_state(
+        redis_client: aioredis.Redis, prefix: str) -> None:
+    """A snapshot is built on the router's loop: routing stops meanwhile. One that takes
+    0.05 s is not followed by another for 19 times as long (SNAPSHOT_SHARE = 5 %), however
+    many events pass; the log then holds the events since the last one, and snapshot +
+    replay is still the live state."""
+    import time
+
+    from cti.health import ConnectionState
+    from cti.journal.leadership import SNAPSHOT_SHARE, Leadership, RedisJournal
+    store = RedisStore(redis_client, prefix)
+    leadership = Leadership(store, "node-a", 5000, ConnectionState("redis"))
+    await leadership.acquire()
+    journal = RedisJournal(store, leadership, snapshot_every=1)
+    live = Engine(QUEUES, AGENTS.values())
+    taken: list[float] = []
+
+    def slow_snapshot() -> dict[str, object]:
+        taken.append(time.monotonic())
+        time.sleep(0.05)  # a big centre's state
+        return live.snapshot()
+
+    events = random_events(random.Random(11), 60)
+    for ev in events[:30]:
+        feed(live, [ev])
+        await journal.commit([ev], lambda: True, slow_snapshot)
+    assert len(taken) == 1 and 0.05 <= journal.snapshot_cost_s < 0.5
+    assert await redis_client.xlen(store.events_key) == 29  # the first one snapshotted, then none
+    await asyncio.sleep(journal.snapshot_cost_s * (1 / SNAPSHOT_SHARE - 1) + 0.05)
+    for ev in events[30:]:
+        feed(live, [ev])
+        await journal.commit([ev], lambda: True, slow_snapshot)
+    assert len(taken) == 2 and taken[1] - taken[0] >= 0.05 * (1 / SNAPSHOT_SHARE - 1)
+    snapshot, replay = await store.load()
+    assert snapshot is not None and len(replay) == 29
+    rebuilt = Engine.restore(QUEUES, AGENTS.values(), snapshot["state"])
+    feed(rebuilt, [ev for _, ev in replay])
+    assert rebuilt.snapshot() == live.snapshot()
+
+
+async def test_R6_events_a_redis_failover_lost_are_replaced_by_the_routers_state(
+        redis_client: aioredis.Redis, prefix: str) -> None:
+    """Found by the soak (issue 33, seed 33, finding 2): Redis failed over twice while a
+    call was answered; the primary that took over had not received the last appends
+    (replication is asynchronous), the leader appended its next events after the hole
+    without noticing, and the next leader rebuilt a state without that call and hung
+    its agent up. Now an append that finds fewer events in Redis than the router appended
+    is refused (``Gap``) and the router's state, which has them all, is written as the
+    snapshot: a router taking over rebuilds exactly the live state."""
+    from cti.health import ConnectionState
+    from cti.journal.leadership import Leadership, RedisJournal
+    store = RedisStore(redis_client, prefix)
+    leadership = Leadership(store, "node-a", 5000, ConnectionState("redis"))
+    await leadership.acquire()
+    journal = RedisJournal(store, leadership, snapshot_every=10**6)
+    live = Engine(QUEUES, AGENTS.values())
+    events = random_events(random.Random(5), 60)
+    for ev in events[:30]:
+        feed(live, [ev])
+        await journal.commit([ev], lambda: True, live.snapshot)
+    # The failover: the new primary has the first 12 events only.
+    ids = [entry_id for entry_id, _ in await redis_client.xrange(store.events_key)]
+    assert len(ids) == 30
+    await redis_client.xdel(store.events_key, *ids[12:])
+    await redis_client.hset(store.appended_key, mapping={"seq": 12, "id": ids[11]})
+    for ev in events[30:]:
+        feed(live, [ev])
+        await journal.commit([ev], lambda: True, live.snapshot)
+    assert journal.appended_seq == 60 and await store.appended_seq() == 60
+    snapshot, replay = await store.load()
+    assert snapshot is not None and len(replay) == 29  # the state at the 31st, then the rest
+    rebuilt = Engine.restore(QUEUES, AGENTS.values(), snapshot["state"])
+    feed(rebuilt, [ev for _, ev in replay])
+    assert rebuilt.snapshot() == live.snapshot()

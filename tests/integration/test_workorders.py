@@ -106,7 +106,7 @@ async def test_R12_status_moves_forward_only_and_keeps_a_history(service: Any) -
     for status in ("accepted", "on-site"):
         clock.now += 600
         await wo.progress(order.order_id, status, f"{status} note", "token:north-repair", department="north-repair")
-    with pytest.raises(BadTransition, match="cannot go back"):
+    with pytest.raises(BadTransition, match="cannot take the step .accept."):
         await wo.progress(order.order_id, "accepted", "", "token:north-repair", department="north-repair")
     clock.now += 600
     done = await wo.progress(order.order_id, "done", "fixed", "token:north-repair", department="north-repair")
@@ -308,6 +308,17 @@ async def test_R13_R12_department_report_counts_orders_and_times_to_close(servic
     assert by["north-repair"]["mean_close_h"] == pytest.approx((2 + 5) / 2)
     assert by["repair"]["created"] == 1 and by["repair"]["overdue"] == 0  # due in 24 h
     assert by["north-repair"]["kinds"] == {"fault-report": 3}
+    assert by["north-repair"]["channels"] == {"hotline": 3, "hall": 0, "web": 0, "letter": 0}
+    # R20: orders from the hall and letters, and one closed unresolved, by channel and status
+    hall = await wo.create("hall", "fault-report", REPAIR, "agent:1002", "1002")
+    await wo.create("letter", "fault-report", REPAIR, "account:li")
+    await wo.step(hall.order_id, "accept", {}, "token:north-repair", "north-repair")
+    await wo.step(hall.order_id, "unresolved", {"reason": "無法入戶", "follow_up": "再約"}, "token:north-repair",
+                  "north-repair")
+    rows = department_report(await wo.store.orders_between(T0 - 1, clock.now + 1), "day", "UTC", clock.now)
+    north = next(r for r in rows if r["department"] == "north-repair")
+    assert north["channels"] == {"hotline": 3, "hall": 2, "web": 0, "letter": 1}  # (the follow-up is the hall's)
+    assert (north["unresolved"], north["created"]) == (1, 6)
 
 
 async def test_R12_a_disposition_draft_is_kept_bounded_and_dropped_when_recorded(service: Any) -> None:

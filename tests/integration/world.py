@@ -18,6 +18,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from acd import AgentConfig, Engine, QueueConfig
 from acd import events as e
 from cti.app import FEATURES
+from cti.customers import http as customers_http
+from cti.customers.service import Customers
+from cti.customers.store import SCHEMA as CUSTOMERS_SCHEMA
 from cti.desk import http as desk_http
 from cti.health import ConnectionState, Faults
 from cti.notify import Notifier
@@ -26,6 +29,8 @@ from cti.orders.service import WorkOrders
 from cti.orders.complaints import Hold, Release
 from cti.orders.settings import WorkOrderSettings
 from cti.orders.store import SCHEMA
+from cti.knowledge import http as knowledge_http
+from cti.knowledge.store import SCHEMA as KNOWLEDGE_SCHEMA
 from cti.outbound import http as outbound_http
 from cti.outbound.visits import ReturnVisits, VisitSettings
 from cti.quality import http as quality_http
@@ -48,7 +53,7 @@ from tests.integration.test_workorders import settings as order_settings
 
 # One token per role (and two agents: the call's and another).
 TOKENS = {"admin": "t-admin", "reader": "t-reader", "supervisor": "t-supervisor", "department": "t-service",
-          "department-own": "t-north-repair", "inspector": "t-inspector"}
+          "department-own": "t-north-repair", "inspector": "t-inspector", "intake": "t-intake"}
 AGENTS = ("1001", "1002")
 
 
@@ -61,6 +66,7 @@ class World:
     visits: ReturnVisits
     history: History
     quality: Quality
+    customers: Customers
 
     def as_role(self, role: str) -> dict[str, str]:
         if role.startswith("agent:"):
@@ -79,7 +85,7 @@ def auth() -> Auth:
     tokens = tuple(ApiToken(name, role, hashlib.sha256(TOKENS[key].encode()).hexdigest()) for key, name, role in (
         ("admin", "ops", "admin"), ("reader", "quality", "reader"), ("supervisor", "floor", "supervisor"),
         ("department", "service", "department"), ("department-own", "north-repair", "department"),
-        ("inspector", "zhao", "inspector")))
+        ("inspector", "zhao", "inspector"), ("intake", "website", "intake")))
     return Auth(AuthSettings(tokens=tokens), {a: pin for a in AGENTS}, {})
 
 
@@ -91,7 +97,8 @@ async def world(store_url: str, tmp: Path, db_options: dict[str, Any] | None = N
     """The leader's app on ``store_url``, with queue ``support`` and agents 1001, 1002
     (its outbox in ``tmp``; webhooks go nowhere); R18 with ``quality`` (the default
     form of ``tests/integration/test_quality.py`` when None) and ``play`` (recordings)."""
-    db = Database(store_url, schema=SCHEMA + sessions.SCHEMA + history_store.SCHEMA + QUALITY_SCHEMA, **(db_options or {}))
+    db = Database(store_url, schema=SCHEMA + sessions.SCHEMA + history_store.SCHEMA + QUALITY_SCHEMA
+                  + KNOWLEDGE_SCHEMA + CUSTOMERS_SCHEMA, **(db_options or {}))
     await db.open()
     engine = Engine([QueueConfig("support", wrap_up_s=60, announce_agent_id=False)],
                     [AgentConfig(a, f"PJSIP/agent{a}", ("support",)) for a in AGENTS])
@@ -107,9 +114,11 @@ async def world(store_url: str, tmp: Path, db_options: dict[str, Any] | None = N
             live = await stack.enter_async_context(desk_http.setup(app, desk_http.LiveDeps(
                 lambda who: {}, agent_of=lambda call_id: None, runtime=runtime)))
             hold, release = holds or (None, None)
+            customers = await stack.enter_async_context(customers_http.setup(app, customers_http.CustomersDeps(
+                db, 6, lambda *a: visits.set_blocked(*a))))  # R19 (visits: below)
             orders_part = await stack.enter_async_context(orders_http.setup(app, orders_http.OrdersDeps(
                 orders or order_settings(), db, notifier, runtime, listeners=(live.order,), hold=hold,
-                release=release)))
+                release=release, recorded=(customers.remember,))))
             history = await stack.enter_async_context(reports_http.setup(app, reports_http.ReportsDeps(
                 db, 20.0, "UTC", 6, runtime)))
             visits = await stack.enter_async_context(outbound_http.setup(app, outbound_http.OutboundDeps(
@@ -118,9 +127,11 @@ async def world(store_url: str, tmp: Path, db_options: dict[str, Any] | None = N
                 SupervisionConfig(), runtime, notifier, Faults())))
             inspections = await stack.enter_async_context(quality_http.setup(app, quality_http.QualityDeps(
                 quality or quality_settings(), db, "UTC", play)))
+            await stack.enter_async_context(knowledge_http.setup(app, knowledge_http.KnowledgeDeps(
+                db, orders_part.get)))  # R19
             await stack.enter_async_context(serving(app, RUNTIME, runtime))
             async with TestClient(TestServer(app)) as http:
-                yield World(http, runtime, db, orders_part, visits, history, inspections)
+                yield World(http, runtime, db, orders_part, visits, history, inspections, customers)
     finally:
         await db.aclose()
 

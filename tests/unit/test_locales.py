@@ -21,8 +21,9 @@ from cti.web.server import build_app
 
 WEB = Path(__file__).resolve().parents[2] / "cti" / "web"
 PAGES = {"/agent": "agent.html", "/wallboard": "wallboard.html", "/reports": "reports.html",
-         "/quality": "quality.html"}
-SCRIPTS = ("page.js", "desk.js", "wallboard.js", "reports.js", "charts.js", "quality.js", "deskquality.js")
+         "/quality": "quality.html", "/knowledge": "knowledge.html"}
+SCRIPTS = ("page.js", "desk.js", "wallboard.js", "reports.js", "charts.js", "quality.js", "deskquality.js", "knowledge.js",
+           "deskknowledge.js", "deskorders.js", "deskcustomer.js")
 # A message in a template: _("..."); in a script: t("...") or CtiPage.t("...") with a literal.
 TEMPLATE_ID = re.compile(r'\b_\(\s*"((?:[^"\\]|\\.)*)"')
 SCRIPT_ID = re.compile(r'(?<![\w$])(?:CtiPage\.)?t\(\s*"((?:[^"\\]|\\.)*)"')

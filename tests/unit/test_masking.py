@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from cti.masking import MaskingFilter, mask_number
+from cti.masking import MaskingFilter, mask_number, mask_numbers, mask_text
 
 
 def test_R14_mask_number_keeps_only_prefix_and_last_four() -> None:
@@ -70,3 +70,23 @@ def test_R14_tracebacks_and_urls_are_masked_too() -> None:
     assert "ValueError" in line and "13812345678" not in line and "138****5678" in line
     assert redact_url("redis://cti:s3cret@127.0.0.1:6390/0") == "redis://cti:***@127.0.0.1:6390/0"
     assert redact_url("redis://127.0.0.1:6390/0") == "redis://127.0.0.1:6390/0"
+
+
+def test_R14_the_ids_the_engine_makes_never_read_as_numbers_so_they_are_never_masked() -> None:
+    """A task id of hex digits (T-5798525535) was all digits about once in a hundred and
+    supervisors saw it masked (T-579***5535): they could not act on the task. Every id
+    the engine makes for a task, customer, article or legal hold is letters after its
+    prefix."""
+    from cti.knowledge.service import new_article_id
+    from cti.masking import letters_id
+    from cti.orders.tasks import new_task
+    makers = {"task": lambda: new_task("WO-1", "1001", "call-back", "", 0.0).task_id,
+              "article": new_article_id, "customer": lambda: letters_id("c-", 12),
+              "hold": lambda: letters_id("hold-", 12)}
+    for name, make in makers.items():
+        ids = {make() for _ in range(3000)}
+        assert len(ids) == 3000, name
+        for made in ids:
+            assert mask_text(made) == made, (name, made)
+            assert mask_numbers({"id": made}) == {"id": made}, (name, made)
+    assert mask_text("T-5798525535") == "T-579***5535"  # the old kind of id: the reason

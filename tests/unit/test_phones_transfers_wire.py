@@ -47,6 +47,43 @@ async def test_a_blind_refer_asks_the_core_and_tells_the_phone() -> None:
     assert told == [("POST", f"/channels/{leg}/transfer_progress", {"states": "channel_answered"})] * 2
 
 
+async def test_R3_after_a_phones_transfer_the_bridge_is_kept_for_the_next_agent_and_deleted_when_the_call_ends() -> None:
+    """Asterisk 22.10 keeps a bridge deleted right after a phone's REFER alive but hidden:
+    the next agent's bridge under the same id was refused (409) and not found (404), and
+    the caller never met the agent the call was transferred to (a whole run's failure,
+    3 in 6 on one instance; a desk transfer to a queue showed it too). An agent's part
+    that ends while the caller stays leaves the bridge; the next agent joins it; the
+    call's end (the caller leaving) deletes it, also while waiting for the next agent."""
+    h = Harness()
+    h.adapter.transfers.agents = {"1002": "1002"}
+    leg = await offered(h, "k1", "1001")
+    await h.adapter.execute(c.ConnectCall("k1", "1001"))
+    h.adapter.on_event(refer(leg, "1002"))
+    await h.follow_ups()
+    await h.adapter.execute(c.HangUpAgent("k1", "1001"))
+    assert ("DELETE", "/bridges/cti-k1", {}) not in h.ari.requests
+    assert h.ari.requests[-1] == ("DELETE", f"/channels/{leg}", {})
+    await h.adapter.execute(c.OfferCall("k1", "1002", "PJSIP/agent1002", 10.0))
+    leg2 = str(h.ari.requests[-1][2]["channelId"])
+    h.adapter.on_event({"type": "StasisStart", "args": ["offer", "k1", "1002"], "channel": {"id": leg2}})
+    await h.adapter.execute(c.ConnectCall("k1", "1002"))
+    h.adapter.on_event({"type": "StasisEnd", "channel": {"id": "k1"}})  # the caller leaves: the call's end
+    await h.adapter.execute(c.HangUpAgent("k1", "1002"))
+    await h.follow_ups()
+    assert ("DELETE", "/bridges/cti-k1", {}) in h.ari.requests
+    # A caller who hangs up while the transferred call waits: the kept bridge goes too.
+    leg3 = await offered(h, "k2", "1001")
+    await h.adapter.execute(c.ConnectCall("k2", "1001"))
+    h.adapter.on_event(refer(leg3, "1002"))
+    await h.follow_ups()
+    await h.adapter.execute(c.HangUpAgent("k2", "1001"))
+    assert ("DELETE", "/bridges/cti-k2", {}) not in h.ari.requests
+    h.adapter.on_event({"type": "StasisEnd", "channel": {"id": "k2"}})
+    await h.follow_ups()
+    assert ("DELETE", "/bridges/cti-k2", {}) in h.ari.requests
+    assert not h.adapter.transfers.kept_bridges
+
+
 async def test_a_refer_the_engine_cannot_do_is_declined_and_changes_nothing() -> None:
     h = Harness()
     h.adapter.transfers.agents = {"1002": "1002"}
@@ -211,3 +248,74 @@ async def test_a_resync_mid_consult_keeps_the_caller_held_and_reports_the_consul
         assert "k1" in h.adapter.transfers.held
         expected = e.OfferAnswered("k1", "1002", NOW) if consult_leg_there else e.OfferFailed("k1", "1002", "lost", NOW)
         assert h.submitted == [expected]
+
+
+async def test_R6_a_phone_busy_with_a_call_that_is_not_the_engines_is_offered_none_until_free() -> None:
+    """Found by the soak (issue 33, seed 33, finding 3): a call of the dialplan's fallback
+    queue (made while no engine led) was up on agent 1002's phone when the next leader
+    offered 1002 another: two calls at once on one phone. On a single node a phone in a
+    call none of whose legs is the engine's is away until it is free; the engine's own
+    offer ringing it, or its call, changes nothing; at a (re)connect the endpoints'
+    listing (a channel on an online endpoint) says so too."""
+    h = Harness()
+    asked: list[e.Event] = []
+    p = phones(h, asked, {})
+    p.judge_busy(h.adapter._legs.has_agent)  # what a single node's adapter sets (Harness builds it bare)
+    dev = lambda state: {"type": "DeviceStateChanged", "device_state": {"name": "PJSIP/agent2001", "state": state}}
+    h.adapter.on_event(dev("NOT_INUSE"))
+    h.adapter.on_event(dev("INUSE"))  # a call the engine did not make
+    h.adapter.on_event(dev("NOT_INUSE"))
+    assert asked == [e.AgentReachable("2001", True, NOW), e.AgentReachable("2001", False, NOW),
+                     e.AgentReachable("2001", True, NOW)]
+    await h.adapter.execute(c.OfferCall("k1", "2001", "PJSIP/agent2001", 10.0))  # the engine's own
+    for state in ("RINGING", "INUSE", "ONHOLD", "NOT_INUSE"):
+        h.adapter.on_event(dev(state))
+    assert len(asked) == 3  # its own call: still reachable throughout
+    h.adapter.on_event({"type": "ChannelDestroyed", "cause": 16,
+                        "channel": {"id": str(h.ari.requests[-1][2]["channelId"])}})
+    h.adapter.on_event(dev("UNAVAILABLE"))
+    assert asked[-1] == e.AgentReachable("2001", False, NOW)
+    # At a (re)connect: online with a channel that is not ours -> away; then free -> back.
+    listing: list[dict[str, Any]] = [{"technology": "PJSIP", "resource": "agent2001", "state": "online",
+                                      "channel_ids": ["1796525507.1115"]}]
+
+    async def listed(method: str, path: str, **params: Any) -> Any:
+        h.ari.requests.append((method, path, params))
+        return listing if (method, path) == ("GET", "/endpoints") else {}
+    h.ari.request = listed  # type: ignore[method-assign]
+    await p.resync()
+    assert asked[-1] == e.AgentReachable("2001", False, NOW) and len(asked) == 4  # (away already)
+    h.adapter.on_event(dev("NOT_INUSE"))
+    assert asked[-1] == e.AgentReachable("2001", True, NOW)
+    await p.resync()
+    assert asked[-1] == e.AgentReachable("2001", False, NOW)  # the listing: still on that call
+
+
+async def test_R6_a_restarted_engine_does_not_take_its_own_call_for_one_that_is_not_its() -> None:
+    """At a restart the listing shows agent 2001's phone in a call: the engine's own (its
+    leg is in the channel listing and the core's call is connected to 2001). The
+    phones' states are judged once the legs are rebuilt: 2001 stays reachable."""
+    import dataclasses
+
+    from cti.calls.stasis import StasisAdapter
+    from tests.unit.test_stasis_adapter import ListingAri, callback_view
+    leg = {"id": "cti-offer-2001-k1-a1", "state": "Up", "name": "PJSIP/agent2001-1"}
+    caller = {"id": "k1", "state": "Up", "name": "PJSIP/caller-1"}
+    ari = ListingAri([caller, leg])
+    endpoints = [{"technology": "PJSIP", "resource": "agent2001", "state": "online", "channel_ids": [leg["id"]]}]
+
+    async def request(method: str, path: str, **params: Any) -> Any:
+        ari.requests.append((method, path, params))
+        if (method, path) == ("GET", "/endpoints"):
+            return endpoints
+        return list(ari.channels) if (method, path) == ("GET", "/channels") else {}
+    ari.request = request  # type: ignore[method-assign]
+    call = dataclasses.replace(callback_view("k1", "connected", agent_id="2001"), callback=False, kind="general",
+                               bridged=True)
+    asked: list[e.Event] = []
+    p = Phones(ari, lambda ev: bool(asked.append(ev)) or True, lambda: NOW, lambda *a: None,  # type: ignore[arg-type]
+               {"PJSIP/agent2001": "2001"}, None, ())
+    adapter = StasisAdapter(ari, [].append, lambda: NOW, lambda: [call], phones=p)  # type: ignore[arg-type]
+    await adapter.resync()
+    await adapter.lanes.drained()
+    assert asked == [e.AgentReachable("2001", True, NOW)]

@@ -22,7 +22,8 @@ from cti.config import load
 from cti.errors import ConfigError
 from cti.masking import mask_text
 from recording.retention import Kept, LegalHold, add_months, due_for_deletion
-from workorders import STATUSES, BadTransition, WorkOrder, next_status
+from workorders import STATUSES, BadTransition
+from workorders.steps import STEPS, next_step
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -305,43 +306,43 @@ def test_R8_an_emergency_arriving_later_is_offered_before_every_waiting_priority
 
 # ------------------------------------------------------------------ R12 final statuses
 
-# The work-order status table as the model's documentation states it: forward only
-# (steps may be skipped), any open status may be cancelled, done and cancelled final.
+# The work-order steps as the documentation states them (R12, R20): status after each
+# step, from each status; any pair not listed is refused; done, unresolved, cancelled final.
 ALLOWED = {
-    "new": {"dispatched", "accepted", "on-site", "done", "cancelled"},
-    "dispatched": {"accepted", "on-site", "done", "cancelled"},
-    "accepted": {"on-site", "done", "cancelled"},
-    "on-site": {"done", "cancelled"},
-    "done": set(),
-    "cancelled": set(),
+    "new": {"accept": "accepted", "visit": "new", "arrive": "on-site", "delay": "new", "help": "new",
+            "hand-over": "new", "done": "done", "cancel": "cancelled"},
+    "dispatched": {"accept": "accepted", "visit": "dispatched", "arrive": "on-site", "delay": "dispatched",
+                   "help": "dispatched", "hand-over": "new", "done": "done", "cancel": "cancelled"},
+    "accepted": {"visit": "accepted", "arrive": "on-site", "delay": "accepted", "help": "accepted",
+                 "hand-over": "new", "done": "done", "unresolved": "unresolved", "cancel": "cancelled"},
+    "on-site": {"delay": "on-site", "help": "on-site", "hand-over": "new", "done": "done",
+                "unresolved": "unresolved", "cancel": "cancelled"},
+    "done": {}, "unresolved": {}, "cancelled": {},
 }
 
 
-def wo(status: str) -> WorkOrder:
-    return WorkOrder("WO-1", "k1", "fault-report", "repair", status, 0.0, 100.0)
-
-
-def test_R12_the_status_table_covers_every_status() -> None:
+def test_R20_the_step_table_covers_every_status_and_step() -> None:
     assert set(ALLOWED) == set(STATUSES)
+    assert {s for steps in ALLOWED.values() for s in steps} == set(STEPS)
 
 
-@pytest.mark.parametrize("target", STATUSES)
-@pytest.mark.parametrize("final", ["done", "cancelled"])
-def test_R12_no_transition_leaves_a_final_status(final: str, target: str) -> None:
-    """R12: a done (or cancelled) work order never changes again: not back to on-site,
-    accepted, dispatched or new, not to cancelled, not to itself."""
+@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("final", ["done", "unresolved", "cancelled"])
+def test_R20_no_step_leaves_a_final_status(final: str, step: str) -> None:
+    """R12/R20: a closed work order never changes again, whatever the step."""
     with pytest.raises(BadTransition, match="does not change"):
-        next_status(wo(final), target)
+        next_step(final, step)
 
 
-@pytest.mark.parametrize(("before", "after"), [(b, a) for b in STATUSES for a in STATUSES])
-def test_R12_every_status_change_follows_the_table(before: str, after: str) -> None:
-    """R12: every pair of statuses: allowed exactly when the table allows it."""
-    if after in ALLOWED[before]:
-        assert next_status(wo(before), after) == after
+@pytest.mark.parametrize(("before", "step"), [(b, s) for b in STATUSES for s in STEPS])
+def test_R20_every_step_from_every_status_follows_the_table(before: str, step: str) -> None:
+    """R20: every (status, step) pair: allowed exactly when the table allows it, to the
+    status it names; the others refused."""
+    if step in ALLOWED[before]:
+        assert next_step(before, step) == ALLOWED[before][step]
     else:
         with pytest.raises(BadTransition):
-            next_status(wo(before), after)
+            next_step(before, step)
 
 
 # ------------------------------------------------------------------ R14 the shortest numbers

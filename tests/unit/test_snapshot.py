@@ -104,3 +104,38 @@ def test_fields_at_their_defaults_are_not_written_so_the_previous_version_reads_
     assert codec.encode(e.AgentLoggedIn("1001", 2.0, False))["ready"] is False
     for ev in random_events(random.Random(7), 400):
         assert codec.decode_event(json.loads(json.dumps(codec.encode(ev)))) == ev
+
+
+def _generic_dump(value: object) -> object:
+    """The snapshot's rule written the slow, obvious way: every saved field converted."""
+    import collections
+    import dataclasses
+    import enum
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _generic_dump(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.metadata.get("saved", True)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (set, frozenset)):
+        return sorted(_generic_dump(v) for v in value)  # type: ignore[type-var]
+    if isinstance(value, (tuple, list, collections.deque)):
+        return [_generic_dump(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _generic_dump(v) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_R6_the_fast_snapshot_writes_what_the_obvious_rule_writes(seed: int) -> None:
+    """The snapshot copies plain fields as they are and enums as their values (5x faster
+    with 10,000 agents); every agent, call and queue it writes equals the obvious
+    field-by-field conversion, in busy states with calls waiting, offered and bridged."""
+    from acd.saving import dump
+    engine = Engine(QUEUES, AGENTS.values(), INTAKE)
+    feed(engine, random_events(random.Random(seed), 400))
+    center = engine._center
+    objects = [*center._agents.values(), *center._calls.values(), *center._queues.values()]
+    assert center._calls or seed % 5, "the random events leave calls in most states"
+    for obj in objects:
+        assert dump(obj) == _generic_dump(obj)
+        assert repr(dump(obj)) == repr(_generic_dump(obj))  # same types too (a str enum equals its value)

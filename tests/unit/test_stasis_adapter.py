@@ -92,13 +92,18 @@ def test_an_answered_call_translates_to_entered_answered_and_hung_up() -> None:
         head, rest = split(rest, "PlaybackFinished", call)
         h.feed(head)
         await h.follow_ups()
-        assert h.ari.requests[-1][:2] == ("POST", f"/channels/{call}/moh")
+        # Issue 32: the music is the holding bridge's one stream, made the first time.
+        assert [r[:2] for r in h.ari.requests[-3:]] == [
+            ("POST", "/bridges/cti-hold"), ("POST", "/bridges/cti-hold/moh"), ("POST", "/bridges/cti-hold/addChannel")]
+        assert h.ari.requests[-1][2] == {"channel": call}
         ours = await h.offer(call, "1001", leg)
         head, rest = split(rest, "StasisStart", leg)
         h.feed(head)
         assert h.submitted[-1] == e.OfferAnswered(call, "1001", NOW)
         await h.adapter.execute(c.ConnectCall(call, "1001"))
         assert ("POST", f"/bridges/cti-{call}/addChannel", {"channel": [call, ours]}) in h.ari.requests
+        # Moved from the holding bridge into its own in that one request: no music to stop.
+        assert ("DELETE", f"/channels/{call}/moh", {}) not in h.ari.requests
         head, rest = split(rest, "StasisEnd", call)  # the caller hangs up first
         h.feed(head)
         assert h.submitted[-1] == e.CallerHungUp(call, NOW)
@@ -444,3 +449,91 @@ def test_R6_offer_leg_ids_parse_with_a_systemname_prefixed_call_id() -> None:
     assert parse_leg("cti-offer-1001-1796175607.31-abcx12") == ("1001", "1796175607.31")
     assert parse_leg("cti-offer-1001-") is None and parse_leg("cti-offer-1001") is None
     assert parse_leg("cti-sup-1796175607.31-1") is None
+
+
+def test_R6_a_bridge_asterisk_did_not_make_in_time_is_asked_for_again() -> None:
+    """The agent answered, Asterisk stalled past the deadline on the bridge: both sides
+    would stay on silent lines. The adapter asks again, a little later (only what is
+    missing), and counts it."""
+    from cti.errors import AriError
+
+    async def run() -> None:
+        h = Harness()
+        stalls = [0]  # one request with no answer in time
+        real = h.ari.request
+
+        async def stalling(method: str, path: str, **params: Any) -> Any:
+            if (method, path) == ("POST", "/bridges") and stalls:
+                h.ari.requests.append((method, path, params))
+                raise AriError(method, path, stalls.pop(), "no answer within 5 s")
+            return await real(method, path, **params)
+        h.ari.request = stalling  # type: ignore[method-assign]
+        events = load("answered_call")
+        call = events[0]["channel"]["id"]
+        head, rest = split(events, "StasisStart", call)
+        h.feed(head)
+        ours = await h.offer(call, "1001", leg_of(events))
+        head, rest = split(rest, "StasisStart", leg_of(events))
+        h.feed(head)
+        lanes = asyncio.create_task(h.adapter.run())
+        try:
+            await h.adapter.execute(c.ConnectCall(call, "1001"))
+            bridged = ("POST", f"/bridges/cti-{call}/addChannel", {"channel": [call, ours]})
+            assert bridged not in h.ari.requests  # stalled: not bridged yet
+            for _ in range(50):  # asked again 2 s later, in the call's lane
+                await asyncio.sleep(0.1)
+                if bridged in h.ari.requests:
+                    break
+            assert bridged in h.ari.requests
+            assert [r[:2] for r in h.ari.requests].count(("POST", "/bridges")) == 2
+        finally:
+            lanes.cancel()
+    asyncio.run(run())
+
+
+def test_a_caller_in_the_holding_bridge_handed_to_the_fallback_is_sent_with_one_request() -> None:
+    """Issue 32: the dialplan takes the caller out of the holding bridge; there is no
+    music of its own to stop (one request, not two: it counts when ARI is slow at a stop)."""
+    async def run() -> None:
+        h = Harness()
+        h.adapter.on_event({"type": "StasisStart", "channel": {"id": "k1", "caller": {"number": "13900000001"}},
+                            "args": ["inbound", "300"]})
+        await h.adapter.execute(c.PlayWaitingMedia("k1"))
+        assert h.ari.requests[-1][:2] == ("POST", "/bridges/cti-hold/addChannel")
+        before = len(h.ari.requests)
+        await h.adapter.execute(c.RouteToFallback("k1", "engine stopping"))
+        assert [r[:2] for r in h.ari.requests[before:]] == [("POST", "/channels/k1/continue")]
+    asyncio.run(run())
+
+
+async def test_R6_a_caller_whose_stasis_start_was_lost_with_the_events_is_taken_at_the_resync() -> None:
+    """Found by the soak (issue 33, seed 33): a caller dialled while the events websocket
+    was blackholed; it entered Stasis(cti,inbound,100), its StasisStart was lost with the
+    connection, and the reconnect's resync looked only at calls it knew: the caller rang
+    unanswered to the end. Now a channel of our application entered as ``inbound`` that
+    nobody knows is a new caller, in the order they dialled; another application's
+    channel, an offer leg, or one already known is left alone; the late StasisStart of
+    one taken this way adds nothing."""
+    def chan(chan_id: str, app_data: str, created: str, number: str = "13800000000") -> dict[str, Any]:
+        return {"id": chan_id, "state": "Ring", "name": f"PJSIP/caller-{chan_id}", "creationtime": created,
+                "caller": {"number": number},
+                "dialplan": {"context": "from-caller", "exten": "100", "priority": 2, "app_name": "Stasis",
+                             "app_data": app_data}}
+    lost_late = chan("k2", "cti,inbound,200", "2026-12-06T02:44:52.100+0000", "13900000000")
+    lost_early = chan("k1", "cti,inbound,100", "2026-12-06T02:44:51.954+0000")
+    others = [chan("x1", "cti-b,inbound,100", "2026-12-06T02:44:50.000+0000"),  # another node's app
+              chan("cti-offer-1001-k0-a1", "cti,offer,k0,1001", "2026-12-06T02:44:50.000+0000"),
+              {"id": "x2", "state": "Up", "name": "PJSIP/caller-x2",
+               "dialplan": {"context": "from-caller", "exten": "100", "priority": 5, "app_name": "Queue"}}]
+    ari = ListingAri([lost_late, *others, lost_early])
+    submitted: list[e.Event] = []
+    adapter = StasisAdapter(ari, submitted.append, lambda: NOW, lambda: [])  # type: ignore[arg-type]
+    await adapter.resync()
+    await adapter.lanes.drained()
+    assert submitted == [e.CallEntered("k1", "13800000000", "100", NOW),
+                         e.CallEntered("k2", "13900000000", "200", NOW)]
+    adapter.on_event({"type": "StasisStart", "args": ["inbound", "100"], "channel": lost_early})  # late
+    await adapter.resync()  # and again: known now
+    assert len(submitted) == 2
+    adapter.on_event({"type": "ChannelDestroyed", "cause": 16, "channel": {"id": "k1"}})
+    assert submitted[-1] == e.CallerHungUp("k1", NOW)  # the call's from now on, as any other

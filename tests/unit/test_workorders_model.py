@@ -10,9 +10,10 @@ from cti.configreader import Table
 from cti.errors import ConfigError
 from cti.orders.settings import parse_workorders
 from workorders import (
-    BadDisposition, BadTransition, Rule, Rules, WorkOrder, check_disposition, next_status, overdue,
+    BadDisposition, BadTransition, Rule, Rules, WorkOrder, check_disposition, overdue,
 )
 from workorders.model import DEFAULT_KINDS
+from workorders.steps import Effects, take
 
 RULES = Rules({k.name: k for k in DEFAULT_KINDS}, (
     Rule("north-repair", 4 * 3600, kind="fault-report", urgency="high", region="north"),
@@ -50,16 +51,15 @@ def test_R12_rules_route_by_kind_urgency_region_first_match_wins() -> None:
 
 def test_R12_status_moves_forward_only() -> None:
     o = order(100.0)
-    assert next_status(o, "on-site") == "on-site"  # a department may skip steps
-    o.status = "on-site"
+    assert take(o, "arrive", {}, 1.0, "repair", ()) == Effects() and o.status == "on-site"  # steps may be skipped
     with pytest.raises(BadTransition):
-        next_status(o, "accepted")
-    assert next_status(o, "cancelled") == "cancelled"
-    o.status = "done"
+        take(o, "accept", {}, 2.0, "repair", ())
+    take(o, "cancel", {"note": "withdrawn"}, 3.0, "sup", ())
+    assert (o.status, o.closed_at, o.history[-1]["note"]) == ("cancelled", 3.0, "withdrawn")
+    with pytest.raises(BadTransition, match="does not change"):
+        take(o, "cancel", {}, 4.0, "sup", ())
     with pytest.raises(BadTransition):
-        next_status(o, "cancelled")
-    with pytest.raises(BadTransition):
-        next_status(order(1.0), "lost")
+        take(order(1.0), "lose", {}, 1.0, "x", ())
 
 
 def test_R12_overdue_on_a_virtual_clock() -> None:

@@ -86,7 +86,7 @@
     const other = editing && (!desk.call || desk.call.call_id !== editing);
     $("form-for").hidden = !other;
     if (other) $("form-for").textContent = t("For an earlier call: {caller}", {caller: (drafts()[editing] || {}).caller || editing});
-    $("btn-dispose").disabled = !editing || (!other && desk.call.state === "offered");
+    $("btn-dispose").disabled = !CtiDeskOrders.walkIn() && (!editing || (!other && desk.call.state === "offered"));
   }
 
   const fmt = CtiPage.duration;
@@ -132,8 +132,10 @@
     } catch (e) { return; }
     skew = desk.now - Date.now() / 1000;
     render();
+    document.dispatchEvent(new CustomEvent("cti:desk", {detail: desk}));  // the desk's data, read again
     try { renderComplaints(await api("GET", "/complaints")); } catch (e) { renderComplaints([]); }
     CtiDeskQuality.refresh();  // R18: the agent's own quality results
+    CtiDeskKnowledge.refresh(desk.call);  // R19: the knowledge base's suggestions for the call's kind
   }
   // R16: the complaints this agent owns (first to take them), the soonest due first. One
   // is chosen to act on: the feedback call (this phone rings first, then the customer's)
@@ -311,6 +313,8 @@
         if (match) kinds.value = match.name;
         if (call.caller && call.caller.indexOf("*") < 0) $("f-contact_number").value = call.caller;
       }
+      // A fresh form for a call: other parts of the desk may fill it (R19: the customer's record)
+      document.dispatchEvent(new CustomEvent("cti:form-fresh", {detail: {call, desk}}));
       markRequired();
       pristine = JSON.stringify(formValues());
       const kept = key && drafts()[key];
@@ -429,9 +433,12 @@
   $("disposition").addEventListener("submit", (ev) => {
     ev.preventDefault();
     if (!checkRequired()) return;
+    const kind = desk.form.kinds.find((k) => k.name === $("f-kind").value);
+    if (!CtiDeskOrders.readBackDone(kind)) return;  // R20: the key facts read to the customer first
     const fields = {};
     for (const f of desk.form.fields) { const el = $("f-" + f); if (el && el.value.trim()) fields[f] = el.value.trim(); }
-    dispose($("f-kind").value, fields);
+    if (CtiDeskOrders.walkIn()) CtiDeskOrders.submit($("f-kind").value, fields).then(refresh);  // no call: POST /workorders
+    else dispose($("f-kind").value, fields);
   });
   window.addEventListener("pagehide", saveDraft);
   $("btn-emergency-order").addEventListener("click", () => {

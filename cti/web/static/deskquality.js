@@ -7,7 +7,7 @@ window.CtiDeskQuality = (function () {
   const t = CtiPage.t, api = CtiPage.api;
   const STATUSES = () => ({"scored": t("Scored"), "acknowledged": t("Acknowledged"), "disputed": t("Disputed"),
     "resolved": t("Resolved")});
-  let busy = false;
+  let busy = false, shown = "";  // (the last results drawn: the same again is not redrawn)
   function labels(form) {
     const m = {};
     for (const s of form.sections) for (const i of s.items) m[i.item_id] = i.label;
@@ -22,7 +22,14 @@ window.CtiDeskQuality = (function () {
   }
   function render(data) {
     const names = labels(data.form);
-    const ul = $("my-quality"); ul.innerHTML = "";
+    const ul = $("my-quality");
+    // A reason being typed survives a redraw (new results arrived meanwhile), focus too.
+    const typed = {}; let focused = null;
+    for (const el of ul.querySelectorAll("input.quality-why")) {
+      typed[el.dataset.call] = el.value;
+      if (el === document.activeElement) focused = el.dataset.call;
+    }
+    ul.innerHTML = "";
     $("quality-box").hidden = !data.results.length;
     for (const r of data.results) {
       const li = document.createElement("li");
@@ -42,19 +49,24 @@ window.CtiDeskQuality = (function () {
         ack.className = "quality-ack";
         ack.addEventListener("click", () => reply(r.call_id, "acknowledged", ""));
         const why = document.createElement("input"); why.maxLength = 2000; why.placeholder = t("Why you dispute it");
-        why.className = "quality-why";
+        why.className = "quality-why"; why.dataset.call = r.call_id; why.value = typed[r.call_id] || "";
         const dis = document.createElement("button"); dis.type = "button"; dis.textContent = t("Dispute");
         dis.className = "quality-dispute";
         dis.addEventListener("click", () => reply(r.call_id, "disputed", why.value));
         li.append(ack, " ", why, " ", dis);
       }
       ul.appendChild(li);
+      if (focused === r.call_id) li.querySelector("input.quality-why").focus();
     }
   }
   async function refresh() {
     if ($("app").hidden || busy) return;
     busy = true;
-    try { render(await api("GET", "/quality/mine")); } catch (e) { $("quality-box").hidden = true; }
+    try {
+      const data = await api("GET", "/quality/mine");
+      const text = JSON.stringify(data);
+      if (text !== shown) { shown = text; render(data); }
+    } catch (e) { $("quality-box").hidden = true; shown = ""; }
     finally { busy = false; }
   }
   setInterval(refresh, 15000);

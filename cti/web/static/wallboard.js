@@ -196,6 +196,7 @@
       case "HoldOverrun": return t("Hold overrun: {agent} {time}", {agent: a.agent_id, time: fmt(a.held_s)});
       case "NotifyEmergency": return t("Emergency call: {queue}", {queue: a.queue});
       case "WorkOrderOverdue": return t("Work order overdue: {order} · {department}", {order: a.order_id, department: a.department});
+      case "WorkOrderLateOnSite": return t("Nobody on site yet: {order} · {department}", {order: a.order_id, department: a.department});
       case "ComplaintOverdue": return t("Complaint feedback overdue: {order} · now with the {level}", {order: a.order_id, level: word("level", a.level)});
       default: return a.type + " " + (a.agent_id || "");
     }

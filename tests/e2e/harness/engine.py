@@ -112,11 +112,11 @@ class EngineStarter:
               recording: bool = False, env: dict[str, str] | None = None, tail: str = "",
               snapshot_every: int = 20, redis_ca: str | None = None, port: int | None = None,
               redis_where: str | None = None, peers: str = "", spool: Path | None = None,
-              **kwargs: Any) -> Engine:
+              recording_extra: str = "", **kwargs: Any) -> Engine:
         """``env``: environment overrides (CTI_AMI_PORT=... to go through a fault
         proxy); ``tail``: TOML appended to the config (a [deadlines] table...);
         ``redis_where``: the [redis] keys that say where Redis is (sentinels...),
-        instead of the shared server's url."""
+        instead of the shared server's url; ``recording_extra``: more [recording] keys."""
         port = port or free_port()  # the same port: a restart the pages reconnect to
         cfg = self.tmp / f"engine-{len(self.started)}.toml"
         text = engine_config(port, **kwargs).replace('ari_user = "cti"', f'app = "{app}"\nari_user = "cti"', 1)
@@ -127,7 +127,7 @@ class EngineStarter:
             archive = self.tmp / ("archive" if cluster != "adapter" else f"archive-{node}")
             inside = f'asterisk_spool_dir = "{ASTERISK_SPOOL if spool is None else "/" + str(spool.relative_to(SANDBOX_ROOT))}"\n'
             text += (f'\n[recording]\nspool_dir = "{spool or SPOOL}"\narchive_dir = "{archive}"\n{inside}'
-                     f'reader_token = "{READER_TOKEN}"\naudit_interval_s = 2\n')
+                     f'reader_token = "{READER_TOKEN}"\naudit_interval_s = 2\n{recording_extra}')
         if redis:  # every engine of one test shares the test's own keys
             where = redis_where if redis_where is not None else f'url = "{REDIS_URL}"\n'
             text += (f'\n[redis]\n{where}prefix = "{self.prefix}"\n'

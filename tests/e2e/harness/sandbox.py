@@ -24,6 +24,10 @@ ARI_AUTH = "Basic " + base64.b64encode(b"cti:cti-sandbox").decode()
 SANDBOX_ROOT = Path(subprocess.run([str(SANDBOX), "root"], capture_output=True,
                                    text=True).stdout.strip() or "/var/cache/cti-sandbox/root")
 SPOOL = SANDBOX_ROOT / ASTERISK_SPOOL.lstrip("/")
+# R4: what the dialplan's fallback queue records while no engine leads (extensions.conf,
+# [cti-fallback-record]), and the queue_log that names those calls
+FALLBACK_SPOOL = SPOOL / "fallback"
+QUEUE_LOG = SANDBOX_ROOT / ("var/log/asterisk" if INSTANCE == 0 else f"var/log/asterisk-w{INSTANCE}") / "queue_log"
 AGENT_PORTS = {"1001": 5071, "1002": 5072, "1003": 5073, "1004": 5074, "1005": 5075, "1006": 5076}
 # Node b (contrib/sandbox node-b up): a second Asterisk on 127.0.0.2; agents 1005 and
 # 1006 have their contacts there (and only there), callers reach it from 127.0.0.4.
@@ -68,6 +72,8 @@ def asterisk_start() -> None:
     subprocess.run([str(SANDBOX), *args], check=True, capture_output=True, timeout=120)
 
 
+HOLD_BRIDGE = "cti-hold"  # the engine's holding bridge (cti/calls/media.py)
+
 class Sandbox:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
@@ -85,10 +91,13 @@ class Sandbox:
         return json.loads(body) if body else None
 
     def channels(self) -> list[dict[str, Any]]:
-        return list(self.ari("GET", "/channels"))
+        """The calls' channels: not the music source of the engine's holding bridge (an
+        ``Announcer/`` channel that lasts as long as the bridge, issue 32)."""
+        return [ch for ch in self.ari("GET", "/channels") if not str(ch.get("name", "")).startswith("Announcer/")]
 
     def bridges(self) -> list[dict[str, Any]]:
-        return list(self.ari("GET", "/bridges"))
+        """The calls' bridges: not the engine's holding bridge (made once, kept)."""
+        return [b for b in self.ari("GET", "/bridges") if b.get("id") != HOLD_BRIDGE]
 
     def assert_no_channels(self, timeout: float = 10.0) -> None:
         wait_for(lambda: not self.channels(), timeout, "every channel to be gone from Asterisk")
@@ -164,10 +173,15 @@ class Sandbox:
             stop_group(proc)
 
     def clear(self) -> None:
-        for kind, items in (("channels", self.channels()), ("bridges", self.bridges())):
+        for kind in ("channels", "bridges"):  # (the holding bridge too: each test starts without it)
+            items = list(self.ari("GET", f"/{kind}"))
             for item in items:
                 try:
                     self.ari("DELETE", f"/{kind}/{item['id']}")
                 except urllib.error.HTTPError:
                     pass
         wait_for(lambda: not self.channels(), 10, "leftover channels to go")
+        # Fallback recordings of calls before this test (the dialplan records every call
+        # of its fallback queue): not this test's, an engine here would archive them.
+        for leftover in FALLBACK_SPOOL.glob("*.wav"):
+            leftover.unlink(missing_ok=True)
