@@ -89,7 +89,7 @@ class StasisAdapter:
         self._order = Ordering(self.lanes, self._legs, self._carry_out)
         self._media = WaitingMedia(ari, self.then, self._seq)
         self._hangups = HangUps(ari, self.then, lambda call_id: call_id in self._callers)
-        self.surveys = Surveys(ari, submit, clock, self.then, self._seq)  # R17
+        self.surveys = Surveys(ari, submit, clock, self.then)  # R17
         self.customers = Customers(ari, submit, clock, self.then, trunk, blocked)  # R11, R2
         self.transfers = Transfers(ari, self._legs, submit, clock, trunk, self.then, directory)
         self.listening, self.phones = listening or Listening(ari, self.then), phones
@@ -238,7 +238,8 @@ class StasisAdapter:
                     self._submit(e.CustomerAnswered(k.call_id, now))  # answered while nobody listened
                 else:
                     del self._callers[k.call_id]
-        for chan_id, ch, args in unseen_callers(channels, self._ari.app, {*self._callers, *calls}):
+        taken = {*self._callers, *calls, *self.surveys.taken()}  # (a survey's caller is no new caller)
+        for chan_id, ch, args in unseen_callers(channels, self._ari.app, taken):
             self._stasis_start(chan_id, dict(ch), args)  # (its StasisStart lost with the events)
         for call_id in [k for k in self._callers if channels[k].get("state") != "Up"]:  # answer lost in a crash
             self.then(call_id, "answer",

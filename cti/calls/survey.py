@@ -12,7 +12,11 @@ and is hung up (a ``cti-bye-`` playback: the adapter hangs up when it finishes).
 
 Everything awaited has a deadline: the question's own (``PROMPT_MAX_S`` for it to be
 heard, then the timeout) runs on the loop's timer; a survey is forgotten when it ends
-or its channel goes, so nothing grows. Playbacks are named ``cti-survey-<call>-<n>``.
+or its channel goes, so nothing grows. Playbacks are named ``cti-survey-<call>-<n>``,
+``n`` the question's number in the call (1, then 2 after a wrong key): an engine
+started again knows the names of a survey's questions without having asked them, and
+stops the one playing before it thanks (else the thanks, and the request that clears
+the mark, would wait behind it: Asterisk runs a channel's requests in order).
 
 A survey lives in this process only; its channel carries ``CTI_SURVEY`` (queue, agent,
 kind) so that an adapter started again (a restart, a take-over) finds a caller left in
@@ -24,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import itertools
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
@@ -34,32 +37,39 @@ from acd import commands as c
 from acd import events as e
 from cti.asterisk.ari import AriClient
 from cti.errors import AriError
-from ivr.survey import Key, on_key
+from ivr.survey import WRONG_KEYS_ALLOWED, Key, on_key
 
 log = logging.getLogger("cti.survey")
 
 Then = Callable[[str, str, Callable[[], Awaitable[None]]], None]  # (call id, what, step)
 PREFIX = "cti-survey-"
 PROMPT_MAX_S = 30.0  # the question is heard within this, or the timeout starts anyway
+ASKED_MAX = WRONG_KEYS_ALLOWED + 1  # questions in a survey at most
 MARK = "CTI_SURVEY"  # the caller's channel variable while its survey runs: queue|agent|kind
 
 
 @dataclass(slots=True)
 class _Survey:
     cmd: c.StartSurvey
-    n: int = 0  # the question's playback now: cti-survey-<call>-<n>
+    n: int = 1  # the question's playback now: cti-survey-<call>-<n> (its number in the call)
     wrong: int = 0  # wrong keys so far
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
 
 class Surveys:
-    def __init__(self, ari: AriClient, submit: Callable[[e.Event], None], clock: Callable[[], float], then: Then,
-                 seq: itertools.count[int]) -> None:
-        self._ari, self._submit, self._clock, self._then, self._seq = ari, submit, clock, then, seq
+    def __init__(self, ari: AriClient, submit: Callable[[e.Event], None], clock: Callable[[], float],
+                 then: Then) -> None:
+        self._ari, self._submit, self._clock, self._then = ari, submit, clock, then
         self._surveys: dict[str, _Survey] = {}  # call id -> its survey, until it ends
+        self._leaving: set[str] = set()  # callers a restart left in a survey, thanked here (channels still up)
 
     def active(self, call_id: str) -> bool:
         return call_id in self._surveys
+
+    def taken(self) -> set[str]:
+        """The callers' channels this runs a survey for, or thanks after one a restart
+        left: none of them is a new caller (a resync must not queue them again)."""
+        return {*self._surveys, *self._leaving}
 
     def __len__(self) -> int:
         return len(self._surveys)
@@ -80,9 +90,11 @@ class Surveys:
         survey here) and whose channel says a survey ran: no response, thanks, hang-up.
         Returns how many."""
         found = 0
+        self._leaving &= channels.keys()
         for chan_id, channel in channels.items():
             plan = channel.get("dialplan")
-            if (chan_id in known or chan_id in self._surveys or not isinstance(plan, Mapping)
+            if (chan_id in known or chan_id in self._surveys or chan_id in self._leaving
+                    or not isinstance(plan, Mapping)
                     or plan.get("app_name") != "Stasis" or ",inbound," not in f"{plan.get('app_data', '')},"):
                 continue
             try:
@@ -94,16 +106,16 @@ class Surveys:
             if not queue or not agent:
                 continue
             found += 1
+            self._leaving.add(chan_id)
             log.warning("R17: call %s was left in its survey (a restart): no response", chan_id)
             self._submit(e.SurveyEnded(chan_id, queue, agent, kind, None, self._clock()))
-            self._then(chan_id, "survey thanks", functools.partial(self._thank, chan_id, 0))
+            self._then(chan_id, "survey thanks", functools.partial(self._thank, chan_id, *range(1, ASKED_MAX + 1)))
         return found
 
     async def _ask(self, call_id: str, prompts: tuple[str, ...]) -> None:
         survey = self._surveys.get(call_id)
         if survey is None:
             return  # ended meanwhile
-        survey.n = next(self._seq)
         self._arm(survey, PROMPT_MAX_S + survey.cmd.timeout_s)
         try:
             await self._ari.request("POST", f"/channels/{call_id}/play/{PREFIX}{call_id}-{survey.n}",
@@ -142,7 +154,7 @@ class Surveys:
         survey.wrong += 1
         log.info("R17: call %s: key %s is no score; the question again", call_id, digit)
         old = survey.n
-        survey.n = next(self._seq)  # what the old question's end says no longer counts
+        survey.n += 1  # what the old question's end says no longer counts
         self._then(call_id, "survey again", lambda: self._again(call_id, old))
 
     async def _again(self, call_id: str, old: int) -> None:
@@ -166,8 +178,9 @@ class Surveys:
         if thank:
             self._then(call_id, "survey thanks", lambda: self._thank(call_id, survey.n))
 
-    async def _thank(self, call_id: str, n: int) -> None:
-        await self._ari.request_quiet("DELETE", f"/playbacks/{PREFIX}{call_id}-{n}")
+    async def _thank(self, call_id: str, *questions: int) -> None:
+        for n in questions:  # (the one playing; a restart's: any it may be)
+            await self._ari.request_quiet("DELETE", f"/playbacks/{PREFIX}{call_id}-{n}")
         await self._ari.request_quiet("POST", f"/channels/{call_id}/variable", variable=MARK, value="")  # counted
         try:  # the adapter hangs up when cti-bye- finishes
             await self._ari.request("POST", f"/channels/{call_id}/play/cti-bye-{call_id}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -186,6 +187,7 @@ def test_R17_a_caller_left_in_the_survey_by_a_killed_engine_is_thanked_and_count
     assert leg.hung_up_by == "pbx", leg
     (left,) = second.lines(r"R17: call (\S+) was left in its survey \(a restart\): no response", wait=10)
     assert left.group(1) == asked.group(1)
+    assert not second.lines(rf"offer call {re.escape(asked.group(1))} ", wait=0)  # thanked, not queued again
 
     def figures() -> dict[str, Any] | None:
         rows = report(second, "?by=all")["rows"]

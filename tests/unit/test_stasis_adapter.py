@@ -537,3 +537,42 @@ async def test_R6_a_caller_whose_stasis_start_was_lost_with_the_events_is_taken_
     assert len(submitted) == 2
     adapter.on_event({"type": "ChannelDestroyed", "cause": 16, "channel": {"id": "k1"}})
     assert submitted[-1] == e.CallerHungUp("k1", NOW)  # the call's from now on, as any other
+
+
+class SurveyListingAri(ListingAri):
+    """Lists the given channels; ``marked`` ones carry the survey's variable."""
+
+    def __init__(self, channels: list[dict[str, Any]], marked: dict[str, str]) -> None:
+        super().__init__(channels)
+        self.marked = marked
+
+    async def request(self, method: str, path: str, **params: Any) -> Any:
+        if method == "GET" and path.endswith("/variable"):
+            self.requests.append((method, path, params))
+            return {"value": self.marked.get(path.split("/")[2], "")}
+        return await super().request(method, path, **params)
+
+
+async def test_R17_R6_a_caller_a_restart_left_in_its_survey_is_thanked_not_queued_again() -> None:
+    """Found by a whole run of the suite (CI): a caller left in its survey by a killed
+    engine was counted as no response by the next engine, and the same resync took its
+    channel (in Stasis as ``inbound``, known to nobody) as a new caller: it was queued and
+    connected to the agent again. The survey's caller is thanked only; a later resync,
+    while the thanks play (the survey's mark cleared), does not take it either."""
+    caller = {"id": "s1", "state": "Up", "name": "PJSIP/caller-s1", "creationtime": "2026-12-06T05:03:25.000+0000",
+              "caller": {"number": "13800000000"},
+              "dialplan": {"context": "from-caller", "exten": "100", "priority": 2, "app_name": "Stasis",
+                           "app_data": "cti,inbound,100"}}
+    ari = SurveyListingAri([caller], {"s1": "support|1001|general"})
+    submitted: list[e.Event] = []
+    adapter = StasisAdapter(ari, submitted.append, lambda: NOW, lambda: [])  # type: ignore[arg-type]
+    await adapter.resync()
+    await adapter.lanes.drained()
+    assert submitted == [e.SurveyEnded("s1", "support", "1001", "general", None, NOW)]
+    sent = [(m, path) for m, path, _ in ari.requests]
+    thanks = sent.index(("POST", "/channels/s1/play/cti-bye-s1"))  # after the question the last engine played is stopped
+    assert {("DELETE", "/playbacks/cti-survey-s1-1"), ("DELETE", "/playbacks/cti-survey-s1-2")} <= set(sent[:thanks])
+    ari.marked.clear()  # (the thanks cleared the mark)
+    await adapter.resync()
+    await adapter.lanes.drained()
+    assert len(submitted) == 1
