@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from acd import commands as c
 from cti.asterisk.ari import AriClient
 from cti.errors import AriError
+from cti.calls.survey import ENDED, MARK
 
 log = logging.getLogger("cti.stasis")
 
@@ -235,7 +236,8 @@ class WaitingMedia:
         """A last prompt, then the hang-up when it has been heard (``cti-bye-``)."""
         log.info("call %s: farewell (%s)", cmd.call_id, cmd.reason)
         await self.stop(cmd.call_id)
-        try:
+        await self._ari.request_quiet("POST", f"/channels/{cmd.call_id}/variable", variable=MARK, value=ENDED)
+        try:  # (the mark: a restart during the prompt hangs up, not queues again: ``unseen``)
             await self._ari.request("POST", f"/channels/{cmd.call_id}/play/cti-bye-{cmd.call_id}",
                                     media=f"sound:cti/{cmd.prompt}")
         except AriError:

@@ -217,7 +217,7 @@ class StasisAdapter:
                     if isinstance(ch, dict) and "id" in ch}
         self._legs.released_meanwhile(channels)
         core = {k.call_id for k in self._calls()} if self._calls is not None else set()
-        await self.surveys.orphans(channels, {*self._callers, *core, *self._legs.known()})  # R17
+        marks = await self.surveys.orphans(channels, {*self._callers, *core, *self._legs.known()})  # R17
         if self._calls is None:  # cluster adapter: the router holds the calls
             self.vanished(channels)
             return
@@ -239,7 +239,7 @@ class StasisAdapter:
                 else:
                     del self._callers[k.call_id]
         taken = {*self._callers, *calls, *self.surveys.taken()}  # (a survey's caller is no new caller)
-        for chan_id, ch, args in unseen_callers(channels, self._ari.app, taken):
+        for chan_id, ch, args in unseen_callers(channels, self._ari.app, taken, marks, self._media.farewell_heard):
             self._stasis_start(chan_id, dict(ch), args)  # (its StasisStart lost with the events)
         for call_id in [k for k in self._callers if channels[k].get("state") != "Up"]:  # answer lost in a crash
             self.then(call_id, "answer",

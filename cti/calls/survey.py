@@ -45,7 +45,11 @@ Then = Callable[[str, str, Callable[[], Awaitable[None]]], None]  # (call id, wh
 PREFIX = "cti-survey-"
 PROMPT_MAX_S = 30.0  # the question is heard within this, or the timeout starts anyway
 ASKED_MAX = WRONG_KEYS_ALLOWED + 1  # questions in a survey at most
-MARK = "CTI_SURVEY"  # the caller's channel variable while its survey runs: queue|agent|kind
+# The caller's channel variable: "queue|agent|kind" while its survey runs, ``ENDED`` once
+# the engine has ended the call and the caller hears a last prompt (the survey's thanks,
+# a farewell) before the hang-up. An engine started again reads it (``orphans``).
+MARK = "CTI_SURVEY"
+ENDED = "ended"
 
 
 @dataclass(slots=True)
@@ -85,11 +89,12 @@ class Surveys:
                                       value="|".join((cmd.queue, cmd.agent_id, cmd.kind)))
         await self._ask(cmd.call_id, ("survey",))
 
-    async def orphans(self, channels: Mapping[str, Mapping[str, Any]], known: Collection[str]) -> int:
+    async def orphans(self, channels: Mapping[str, Mapping[str, Any]], known: Collection[str]) -> dict[str, str]:
         """Callers of this app's inbound calls that nobody knows (not in ``known``, no
         survey here) and whose channel says a survey ran: no response, thanks, hang-up.
-        Returns how many."""
-        found = 0
+        Returns what the channel of each unknown caller still there says (``MARK``; ""
+        when nothing: a new caller for all this knows)."""
+        marks: dict[str, str] = {}
         self._leaving &= channels.keys()
         for chan_id, channel in channels.items():
             plan = channel.get("dialplan")
@@ -101,16 +106,16 @@ class Surveys:
                 got = await self._ari.request("GET", f"/channels/{chan_id}/variable", variable=MARK)
             except AriError:
                 continue  # gone, or no survey
-            queue, _, rest = str((got or {}).get("value") or "").partition("|")
+            marks[chan_id] = str((got or {}).get("value") or "")
+            queue, _, rest = marks[chan_id].partition("|")
             agent, _, kind = rest.partition("|")
             if not queue or not agent:
                 continue
-            found += 1
             self._leaving.add(chan_id)
             log.warning("R17: call %s was left in its survey (a restart): no response", chan_id)
             self._submit(e.SurveyEnded(chan_id, queue, agent, kind, None, self._clock()))
             self._then(chan_id, "survey thanks", functools.partial(self._thank, chan_id, *range(1, ASKED_MAX + 1)))
-        return found
+        return marks
 
     async def _ask(self, call_id: str, prompts: tuple[str, ...]) -> None:
         survey = self._surveys.get(call_id)
@@ -181,7 +186,7 @@ class Surveys:
     async def _thank(self, call_id: str, *questions: int) -> None:
         for n in questions:  # (the one playing; a restart's: any it may be)
             await self._ari.request_quiet("DELETE", f"/playbacks/{PREFIX}{call_id}-{n}")
-        await self._ari.request_quiet("POST", f"/channels/{call_id}/variable", variable=MARK, value="")  # counted
+        await self._ari.request_quiet("POST", f"/channels/{call_id}/variable", variable=MARK, value=ENDED)  # counted
         try:  # the adapter hangs up when cti-bye- finishes
             await self._ari.request("POST", f"/channels/{call_id}/play/cti-bye-{call_id}",
                                     media="sound:cti/survey-thanks")

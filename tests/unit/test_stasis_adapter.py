@@ -572,7 +572,35 @@ async def test_R17_R6_a_caller_a_restart_left_in_its_survey_is_thanked_not_queue
     sent = [(m, path) for m, path, _ in ari.requests]
     thanks = sent.index(("POST", "/channels/s1/play/cti-bye-s1"))  # after the question the last engine played is stopped
     assert {("DELETE", "/playbacks/cti-survey-s1-1"), ("DELETE", "/playbacks/cti-survey-s1-2")} <= set(sent[:thanks])
-    ari.marked.clear()  # (the thanks cleared the mark)
+    mark = ("POST", "/channels/s1/variable", {"variable": "CTI_SURVEY", "value": "ended"})
+    assert thanks > sent.index(mark[:2]) and mark in ari.requests  # (counted: the thanks' mark)
+    ari.marked["s1"] = "ended"
     await adapter.resync()
     await adapter.lanes.drained()
     assert len(submitted) == 1
+
+
+async def test_R6_a_caller_a_restart_left_in_its_farewell_is_hung_up_not_queued_again() -> None:
+    """A farewell (queue full, closed, a callback taken) marks the caller's channel
+    before its prompt; an engine started during the prompt finds the caller in Stasis
+    as ``inbound``, known to nobody, and hangs it up as the prompt's end would have,
+    instead of queueing a call that had ended. An unmarked unknown caller is taken."""
+    h = Harness()
+    await h.adapter.execute(c.Farewell("k1", "queue-full", "queue-full"))
+    sent = [(m, path, p) for m, path, p in h.ari.requests]
+    assert sent.index(("POST", "/channels/k1/variable", {"variable": "CTI_SURVEY", "value": "ended"})) < \
+        next(i for i, (m, path, _) in enumerate(sent) if path == "/channels/k1/play/cti-bye-k1")
+
+    def chan(chan_id: str, created: str) -> dict[str, Any]:
+        return {"id": chan_id, "state": "Up", "name": f"PJSIP/caller-{chan_id}", "creationtime": created,
+                "caller": {"number": "13800000000"},
+                "dialplan": {"context": "from-caller", "exten": "100", "priority": 2, "app_name": "Stasis",
+                             "app_data": "cti,inbound,100"}}
+    ari = SurveyListingAri([chan("f1", "2026-12-06T05:00:00.000+0000"), chan("n1", "2026-12-06T05:00:01.000+0000")],
+                           {"f1": "ended"})
+    submitted: list[e.Event] = []
+    adapter = StasisAdapter(ari, submitted.append, lambda: NOW, lambda: [])  # type: ignore[arg-type]
+    await adapter.resync()
+    await adapter.lanes.drained()
+    assert submitted == [e.CallEntered("n1", "13800000000", "100", NOW)]
+    assert ("DELETE", "/channels/f1", {}) in ari.requests and ("DELETE", "/channels/n1", {}) not in ari.requests
