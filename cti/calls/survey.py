@@ -104,8 +104,10 @@ class Surveys:
                 continue
             try:
                 got = await self._ari.request("GET", f"/channels/{chan_id}/variable", variable=MARK)
-            except AriError:
-                continue  # gone, or no survey
+            except AriError as exc:  # (Asterisk: 404 "Provided variable was not found" when unset)
+                if exc.status == 404 and "variable" in str(exc).lower():
+                    marks[chan_id] = ""  # no mark: a caller of ours nobody knows
+                continue  # (else gone, or ARI away: left to the next resync)
             marks[chan_id] = str((got or {}).get("value") or "")
             queue, _, rest = marks[chan_id].partition("|")
             agent, _, kind = rest.partition("|")

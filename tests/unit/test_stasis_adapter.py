@@ -13,6 +13,7 @@ from typing import Any
 from acd import commands as c
 from acd import events as e
 from cti.calls.stasis import StasisAdapter
+from cti.errors import AriError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ari"
 NOW = 1000.0
@@ -236,6 +237,8 @@ class ListingAri(RecordingAri):
 
     async def request(self, method: str, path: str, **params: Any) -> Any:
         self.requests.append((method, path, params))
+        if method == "GET" and path.endswith("/variable"):  # (as Asterisk answers for a variable not set)
+            raise AriError(method, path, 404, '{"message":"Provided variable was not found"}')
         return list(self.channels) if (method, path) == ("GET", "/channels") else {}
 
 
@@ -547,9 +550,9 @@ class SurveyListingAri(ListingAri):
         self.marked = marked
 
     async def request(self, method: str, path: str, **params: Any) -> Any:
-        if method == "GET" and path.endswith("/variable"):
+        if method == "GET" and path.endswith("/variable") and path.split("/")[2] in self.marked:
             self.requests.append((method, path, params))
-            return {"value": self.marked.get(path.split("/")[2], "")}
+            return {"value": self.marked[path.split("/")[2]]}
         return await super().request(method, path, **params)
 
 
