@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.harness import HOST, Engine, EngineStarter, FaultProxy, Webhook
+from tests.e2e.harness.sandbox import QUEUE_LOG
 from tests.e2e.harness.sentinel import RedisGroup
 from tests.e2e.harness.sipp import stop_group
+
+from bench.soak.disk import ArchiveDisk
 
 AGENTS = ["1001", "1002", "1003", "1004"]
 LEASE_MS = 1500
@@ -83,9 +86,12 @@ class Cluster:
     restarts: int = 0
     killed: set[int] = field(default_factory=set)  # PIDs the schedule killed or stopped
     exits: list[str] = field(default_factory=list)  # engines that died of themselves: how
+    disk: ArchiveDisk = field(init=False)  # the archive's own small disk (the disk-full fault)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
+        self.disk = ArchiveDisk(self.tmp / "archive")  # (the harness's archive folder for the engines)
+        self.disk.mount()
         self.redis = SoakRedis(self.tmp).start()
         self.ami = FaultProxy(5038, HOST)
         self.ari = FaultProxy(8088, HOST)
@@ -122,7 +128,8 @@ class Cluster:
         where = self.redis.sentinels_toml() + "replicas_ack = 1\nreplica_wait_ms = 500\n"
         tail = WORKORDERS.format(url=f"http://127.0.0.1:{self.hook.port}/repair")
         return self.starter.start(redis=True, lease_ms=LEASE_MS, role=role, agents=AGENTS, wrap_up_s=1,
-                                  ring_cycle_s=5, recording=True, redis_where=where, env=env, tail=tail)
+                                  ring_cycle_s=5, recording=True, redis_where=where, env=env, tail=tail,
+                                  recording_extra=f'queue_log = "{QUEUE_LOG}"\n')  # (the fallback queue's calls)
 
     # ------------------------------------------------------------ who is who
 
@@ -253,5 +260,7 @@ class Cluster:
             self.webhook.close()
         if hasattr(self, "redis"):
             self.redis.close()
+        if hasattr(self, "disk"):
+            self.disk.close(self.tmp / "archive-kept")
 
 

@@ -123,6 +123,11 @@ class FaultRunner:
                     proxy.drop()  # (the held connections would deliver stale bytes; a real cut ends them)
             a.healed = time.time()
             self._note(a, "passing again" if self._holes[kind] == 0 else "over (another blackhole goes on)")
+        elif kind == "disk-full":
+            self._note(a, c.disk.fill())
+            self._stop.wait(fault.duration_s)
+            self._note(a, c.disk.free())
+            a.healed = time.time()
         else:
             raise ValueError(kind)
 

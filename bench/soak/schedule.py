@@ -29,7 +29,9 @@ KINDS: dict[str, tuple[bool, str]] = {
 # was before they were added): about one per five minutes of fault window, at least one.
 LATER_KINDS: dict[str, tuple[bool, str]] = {
     "webhook-hang": (True, "the department's webhook receiver blackholed (no answer, no reset)"),
+    "disk-full": (True, "the recording archive's disk (a tmpfs of its own) filled to the last byte"),
 }
+FIXED_S = {"disk-full": 60.0}  # (the issue's minute; the others' windows are drawn)
 KINDS.update(LATER_KINDS)
 # How often each is drawn (the engines' own deaths are the point of the soak).
 WEIGHTS = {"kill9-leader": 3, "kill9-standby": 2, "sigterm-leader": 2, "kill9-redis-primary": 2,
@@ -80,8 +82,8 @@ def draw(seed: int, minutes: float) -> list[Fault]:
     later = random.Random(f"{seed}/later")
     for kind in LATER_KINDS:
         for _ in range(max(1, int(window // 300))):
-            drawn.append((round(later.uniform(WARMUP_S, WARMUP_S + window), 1), kind,
-                          round(later.uniform(10.0, 40.0), 1), 0.0))
+            at, duration = round(later.uniform(WARMUP_S, WARMUP_S + window), 1), round(later.uniform(10.0, 40.0), 1)
+            drawn.append((at, kind, FIXED_S.get(kind, duration), 0.0))
     return [Fault(i, *d) for i, d in enumerate(sorted(drawn), start=1)]
 
 

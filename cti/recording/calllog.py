@@ -56,6 +56,10 @@ class CallLog:
             self._batching = False
             self._db.commit()
 
+    def rollback(self) -> None:
+        """What was written since the last commit goes (a batch that failed)."""
+        self._db.rollback()
+
     def _commit(self) -> None:
         if not self._batching:
             self._db.commit()

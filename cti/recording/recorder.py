@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -58,6 +59,9 @@ from recording.wav import NotWav, WavInfo, inspect
 log = logging.getLogger("cti.recorder")
 T = TypeVar("T")
 SNOOP = "cti-rec-"  # the recording snoop channels' ids: cti-rec-<recording id>
+# Call-log writes kept while the call log cannot be written (its disk full, say): at
+# most this many (a few per call), the oldest dropped beyond, counted and alerted.
+MAX_KEPT_WRITES = 100_000
 Then = Callable[[str, str, Callable[[], Awaitable[None]]], None]
 
 
@@ -88,10 +92,17 @@ class Recorder:
     def _later(self, fn: Callable[..., object], *args: Any) -> None:
         """Queue a call-log write for the worker thread without waiting. The writes
         queued while the worker was busy go in one transaction (one commit, not one
-        per write); a failure is logged."""
+        per write); a write that fails alone is logged. When the call log cannot be
+        written at all (its disk full, the file unwritable: SQLite's operational
+        errors, OSError), the writes are kept, in order, and tried again by ``run``
+        each second: a call answered meanwhile is not lost to the audit (R4)."""
         with self._queue_lock:
             self._queue.append((fn, args))
-            if self._drain_queued:
+        self._kick()
+
+    def _kick(self) -> None:
+        with self._queue_lock:
+            if self._drain_queued or not self._queue:
                 return
             self._drain_queued = True
         try:
@@ -100,17 +111,32 @@ class Recorder:
             with self._queue_lock:
                 self._queue.clear()
                 self._drain_queued = False
-            log.warning("recording bookkeeping skipped while stopping: %s", getattr(fn, "__name__", fn))
+            log.warning("recording bookkeeping skipped while stopping")
 
     def _drain(self) -> None:
         with self._queue_lock:
             jobs, self._queue, self._drain_queued = self._queue, [], False
-        with self.log.batch():
-            for fn, args in jobs:
-                try:
-                    fn(*args)
-                except Exception as exc:
-                    log.error("recording bookkeeping failed: %s", exc)
+        try:
+            with self.log.batch():
+                for fn, args in jobs:
+                    try:
+                        fn(*args)
+                    except (sqlite3.OperationalError, OSError):
+                        raise  # the call log itself: all of them again later
+                    except Exception as exc:
+                        log.error("recording bookkeeping failed: %s", exc)
+        except (sqlite3.OperationalError, OSError) as exc:
+            self.log.rollback()
+            with self._queue_lock:  # (the writes are idempotent: those committed meanwhile, again)
+                self._queue[:0] = jobs
+                excess = len(self._queue) - MAX_KEPT_WRITES
+                if excess > 0:
+                    del self._queue[:excess]
+                kept = len(self._queue)
+            self.maintenance_errors["the call log"] = self.maintenance_errors.get("the call log", 0) + 1
+            log.error("R4: the call log cannot be written (%s): %d writes kept, tried again", exc, kept)
+            if excess > 0:
+                log.error("R4 ALERT: %d call-log writes dropped (the call log was away too long)", excess)
 
     async def start(self, call_id: str, caller: str, channel_id: str | None) -> None:
         """R4: record the caller's channel ``channel_id`` from now on, as ``call_id``
@@ -196,6 +222,7 @@ class Recorder:
         next_audit = next_purge = next_fallback = 0.0
         try:
             while True:
+                self._kick()  # (call-log writes kept after a failure)
                 await self._maintain("archiving", self.archive_finished)
                 now = time.monotonic()
                 if now >= next_fallback:  # (before the audit: it counts these calls too)
@@ -248,7 +275,9 @@ class Recorder:
                 self.log.mark(call_id, "refused")
                 continue
             if not src.exists():
-                if now - ended_at > 30:
+                if self.archive.get(call_id, missing_ok=True) is not None:  # (its mark was lost: a full disk)
+                    self.log.mark(call_id, "archived")
+                elif now - ended_at > 30:
                     log.error("R4: recording of call %s never appeared", call_id)
                     self.log.mark(call_id, "missing")
                 continue

@@ -2,7 +2,8 @@
 this process's Asterisk instance; Redis with Sentinel; a leader and a standby engine
 through AMI/ARI fault proxies) under the fault schedule of a fixed seed: the repair
 department's webhook hanging for 19 s, kill -9 of the Redis primary, AMI blackholed for
-19 s, and, meanwhile, kill -9 of the leader (``make soak SEED=9 MINUTES=3`` prints it). The invariants come from SIPp's traces and
+19 s, and, meanwhile, kill -9 of the leader, then the recording archive's disk full for a
+minute (``make soak SEED=9 MINUTES=3`` prints it). The invariants come from SIPp's traces and
 statistics, Asterisk's ARI events, the archive's files and the store's database:
 
 - R6: every caller accounted for once (served, gave up), none refused, none cut off,
@@ -38,7 +39,7 @@ def test_R6_R4_R12_R13_soak_of_three_minutes_under_overlapping_faults_keeps_ever
     print(run.stdout[-6000:])
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
     assert "every invariant held" in run.stdout
-    for kind in ("webhook-hang", "kill9-redis-primary", "ami-blackhole", "kill9-leader"):  # seed 9's schedule
+    for kind in ("webhook-hang", "kill9-redis-primary", "ami-blackhole", "kill9-leader", "disk-full"):  # seed 9's
         assert kind in run.stdout
 
 
@@ -53,4 +54,4 @@ def test_the_fault_schedule_is_drawn_from_the_seed_alone_and_overlaps() -> None:
     assert overlaps(first)
     assert max(f.heals_at_s for f in first) <= 30 * 60 - 60 + 40  # (a webhook hang may run into it)
     assert [f.kind for f in draw(SEED, MINUTES)] == ["webhook-hang", "kill9-redis-primary", "ami-blackhole",
-                                                     "kill9-leader"]
+                                                     "kill9-leader", "disk-full"]

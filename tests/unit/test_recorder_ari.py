@@ -111,3 +111,33 @@ async def test_R4_after_a_restart_a_snoop_not_yet_recorded_is_recorded(tmp_path:
     rec.recover(["cti-rec-call-5"], lambda *a: steps.append(a[2]))
     await run_then(steps)
     assert [p for _, p, _ in busy.sent] == ["/channels/cti-rec-call-5/record"]  # no DELETE
+
+
+async def test_R4_calls_answered_while_the_call_log_is_full_are_kept_and_written_once_it_has_room(
+        tmp_path: Path) -> None:
+    """Found while adding the soak's full-disk fault (issue 33): the call log lives
+    beside the archive, and a write it refused (``database or disk is full``) was
+    logged and dropped: a call answered while the disk was full was never in the log,
+    so its recording was never archived and the completeness audit never missed it.
+    Now the writes are kept, in order, and written once there is room (real SQLite,
+    its size capped as a full disk would: SQLITE_FULL)."""
+    rec = recorder(tmp_path, FakeAri())
+    db = rec.log._db  # (the test caps the call log's own connection)
+    pages = await rec.io(lambda: db.execute("PRAGMA page_count").fetchone()[0])
+    await rec.io(lambda: db.execute(f"PRAGMA max_page_count = {pages}"))
+    for n in range(40):  # more than fits in the pages it has
+        await rec.start(f"full-{n}", "13812345678" + "0" * 200, None)
+    await rec.io(lambda: None)  # (the worker has tried)
+    await asyncio.sleep(0.05)
+    assert rec.maintenance_errors.get("the call log", 0) >= 1
+    assert not await rec.io(lambda: all(rec.log.has(f"full-{n}") for n in range(40)))  # (refused: no room)
+    await rec.io(lambda: db.execute("PRAGMA max_page_count = 1073741823"))  # room again
+    runner = asyncio.create_task(rec.run())  # (its loop tries the kept writes again)
+    try:
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            if await rec.io(lambda: all(rec.log.has(f"full-{n}") for n in range(40))):
+                break
+        assert await rec.io(lambda: all(rec.log.has(f"full-{n}") for n in range(40)))
+    finally:
+        runner.cancel()
