@@ -245,7 +245,7 @@ class Recorder:
             await self.io(step)
         except Exception as exc:
             self.maintenance_errors[what] = self.maintenance_errors.get(what, 0) + 1
-            if isinstance(exc, RecordingError):
+            if isinstance(exc, (RecordingError, OSError, sqlite3.Error)):  # (a full disk: a line, not a traceback)
                 log.error("%s failed: %s", what, exc)
             else:
                 log.exception("%s failed", what)
