@@ -195,12 +195,13 @@ def outcomes(found: Findings, legs: list[Leg], phones: dict[str, Sipp]) -> dict[
     itself with no agent), cut off (hung up by the PBX) or refused (never answered).
     Each agent leg goes with one caller at most; each caller with one agent leg."""
     agent_legs = [(agent_id, leg) for agent_id, phone in phones.items() for leg in phone.answered()
-                  if leg.answered is not None and leg.ended is not None and leg.talk_s >= 0.5]
-    # (an agent's phone hung up within half a second of its answer: answered as the
-    # leader died, say; its caller is offered again. Counted, not matched.)
-    found.figures["agent calls hung up within 0.5 s of the answer"] = [
-        f"agent {agent_id}: {leg}" for agent_id, phone in phones.items() for leg in phone.answered()
-        if leg.ended is not None and leg.talk_s < 0.5]
+                  if leg.answered is not None and leg.ended is not None]
+    # An agent's phone hung up within half a second of its answer is either a caller's
+    # who hung up just then (an impatient caller reached at the last moment: answered,
+    # as the engine counts it) or a phantom (answered as the leader died: Asterisk hangs
+    # it up at once, the caller goes on and is offered again). Only a caller who ended
+    # within a second of it is this one's; a phantom is counted, not matched.
+    phantoms = []
     free = {id(leg): leg for leg in legs if leg.answered is not None and leg.ended is not None}
     unmatched = []
     served: set[int] = set()
@@ -208,13 +209,15 @@ def outcomes(found: Findings, legs: list[Leg], phones: dict[str, Sipp]) -> dict[
         # (the agent is hung up when the engine hears the caller went: later during an
         # ARI or AMI outage, never before the caller's end)
         near = [c for c in free.values() if c.invited is not None and c.invited - 0.2 <= (a.answered or 0)
-                <= (c.ended or 0) + 0.2 and (c.ended or 0) - 1.0 <= (a.ended or 0)]
+                <= (c.ended or 0) + 0.2 and (c.ended or 0) - 1.0 <= (a.ended or 0)
+                and (a.talk_s >= 0.5 or abs((c.ended or 0) - (a.ended or 0)) <= 1.0)]
         if not near:
-            unmatched.append(f"agent {agent_id}: {a}")
+            (phantoms if a.talk_s < 0.5 else unmatched).append(f"agent {agent_id}: {a}")
             continue
         best = min(near, key=lambda c: abs((c.ended or 0) - (a.ended or 0)))
         served.add(id(best))
         del free[id(best)]
+    found.figures["agent calls hung up within 0.5 s of the answer, with no caller (phantoms)"] = phantoms
     counts = {"served": 0, "gave up": 0, "cut off": 0, "refused": 0}
     for leg in legs:
         if leg.answered is None:

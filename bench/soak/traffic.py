@@ -28,6 +28,10 @@ class CallerKind:
 # Patient callers (most), and callers who give up after a short wait when no agent
 # comes (or, reached at once, talk briefly).
 KINDS = (CallerKind("patient", 8.0, 24000), CallerKind("impatient", 23.0, 6000))
+# How the agents' phones behave (the others answer after 0.5 s): one puts each caller
+# on hold 1 s after answering and takes it back 5 s later (R3: the hold, its music, the
+# recording through it, a take-over in the middle of it); one rings 4 s first.
+PHONES = {"1003": ("agent_answer.xml", "-set", "ring_ms", "4000"), "1004": ("agent_hold.xml",)}
 
 
 @dataclass
@@ -40,7 +44,7 @@ class Traffic:
 
     def start_agents(self) -> None:
         for agent_id in AGENTS:
-            self.agents[agent_id] = self.sandbox.agent(agent_id)
+            self.agents[agent_id] = self.sandbox.agent(agent_id, *PHONES.get(agent_id, ("agent_answer.xml",)))
         self.sandbox.settle()
 
     def start_callers(self) -> None:

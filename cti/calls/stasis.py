@@ -246,7 +246,7 @@ class StasisAdapter:
                       functools.partial(self._ari.request_quiet, "POST", f"/channels/{call_id}/answer"))
         if self.recorder is not None:
             self.recorder.resync(channels, now)
-            self.recorder.recover(channels, self.then)  # (a snoop not yet recorded)
+            self.recorder.recover(channels, self.then, self._callers)  # (a snoop not yet recorded, a lost answer's)
         orphans = self._legs.resync(channels, calls, confirmed)
         if self.phones is not None:  # (a phone in a call of ours is not busy elsewhere)
             await self.phones.resync()

@@ -183,12 +183,22 @@ class Recorder:
             self._failed(call_id, exc)
             await self.ari.request_quiet("DELETE", f"/channels/{snoop}")
 
-    def recover(self, channels: Iterable[str], then: Then) -> None:
+    def recover(self, channels: Mapping[str, Mapping[str, Any]], then: Then,
+                callers: Mapping[str, str] | None = None) -> None:
         """After a restart or a lost ARI connection: a recording snoop whose StasisStart
         went unhandled (the engine stopped in between) is recorded now; one already
-        recording is left alone (ARI refuses a second recording of that name)."""
+        recording is left alone (ARI refuses a second recording of that name). And a
+        caller of ``callers`` (call id -> number) whose channel is not answered yet: the
+        engine that took it died before it answered, so before it recorded too (the
+        core's answer and recording were replayed, not carried out); the adapter
+        answers it at this resync, and its recording starts after that answer, in the
+        call's lane (found by the soak: such a call was talked in unrecorded)."""
         for snoop in [k for k in channels if k.startswith(SNOOP)]:
             then(snoop, "record after a restart", functools.partial(self._record, snoop, "fail"))
+        for call_id, caller in (callers or {}).items():
+            channel = channels.get(call_id)
+            if channel is not None and channel.get("state") != "Up" and f"{SNOOP}{call_id}" not in channels:
+                then(call_id, "record after a lost answer", functools.partial(self.start, call_id, caller, call_id))
 
     def knows(self, call_id: str) -> bool:
         """Whether the call is in the call log or the archive (worker thread only)."""

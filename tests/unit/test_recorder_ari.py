@@ -108,7 +108,7 @@ async def test_R4_after_a_restart_a_snoop_not_yet_recorded_is_recorded(tmp_path:
     busy = Busy()
     rec = recorder(tmp_path / "b", busy)
     steps = []
-    rec.recover(["cti-rec-call-5"], lambda *a: steps.append(a[2]))
+    rec.recover({"cti-rec-call-5": {}}, lambda *a: steps.append(a[2]))
     await run_then(steps)
     assert [p for _, p, _ in busy.sent] == ["/channels/cti-rec-call-5/record"]  # no DELETE
 

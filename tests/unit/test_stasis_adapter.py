@@ -607,3 +607,39 @@ async def test_R6_a_caller_a_restart_left_in_its_farewell_is_hung_up_not_queued_
     await adapter.lanes.drained()
     assert submitted == [e.CallEntered("n1", "13800000000", "100", NOW)]
     assert ("DELETE", "/channels/f1", {}) in ari.requests and ("DELETE", "/channels/n1", {}) not in ari.requests
+
+
+async def test_R4_R6_a_caller_whose_answer_a_dead_leader_never_carried_out_is_answered_then_recorded(
+        tmp_path: Path) -> None:
+    """Found by the soak (seed 9, a Redis failover deposing the leader): the old leader
+    took the caller's StasisStart and journaled the call, then was fenced before it
+    answered and recorded it; the next leader replays the call (its answer and recording
+    commands are not carried out at a replay) and its resync answered the caller, but
+    never recorded it: the agent talked 23 s unrecorded, unknown to the audit. Now the
+    resync records such a caller after its answer, in the call's lane; a caller already
+    answered, or with its recording snoop there, is not recorded twice."""
+    from acd.state import CallView
+    from cti.recording.recorder import Recorder
+    from cti.recording.settings import RecordingConfig
+
+    def caller(chan_id: str, state: str) -> dict[str, Any]:
+        return {"id": chan_id, "state": state, "name": f"PJSIP/caller-{chan_id}", "caller": {"number": "13800000000"},
+                "dialplan": {"context": "from-caller", "exten": "100", "priority": 2, "app_name": "Stasis",
+                             "app_data": "cti,inbound,100"}}
+
+    def waiting(call_id: str) -> CallView:
+        return CallView(call_id=call_id, queue="support", state="waiting", agent_id=None, arrived_at=NOW - 1,
+                        priority=0, kind="general", requirement=(), offered_to=(), on_hold=False, sticky_agent=None,
+                        caller="13800000000", bridged=False, node="", emergency=False, waiting_prompts=(),
+                        waiting_loop=False)
+
+    ari = ListingAri([caller("lost", "Ring"), caller("up", "Up"), caller("snooped", "Ring"), {"id": "cti-rec-snooped"}])
+    recorder = Recorder(RecordingConfig(tmp_path / "spool", "/var/spool/asterisk/recording/cti", tmp_path / "archive"),
+                        ari)  # type: ignore[arg-type]
+    adapter = StasisAdapter(ari, lambda ev: None, lambda: NOW,  # type: ignore[arg-type]
+                            lambda: [waiting("lost"), waiting("up"), waiting("snooped")], recorder=recorder)
+    await adapter.resync()
+    await adapter.lanes.drained()
+    sent = [(m, path) for m, path, _ in ari.requests]
+    assert sent.index(("POST", "/channels/lost/answer")) < sent.index(("POST", "/channels/lost/snoop"))
+    assert ("POST", "/channels/up/snoop") not in sent and ("POST", "/channels/snooped/snoop") not in sent
