@@ -199,18 +199,20 @@ def outcomes(found: Findings, legs: list[Leg], phones: dict[str, Sipp]) -> dict[
     # An agent's phone hung up within half a second of its answer is either a caller's
     # who hung up just then (an impatient caller reached at the last moment: answered,
     # as the engine counts it) or a phantom (answered as the leader died: Asterisk hangs
-    # it up at once, the caller goes on and is offered again). Only a caller who ended
-    # within a second of it is this one's; a phantom is counted, not matched.
+    # it up at once, the caller goes on and is offered again). Only a caller still there
+    # at the agent's answer who hung up, and so hung the agent up, within its half second
+    # is this one's; a phantom is counted, not matched.
     phantoms = []
     free = {id(leg): leg for leg in legs if leg.answered is not None and leg.ended is not None}
     unmatched = []
     served: set[int] = set()
-    for agent_id, a in sorted(agent_legs, key=lambda x: x[1].ended or 0.0):
+    # (the talks first, then the short ones among the callers left)
+    for agent_id, a in sorted(agent_legs, key=lambda x: (x[1].talk_s < 0.5, x[1].ended or 0.0)):
         # (the agent is hung up when the engine hears the caller went: later during an
         # ARI or AMI outage, never before the caller's end)
         near = [c for c in free.values() if c.invited is not None and c.invited - 0.2 <= (a.answered or 0)
                 <= (c.ended or 0) + 0.2 and (c.ended or 0) - 1.0 <= (a.ended or 0)
-                and (a.talk_s >= 0.5 or abs((c.ended or 0) - (a.ended or 0)) <= 1.0)]
+                and (a.talk_s >= 0.5 or (a.answered or 0) < (c.ended or 0) <= (a.ended or 0))]
         if not near:
             (phantoms if a.talk_s < 0.5 else unmatched).append(f"agent {agent_id}: {a}")
             continue
